@@ -1,0 +1,662 @@
+//! Who may do what: Ed25519-signed JWT bearer tokens carrying the caller's académie and roles,
+//! checked once for every call by a tower layer against each service's method policy.
+//!
+//! The layer authenticates (UNAUTHENTICATED without a valid token), checks the académie and the
+//! roles the method allows (PERMISSION_DENIED otherwise) and hands the handler a [`Caller`].
+//! Rules that depend on data (a candidate may only read their own candidacy) stay in handlers.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    fmt, fs,
+    path::Path,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use anyhow::Context as _;
+use ed25519_dalek::{
+    SigningKey,
+    pkcs8::{
+        DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey,
+        spki::der::pem::LineEnding,
+    },
+};
+use futures_util::future::{Either, Ready, ready};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tonic::Status;
+use tower::{Layer, Service};
+
+use crate::config::{AuthConfig, Config};
+
+const AUDIENCE: &str = "cplds";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Candidate,
+    /// Division des examens et concours (DEC).
+    ExamOffice,
+    /// The recteur's office: publishes the admitted list, delivers certificates.
+    Recteur,
+    ItAdmin,
+    /// DAFPEN / EAFC.
+    TrainingOffice,
+    Trainer,
+    BoardMember,
+    /// The national ministry (national node).
+    Ministry,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Candidate,
+        Role::ExamOffice,
+        Role::Recteur,
+        Role::ItAdmin,
+        Role::TrainingOffice,
+        Role::Trainer,
+        Role::BoardMember,
+        Role::Ministry,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Candidate => "candidate",
+            Role::ExamOffice => "exam_office",
+            Role::Recteur => "recteur",
+            Role::ItAdmin => "it_admin",
+            Role::TrainingOffice => "training_office",
+            Role::Trainer => "trainer",
+            Role::BoardMember => "board_member",
+            Role::Ministry => "ministry",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {s:?}; expected one of: {}",
+                    Role::ALL.map(Role::as_str).join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// Stable identifier of the person or system (e-mail, staff number, client id).
+    pub sub: String,
+    pub academy: String,
+    pub roles: BTreeSet<Role>,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// The authenticated caller of a request, put in the request extensions by [`AuthLayer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub academy: String,
+    pub roles: BTreeSet<Role>,
+}
+
+impl Caller {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// True when the caller acts only as a candidate (no office role), so data rules apply.
+    pub fn is_only_candidate(&self) -> bool {
+        self.roles.iter().all(|r| *r == Role::Candidate)
+    }
+
+    /// The caller of a request that went through [`AuthLayer`] on a non-public method.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<&Caller, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .ok_or_else(|| Status::unauthenticated("no authenticated caller on a protected method"))
+    }
+}
+
+/// Mints tokens (`cplds token`, the demo, tests).
+#[derive(Clone)]
+pub struct TokenIssuer {
+    key: EncodingKey,
+    kid: String,
+    issuer: String,
+    ttl_secs: u64,
+}
+
+impl TokenIssuer {
+    pub fn new(signing_key: &SigningKey, issuer: &str, ttl_secs: u64) -> anyhow::Result<Self> {
+        let der = signing_key
+            .to_pkcs8_der()
+            .context("encoding the signing key")?;
+        Ok(Self {
+            key: EncodingKey::from_ed_der(der.as_bytes()),
+            kid: key_id(&signing_key.verifying_key()),
+            issuer: issuer.to_owned(),
+            ttl_secs,
+        })
+    }
+
+    pub fn mint(&self, subject: &str, academy: &str, roles: &[Role]) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: subject.to_owned(),
+            academy: academy.to_owned(),
+            roles: roles.iter().copied().collect(),
+            iss: self.issuer.clone(),
+            aud: AUDIENCE.to_owned(),
+            iat: now,
+            exp: now + self.ttl_secs as i64,
+        };
+        self.mint_claims(&claims)
+    }
+
+    pub fn mint_claims(&self, claims: &Claims) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &self.key)?)
+    }
+}
+
+/// Verifies tokens against the configured public keys (several during a rotation).
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keys: Vec<(String, DecodingKey)>,
+    validation: Validation,
+}
+
+impl fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("kids", &self.keys.iter().map(|k| &k.0).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl TokenVerifier {
+    pub fn new(keys: &[ed25519_dalek::VerifyingKey], issuer: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(!keys.is_empty(), "at least one verifying key is needed");
+        let keys = keys
+            .iter()
+            // jsonwebtoken's EdDSA verifier takes the raw 32-byte key, not an SPKI document.
+            .map(|k| (key_id(k), DecodingKey::from_ed_der(k.as_bytes())))
+            .collect();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        Ok(Self { keys, validation })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        let candidates: Vec<&DecodingKey> = match &header.kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .filter(|(k, _)| k == kid)
+                .map(|(_, key)| key)
+                .collect(),
+            None => self.keys.iter().map(|(_, key)| key).collect(),
+        };
+        if candidates.is_empty() {
+            return Err("token signed with an unknown key".into());
+        }
+        let mut last = String::new();
+        for key in candidates {
+            match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(format!("invalid token: {last}"))
+    }
+}
+
+/// Short identifier of a public key, carried as `kid` in token headers.
+pub fn key_id(key: &ed25519_dalek::VerifyingKey) -> String {
+    hex::encode(&Sha256::digest(key.as_bytes())[..8])
+}
+
+/// The keys of a node: loaded from configuration, or generated under `data_dir/secrets` on first
+/// start for local use (with a warning: production configures its own).
+pub struct AuthKeys {
+    pub signing: Option<SigningKey>,
+    pub verifying: Vec<ed25519_dalek::VerifyingKey>,
+}
+
+impl AuthKeys {
+    pub fn load(config: &Config) -> anyhow::Result<Self> {
+        let auth: &AuthConfig = &config.auth;
+        let signing = match &auth.signing_key_file {
+            Some(path) => Some(read_signing_key(path)?),
+            None if auth.verifying_key_files.is_empty() => {
+                let path = config.secrets_dir().join("auth_ed25519.pem");
+                if !path.exists() {
+                    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+                    let pem = key
+                        .to_pkcs8_pem(LineEnding::LF)
+                        .context("encoding a new signing key")?;
+                    crate::secrets::write_private(&path, pem.as_bytes())?;
+                    tracing::warn!(path = %path.display(), "generated a local token signing key; configure auth keys in production");
+                }
+                Some(read_signing_key(&path)?)
+            }
+            None => None,
+        };
+        let mut verifying = auth
+            .verifying_key_files
+            .iter()
+            .map(|p| read_verifying_key(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if verifying.is_empty() {
+            verifying.push(
+                signing
+                    .as_ref()
+                    .context("no verifying key configured")?
+                    .verifying_key(),
+            );
+        }
+        Ok(Self { signing, verifying })
+    }
+
+    pub fn verifier(&self, config: &Config) -> anyhow::Result<TokenVerifier> {
+        TokenVerifier::new(&self.verifying, &config.auth.issuer)
+    }
+
+    pub fn issuer(&self, config: &Config) -> anyhow::Result<TokenIssuer> {
+        let key = self
+            .signing
+            .as_ref()
+            .context("no signing key configured (auth.signing_key_file)")?;
+        TokenIssuer::new(key, &config.auth.issuer, config.auth.token_ttl_secs)
+    }
+}
+
+pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let pem = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    SigningKey::from_pkcs8_pem(&pem)
+        .with_context(|| format!("{} is not a PKCS#8 PEM Ed25519 private key", path.display()))
+}
+
+pub fn read_verifying_key(path: &Path) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    let pem = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    ed25519_dalek::VerifyingKey::from_public_key_pem(&pem)
+        .with_context(|| format!("{} is not a PEM Ed25519 public key", path.display()))
+}
+
+pub fn public_key_pem(key: &ed25519_dalek::VerifyingKey) -> String {
+    key.to_public_key_pem(LineEnding::LF)
+        .expect("an Ed25519 key always encodes")
+}
+
+/// Who may call a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token needed (health, reflection, public verification).
+    Public,
+    /// A valid token of the node's académie with one of these roles.
+    Roles(&'static [Role]),
+}
+
+/// Method path → access, for every method a node serves.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    methods: HashMap<String, Access>,
+}
+
+impl Policy {
+    pub fn new() -> Self {
+        let mut p = Self::default();
+        for prefix in [
+            "/grpc.health.v1.Health/",
+            "/grpc.reflection.v1.ServerReflection/",
+            "/grpc.reflection.v1alpha.ServerReflection/",
+        ] {
+            p.methods.insert(prefix.to_owned(), Access::Public);
+        }
+        p
+    }
+
+    /// Declares the access of `method` of the gRPC service `service` (`cplds.v1.RegistrationService`).
+    pub fn allow(&mut self, service: &str, method: &str, access: Access) -> &mut Self {
+        self.methods.insert(format!("/{service}/{method}"), access);
+        self
+    }
+
+    pub fn merge(&mut self, other: Policy) {
+        self.methods.extend(other.methods);
+    }
+
+    pub fn access(&self, path: &str) -> Option<Access> {
+        if let Some(a) = self.methods.get(path) {
+            return Some(*a);
+        }
+        // Whole-service entries (health, reflection) end with '/'.
+        let service_prefix = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        self.methods.get(service_prefix).copied()
+    }
+
+    /// Methods of `service` in the contracts that this policy does not mention (a test asserts
+    /// none: a method nobody thought about must not be silently open or closed).
+    pub fn uncovered_methods(&self, service: &str) -> Vec<String> {
+        use prost::Message;
+        let fds = prost_types::FileDescriptorSet::decode(cplds_proto::FILE_DESCRIPTOR_SET)
+            .expect("descriptor set");
+        let mut out = Vec::new();
+        for file in &fds.file {
+            for svc in &file.service {
+                let full = format!("{}.{}", file.package(), svc.name());
+                if full == service {
+                    for m in &svc.method {
+                        let path = format!("/{full}/{}", m.name());
+                        if !self.methods.contains_key(&path) {
+                            out.push(path);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn authorize(
+        &self,
+        verifier: &TokenVerifier,
+        academy: &str,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<Caller>, Status> {
+        let roles = match self.access(path) {
+            None => {
+                return Err(Status::permission_denied(format!(
+                    "method {path} is not open to anyone"
+                )));
+            }
+            Some(Access::Public) => {
+                // A token on a public method is still read, so handlers may show more to staff.
+                return Ok(bearer(headers)
+                    .and_then(|t| verifier.verify(t).ok())
+                    .map(caller_of));
+            }
+            Some(Access::Roles(roles)) => roles,
+        };
+        let token = bearer(headers).ok_or_else(|| {
+            Status::unauthenticated("missing bearer token (authorization: Bearer <jwt>)")
+        })?;
+        let claims = verifier.verify(token).map_err(Status::unauthenticated)?;
+        if claims.academy != academy {
+            return Err(Status::permission_denied(format!(
+                "token is for académie {:?}; this node serves {academy:?}",
+                claims.academy
+            )));
+        }
+        if !roles.iter().any(|r| claims.roles.contains(r)) {
+            return Err(Status::permission_denied(format!(
+                "{path} requires one of the roles [{}]; the token has [{}]",
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                claims
+                    .roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(Some(caller_of(claims)))
+    }
+}
+
+fn caller_of(claims: Claims) -> Caller {
+    Caller {
+        subject: claims.sub,
+        academy: claims.academy,
+        roles: claims.roles,
+    }
+}
+
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// The tower layer that enforces a [`Policy`] in front of every service of a server.
+#[derive(Clone)]
+pub struct AuthLayer {
+    state: Arc<AuthState>,
+}
+
+struct AuthState {
+    verifier: TokenVerifier,
+    policy: Policy,
+    academy: String,
+}
+
+impl AuthLayer {
+    pub fn new(verifier: TokenVerifier, policy: Policy, academy: impl Into<String>) -> Self {
+        Self {
+            state: Arc::new(AuthState {
+                verifier,
+                policy,
+                academy: academy.into(),
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    state: Arc<AuthState>,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for AuthService<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<S::Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
+        let state = &self.state;
+        match state.policy.authorize(
+            &state.verifier,
+            &state.academy,
+            req.uri().path(),
+            req.headers(),
+        ) {
+            Ok(caller) => {
+                if let Some(caller) = caller {
+                    req.extensions_mut().insert(caller);
+                }
+                Either::Left(self.inner.call(req))
+            }
+            Err(status) => Either::Right(ready(Ok(status.into_http()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> (SigningKey, TokenIssuer, TokenVerifier) {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let issuer = TokenIssuer::new(&key, "cplds", 3600).unwrap();
+        let verifier = TokenVerifier::new(&[key.verifying_key()], "cplds").unwrap();
+        (key, issuer, verifier)
+    }
+
+    fn headers(token: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        h
+    }
+
+    fn policy() -> Policy {
+        let mut p = Policy::new();
+        p.allow("cplds.v1.S", "Decide", Access::Roles(&[Role::ExamOffice]));
+        p.allow("cplds.v1.S", "Verify", Access::Public);
+        p
+    }
+
+    #[test]
+    fn token_round_trip_and_roles() {
+        let (_, issuer, verifier) = keys();
+        let t = issuer
+            .mint("dec@ac-toulouse.fr", "toulouse", &[Role::ExamOffice])
+            .unwrap();
+        let claims = verifier.verify(&t).unwrap();
+        assert_eq!(claims.academy, "toulouse");
+        let caller = policy()
+            .authorize(&verifier, "toulouse", "/cplds.v1.S/Decide", &headers(&t))
+            .unwrap()
+            .unwrap();
+        assert!(caller.has(Role::ExamOffice));
+    }
+
+    #[test]
+    fn refusals() {
+        let (_, issuer, verifier) = keys();
+        let p = policy();
+        let candidate = issuer
+            .mint("a@b.fr", "toulouse", &[Role::Candidate])
+            .unwrap();
+        let other_academy = issuer
+            .mint("dec@ac-lyon.fr", "lyon", &[Role::ExamOffice])
+            .unwrap();
+        let code = |path: &str, h: &http::HeaderMap| {
+            p.authorize(&verifier, "toulouse", path, h)
+                .unwrap_err()
+                .code()
+        };
+        assert_eq!(
+            code("/cplds.v1.S/Decide", &headers(&candidate)),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            code("/cplds.v1.S/Decide", &headers(&other_academy)),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            code("/cplds.v1.S/Decide", &http::HeaderMap::new()),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            code("/cplds.v1.S/Decide", &headers("garbage")),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            code("/cplds.v1.S/Unknown", &headers(&candidate)),
+            tonic::Code::PermissionDenied
+        );
+        assert!(
+            p.authorize(
+                &verifier,
+                "toulouse",
+                "/cplds.v1.S/Verify",
+                &http::HeaderMap::new()
+            )
+            .unwrap()
+            .is_none()
+        );
+        assert!(
+            p.authorize(
+                &verifier,
+                "toulouse",
+                "/grpc.health.v1.Health/Check",
+                &http::HeaderMap::new()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn forged_and_expired_tokens_fail() {
+        let (_, issuer, verifier) = keys();
+        let other = TokenIssuer::new(&SigningKey::from_bytes(&[9u8; 32]), "cplds", 3600).unwrap();
+        let forged = other.mint("x", "toulouse", &[Role::Recteur]).unwrap();
+        assert!(verifier.verify(&forged).is_err());
+        let now = chrono::Utc::now().timestamp();
+        let expired = issuer
+            .mint_claims(&Claims {
+                sub: "x".into(),
+                academy: "toulouse".into(),
+                roles: [Role::Recteur].into(),
+                iss: "cplds".into(),
+                aud: AUDIENCE.into(),
+                iat: now - 7200,
+                exp: now - 3600,
+            })
+            .unwrap();
+        assert!(verifier.verify(&expired).unwrap_err().contains("xpired"));
+        // One changed character of the payload breaks the signature.
+        let good = issuer.mint("x", "toulouse", &[Role::Candidate]).unwrap();
+        let mut parts: Vec<String> = good.split('.').map(String::from).collect();
+        let mut payload = parts[1].clone().into_bytes();
+        payload[5] = if payload[5] == b'A' { b'B' } else { b'A' };
+        parts[1] = String::from_utf8(payload).unwrap();
+        assert!(verifier.verify(&parts.join(".")).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid() {
+        let old = SigningKey::from_bytes(&[1u8; 32]);
+        let new = SigningKey::from_bytes(&[2u8; 32]);
+        let verifier =
+            TokenVerifier::new(&[new.verifying_key(), old.verifying_key()], "cplds").unwrap();
+        for key in [&old, &new] {
+            let t = TokenIssuer::new(key, "cplds", 60)
+                .unwrap()
+                .mint("x", "toulouse", &[Role::ItAdmin])
+                .unwrap();
+            assert!(verifier.verify(&t).is_ok());
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! RabbitMQ via lapin. Topology (design.md): durable topic exchanges `cplds.events` (internal)
+//! and `cplds.national` (federated); a durable queue per consumer (quorum by default) bound to
+//! the keys it needs; a direct exchange `cplds.dead` with a `{queue}.dead` queue per consumer
+//! for poison messages.
+//!
+//! Publishing uses publisher confirms: `publish` returns only when the broker has taken
+//! responsibility for every message, which is what lets the outbox mark rows sent. Any failure
+//! drops the connection; the next call reconnects. Consumers reconnect on their own.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
+        BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+        QueueDeclareOptions,
+    },
+    types::{AMQPValue, FieldTable, LongString, ShortString},
+};
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Acker, BusError, Delivery, EventBus, Message, QueueKind, QueueSpec, Stream, Subscription,
+};
+use crate::{config::QueueType, events::DEAD_LETTER_EXCHANGE};
+
+/// Redeliveries after which a quorum queue dead-letters a message nobody can process.
+const DELIVERY_LIMIT: i32 = 20;
+
+pub struct AmqpBus {
+    url: String,
+    connection_name: String,
+    queue_type: QueueType,
+    publish_timeout: Duration,
+    publisher: Mutex<Option<(Connection, Channel)>>,
+}
+
+impl AmqpBus {
+    /// Connects once to check the URL and declare the exchanges; later failures reconnect.
+    pub async fn connect(
+        url: &str,
+        connection_name: &str,
+        queue_type: QueueType,
+        publish_timeout: Duration,
+    ) -> Result<Self, BusError> {
+        let bus = Self {
+            url: url.to_owned(),
+            connection_name: connection_name.to_owned(),
+            queue_type,
+            publish_timeout,
+            publisher: Mutex::new(None),
+        };
+        let opened = bus.open().await?;
+        *bus.publisher.lock().await = Some(opened);
+        Ok(bus)
+    }
+
+    async fn open(&self) -> Result<(Connection, Channel), BusError> {
+        let props = ConnectionProperties::default()
+            .with_connection_name(self.connection_name.clone().into());
+        let conn = Connection::connect(&self.url, props)
+            .await
+            .map_err(unavailable)?;
+        let channel = conn.create_channel().await.map_err(unavailable)?;
+        declare_exchanges(&channel).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(unavailable)?;
+        Ok((conn, channel))
+    }
+
+    fn queue_arguments(&self, spec: &QueueSpec) -> FieldTable {
+        let mut args = FieldTable::default();
+        let kind = match self.queue_type {
+            QueueType::Quorum => "quorum",
+            QueueType::Classic => "classic",
+        };
+        args.insert("x-queue-type".into(), AMQPValue::LongString(kind.into()));
+        if spec.kind == QueueKind::Consumer {
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(DEAD_LETTER_EXCHANGE.into()),
+            );
+            args.insert(
+                "x-dead-letter-routing-key".into(),
+                AMQPValue::LongString(spec.name.clone().into()),
+            );
+            if self.queue_type == QueueType::Quorum {
+                args.insert(
+                    "x-delivery-limit".into(),
+                    AMQPValue::LongInt(DELIVERY_LIMIT),
+                );
+            }
+        }
+        args
+    }
+
+    async fn declare_on(&self, channel: &Channel, spec: &QueueSpec) -> Result<(), BusError> {
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        if spec.kind == QueueKind::Consumer {
+            let dead = spec.dead_letters();
+            channel
+                .queue_declare(
+                    dead.name.clone().into(),
+                    durable,
+                    self.queue_arguments(&dead),
+                )
+                .await
+                .map_err(unavailable)?;
+            channel
+                .queue_bind(
+                    dead.name.into(),
+                    DEAD_LETTER_EXCHANGE.into(),
+                    spec.name.clone().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(unavailable)?;
+        }
+        channel
+            .queue_declare(
+                spec.name.clone().into(),
+                durable,
+                self.queue_arguments(spec),
+            )
+            .await
+            .map_err(unavailable)?;
+        for b in &spec.bindings {
+            channel
+                .queue_bind(
+                    spec.name.clone().into(),
+                    b.stream.exchange().into(),
+                    b.pattern.clone().into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn open_consumer(
+        &self,
+        spec: &QueueSpec,
+    ) -> Result<(Connection, lapin::Consumer), BusError> {
+        let props = ConnectionProperties::default().with_connection_name(
+            format!("{} consumer {}", self.connection_name, spec.name).into(),
+        );
+        let conn = Connection::connect(&self.url, props)
+            .await
+            .map_err(unavailable)?;
+        let channel = conn.create_channel().await.map_err(unavailable)?;
+        declare_exchanges(&channel).await?;
+        self.declare_on(&channel, spec).await?;
+        channel
+            .basic_qos(spec.prefetch.max(1), BasicQosOptions::default())
+            .await
+            .map_err(unavailable)?;
+        let consumer = channel
+            .basic_consume(
+                spec.name.clone().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok((conn, consumer))
+    }
+}
+
+async fn declare_exchanges(channel: &Channel) -> Result<(), BusError> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    for stream in [Stream::Internal, Stream::National] {
+        channel
+            .exchange_declare(
+                stream.exchange().into(),
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable)?;
+    }
+    channel
+        .exchange_declare(
+            DEAD_LETTER_EXCHANGE.into(),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+fn unavailable(e: lapin::Error) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+fn properties(m: &Message) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    for (k, v) in &m.headers {
+        headers.insert(
+            ShortString::from(k.clone()),
+            AMQPValue::LongString(LongString::from(v.clone())),
+        );
+    }
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/protobuf".into())
+        .with_message_id(m.message_id.clone().into())
+        .with_type(m.event_type.clone().into())
+        .with_app_id("cplds".into())
+        .with_headers(headers)
+}
+
+fn headers_of(props: &BasicProperties) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(table) = props.headers() {
+        for (k, v) in table.inner() {
+            if let AMQPValue::LongString(s) = v {
+                out.insert(
+                    k.to_string(),
+                    String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl EventBus for AmqpBus {
+    async fn declare(&self, queue: &QueueSpec) -> Result<(), BusError> {
+        let (conn, channel) = self.open().await?;
+        let result = self.declare_on(&channel, queue).await;
+        let _ = conn.close(200, "declared".into()).await;
+        result
+    }
+
+    async fn publish(&self, messages: &[Message]) -> Result<(), BusError> {
+        let mut guard = self.publisher.lock().await;
+        let healthy = guard
+            .as_ref()
+            .is_some_and(|(conn, ch)| conn.status().connected() && ch.status().connected());
+        if !healthy {
+            *guard = Some(self.open().await?);
+        }
+        let (_, channel) = guard.as_ref().expect("publisher just opened");
+        let outcome = tokio::time::timeout(self.publish_timeout, async {
+            let mut confirms = Vec::with_capacity(messages.len());
+            for m in messages {
+                let confirm = channel
+                    .basic_publish(
+                        m.stream.exchange().into(),
+                        m.routing_key.clone().into(),
+                        BasicPublishOptions::default(),
+                        &m.body,
+                        properties(m),
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                confirms.push(confirm);
+            }
+            for confirm in confirms {
+                match confirm.await.map_err(unavailable)? {
+                    Confirmation::Ack(_) => {}
+                    Confirmation::Nack(_) => {
+                        return Err(BusError::Refused("broker nacked a message".into()));
+                    }
+                    Confirmation::NotRequested => {
+                        return Err(BusError::Other("publisher confirms are off".into()));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(BusError::Unavailable(
+                "publish not confirmed in time".into(),
+            ))
+        });
+        if outcome.is_err() {
+            // Unconfirmed messages may or may not have arrived: the caller retries them all on a
+            // fresh connection, and consumers drop the duplicates.
+            if let Some((conn, _)) = guard.take() {
+                let _ = conn.close(320, "publish failed".into()).await;
+            }
+        }
+        outcome
+    }
+
+    async fn subscribe(&self, spec: &QueueSpec) -> Result<Subscription, BusError> {
+        // The first connection is made here so a wrong URL or topology fails loudly now.
+        let first = self.open_consumer(spec).await?;
+        let (tx, rx) = mpsc::channel(spec.prefetch.max(1) as usize);
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let bus = Self {
+            url: self.url.clone(),
+            connection_name: self.connection_name.clone(),
+            queue_type: self.queue_type,
+            publish_timeout: self.publish_timeout,
+            publisher: Mutex::new(None),
+        };
+        let spec = spec.clone();
+        tokio::spawn(async move {
+            let mut next = Some(first);
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let opened = match next.take() {
+                    Some(c) => Ok(c),
+                    None => bus.open_consumer(&spec).await,
+                };
+                match opened {
+                    Ok((conn, mut consumer)) => {
+                        backoff = Duration::from_millis(100);
+                        loop {
+                            let item = tokio::select! {
+                                item = consumer.next() => item,
+                                () = stopped.cancelled() => {
+                                    let _ = conn.close(200, "consumer stopped".into()).await;
+                                    return;
+                                }
+                            };
+                            match item {
+                                Some(Ok(d)) => {
+                                    let delivery = Delivery::new(
+                                        d.routing_key.to_string(),
+                                        d.properties
+                                            .message_id()
+                                            .as_ref()
+                                            .map(|s| s.to_string())
+                                            .unwrap_or_default(),
+                                        d.data,
+                                        headers_of(&d.properties),
+                                        d.redelivered,
+                                        Box::new(AmqpAcker(Some(d.acker))),
+                                    );
+                                    if tx.send(delivery).await.is_err() {
+                                        let _ = conn.close(200, "consumer stopped".into()).await;
+                                        return;
+                                    }
+                                }
+                                Some(Err(e)) => {
+                                    tracing::warn!(queue = %spec.name, error = %e, "consumer connection lost; reconnecting");
+                                    break;
+                                }
+                                None => {
+                                    tracing::warn!(queue = %spec.name, "consumer cancelled by the broker; reconnecting");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(queue = %spec.name, error = %e, "cannot consume; retrying")
+                    }
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = stopped.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        });
+        Ok(Subscription::new(rx, stop))
+    }
+
+    fn kind(&self) -> &'static str {
+        "amqp"
+    }
+}
+
+struct AmqpAcker(Option<lapin::Acker>);
+
+#[async_trait]
+impl Acker for AmqpAcker {
+    async fn ack(&mut self) -> Result<(), BusError> {
+        match self.0.take() {
+            Some(a) => a
+                .ack(BasicAckOptions::default())
+                .await
+                .map(|_| ())
+                .map_err(unavailable),
+            None => Ok(()),
+        }
+    }
+
+    async fn nack(&mut self, requeue: bool) -> Result<(), BusError> {
+        match self.0.take() {
+            Some(a) => a
+                .nack(BasicNackOptions {
+                    requeue,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ())
+                .map_err(unavailable),
+            None => Ok(()),
+        }
+    }
+}

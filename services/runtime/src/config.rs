@@ -1,0 +1,218 @@
+//! Configuration in layers: embedded defaults, then a TOML file, then `CPLDS_*` environment
+//! variables (nested keys with `__`, e.g. `CPLDS_AUTH__ISSUER`), then command-line flags.
+//!
+//! The defaults run embedded: SQLite files under `data_dir`, the in-process bus, keys generated
+//! on first start. Setting `database_url` / `amqp_url` switches to PostgreSQL / RabbitMQ.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    /// Académie code of the node (`toulouse`); `national` for the aggregator.
+    pub academy: Option<String>,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; each service gets its own schema in it. SQLite files when unset.
+    pub database_url: Option<String>,
+    /// RabbitMQ URL (the académie's vhost). The in-process bus when unset.
+    pub amqp_url: Option<String>,
+    pub amqp_queue_type: QueueType,
+    pub auth: AuthConfig,
+    /// File holding the académie's pseudonymisation secret (generated under data_dir when unset).
+    pub pseudonym_secret_file: Option<PathBuf>,
+    pub telemetry: TelemetryConfig,
+    pub outbox: OutboxConfig,
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueType {
+    Quorum,
+    Classic,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// PKCS#8 PEM Ed25519 private key used by `cplds token` (and the demo) to sign tokens.
+    pub signing_key_file: Option<PathBuf>,
+    /// PEM public keys whose tokens the node accepts; several during a key rotation.
+    pub verifying_key_files: Vec<PathBuf>,
+    pub issuer: String,
+    pub token_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// `tracing` filter directives.
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    /// OTLP/gRPC collector endpoint, e.g. `http://127.0.0.1:4317`; no export when unset.
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct OutboxConfig {
+    /// The relay is woken on every commit; this poll only catches what another process wrote.
+    pub poll_interval_ms: u64,
+    pub batch_size: u32,
+    pub publish_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub request_timeout_ms: u64,
+    /// How long shutdown waits for in-flight calls and the outbox flush.
+    pub shutdown_grace_ms: u64,
+    pub max_message_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            academy: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("cplds-data"),
+            database_url: None,
+            amqp_url: None,
+            amqp_queue_type: QueueType::Quorum,
+            auth: AuthConfig::default(),
+            pseudonym_secret_file: None,
+            telemetry: TelemetryConfig::default(),
+            outbox: OutboxConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            signing_key_file: None,
+            verifying_key_files: Vec::new(),
+            issuer: "cplds".into(),
+            token_ttl_secs: 8 * 3600,
+        }
+    }
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_filter: "info,sqlx=warn,sea_orm=warn,lapin=warn,h2=warn,hyper=warn,tower=warn"
+                .into(),
+            log_format: LogFormat::Text,
+            otlp_endpoint: None,
+        }
+    }
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1000,
+            batch_size: 256,
+            publish_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_ms: 30_000,
+            shutdown_grace_ms: 10_000,
+            max_message_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers. `file` is the `--config` path (else `CPLDS_CONFIG`, else none);
+    /// `overrides` holds only the flags given on the command line.
+    pub fn load(
+        file: Option<&Path>,
+        overrides: impl Serialize,
+    ) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let env_file = std::env::var_os("CPLDS_CONFIG").map(PathBuf::from);
+        if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed("CPLDS_")
+                    .split("__")
+                    // CPLDS_TEST_* switch tests on; CPLDS_CONFIG names the file.
+                    .filter(|key| !key.as_str().starts_with("test_") && key.as_str() != "config"),
+            )
+            .merge(Serialized::defaults(overrides));
+        figment.extract().map_err(Box::new)
+    }
+
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.data_dir.join("secrets")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's signature
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            let mut f = std::fs::File::create(jail.directory().join("node.toml")).unwrap();
+            writeln!(
+                f,
+                "academy = \"lyon\"\nlisten = \"0.0.0.0:7000\"\n[outbox]\nbatch_size = 10"
+            )
+            .unwrap();
+            jail.set_env("CPLDS_LISTEN", "0.0.0.0:7001");
+            jail.set_env("CPLDS_AUTH__ISSUER", "rectorat");
+            jail.set_env("CPLDS_TEST_POSTGRES_URL", "ignored");
+            let overrides = serde_json::json!({ "academy": "toulouse" });
+            let c = Config::load(Some(&jail.directory().join("node.toml")), overrides).unwrap();
+            assert_eq!(c.academy.as_deref(), Some("toulouse"), "flags win");
+            assert_eq!(c.listen.port(), 7001, "environment beats the file");
+            assert_eq!(c.outbox.batch_size, 10, "file beats the defaults");
+            assert_eq!(c.outbox.poll_interval_ms, 1000, "defaults fill the rest");
+            assert_eq!(c.auth.issuer, "rectorat");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        figment::Jail::expect_with(|_| {
+            let c = Config::load(None, serde_json::json!({})).unwrap();
+            assert!(c.database_url.is_none() && c.amqp_url.is_none());
+            assert_eq!(c.listen.to_string(), "127.0.0.1:50051");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,317 @@
+//! Each service's own database (design rule 1): a SQLite file under `data_dir` by default, or a
+//! schema of its own in PostgreSQL. Migrations run at start-up; the runtime's tables (outbox,
+//! inbox) come first in every service's migration list.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::Context;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    Statement, Value,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+use sea_orm_migration::prelude::*;
+
+use crate::config::Config;
+
+/// Where a service's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    Sqlite { path: std::path::PathBuf },
+    Postgres { url: String, schema: String },
+}
+
+impl DbTarget {
+    pub fn for_service(config: &Config, academy: &str, service: &str) -> anyhow::Result<Self> {
+        match &config.database_url {
+            None => Ok(DbTarget::Sqlite {
+                path: config
+                    .data_dir
+                    .join(academy)
+                    .join(format!("{service}.sqlite")),
+            }),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(DbTarget::Postgres {
+                    url: url.clone(),
+                    schema: schema_name(academy, service),
+                })
+            }
+            Some(url) => anyhow::bail!(
+                "database_url must be a postgres:// URL (got {:?}); leave it unset for SQLite files under data_dir",
+                redact(url)
+            ),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            DbTarget::Sqlite { path } => format!("sqlite {}", path.display()),
+            DbTarget::Postgres { url, schema } => {
+                format!("postgres {} schema {schema}", redact(url))
+            }
+        }
+    }
+}
+
+/// `{academy}_{service}` with the académie's hyphens made identifier-safe.
+pub fn schema_name(academy: &str, service: &str) -> String {
+    format!("{}_{service}", academy.replace('-', "_"))
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the database and applies the service's migrations.
+pub async fn open<M: MigratorTrait>(target: &DbTarget) -> anyhow::Result<DatabaseConnection> {
+    let db = connect(target).await?;
+    M::up(&db, None)
+        .await
+        .with_context(|| format!("migrating {}", target.describe()))?;
+    Ok(db)
+}
+
+pub async fn connect(target: &DbTarget) -> anyhow::Result<DatabaseConnection> {
+    match target {
+        DbTarget::Sqlite { path } => connect_sqlite(path).await,
+        DbTarget::Postgres { url, schema } => {
+            let boot = Database::connect(url.as_str())
+                .await
+                .with_context(|| format!("connecting to {}", redact(url)))?;
+            boot.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .await?;
+            boot.close().await?;
+            let mut opts = ConnectOptions::new(url.as_str());
+            opts.set_schema_search_path(schema.as_str())
+                .max_connections(16)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .sqlx_logging(false);
+            Ok(Database::connect(opts)
+                .await
+                .with_context(|| format!("connecting to {}", target.describe()))?)
+        }
+    }
+}
+
+async fn connect_sqlite(path: &Path) -> anyhow::Result<DatabaseConnection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut opts = ConnectOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+    // One connection: SQLite has one writer anyway, and a single connection can never meet
+    // SQLITE_BUSY on a read-to-write upgrade. Calls queue on the pool instead.
+    opts.max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Database::connect(opts)
+        .await
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+/// A statement written with `?` placeholders, numbered `$n` for PostgreSQL.
+pub fn stmt(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = if backend == DatabaseBackend::Postgres {
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        sql.to_owned()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `?, ?, ?` for an IN list.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// True when the error is a unique-constraint violation (a concurrent duplicate insert).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// The runtime's own tables, first in every service's migrations.
+pub struct RuntimeTables;
+
+impl MigrationName for RuntimeTables {
+    fn name(&self) -> &str {
+        "m20261101_000001_runtime_outbox_inbox"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for RuntimeTables {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(Alias::new("outbox"))
+                .if_not_exists()
+                .col(
+                    ColumnDef::new(Alias::new("id"))
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("event_id"))
+                        .string()
+                        .not_null()
+                        .unique_key(),
+                )
+                .col(ColumnDef::new(Alias::new("stream")).string().not_null())
+                .col(
+                    ColumnDef::new(Alias::new("sequence"))
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("routing_key"))
+                        .string()
+                        .not_null(),
+                )
+                .col(ColumnDef::new(Alias::new("event_type")).string().not_null())
+                .col(ColumnDef::new(Alias::new("envelope")).binary().not_null())
+                .col(
+                    ColumnDef::new(Alias::new("created_at"))
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("published_at"))
+                        .timestamp_with_time_zone()
+                        .null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("outbox_stream_sequence")
+                .table(Alias::new("outbox"))
+                .col(Alias::new("stream"))
+                .col(Alias::new("sequence"))
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("outbox_unpublished")
+                .table(Alias::new("outbox"))
+                .col(Alias::new("published_at"))
+                .col(Alias::new("id"))
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Alias::new("outbox_sequence"))
+                .if_not_exists()
+                .col(
+                    ColumnDef::new(Alias::new("stream"))
+                        .string()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("last_sequence"))
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Alias::new("inbox"))
+                .if_not_exists()
+                .col(ColumnDef::new(Alias::new("consumer")).string().not_null())
+                .col(ColumnDef::new(Alias::new("event_id")).string().not_null())
+                .col(
+                    ColumnDef::new(Alias::new("applied_at"))
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .primary_key(
+                    Index::create()
+                        .col(Alias::new("consumer"))
+                        .col(Alias::new("event_id")),
+                )
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in ["inbox", "outbox_sequence", "outbox"] {
+            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        let s = stmt(
+            DatabaseBackend::Postgres,
+            "SELECT ? , ?",
+            vec![1i64.into(), 2i64.into()],
+        );
+        assert_eq!(s.sql, "SELECT $1 , $2");
+        let s = stmt(DatabaseBackend::Sqlite, "SELECT ?", vec![1i64.into()]);
+        assert_eq!(s.sql, "SELECT ?");
+    }
+
+    #[test]
+    fn targets() {
+        let mut c = Config::default();
+        assert!(matches!(
+            DbTarget::for_service(&c, "aix-marseille", "registration").unwrap(),
+            DbTarget::Sqlite { .. }
+        ));
+        c.database_url = Some("postgres://u:pw@h/db".into());
+        let t = DbTarget::for_service(&c, "aix-marseille", "registration").unwrap();
+        assert_eq!(
+            t,
+            DbTarget::Postgres {
+                url: "postgres://u:pw@h/db".into(),
+                schema: "aix_marseille_registration".into()
+            }
+        );
+        assert!(!t.describe().contains("pw"));
+        c.database_url = Some("mysql://x".into());
+        assert!(DbTarget::for_service(&c, "lyon", "training").is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! The event envelope (design.md) and routing keys `{academy}.{source}.{event}`.
+
+pub use cplds_proto::v1::{EventEnvelope, Stream, event_envelope::Payload};
+
+/// Exchange where rejected (poison) messages are kept for inspection, one queue per consumer.
+pub const DEAD_LETTER_EXCHANGE: &str = "cplds.dead";
+
+pub fn routing_key(academy: &str, source: &str, event_type: &str) -> String {
+    format!("{academy}.{source}.{event_type}")
+}
+
+/// An event a service wants published, before the outbox gives it identity and sequence.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub payload: Payload,
+}
+
+impl From<Payload> for NewEvent {
+    fn from(payload: Payload) -> Self {
+        Self { payload }
+    }
+}
+
+pub fn stream_name(stream: Stream) -> &'static str {
+    match stream {
+        Stream::National => "national",
+        _ => "internal",
+    }
+}
+
+pub fn parse_stream(name: &str) -> Option<Stream> {
+    match name {
+        "national" => Some(Stream::National),
+        "internal" => Some(Stream::Internal),
+        _ => None,
+    }
+}

@@ -1,0 +1,338 @@
+//! Hosting services in a node: each service brings its migrations, gRPC services, method policy,
+//! consumers and background jobs ([`ServiceModule`]); the host gives each its own database and
+//! outbox, declares the bus topology, starts relays and consumers, and serves everything on one
+//! address behind the same layers (auth, timeout, tracing) with health and reflection.
+//!
+//! Shutdown (SIGINT/SIGTERM in the binary, or [`RunningNode::shutdown`]): health turns
+//! NOT_SERVING, the server stops accepting and drains in-flight calls, consumers stop between
+//! two events, then each relay flushes what was committed, within the configured grace.
+
+use std::{collections::HashMap, convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use futures_util::future::BoxFuture;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    body::Body,
+    server::NamedService,
+    service::RoutesBuilder,
+    transport::{Server, ServerTlsConfig},
+};
+use tower::Service;
+
+use crate::{
+    auth::{AuthKeys, AuthLayer, Policy, TokenVerifier},
+    bus::SharedBus,
+    clock::SharedClock,
+    config::Config,
+    db::{self, DbTarget},
+    inbox::{self, Consumer},
+    outbox::{Outbox, OutboxRelay},
+    pseudonym::Pseudonymizer,
+};
+
+/// What every service receives from the host.
+#[derive(Clone)]
+pub struct ServiceContext {
+    /// Académie code, or `national` on the aggregator.
+    pub academy: String,
+    pub db: DatabaseConnection,
+    pub bus: SharedBus,
+    pub outbox: Outbox,
+    pub clock: SharedClock,
+    /// The académie's pseudonymisation (absent on the national node, which never sees identities).
+    pub pseudonymizer: Option<Pseudonymizer>,
+    pub config: Arc<Config>,
+    pub shutdown: CancellationToken,
+}
+
+/// What a service adds to the node it is mounted in.
+#[derive(Default)]
+pub struct Mount {
+    routes: RoutesBuilder,
+    policy: Policy,
+    consumers: Vec<Consumer>,
+    grpc_names: Vec<&'static str>,
+    jobs: Vec<BoxFuture<'static, ()>>,
+}
+
+impl Mount {
+    pub fn add_grpc<S>(&mut self, svc: S) -> &mut Self
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.grpc_names.push(S::NAME);
+        self.routes.add_service(svc);
+        self
+    }
+
+    pub fn policy(&mut self) -> &mut Policy {
+        &mut self.policy
+    }
+
+    pub fn consume(&mut self, consumer: Consumer) -> &mut Self {
+        self.consumers.push(consumer);
+        self
+    }
+
+    /// A background job; it must return when the context's shutdown token is cancelled.
+    pub fn job(&mut self, job: BoxFuture<'static, ()>) -> &mut Self {
+        self.jobs.push(job);
+        self
+    }
+}
+
+#[async_trait]
+pub trait ServiceModule: Send + Sync + 'static {
+    /// Short name: database file / schema, event source, queue suffix (`registration`).
+    fn name(&self) -> &'static str;
+
+    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr>;
+
+    fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()>;
+}
+
+/// Everything a node needs that is not in the configuration.
+pub struct NodeSpec {
+    pub config: Config,
+    pub academy: String,
+    pub modules: Vec<Arc<dyn ServiceModule>>,
+    pub bus: SharedBus,
+    pub clock: SharedClock,
+    /// Bind here instead of `config.listen` (tests pass a listener on port 0).
+    pub listener: Option<TcpListener>,
+    pub tls: Option<ServerTlsConfig>,
+}
+
+pub struct RunningNode {
+    pub addr: SocketAddr,
+    pub academy: String,
+    /// Each service's database, by service name (tests and tools read them).
+    pub databases: HashMap<&'static str, DatabaseConnection>,
+    /// Each service's outbox relay, for replay requests.
+    pub relays: HashMap<&'static str, Arc<OutboxRelay>>,
+    shutdown: CancellationToken,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningNode {
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops gracefully and waits for the end.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the node stops (after its shutdown token is cancelled).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.done.await.context("node task panicked")?
+    }
+}
+
+pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
+    let NodeSpec {
+        config,
+        academy,
+        modules,
+        bus,
+        clock,
+        listener,
+        tls,
+    } = spec;
+    let config = Arc::new(config);
+    let shutdown = CancellationToken::new();
+    let relay_stop = CancellationToken::new();
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+
+    let pseudonymizer = if academy == "national" {
+        None
+    } else {
+        Some(Pseudonymizer::new(crate::secrets::pseudonym_secret(
+            &config,
+        )?))
+    };
+    let keys = AuthKeys::load(&config)?;
+    let verifier: TokenVerifier = keys.verifier(&config)?;
+
+    let mut mount = Mount {
+        policy: Policy::new(),
+        ..Default::default()
+    };
+    let mut databases = HashMap::new();
+    let mut relays = HashMap::new();
+    let mut tasks = JoinSet::new();
+    let mut consumers = Vec::new();
+
+    for module in &modules {
+        let name = module.name();
+        let target = DbTarget::for_service(&config, &academy, name)?;
+        let database = db::connect(&target).await?;
+        module
+            .migrate(&database)
+            .await
+            .with_context(|| format!("migrating {}", target.describe()))?;
+        tracing::info!(service = name, database = %target.describe(), "database ready");
+        let outbox = Outbox::new(academy.clone(), name, clock.clone());
+        let ctx = ServiceContext {
+            academy: academy.clone(),
+            db: database.clone(),
+            bus: bus.clone(),
+            outbox: outbox.clone(),
+            clock: clock.clone(),
+            pseudonymizer: pseudonymizer.clone(),
+            config: config.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let before = mount.consumers.len();
+        module
+            .mount(&ctx, &mut mount)
+            .with_context(|| format!("mounting {name}"))?;
+        for c in mount.consumers.drain(before..) {
+            consumers.push((c, database.clone(), outbox.clone()));
+        }
+        relays.insert(
+            name,
+            Arc::new(OutboxRelay::new(
+                database.clone(),
+                bus.clone(),
+                outbox,
+                config.outbox.clone(),
+            )),
+        );
+        databases.insert(name, database);
+    }
+
+    // Queues exist before any relay publishes, so no event meant for them is dropped.
+    for (c, _, _) in &consumers {
+        bus.declare(&c.queue)
+            .await
+            .with_context(|| format!("declaring queue {}", c.queue.name))?;
+    }
+    for (c, database, outbox) in consumers {
+        tasks.spawn(inbox::run(
+            database,
+            bus.clone(),
+            c,
+            clock.clone(),
+            Some(outbox),
+            shutdown.clone(),
+        ));
+    }
+    let mut relay_tasks = JoinSet::new();
+    for relay in relays.values() {
+        let relay = relay.clone();
+        let stop = relay_stop.clone();
+        relay_tasks.spawn(async move {
+            // The relay is shared (replays) but runs once: it only reads its own fields.
+            OutboxRelay::run_shared(relay, stop, grace).await
+        });
+    }
+    for job in std::mem::take(&mut mount.jobs) {
+        tasks.spawn(job);
+    }
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    for name in &mount.grpc_names {
+        health_reporter
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(cplds_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building the reflection service")?;
+
+    let listener = match listener {
+        Some(l) => l,
+        None => TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?,
+    };
+    let addr = listener.local_addr()?;
+
+    let mut builder = Server::builder()
+        .timeout(Duration::from_millis(config.server.request_timeout_ms))
+        .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()));
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).context("TLS configuration")?;
+    }
+    let routes = std::mem::take(&mut mount.routes).routes();
+    let router = builder
+        .layer(AuthLayer::new(verifier, mount.policy, academy.clone()))
+        .add_routes(routes)
+        .add_service(health_service)
+        .add_service(reflection);
+
+    let stop = shutdown.clone();
+    let names = mount.grpc_names.clone();
+    let done = tokio::spawn(async move {
+        let signal = {
+            let stop = stop.clone();
+            let reporter = health_reporter.clone();
+            async move {
+                stop.cancelled().await;
+                for name in names {
+                    reporter
+                        .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                        .await;
+                }
+            }
+        };
+        let served = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        let result = tokio::select! {
+            r = served => r.context("gRPC server"),
+            // Calls that outlive the grace period are cut.
+            () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => Ok(()),
+        };
+        stop.cancel();
+        while tasks.join_next().await.is_some() {}
+        relay_stop.cancel();
+        while relay_tasks.join_next().await.is_some() {}
+        result
+    });
+    tracing::info!(%addr, academy = %academy, services = ?modules.iter().map(|m| m.name()).collect::<Vec<_>>(), bus = bus.kind(), "node serving");
+    Ok(RunningNode {
+        addr,
+        academy,
+        databases,
+        relays,
+        shutdown,
+        done,
+    })
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received; shutting down"),
+        () = term => tracing::info!("SIGTERM received; shutting down"),
+    }
+}

@@ -1,0 +1,37 @@
+//! The plumbing every CPLDS service stands on, written once.
+//!
+//! - [`config`]: layered configuration (defaults, file, `CPLDS_*` environment, flags).
+//! - [`db`]: each service's own database (SQLite file or PostgreSQL schema) and migrations.
+//! - [`bus`]: the event bus trait, in-process and RabbitMQ implementations.
+//! - [`outbox`] / [`inbox`]: exactly-once in effect: events written with the change, relayed with
+//!   confirms; consumers record what they applied.
+//! - [`auth`]: bearer tokens, roles, the policy layer. [`error`]: service errors → gRPC statuses.
+//! - [`host`]: mounting services into a node, serving them with health and reflection, shutdown.
+//! - [`telemetry`]: tracing and OpenTelemetry. [`academy`]: reference data. [`time`], [`clock`],
+//!   [`pagination`], [`pseudonym`]: small shared rules.
+//!
+//! Nothing here knows a service's domain; services never depend on each other.
+
+pub mod academy;
+pub mod auth;
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod host;
+pub mod inbox;
+pub mod outbox;
+pub mod pagination;
+pub mod pseudonym;
+pub mod secrets;
+pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod time;
+
+/// rustls needs one process-wide crypto provider; tonic, sqlx and lapin all use ring here.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,221 @@
+//! Test support (feature `test-support`): throwaway PostgreSQL databases and RabbitMQ vhosts on
+//! the real local servers, and waiting on a condition with a deadline instead of sleeping.
+//!
+//! Real-server tests run when `CPLDS_TEST_POSTGRES_URL` / `CPLDS_TEST_AMQP_URL` are set (CI sets
+//! them); without them they print that they were skipped.
+
+use std::{future::Future, process::Command, time::Duration};
+
+use sea_orm::{ConnectionTrait, Database};
+
+pub const POSTGRES_ENV: &str = "CPLDS_TEST_POSTGRES_URL";
+pub const AMQP_ENV: &str = "CPLDS_TEST_AMQP_URL";
+
+/// The server URL, or `None` (and a note on stderr) when the test is not switched on.
+pub fn server_url(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped {test}: set {var} to run it against a real server");
+            None
+        }
+    }
+}
+
+/// A database of its own on the PostgreSQL server, dropped at the end of the test.
+pub struct TestPostgres {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl TestPostgres {
+    /// `admin_url` points at an existing database (e.g. `postgres://postgres@127.0.0.1:5432/test`).
+    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(admin_url).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        admin.close().await?;
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(admin_url.as_str()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A vhost of its own on the RabbitMQ server (made with `rabbitmqctl`), deleted at the end.
+pub struct TestVhost {
+    pub name: String,
+    /// AMQP URL of the vhost.
+    pub url: String,
+}
+
+impl TestVhost {
+    /// `base_url` is the server URL without vhost, e.g. `amqp://guest:guest@127.0.0.1:5672`.
+    pub fn create(base_url: &str) -> anyhow::Result<Self> {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        rabbitmqctl(&["add_vhost", &name])?;
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"])?;
+        Ok(Self {
+            url: format!("{}/{name}", base_url.trim_end_matches('/')),
+            name,
+        })
+    }
+}
+
+impl Drop for TestVhost {
+    fn drop(&mut self) {
+        let _ = rabbitmqctl(&["delete_vhost", &self.name]);
+    }
+}
+
+pub fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("rabbitmqctl").args(args).output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "rabbitmqctl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Polls `check` until it returns `Some`, or fails after `deadline`.
+pub async fn wait_for<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A TCP proxy whose connections a test can cut, to play a network failure between a client
+/// (the bus) and a real server (RabbitMQ) without touching anything else on that server.
+pub struct CuttableProxy {
+    pub addr: std::net::SocketAddr,
+    state: std::sync::Arc<ProxyState>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    refusing: std::sync::atomic::AtomicBool,
+    cuts: std::sync::atomic::AtomicU64,
+    connections: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl CuttableProxy {
+    pub async fn start(upstream: std::net::SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = std::sync::Arc::new(ProxyState::default());
+        let st = state.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if st.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                st.connections
+                    .lock()
+                    .expect("proxy poisoned")
+                    .push(task.abort_handle());
+            }
+        });
+        Ok(Self {
+            addr,
+            state,
+            accept,
+        })
+    }
+
+    /// Kills every open connection (both sides see a reset).
+    pub fn cut(&self) {
+        for c in self
+            .state
+            .connections
+            .lock()
+            .expect("proxy poisoned")
+            .drain(..)
+        {
+            c.abort();
+        }
+        self.state
+            .cuts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// While refusing, new connections are closed at once.
+    pub fn set_refusing(&self, refusing: bool) {
+        self.state
+            .refusing
+            .store(refusing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn cuts(&self) -> u64 {
+        self.state.cuts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// Rewrites the host:port of an AMQP URL (to go through a [`CuttableProxy`]).
+pub fn with_authority(url: &str, addr: std::net::SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("URL with a scheme");
+    let (userinfo, after) = match rest.rsplit_once('@') {
+        Some((u, a)) => (Some(u), a),
+        None => (None, rest),
+    };
+    let path = after.find('/').map_or("", |i| &after[i..]);
+    match userinfo {
+        Some(u) => format!("{scheme}://{u}@{addr}{path}"),
+        None => format!("{scheme}://{addr}{path}"),
+    }
+}

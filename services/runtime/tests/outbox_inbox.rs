@@ -1,0 +1,414 @@
+//! The outbox and inbox together: every committed event reaches the consumer and is applied
+//! exactly once in effect, on SQLite and PostgreSQL, on the in-process bus and on RabbitMQ,
+//! including when the broker connection is cut mid-stream.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use cplds_proto::v1::{CampaignOpened, NationalCampaignOpened};
+use cplds_runtime::{
+    bus::{
+        Binding, BusError, EventBus, Message, QueueSpec, SharedBus, Subscription, amqp::AmqpBus,
+        memory::InMemoryBus,
+    },
+    clock,
+    config::{OutboxConfig, QueueType},
+    db::{self, DbTarget, RuntimeTables, stmt},
+    events::{EventEnvelope, Payload, Stream},
+    inbox::{self, Consumer, EventHandler, HandleError},
+    outbox::{Outbox, OutboxRelay, pending_count},
+    testing::{
+        AMQP_ENV, CuttableProxy, POSTGRES_ENV, TestPostgres, TestVhost, server_url, wait_for,
+        with_authority,
+    },
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm_migration::prelude::*;
+use tokio_util::sync::CancellationToken;
+
+struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(RuntimeTables), Box::new(Effects)]
+    }
+}
+
+struct Effects;
+
+impl MigrationName for Effects {
+    fn name(&self) -> &str {
+        "m20261101_000002_test_effects"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for Effects {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // No unique key on purpose: a duplicate application would show as a second row.
+        m.create_table(
+            Table::create()
+                .table(Alias::new("effects"))
+                .col(ColumnDef::new(Alias::new("event_id")).string().not_null())
+                .col(
+                    ColumnDef::new(Alias::new("sequence"))
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, _: &SchemaManager) -> Result<(), DbErr> {
+        Ok(())
+    }
+}
+
+struct Recorder;
+
+#[async_trait]
+impl EventHandler for Recorder {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &EventEnvelope,
+    ) -> Result<(), HandleError> {
+        txn.execute_raw(stmt(
+            txn.get_database_backend(),
+            "INSERT INTO effects (event_id, sequence) VALUES (?, ?)",
+            vec![
+                event.event_id.clone().into(),
+                (event.sequence as i64).into(),
+            ],
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(stmt(db.get_database_backend(), sql, vec![]))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap()
+}
+
+/// A SQLite file in a temp dir, or a fresh PostgreSQL database.
+async fn open_db(postgres: bool) -> Option<(DatabaseConnection, Box<dyn std::any::Any>)> {
+    if postgres {
+        let admin = server_url(POSTGRES_ENV, "outbox on PostgreSQL")?;
+        let pg = TestPostgres::create(&admin).await.unwrap();
+        let target = DbTarget::Postgres {
+            url: pg.url.clone(),
+            schema: "toulouse_test".into(),
+        };
+        let conn = db::open::<Migrator>(&target).await.unwrap();
+        Some((conn, Box::new(pg)))
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DbTarget::Sqlite {
+            path: dir.path().join("test.sqlite"),
+        };
+        let conn = db::open::<Migrator>(&target).await.unwrap();
+        Some((conn, Box::new(dir)))
+    }
+}
+
+fn payload(n: i32) -> Payload {
+    if n % 2 == 0 {
+        Payload::CampaignOpened(CampaignOpened {
+            year: n,
+            ..Default::default()
+        })
+    } else {
+        Payload::NationalCampaignOpened(NationalCampaignOpened { year: n })
+    }
+}
+
+async fn sequences_are_gapless_per_stream(postgres: bool) {
+    let Some((conn, _guard)) = open_db(postgres).await else {
+        return;
+    };
+    let outbox = Outbox::new("toulouse", "registration", clock::system());
+    for n in 0..10 {
+        let txn = conn.begin().await.unwrap();
+        let e = outbox.append(&txn, payload(n)).await.unwrap();
+        assert_eq!(
+            e.sequence,
+            (n / 2 + 1) as u64,
+            "each stream counts on its own"
+        );
+        txn.commit().await.unwrap();
+    }
+    // A rolled-back append leaves neither a row nor a hole in the sequence.
+    let txn = conn.begin().await.unwrap();
+    outbox.append(&txn, payload(1)).await.unwrap();
+    txn.rollback().await.unwrap();
+    let txn = conn.begin().await.unwrap();
+    let e = outbox.append(&txn, payload(1)).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(e.sequence, 6);
+    assert_eq!(e.academy, "toulouse");
+    assert_eq!(e.r#type, "campaign_opened");
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM outbox").await, 11);
+    assert_eq!(pending_count(&conn).await.unwrap(), 11);
+}
+
+#[tokio::test]
+async fn sequences_are_gapless_per_stream_sqlite() {
+    sequences_are_gapless_per_stream(false).await;
+}
+
+#[tokio::test]
+async fn sequences_are_gapless_per_stream_postgres() {
+    sequences_are_gapless_per_stream(true).await;
+}
+
+/// Wraps a bus so that every third publish stores half the batch and then fails, as a broker
+/// that dies between two confirms would.
+struct FlakyBus {
+    inner: InMemoryBus,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl EventBus for FlakyBus {
+    async fn declare(&self, q: &QueueSpec) -> Result<(), BusError> {
+        self.inner.declare(q).await
+    }
+
+    async fn publish(&self, messages: &[Message]) -> Result<(), BusError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) % 3 == 2 {
+            self.inner.publish(&messages[..messages.len() / 2]).await?;
+            return Err(BusError::Unavailable("connection reset mid-batch".into()));
+        }
+        self.inner.publish(messages).await
+    }
+
+    async fn subscribe(&self, q: &QueueSpec) -> Result<Subscription, BusError> {
+        self.inner.subscribe(q).await
+    }
+
+    fn kind(&self) -> &'static str {
+        "flaky-memory"
+    }
+}
+
+const EVENTS: i32 = 300;
+
+/// Produces EVENTS events while `disturb` runs, and checks each was applied exactly once.
+async fn exactly_once<F, Fut>(
+    conn: DatabaseConnection,
+    publisher: SharedBus,
+    consumer_bus: SharedBus,
+    disturb: F,
+) where
+    F: FnOnce(i32) -> Fut + Send + 'static + Clone,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let clock = clock::system();
+    let outbox = Outbox::new("toulouse", "registration", clock.clone());
+    let config = OutboxConfig {
+        poll_interval_ms: 200,
+        batch_size: 16,
+        publish_timeout_ms: 2000,
+    };
+    let stop = CancellationToken::new();
+    let queue = QueueSpec::new(
+        "toulouse.test",
+        vec![
+            Binding::new(Stream::Internal, "toulouse.#"),
+            Binding::new(Stream::National, "toulouse.#"),
+        ],
+    );
+    consumer_bus.declare(&queue).await.unwrap();
+    let relay = OutboxRelay::new(conn.clone(), publisher, outbox.clone(), config);
+    let relay_task = tokio::spawn(relay.run(stop.clone(), Duration::from_secs(5)));
+    let consumer = Consumer {
+        name: "test".into(),
+        queue,
+        handler: Arc::new(Recorder),
+    };
+    let consumer_task = tokio::spawn(inbox::run(
+        conn.clone(),
+        consumer_bus,
+        consumer,
+        clock,
+        None,
+        stop.clone(),
+    ));
+
+    for n in 0..EVENTS {
+        let txn = conn.begin().await.unwrap();
+        outbox.append(&txn, payload(n)).await.unwrap();
+        txn.commit().await.unwrap();
+        outbox.wake();
+        if n % 100 == 50 {
+            disturb.clone()(n).await;
+        }
+        if n % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    wait_for(Duration::from_secs(90), "every event applied", || {
+        let conn = conn.clone();
+        async move {
+            (count(&conn, "SELECT COUNT(DISTINCT event_id) FROM effects").await == EVENTS as i64)
+                .then_some(())
+        }
+    })
+    .await;
+    // Give a straggling duplicate the chance to show up before counting rows.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM effects").await,
+        EVENTS as i64,
+        "no event applied twice"
+    );
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM inbox").await,
+        EVENTS as i64
+    );
+    wait_for(Duration::from_secs(10), "outbox drained", || {
+        let conn = conn.clone();
+        async move { (pending_count(&conn).await.unwrap() == 0).then_some(()) }
+    })
+    .await;
+    stop.cancel();
+    relay_task.await.unwrap();
+    consumer_task.await.unwrap();
+}
+
+#[tokio::test]
+async fn exactly_once_through_a_flaky_in_process_bus() {
+    let Some((conn, _guard)) = open_db(false).await else {
+        return;
+    };
+    let inner = InMemoryBus::new();
+    let flaky: SharedBus = Arc::new(FlakyBus {
+        inner: inner.clone(),
+        calls: AtomicUsize::new(0),
+    });
+    exactly_once(conn, flaky, Arc::new(inner), |_| async {}).await;
+}
+
+async fn exactly_once_through_rabbitmq_cut_mid_stream(postgres: bool) {
+    let Some(base) = server_url(AMQP_ENV, "outbox through RabbitMQ") else {
+        return;
+    };
+    let Some((conn, _guard)) = open_db(postgres).await else {
+        return;
+    };
+    let vhost = TestVhost::create(&base).unwrap();
+    let broker: std::net::SocketAddr = broker_addr(&base).await;
+    let proxy = Arc::new(CuttableProxy::start(broker).await.unwrap());
+    let url = with_authority(&vhost.url, proxy.addr);
+    let publisher: SharedBus = Arc::new(
+        AmqpBus::connect(
+            &url,
+            "outbox-test",
+            QueueType::Quorum,
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap(),
+    );
+    let consumer: SharedBus = Arc::new(
+        AmqpBus::connect(
+            &url,
+            "inbox-test",
+            QueueType::Quorum,
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap(),
+    );
+    let p = proxy.clone();
+    exactly_once(conn, publisher, consumer, move |_| {
+        let p = p.clone();
+        async move {
+            // Cut both the relay's and the consumer's connections, and refuse for a moment.
+            p.set_refusing(true);
+            p.cut();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            p.set_refusing(false);
+        }
+    })
+    .await;
+    assert!(proxy.cuts() >= 2, "the stream was cut");
+}
+
+async fn broker_addr(base: &str) -> std::net::SocketAddr {
+    let authority = base
+        .split_once("://")
+        .unwrap()
+        .1
+        .rsplit_once('@')
+        .map_or(base.split_once("://").unwrap().1, |(_, a)| a);
+    let host_port = authority.split('/').next().unwrap();
+    let host_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5672")
+    };
+    tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn exactly_once_through_rabbitmq_cut_mid_stream_sqlite() {
+    exactly_once_through_rabbitmq_cut_mid_stream(false).await;
+}
+
+#[tokio::test]
+async fn exactly_once_through_rabbitmq_cut_mid_stream_postgres() {
+    exactly_once_through_rabbitmq_cut_mid_stream(true).await;
+}
+
+#[tokio::test]
+async fn relay_flushes_on_shutdown() {
+    let Some((conn, _guard)) = open_db(false).await else {
+        return;
+    };
+    let bus = InMemoryBus::new();
+    let queue = QueueSpec::new("toulouse.flush", vec![Binding::new(Stream::Internal, "#")]);
+    bus.declare(&queue).await.unwrap();
+    let outbox = Outbox::new("toulouse", "registration", clock::system());
+    // A relay that would not poll for an hour: only the shutdown flush can publish.
+    let relay = OutboxRelay::new(
+        conn.clone(),
+        Arc::new(bus.clone()),
+        outbox.clone(),
+        OutboxConfig {
+            poll_interval_ms: 3_600_000,
+            batch_size: 4,
+            publish_timeout_ms: 1000,
+        },
+    );
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(relay.run(stop.clone(), Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for n in 0..10 {
+        let txn = conn.begin().await.unwrap();
+        outbox.append(&txn, payload(n * 2)).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(bus.ready_count("toulouse.flush"), 0);
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(bus.ready_count("toulouse.flush"), 10);
+    assert_eq!(pending_count(&conn).await.unwrap(), 0);
+}
