@@ -13,6 +13,7 @@ impl Payload {
             Payload::CandidacyRejected(_) => "candidacy_rejected",
             Payload::CandidacyWithdrawn(_) => "candidacy_withdrawn",
             Payload::AdmittedListPublished(_) => "admitted_list_published",
+            Payload::CampaignUpdated(_) => "campaign_updated",
             Payload::NationalCampaignOpened(_) => "campaign_opened",
             Payload::NationalCandidacyRegistered(_) => "candidacy_registered",
             Payload::NationalCandidacyDecided(_) => "candidacy_decided",
@@ -29,7 +30,8 @@ impl Payload {
             | Payload::CandidacyValidated(_)
             | Payload::CandidacyRejected(_)
             | Payload::CandidacyWithdrawn(_)
-            | Payload::AdmittedListPublished(_) => Stream::Internal,
+            | Payload::AdmittedListPublished(_)
+            | Payload::CampaignUpdated(_) => Stream::Internal,
             Payload::NationalCampaignOpened(_)
             | Payload::NationalCandidacyRegistered(_)
             | Payload::NationalCandidacyDecided(_)

@@ -219,3 +219,137 @@ pub fn with_authority(url: &str, addr: std::net::SocketAddr) -> String {
         None => format!("{scheme}://{addr}{path}"),
     }
 }
+
+/// An académie node (or the national node) started in-process on a random loopback port, with
+/// its own data directory, a hand-set clock and a token issuer: the sandbox tests talk to through
+/// the public gRPC interface only.
+pub struct TestNode {
+    pub node: crate::host::RunningNode,
+    pub addr: std::net::SocketAddr,
+    pub issuer: crate::auth::TokenIssuer,
+    pub clock: std::sync::Arc<crate::clock::ManualClock>,
+    pub bus: crate::bus::SharedBus,
+    pub config: crate::config::Config,
+    _dir: tempfile::TempDir,
+}
+
+pub struct TestNodeOptions {
+    pub academy: String,
+    pub modules: Vec<std::sync::Arc<dyn crate::host::ServiceModule>>,
+    pub bus: Option<crate::bus::SharedBus>,
+    pub clock: Option<std::sync::Arc<crate::clock::ManualClock>>,
+    pub database_url: Option<String>,
+    pub amqp_url: Option<String>,
+}
+
+impl TestNodeOptions {
+    pub fn new(
+        academy: &str,
+        modules: Vec<std::sync::Arc<dyn crate::host::ServiceModule>>,
+    ) -> Self {
+        Self {
+            academy: academy.to_owned(),
+            modules,
+            bus: None,
+            clock: None,
+            database_url: None,
+            amqp_url: None,
+        }
+    }
+}
+
+impl TestNode {
+    pub async fn start(opts: TestNodeOptions) -> anyhow::Result<Self> {
+        crate::install_crypto_provider();
+        crate::telemetry::init_for_tests();
+        let dir = tempfile::tempdir()?;
+        let config = crate::config::Config {
+            academy: Some(opts.academy.clone()),
+            data_dir: dir.path().to_path_buf(),
+            database_url: opts.database_url.clone(),
+            amqp_url: opts.amqp_url.clone(),
+            amqp_queue_type: crate::config::QueueType::Classic,
+            outbox: crate::config::OutboxConfig {
+                poll_interval_ms: 200,
+                ..Default::default()
+            },
+            server: crate::config::ServerConfig {
+                shutdown_grace_ms: 3000,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let clock = opts
+            .clock
+            .unwrap_or_else(|| crate::clock::ManualClock::new(chrono::Utc::now()));
+        let bus = match opts.bus {
+            Some(b) => b,
+            None => crate::bus::connect(&config, &format!("test-{}", opts.academy)).await?,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let node = crate::host::start(crate::host::NodeSpec {
+            config: config.clone(),
+            academy: opts.academy.clone(),
+            modules: opts.modules,
+            bus: bus.clone(),
+            clock: clock.clone(),
+            listener: Some(listener),
+            tls: None,
+        })
+        .await?;
+        let issuer = crate::auth::AuthKeys::load(&config)?.issuer(&config)?;
+        Ok(Self {
+            addr: node.addr,
+            node,
+            issuer,
+            clock,
+            bus,
+            config,
+            _dir: dir,
+        })
+    }
+
+    /// A token of this node's académie.
+    pub fn token(&self, subject: &str, roles: &[crate::auth::Role]) -> String {
+        self.issuer
+            .mint(subject, &self.node.academy, roles)
+            .expect("mint")
+    }
+
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect")
+    }
+}
+
+/// A request carrying a bearer token.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    r
+}
+
+/// The field paths named in an INVALID_ARGUMENT status.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// The rule named in a FAILED_PRECONDITION status.
+pub fn precondition_rule(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .precondition_failure()
+        .and_then(|p| p.violations.first().map(|v| v.r#type.clone()))
+}

@@ -200,6 +200,23 @@ pub trait EventBus: Send + Sync + 'static {
 
 pub type SharedBus = Arc<dyn EventBus>;
 
+/// The bus the configuration asks for: RabbitMQ when `amqp_url` is set, else in-process.
+pub async fn connect(
+    config: &crate::config::Config,
+    connection_name: &str,
+) -> Result<SharedBus, BusError> {
+    match &config.amqp_url {
+        Some(url) => {
+            let timeout = std::time::Duration::from_millis(config.outbox.publish_timeout_ms);
+            Ok(Arc::new(
+                amqp::AmqpBus::connect(url, connection_name, config.amqp_queue_type, timeout)
+                    .await?,
+            ))
+        }
+        None => Ok(Arc::new(memory::InMemoryBus::new())),
+    }
+}
+
 /// Topic-exchange matching: words split on `.`, `*` matches one word, `#` zero or more.
 pub fn topic_matches(pattern: &str, key: &str) -> bool {
     fn go(p: &[&str], k: &[&str]) -> bool {

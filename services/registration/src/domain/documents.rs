@@ -1,0 +1,139 @@
+//! Supporting documents (pièces justificatives): what is required, what is accepted.
+//!
+//! The content type is read from the bytes, not trusted from the client; the SHA-256 is kept so
+//! a document can be proven unchanged.
+
+use sha2::{Digest, Sha256};
+
+use super::text_enum;
+
+pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
+
+text_enum!(DocumentKind { EmploymentProof => "employment_proof", Identity => "identity", Other => "other" });
+
+impl DocumentKind {
+    /// Arrêté de titularisation or definitive contract / CDI, and an identity document.
+    pub const REQUIRED: [DocumentKind; 2] = [DocumentKind::EmploymentProof, DocumentKind::Identity];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DocumentKind::EmploymentProof => {
+                "employment proof (arrêté de titularisation, contract or CDI)"
+            }
+            DocumentKind::Identity => "identity document",
+            DocumentKind::Other => "other document",
+        }
+    }
+}
+
+/// The required kinds not present among `present`.
+pub fn missing(present: &[DocumentKind]) -> Vec<DocumentKind> {
+    DocumentKind::REQUIRED
+        .into_iter()
+        .filter(|k| !present.contains(k))
+        .collect()
+}
+
+/// A document whose bytes passed the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub kind: DocumentKind,
+    pub file_name: String,
+    pub content_type: &'static str,
+    pub sha256: String,
+    pub size: usize,
+}
+
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
+pub fn parse_file_name(name: &str) -> Result<String, String> {
+    let n = name.trim();
+    if n.is_empty() {
+        return Err("is required".into());
+    }
+    if n.chars().count() > 255 {
+        return Err("must be at most 255 characters".into());
+    }
+    if n.contains(['/', '\\']) || n.chars().any(char::is_control) || n == "." || n == ".." {
+        return Err("must be a plain file name (no path, no control characters)".into());
+    }
+    Ok(n.to_owned())
+}
+
+/// Checks the content; `declared` (optional) must agree with what the bytes are.
+pub fn check_content(bytes: &[u8], declared: &str) -> Result<(&'static str, String), String> {
+    if bytes.is_empty() {
+        return Err("is empty".into());
+    }
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(format!(
+            "is {} bytes; the limit is {MAX_DOCUMENT_BYTES} (5 MiB)",
+            bytes.len()
+        ));
+    }
+    let detected = sniff(bytes).ok_or("must be a PDF, PNG or JPEG file")?;
+    let declared = declared.trim().to_ascii_lowercase();
+    let declared = if declared == "image/jpg" {
+        "image/jpeg".to_owned()
+    } else {
+        declared
+    };
+    if !declared.is_empty() && declared != detected {
+        return Err(format!(
+            "is declared {declared} but the bytes are {detected}"
+        ));
+    }
+    Ok((detected, hex::encode(Sha256::digest(bytes))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_checks() {
+        let pdf = b"%PDF-1.7\n...".to_vec();
+        let (ct, sum) = check_content(&pdf, "").unwrap();
+        assert_eq!(ct, "application/pdf");
+        assert_eq!(sum.len(), 64);
+        assert!(
+            check_content(&pdf, "image/png")
+                .unwrap_err()
+                .contains("declared image/png")
+        );
+        assert!(check_content(b"MZ\x90\x00 an executable", "").is_err());
+        assert!(check_content(&[], "").is_err());
+        assert!(
+            check_content(&vec![0xFF; MAX_DOCUMENT_BYTES + 1], "")
+                .unwrap_err()
+                .contains("limit")
+        );
+        assert_eq!(
+            check_content(&[0xFF, 0xD8, 0xFF, 0xE0], "image/jpg")
+                .unwrap()
+                .0,
+            "image/jpeg"
+        );
+    }
+
+    #[test]
+    fn names_and_missing() {
+        assert!(parse_file_name("../../etc/passwd").is_err());
+        assert_eq!(parse_file_name(" arrêté.pdf ").unwrap(), "arrêté.pdf");
+        assert_eq!(
+            missing(&[DocumentKind::Identity, DocumentKind::Other]),
+            vec![DocumentKind::EmploymentProof]
+        );
+        assert!(missing(&DocumentKind::REQUIRED).is_empty());
+    }
+}

@@ -1,0 +1,135 @@
+//! What registration publishes. Every state change emits two events in its transaction:
+//! one on the internal stream, with what the académie's other services need (names included),
+//! and one on the national stream with the pseudonymous facts only (design rule 5).
+
+use cplds_proto::v1::{self as pb, event_envelope::Payload};
+use cplds_runtime::time::to_timestamp;
+
+use crate::{
+    api::convert::{sex_pb, staff_category_pb, workplace_type_pb},
+    domain::candidate::{Sex, StaffCategory, WorkplaceType},
+    store::{campaign, candidacy},
+};
+
+pub fn profile(c: &candidacy::Model) -> pb::CandidateProfile {
+    pb::CandidateProfile {
+        sex: Sex::parse(&c.sex).map_or(0, sex_pb),
+        department: c.department.clone(),
+        staff_category: StaffCategory::parse(&c.staff_category).map_or(0, staff_category_pb),
+        workplace_type: WorkplaceType::parse(&c.workplace_type).map_or(0, workplace_type_pb),
+        runs_mlds_actions: c.runs_mlds_actions,
+        is_dropout_referent: c.is_dropout_referent,
+    }
+}
+
+pub fn identity(c: &candidacy::Model) -> pb::CandidateIdentity {
+    pb::CandidateIdentity {
+        last_name: c.last_name.clone(),
+        first_name: c.first_name.clone(),
+        birth_date: c.birth_date.clone(),
+        email: c.email.clone(),
+        staff_number: c.staff_number.clone(),
+        workplace_uai: c.workplace_uai.clone(),
+    }
+}
+
+pub fn campaign_opened(c: &campaign::Model) -> [Payload; 2] {
+    [
+        Payload::CampaignOpened(pb::CampaignOpened {
+            year: c.year,
+            opens_at: Some(to_timestamp(c.opens_at)),
+            closes_at: Some(to_timestamp(c.closes_at)),
+        }),
+        Payload::NationalCampaignOpened(pb::NationalCampaignOpened { year: c.year }),
+    ]
+}
+
+pub fn submitted(c: &candidacy::Model) -> [Payload; 2] {
+    [
+        Payload::CandidacySubmitted(pb::CandidacySubmitted {
+            candidacy_id: c.id.clone(),
+            year: c.year,
+            candidate_key: c.candidate_key.clone(),
+            identity: Some(identity(c)),
+            profile: Some(profile(c)),
+            eligible: c.eligible,
+        }),
+        Payload::NationalCandidacyRegistered(pb::NationalCandidacyRegistered {
+            year: c.year,
+            candidate_key: c.candidate_key.clone(),
+            profile: Some(profile(c)),
+            eligible: c.eligible,
+        }),
+    ]
+}
+
+pub fn validated(c: &candidacy::Model) -> [Payload; 2] {
+    [
+        Payload::CandidacyValidated(pb::CandidacyValidated {
+            candidacy_id: c.id.clone(),
+            year: c.year,
+            candidate_key: c.candidate_key.clone(),
+        }),
+        Payload::NationalCandidacyDecided(pb::NationalCandidacyDecided {
+            year: c.year,
+            candidate_key: c.candidate_key.clone(),
+            validated: true,
+            rejection_reason: String::new(),
+        }),
+    ]
+}
+
+pub fn rejected(c: &candidacy::Model) -> [Payload; 2] {
+    let reason = c.decision_reason.clone().unwrap_or_default();
+    [
+        Payload::CandidacyRejected(pb::CandidacyRejected {
+            candidacy_id: c.id.clone(),
+            year: c.year,
+            candidate_key: c.candidate_key.clone(),
+            reason: reason.clone(),
+        }),
+        Payload::NationalCandidacyDecided(pb::NationalCandidacyDecided {
+            year: c.year,
+            candidate_key: c.candidate_key.clone(),
+            validated: false,
+            rejection_reason: reason,
+        }),
+    ]
+}
+
+pub fn withdrawn(c: &candidacy::Model) -> [Payload; 2] {
+    [
+        Payload::CandidacyWithdrawn(pb::CandidacyWithdrawn {
+            candidacy_id: c.id.clone(),
+            year: c.year,
+            candidate_key: c.candidate_key.clone(),
+            was_admitted_to_sit: c.on_admitted_list,
+        }),
+        Payload::NationalCandidacyWithdrawn(pb::NationalCandidacyWithdrawn {
+            year: c.year,
+            candidate_key: c.candidate_key.clone(),
+            was_admitted_to_sit: c.on_admitted_list,
+        }),
+    ]
+}
+
+pub fn admitted_list_published(year: i32, admitted: &[candidacy::Model]) -> [Payload; 2] {
+    [
+        Payload::AdmittedListPublished(pb::AdmittedListPublished {
+            year,
+            entries: admitted
+                .iter()
+                .map(|c| pb::AdmittedListEntry {
+                    candidacy_id: c.id.clone(),
+                    candidate_key: c.candidate_key.clone(),
+                    identity: Some(identity(c)),
+                    profile: Some(profile(c)),
+                })
+                .collect(),
+        }),
+        Payload::NationalAdmittedListPublished(pb::NationalAdmittedListPublished {
+            year,
+            admitted_count: admitted.len() as i64,
+        }),
+    ]
+}

@@ -1,0 +1,144 @@
+//! Tables of the registration database. Enums are stored as their domain text (`as_str`).
+
+pub mod campaign {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "campaigns")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub year: i32,
+        pub academy: String,
+        pub opens_at: DateTimeUtc,
+        pub closes_at: DateTimeUtc,
+        pub opens_at_local: String,
+        pub closes_at_local: String,
+        pub list_published_at: Option<DateTimeUtc>,
+        pub list_published_by: Option<String>,
+        pub results_published_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod candidacy {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "candidacies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub year: i32,
+        pub status: String,
+        pub last_name: String,
+        pub first_name: String,
+        pub birth_date: String,
+        pub email: String,
+        pub phone: Option<String>,
+        pub staff_number: String,
+        pub candidate_key: String,
+        pub sex: String,
+        pub sector: String,
+        pub staff_status: String,
+        pub staff_function: String,
+        pub corps: String,
+        pub staff_category: String,
+        pub workplace_uai: String,
+        pub workplace_type: String,
+        pub department: String,
+        pub runs_mlds_actions: bool,
+        pub is_dropout_referent: bool,
+        pub eligible: bool,
+        /// JSON array of sentences.
+        pub eligibility_explanations: String,
+        pub channel: String,
+        pub postmark_date: Option<String>,
+        pub effective_submit_at: DateTimeUtc,
+        pub submitted_by: String,
+        pub decision_reason: Option<String>,
+        pub decision_text: Option<String>,
+        pub decided_at: Option<DateTimeUtc>,
+        pub decided_by: Option<String>,
+        pub withdrawn_at: Option<DateTimeUtc>,
+        pub withdrawn_by: Option<String>,
+        pub withdrawal_reason: Option<String>,
+        pub status_before_withdrawal: Option<String>,
+        pub on_admitted_list: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod document {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "documents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub candidacy_id: String,
+        pub kind: String,
+        pub file_name: String,
+        pub content_type: String,
+        pub size_bytes: i64,
+        pub sha256: String,
+        pub uploaded_at: DateTimeUtc,
+        pub uploaded_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod document_content {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "document_contents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub document_id: String,
+        pub content: Vec<u8>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod history {
+    use sea_orm::entity::prelude::*;
+
+    /// Every act on a candidacy, who and when: nothing is edited without a trace.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "candidacy_history")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub candidacy_id: String,
+        pub at: DateTimeUtc,
+        pub actor: String,
+        pub action: String,
+        pub detail: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
