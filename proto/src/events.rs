@@ -19,6 +19,29 @@ impl Payload {
             Payload::NationalCandidacyDecided(_) => "candidacy_decided",
             Payload::NationalCandidacyWithdrawn(_) => "candidacy_withdrawn",
             Payload::NationalAdmittedListPublished(_) => "admitted_list_published",
+            Payload::TrainingEnrolled(_) | Payload::NationalTrainingEnrolled(_) => {
+                "training_enrolled"
+            }
+            Payload::TrainingCompleted(_) | Payload::NationalTrainingCompleted(_) => {
+                "training_completed"
+            }
+            Payload::TrainingAbandoned(_) | Payload::NationalTrainingAbandoned(_) => {
+                "training_abandoned"
+            }
+            Payload::TrainingRecordForwarded(_) => "training_record_forwarded",
+            Payload::ExamSessionCreated(_) => "exam_session_created",
+            Payload::DeliberationClosed(_) => "deliberation_closed",
+            Payload::ResultsPublished(_) | Payload::NationalResultsPublished(_) => {
+                "results_published"
+            }
+            Payload::AppealDecided(_) => "appeal_decided",
+            Payload::NationalExamResult(_) => "exam_result",
+            Payload::CertificateIssued(_) | Payload::NationalCertificateIssued(_) => {
+                "certificate_issued"
+            }
+            Payload::CertificateRevoked(_) | Payload::NationalCertificateRevoked(_) => {
+                "certificate_revoked"
+            }
         }
     }
 
@@ -31,12 +54,29 @@ impl Payload {
             | Payload::CandidacyRejected(_)
             | Payload::CandidacyWithdrawn(_)
             | Payload::AdmittedListPublished(_)
-            | Payload::CampaignUpdated(_) => Stream::Internal,
+            | Payload::CampaignUpdated(_)
+            | Payload::TrainingEnrolled(_)
+            | Payload::TrainingCompleted(_)
+            | Payload::TrainingAbandoned(_)
+            | Payload::ExamSessionCreated(_)
+            | Payload::DeliberationClosed(_)
+            | Payload::ResultsPublished(_)
+            | Payload::AppealDecided(_)
+            | Payload::CertificateIssued(_)
+            | Payload::CertificateRevoked(_) => Stream::Internal,
+            Payload::TrainingRecordForwarded(_) => Stream::Regional,
             Payload::NationalCampaignOpened(_)
             | Payload::NationalCandidacyRegistered(_)
             | Payload::NationalCandidacyDecided(_)
             | Payload::NationalCandidacyWithdrawn(_)
-            | Payload::NationalAdmittedListPublished(_) => Stream::National,
+            | Payload::NationalAdmittedListPublished(_)
+            | Payload::NationalTrainingEnrolled(_)
+            | Payload::NationalTrainingCompleted(_)
+            | Payload::NationalTrainingAbandoned(_)
+            | Payload::NationalExamResult(_)
+            | Payload::NationalResultsPublished(_)
+            | Payload::NationalCertificateIssued(_)
+            | Payload::NationalCertificateRevoked(_) => Stream::National,
         }
     }
 }
@@ -47,6 +87,7 @@ impl Stream {
         match self {
             Stream::Internal | Stream::Unspecified => "cplds.events",
             Stream::National => "cplds.national",
+            Stream::Regional => "cplds.regional",
         }
     }
 }

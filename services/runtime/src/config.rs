@@ -33,6 +33,17 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub outbox: OutboxConfig,
     pub server: ServerConfig,
+    pub documents: DocumentsConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct DocumentsConfig {
+    /// PKCS#8 PEM Ed25519 keys signing certificates and minutes: the first signs, the others are
+    /// retired keys that still verify what they signed. Generated under data_dir when empty.
+    pub signing_key_files: Vec<PathBuf>,
+    /// Public base URL printed in certificates' QR codes, e.g. `https://cplds.ac-toulouse.fr/verify`.
+    pub verification_base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -102,6 +113,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             outbox: OutboxConfig::default(),
             server: ServerConfig::default(),
+            documents: DocumentsConfig::default(),
         }
     }
 }

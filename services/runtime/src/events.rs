@@ -24,7 +24,8 @@ impl From<Payload> for NewEvent {
 pub fn stream_name(stream: Stream) -> &'static str {
     match stream {
         Stream::National => "national",
-        _ => "internal",
+        Stream::Regional => "regional",
+        Stream::Internal | Stream::Unspecified => "internal",
     }
 }
 
@@ -32,6 +33,7 @@ pub fn parse_stream(name: &str) -> Option<Stream> {
     match name {
         "national" => Some(Stream::National),
         "internal" => Some(Stream::Internal),
+        "regional" => Some(Stream::Regional),
         _ => None,
     }
 }

@@ -7,7 +7,7 @@
 //!   confirms; consumers record what they applied.
 //! - [`auth`]: bearer tokens, roles, the policy layer. [`error`]: service errors → gRPC statuses.
 //! - [`host`]: mounting services into a node, serving them with health and reflection, shutdown.
-//! - [`telemetry`]: tracing and OpenTelemetry. [`academy`]: reference data. [`time`], [`clock`],
+//! - [`pdf`]: printable documents. [`telemetry`]: tracing and OpenTelemetry. [`academy`]: reference data. [`time`], [`clock`],
 //!   [`pagination`], [`pseudonym`]: small shared rules.
 //!
 //! Nothing here knows a service's domain; services never depend on each other.
@@ -24,8 +24,10 @@ pub mod host;
 pub mod inbox;
 pub mod outbox;
 pub mod pagination;
+pub mod pdf;
 pub mod pseudonym;
 pub mod secrets;
+pub mod signing;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -184,7 +184,7 @@ async fn declare_exchanges(channel: &Channel) -> Result<(), BusError> {
         durable: true,
         ..Default::default()
     };
-    for stream in [Stream::Internal, Stream::National] {
+    for stream in [Stream::Internal, Stream::National, Stream::Regional] {
         channel
             .exchange_declare(
                 stream.exchange().into(),

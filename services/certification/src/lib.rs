@@ -1,0 +1,4 @@
+//! The certification service (under construction).
+
+/// Service name: database, event source, queue prefix.
+pub const NAME: &str = "certification";

@@ -1,0 +1,4 @@
+//! The examination service (under construction).
+
+/// Service name: database, event source, queue prefix.
+pub const NAME: &str = "examination";
