@@ -1,1 +1,293 @@
-fn main() {}
+//! `cplds`: one binary for the whole federation.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use cplds_runtime::{
+    academy::Academy,
+    auth::{AuthKeys, Role, public_key_pem},
+    bus, clock,
+    config::Config,
+    host::{self, NodeSpec, termination_signal},
+    install_crypto_provider, telemetry,
+};
+use serde_json::{Map, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "cplds",
+    version,
+    about = "CPLDS federation: académie nodes, national aggregator, demo and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve an académie's services (registration, ...) on one address.
+    Node(NodeArgs),
+    /// Start a complete local setup on embedded defaults, seed it through the public API and
+    /// print a summary; keeps serving until Ctrl-C.
+    Demo(DemoArgs),
+    /// Mint a bearer token for local use, signed with the node's key.
+    Token(TokenArgs),
+    /// Generate an Ed25519 key pair (PKCS#8 PEM) for tokens or document signing.
+    Keygen(KeygenArgs),
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// Configuration file (TOML); `CPLDS_*` environment variables and flags override it.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Address to serve gRPC on [default: 127.0.0.1:50051].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Where SQLite files and generated keys live [default: ./cplds-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (each service gets its own schema); SQLite files when unset.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// RabbitMQ URL of the académie's vhost; in-process bus when unset.
+    #[arg(long)]
+    amqp_url: Option<String>,
+}
+
+impl CommonArgs {
+    /// Only the flags given, as the top layer of the configuration.
+    fn overrides(&self, academy: Option<&str>) -> Value {
+        let mut m = Map::new();
+        if let Some(a) = academy {
+            m.insert("academy".into(), a.into());
+        }
+        if let Some(l) = self.listen {
+            m.insert("listen".into(), l.to_string().into());
+        }
+        if let Some(d) = &self.data_dir {
+            m.insert("data_dir".into(), d.display().to_string().into());
+        }
+        if let Some(u) = &self.database_url {
+            m.insert("database_url".into(), u.clone().into());
+        }
+        if let Some(u) = &self.amqp_url {
+            m.insert("amqp_url".into(), u.clone().into());
+        }
+        Value::Object(m)
+    }
+
+    fn load(&self, academy: Option<&str>) -> anyhow::Result<Config> {
+        Ok(Config::load(
+            self.config.as_deref(),
+            self.overrides(academy),
+        )?)
+    }
+}
+
+#[derive(Args)]
+struct NodeArgs {
+    /// Code of the académie this node serves (e.g. toulouse, aix-marseille).
+    #[arg(long)]
+    academy: Option<String>,
+    /// Services to run (comma-separated) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    services: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Exit after printing the summary instead of serving until Ctrl-C.
+    #[arg(long)]
+    once: bool,
+    /// Address of the académie node [default: 127.0.0.1:50051].
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Data directory [default: a new temporary directory].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// Académie the token is for.
+    #[arg(long)]
+    academy: String,
+    /// Role(s): candidate, exam_office, recteur, it_admin, training_office, trainer, board_member, ministry.
+    #[arg(long = "role", required = true)]
+    roles: Vec<String>,
+    /// Who the token is for (an e-mail for people).
+    #[arg(long)]
+    subject: String,
+    /// Validity in seconds [default: auth.token_ttl_secs, 8 h].
+    #[arg(long)]
+    ttl_secs: Option<u64>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// Writes OUT.pem (private, mode 0600) and OUT.pub.pem.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Candidacy submission through gRPC under concurrency, with echo and insert baselines.
+    Registration {
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
+        /// Also run on PostgreSQL: URL of an existing database to create the bench database from.
+        #[arg(long)]
+        postgres_url: Option<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    install_crypto_provider();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Node(args) => node(args).await,
+            Command::Demo(args) => demo(args).await,
+            Command::Token(args) => token(args),
+            Command::Keygen(args) => keygen(args),
+            Command::Bench {
+                which:
+                    BenchCommand::Registration {
+                        clients,
+                        requests,
+                        postgres_url,
+                    },
+            } => {
+                let _ = telemetry::init(
+                    &cplds_runtime::config::TelemetryConfig {
+                        log_filter: "error".into(),
+                        ..Default::default()
+                    },
+                    "cplds-bench",
+                );
+                let report = cplds::bench::run(cplds::bench::BenchOptions {
+                    clients,
+                    requests,
+                    postgres_url,
+                })
+                .await?;
+                println!("{report}");
+                Ok(())
+            }
+        }
+    })
+}
+
+async fn node(args: NodeArgs) -> anyhow::Result<()> {
+    let config = args.common.load(args.academy.as_deref())?;
+    let _telemetry = telemetry::init(&config.telemetry, "cplds-node")?;
+    let academy = config
+        .academy
+        .clone()
+        .context("--academy (or `academy` in the configuration) is required")?;
+    Academy::parse(&academy).map_err(anyhow::Error::msg)?;
+    let bus = bus::connect(&config, &format!("cplds-{academy}"))
+        .await
+        .context("connecting to the event bus")?;
+    let node = host::start(NodeSpec {
+        modules: cplds::academy_modules(&args.services)?,
+        config,
+        academy,
+        bus,
+        clock: clock::system(),
+        listener: None,
+        tls: None,
+    })
+    .await?;
+    termination_signal().await;
+    node.shutdown().await
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(
+        &cplds_runtime::config::TelemetryConfig {
+            log_filter: "error".into(),
+            ..Default::default()
+        },
+        "cplds-demo",
+    )?;
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("cplds-demo-{}", uuid::Uuid::new_v4().simple())),
+    };
+    let demo = cplds::demo::run(cplds::demo::DemoOptions {
+        listen: args.listen,
+        data_dir,
+    })
+    .await?;
+    println!("{}", demo.summary);
+    if !args.once {
+        println!("Serving until Ctrl-C.");
+        termination_signal().await;
+    }
+    demo.shutdown().await
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let mut config = args.common.load(Some(&args.academy))?;
+    if let Some(ttl) = args.ttl_secs {
+        config.auth.token_ttl_secs = ttl;
+    }
+    Academy::parse(&args.academy)
+        .or_else(|e| {
+            if args.academy == "national" {
+                Ok(Academy::find("paris").expect("known"))
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(anyhow::Error::msg)?;
+    let roles = args
+        .roles
+        .iter()
+        .map(|r| Role::parse(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let issuer = AuthKeys::load(&config)?.issuer(&config)?;
+    println!("{}", issuer.mint(&args.subject, &args.academy, &roles)?);
+    Ok(())
+}
+
+fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
+    use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let private = args.out.with_extension("pem");
+    let public = args.out.with_extension("pub.pem");
+    cplds_runtime::secrets::write_private(
+        &private,
+        key.to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .as_bytes(),
+    )?;
+    std::fs::write(&public, public_key_pem(&key.verifying_key()))?;
+    println!(
+        "private key: {}\npublic key:  {}\nkey id:      {}",
+        private.display(),
+        public.display(),
+        cplds_runtime::auth::key_id(&key.verifying_key())
+    );
+    Ok(())
+}

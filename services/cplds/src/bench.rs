@@ -1,0 +1,310 @@
+//! `cplds bench registration`: candidacy submission through gRPC with many concurrent clients,
+//! on SQLite and (when given) PostgreSQL, beside two bare baselines measured in the same run: a
+//! tonic echo call (health check on a server with nothing else) and a single-row insert through
+//! sea-orm on the same database. Figures are printed, never asserted.
+
+use std::{
+    fmt::Write as _,
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use chrono::Utc;
+use cplds_proto::v1::{self as pb, registration_service_client::RegistrationServiceClient};
+use cplds_runtime::{
+    auth::Role,
+    bus::{SharedBus, memory::InMemoryBus},
+    clock,
+    db::{self, DbTarget},
+    time::format_paris_local,
+};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint, Server};
+
+use crate::sandbox::{LocalNode, LocalNodeSpec, authed};
+
+pub struct BenchOptions {
+    pub clients: usize,
+    pub requests: usize,
+    /// An existing PostgreSQL database to create the bench database from; SQLite only when unset.
+    pub postgres_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub name: String,
+    pub count: usize,
+    pub wall: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Stats {
+    fn of(name: &str, wall: Duration, mut latencies: Vec<Duration>) -> Self {
+        latencies.sort_unstable();
+        let at =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        Self {
+            name: name.into(),
+            count: latencies.len(),
+            wall,
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+
+    pub fn throughput(&self) -> f64 {
+        self.count as f64 / self.wall.as_secs_f64()
+    }
+}
+
+/// Runs `requests` calls of `call(i)` from `clients` concurrent tasks.
+async fn drive<F, Fut>(
+    clients: usize,
+    requests: usize,
+    call: F,
+) -> anyhow::Result<(Duration, Vec<Duration>)>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let call = Arc::new(call);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = c;
+            while i < requests {
+                let t = Instant::now();
+                call(i).await?;
+                lat.push(t.elapsed());
+                i += clients;
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut all = Vec::with_capacity(requests);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((start.elapsed(), all))
+}
+
+async fn channels(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<Channel>> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(
+            Endpoint::from_shared(format!("http://{addr}"))?
+                .connect()
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+async fn echo_baseline(clients: usize, requests: usize) -> anyhow::Result<Stats> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let server = tokio::spawn(
+        Server::builder()
+            .add_service(health)
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let chans = Arc::new(channels(addr, clients.min(16)).await?);
+    let (wall, lat) = drive(clients, requests, move |i| {
+        let mut client =
+            tonic_health::pb::health_client::HealthClient::new(chans[i % chans.len()].clone());
+        async move {
+            client
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    server.abort();
+    Ok(Stats::of(
+        "tonic echo (health check, bare server)",
+        wall,
+        lat,
+    ))
+}
+
+async fn insert_baseline(
+    db: DatabaseConnection,
+    clients: usize,
+    requests: usize,
+    run: &'static str,
+) -> anyhow::Result<Stats> {
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS bench_rows (id VARCHAR PRIMARY KEY, payload VARCHAR NOT NULL)",
+    )
+    .await?;
+    let backend = db.get_database_backend();
+    let (wall, lat) = drive(clients, requests, move |i| {
+        let db = db.clone();
+        async move {
+            db.execute_raw(db::stmt(
+                backend,
+                "INSERT INTO bench_rows (id, payload) VALUES (?, ?)",
+                vec![format!("{run}-{i}").into(), "x".repeat(200).into()],
+            ))
+            .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(Stats::of(
+        "single-row insert (sea-orm, same database)",
+        wall,
+        lat,
+    ))
+}
+
+async fn submit_bench(node: &LocalNode, clients: usize, requests: usize) -> anyhow::Result<Stats> {
+    let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice]);
+    let chans = channels(node.node.addr, clients.min(16)).await?;
+    let mut client = RegistrationServiceClient::new(chans[0].clone());
+    let now = Utc::now();
+    let year: i32 = cplds_runtime::time::paris_date(now)
+        .format("%Y")
+        .to_string()
+        .parse()?;
+    client
+        .create_campaign(authed(
+            pb::CreateCampaignRequest {
+                year,
+                opens_at_local: format_paris_local(now - chrono::Duration::days(1)),
+                closes_at_local: format_paris_local(now + chrono::Duration::days(1)),
+            },
+            &office,
+        ))
+        .await?;
+    let chans = Arc::new(chans);
+    let (wall, lat) = drive(clients, requests, move |i| {
+        let mut client = RegistrationServiceClient::new(chans[i % chans.len()].clone());
+        let token = office.clone();
+        async move {
+            let mut d = crate::demo::details(i % 12, &crate::demo::PEOPLE[i % 12]);
+            d.staff_number = format!("B{i:012}");
+            d.email = format!("bench{i}@ac-toulouse.fr");
+            client
+                .submit_candidacy(authed(
+                    pb::SubmitCandidacyRequest {
+                        year,
+                        candidate: Some(d),
+                        ..Default::default()
+                    },
+                    &token,
+                ))
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(Stats::of(
+        "SubmitCandidacy (gRPC + auth + validation + row + 2 outbox events)",
+        wall,
+        lat,
+    ))
+}
+
+async fn one_backend(
+    label: &str,
+    database_url: Option<String>,
+    opts: &BenchOptions,
+) -> anyhow::Result<String> {
+    let dir = tempfile::tempdir()?;
+    let bus: SharedBus = Arc::new(InMemoryBus::new());
+    let node = LocalNode::start(LocalNodeSpec {
+        academy: "toulouse".into(),
+        data_dir: dir.path().to_path_buf(),
+        modules: crate::academy_modules(&["registration".to_owned()])?,
+        bus,
+        clock: clock::system(),
+        listen: "127.0.0.1:0".parse()?,
+        database_url: database_url.clone(),
+    })
+    .await?;
+    let baseline_db = match &database_url {
+        Some(url) => {
+            db::connect(&DbTarget::Postgres {
+                url: url.clone(),
+                schema: "bench_baseline".into(),
+            })
+            .await?
+        }
+        None => {
+            db::connect(&DbTarget::Sqlite {
+                path: dir.path().join("baseline.sqlite"),
+            })
+            .await?
+        }
+    };
+    // Warm-up: connections, prepared statements, page cache.
+    let _ = insert_baseline(baseline_db.clone(), 4, 200, "warmup").await?;
+    let echo = echo_baseline(opts.clients, opts.requests).await?;
+    let insert = insert_baseline(baseline_db, opts.clients, opts.requests, "measured").await?;
+    let submit = submit_bench(&node, opts.clients, opts.requests).await?;
+    node.node.shutdown().await?;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n== {label}: {} requests, {} concurrent clients ==",
+        opts.requests, opts.clients
+    );
+    let _ = writeln!(
+        out,
+        "{:<70} {:>10} {:>10} {:>10}",
+        "", "req/s", "p50 ms", "p99 ms"
+    );
+    for s in [&echo, &insert, &submit] {
+        let _ = writeln!(
+            out,
+            "{:<70} {:>10.0} {:>10.2} {:>10.2}",
+            s.name,
+            s.throughput(),
+            s.p50.as_secs_f64() * 1e3,
+            s.p99.as_secs_f64() * 1e3
+        );
+    }
+    let _ = writeln!(
+        out,
+        "ratios: SubmitCandidacy throughput = {:.2}× echo, {:.2}× single insert; p50 = {:.1}× echo, {:.1}× single insert",
+        submit.throughput() / echo.throughput(),
+        submit.throughput() / insert.throughput(),
+        submit.p50.as_secs_f64() / echo.p50.as_secs_f64(),
+        submit.p50.as_secs_f64() / insert.p50.as_secs_f64()
+    );
+    Ok(out)
+}
+
+pub async fn run(opts: BenchOptions) -> anyhow::Result<String> {
+    let mut out = one_backend("SQLite (embedded default)", None, &opts).await?;
+    if let Some(admin) = &opts.postgres_url {
+        let name = format!("cplds_bench_{}", uuid::Uuid::new_v4().simple());
+        let admin_db = Database::connect(admin.as_str())
+            .await
+            .context("connecting to PostgreSQL")?;
+        admin_db
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let result = one_backend("PostgreSQL", Some(format!("{base}/{name}")), &opts).await;
+        let _ = admin_db
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+        out.push_str(&result?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,37 @@
+//! The `cplds` binary's library: which services an académie node runs, the in-process sandbox
+//! that starts nodes (demo, benchmarks, federation tests), the demo and the benchmarks.
+//!
+//! Like Quickwit's `quickwit-serve`, this is the one crate that knows every service; services
+//! never know how they are hosted.
+
+pub mod bench;
+pub mod demo;
+pub mod sandbox;
+
+use std::sync::Arc;
+
+use cplds_runtime::host::ServiceModule;
+
+/// Every service an académie node can run, in start order.
+pub const SERVICES: &[&str] = &["registration"];
+
+/// The modules for the named services (all when `names` is empty).
+pub fn academy_modules(names: &[String]) -> anyhow::Result<Vec<Arc<dyn ServiceModule>>> {
+    let wanted: Vec<&str> = if names.is_empty() {
+        SERVICES.to_vec()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    wanted
+        .into_iter()
+        .map(|name| -> anyhow::Result<Arc<dyn ServiceModule>> {
+            match name {
+                "registration" => Ok(Arc::new(cplds_registration::RegistrationModule)),
+                other => anyhow::bail!(
+                    "unknown service {other:?}; expected one of: {}",
+                    SERVICES.join(", ")
+                ),
+            }
+        })
+        .collect()
+}
