@@ -2,8 +2,14 @@
 //! one on the internal stream, with what the académie's other services need (names included),
 //! and one on the national stream with the pseudonymous facts only (design rule 5).
 
-use cplds_proto::v1::{self as pb, event_envelope::Payload};
-use cplds_runtime::time::to_timestamp;
+use async_trait::async_trait;
+use cplds_proto::v1::{self as pb, EventEnvelope, event_envelope::Payload};
+use cplds_runtime::{
+    bus::{Binding, QueueSpec, Stream},
+    inbox::{EventHandler, HandleError},
+    time::{from_timestamp, to_timestamp},
+};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, sea_query::Expr};
 
 use crate::{
     api::convert::{sex_pb, staff_category_pb, workplace_type_pb},
@@ -132,4 +138,51 @@ pub fn admitted_list_published(year: i32, admitted: &[candidacy::Model]) -> [Pay
             admitted_count: admitted.len() as i64,
         }),
     ]
+}
+
+/// Registration's queue: results published by the examination service of the same académie.
+pub fn queue(academy: &str) -> QueueSpec {
+    QueueSpec::new(
+        format!("{academy}.registration"),
+        vec![Binding::new(
+            Stream::Internal,
+            format!("{academy}.examination.results_published"),
+        )],
+    )
+}
+
+/// Records that results are out for a year: withdrawals are refused from then on.
+pub struct ResultsPublishedHandler;
+
+#[async_trait]
+impl EventHandler for ResultsPublishedHandler {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &EventEnvelope,
+    ) -> Result<(), HandleError> {
+        let Some(Payload::ResultsPublished(r)) = &event.payload else {
+            return Err(HandleError::Permanent(format!(
+                "unexpected {} on the registration queue",
+                event.r#type
+            )));
+        };
+        let at = r
+            .published_at
+            .as_ref()
+            .or(event.occurred_at.as_ref())
+            .map(from_timestamp)
+            .transpose()
+            .map_err(HandleError::Permanent)?;
+        let at =
+            at.ok_or_else(|| HandleError::Permanent("results_published without a date".into()))?;
+        // Only the first publication counts; a campaign unknown here (another year's data) is ignored.
+        campaign::Entity::update_many()
+            .col_expr(campaign::Column::ResultsPublishedAt, Expr::value(at))
+            .filter(campaign::Column::Year.eq(r.year))
+            .filter(campaign::Column::ResultsPublishedAt.is_null())
+            .exec(txn)
+            .await?;
+        Ok(())
+    }
 }

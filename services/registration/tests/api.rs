@@ -83,6 +83,7 @@ on_both!(
     lists_filters_pages_and_counts,
     health_and_reflection_are_served,
     concurrent_duplicates_make_one_candidacy,
+    no_withdrawal_after_results,
 );
 
 impl Ctx {
@@ -1251,4 +1252,98 @@ async fn concurrent_duplicates_make_one_candidacy(backend: Backend) {
         "{outcomes:?}"
     );
     assert_eq!(t.count().await, 1);
+}
+
+async fn no_withdrawal_after_results(backend: Backend) {
+    let Some(mut t) = start_at(backend, "2025-06-01T10:00").await else {
+        return;
+    };
+    t.campaign(2025, "2025-05-26T00:00", "2025-06-20T17:00")
+        .await;
+    let a = t.submit_online(person(1)).await.unwrap();
+    let b = t.submit_online(person(2)).await.unwrap();
+    let me = t.candidate_token("camille.martin1@ac-toulouse.fr");
+    // The examination service publishes results (its event, as it travels on the internal stream).
+    let event = EventEnvelope {
+        event_id: "0196f7a2-0000-7000-8000-00000000abcd".into(),
+        academy: "toulouse".into(),
+        source: "examination".into(),
+        sequence: 1,
+        occurred_at: Some(to_timestamp(parse_paris_local("2025-07-01T10:00").unwrap())),
+        r#type: "results_published".into(),
+        stream: pb::Stream::Internal as i32,
+        trace_context: Default::default(),
+        payload: Some(Payload::ResultsPublished(pb::ResultsPublished {
+            session_id: "s".into(),
+            year: 2025,
+            decisions: vec![],
+            published_at: None,
+        })),
+    };
+    let message = cplds_runtime::bus::Message {
+        stream: Stream::Internal,
+        routing_key: "toulouse.examination.results_published".into(),
+        message_id: event.event_id.clone(),
+        event_type: event.r#type.clone(),
+        body: event.encode_to_vec(),
+        headers: Default::default(),
+    };
+    t.client
+        .withdraw_candidacy(authed(
+            pb::WithdrawCandidacyRequest {
+                candidacy_id: a.id.clone(),
+                reason_text: String::new(),
+            },
+            &me,
+        ))
+        .await
+        .unwrap();
+    t.node
+        .bus
+        .publish(&[message.clone(), message])
+        .await
+        .unwrap();
+    let office = t.office.clone();
+    let mut client = t.client.clone();
+    cplds_runtime::testing::wait_for(
+        Duration::from_secs(10),
+        "results to reach registration",
+        || {
+            let (mut client, office) = (client.clone(), office.clone());
+            async move {
+                let c = client
+                    .get_campaign(authed(pb::GetCampaignRequest { year: 2025 }, &office))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                c.results_published_at.map(|_| ())
+            }
+        },
+    )
+    .await;
+    let err = client
+        .withdraw_candidacy(authed(
+            pb::WithdrawCandidacyRequest {
+                candidacy_id: b.id.clone(),
+                reason_text: String::new(),
+            },
+            &office,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        precondition_rule(&err).as_deref(),
+        Some("RESULTS_PUBLISHED")
+    );
+    let b = client
+        .get_candidacy(authed(
+            pb::GetCandidacyRequest {
+                candidacy_id: b.id.clone(),
+            },
+            &t.office,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(b.status, pb::CandidacyStatus::Submitted as i32);
 }

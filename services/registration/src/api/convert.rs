@@ -287,6 +287,7 @@ pub fn campaign_pb(c: &campaign_row::Model, now: DateTime<Utc>) -> pb::Campaign 
         state: state as i32,
         admitted_list_published_at: c.list_published_at.map(to_timestamp),
         create_time: Some(to_timestamp(c.created_at)),
+        results_published_at: c.results_published_at.map(to_timestamp),
     }
 }
 

@@ -81,6 +81,11 @@ impl ServiceModule for RegistrationModule {
                 .max_encoding_message_size(max),
         );
         policy(mount.policy());
+        mount.consume(cplds_runtime::inbox::Consumer {
+            name: "registration.results".into(),
+            queue: events::queue(&ctx.academy),
+            handler: Arc::new(events::ResultsPublishedHandler),
+        });
         Ok(())
     }
 }
