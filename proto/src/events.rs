@@ -6,77 +6,75 @@ use crate::v1::{Stream, event_envelope::Payload};
 impl Payload {
     /// The event name: last word of the routing key, `type` of the envelope.
     pub fn name(&self) -> &'static str {
+        use Payload::*;
         match self {
-            Payload::CampaignOpened(_) => "campaign_opened",
-            Payload::CandidacySubmitted(_) => "candidacy_submitted",
-            Payload::CandidacyValidated(_) => "candidacy_validated",
-            Payload::CandidacyRejected(_) => "candidacy_rejected",
-            Payload::CandidacyWithdrawn(_) => "candidacy_withdrawn",
-            Payload::AdmittedListPublished(_) => "admitted_list_published",
-            Payload::CampaignUpdated(_) => "campaign_updated",
-            Payload::NationalCampaignOpened(_) => "campaign_opened",
-            Payload::NationalCandidacyRegistered(_) => "candidacy_registered",
-            Payload::NationalCandidacyDecided(_) => "candidacy_decided",
-            Payload::NationalCandidacyWithdrawn(_) => "candidacy_withdrawn",
-            Payload::NationalAdmittedListPublished(_) => "admitted_list_published",
-            Payload::TrainingEnrolled(_) | Payload::NationalTrainingEnrolled(_) => {
-                "training_enrolled"
+            CampaignOpened(_) | NationalCampaignOpened(_) => "campaign_opened",
+            CandidacySubmitted(_) => "candidacy_submitted",
+            CandidacyValidated(_) => "candidacy_validated",
+            CandidacyRejected(_) => "candidacy_rejected",
+            CandidacyWithdrawn(_) | NationalCandidacyWithdrawn(_) => "candidacy_withdrawn",
+            AdmittedListPublished(_) | NationalAdmittedListPublished(_) => {
+                "admitted_list_published"
             }
-            Payload::TrainingCompleted(_) | Payload::NationalTrainingCompleted(_) => {
-                "training_completed"
-            }
-            Payload::TrainingAbandoned(_) | Payload::NationalTrainingAbandoned(_) => {
-                "training_abandoned"
-            }
-            Payload::TrainingRecordForwarded(_) => "training_record_forwarded",
-            Payload::ExamSessionCreated(_) => "exam_session_created",
-            Payload::DeliberationClosed(_) => "deliberation_closed",
-            Payload::ResultsPublished(_) | Payload::NationalResultsPublished(_) => {
-                "results_published"
-            }
-            Payload::AppealDecided(_) => "appeal_decided",
-            Payload::NationalExamResult(_) => "exam_result",
-            Payload::CertificateIssued(_) | Payload::NationalCertificateIssued(_) => {
-                "certificate_issued"
-            }
-            Payload::CertificateRevoked(_) | Payload::NationalCertificateRevoked(_) => {
-                "certificate_revoked"
-            }
+            CampaignUpdated(_) => "campaign_updated",
+            NationalCandidacyRegistered(_) => "candidacy_registered",
+            NationalCandidacyDecided(_) => "candidacy_decided",
+            TrainingEnrolled(_) | NationalTrainingEnrolled(_) => "training_enrolled",
+            TrainingCompleted(_) | NationalTrainingCompleted(_) => "training_completed",
+            TrainingAbandoned(_) | NationalTrainingAbandoned(_) => "training_abandoned",
+            TrainingRecordForwarded(_) => "training_record_forwarded",
+            ExamSessionCreated(_) => "exam_session_created",
+            DeliberationClosed(_) => "deliberation_closed",
+            ResultsPublished(_) | NationalResultsPublished(_) => "results_published",
+            AppealDecided(_) => "appeal_decided",
+            NationalExamResult(_) => "exam_result",
+            CertificateIssued(_) | NationalCertificateIssued(_) => "certificate_issued",
+            CertificateRevoked(_) | NationalCertificateRevoked(_) => "certificate_revoked",
+            NodeHeartbeat(_) => "heartbeat",
+            ReplayRequested(_) => "replay_requested",
+            FiguresApproved(_) => "figures_approved",
+            MldsSurveySubmitted(_) => "mlds_survey_submitted",
         }
     }
 
-    /// INTERNAL payloads may name people; NATIONAL ones are pseudonymous facts.
+    /// INTERNAL payloads may name people; NATIONAL ones are pseudonymous facts; REGIONAL ones go
+    /// to another académie of the région; CONTROL ones come from the national node.
     pub fn stream(&self) -> Stream {
+        use Payload::*;
         match self {
-            Payload::CampaignOpened(_)
-            | Payload::CandidacySubmitted(_)
-            | Payload::CandidacyValidated(_)
-            | Payload::CandidacyRejected(_)
-            | Payload::CandidacyWithdrawn(_)
-            | Payload::AdmittedListPublished(_)
-            | Payload::CampaignUpdated(_)
-            | Payload::TrainingEnrolled(_)
-            | Payload::TrainingCompleted(_)
-            | Payload::TrainingAbandoned(_)
-            | Payload::ExamSessionCreated(_)
-            | Payload::DeliberationClosed(_)
-            | Payload::ResultsPublished(_)
-            | Payload::AppealDecided(_)
-            | Payload::CertificateIssued(_)
-            | Payload::CertificateRevoked(_) => Stream::Internal,
-            Payload::TrainingRecordForwarded(_) => Stream::Regional,
-            Payload::NationalCampaignOpened(_)
-            | Payload::NationalCandidacyRegistered(_)
-            | Payload::NationalCandidacyDecided(_)
-            | Payload::NationalCandidacyWithdrawn(_)
-            | Payload::NationalAdmittedListPublished(_)
-            | Payload::NationalTrainingEnrolled(_)
-            | Payload::NationalTrainingCompleted(_)
-            | Payload::NationalTrainingAbandoned(_)
-            | Payload::NationalExamResult(_)
-            | Payload::NationalResultsPublished(_)
-            | Payload::NationalCertificateIssued(_)
-            | Payload::NationalCertificateRevoked(_) => Stream::National,
+            CampaignOpened(_)
+            | CandidacySubmitted(_)
+            | CandidacyValidated(_)
+            | CandidacyRejected(_)
+            | CandidacyWithdrawn(_)
+            | AdmittedListPublished(_)
+            | CampaignUpdated(_)
+            | TrainingEnrolled(_)
+            | TrainingCompleted(_)
+            | TrainingAbandoned(_)
+            | ExamSessionCreated(_)
+            | DeliberationClosed(_)
+            | ResultsPublished(_)
+            | AppealDecided(_)
+            | CertificateIssued(_)
+            | CertificateRevoked(_) => Stream::Internal,
+            NationalCampaignOpened(_)
+            | NationalCandidacyRegistered(_)
+            | NationalCandidacyDecided(_)
+            | NationalCandidacyWithdrawn(_)
+            | NationalAdmittedListPublished(_)
+            | NationalTrainingEnrolled(_)
+            | NationalTrainingCompleted(_)
+            | NationalTrainingAbandoned(_)
+            | NationalExamResult(_)
+            | NationalResultsPublished(_)
+            | NationalCertificateIssued(_)
+            | NationalCertificateRevoked(_)
+            | NodeHeartbeat(_)
+            | FiguresApproved(_)
+            | MldsSurveySubmitted(_) => Stream::National,
+            TrainingRecordForwarded(_) => Stream::Regional,
+            ReplayRequested(_) => Stream::Control,
         }
     }
 }
@@ -88,6 +86,7 @@ impl Stream {
             Stream::Internal | Stream::Unspecified => "cplds.events",
             Stream::National => "cplds.national",
             Stream::Regional => "cplds.regional",
+            Stream::Control => "cplds.control",
         }
     }
 }

@@ -88,6 +88,8 @@ pub struct OutboxConfig {
     pub poll_interval_ms: u64,
     pub batch_size: u32,
     pub publish_timeout_ms: u64,
+    /// How often each relay announces its last national sequence (0: never).
+    pub heartbeat_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -146,6 +148,7 @@ impl Default for OutboxConfig {
             poll_interval_ms: 1000,
             batch_size: 256,
             publish_timeout_ms: 10_000,
+            heartbeat_interval_ms: 30_000,
         }
     }
 }

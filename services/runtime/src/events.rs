@@ -25,6 +25,7 @@ pub fn stream_name(stream: Stream) -> &'static str {
     match stream {
         Stream::National => "national",
         Stream::Regional => "regional",
+        Stream::Control => "control",
         Stream::Internal | Stream::Unspecified => "internal",
     }
 }
@@ -34,6 +35,7 @@ pub fn parse_stream(name: &str) -> Option<Stream> {
         "national" => Some(Stream::National),
         "internal" => Some(Stream::Internal),
         "regional" => Some(Stream::Regional),
+        "control" => Some(Stream::Control),
         _ => None,
     }
 }

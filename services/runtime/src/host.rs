@@ -243,6 +243,19 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     for job in std::mem::take(&mut mount.jobs) {
         tasks.spawn(job);
     }
+    if academy != "national" {
+        let control = control_queue(&academy);
+        bus.declare(&control)
+            .await
+            .context("declaring the control queue")?;
+        tasks.spawn(serve_replays(
+            bus.clone(),
+            control,
+            academy.clone(),
+            relays.clone(),
+            shutdown.clone(),
+        ));
+    }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     for name in &mount.grpc_names {
@@ -313,6 +326,78 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         shutdown,
         done,
     })
+}
+
+/// Where an académie node receives the national node's requests.
+pub fn control_queue(academy: &str) -> crate::bus::QueueSpec {
+    crate::bus::QueueSpec::new(
+        format!("{academy}.control"),
+        vec![crate::bus::Binding::new(
+            crate::events::Stream::Control,
+            format!("{academy}.#"),
+        )],
+    )
+}
+
+/// Answers replay requests from the national node by publishing again, from the outbox history,
+/// the national events of the named service. Replays are idempotent for their consumers, so a
+/// request seen twice does no harm.
+async fn serve_replays(
+    bus: SharedBus,
+    queue: crate::bus::QueueSpec,
+    academy: String,
+    relays: HashMap<&'static str, Arc<OutboxRelay>>,
+    shutdown: CancellationToken,
+) {
+    use prost::Message as _;
+    loop {
+        let mut sub = match bus.subscribe(&queue).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot consume the control queue; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        };
+        loop {
+            let delivery = tokio::select! {
+                d = sub.next() => d,
+                () = shutdown.cancelled() => return,
+            };
+            let Some(delivery) = delivery else { break };
+            let request = crate::events::EventEnvelope::decode(delivery.body.as_slice())
+                .ok()
+                .and_then(|e| match e.payload {
+                    Some(crate::events::Payload::ReplayRequested(r)) => Some(r),
+                    _ => None,
+                });
+            match request {
+                Some(r) if r.academy == academy => match relays.get(r.source.as_str()) {
+                    Some(relay) => {
+                        let limit = r.limit.clamp(1, 10_000);
+                        match relay
+                            .replay(crate::events::Stream::National, r.from_sequence, limit)
+                            .await
+                        {
+                            Ok(n) => {
+                                tracing::info!(source = %r.source, from = r.from_sequence, replayed = n, "replayed national events on request")
+                            }
+                            Err(e) => {
+                                tracing::warn!(source = %r.source, error = %e, "replay failed; the request will come again");
+                            }
+                        }
+                    }
+                    None => {
+                        tracing::debug!(source = %r.source, "replay requested for a service this node does not run")
+                    }
+                },
+                _ => tracing::debug!("ignored a control message"),
+            }
+            let _ = delivery.ack().await;
+        }
+    }
 }
 
 /// Waits for SIGINT or SIGTERM.

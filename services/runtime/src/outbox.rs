@@ -171,10 +171,19 @@ impl OutboxRelay {
     /// [`OutboxRelay::run`] on a relay also used for replays.
     pub async fn run_shared(self: Arc<Self>, shutdown: CancellationToken, grace: Duration) {
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        let heartbeat_every = Duration::from_millis(self.config.heartbeat_interval_ms);
+        let mut next_heartbeat = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.drain().await {
-                Ok(_) => backoff = Duration::from_millis(100),
+            // A batch at a time: any success resets the backoff, so a flaky broker that takes
+            // most batches is not waited on as if it were down.
+            match self.publish_batch().await {
+                Ok(n) => {
+                    backoff = Duration::from_millis(100);
+                    if n >= self.config.batch_size.max(1) as usize {
+                        continue;
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(source = self.outbox.source, error = %e, "outbox relay: publish failed; will retry");
                     tokio::select! {
@@ -185,9 +194,20 @@ impl OutboxRelay {
                     continue;
                 }
             }
+            if !heartbeat_every.is_zero() && tokio::time::Instant::now() >= next_heartbeat {
+                if let Err(e) = self.heartbeat().await {
+                    tracing::debug!(source = self.outbox.source, error = %e, "heartbeat not sent");
+                }
+                next_heartbeat = tokio::time::Instant::now() + heartbeat_every;
+            }
+            let wait = if heartbeat_every.is_zero() {
+                poll
+            } else {
+                poll.min(next_heartbeat.saturating_duration_since(tokio::time::Instant::now()))
+            };
             tokio::select! {
                 () = self.outbox.wake.notified() => {}
-                () = tokio::time::sleep(poll) => {}
+                () = tokio::time::sleep(wait) => {}
                 () = shutdown.cancelled() => break,
             }
         }
@@ -205,6 +225,53 @@ impl OutboxRelay {
                 "outbox flush timed out; the rest goes at next start"
             ),
         }
+    }
+
+    /// Announces on the national stream the last national sequence published, outside the
+    /// sequence itself, so the national node can tell a silent gap from a quiet académie.
+    pub async fn heartbeat(&self) -> Result<(), RelayError> {
+        let row = self
+            .db
+            .query_one_raw(stmt(
+                self.db.get_database_backend(),
+                "SELECT COALESCE(MAX(sequence), 0) AS last FROM outbox WHERE stream = ? AND published_at IS NOT NULL",
+                vec![stream_name(Stream::National).into()],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom("max returned no row".into()))?;
+        let last: i64 = row.try_get("", "last")?;
+        let now = self.outbox.clock.now();
+        let payload = Payload::NodeHeartbeat(cplds_proto::v1::NodeHeartbeat {
+            source: self.outbox.source.to_owned(),
+            last_sequence: last as u64,
+            sent_at: Some(crate::time::to_timestamp(now)),
+        });
+        let envelope = EventEnvelope {
+            event_id: Uuid::now_v7().to_string(),
+            academy: self.outbox.academy.clone(),
+            source: self.outbox.source.to_owned(),
+            sequence: 0,
+            occurred_at: Some(crate::time::to_timestamp(now)),
+            r#type: payload.name().to_owned(),
+            stream: Stream::National as i32,
+            trace_context: Default::default(),
+            payload: Some(payload),
+        };
+        self.bus
+            .publish(&[Message {
+                stream: Stream::National,
+                routing_key: routing_key(&self.outbox.academy, self.outbox.source, "heartbeat"),
+                message_id: envelope.event_id.clone(),
+                event_type: envelope.r#type.clone(),
+                body: envelope.encode_to_vec(),
+                headers: BTreeMap::new(),
+            }])
+            .await?;
+        Ok(())
+    }
+
+    pub fn source(&self) -> &'static str {
+        self.outbox.source
     }
 
     /// Publishes every unpublished row; returns how many.

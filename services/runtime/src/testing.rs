@@ -271,6 +271,7 @@ impl TestNode {
             amqp_queue_type: crate::config::QueueType::Classic,
             outbox: crate::config::OutboxConfig {
                 poll_interval_ms: 200,
+                heartbeat_interval_ms: 1000,
                 ..Default::default()
             },
             server: crate::config::ServerConfig {

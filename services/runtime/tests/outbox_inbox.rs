@@ -221,6 +221,7 @@ async fn exactly_once<F, Fut>(
         poll_interval_ms: 200,
         batch_size: 16,
         publish_timeout_ms: 2000,
+        heartbeat_interval_ms: 0,
     };
     let stop = CancellationToken::new();
     let queue = QueueSpec::new(
@@ -291,6 +292,7 @@ async fn exactly_once<F, Fut>(
 
 #[tokio::test]
 async fn exactly_once_through_a_flaky_in_process_bus() {
+    cplds_runtime::telemetry::init_for_tests();
     let Some((conn, _guard)) = open_db(false).await else {
         return;
     };
@@ -396,6 +398,7 @@ async fn relay_flushes_on_shutdown() {
             poll_interval_ms: 3_600_000,
             batch_size: 4,
             publish_timeout_ms: 1000,
+            heartbeat_interval_ms: 0,
         },
     );
     let stop = CancellationToken::new();

@@ -184,7 +184,12 @@ async fn declare_exchanges(channel: &Channel) -> Result<(), BusError> {
         durable: true,
         ..Default::default()
     };
-    for stream in [Stream::Internal, Stream::National, Stream::Regional] {
+    for stream in [
+        Stream::Internal,
+        Stream::National,
+        Stream::Regional,
+        Stream::Control,
+    ] {
         channel
             .exchange_declare(
                 stream.exchange().into(),
