@@ -34,6 +34,32 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub server: ServerConfig,
     pub documents: DocumentsConfig,
+    /// Only read by the national node.
+    pub national: NationalConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct NationalConfig {
+    /// Published figures hide counts below this (and complementary cells).
+    pub suppression_threshold: i64,
+    /// How often gaps are looked for, and replays asked for.
+    pub gap_check_interval_ms: u64,
+    /// A replay is asked again for the same gap only after this long.
+    pub replay_backoff_ms: u64,
+    /// A source heard from (event or heartbeat) within this long is up to date if it has no gap.
+    pub silence_ms: u64,
+}
+
+impl Default for NationalConfig {
+    fn default() -> Self {
+        Self {
+            suppression_threshold: 5,
+            gap_check_interval_ms: 5_000,
+            replay_backoff_ms: 15_000,
+            silence_ms: 120_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -116,6 +142,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             server: ServerConfig::default(),
             documents: DocumentsConfig::default(),
+            national: NationalConfig::default(),
         }
     }
 }

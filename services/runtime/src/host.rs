@@ -205,12 +205,14 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         }
         relays.insert(
             name,
-            Arc::new(OutboxRelay::new(
-                database.clone(),
-                bus.clone(),
-                outbox,
-                config.outbox.clone(),
-            )),
+            Arc::new(OutboxRelay::new(database.clone(), bus.clone(), outbox, {
+                // The national node announces nothing to itself.
+                let mut c = config.outbox.clone();
+                if academy == "national" {
+                    c.heartbeat_interval_ms = 0;
+                }
+                c
+            })),
         );
         databases.insert(name, database);
     }

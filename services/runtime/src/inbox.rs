@@ -42,6 +42,13 @@ pub trait EventHandler: Send + Sync + 'static {
         txn: &DatabaseTransaction,
         event: &EventEnvelope,
     ) -> Result<(), HandleError>;
+
+    /// Whether the runner records the event id in the inbox. A handler that is idempotent by a
+    /// natural key of its own (the national node keys facts by académie, source and sequence)
+    /// may say no for events that would only bloat the inbox, such as heartbeats.
+    fn uses_inbox(&self, _event: &EventEnvelope) -> bool {
+        true
+    }
 }
 
 /// A service's consumer: its queue and what applies the events.
@@ -83,7 +90,9 @@ pub async fn apply(
     envelope: &EventEnvelope,
 ) -> Result<Outcome, HandleError> {
     let txn = db.begin().await?;
-    if !record(&txn, &consumer.name, &envelope.event_id, clock.now()).await? {
+    if consumer.handler.uses_inbox(envelope)
+        && !record(&txn, &consumer.name, &envelope.event_id, clock.now()).await?
+    {
         txn.rollback().await?;
         return Ok(Outcome::Duplicate);
     }

@@ -233,6 +233,9 @@ pub struct TestNode {
     _dir: tempfile::TempDir,
 }
 
+/// A last change to a test node's configuration.
+pub type ConfigTweak = Box<dyn FnOnce(&mut crate::config::Config) + Send>;
+
 pub struct TestNodeOptions {
     pub academy: String,
     pub modules: Vec<std::sync::Arc<dyn crate::host::ServiceModule>>,
@@ -240,6 +243,8 @@ pub struct TestNodeOptions {
     pub clock: Option<std::sync::Arc<crate::clock::ManualClock>>,
     pub database_url: Option<String>,
     pub amqp_url: Option<String>,
+    /// Last say on the configuration (intervals, thresholds...).
+    pub tweak_config: Option<ConfigTweak>,
 }
 
 impl TestNodeOptions {
@@ -254,6 +259,7 @@ impl TestNodeOptions {
             clock: None,
             database_url: None,
             amqp_url: None,
+            tweak_config: None,
         }
     }
 }
@@ -263,7 +269,7 @@ impl TestNode {
         crate::install_crypto_provider();
         crate::telemetry::init_for_tests();
         let dir = tempfile::tempdir()?;
-        let config = crate::config::Config {
+        let mut config = crate::config::Config {
             academy: Some(opts.academy.clone()),
             data_dir: dir.path().to_path_buf(),
             database_url: opts.database_url.clone(),
@@ -280,6 +286,9 @@ impl TestNode {
             },
             ..Default::default()
         };
+        if let Some(tweak) = opts.tweak_config {
+            tweak(&mut config);
+        }
         let clock = opts
             .clock
             .unwrap_or_else(|| crate::clock::ManualClock::new(chrono::Utc::now()));

@@ -1,0 +1,603 @@
+//! Figures of a set of candidates: the counts, rates, marks and distributions of the jury's
+//! session report, computed from records (pure).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::{
+    record::{Dimension, Record, Training},
+    suppression,
+};
+
+/// The counted measures, in report order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    Registrations,
+    Invalidated,
+    Withdrawn,
+    AdmittedToSit,
+    SatWholeExam,
+    Admitted,
+    NotAdmitted,
+    EliminatoryPart1,
+    EliminatoryPart2,
+    AbsentPart1,
+    AbsentPart2,
+    MldsActionsWithResult,
+    MldsActionsAdmitted,
+    ReferentsWithResult,
+    ReferentsAdmitted,
+    FirstDegreeWithdrawn,
+    TrainedWithResult,
+    TrainedAdmitted,
+    UntrainedWithResult,
+    UntrainedAdmitted,
+    TrainingCompleted,
+    TrainingAbandoned,
+    CertificatesIssued,
+    CertificatesRevoked,
+}
+
+impl Measure {
+    pub const ALL: [Measure; 24] = [
+        Measure::Registrations,
+        Measure::Invalidated,
+        Measure::Withdrawn,
+        Measure::AdmittedToSit,
+        Measure::SatWholeExam,
+        Measure::Admitted,
+        Measure::NotAdmitted,
+        Measure::EliminatoryPart1,
+        Measure::EliminatoryPart2,
+        Measure::AbsentPart1,
+        Measure::AbsentPart2,
+        Measure::MldsActionsWithResult,
+        Measure::MldsActionsAdmitted,
+        Measure::ReferentsWithResult,
+        Measure::ReferentsAdmitted,
+        Measure::FirstDegreeWithdrawn,
+        Measure::TrainedWithResult,
+        Measure::TrainedAdmitted,
+        Measure::UntrainedWithResult,
+        Measure::UntrainedAdmitted,
+        Measure::TrainingCompleted,
+        Measure::TrainingAbandoned,
+        Measure::CertificatesIssued,
+        Measure::CertificatesRevoked,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Registrations => "registrations",
+            Measure::Invalidated => "invalidated",
+            Measure::Withdrawn => "withdrawn",
+            Measure::AdmittedToSit => "admitted_to_sit",
+            Measure::SatWholeExam => "sat_whole_exam",
+            Measure::Admitted => "admitted",
+            Measure::NotAdmitted => "not_admitted",
+            Measure::EliminatoryPart1 => "eliminatory_part_1",
+            Measure::EliminatoryPart2 => "eliminatory_part_2",
+            Measure::AbsentPart1 => "absent_part_1",
+            Measure::AbsentPart2 => "absent_part_2",
+            Measure::MldsActionsWithResult => "mlds_actions_with_result",
+            Measure::MldsActionsAdmitted => "mlds_actions_admitted",
+            Measure::ReferentsWithResult => "referents_with_result",
+            Measure::ReferentsAdmitted => "referents_admitted",
+            Measure::FirstDegreeWithdrawn => "first_degree_withdrawn",
+            Measure::TrainedWithResult => "trained_with_result",
+            Measure::TrainedAdmitted => "trained_admitted",
+            Measure::UntrainedWithResult => "untrained_with_result",
+            Measure::UntrainedAdmitted => "untrained_admitted",
+            Measure::TrainingCompleted => "training_completed",
+            Measure::TrainingAbandoned => "training_abandoned",
+            Measure::CertificatesIssued => "certificates_issued",
+            Measure::CertificatesRevoked => "certificates_revoked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Count {
+    pub value: i64,
+    pub suppressed: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Rate {
+    pub percent: f64,
+    pub suppressed: bool,
+    pub undefined: bool,
+}
+
+/// Marks /20 (computed on half points, shown as /20).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct MarkStats {
+    pub lowest: f64,
+    pub highest: f64,
+    pub mean: f64,
+    pub marks: i64,
+    pub suppressed: bool,
+}
+
+/// Ten buckets of two points: [0,2), [2,4), ... [18,20].
+pub const BUCKETS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    pub counts: BTreeMap<Measure, Count>,
+    pub admitted_rate: Rate,
+    pub not_admitted_rate: Rate,
+    pub part_1: MarkStats,
+    pub part_2: MarkStats,
+    pub average: MarkStats,
+    pub distribution_part_1: Vec<Count>,
+    pub distribution_part_2: Vec<Count>,
+    pub distribution_average: Vec<Count>,
+    pub mean_training_hours_admitted: f64,
+    pub mean_training_hours_not_admitted: f64,
+}
+
+impl Figures {
+    pub fn count(&self, m: Measure) -> i64 {
+        self.counts.get(&m).map_or(0, |c| c.value)
+    }
+}
+
+/// Training of the school year before the exam, by académie and candidate key.
+pub type TrainingIndex<'a> = HashMap<(&'a str, &'a str), &'a Training>;
+
+pub fn index_training(trainings: &[Training]) -> TrainingIndex<'_> {
+    trainings
+        .iter()
+        .map(|t| ((t.academy.as_str(), t.candidate_key.as_str()), t))
+        .collect()
+}
+
+fn marks_stats(marks: &[u8]) -> MarkStats {
+    if marks.is_empty() {
+        return MarkStats::default();
+    }
+    let lo = *marks.iter().min().expect("non-empty");
+    let hi = *marks.iter().max().expect("non-empty");
+    let sum: u64 = marks.iter().map(|&m| u64::from(m)).sum();
+    MarkStats {
+        lowest: f64::from(lo) / 2.0,
+        highest: f64::from(hi) / 2.0,
+        mean: round2(sum as f64 / marks.len() as f64 / 2.0),
+        marks: marks.len() as i64,
+        suppressed: false,
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Bucket of a mark in half points (0..=40).
+fn bucket(half_points: u8) -> usize {
+    (usize::from(half_points) / 4).min(BUCKETS - 1)
+}
+
+fn distribution(marks: &[u8]) -> Vec<Count> {
+    let mut d = vec![Count::default(); BUCKETS];
+    for &m in marks {
+        d[bucket(m)].value += 1;
+    }
+    d
+}
+
+fn rate(num: i64, den: i64) -> Rate {
+    if den == 0 {
+        Rate {
+            undefined: true,
+            ..Default::default()
+        }
+    } else {
+        Rate {
+            percent: (num as f64 * 1000.0 / den as f64).round() / 10.0,
+            ..Default::default()
+        }
+    }
+}
+
+/// Figures of `records`; `trainings` are the trainees of the scope (the school year before),
+/// `training` indexes them by candidate for the join with exam results.
+pub fn compute(
+    records: &[&Record],
+    trainings: &[&Training],
+    training: &TrainingIndex<'_>,
+) -> Figures {
+    let mut c: BTreeMap<Measure, i64> = Measure::ALL.iter().map(|m| (*m, 0)).collect();
+    let mut inc = |m: Measure| *c.get_mut(&m).expect("every measure") += 1;
+    let (mut p1, mut p2, mut avg) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut hours_admitted, mut hours_not) = (Vec::new(), Vec::new());
+    for r in records {
+        if r.status.is_some() {
+            inc(Measure::Registrations);
+        }
+        match r.status {
+            Some(super::record::RegistrationStatus::Rejected) => inc(Measure::Invalidated),
+            _ if r.withdrawn() => {
+                inc(Measure::Withdrawn);
+                if r.profile.staff_category == "first_degree" {
+                    inc(Measure::FirstDegreeWithdrawn);
+                }
+            }
+            _ => {}
+        }
+        if r.admitted_to_sit() {
+            inc(Measure::AdmittedToSit);
+        }
+        if r.certified {
+            inc(Measure::CertificatesIssued);
+        }
+        if r.certificate_revoked {
+            inc(Measure::CertificatesRevoked);
+        }
+        let Some(e) = r.result() else { continue };
+        let trained = training
+            .get(&(r.academy.as_str(), r.candidate_key.as_str()))
+            .filter(|t| t.completed);
+        inc(if e.admitted {
+            Measure::Admitted
+        } else {
+            Measure::NotAdmitted
+        });
+        if r.profile.runs_mlds_actions {
+            inc(Measure::MldsActionsWithResult);
+            if e.admitted {
+                inc(Measure::MldsActionsAdmitted);
+            }
+        }
+        if r.profile.is_dropout_referent {
+            inc(Measure::ReferentsWithResult);
+            if e.admitted {
+                inc(Measure::ReferentsAdmitted);
+            }
+        }
+        match trained {
+            Some(t) => {
+                inc(Measure::TrainedWithResult);
+                if e.admitted {
+                    inc(Measure::TrainedAdmitted);
+                    hours_admitted.push(t.minutes);
+                } else {
+                    hours_not.push(t.minutes);
+                }
+            }
+            None => {
+                inc(Measure::UntrainedWithResult);
+                if e.admitted {
+                    inc(Measure::UntrainedAdmitted);
+                }
+            }
+        }
+        for (part, marks, elim, absent) in [
+            (
+                e.part_1,
+                &mut p1,
+                Measure::EliminatoryPart1,
+                Measure::AbsentPart1,
+            ),
+            (
+                e.part_2,
+                &mut p2,
+                Measure::EliminatoryPart2,
+                Measure::AbsentPart2,
+            ),
+        ] {
+            match part.mark() {
+                Some(m) => {
+                    marks.push(m);
+                    if m <= 10 {
+                        inc(elim);
+                    }
+                }
+                None => inc(absent),
+            }
+        }
+        if let (Some(a), Some(b)) = (e.part_1.mark(), e.part_2.mark()) {
+            inc(Measure::SatWholeExam);
+            // The average of the two épreuves, in half points (rounded down to the half point).
+            avg.push(((u16::from(a) + u16::from(b)) / 2) as u8);
+        }
+    }
+    for t in trainings {
+        if t.completed {
+            inc(Measure::TrainingCompleted);
+        }
+        if t.abandoned {
+            inc(Measure::TrainingAbandoned);
+        }
+    }
+    let mean_hours = |v: &[u32]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            round2(v.iter().map(|&m| f64::from(m)).sum::<f64>() / v.len() as f64 / 60.0)
+        }
+    };
+    let admitted = c[&Measure::Admitted];
+    let not_admitted = c[&Measure::NotAdmitted];
+    Figures {
+        counts: c
+            .into_iter()
+            .map(|(m, v)| {
+                (
+                    m,
+                    Count {
+                        value: v,
+                        suppressed: false,
+                    },
+                )
+            })
+            .collect(),
+        admitted_rate: rate(admitted, admitted + not_admitted),
+        not_admitted_rate: rate(not_admitted, admitted + not_admitted),
+        part_1: marks_stats(&p1),
+        part_2: marks_stats(&p2),
+        average: marks_stats(&avg),
+        distribution_part_1: distribution(&p1),
+        distribution_part_2: distribution(&p2),
+        distribution_average: distribution(&avg),
+        mean_training_hours_admitted: mean_hours(&hours_admitted),
+        mean_training_hours_not_admitted: mean_hours(&hours_not),
+    }
+}
+
+/// A breakdown cell: the dimension values and the figures of its candidates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cell {
+    pub key: Vec<(Dimension, String)>,
+    pub figures: Figures,
+}
+
+/// Cells of every combination of values present among `records`, in key order.
+pub fn breakdown(
+    records: &[&Record],
+    trainings: &[&Training],
+    training: &TrainingIndex<'_>,
+    dims: &[Dimension],
+) -> Vec<Cell> {
+    if dims.is_empty() {
+        return Vec::new();
+    }
+    let mut groups: BTreeMap<Vec<String>, Vec<&Record>> = BTreeMap::new();
+    for r in records {
+        groups
+            .entry(dims.iter().map(|d| r.dimension(*d)).collect())
+            .or_default()
+            .push(r);
+    }
+    groups
+        .into_iter()
+        .map(|(values, rs)| {
+            // Trainees count in a cell when they are among its candidates.
+            let keys: std::collections::HashSet<(&str, &str)> = rs
+                .iter()
+                .map(|r| (r.academy.as_str(), r.candidate_key.as_str()))
+                .collect();
+            let ts: Vec<&Training> = trainings
+                .iter()
+                .copied()
+                .filter(|t| keys.contains(&(t.academy.as_str(), t.candidate_key.as_str())))
+                .collect();
+            Cell {
+                key: dims.iter().copied().zip(values).collect(),
+                figures: compute(&rs, &ts, training),
+            }
+        })
+        .collect()
+}
+
+/// Prepares totals and cells for publication: counts below `threshold` are hidden, with
+/// complementary suppression so no hidden count can be recovered from what is shown; mark
+/// statistics and distributions of small groups are hidden; rates follow their counts.
+pub fn suppress(totals: &mut Figures, cells: &mut [Cell], threshold: i64) {
+    let dims = cells.first().map_or(0, |c| c.key.len());
+    for m in Measure::ALL {
+        let values: Vec<i64> = cells.iter().map(|c| c.figures.count(m)).collect();
+        let keys: Vec<Vec<String>> = cells
+            .iter()
+            .map(|c| c.key.iter().map(|(_, v)| v.clone()).collect())
+            .collect();
+        let total = totals.count(m);
+        let (hidden, total_hidden) =
+            suppression::suppress_table(&keys, dims, &values, total, threshold);
+        for (cell, h) in cells.iter_mut().zip(hidden) {
+            cell.figures
+                .counts
+                .get_mut(&m)
+                .expect("every measure")
+                .suppressed = h;
+        }
+        totals.counts.get_mut(&m).expect("every measure").suppressed = total_hidden;
+    }
+    for f in std::iter::once(totals).chain(cells.iter_mut().map(|c| &mut c.figures)) {
+        finish_publication(f, threshold);
+    }
+}
+
+fn finish_publication(f: &mut Figures, threshold: i64) {
+    let hidden = |f: &Figures, m: Measure| f.counts.get(&m).is_some_and(|c| c.suppressed);
+    let rates_hidden = hidden(f, Measure::Admitted) || hidden(f, Measure::NotAdmitted);
+    f.admitted_rate.suppressed = rates_hidden;
+    f.not_admitted_rate.suppressed = rates_hidden;
+    for stats in [&mut f.part_1, &mut f.part_2, &mut f.average] {
+        if stats.marks < threshold {
+            *stats = MarkStats {
+                suppressed: true,
+                ..MarkStats::default()
+            };
+        }
+    }
+    for d in [
+        &mut f.distribution_part_1,
+        &mut f.distribution_part_2,
+        &mut f.distribution_average,
+    ] {
+        let values: Vec<i64> = d.iter().map(|c| c.value).collect();
+        let total: i64 = values.iter().sum();
+        let keys: Vec<Vec<String>> = (0..values.len()).map(|i| vec![i.to_string()]).collect();
+        let (hidden, all_hidden) = suppression::suppress_table(&keys, 1, &values, total, threshold);
+        for (c, h) in d.iter_mut().zip(hidden) {
+            c.suppressed = h || all_hidden;
+            if c.suppressed {
+                c.value = 0;
+            }
+        }
+    }
+    if hidden(f, Measure::TrainedAdmitted) {
+        f.mean_training_hours_admitted = 0.0;
+    }
+    if hidden(f, Measure::TrainedWithResult) {
+        f.mean_training_hours_not_admitted = 0.0;
+    }
+    for c in f.counts.values_mut() {
+        if c.suppressed {
+            c.value = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::record::{ExamResult, Part, Profile, RegistrationStatus};
+
+    fn rec(key: &str, status: RegistrationStatus, exam: Option<(Part, Part, bool)>) -> Record {
+        let mut r = Record::new("toulouse", 2025, key);
+        r.status = Some(status);
+        r.profile = Profile {
+            sex: "female".into(),
+            department: "31".into(),
+            staff_category: "first_degree".into(),
+            workplace_type: "college".into(),
+            runs_mlds_actions: true,
+            is_dropout_referent: false,
+        };
+        r.exam = exam.map(|(a, b, admitted)| ExamResult {
+            part_1: a,
+            part_2: b,
+            admitted,
+            reason: if admitted {
+                String::new()
+            } else {
+                "TOTAL_BELOW_20".into()
+            },
+        });
+        r
+    }
+
+    #[test]
+    fn the_session_report_counts() {
+        use Part::*;
+        let rs = [
+            rec(
+                "a",
+                RegistrationStatus::Validated,
+                Some((Mark(24), Mark(30), true)),
+            ),
+            rec(
+                "b",
+                RegistrationStatus::Validated,
+                Some((Mark(10), Mark(36), false)),
+            ),
+            rec(
+                "c",
+                RegistrationStatus::Validated,
+                Some((Mark(20), Absent, false)),
+            ),
+            rec("d", RegistrationStatus::Rejected, None),
+            rec("e", RegistrationStatus::Withdrawn, None),
+        ];
+        let refs: Vec<&Record> = rs.iter().collect();
+        let t = Training {
+            academy: "toulouse".into(),
+            school_year: 2024,
+            candidate_key: "a".into(),
+            enrolled: true,
+            completed: true,
+            abandoned: false,
+            minutes: 190 * 60,
+        };
+        let trainings = [t];
+        let idx = index_training(&trainings);
+        let tr: Vec<&Training> = trainings.iter().collect();
+        let f = compute(&refs, &tr, &idx);
+        assert_eq!(f.count(Measure::Registrations), 5);
+        assert_eq!(f.count(Measure::Invalidated), 1);
+        assert_eq!(f.count(Measure::Withdrawn), 1);
+        assert_eq!(f.count(Measure::FirstDegreeWithdrawn), 1);
+        assert_eq!(f.count(Measure::AdmittedToSit), 3);
+        assert_eq!(f.count(Measure::SatWholeExam), 2);
+        assert_eq!(
+            (f.count(Measure::Admitted), f.count(Measure::NotAdmitted)),
+            (1, 2)
+        );
+        assert_eq!(f.admitted_rate.percent, 33.3);
+        assert_eq!(f.count(Measure::EliminatoryPart1), 1, "5/20 is eliminatory");
+        assert_eq!(f.count(Measure::AbsentPart2), 1);
+        assert_eq!(
+            (f.part_1.lowest, f.part_1.highest, f.part_1.mean),
+            (5.0, 12.0, 9.0)
+        );
+        assert_eq!(f.average.marks, 2);
+        assert_eq!(
+            f.distribution_part_2.iter().map(|c| c.value).sum::<i64>(),
+            2
+        );
+        assert_eq!(
+            (
+                f.count(Measure::TrainedWithResult),
+                f.count(Measure::TrainedAdmitted)
+            ),
+            (1, 1)
+        );
+        assert_eq!(f.mean_training_hours_admitted, 190.0);
+        assert_eq!(f.count(Measure::MldsActionsAdmitted), 1);
+        assert_eq!(f.count(Measure::TrainingCompleted), 1);
+    }
+
+    #[test]
+    fn publication_hides_small_counts() {
+        let rs: Vec<Record> = (0..12)
+            .map(|i| {
+                let mut r = rec(
+                    &format!("k{i}"),
+                    RegistrationStatus::Validated,
+                    Some((Part::Mark(30), Part::Mark(30), true)),
+                );
+                r.profile.department = if i < 9 {
+                    "31".into()
+                } else if i < 11 {
+                    "81".into()
+                } else {
+                    "82".into()
+                };
+                r
+            })
+            .collect();
+        let refs: Vec<&Record> = rs.iter().collect();
+        let idx = HashMap::new();
+        let mut totals = compute(&refs, &[], &idx);
+        let mut cells = breakdown(&refs, &[], &idx, &[Dimension::Department]);
+        suppress(&mut totals, &mut cells, 5);
+        let admitted: Vec<(bool, i64)> = cells
+            .iter()
+            .map(|c| {
+                (
+                    c.figures.counts[&Measure::Admitted].suppressed,
+                    c.figures.counts[&Measure::Admitted].value,
+                )
+            })
+            .collect();
+        // 81 (2) and 82 (1) are small; with both hidden, neither can be recovered from 12 - 9.
+        assert_eq!(admitted, [(false, 9), (true, 0), (true, 0)]);
+        assert!(!totals.counts[&Measure::Admitted].suppressed);
+        assert!(cells[1].figures.part_1.suppressed);
+        assert!(cells[0].figures.admitted_rate.percent > 99.0);
+    }
+}

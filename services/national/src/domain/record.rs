@@ -1,0 +1,176 @@
+//! One candidate's record for a year in an académie, as the national facts build it. Facts are
+//! applied in each source's sequence order; a later fact (an upheld appeal, a revocation) changes
+//! the record, and the facts themselves are kept unchanged in the event log.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStatus {
+    Registered,
+    Validated,
+    Rejected,
+    Withdrawn,
+}
+
+impl RegistrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Validated => "validated",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Registered,
+            Self::Validated,
+            Self::Rejected,
+            Self::Withdrawn,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// One épreuve: absent, or a mark in half points (0..=40).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Part {
+    Absent,
+    Mark(u8),
+}
+
+impl Part {
+    pub fn mark(self) -> Option<u8> {
+        match self {
+            Part::Mark(m) => Some(m),
+            Part::Absent => None,
+        }
+    }
+
+    pub fn from_fact(absent: bool, half_points: u32) -> Option<Part> {
+        if absent {
+            Some(Part::Absent)
+        } else if half_points <= 40 {
+            Some(Part::Mark(half_points as u8))
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExamResult {
+    pub part_1: Part,
+    pub part_2: Part,
+    pub admitted: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub sex: String,
+    pub department: String,
+    pub staff_category: String,
+    pub workplace_type: String,
+    pub runs_mlds_actions: bool,
+    pub is_dropout_referent: bool,
+}
+
+/// A candidate of a year in an académie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub academy: String,
+    pub year: i32,
+    pub candidate_key: String,
+    pub profile: Profile,
+    /// `None` for a candidate known only from exam facts (registration facts missing).
+    pub status: Option<RegistrationStatus>,
+    pub eligible: bool,
+    pub rejection_reason: Option<String>,
+    pub was_admitted_to_sit: bool,
+    pub exam: Option<ExamResult>,
+    pub certified: bool,
+    pub certificate_revoked: bool,
+}
+
+impl Record {
+    pub fn new(academy: &str, year: i32, key: &str) -> Self {
+        Self {
+            academy: academy.to_owned(),
+            year,
+            candidate_key: key.to_owned(),
+            profile: Profile::default(),
+            status: None,
+            eligible: false,
+            rejection_reason: None,
+            was_admitted_to_sit: false,
+            exam: None,
+            certified: false,
+            certificate_revoked: false,
+        }
+    }
+
+    pub fn admitted_to_sit(&self) -> bool {
+        matches!(self.status, Some(RegistrationStatus::Validated))
+            || (self.status == Some(RegistrationStatus::Withdrawn) && self.was_admitted_to_sit)
+    }
+
+    pub fn withdrawn(&self) -> bool {
+        self.status == Some(RegistrationStatus::Withdrawn)
+            || self.exam.as_ref().is_some_and(|e| e.reason == "WITHDRAWN")
+    }
+
+    /// A decision of the jury other than for a withdrawal.
+    pub fn result(&self) -> Option<&ExamResult> {
+        self.exam.as_ref().filter(|e| e.reason != "WITHDRAWN")
+    }
+
+    /// Value of a breakdown dimension.
+    pub fn dimension(&self, d: Dimension) -> String {
+        match d {
+            Dimension::Department => self.profile.department.clone(),
+            Dimension::Sex => self.profile.sex.clone(),
+            Dimension::StaffCategory => self.profile.staff_category.clone(),
+            Dimension::WorkplaceType => self.profile.workplace_type.clone(),
+            Dimension::Academy => self.academy.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    Department,
+    Sex,
+    StaffCategory,
+    WorkplaceType,
+    Academy,
+}
+
+impl Dimension {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Department => "department",
+            Dimension::Sex => "sex",
+            Dimension::StaffCategory => "staff_category",
+            Dimension::WorkplaceType => "workplace_type",
+            Dimension::Academy => "academy",
+        }
+    }
+}
+
+/// A trainee's training of a school year, as the national facts tell it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Training {
+    pub academy: String,
+    pub school_year: i32,
+    pub candidate_key: String,
+    pub enrolled: bool,
+    pub completed: bool,
+    pub abandoned: bool,
+    /// Minutes of training completed (all kinds).
+    pub minutes: u32,
+}

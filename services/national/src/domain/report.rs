@@ -1,0 +1,419 @@
+//! The jury's session report of an académie for a year, as a person reads it: the tables of the
+//! domain file (registrations by département and sex, corps d'origine, établissement d'exercice,
+//! results, marks) with the previous session beside, the charts of mark distributions, and the
+//! jury's remarks. Rendered as Markdown and as a PDF.
+
+use std::fmt::Write as _;
+
+use cplds_runtime::pdf::{Document, Font, PAGE_HEIGHT};
+
+use super::figures::{BUCKETS, Cell, Figures, MarkStats, Measure};
+
+pub struct ReportData {
+    pub academy_name: String,
+    pub year: i32,
+    pub current: Figures,
+    pub previous: Figures,
+    pub by_department_sex: Vec<Cell>,
+    pub previous_by_department_sex: Vec<Cell>,
+    pub by_staff_category: Vec<Cell>,
+    pub by_workplace_type: Vec<Cell>,
+    pub remarks: Option<String>,
+    pub approved: bool,
+}
+
+fn label(value: &str) -> &str {
+    match value {
+        "female" => "Femmes",
+        "male" => "Hommes",
+        "first_degree" => "Premier degré",
+        "second_degree_tenured" => "Titulaires du second degré",
+        "public_contract_second_degree" => "Contractuels du public (second degré)",
+        "private_under_contract" => "Contractuels ou délégués du privé",
+        "college" => "Collège",
+        "lycee" => "Lycée",
+        "erea" => "EREA",
+        "iem" => "IEM",
+        "other" => "Autres",
+        v => v,
+    }
+}
+
+fn marks(m: &MarkStats) -> String {
+    if m.marks == 0 {
+        "—".into()
+    } else {
+        format!("{:.1} / {:.1} / {:.2}", m.lowest, m.highest, m.mean)
+    }
+}
+
+/// Rows of (label, current, previous) for the main table.
+fn summary_rows(d: &ReportData) -> Vec<(String, String, String)> {
+    let c = |f: &Figures, m: Measure| f.count(m).to_string();
+    let pct = |f: &Figures| {
+        if f.not_admitted_rate.undefined {
+            "—".into()
+        } else {
+            format!("{:.1} %", f.not_admitted_rate.percent)
+        }
+    };
+    let (cur, prev) = (&d.current, &d.previous);
+    let mut rows: Vec<(String, String, String)> = [
+        ("Inscrits", Measure::Registrations),
+        ("Candidatures invalidées", Measure::Invalidated),
+        ("Démissionnaires", Measure::Withdrawn),
+        ("Admis à se présenter", Measure::AdmittedToSit),
+        ("Présents aux deux épreuves", Measure::SatWholeExam),
+        ("Admis", Measure::Admitted),
+        ("Non admis", Measure::NotAdmitted),
+        ("Notes éliminatoires, épreuve 1", Measure::EliminatoryPart1),
+        ("Notes éliminatoires, épreuve 2", Measure::EliminatoryPart2),
+        ("Absents à l'épreuve 1", Measure::AbsentPart1),
+        ("Absents à l'épreuve 2", Measure::AbsentPart2),
+        (
+            "Démissionnaires du premier degré",
+            Measure::FirstDegreeWithdrawn,
+        ),
+    ]
+    .iter()
+    .map(|(l, m)| ((*l).to_owned(), c(cur, *m), c(prev, *m)))
+    .collect();
+    rows.insert(7, ("Non admis (%)".into(), pct(cur), pct(prev)));
+    rows.push((
+        "Certifiés parmi les candidats déclarant des actions MLDS".into(),
+        format!(
+            "{} / {}",
+            cur.count(Measure::MldsActionsAdmitted),
+            cur.count(Measure::MldsActionsWithResult)
+        ),
+        format!(
+            "{} / {}",
+            prev.count(Measure::MldsActionsAdmitted),
+            prev.count(Measure::MldsActionsWithResult)
+        ),
+    ));
+    rows.push((
+        "Certifiés parmi les référents décrochage".into(),
+        format!(
+            "{} / {}",
+            cur.count(Measure::ReferentsAdmitted),
+            cur.count(Measure::ReferentsWithResult)
+        ),
+        format!(
+            "{} / {}",
+            prev.count(Measure::ReferentsAdmitted),
+            prev.count(Measure::ReferentsWithResult)
+        ),
+    ));
+    rows.push((
+        "Certifiés parmi les candidats formés".into(),
+        format!(
+            "{} / {}",
+            cur.count(Measure::TrainedAdmitted),
+            cur.count(Measure::TrainedWithResult)
+        ),
+        format!(
+            "{} / {}",
+            prev.count(Measure::TrainedAdmitted),
+            prev.count(Measure::TrainedWithResult)
+        ),
+    ));
+    rows
+}
+
+fn marks_rows(d: &ReportData) -> Vec<(String, String, String)> {
+    vec![
+        (
+            "Épreuve 1 (plus basse / plus haute / moyenne)".into(),
+            marks(&d.current.part_1),
+            marks(&d.previous.part_1),
+        ),
+        (
+            "Épreuve 2 (plus basse / plus haute / moyenne)".into(),
+            marks(&d.current.part_2),
+            marks(&d.previous.part_2),
+        ),
+        (
+            "Moyenne des deux épreuves".into(),
+            marks(&d.current.average),
+            marks(&d.previous.average),
+        ),
+    ]
+}
+
+/// (département, sex) → (registered and present at both, withdrawn, registrations).
+fn department_rows(cells: &[Cell]) -> Vec<(String, String, i64, i64, i64)> {
+    cells
+        .iter()
+        .map(|c| {
+            let v = |i: usize| c.key.get(i).map(|(_, v)| v.clone()).unwrap_or_default();
+            (
+                v(0),
+                label(&v(1)).to_owned(),
+                c.figures.count(Measure::SatWholeExam),
+                c.figures.count(Measure::Withdrawn),
+                c.figures.count(Measure::Registrations),
+            )
+        })
+        .collect()
+}
+
+pub fn markdown(d: &ReportData) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# Bilan de la session {} du CPLDS — académie de {}\n",
+        d.year, d.academy_name
+    );
+    let _ = writeln!(
+        o,
+        "Chiffres {}.\n",
+        if d.approved {
+            "approuvés par l'académie"
+        } else {
+            "non encore approuvés par l'académie (provisoires)"
+        }
+    );
+    let _ = writeln!(
+        o,
+        "## Synthèse\n\n| | {} | {} |\n|---|---:|---:|",
+        d.year,
+        d.year - 1
+    );
+    for (l, c, p) in summary_rows(d) {
+        let _ = writeln!(o, "| {l} | {c} | {p} |");
+    }
+    let _ = writeln!(o, "\n## Inscriptions par département et par sexe\n");
+    for (title, cells) in [
+        (d.year, &d.by_department_sex),
+        (d.year - 1, &d.previous_by_department_sex),
+    ] {
+        let _ = writeln!(
+            o,
+            "### Session {title}\n\n| Département | Sexe | Inscrits | Présents aux deux épreuves | Démissionnaires |\n|---|---|---:|---:|---:|"
+        );
+        for (dep, sex, present, withdrawn, reg) in department_rows(cells) {
+            let _ = writeln!(o, "| {dep} | {sex} | {reg} | {present} | {withdrawn} |");
+        }
+        let _ = writeln!(o);
+    }
+    for (title, cells) in [
+        ("Corps d'origine", &d.by_staff_category),
+        ("Établissement d'exercice", &d.by_workplace_type),
+    ] {
+        let _ = writeln!(o, "## {title}\n\n| | Inscrits | Admis |\n|---|---:|---:|");
+        for c in cells {
+            let v = c.key.first().map(|(_, v)| label(v)).unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "| {v} | {} | {} |",
+                c.figures.count(Measure::Registrations),
+                c.figures.count(Measure::Admitted)
+            );
+        }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(
+        o,
+        "## Notes\n\n| | {} | {} |\n|---|---:|---:|",
+        d.year,
+        d.year - 1
+    );
+    for (l, c, p) in marks_rows(d) {
+        let _ = writeln!(o, "| {l} | {c} | {p} |");
+    }
+    let _ = writeln!(
+        o,
+        "\n## Répartition des notes (session {})\n\n| Notes | Épreuve 1 | Épreuve 2 | Moyenne |\n|---|---:|---:|---:|",
+        d.year
+    );
+    for b in 0..BUCKETS {
+        let _ = writeln!(
+            o,
+            "| {}–{} | {} | {} | {} |",
+            b * 2,
+            b * 2 + 2,
+            d.current.distribution_part_1[b].value,
+            d.current.distribution_part_2[b].value,
+            d.current.distribution_average[b].value
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n## Remarques et conseils du jury\n\n{}",
+        d.remarks
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or("(aucune remarque transmise)")
+    );
+    o
+}
+
+pub fn pdf(d: &ReportData) -> Vec<u8> {
+    let mut doc = Document::new(&format!(
+        "Bilan de la session {} du CPLDS — {}",
+        d.year, d.academy_name
+    ));
+    let p = doc.page();
+    let mut y = PAGE_HEIGHT - 60.0;
+    p.centered(
+        y,
+        Font::Bold,
+        15.0,
+        &format!("Bilan de la session {} du CPLDS", d.year),
+    );
+    y -= 20.0;
+    p.centered(
+        y,
+        Font::Regular,
+        12.0,
+        &format!("Académie de {}", d.academy_name),
+    );
+    y -= 16.0;
+    p.centered(
+        y,
+        Font::Oblique,
+        9.0,
+        if d.approved {
+            "Chiffres approuvés par l'académie"
+        } else {
+            "Chiffres provisoires (non encore approuvés)"
+        },
+    );
+    y -= 28.0;
+    let table = |p: &mut cplds_runtime::pdf::Page,
+                 mut y: f32,
+                 header: (&str, String, String),
+                 rows: Vec<(String, String, String)>|
+     -> f32 {
+        p.text(60.0, y, Font::Bold, 9.5, header.0)
+            .text(400.0, y, Font::Bold, 9.5, &header.1)
+            .text(480.0, y, Font::Bold, 9.5, &header.2);
+        y -= 4.0;
+        p.line(60.0, y, 535.0, y, 0.5);
+        y -= 12.0;
+        for (l, c, pr) in rows {
+            p.text(60.0, y, Font::Regular, 9.0, &l)
+                .text(400.0, y, Font::Regular, 9.0, &c)
+                .text(480.0, y, Font::Regular, 9.0, &pr);
+            y -= 13.0;
+        }
+        y - 10.0
+    };
+    y = table(
+        p,
+        y,
+        ("Synthèse", d.year.to_string(), (d.year - 1).to_string()),
+        summary_rows(d),
+    );
+    y = table(
+        p,
+        y,
+        ("Notes /20", d.year.to_string(), (d.year - 1).to_string()),
+        marks_rows(d),
+    );
+    p.text(
+        60.0,
+        y,
+        Font::Bold,
+        9.5,
+        "Inscriptions par département et par sexe",
+    )
+    .text(330.0, y, Font::Bold, 9.0, "Inscrits")
+    .text(395.0, y, Font::Bold, 9.0, "Présents")
+    .text(460.0, y, Font::Bold, 9.0, "Démissionnaires");
+    y -= 14.0;
+    for (dep, sex, present, withdrawn, reg) in department_rows(&d.by_department_sex) {
+        if y < 80.0 {
+            break;
+        }
+        p.text(60.0, y, Font::Regular, 9.0, &format!("{dep} — {sex}"))
+            .text(330.0, y, Font::Regular, 9.0, &reg.to_string())
+            .text(395.0, y, Font::Regular, 9.0, &present.to_string())
+            .text(460.0, y, Font::Regular, 9.0, &withdrawn.to_string());
+        y -= 12.0;
+    }
+
+    let p = doc.page();
+    let mut y = PAGE_HEIGHT - 60.0;
+    p.text(
+        60.0,
+        y,
+        Font::Bold,
+        12.0,
+        &format!("Répartition des notes — session {}", d.year),
+    );
+    y -= 30.0;
+    for (title, dist) in [
+        ("Épreuve 1", &d.current.distribution_part_1),
+        ("Épreuve 2", &d.current.distribution_part_2),
+        ("Moyenne des deux épreuves", &d.current.distribution_average),
+    ] {
+        p.text(60.0, y, Font::Bold, 10.0, title);
+        let max = dist.iter().map(|c| c.value).max().unwrap_or(0).max(1) as f32;
+        let base = y - 150.0;
+        for (i, c) in dist.iter().enumerate() {
+            let x = 80.0 + i as f32 * 44.0;
+            let h = 120.0 * c.value as f32 / max;
+            p.fill_rect(x, base, 30.0, h.max(0.5));
+            p.text(
+                x + 10.0,
+                base + h + 4.0,
+                Font::Regular,
+                8.0,
+                &c.value.to_string(),
+            );
+            p.text(
+                x,
+                base - 12.0,
+                Font::Regular,
+                7.5,
+                &format!("{}–{}", i * 2, i * 2 + 2),
+            );
+        }
+        p.line(75.0, base, 525.0, base, 0.5);
+        y = base - 40.0;
+    }
+    let p = doc.page();
+    let y = PAGE_HEIGHT - 60.0;
+    p.text(
+        60.0,
+        y,
+        Font::Bold,
+        12.0,
+        "Corps d'origine et établissement d'exercice",
+    );
+    let mut y = y - 24.0;
+    for cells in [&d.by_staff_category, &d.by_workplace_type] {
+        for c in cells {
+            let v = c.key.first().map(|(_, v)| label(v)).unwrap_or_default();
+            p.text(60.0, y, Font::Regular, 9.0, v).text(
+                360.0,
+                y,
+                Font::Regular,
+                9.0,
+                &format!(
+                    "{} inscrits, {} admis",
+                    c.figures.count(Measure::Registrations),
+                    c.figures.count(Measure::Admitted)
+                ),
+            );
+            y -= 13.0;
+        }
+        y -= 10.0;
+    }
+    y -= 10.0;
+    p.text(60.0, y, Font::Bold, 12.0, "Remarques et conseils du jury");
+    p.paragraph(
+        60.0,
+        y - 18.0,
+        470.0,
+        Font::Regular,
+        10.0,
+        d.remarks
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or("(aucune remarque transmise)"),
+    );
+    doc.finish()
+}
