@@ -1,0 +1,370 @@
+//! What certification learns from examination: the published results, and appeals decided
+//! after them. Each admitted candidate gets a prepared certificate (numbered now, signed later
+//! by the recteur); a candidate no longer admitted loses a certificate not yet signed.
+//!
+//! The runner records each event id in the inbox in the same transaction (so a redelivered
+//! event does nothing); beyond that, preparation is keyed on the candidacy, so the same
+//! decision carried by another event (results published again, then an appeal) prepares one
+//! certificate, never two.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cplds_proto::v1::{self as pb, event_envelope::Payload};
+use cplds_runtime::{
+    academy::Academy,
+    bus::{Binding, QueueSpec, Stream},
+    clock::SharedClock,
+    events::EventEnvelope,
+    inbox::{Consumer, EventHandler, HandleError},
+    time::from_timestamp,
+};
+use sea_orm::{DatabaseTransaction, IntoActiveModel, Set};
+
+use crate::{
+    domain::{
+        certificate::{self, CertificateState, Preparation, holder_name, parse_name},
+        number::{CertificateNumber, FIRST_YEAR},
+    },
+    store::{self, certificate as row},
+};
+
+/// The consumer of a node's examination events.
+pub fn consumer(academy: &'static Academy, clock: SharedClock) -> Consumer {
+    let code = academy.code;
+    Consumer {
+        name: "certification.examination".into(),
+        queue: QueueSpec::new(
+            format!("{code}.certification"),
+            vec![
+                Binding::new(
+                    Stream::Internal,
+                    format!("{code}.examination.results_published"),
+                ),
+                Binding::new(
+                    Stream::Internal,
+                    format!("{code}.examination.appeal_decided"),
+                ),
+            ],
+        ),
+        handler: Arc::new(ExaminationEvents { academy, clock }),
+    }
+}
+
+pub struct ExaminationEvents {
+    academy: &'static Academy,
+    clock: SharedClock,
+}
+
+/// One candidate's decision, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Decision {
+    candidacy_id: String,
+    candidate_key: String,
+    admitted: bool,
+    holder: Option<Holder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Holder {
+    last_name: String,
+    first_name: String,
+    birth_date: String,
+    email: String,
+}
+
+fn permanent(msg: impl Into<String>) -> HandleError {
+    HandleError::Permanent(msg.into())
+}
+
+fn parse_decision(d: &pb::CandidateDecision) -> Result<Decision, String> {
+    let id = d.candidacy_id.trim();
+    if id.is_empty() || id.len() > 100 {
+        return Err("candidacy_id is missing or too long".into());
+    }
+    let key = d.candidate_key.trim();
+    if key.is_empty() || key.len() > 128 {
+        return Err(format!(
+            "candidacy {id}: candidate_key is missing or too long"
+        ));
+    }
+    let admitted = match d.outcome.as_str() {
+        "ADMITTED" => true,
+        "NOT_ADMITTED" => false,
+        other => return Err(format!("candidacy {id}: unknown outcome {other:?}")),
+    };
+    // Names are needed only to print a certificate.
+    let holder = if admitted {
+        let identity = d
+            .identity
+            .as_ref()
+            .ok_or_else(|| format!("candidacy {id}: an admitted candidate without identity"))?;
+        let email = identity.email.trim().to_lowercase();
+        if !email.contains('@') {
+            return Err(format!(
+                "candidacy {id}: identity.email is not an e-mail address"
+            ));
+        }
+        Some(Holder {
+            last_name: parse_name(&identity.last_name)
+                .map_err(|e| format!("candidacy {id}: identity.last_name {e}"))?,
+            first_name: parse_name(&identity.first_name)
+                .map_err(|e| format!("candidacy {id}: identity.first_name {e}"))?,
+            birth_date: identity.birth_date.trim().to_owned(),
+            email,
+        })
+    } else {
+        None
+    };
+    Ok(Decision {
+        candidacy_id: id.to_owned(),
+        candidate_key: key.to_owned(),
+        admitted,
+        holder,
+    })
+}
+
+#[async_trait]
+impl EventHandler for ExaminationEvents {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &EventEnvelope,
+    ) -> Result<(), HandleError> {
+        if event.academy != self.academy.code {
+            tracing::warn!(academy = %event.academy, event_id = %event.event_id, "event of another académie ignored");
+            return Ok(());
+        }
+        let occurred = event
+            .occurred_at
+            .as_ref()
+            .map(from_timestamp)
+            .transpose()
+            .map_err(permanent)?
+            .unwrap_or_else(|| self.clock.now());
+        let (year, session, decisions, admitted_at) = match &event.payload {
+            Some(Payload::ResultsPublished(r)) => {
+                let at = r
+                    .published_at
+                    .as_ref()
+                    .map(from_timestamp)
+                    .transpose()
+                    .map_err(permanent)?
+                    .unwrap_or(occurred);
+                (
+                    r.year,
+                    &r.session_id,
+                    r.decisions.iter().collect::<Vec<_>>(),
+                    at,
+                )
+            }
+            Some(Payload::AppealDecided(a)) => match a.outcome.as_str() {
+                "DISMISSED" => return Ok(()),
+                "UPHELD" => {
+                    let d = a
+                        .decision
+                        .as_ref()
+                        .ok_or_else(|| permanent("an upheld appeal without its decision"))?;
+                    (a.year, &a.session_id, vec![d], occurred)
+                }
+                other => return Err(permanent(format!("unknown appeal outcome {other:?}"))),
+            },
+            // Only the two keys above are bound; anything else is not for us.
+            _ => return Ok(()),
+        };
+        if !(FIRST_YEAR..=9999).contains(&year) {
+            return Err(permanent(format!("session year {year} is out of range")));
+        }
+        // Check every decision before changing anything: a malformed event is refused whole
+        // (dead-lettered for inspection), never half-applied.
+        let mut parsed = decisions
+            .into_iter()
+            .map(parse_decision)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(permanent)?;
+        // Numbers follow the alphabetical order of the holders within an event.
+        parsed.sort_by(|a, b| {
+            let key = |d: &Decision| {
+                d.holder
+                    .as_ref()
+                    .map(|h| (h.last_name.to_lowercase(), h.first_name.to_lowercase()))
+            };
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| a.candidacy_id.cmp(&b.candidacy_id))
+        });
+        let now = self.clock.now();
+        for d in parsed {
+            self.apply(txn, year, session, &d, admitted_at, now).await?;
+        }
+        Ok(())
+    }
+}
+
+impl ExaminationEvents {
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        year: i32,
+        session: &str,
+        d: &Decision,
+        admitted_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), HandleError> {
+        let existing = store::certificate_of_candidacy(txn, &d.candidacy_id).await?;
+        let state = existing
+            .as_ref()
+            .map(|c| {
+                CertificateState::parse(&c.state)
+                    .ok_or_else(|| HandleError::Transient(format!("bad state {}", c.state)))
+            })
+            .transpose()?;
+        let action = certificate::on_decision(state, d.admitted);
+        match (action, existing, &d.holder) {
+            (Preparation::Prepare, _, Some(h)) => {
+                let serial = store::next_counter(txn, &format!("serial:{year}")).await?;
+                let index = store::next_counter(txn, "status_index").await? - 1;
+                let number = u32::try_from(serial)
+                    .ok()
+                    .and_then(|s| CertificateNumber::new(self.academy, year, s).ok())
+                    .ok_or_else(|| permanent(format!("no certificate number left for {year}")))?;
+                let row = store::insert_certificate(
+                    txn,
+                    row::Model {
+                        number: number.to_string(),
+                        year,
+                        serial: serial as i32,
+                        candidacy_id: d.candidacy_id.clone(),
+                        candidate_key: d.candidate_key.clone(),
+                        session_id: session.to_owned(),
+                        last_name: h.last_name.clone(),
+                        first_name: h.first_name.clone(),
+                        birth_date: h.birth_date.clone(),
+                        email: h.email.clone(),
+                        holder_name: holder_name(&h.first_name, &h.last_name),
+                        admitted_at,
+                        state: CertificateState::Prepared.as_str().into(),
+                        status_index: index,
+                        prepared_at: now,
+                        issued_at: None,
+                        issued_by: None,
+                        signatory: None,
+                        key_id: None,
+                        credential: None,
+                        duplicate_count: 0,
+                        last_duplicate_at: None,
+                        revoked_at: None,
+                        revoked_by: None,
+                        revocation_reason: None,
+                        revocation_text: None,
+                        updated_at: now,
+                    },
+                )
+                .await?;
+                store::record_history(
+                    txn,
+                    &row.number,
+                    now,
+                    "examination",
+                    "prepared",
+                    Some(format!("session {session}")),
+                )
+                .await?;
+            }
+            (Preparation::Refresh | Preparation::Reinstate, Some(c), Some(h)) => {
+                let number = c.number.clone();
+                let mut am = c.into_active_model();
+                am.state = Set(CertificateState::Prepared.as_str().into());
+                am.session_id = Set(session.to_owned());
+                am.last_name = Set(h.last_name.clone());
+                am.first_name = Set(h.first_name.clone());
+                am.birth_date = Set(h.birth_date.clone());
+                am.email = Set(h.email.clone());
+                am.holder_name = Set(holder_name(&h.first_name, &h.last_name));
+                am.admitted_at = Set(admitted_at);
+                am.updated_at = Set(now);
+                store::save_if_state(txn, am, state.expect("an existing certificate")).await?;
+                let what = if action == Preparation::Reinstate {
+                    "reinstated"
+                } else {
+                    "refreshed"
+                };
+                store::record_history(txn, &number, now, "examination", what, None).await?;
+            }
+            (Preparation::Cancel, Some(c), _) => {
+                let number = c.number.clone();
+                let mut am = c.into_active_model();
+                am.state = Set(CertificateState::Cancelled.as_str().into());
+                am.updated_at = Set(now);
+                store::save_if_state(txn, am, CertificateState::Prepared).await?;
+                store::record_history(
+                    txn,
+                    &number,
+                    now,
+                    "examination",
+                    "cancelled",
+                    Some("no longer admitted".into()),
+                )
+                .await?;
+            }
+            (Preparation::Keep, Some(c), _)
+                if !d.admitted && state != Some(CertificateState::Cancelled) =>
+            {
+                // A signed certificate changes only by the recteur's acts (revocation).
+                tracing::warn!(number = %c.number, candidacy = %d.candidacy_id, "results say not admitted, but the certificate is signed: left to the recteur");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(outcome: &str) -> pb::CandidateDecision {
+        pb::CandidateDecision {
+            candidacy_id: "c1".into(),
+            candidate_key: "k1".into(),
+            outcome: outcome.into(),
+            identity: Some(pb::CandidateIdentity {
+                last_name: " Garcia ".into(),
+                first_name: "Inès".into(),
+                birth_date: "1980-01-01".into(),
+                email: "Ines.Garcia@AC-Toulouse.fr".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn decisions_are_checked() {
+        let d = parse_decision(&decision("ADMITTED")).unwrap();
+        assert!(d.admitted);
+        let h = d.holder.unwrap();
+        assert_eq!(
+            (h.last_name.as_str(), h.email.as_str()),
+            ("Garcia", "ines.garcia@ac-toulouse.fr")
+        );
+        let mut no = decision("NOT_ADMITTED");
+        no.identity = None;
+        assert_eq!(parse_decision(&no).unwrap().holder, None);
+        assert!(
+            parse_decision(&decision("MAYBE"))
+                .unwrap_err()
+                .contains("outcome")
+        );
+        let mut anonymous = decision("ADMITTED");
+        anonymous.identity = None;
+        assert!(parse_decision(&anonymous).is_err());
+        let mut nameless = decision("ADMITTED");
+        nameless.identity.as_mut().unwrap().last_name = " ".into();
+        assert!(parse_decision(&nameless).unwrap_err().contains("last_name"));
+        let mut keyless = decision("ADMITTED");
+        keyless.candidate_key.clear();
+        assert!(parse_decision(&keyless).is_err());
+    }
+}

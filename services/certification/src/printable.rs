@@ -1,0 +1,255 @@
+//! The printable certificate: an A4 PDF stating exactly what the credential states, with a QR
+//! code that points at the verification (drawn module by module as filled rectangles).
+
+use chrono::{DateTime, Utc};
+use cplds_runtime::{
+    pdf::{Document, Font, PAGE_WIDTH, Page},
+    time::paris_date,
+};
+use qrcode::{Color, EcLevel, QrCode};
+
+use crate::domain::certificate::{SHORT_TITLE, Statement};
+
+/// Where the QR code sits (bottom-left corner, points) and its side, quiet zone excluded.
+const QR_X: f32 = 60.0;
+const QR_Y: f32 = 70.0;
+const QR_SIDE: f32 = 120.0;
+
+fn human_date(t: DateTime<Utc>) -> String {
+    paris_date(t).format("%d/%m/%Y").to_string()
+}
+
+/// The PDF of an issued certificate. `verification` is what the QR code holds (the verification
+/// URL, or the number alone when no public address is configured).
+pub fn certificate_pdf(
+    s: &Statement,
+    verification: &str,
+) -> Result<Vec<u8>, qrcode::types::QrError> {
+    let qr = QrCode::with_error_correction_level(verification.as_bytes(), EcLevel::M)?;
+    let mut doc = Document::new(&format!("{SHORT_TITLE} {}", s.number));
+    let page = doc.page();
+    let academy = format!(
+        "Académie {}",
+        crate::domain::certificate::of_academy(s.academy.name)
+    );
+    page.centered(792.0, Font::Bold, 11.0, "RÉPUBLIQUE FRANÇAISE");
+    page.centered(774.0, Font::Regular, 12.0, &academy);
+    if let Some(at) = s.last_duplicate_at {
+        page.centered(
+            744.0,
+            Font::Bold,
+            13.0,
+            &format!("DUPLICATA délivré le {}", human_date(at)),
+        );
+    }
+    page.centered(
+        700.0,
+        Font::Bold,
+        20.0,
+        "Certificat de professionnalisation",
+    );
+    page.centered(
+        676.0,
+        Font::Bold,
+        16.0,
+        "en matière de lutte contre le décrochage scolaire",
+    );
+    page.centered(656.0, Font::Bold, 14.0, &format!("({SHORT_TITLE})"));
+    page.line(72.0, 640.0, PAGE_WIDTH - 72.0, 640.0, 0.8);
+
+    let width = PAGE_WIDTH - 144.0;
+    let mut y = 612.0;
+    for considering in [
+        "Vu le décret n° 2017-791 du 5 mai 2017 portant création d'un certificat de \
+         professionnalisation en matière de lutte contre le décrochage scolaire ;"
+            .to_owned(),
+        "Vu l'arrêté du 5 mai 2017 relatif à l'organisation de l'examen du certificat ;".to_owned(),
+        format!(
+            "Vu la délibération de la commission de la session {}, publiée le {} ;",
+            s.year(),
+            human_date(s.admitted_at)
+        ),
+    ] {
+        y = page.paragraph(72.0, y, width, Font::Regular, 10.0, &considering) - 4.0;
+    }
+    y = page.paragraph(
+        72.0,
+        y - 10.0,
+        width,
+        Font::Regular,
+        11.0,
+        &format!("{} certifie que", s.signatory),
+    );
+    page.centered(y - 26.0, Font::Bold, 22.0, &s.holder_name);
+    let y = page.paragraph(
+        72.0,
+        y - 62.0,
+        width,
+        Font::Regular,
+        11.0,
+        &format!(
+            "a obtenu le certificat de professionnalisation en matière de lutte contre le \
+             décrochage scolaire, session {}.",
+            s.year()
+        ),
+    );
+    page.centered(
+        y - 18.0,
+        Font::Mono,
+        12.0,
+        &format!("Certificat n° {}", s.number),
+    );
+
+    page.text(
+        330.0,
+        380.0,
+        Font::Regular,
+        11.0,
+        &format!("Fait le {}", human_date(s.issued_at)),
+    );
+    page.paragraph(330.0, 362.0, 200.0, Font::Oblique, 10.0, &s.signatory);
+
+    draw_qr(page, &qr);
+    let caption_x = QR_X + QR_SIDE + 16.0;
+    page.text(
+        caption_x,
+        QR_Y + QR_SIDE - 12.0,
+        Font::Bold,
+        9.0,
+        "Vérifier ce certificat",
+    );
+    let caption = if verification.contains("://") {
+        format!(
+            "Le code renvoie à la vérification publique de l'académie : {verification}. \
+             Elle indique si le certificat est valide ou révoqué et ce qu'il atteste."
+        )
+    } else {
+        format!(
+            "Le code contient le numéro {verification}, à vérifier auprès du service public \
+             de vérification de l'académie (VerifyCertificate, sans authentification)."
+        )
+    };
+    page.paragraph(
+        caption_x,
+        QR_Y + QR_SIDE - 26.0,
+        PAGE_WIDTH - caption_x - 60.0,
+        Font::Regular,
+        8.0,
+        &format!(
+            "{caption} Le titulaire dispose aussi d'une attestation numérique signée \
+             (W3C Verifiable Credential) vérifiable hors ligne avec les clés publiques de l'académie."
+        ),
+    );
+    Ok(doc.finish())
+}
+
+/// One rectangle per horizontal run of dark modules.
+fn draw_qr(page: &mut Page, qr: &QrCode) {
+    let n = qr.width();
+    let module = QR_SIDE / n as f32;
+    let colors = qr.to_colors();
+    for row in 0..n {
+        let y = QR_Y + (n - 1 - row) as f32 * module;
+        let mut col = 0;
+        while col < n {
+            if colors[row * n + col] == Color::Dark {
+                let start = col;
+                while col < n && colors[row * n + col] == Color::Dark {
+                    col += 1;
+                }
+                page.fill_rect(
+                    QR_X + start as f32 * module,
+                    y,
+                    (col - start) as f32 * module,
+                    module,
+                );
+            } else {
+                col += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use cplds_runtime::{academy::Academy, pdf::extract_text};
+
+    use super::*;
+    use crate::domain::number::CertificateNumber;
+
+    fn statement(duplicate: bool) -> Statement {
+        Statement {
+            number: CertificateNumber::parse("CPLDS-TOULOUSE-2025-000012").unwrap(),
+            holder_name: "Inès SOULIÉ".into(),
+            academy: Academy::find("toulouse").unwrap(),
+            admitted_at: Utc.with_ymd_and_hms(2025, 7, 3, 8, 0, 0).unwrap(),
+            issued_at: Utc.with_ymd_and_hms(2025, 7, 10, 9, 30, 0).unwrap(),
+            signatory: "Le recteur de l'académie de Toulouse, chancelier des universités".into(),
+            last_duplicate_at: duplicate
+                .then(|| Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap()),
+        }
+    }
+
+    /// Rasterises the PDF's filled rectangles (the QR modules) and reads the code back.
+    fn read_qr(pdf: &[u8]) -> String {
+        let text = String::from_utf8_lossy(pdf);
+        let px_per_pt = 4.0;
+        let margin = 20.0; // quiet zone, points
+        let size = ((QR_SIDE + 2.0 * margin) * px_per_pt) as usize;
+        let mut dark = vec![false; size * size];
+        for line in text.lines().filter(|l| l.ends_with(" re f")) {
+            let n: Vec<f32> = line
+                .split_whitespace()
+                .take(4)
+                .map(|t| t.parse().unwrap())
+                .collect();
+            let to_px = |v: f32| ((v + margin) * px_per_pt).round() as usize;
+            let (x0, x1) = (to_px(n[0] - QR_X), to_px(n[0] - QR_X + n[2]));
+            // PDF y grows upwards; image rows grow downwards.
+            let (y0, y1) = (to_px(n[1] - QR_Y), to_px(n[1] - QR_Y + n[3]));
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    dark[(size - 1 - y) * size + x] = true;
+                }
+            }
+        }
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(size, size, |x, y| {
+            if dark[y * size + x] { 0 } else { 255 }
+        });
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code on the page");
+        grids[0].decode().unwrap().1
+    }
+
+    #[test]
+    fn prints_the_statement_and_a_readable_qr_code() {
+        let url = "https://cplds.ac-toulouse.fr/verify/CPLDS-TOULOUSE-2025-000012";
+        let pdf = certificate_pdf(&statement(false), url).unwrap();
+        assert!(pdf.starts_with(b"%PDF-1.4"));
+        let text = extract_text(&pdf);
+        for expected in [
+            "Académie de Toulouse",
+            "Certificat de professionnalisation",
+            "Inès SOULIÉ",
+            "Certificat n° CPLDS-TOULOUSE-2025-000012",
+            "publiée le 03/07/2025",
+            "Fait le 10/07/2025",
+            "session 2025",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
+        }
+        assert!(!text.contains("DUPLICATA"));
+        assert_eq!(read_qr(&pdf), url);
+        // The same certificate always gives the same bytes.
+        assert_eq!(pdf, certificate_pdf(&statement(false), url).unwrap());
+    }
+
+    #[test]
+    fn a_duplicate_says_so_and_a_bare_number_is_encoded() {
+        let pdf = certificate_pdf(&statement(true), "CPLDS-TOULOUSE-2025-000012").unwrap();
+        let text = extract_text(&pdf);
+        assert!(text.contains("DUPLICATA délivré le 05/01/2026"), "{text}");
+        assert_eq!(read_qr(&pdf), "CPLDS-TOULOUSE-2025-000012");
+    }
+}
