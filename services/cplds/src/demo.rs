@@ -5,7 +5,11 @@ use std::{fmt::Write as _, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use chrono::{Duration, Timelike, Utc};
-use cplds_proto::v1::{self as pb, registration_service_client::RegistrationServiceClient};
+use cplds_proto::v1::{
+    self as pb, national_statistics_service_client::NationalStatisticsServiceClient,
+    registration_service_client::RegistrationServiceClient,
+    reporting_service_client::ReportingServiceClient,
+};
 use cplds_runtime::{
     auth::Role,
     bus::{SharedBus, memory::InMemoryBus},
@@ -36,45 +40,436 @@ impl Demo {
     }
 }
 
-pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
-    let bus: SharedBus = Arc::new(InMemoryBus::new());
-    let academy = "toulouse";
-    let node = LocalNode::start(LocalNodeSpec {
+fn port(base: SocketAddr, offset: u16) -> SocketAddr {
+    if base.port() == 0 {
+        base
+    } else {
+        SocketAddr::new(base.ip(), base.port() + offset)
+    }
+}
+
+async fn start_node(
+    academy: &str,
+    opts: &DemoOptions,
+    offset: u16,
+    modules: Vec<Arc<dyn cplds_runtime::host::ServiceModule>>,
+    bus: &SharedBus,
+) -> anyhow::Result<LocalNode> {
+    LocalNode::start(LocalNodeSpec {
         academy: academy.into(),
-        data_dir: opts.data_dir.clone(),
-        modules: crate::academy_modules(&[])?,
+        data_dir: opts.data_dir.join(academy),
+        modules,
         bus: bus.clone(),
         clock: clock::system(),
-        listen: opts.listen,
+        listen: port(opts.listen, offset),
         database_url: None,
     })
     .await
-    .context("starting the académie node")?;
-    let channel = node.channel().await?;
+    .with_context(|| format!("starting the {academy} node"))
+}
+
+/// The other académies of the demo, with a few candidates each.
+const OTHERS: &[(&str, &[&str])] = &[
+    ("lyon", &["69", "42", "01"]),
+    ("reims", &["51", "08", "10"]),
+];
+
+pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
+    // One in-process bus stands for every broker and the federation between them.
+    let bus: SharedBus = Arc::new(InMemoryBus::new());
+    let toulouse = start_node("toulouse", &opts, 0, crate::academy_modules(&[])?, &bus).await?;
+    let national = start_node(
+        cplds_national::NATIONAL,
+        &opts,
+        1,
+        crate::national_modules(),
+        &bus,
+    )
+    .await?;
+    let mut others = Vec::new();
+    for (i, (code, _)) in OTHERS.iter().enumerate() {
+        others.push(
+            start_node(
+                code,
+                &opts,
+                2 + i as u16,
+                crate::academy_modules(&["registration".into(), "reporting".into()])?,
+                &bus,
+            )
+            .await?,
+        );
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
         "CPLDS demo — embedded defaults (SQLite under {}, in-process bus)",
         opts.data_dir.display()
     );
-    let _ = writeln!(out, "académie node {academy} serving on {}", node.node.addr);
-    let registration = seed_registration(&node, channel.clone())
-        .await
-        .context("seeding registration")?;
-    out.push_str(&registration);
-    let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice]);
-    let _ = writeln!(out, "\nTry it (token valid 8 h, exam office of {academy}):");
-    let _ = writeln!(out, "  export TOKEN={office}");
     let _ = writeln!(
         out,
-        "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"year\": {}}}' {} cplds.v1.RegistrationService/CountCandidacies",
-        paris_date(Utc::now()).format("%Y"),
-        node.node.addr
+        "académie node toulouse on {}; national node on {}",
+        toulouse.node.addr, national.node.addr
     );
+    for n in &others {
+        let _ = writeln!(out, "académie node {} on {}", n.node.academy, n.node.addr);
+    }
+    let year = demo_year();
+    out.push_str(
+        &seed_registration(&toulouse, toulouse.channel().await?)
+            .await
+            .context("seeding registration")?,
+    );
+    let mut expected_registrations = PEOPLE.len() as i64;
+    for (node, (_, departments)) in others.iter().zip(OTHERS) {
+        expected_registrations += seed_small_academy(node, departments, year)
+            .await
+            .with_context(|| format!("seeding {}", node.node.academy))?;
+    }
+    for node in std::iter::once(&toulouse).chain(&others) {
+        report_to_ministry(node, year)
+            .await
+            .with_context(|| format!("reporting of {}", node.node.academy))?;
+    }
+    out.push_str(
+        &national_report(&national, year, expected_registrations)
+            .await
+            .context("the national report")?,
+    );
+
+    let office = toulouse.token("dec@ac-toulouse.fr", &[Role::ExamOffice]);
+    let ministry = national.token("dgesco@education.gouv.fr", &[Role::Ministry]);
+    let _ = writeln!(out, "\nTry it (tokens valid 8 h):");
+    let _ = writeln!(out, "  export TOKEN={office}   # exam office of toulouse");
+    let _ = writeln!(
+        out,
+        "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"year\": {year}}}' {} cplds.v1.RegistrationService/CountCandidacies",
+        toulouse.node.addr
+    );
+    let _ = writeln!(
+        out,
+        "  export MINISTRY={ministry}   # the ministry, on the national node"
+    );
+    let _ = writeln!(
+        out,
+        "  grpcurl -plaintext -H \"authorization: Bearer $MINISTRY\" -d '{{\"year\": {year}, \"breakdown\": [\"DIMENSION_ACADEMY\"]}}' {} cplds.v1.NationalStatisticsService/GetStatistics",
+        national.node.addr
+    );
+    let mut nodes = vec![toulouse, national];
+    nodes.extend(others);
     Ok(Demo {
-        nodes: vec![node],
+        nodes,
         summary: out,
     })
+}
+
+fn demo_year() -> i32 {
+    paris_date(Utc::now())
+        .format("%Y")
+        .to_string()
+        .parse()
+        .expect("a year")
+}
+
+/// A handful of candidates in another académie: registered online, most validated, one
+/// withdrawn, the list published. Returns how many registered.
+async fn seed_small_academy(
+    node: &LocalNode,
+    departments: &[&str],
+    year: i32,
+) -> anyhow::Result<i64> {
+    let mut client = RegistrationServiceClient::new(node.channel().await?);
+    let office = node.token(
+        &format!("dec@ac-{}.fr", node.node.academy),
+        &[Role::ExamOffice],
+    );
+    let recteur = node.token(
+        &format!("recteur@ac-{}.fr", node.node.academy),
+        &[Role::Recteur],
+    );
+    let now = Utc::now()
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("valid time");
+    let campaign = client
+        .create_campaign(authed(
+            pb::CreateCampaignRequest {
+                year,
+                opens_at_local: format_paris_local(now - Duration::days(20)),
+                closes_at_local: format_paris_local(now + Duration::days(3)),
+            },
+            &office,
+        ))
+        .await?
+        .into_inner();
+    let n = 6 + departments.len();
+    for i in 0..n {
+        let department = departments[i % departments.len()];
+        let person = &PEOPLE[i % PEOPLE.len()];
+        let mut d = details(i, person);
+        d.department = department.into();
+        d.workplace_uai = uai(&format!("{:0>3}{:04}", department, 100 + i));
+        d.staff_number = format!(
+            "{:02}E{:07}{}",
+            10 + i,
+            5_100_000 + i * 41,
+            &node.node.academy[..3].to_uppercase()
+        );
+        d.email = format!("agent{i}@ac-{}.fr", node.node.academy);
+        d.status = pb::StaffStatus::Tenured as i32;
+        d.sector = pb::StaffSector::Public as i32;
+        let c = client
+            .submit_candidacy(authed(
+                pb::SubmitCandidacyRequest {
+                    year,
+                    candidate: Some(d),
+                    ..Default::default()
+                },
+                &office,
+            ))
+            .await?
+            .into_inner();
+        if i == n - 1 {
+            client
+                .withdraw_candidacy(authed(
+                    pb::WithdrawCandidacyRequest {
+                        candidacy_id: c.id,
+                        reason_text: String::new(),
+                    },
+                    &office,
+                ))
+                .await?;
+            continue;
+        }
+        for kind in [
+            pb::DocumentKind::EmploymentProof,
+            pb::DocumentKind::Identity,
+        ] {
+            client
+                .upload_supporting_document(authed(
+                    pb::UploadSupportingDocumentRequest {
+                        candidacy_id: c.id.clone(),
+                        kind: kind as i32,
+                        file_name: "piece.pdf".into(),
+                        content_type: String::new(),
+                        content: scan("piece"),
+                    },
+                    &office,
+                ))
+                .await?;
+        }
+        client
+            .validate_candidacy(authed(
+                pb::ValidateCandidacyRequest { candidacy_id: c.id },
+                &office,
+            ))
+            .await?;
+    }
+    client
+        .update_campaign(authed(
+            pb::UpdateCampaignRequest {
+                year,
+                opens_at_local: campaign.opens_at_local,
+                closes_at_local: format_paris_local(now - Duration::minutes(1)),
+            },
+            &office,
+        ))
+        .await?;
+    client
+        .publish_admitted_list(authed(pb::PublishAdmittedListRequest { year }, &recteur))
+        .await?;
+    Ok(n as i64)
+}
+
+/// Each académie sends its MLDS survey and approves its figures.
+async fn report_to_ministry(node: &LocalNode, year: i32) -> anyhow::Result<()> {
+    let mut client = ReportingServiceClient::new(node.channel().await?);
+    let recteur = node.token(
+        &format!("recteur@ac-{}.fr", node.node.academy),
+        &[Role::Recteur],
+    );
+    let seed = node.node.academy.len() as u32;
+    let lines = [
+        (
+            "remobilisation",
+            pb::Sex::Male,
+            "16-17",
+            "school",
+            40 + seed,
+        ),
+        (
+            "remobilisation",
+            pb::Sex::Female,
+            "16-17",
+            "school",
+            35 + seed,
+        ),
+        (
+            "remise_a_niveau",
+            pb::Sex::Male,
+            "18-20",
+            "apprenticeship",
+            22,
+        ),
+        (
+            "remise_a_niveau",
+            pb::Sex::Female,
+            "18-20",
+            "vocational_training",
+            18 + seed,
+        ),
+        ("accompaniment", pb::Sex::Male, "21-25", "employment", 9),
+        ("accompaniment", pb::Sex::Female, "16-17", "no_solution", 4),
+    ]
+    .into_iter()
+    .map(|(k, s, a, o, n)| pb::MldsSurveyLine {
+        action_kind: k.into(),
+        sex: s as i32,
+        age_band: a.into(),
+        outcome: o.into(),
+        young_people: n,
+    })
+    .collect();
+    client
+        .submit_mlds_survey(authed(
+            pb::SubmitMldsSurveyRequest { year, lines },
+            &recteur,
+        ))
+        .await?;
+    client
+        .approve_figures(authed(
+            pb::ApproveFiguresRequest {
+                year,
+                remarks: "Session de démonstration : candidats bien préparés à l'étude de cas."
+                    .into(),
+            },
+            &recteur,
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Waits until the national node has applied everything every académie sent, then prints the
+/// consolidated figures.
+async fn national_report(
+    national: &LocalNode,
+    year: i32,
+    expected_registrations: i64,
+) -> anyhow::Result<String> {
+    let mut stats = NationalStatisticsServiceClient::new(national.channel().await?);
+    let ministry = national.token("dgesco@education.gouv.fr", &[Role::Ministry]);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let s = loop {
+        let s = stats
+            .get_statistics(authed(
+                pb::GetStatisticsRequest {
+                    year,
+                    breakdown: vec![pb::Dimension::Academy as i32],
+                    ..Default::default()
+                },
+                &ministry,
+            ))
+            .await?
+            .into_inner();
+        let c = stats
+            .get_completeness(authed(pb::GetCompletenessRequest::default(), &ministry))
+            .await?
+            .into_inner();
+        let converged = s
+            .totals
+            .as_ref()
+            .and_then(|t| t.registrations)
+            .is_some_and(|r| r.value == expected_registrations)
+            && c.sources
+                .iter()
+                .all(|x| x.gaps.is_empty() && x.applied_sequence == x.highest_known_sequence)
+            // Every académie's approval (its last fact) has arrived.
+            && s.academies.len() == 1 + OTHERS.len()
+            && s.academies.iter().all(|a| a.approved);
+
+        if converged {
+            break s;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the national figures did not converge in 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let survey = stats
+        .get_mlds_survey(authed(
+            pb::GetMldsSurveyRequest { year, scope: None },
+            &ministry,
+        ))
+        .await?
+        .into_inner();
+    let v = |c: Option<pb::Count>| c.map_or(0, |c| c.value);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nNational figures {year} (national node, pseudonymous facts only)"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<12} {:>10} {:>11} {:>10} {:>16} {:>9} {:>9}",
+        "académie",
+        "registered",
+        "invalidated",
+        "withdrawn",
+        "admitted to sit",
+        "approved",
+        "complete"
+    );
+    for c in &s.cells {
+        let f = c.figures.clone().unwrap_or_default();
+        let academy = c.key.first().map(|k| k.value.clone()).unwrap_or_default();
+        let st = s.academies.iter().find(|a| a.academy == academy);
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>10} {:>11} {:>10} {:>16} {:>9} {:>9}",
+            academy,
+            v(f.registrations),
+            v(f.invalidated),
+            v(f.withdrawn),
+            v(f.admitted_to_sit),
+            if st.is_some_and(|a| a.approved) {
+                "yes"
+            } else {
+                "no"
+            },
+            if st.is_some_and(|a| a.up_to_date) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    let t = s.totals.unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  {:<12} {:>10} {:>11} {:>10} {:>16}",
+        "total",
+        v(t.registrations),
+        v(t.invalidated),
+        v(t.withdrawn),
+        v(t.admitted_to_sit)
+    );
+    let _ = writeln!(
+        out,
+        "  figures final: {}",
+        if s.r#final {
+            "yes (every académie up to date and approved)"
+        } else {
+            "no"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  MLDS survey: {} young people accompanied in {} académies ({} have not sent theirs)",
+        survey.young_people,
+        30 - survey.missing.len(),
+        survey.missing.len()
+    );
+    Ok(out)
 }
 
 pub struct Person {

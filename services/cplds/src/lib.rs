@@ -12,8 +12,13 @@ use std::sync::Arc;
 
 use cplds_runtime::host::ServiceModule;
 
+/// The national node's modules.
+pub fn national_modules() -> Vec<Arc<dyn ServiceModule>> {
+    vec![Arc::new(cplds_national::NationalModule)]
+}
+
 /// Every service an académie node can run, in start order.
-pub const SERVICES: &[&str] = &["registration"];
+pub const SERVICES: &[&str] = &["registration", "certification", "reporting"];
 
 /// The modules for the named services (all when `names` is empty).
 pub fn academy_modules(names: &[String]) -> anyhow::Result<Vec<Arc<dyn ServiceModule>>> {
@@ -27,6 +32,8 @@ pub fn academy_modules(names: &[String]) -> anyhow::Result<Vec<Arc<dyn ServiceMo
         .map(|name| -> anyhow::Result<Arc<dyn ServiceModule>> {
             match name {
                 "registration" => Ok(Arc::new(cplds_registration::RegistrationModule)),
+                "certification" => Ok(Arc::new(cplds_certification::CertificationModule)),
+                "reporting" => Ok(Arc::new(cplds_reporting::ReportingModule)),
                 other => anyhow::bail!(
                     "unknown service {other:?}; expected one of: {}",
                     SERVICES.join(", ")

@@ -29,6 +29,9 @@ struct Cli {
 enum Command {
     /// Serve an académie's services (registration, ...) on one address.
     Node(NodeArgs),
+    /// Run the national aggregator: consumes every académie's national stream, serves the
+    /// consolidated figures (NationalStatisticsService).
+    National(NationalArgs),
     /// Start a complete local setup on embedded defaults, seed it through the public API and
     /// print a summary; keeps serving until Ctrl-C.
     Demo(DemoArgs),
@@ -105,6 +108,12 @@ struct NodeArgs {
 }
 
 #[derive(Args)]
+struct NationalArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
 struct DemoArgs {
     /// Exit after printing the summary instead of serving until Ctrl-C.
     #[arg(long)]
@@ -165,6 +174,7 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         match cli.command {
             Command::Node(args) => node(args).await,
+            Command::National(args) => national(args).await,
             Command::Demo(args) => demo(args).await,
             Command::Token(args) => token(args),
             Command::Keygen(args) => keygen(args),
@@ -211,6 +221,26 @@ async fn node(args: NodeArgs) -> anyhow::Result<()> {
         modules: cplds::academy_modules(&args.services)?,
         config,
         academy,
+        bus,
+        clock: clock::system(),
+        listener: None,
+        tls: None,
+    })
+    .await?;
+    termination_signal().await;
+    node.shutdown().await
+}
+
+async fn national(args: NationalArgs) -> anyhow::Result<()> {
+    let config = args.common.load(Some(cplds_national::NATIONAL))?;
+    let _telemetry = telemetry::init(&config.telemetry, "cplds-national")?;
+    let bus = bus::connect(&config, "cplds-national")
+        .await
+        .context("connecting to the event bus")?;
+    let node = host::start(NodeSpec {
+        modules: cplds::national_modules(),
+        academy: cplds_national::NATIONAL.to_owned(),
+        config,
         bus,
         clock: clock::system(),
         listener: None,

@@ -6,15 +6,48 @@ use cplds_runtime::config::{Config, QueueType};
 async fn the_demo_runs_end_to_end() {
     cplds_runtime::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let demo = cplds::demo::run(cplds::demo::DemoOptions { listen: "127.0.0.1:0".parse().unwrap(), data_dir: dir.path().to_path_buf() }).await.unwrap();
-    assert!(demo.summary.contains("12 candidacies: 10 validated, 1 rejected (ineligible), 1 withdrawn"), "{}", demo.summary);
-    assert!(demo.summary.contains("admitted list published by the recteur: 10 candidates"), "{}", demo.summary);
+    let demo = cplds::demo::run(cplds::demo::DemoOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+    })
+    .await
+    .unwrap();
+    assert!(
+        demo.summary
+            .contains("12 candidacies: 10 validated, 1 rejected (ineligible), 1 withdrawn"),
+        "{}",
+        demo.summary
+    );
+    assert!(
+        demo.summary
+            .contains("admitted list published by the recteur: 10 candidates"),
+        "{}",
+        demo.summary
+    );
+    assert!(
+        demo.summary.contains("figures final: yes"),
+        "{}",
+        demo.summary
+    );
+    let total = demo
+        .summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("total"))
+        .unwrap();
+    assert_eq!(
+        total.split_whitespace().nth(1),
+        Some("30"),
+        "12 + 9 + 9 registrations reach the national node: {total}"
+    );
     demo.shutdown().await.unwrap();
 }
 
 #[test]
 fn the_example_node_configuration_is_valid() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/node.example.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/config/node.example.toml"
+    );
     let c = Config::load(Some(std::path::Path::new(path)), serde_json::json!({})).unwrap();
     assert_eq!(c.academy.as_deref(), Some("toulouse"));
     assert_eq!(c.amqp_queue_type, QueueType::Quorum);
