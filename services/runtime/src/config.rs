@@ -36,6 +36,31 @@ pub struct Config {
     pub documents: DocumentsConfig,
     /// Only read by the national node.
     pub national: NationalConfig,
+    /// TLS of the gRPC server; plaintext when no certificate is configured.
+    pub tls: TlsConfig,
+    /// TLS towards the broker, for `amqps://` URLs.
+    pub amqp_tls: AmqpTlsConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the server.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the server.
+    pub key_file: Option<PathBuf>,
+    /// PEM CA bundle: when set, every client must present a certificate it signed (mutual TLS).
+    pub client_ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AmqpTlsConfig {
+    /// PEM CA bundle the broker's certificate must chain to (else the system roots).
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key, for brokers that require them (mutual TLS).
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -143,6 +168,9 @@ impl Default for Config {
             server: ServerConfig::default(),
             documents: DocumentsConfig::default(),
             national: NationalConfig::default(),
+            tls: TlsConfig::default(),
+            amqp_tls: AmqpTlsConfig::default(),
+
         }
     }
 }
