@@ -170,7 +170,6 @@ impl Default for Config {
             national: NationalConfig::default(),
             tls: TlsConfig::default(),
             amqp_tls: AmqpTlsConfig::default(),
-
         }
     }
 }

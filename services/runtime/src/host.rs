@@ -282,6 +282,10 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     let mut builder = Server::builder()
         .timeout(Duration::from_millis(config.server.request_timeout_ms))
         .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()));
+    let tls = match tls {
+        Some(t) => Some(t),
+        None => crate::tls::server_config(&config.tls)?,
+    };
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("TLS configuration")?;
     }

@@ -32,6 +32,7 @@ pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod time;
+pub mod tls;
 
 /// rustls needs one process-wide crypto provider; tonic, sqlx and lapin all use ring here.
 pub fn install_crypto_provider() {

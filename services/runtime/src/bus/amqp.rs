@@ -33,6 +33,7 @@ const DELIVERY_LIMIT: i32 = 20;
 
 pub struct AmqpBus {
     url: String,
+    tls: lapin::tcp::OwnedTLSConfig,
     connection_name: String,
     queue_type: QueueType,
     publish_timeout: Duration,
@@ -47,8 +48,27 @@ impl AmqpBus {
         queue_type: QueueType,
         publish_timeout: Duration,
     ) -> Result<Self, BusError> {
+        Self::connect_tls(
+            url,
+            connection_name,
+            queue_type,
+            publish_timeout,
+            lapin::tcp::OwnedTLSConfig::default(),
+        )
+        .await
+    }
+
+    /// [`AmqpBus::connect`] with TLS settings for an `amqps://` broker.
+    pub async fn connect_tls(
+        url: &str,
+        connection_name: &str,
+        queue_type: QueueType,
+        publish_timeout: Duration,
+        tls: lapin::tcp::OwnedTLSConfig,
+    ) -> Result<Self, BusError> {
         let bus = Self {
             url: url.to_owned(),
+            tls,
             connection_name: connection_name.to_owned(),
             queue_type,
             publish_timeout,
@@ -62,9 +82,7 @@ impl AmqpBus {
     async fn open(&self) -> Result<(Connection, Channel), BusError> {
         let props = ConnectionProperties::default()
             .with_connection_name(self.connection_name.clone().into());
-        let conn = Connection::connect(&self.url, props)
-            .await
-            .map_err(unavailable)?;
+        let conn = self.dial(props).await.map_err(unavailable)?;
         let channel = conn.create_channel().await.map_err(unavailable)?;
         declare_exchanges(&channel).await?;
         channel
@@ -72,6 +90,16 @@ impl AmqpBus {
             .await
             .map_err(unavailable)?;
         Ok((conn, channel))
+    }
+
+    async fn dial(&self, props: ConnectionProperties) -> lapin::Result<Connection> {
+        Connection::connect_with_config(
+            &self.url,
+            props,
+            self.tls.clone(),
+            lapin::runtime::default_runtime()?,
+        )
+        .await
     }
 
     fn queue_arguments(&self, spec: &QueueSpec) -> FieldTable {
@@ -156,9 +184,7 @@ impl AmqpBus {
         let props = ConnectionProperties::default().with_connection_name(
             format!("{} consumer {}", self.connection_name, spec.name).into(),
         );
-        let conn = Connection::connect(&self.url, props)
-            .await
-            .map_err(unavailable)?;
+        let conn = self.dial(props).await.map_err(unavailable)?;
         let channel = conn.create_channel().await.map_err(unavailable)?;
         declare_exchanges(&channel).await?;
         self.declare_on(&channel, spec).await?;
@@ -318,6 +344,7 @@ impl EventBus for AmqpBus {
         let stopped = stop.clone();
         let bus = Self {
             url: self.url.clone(),
+            tls: self.tls.clone(),
             connection_name: self.connection_name.clone(),
             queue_type: self.queue_type,
             publish_timeout: self.publish_timeout,

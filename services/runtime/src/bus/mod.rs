@@ -208,9 +208,17 @@ pub async fn connect(
     match &config.amqp_url {
         Some(url) => {
             let timeout = std::time::Duration::from_millis(config.outbox.publish_timeout_ms);
+            let tls = crate::tls::amqp_config(&config.amqp_tls)
+                .map_err(|e| BusError::Other(e.to_string()))?;
             Ok(Arc::new(
-                amqp::AmqpBus::connect(url, connection_name, config.amqp_queue_type, timeout)
-                    .await?,
+                amqp::AmqpBus::connect_tls(
+                    url,
+                    connection_name,
+                    config.amqp_queue_type,
+                    timeout,
+                    tls,
+                )
+                .await?,
             ))
         }
         None => Ok(Arc::new(memory::InMemoryBus::new())),
