@@ -1,0 +1,90 @@
+//! Appeals against a result: filed by the candidate within the window after publication, one at
+//! a time; upheld (marks revised, decision recomputed by the same rules) or dismissed.
+
+use super::{
+    RuleViolation,
+    decision::{Decision, decide_with},
+    mark::PartResult,
+    refuse, text_enum,
+};
+
+text_enum!(AppealStatus { Pending => "pending", Upheld => "upheld", Dismissed => "dismissed" });
+
+pub fn can_file(pending: bool, withdrawn: bool) -> Result<(), RuleViolation> {
+    if withdrawn {
+        return refuse(
+            "CANDIDATE_WITHDRAWN",
+            "the candidate withdrew: there is no result to appeal against",
+        );
+    }
+    if pending {
+        return refuse(
+            "APPEAL_PENDING",
+            "an appeal of this candidate is already awaiting its decision",
+        );
+    }
+    Ok(())
+}
+
+pub fn can_decide(status: AppealStatus) -> Result<(), RuleViolation> {
+    match status {
+        AppealStatus::Pending => Ok(()),
+        s => refuse(
+            "APPEAL_ALREADY_DECIDED",
+            format!("the appeal was already decided ({s})"),
+        ),
+    }
+}
+
+/// The decision after an upheld appeal revised some marks, or why the revision is not one.
+pub fn revise(
+    before: &Decision,
+    part_1: Option<PartResult>,
+    part_2: Option<PartResult>,
+) -> Result<Decision, String> {
+    let p1 = part_1.or(before.part_1);
+    let p2 = part_2.or(before.part_2);
+    if p1 == before.part_1 && p2 == before.part_2 {
+        return Err("an upheld appeal revises at least one mark".into());
+    }
+    Ok(decide_with(false, p1, p2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        decision::{Outcome, Reason, decide},
+        mark::HalfPoints,
+    };
+
+    fn m(h: u32) -> PartResult {
+        PartResult::Mark(HalfPoints::new(h).unwrap())
+    }
+
+    #[test]
+    fn upheld_appeal_recomputes_the_decision() {
+        let before = decide(false, m(10), m(30));
+        assert_eq!(before.reason, Some(Reason::EliminatoryMark));
+        let after = revise(&before, Some(m(12)), None).unwrap();
+        assert_eq!(after.outcome, Outcome::Admitted);
+        assert_eq!(after.part_2, Some(m(30)));
+        assert!(revise(&before, Some(m(10)), None).is_err());
+        assert!(revise(&before, None, None).is_err());
+    }
+
+    #[test]
+    fn filing_and_deciding() {
+        assert!(can_file(false, false).is_ok());
+        assert_eq!(can_file(true, false).unwrap_err().rule, "APPEAL_PENDING");
+        assert_eq!(
+            can_file(false, true).unwrap_err().rule,
+            "CANDIDATE_WITHDRAWN"
+        );
+        assert!(can_decide(AppealStatus::Pending).is_ok());
+        assert_eq!(
+            can_decide(AppealStatus::Upheld).unwrap_err().rule,
+            "APPEAL_ALREADY_DECIDED"
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! The yearly exam session: its period (set by the recteur), its state, and the appeal window
+//! that opens at publication.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use cplds_runtime::time::parse_date;
+
+use super::{RuleViolation, refuse};
+
+/// First session of the CPLDS (décret of 5 May 2017).
+pub const FIRST_YEAR: i32 = 2017;
+/// A period is a few days or weeks; a quarter at most.
+pub const MAX_PERIOD_DAYS: i64 = 92;
+pub const DEFAULT_APPEAL_WINDOW_DAYS: u32 = 60;
+pub const MAX_APPEAL_WINDOW_DAYS: u32 = 120;
+
+/// The days of the exam, both included, in Europe/Paris.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    #[error("{0}")]
+    StartsOn(String),
+    #[error("{0}")]
+    EndsOn(String),
+}
+
+impl Period {
+    pub fn parse(starts_on: &str, ends_on: &str, year: i32) -> Result<Self, Vec<PeriodError>> {
+        let in_year = |d: NaiveDate| {
+            if d.year() == year {
+                Ok(d)
+            } else {
+                Err(format!("{d} is not in the session year {year}"))
+            }
+        };
+        let s = parse_date(starts_on.trim()).and_then(in_year);
+        let e = parse_date(ends_on.trim()).and_then(in_year);
+        match (s, e) {
+            (Ok(s), Ok(e)) if e < s => Err(vec![PeriodError::EndsOn(
+                "the period must end on or after the day it starts".into(),
+            )]),
+            (Ok(s), Ok(e)) if (e - s).num_days() >= MAX_PERIOD_DAYS => {
+                Err(vec![PeriodError::EndsOn(format!(
+                    "the period lasts at most {MAX_PERIOD_DAYS} days"
+                ))])
+            }
+            (Ok(s), Ok(e)) => Ok(Period {
+                starts_on: s,
+                ends_on: e,
+            }),
+            (s, e) => Err([
+                s.err().map(PeriodError::StartsOn),
+                e.err().map(PeriodError::EndsOn),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()),
+        }
+    }
+
+    pub fn from_stored(starts_on: &str, ends_on: &str) -> Option<Self> {
+        Some(Period {
+            starts_on: parse_date(starts_on).ok()?,
+            ends_on: parse_date(ends_on).ok()?,
+        })
+    }
+}
+
+/// A session year: from the first CPLDS session to two years ahead of `now`.
+pub fn parse_year(year: i32, now: DateTime<Utc>) -> Result<i32, String> {
+    let max = cplds_runtime::time::paris_date(now).year() + 2;
+    if (FIRST_YEAR..=max).contains(&year) {
+        Ok(year)
+    } else {
+        Err(format!("must be between {FIRST_YEAR} and {max}"))
+    }
+}
+
+pub fn parse_appeal_window(days: u32) -> Result<u32, String> {
+    match days {
+        0 => Ok(DEFAULT_APPEAL_WINDOW_DAYS),
+        d if d <= MAX_APPEAL_WINDOW_DAYS => Ok(d),
+        _ => Err(format!(
+            "must be between 1 and {MAX_APPEAL_WINDOW_DAYS} days"
+        )),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Open,
+    Deliberated,
+    ResultsPublished,
+}
+
+pub fn state(deliberated: bool, published: bool) -> SessionState {
+    match (deliberated, published) {
+        (_, true) => SessionState::ResultsPublished,
+        (true, false) => SessionState::Deliberated,
+        (false, false) => SessionState::Open,
+    }
+}
+
+/// Boards, assignments, schedules and marks change only before the deliberation.
+pub fn ensure_open(s: SessionState) -> Result<(), RuleViolation> {
+    match s {
+        SessionState::Open => Ok(()),
+        _ => refuse(
+            "DELIBERATION_CLOSED",
+            "the deliberation is closed: marks, boards and schedules are frozen",
+        ),
+    }
+}
+
+/// The last instant an appeal is received.
+pub fn appeal_deadline(published_at: DateTime<Utc>, window_days: u32) -> DateTime<Utc> {
+    published_at + Duration::days(i64::from(window_days))
+}
+
+/// Appeals are received after publication, within the window.
+pub fn can_appeal(
+    published_at: Option<DateTime<Utc>>,
+    window_days: u32,
+    now: DateTime<Utc>,
+) -> Result<(), RuleViolation> {
+    let Some(published) = published_at else {
+        return refuse(
+            "RESULTS_NOT_PUBLISHED",
+            "results are not published yet: appeals open at publication",
+        );
+    };
+    let deadline = appeal_deadline(published, window_days);
+    if now > deadline {
+        return refuse(
+            "APPEAL_WINDOW_CLOSED",
+            format!(
+                "appeals were received until {} (Europe/Paris)",
+                cplds_runtime::time::format_paris_human(deadline)
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use cplds_runtime::time::parse_paris_local;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn periods() {
+        let p = Period::parse("2025-11-17", "2025-11-21", 2025).unwrap();
+        assert_eq!(p.starts_on.to_string(), "2025-11-17");
+        assert_eq!(
+            Period::parse("2025-11-17", "2025-11-17", 2025)
+                .unwrap()
+                .ends_on,
+            p.starts_on
+        );
+        assert!(matches!(
+            Period::parse("2025-11-21", "2025-11-17", 2025).unwrap_err()[..],
+            [PeriodError::EndsOn(_)]
+        ));
+        assert_eq!(Period::parse("x", "2024-01-01", 2025).unwrap_err().len(), 2);
+        assert!(Period::parse("2025-01-01", "2025-06-30", 2025).is_err());
+        assert!(Period::parse("2024-12-20", "2025-01-10", 2025).is_err());
+    }
+
+    #[test]
+    fn appeal_window() {
+        let published = parse_paris_local("2025-12-01T10:00").unwrap();
+        assert_eq!(
+            can_appeal(None, 15, published).unwrap_err().rule,
+            "RESULTS_NOT_PUBLISHED"
+        );
+        assert!(can_appeal(Some(published), 15, published).is_ok());
+        let last = parse_paris_local("2025-12-16T10:00").unwrap();
+        assert!(can_appeal(Some(published), 15, last).is_ok());
+        assert_eq!(
+            can_appeal(Some(published), 15, last + Duration::seconds(1))
+                .unwrap_err()
+                .rule,
+            "APPEAL_WINDOW_CLOSED"
+        );
+        assert_eq!(parse_appeal_window(0), Ok(60));
+        assert!(parse_appeal_window(121).is_err());
+    }
+
+    #[test]
+    fn frozen_after_deliberation() {
+        assert!(ensure_open(state(false, false)).is_ok());
+        assert_eq!(
+            ensure_open(state(true, false)).unwrap_err().rule,
+            "DELIBERATION_CLOSED"
+        );
+        assert_eq!(state(true, true), SessionState::ResultsPublished);
+    }
+
+    proptest! {
+        #[test]
+        fn period_days_are_ordered_and_in_the_year(a in 0i64..365, len in 0i64..120) {
+            let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Duration::days(a);
+            let end = start + Duration::days(len);
+            let r = Period::parse(&start.to_string(), &end.to_string(), 2025);
+            let valid = end.year() == 2025 && len < MAX_PERIOD_DAYS;
+            prop_assert_eq!(r.is_ok(), valid);
+            if let Ok(p) = r {
+                prop_assert!(p.starts_on <= p.ends_on);
+            }
+        }
+    }
+}

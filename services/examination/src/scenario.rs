@@ -1,0 +1,516 @@
+//! A typical exam session, driven through the public gRPC client only: the session, boards
+//! (with one refused conflict of interest), assignments, the schedule, convocations (one re-sent
+//! after a change), marks entered twice blind (one mismatch reconciled by the president), the
+//! signed deliberation and the publication of results. The integration tests and `cplds demo`
+//! run it against a node where registration has published its admitted list.
+
+use std::{fmt, time::Duration};
+
+use anyhow::{Context, bail};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chrono::NaiveDate;
+use cplds_proto::v1::{self as pb, examination_service_client::ExaminationServiceClient};
+use cplds_runtime::auth::Role;
+use ed25519_dalek::{Signer, SigningKey};
+use tonic::{Code, transport::Channel};
+
+use crate::domain::people::uai_of;
+
+type Client = ExaminationServiceClient<Channel>;
+
+/// Mints a bearer token for a subject (an e-mail) with roles, on the node's académie.
+pub type MintToken<'a> = &'a dyn Fn(&str, &[Role]) -> String;
+
+/// What the scenario did.
+#[derive(Debug, Clone)]
+pub struct ScenarioSummary {
+    pub session_id: String,
+    pub year: i32,
+    pub boards: usize,
+    /// On the admitted list / withdrawn since / examined.
+    pub listed: usize,
+    pub withdrawn: usize,
+    pub examined: usize,
+    pub conflicts_refused: usize,
+    pub convocations_issued: usize,
+    pub convocations_resent: usize,
+    pub mismatches_reconciled: usize,
+    pub minutes_sha256: String,
+    pub minutes_signed_by: String,
+    pub newly_published: bool,
+    pub statistics: pb::ExamStatistics,
+}
+
+impl fmt::Display for ScenarioSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.statistics;
+        writeln!(f, "Exam session {} ({})", self.year, self.session_id)?;
+        writeln!(
+            f,
+            "  {} candidates on the admitted list, {} withdrawn since, {} examined by {} boards",
+            self.listed, self.withdrawn, self.examined, self.boards
+        )?;
+        writeln!(
+            f,
+            "  {} assignment refused for conflict of interest; {} convocations issued, {} re-sent after a change",
+            self.conflicts_refused, self.convocations_issued, self.convocations_resent
+        )?;
+        writeln!(
+            f,
+            "  marks entered twice blind; {} mismatch reconciled by the president",
+            self.mismatches_reconciled
+        )?;
+        writeln!(
+            f,
+            "  minutes signed by {} (SHA-256 {})",
+            self.minutes_signed_by, self.minutes_sha256
+        )?;
+        writeln!(
+            f,
+            "  results published: {} admitted, {} not admitted ({:.0} %), {} absent",
+            s.admitted, s.not_admitted, s.not_admitted_percent, s.absent
+        )?;
+        for (name, p) in [("épreuve 1", &s.part_1), ("épreuve 2", &s.part_2)] {
+            if let Some(p) = p {
+                writeln!(
+                    f,
+                    "  {name}: {} present, lowest {}, highest {}, mean {:.2}, {} eliminatory",
+                    p.present, p.lowest, p.highest, p.mean, p.eliminatory
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    if let Ok(v) = format!("Bearer {token}").parse() {
+        r.metadata_mut().insert("authorization", v);
+    }
+    r
+}
+
+/// Marks of the n-th candidate: (épreuve 1, épreuve 2); empty means absent. A spread of every
+/// case the rules know: admitted, eliminatory, total below 20, absent.
+const MARKS: &[(&str, &str)] = &[
+    ("14", "12.5"),
+    ("9", "11.5"),
+    ("4.5", "16"),
+    ("12", "13"),
+    ("", "13"),
+    ("15.5", "17"),
+    ("9.5", "10"),
+    ("11", "8.5"),
+    ("16", "5.5"),
+    ("10", "10"),
+    ("13.5", "5"),
+    ("7", "14"),
+];
+
+const MEMBER_NAMES: &[(&str, &str)] = &[
+    ("Hélène", "Mercier"),
+    ("Pierre", "Lafon"),
+    ("Nadia", "Benali"),
+    ("Olivier", "Campos"),
+    ("Sophie", "Delmas"),
+    ("Yann", "Périé"),
+];
+
+struct Board {
+    id: String,
+    president: String,
+    member: String,
+    key: SigningKey,
+    candidates: Vec<pb::ExamCandidate>,
+}
+
+async fn known_candidates(
+    client: &mut Client,
+    office: &str,
+    year: i32,
+) -> anyhow::Result<Vec<pb::ExamCandidate>> {
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_exam_candidates(authed(
+                pb::ListExamCandidatesRequest {
+                    year,
+                    page_size: 500,
+                    page_token: token,
+                },
+                office,
+            ))
+            .await?
+            .into_inner();
+        out.extend(page.candidates);
+        if page.next_page_token.is_empty() {
+            return Ok(out);
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// Runs the session for the candidates of `list` (registration's published admitted list).
+pub async fn run(
+    channel: Channel,
+    academy: &str,
+    token: MintToken<'_>,
+    list: &pb::AdmittedList,
+) -> anyhow::Result<ScenarioSummary> {
+    let mut client = ExaminationServiceClient::new(channel);
+    let year = list.year;
+    let domain = format!("ac-{academy}.fr");
+    let office = token(&format!("dec@{domain}"), &[Role::ExamOffice]);
+    let recteur = token(&format!("recteur@{domain}"), &[Role::Recteur]);
+
+    // The list reaches the exam service by event: wait until its copy matches what we read.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let candidates = loop {
+        let known = known_candidates(&mut client, &office, year).await?;
+        let caught_up = list.candidates.iter().all(|a| {
+            known
+                .iter()
+                .any(|k| k.candidacy_id == a.candidacy_id && (k.withdrawn || !a.withdrawn))
+        });
+        if caught_up {
+            break known;
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the exam service did not receive the {year} admitted list in time");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let active: Vec<pb::ExamCandidate> = candidates
+        .iter()
+        .filter(|c| !c.withdrawn)
+        .cloned()
+        .collect();
+
+    let starts_on = NaiveDate::from_ymd_opt(year, 12, 1).context("session year")?;
+    let session = client
+        .create_exam_session(authed(
+            pb::CreateExamSessionRequest {
+                year,
+                starts_on: starts_on.to_string(),
+                ends_on: (starts_on + chrono::Duration::days(11)).to_string(),
+                appeal_window_days: 30,
+            },
+            &office,
+        ))
+        .await
+        .context("creating the exam session")?
+        .into_inner();
+
+    // Two boards at least (a conflict of interest needs somewhere else to go), six candidates
+    // each at most. Members work in establishments of their own, except one, on purpose.
+    let board_count = if active.len() >= 2 {
+        active.len().div_ceil(6).max(2)
+    } else {
+        1
+    };
+    let taken: Vec<&str> = candidates
+        .iter()
+        .map(|c| c.workplace_uai.as_str())
+        .collect();
+    let mut next_uai = 3_190_000u32;
+    let mut fresh_uai = || loop {
+        next_uai += 7;
+        let u = uai_of(next_uai);
+        if !taken.contains(&u.as_str()) {
+            return u;
+        }
+    };
+    let mut boards = Vec::with_capacity(board_count);
+    for b in 0..board_count {
+        let president = format!("commission{}.presidence@{domain}", b + 1);
+        let member = format!("commission{}.membre1@{domain}", b + 1);
+        let (pf, pl) = MEMBER_NAMES[(3 * b) % MEMBER_NAMES.len()];
+        let (mf, ml) = MEMBER_NAMES[(3 * b + 1) % MEMBER_NAMES.len()];
+        let (of, ol) = MEMBER_NAMES[(3 * b + 2) % MEMBER_NAMES.len()];
+        let conflicted = b == 0 && board_count > 1;
+        let third_uai = if conflicted {
+            active[0].workplace_uai.clone()
+        } else {
+            fresh_uai()
+        };
+        let created = client
+            .create_board(authed(
+                pb::CreateBoardRequest {
+                    session_id: session.id.clone(),
+                    name: format!("Commission {}", b + 1),
+                    members: vec![
+                        pb::NewBoardMember {
+                            email: president.clone(),
+                            first_name: pf.into(),
+                            last_name: pl.into(),
+                            workplace_uai: String::new(),
+                            role: pb::ExamBoardRole::President as i32,
+                        },
+                        pb::NewBoardMember {
+                            email: member.clone(),
+                            first_name: mf.into(),
+                            last_name: ml.into(),
+                            workplace_uai: fresh_uai(),
+                            role: pb::ExamBoardRole::Member as i32,
+                        },
+                        pb::NewBoardMember {
+                            email: format!("commission{}.membre2@{domain}", b + 1),
+                            first_name: of.into(),
+                            last_name: ol.into(),
+                            workplace_uai: third_uai,
+                            role: pb::ExamBoardRole::Member as i32,
+                        },
+                    ],
+                },
+                &office,
+            ))
+            .await
+            .context("creating a board")?
+            .into_inner();
+        // The president's key stays with the president; the service learns the public half.
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        client
+            .register_board_member_key(authed(
+                pb::RegisterBoardMemberKeyRequest {
+                    board_id: created.id.clone(),
+                    public_key: STANDARD.encode(key.verifying_key().as_bytes()),
+                },
+                &token(&president, &[Role::BoardMember]),
+            ))
+            .await
+            .context("registering the president's key")?;
+        boards.push(Board {
+            id: created.id,
+            president,
+            member,
+            key,
+            candidates: Vec::new(),
+        });
+    }
+
+    let mut conflicts_refused = 0;
+    for (i, c) in active.iter().enumerate() {
+        let mut placed = false;
+        for k in 0..boards.len() {
+            let b = (i + k) % boards.len();
+            let r = client
+                .assign_candidate(authed(
+                    pb::AssignCandidateRequest {
+                        board_id: boards[b].id.clone(),
+                        candidacy_id: c.candidacy_id.clone(),
+                    },
+                    &office,
+                ))
+                .await;
+            match r {
+                Ok(_) => {
+                    boards[b].candidates.push(c.clone());
+                    placed = true;
+                    break;
+                }
+                Err(s) if s.code() == Code::FailedPrecondition => conflicts_refused += 1,
+                Err(s) => return Err(s).context("assigning a candidate"),
+            }
+        }
+        if !placed {
+            bail!(
+                "no board can examine candidacy {} without a conflict",
+                c.candidacy_id
+            );
+        }
+    }
+
+    // Épreuve 1 on the first day, one candidate every 45 minutes before each board; épreuve 2
+    // on the second day, the board hearing one candidate every 30 minutes while the next
+    // prepares.
+    let day = |d: i64| (starts_on + chrono::Duration::days(d)).to_string();
+    let at = |d: i64, minutes: i64| format!("{}T{:02}:{:02}", day(d), minutes / 60, minutes % 60);
+    for (b, board) in boards.iter().enumerate() {
+        for (k, c) in board.candidates.iter().enumerate() {
+            let k = k as i64;
+            for (part, start, location) in [
+                (
+                    pb::ExamPart::TrainingSession,
+                    at(0, 8 * 60 + 30 + 45 * k),
+                    format!("Établissement {}, salle polyvalente", c.workplace_uai),
+                ),
+                (
+                    pb::ExamPart::CaseStudy,
+                    at(1, 8 * 60 + 30 * k),
+                    format!("Rectorat de l'académie, salle {}", b + 1),
+                ),
+            ] {
+                client
+                    .schedule_exam_part(authed(
+                        pb::ScheduleExamPartRequest {
+                            candidacy_id: c.candidacy_id.clone(),
+                            exam_part: part as i32,
+                            starts_at_local: start,
+                            location,
+                        },
+                        &office,
+                    ))
+                    .await
+                    .context("scheduling an épreuve")?;
+            }
+        }
+    }
+    let issue = |client: &mut Client| {
+        let req = authed(
+            pb::IssueConvocationsRequest {
+                session_id: session.id.clone(),
+                candidacy_ids: Vec::new(),
+            },
+            &office,
+        );
+        let mut client = client.clone();
+        async move { client.issue_convocations(req).await }
+    };
+    let first = issue(&mut client)
+        .await
+        .context("issuing convocations")?
+        .into_inner();
+    // A change after the convocations went out: the last candidate of the first board sits
+    // épreuve 2 half an hour later, and receives a new version.
+    let mut resent = 0;
+    if let Some(last) = boards[0].candidates.last() {
+        let k = boards[0].candidates.len() as i64;
+        client
+            .schedule_exam_part(authed(
+                pb::ScheduleExamPartRequest {
+                    candidacy_id: last.candidacy_id.clone(),
+                    exam_part: pb::ExamPart::CaseStudy as i32,
+                    starts_at_local: at(1, 8 * 60 + 30 * k),
+                    location: "Rectorat de l'académie, salle 1".into(),
+                },
+                &office,
+            ))
+            .await
+            .context("moving an épreuve")?;
+        resent = issue(&mut client)
+            .await
+            .context("re-issuing convocations")?
+            .into_inner()
+            .issued
+            .len();
+    }
+
+    // Marks: the president and a member each enter every mark, blind; they differ once.
+    let mut reconciled = 0;
+    let mut n = 0;
+    for board in &boards {
+        let president = token(&board.president, &[Role::BoardMember]);
+        let member = token(&board.member, &[Role::BoardMember]);
+        for c in &board.candidates {
+            let (m1, m2) = MARKS[n % MARKS.len()];
+            for (part, mark) in [
+                (pb::ExamPart::TrainingSession, m1),
+                (pb::ExamPart::CaseStudy, m2),
+            ] {
+                let enter = |mark: &str| pb::EnterMarkRequest {
+                    candidacy_id: c.candidacy_id.clone(),
+                    exam_part: part as i32,
+                    mark: mark.to_owned(),
+                    absent: mark.is_empty(),
+                };
+                client
+                    .enter_mark(authed(enter(mark), &president))
+                    .await
+                    .context("entering a mark")?;
+                let second = if n == 1 && part == pb::ExamPart::TrainingSession {
+                    "9.5"
+                } else {
+                    mark
+                };
+                let sheet = client
+                    .enter_mark(authed(enter(second), &member))
+                    .await
+                    .context("entering the second mark")?
+                    .into_inner();
+                if sheet.status == pb::ExamMarkStatus::Mismatch as i32 {
+                    client
+                        .reconcile_mark(authed(
+                            pb::ReconcileMarkRequest {
+                                candidacy_id: c.candidacy_id.clone(),
+                                exam_part: part as i32,
+                                mark: second.to_owned(),
+                                absent: second.is_empty(),
+                                reason: "relecture de la grille d'évaluation".into(),
+                            },
+                            &president,
+                        ))
+                        .await
+                        .context("reconciling a mark")?;
+                    reconciled += 1;
+                }
+            }
+            n += 1;
+        }
+    }
+
+    // The deliberation: the president of the first board prepares the minutes, signs their
+    // digest with their own key, and closes.
+    let president = token(&boards[0].president, &[Role::BoardMember]);
+    let draft = client
+        .prepare_minutes(authed(
+            pb::PrepareMinutesRequest {
+                session_id: session.id.clone(),
+            },
+            &president,
+        ))
+        .await
+        .context("preparing the minutes")?
+        .into_inner();
+    let digest = hex::decode(&draft.sha256).context("minutes digest")?;
+    let signature = boards[0].key.sign(&digest);
+    let minutes = client
+        .close_deliberation(authed(
+            pb::CloseDeliberationRequest {
+                session_id: session.id.clone(),
+                minutes_sha256: draft.sha256.clone(),
+                signature: STANDARD.encode(signature.to_bytes()),
+            },
+            &president,
+        ))
+        .await
+        .context("closing the deliberation")?
+        .into_inner();
+    let published = client
+        .publish_results(authed(
+            pb::PublishResultsRequest {
+                session_id: session.id.clone(),
+            },
+            &recteur,
+        ))
+        .await
+        .context("publishing the results")?
+        .into_inner();
+    let statistics = client
+        .get_exam_statistics(authed(
+            pb::GetExamStatisticsRequest {
+                session_id: session.id.clone(),
+            },
+            &office,
+        ))
+        .await
+        .context("reading the statistics")?
+        .into_inner();
+    Ok(ScenarioSummary {
+        session_id: session.id,
+        year,
+        boards: boards.len(),
+        listed: list.candidates.len(),
+        withdrawn: candidates.len() - active.len(),
+        examined: active.len(),
+        conflicts_refused,
+        convocations_issued: first.issued.len(),
+        convocations_resent: resent,
+        mismatches_reconciled: reconciled,
+        minutes_sha256: minutes.sha256,
+        minutes_signed_by: minutes.signed_by,
+        newly_published: published.newly_published,
+        statistics,
+    })
+}

@@ -1,0 +1,553 @@
+//! Schema of the examination database. Migrations are append-only.
+
+use cplds_runtime::db::RuntimeTables;
+use sea_orm_migration::prelude::*;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(RuntimeTables), Box::new(CreateTables)]
+    }
+}
+
+struct CreateTables;
+
+impl MigrationName for CreateTables {
+    fn name(&self) -> &str {
+        "m20261124_000100_examination_tables"
+    }
+}
+
+fn col(name: &str) -> ColumnDef {
+    ColumnDef::new(Alias::new(name))
+}
+
+fn id(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.string().not_null().primary_key();
+    c
+}
+
+fn text(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.string().not_null();
+    c
+}
+
+fn text_null(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.string().null();
+    c
+}
+
+fn long_text(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.text().not_null();
+    c
+}
+
+fn long_text_null(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.text().null();
+    c
+}
+
+fn int(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.integer().not_null();
+    c
+}
+
+fn int_null(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.integer().null();
+    c
+}
+
+fn instant(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.timestamp_with_time_zone().not_null();
+    c
+}
+
+fn instant_null(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.timestamp_with_time_zone().null();
+    c
+}
+
+fn flag(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.boolean().not_null();
+    c
+}
+
+fn flag_null(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.boolean().null();
+    c
+}
+
+fn bytes(name: &str) -> ColumnDef {
+    let mut c = col(name);
+    c.binary().not_null();
+    c
+}
+
+fn fk(table: &str, column: &str, to: &str, to_column: &str) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(Alias::new(table), Alias::new(column))
+        .to(Alias::new(to), Alias::new(to_column))
+        .to_owned()
+}
+
+async fn index(
+    m: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    cols: &[&str],
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut idx = Index::create();
+    idx.name(name).table(Alias::new(table));
+    for c in cols {
+        idx.col(Alias::new(*c));
+    }
+    if unique {
+        idx.unique();
+    }
+    m.create_index(idx.to_owned()).await
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTables {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let mut candidates = Table::create();
+        candidates
+            .table(Alias::new("candidates"))
+            .col(id("candidacy_id"))
+            .col(int("year"));
+        for name in [
+            "candidate_key",
+            "last_name",
+            "first_name",
+            "birth_date",
+            "email",
+            "staff_number",
+            "workplace_uai",
+            "sex",
+            "department",
+            "staff_category",
+            "workplace_type",
+        ] {
+            candidates.col(text(name));
+        }
+        candidates
+            .col(flag("runs_mlds_actions"))
+            .col(flag("is_dropout_referent"))
+            .col(instant("listed_at"))
+            .col(instant_null("withdrawn_at"));
+        m.create_table(candidates.to_owned()).await?;
+        index(
+            m,
+            "candidates_year",
+            "candidates",
+            &["year", "candidacy_id"],
+            false,
+        )
+        .await?;
+        index(m, "candidates_email", "candidates", &["email"], false).await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("pending_withdrawals"))
+                .col(id("candidacy_id"))
+                .col(int("year"))
+                .col(instant("withdrawn_at"))
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("sessions"))
+                .col(id("id"))
+                .col(col("year").integer().not_null().unique_key())
+                .col(text("starts_on"))
+                .col(text("ends_on"))
+                .col(int("appeal_window_days"))
+                .col(instant("created_at"))
+                .col(text("created_by"))
+                .col(instant_null("deliberation_closed_at"))
+                .col(instant_null("results_published_at"))
+                .col(text_null("results_published_by"))
+                .col(instant("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("boards"))
+                .col(id("id"))
+                .col(text("session_id"))
+                .col(text("name"))
+                .col(instant("created_at"))
+                .col(text("created_by"))
+                .foreign_key(&mut fk("boards", "session_id", "sessions", "id"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "boards_session_name",
+            "boards",
+            &["session_id", "name"],
+            true,
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("board_members"))
+                .col(id("id"))
+                .col(text("board_id"))
+                .col(text("session_id"))
+                .col(text("email"))
+                .col(text("last_name"))
+                .col(text("first_name"))
+                .col(text_null("workplace_uai"))
+                .col(text("role"))
+                .col(text_null("public_key"))
+                .col(instant_null("key_registered_at"))
+                .foreign_key(&mut fk("board_members", "board_id", "boards", "id"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "board_members_board_email",
+            "board_members",
+            &["board_id", "email"],
+            true,
+        )
+        .await?;
+        index(m, "board_members_email", "board_members", &["email"], false).await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("assignments"))
+                .col(id("candidacy_id"))
+                .col(text("session_id"))
+                .col(text("board_id"))
+                .col(instant("assigned_at"))
+                .col(text("assigned_by"))
+                .foreign_key(&mut fk(
+                    "assignments",
+                    "candidacy_id",
+                    "candidates",
+                    "candidacy_id",
+                ))
+                .foreign_key(&mut fk("assignments", "board_id", "boards", "id"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "assignments_board",
+            "assignments",
+            &["board_id", "candidacy_id"],
+            false,
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("slots"))
+                .col(id("id"))
+                .col(text("session_id"))
+                .col(text("board_id"))
+                .col(text("candidacy_id"))
+                .col(text("exam_part"))
+                .col(instant("starts_at"))
+                .col(instant("ends_at"))
+                .col(instant("board_starts_at"))
+                .col(instant("board_ends_at"))
+                .col(text("location"))
+                .col(instant("updated_at"))
+                .col(text("updated_by"))
+                .foreign_key(&mut fk(
+                    "slots",
+                    "candidacy_id",
+                    "assignments",
+                    "candidacy_id",
+                ))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "slots_candidate_part",
+            "slots",
+            &["candidacy_id", "exam_part"],
+            true,
+        )
+        .await?;
+        index(
+            m,
+            "slots_board",
+            "slots",
+            &["board_id", "board_starts_at"],
+            false,
+        )
+        .await?;
+        index(m, "slots_session", "slots", &["session_id", "id"], false).await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("convocations"))
+                .col(id("id"))
+                .col(text("session_id"))
+                .col(text("candidacy_id"))
+                .col(int("version"))
+                .col(instant("issued_at"))
+                .col(text("issued_by"))
+                .col(text("schedule_fingerprint"))
+                .col(long_text("slots_json"))
+                .col(bytes("document"))
+                .col(text("document_sha256"))
+                .foreign_key(&mut fk(
+                    "convocations",
+                    "candidacy_id",
+                    "candidates",
+                    "candidacy_id",
+                ))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "convocations_candidate_version",
+            "convocations",
+            &["candidacy_id", "version"],
+            true,
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("mark_entries"))
+                .col(id("id"))
+                .col(text("session_id"))
+                .col(text("board_id"))
+                .col(text("candidacy_id"))
+                .col(text("exam_part"))
+                .col(text("entrant"))
+                .col(flag("absent"))
+                .col(int_null("half_points"))
+                .col(instant("entered_at"))
+                .col(instant("updated_at"))
+                .col(int("corrections"))
+                .foreign_key(&mut fk(
+                    "mark_entries",
+                    "candidacy_id",
+                    "assignments",
+                    "candidacy_id",
+                ))
+                .to_owned(),
+        )
+        .await?;
+        // One entry per member and épreuve; the limit of two entries is checked under the
+        // session's lock.
+        index(
+            m,
+            "mark_entries_entrant",
+            "mark_entries",
+            &["candidacy_id", "exam_part", "entrant"],
+            true,
+        )
+        .await?;
+        index(
+            m,
+            "mark_entries_board",
+            "mark_entries",
+            &["board_id", "candidacy_id"],
+            false,
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("reconciliations"))
+                .col(text("candidacy_id"))
+                .col(text("exam_part"))
+                .col(text("session_id"))
+                .col(flag("absent"))
+                .col(int_null("half_points"))
+                .col(text("reconciled_by"))
+                .col(instant("reconciled_at"))
+                .col(text("reason"))
+                .primary_key(
+                    Index::create()
+                        .col(Alias::new("candidacy_id"))
+                        .col(Alias::new("exam_part")),
+                )
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("mark_history"))
+                .col(
+                    col("id")
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(text("session_id"))
+                .col(text("candidacy_id"))
+                .col(text("exam_part"))
+                .col(text("action"))
+                .col(text("actor"))
+                .col(instant("at"))
+                .col(flag_null("previous_absent"))
+                .col(int_null("previous_half_points"))
+                .col(flag("absent"))
+                .col(int_null("half_points"))
+                .col(text_null("reason"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "mark_history_candidate",
+            "mark_history",
+            &["candidacy_id", "id"],
+            false,
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("minutes"))
+                .col(id("id"))
+                .col(text("session_id"))
+                .col(instant("prepared_at"))
+                .col(text("prepared_by"))
+                .col(bytes("document"))
+                .col(text("sha256"))
+                .col(long_text("decisions_json"))
+                .col(text("decisions_fingerprint"))
+                .col(instant_null("closed_at"))
+                .col(text_null("signed_by"))
+                .col(text_null("signer_key_id"))
+                .col(text_null("signature"))
+                .col(text_null("academy_key_id"))
+                .col(text_null("academy_signature"))
+                .foreign_key(&mut fk("minutes", "session_id", "sessions", "id"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "minutes_session",
+            "minutes",
+            &["session_id", "id"],
+            false,
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("decisions"))
+                .col(id("candidacy_id"))
+                .col(text("session_id"))
+                .col(flag("part_1_absent"))
+                .col(int_null("part_1_half_points"))
+                .col(flag("part_2_absent"))
+                .col(int_null("part_2_half_points"))
+                .col(text("outcome"))
+                .col(text_null("reason"))
+                .col(instant("decided_at"))
+                .col(instant_null("revised_at"))
+                .col(text_null("revised_by_appeal"))
+                .foreign_key(&mut fk("decisions", "session_id", "sessions", "id"))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "decisions_session",
+            "decisions",
+            &["session_id", "candidacy_id"],
+            false,
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table(Alias::new("appeals"))
+                .col(id("id"))
+                .col(text("session_id"))
+                .col(text("candidacy_id"))
+                .col(text("status"))
+                .col(long_text("grounds"))
+                .col(instant("filed_at"))
+                .col(text("filed_by"))
+                .col(instant_null("decided_at"))
+                .col(text_null("decided_by"))
+                .col(long_text_null("decision_text"))
+                .col(long_text("before_json"))
+                .col(long_text_null("after_json"))
+                .foreign_key(&mut fk(
+                    "appeals",
+                    "candidacy_id",
+                    "decisions",
+                    "candidacy_id",
+                ))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "appeals_session",
+            "appeals",
+            &["session_id", "id"],
+            false,
+        )
+        .await?;
+        // One pending appeal per candidate, whatever the race.
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX appeals_one_pending ON appeals (candidacy_id) WHERE status = 'pending'",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            "appeals",
+            "decisions",
+            "minutes",
+            "mark_history",
+            "reconciliations",
+            "mark_entries",
+            "convocations",
+            "slots",
+            "assignments",
+            "board_members",
+            "boards",
+            "sessions",
+            "pending_withdrawals",
+            "candidates",
+        ] {
+            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
