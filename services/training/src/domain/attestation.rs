@@ -1,0 +1,284 @@
+//! The training attestation: a one-page printable PDF, rendered from what was recorded. The same
+//! facts give the same bytes, so the stored checksum identifies the document.
+
+use chrono::{DateTime, Utc};
+use cplds_runtime::{
+    academy::Academy,
+    pdf::{Document, Font, PAGE_WIDTH},
+    time::paris_date,
+};
+
+use super::{
+    calendar::SchoolYear,
+    format_minutes,
+    hours::Hours,
+    programme::{Module, ModuleKind},
+};
+
+/// `ATT-BORDEAUX-2025-0007`.
+pub fn number(academy: &Academy, year: SchoolYear, sequence: i64) -> String {
+    format!(
+        "ATT-{}-{}-{sequence:04}",
+        academy.code.to_ascii_uppercase(),
+        year.year()
+    )
+}
+
+pub struct Attestation<'a> {
+    pub number: &'a str,
+    pub organizing: &'a Academy,
+    pub home: &'a Academy,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub school_year: SchoolYear,
+    pub cohort_title: &'a str,
+    pub programme_title: &'a str,
+    pub programme_version: i32,
+    /// The modules followed, with the minutes credited.
+    pub modules: Vec<(&'a Module, u32)>,
+    pub hours: Hours,
+    pub tutor: Option<String>,
+    pub issued_at: DateTime<Utc>,
+    pub issued_by: &'a str,
+}
+
+pub fn render(a: &Attestation) -> Vec<u8> {
+    let mut doc = Document::new(&format!("Attestation de formation {}", a.number));
+    let page = doc.page();
+    let left = 60.0;
+    let width = PAGE_WIDTH - 2.0 * left;
+    page.text(left, 790.0, Font::Bold, 11.0, "RÉPUBLIQUE FRANÇAISE");
+    page.text(
+        left,
+        774.0,
+        Font::Regular,
+        10.0,
+        &format!("Région académique {}", a.organizing.region.name),
+    );
+    page.text(
+        left,
+        760.0,
+        Font::Regular,
+        10.0,
+        &format!("Académie de {}", a.organizing.name),
+    );
+    page.text(
+        PAGE_WIDTH - 230.0,
+        790.0,
+        Font::Mono,
+        9.0,
+        &format!("N° {}", a.number),
+    );
+    page.centered(700.0, Font::Bold, 18.0, "Attestation de formation");
+    page.centered(
+        680.0,
+        Font::Regular,
+        10.5,
+        "Certificat de professionnalisation en matière de lutte contre le décrochage scolaire",
+    );
+    page.centered(
+        666.0,
+        Font::Regular,
+        10.5,
+        "(CPLDS — décret n° 2017-791 du 5 mai 2017)",
+    );
+    page.line(left, 650.0, PAGE_WIDTH - left, 650.0, 0.5);
+    let shared = if a.home == a.organizing {
+        String::new()
+    } else {
+        format!(", de l’académie de {},", a.home.name)
+    };
+    let mut y = page.paragraph(
+        left,
+        625.0,
+        width,
+        Font::Regular,
+        11.0,
+        &format!(
+            "L’académie de {} atteste que {} {}{} a suivi la formation préparatoire au CPLDS \
+             de l’année scolaire {} (« {} »), selon le programme « {} » (version {}), et l’a \
+             achevée.",
+            a.organizing.name,
+            a.first_name,
+            a.last_name.to_uppercase(),
+            shared,
+            a.school_year.label(),
+            a.cohort_title,
+            a.programme_title,
+            a.programme_version
+        ),
+    );
+    y -= 8.0;
+    page.text(left, y, Font::Bold, 11.0, "Heures suivies");
+    y -= 18.0;
+    for kind in ModuleKind::ALL {
+        let minutes = match kind {
+            ModuleKind::Theory => a.hours.theory,
+            ModuleKind::Deepening => a.hours.deepening,
+            ModuleKind::Practical => a.hours.practical,
+        };
+        page.text(
+            left + 10.0,
+            y,
+            Font::Regular,
+            10.0,
+            &capitalised(kind.label()),
+        );
+        page.text(
+            left + 330.0,
+            y,
+            Font::Regular,
+            10.0,
+            &format_minutes(minutes),
+        );
+        y -= 14.0;
+        for (m, credited) in a.modules.iter().filter(|(m, _)| m.kind == *kind) {
+            let title: String = m.title.chars().take(60).collect();
+            page.text(
+                left + 24.0,
+                y,
+                Font::Oblique,
+                8.5,
+                &format!("{} — {title}", m.code),
+            );
+            page.text(
+                left + 330.0,
+                y,
+                Font::Oblique,
+                8.5,
+                &format_minutes(*credited),
+            );
+            y -= 11.5;
+        }
+        y -= 4.0;
+    }
+    page.line(left + 10.0, y + 6.0, left + 400.0, y + 6.0, 0.3);
+    y -= 8.0;
+    page.text(left + 10.0, y, Font::Bold, 10.5, "Total");
+    page.text(
+        left + 330.0,
+        y,
+        Font::Bold,
+        10.5,
+        &format_minutes(a.hours.total()),
+    );
+    y -= 16.0;
+    page.text(
+        left + 10.0,
+        y,
+        Font::Regular,
+        9.5,
+        &format!(
+            "dont présentiel {} (stage tutoré {}), distanciel synchrone {}, asynchrone {}",
+            format_minutes(a.hours.presence),
+            format_minutes(a.hours.internship),
+            format_minutes(a.hours.synchronous_distance),
+            format_minutes(a.hours.asynchronous_distance)
+        ),
+    );
+    y -= 24.0;
+    if let Some(tutor) = &a.tutor {
+        page.text(left, y, Font::Regular, 10.0, &format!("Tuteur : {tutor}"));
+        y -= 16.0;
+    }
+    let day = paris_date(a.issued_at).format("%d/%m/%Y").to_string();
+    page.text(
+        left,
+        y - 10.0,
+        Font::Regular,
+        10.0,
+        &format!(
+            "Fait le {day}, pour la recteure ou le recteur de l’académie de {},",
+            a.organizing.name
+        ),
+    );
+    page.text(
+        left,
+        y - 24.0,
+        Font::Regular,
+        10.0,
+        &format!("par délégation, le service de formation ({})", a.issued_by),
+    );
+    page.line(left, 70.0, PAGE_WIDTH - left, 70.0, 0.3);
+    page.text(
+        left,
+        56.0,
+        Font::Mono,
+        7.5,
+        &format!(
+            "{} — attestation délivrée au titre de l’arrêté du 5 mai 2017 relatif à la formation",
+            a.number
+        ),
+    );
+    doc.finish()
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cplds_runtime::{pdf::extract_text, time::parse_paris_local};
+
+    use super::*;
+    use crate::domain::programme::tests::standard;
+
+    #[test]
+    fn the_attestation_reads_right_and_is_deterministic() {
+        let p = standard();
+        let bordeaux = Academy::find("bordeaux").unwrap();
+        let limoges = Academy::find("limoges").unwrap();
+        let mut hours = Hours::default();
+        let modules: Vec<(&Module, u32)> = p
+            .modules
+            .iter()
+            .filter(|m| !["A4", "A5"].contains(&m.code.as_str()))
+            .map(|m| (m, m.minutes))
+            .collect();
+        for (m, c) in &modules {
+            hours.add(m, *c);
+        }
+        let year =
+            SchoolYear::containing(paris_date(parse_paris_local("2025-10-01T10:00").unwrap()));
+        let n = number(bordeaux, year, 7);
+        assert_eq!(n, "ATT-BORDEAUX-2025-0007");
+        let a = Attestation {
+            number: &n,
+            organizing: bordeaux,
+            home: limoges,
+            first_name: "Léa",
+            last_name: "Dupré",
+            school_year: year,
+            cohort_title: "Formation CPLDS 2025-2026",
+            programme_title: "Programme 2017",
+            programme_version: 1,
+            modules,
+            hours,
+            tutor: Some("Paul Rivière".into()),
+            issued_at: parse_paris_local("2026-05-04T10:00").unwrap(),
+            issued_by: "eafc@ac-bordeaux.fr",
+        };
+        let pdf = render(&a);
+        assert_eq!(pdf, render(&a));
+        let text = extract_text(&pdf);
+        for expected in [
+            "Attestation de formation",
+            "Académie de Bordeaux",
+            "DUPRÉ",
+            "de l’académie de Limoges",
+            "2025-2026",
+            "190 h",
+            "120 h",
+            "Tuteur : Paul Rivière",
+            "04/05/2026",
+            "ATT-BORDEAUX-2025-0007",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from {text}");
+        }
+    }
+}
