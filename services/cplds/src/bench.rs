@@ -16,7 +16,6 @@ use cplds_proto::v1::{self as pb, registration_service_client::RegistrationServi
 use cplds_runtime::{
     auth::Role,
     bus::{SharedBus, memory::InMemoryBus},
-    clock,
     db::{self, DbTarget},
     time::format_paris_local,
 };
@@ -225,16 +224,14 @@ async fn one_backend(
 ) -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
     let bus: SharedBus = Arc::new(InMemoryBus::new());
-    let node = LocalNode::start(LocalNodeSpec {
-        academy: "toulouse".into(),
-        data_dir: dir.path().to_path_buf(),
-        modules: crate::academy_modules(&["registration".to_owned()])?,
+    let mut spec = LocalNodeSpec::new(
+        "toulouse",
+        dir.path().to_path_buf(),
+        crate::academy_modules(&["registration".to_owned()])?,
         bus,
-        clock: clock::system(),
-        listen: "127.0.0.1:0".parse()?,
-        database_url: database_url.clone(),
-    })
-    .await?;
+    );
+    spec.config.database_url = database_url.clone();
+    let node = LocalNode::start(spec).await?;
     let baseline_db = match &database_url {
         Some(url) => {
             db::connect(&DbTarget::Postgres {

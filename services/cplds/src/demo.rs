@@ -13,7 +13,6 @@ use cplds_proto::v1::{
 use cplds_runtime::{
     auth::Role,
     bus::{SharedBus, memory::InMemoryBus},
-    clock,
     time::{format_paris_local, paris_date},
 };
 use tonic::transport::Channel;
@@ -55,17 +54,11 @@ async fn start_node(
     modules: Vec<Arc<dyn cplds_runtime::host::ServiceModule>>,
     bus: &SharedBus,
 ) -> anyhow::Result<LocalNode> {
-    LocalNode::start(LocalNodeSpec {
-        academy: academy.into(),
-        data_dir: opts.data_dir.join(academy),
-        modules,
-        bus: bus.clone(),
-        clock: clock::system(),
-        listen: port(opts.listen, offset),
-        database_url: None,
-    })
-    .await
-    .with_context(|| format!("starting the {academy} node"))
+    let mut spec = LocalNodeSpec::new(academy, opts.data_dir.join(academy), modules, bus.clone());
+    spec.config.listen = port(opts.listen, offset);
+    LocalNode::start(spec)
+        .await
+        .with_context(|| format!("starting the {academy} node"))
 }
 
 /// The other académies of the demo, with a few candidates each.
@@ -114,11 +107,37 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
         let _ = writeln!(out, "académie node {} on {}", n.node.academy, n.node.addr);
     }
     let year = demo_year();
-    out.push_str(
-        &seed_registration(&toulouse, toulouse.channel().await?)
+    let channel = toulouse.channel().await?;
+    let (registration, list) = seed_registration(&toulouse, channel.clone())
+        .await
+        .context("seeding registration")?;
+    out.push_str(&registration);
+    let mint = |subject: &str, roles: &[Role]| toulouse.token(subject, roles);
+    // The training of the school year before the session.
+    let training =
+        cplds_training::scenario::run_for_year(channel.clone(), "toulouse", &mint, year - 1)
             .await
-            .context("seeding registration")?,
-    );
+            .context("the training cohort")?;
+    let _ = write!(out, "\n{training}");
+
+    let exam = cplds_examination::scenario::run(channel.clone(), "toulouse", &mint, &list)
+        .await
+        .context("the exam session")?;
+    let _ = write!(out, "\n{exam}");
+    let recteur = toulouse.token("recteur@ac-toulouse.fr", &[Role::Recteur]);
+    let certificates = cplds_certification::scenario::issue_and_verify(
+        channel.clone(),
+        &recteur,
+        cplds_certification::scenario::ScenarioOptions {
+            year,
+            expected: exam.statistics.admitted as usize,
+            wait: std::time::Duration::from_secs(20),
+            signatory_name: Some("Le recteur de l'académie de Toulouse".into()),
+        },
+    )
+    .await
+    .context("issuing certificates")?;
+    let _ = writeln!(out, "\n{certificates}");
     let mut expected_registrations = PEOPLE.len() as i64;
     for (node, (_, departments)) in others.iter().zip(OTHERS) {
         expected_registrations += seed_small_academy(node, departments, year)
@@ -410,49 +429,53 @@ async fn national_report(
     );
     let _ = writeln!(
         out,
-        "  {:<12} {:>10} {:>11} {:>10} {:>16} {:>9} {:>9}",
+        "  {:<10} {:>10} {:>8} {:>9} {:>9} {:>8} {:>9} {:>6} {:>10} {:>9} {:>9}",
         "académie",
         "registered",
-        "invalidated",
+        "invalid",
         "withdrawn",
-        "admitted to sit",
+        "to sit",
+        "admitted",
+        "not adm.",
+        "rate",
+        "certified",
         "approved",
         "complete"
     );
-    for c in &s.cells {
-        let f = c.figures.clone().unwrap_or_default();
-        let academy = c.key.first().map(|k| k.value.clone()).unwrap_or_default();
-        let st = s.academies.iter().find(|a| a.academy == academy);
-        let _ = writeln!(
-            out,
-            "  {:<12} {:>10} {:>11} {:>10} {:>16} {:>9} {:>9}",
-            academy,
+    let row = |name: &str, f: &pb::Figures, approved: &str, complete: &str| {
+        let rate = f
+            .admitted_rate
+            .filter(|r| !r.undefined)
+            .map_or("—".to_owned(), |r| format!("{:.0} %", r.percent));
+        format!(
+            "  {:<10} {:>10} {:>8} {:>9} {:>9} {:>8} {:>9} {:>6} {:>10} {:>9} {:>9}\n",
+            name,
             v(f.registrations),
             v(f.invalidated),
             v(f.withdrawn),
             v(f.admitted_to_sit),
-            if st.is_some_and(|a| a.approved) {
-                "yes"
-            } else {
-                "no"
-            },
-            if st.is_some_and(|a| a.up_to_date) {
-                "yes"
-            } else {
-                "no"
-            }
-        );
+            v(f.admitted),
+            v(f.not_admitted),
+            rate,
+            v(f.certificates_issued),
+            approved,
+            complete
+        )
+    };
+    for c in &s.cells {
+        let f = c.figures.clone().unwrap_or_default();
+        let academy = c.key.first().map(|k| k.value.clone()).unwrap_or_default();
+        let st = s.academies.iter().find(|a| a.academy == academy);
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        out.push_str(&row(
+            &academy,
+            &f,
+            yes(st.is_some_and(|a| a.approved)),
+            yes(st.is_some_and(|a| a.up_to_date)),
+        ));
     }
     let t = s.totals.unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "  {:<12} {:>10} {:>11} {:>10} {:>16}",
-        "total",
-        v(t.registrations),
-        v(t.invalidated),
-        v(t.withdrawn),
-        v(t.admitted_to_sit)
-    );
+    out.push_str(&row("total", &t, "", ""));
     let _ = writeln!(
         out,
         "  figures final: {}",
@@ -685,7 +708,10 @@ fn scan(title: &str) -> Vec<u8> {
     d.finish()
 }
 
-async fn seed_registration(node: &LocalNode, channel: Channel) -> anyhow::Result<String> {
+async fn seed_registration(
+    node: &LocalNode,
+    channel: Channel,
+) -> anyhow::Result<(String, pb::AdmittedList)> {
     let mut client = RegistrationServiceClient::new(channel);
     let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice]);
     let recteur = node.token("recteur@ac-toulouse.fr", &[Role::Recteur]);
@@ -829,5 +855,5 @@ async fn seed_registration(node: &LocalNode, channel: Channel) -> anyhow::Result
             c.department
         );
     }
-    Ok(out)
+    Ok((out, list))
 }

@@ -5,6 +5,7 @@
 //! never know how they are hosted.
 
 pub mod bench;
+pub mod bench_national;
 pub mod demo;
 pub mod sandbox;
 
@@ -18,7 +19,13 @@ pub fn national_modules() -> Vec<Arc<dyn ServiceModule>> {
 }
 
 /// Every service an académie node can run, in start order.
-pub const SERVICES: &[&str] = &["registration", "certification", "reporting"];
+pub const SERVICES: &[&str] = &[
+    "registration",
+    "training",
+    "examination",
+    "certification",
+    "reporting",
+];
 
 /// The modules for the named services (all when `names` is empty).
 pub fn academy_modules(names: &[String]) -> anyhow::Result<Vec<Arc<dyn ServiceModule>>> {
@@ -32,6 +39,8 @@ pub fn academy_modules(names: &[String]) -> anyhow::Result<Vec<Arc<dyn ServiceMo
         .map(|name| -> anyhow::Result<Arc<dyn ServiceModule>> {
             match name {
                 "registration" => Ok(Arc::new(cplds_registration::RegistrationModule)),
+                "training" => Ok(Arc::new(cplds_training::TrainingModule)),
+                "examination" => Ok(Arc::new(cplds_examination::ExaminationModule)),
                 "certification" => Ok(Arc::new(cplds_certification::CertificationModule)),
                 "reporting" => Ok(Arc::new(cplds_reporting::ReportingModule)),
                 other => anyhow::bail!(

@@ -153,6 +153,26 @@ struct KeygenArgs {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Replay of a national history (30 académies, 10 years) into an empty aggregator, beside the
+    /// raw RabbitMQ consume rate; then commit-to-national latency at a steady rate.
+    National {
+        #[arg(long, default_value_t = 10)]
+        years: i32,
+        /// Average candidates per académie and year.
+        #[arg(long, default_value_t = 40)]
+        candidates: u32,
+        /// Also replay through RabbitMQ (base URL without vhost; vhosts are made with rabbitmqctl).
+        #[arg(long)]
+        amqp_url: Option<String>,
+        /// Also replay into PostgreSQL: URL of an existing database to create the bench database from.
+        #[arg(long)]
+        postgres_url: Option<String>,
+        /// Submissions per second in the latency phase.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        #[arg(long, default_value_t = 15)]
+        seconds: u32,
+    },
     /// Candidacy submission through gRPC under concurrency, with echo and insert baselines.
     Registration {
         #[arg(long, default_value_t = 32)]
@@ -178,6 +198,37 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(args) => demo(args).await,
             Command::Token(args) => token(args),
             Command::Keygen(args) => keygen(args),
+            Command::Bench {
+                which:
+                    BenchCommand::National {
+                        years,
+                        candidates,
+                        amqp_url,
+                        postgres_url,
+                        rate,
+                        seconds,
+                    },
+            } => {
+                let _ = telemetry::init(
+                    &cplds_runtime::config::TelemetryConfig {
+                        log_filter: "error".into(),
+                        ..Default::default()
+                    },
+                    "cplds-bench",
+                );
+                let report =
+                    cplds::bench_national::run(cplds::bench_national::NationalBenchOptions {
+                        years,
+                        candidates,
+                        amqp_url,
+                        postgres_url,
+                        rate,
+                        seconds,
+                    })
+                    .await?;
+                println!("{report}");
+                Ok(())
+            }
             Command::Bench {
                 which:
                     BenchCommand::Registration {

@@ -21,32 +21,55 @@ pub struct LocalNode {
 }
 
 pub struct LocalNodeSpec {
-    pub academy: String,
-    pub data_dir: PathBuf,
+    /// The node's configuration; `listen` on port 0 for a random port.
+    pub config: Config,
     pub modules: Vec<Arc<dyn ServiceModule>>,
     pub bus: SharedBus,
     pub clock: SharedClock,
-    /// `127.0.0.1:0` for a random port.
-    pub listen: std::net::SocketAddr,
-    pub database_url: Option<String>,
+}
+
+impl LocalNodeSpec {
+    /// Embedded defaults for `academy` with its data under `data_dir`, on a random loopback port.
+    pub fn new(
+        academy: &str,
+        data_dir: PathBuf,
+        modules: Vec<Arc<dyn ServiceModule>>,
+        bus: SharedBus,
+    ) -> Self {
+        let config = Config {
+            academy: Some(academy.to_owned()),
+            listen: ([127, 0, 0, 1], 0).into(),
+            data_dir,
+            ..Config::default()
+        };
+        Self {
+            config,
+            modules,
+            bus,
+            clock: cplds_runtime::clock::system(),
+        }
+    }
 }
 
 impl LocalNode {
     pub async fn start(spec: LocalNodeSpec) -> anyhow::Result<Self> {
-        let config = Config {
-            academy: Some(spec.academy.clone()),
-            listen: spec.listen,
-            data_dir: spec.data_dir,
-            database_url: spec.database_url,
-            ..Config::default()
-        };
-        let listener = TcpListener::bind(spec.listen).await?;
+        let LocalNodeSpec {
+            config,
+            modules,
+            bus,
+            clock,
+        } = spec;
+        let academy = config
+            .academy
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("a local node needs an académie"))?;
+        let listener = TcpListener::bind(config.listen).await?;
         let node = host::start(NodeSpec {
             config: config.clone(),
-            academy: spec.academy,
-            modules: spec.modules,
-            bus: spec.bus,
-            clock: spec.clock,
+            academy,
+            modules,
+            bus,
+            clock,
             listener: Some(listener),
             tls: None,
         })
