@@ -406,7 +406,6 @@ async fn latency(
         .await?;
     let total = (rate * seconds) as usize;
     let every = Duration::from_secs_f64(1.0 / f64::from(rate));
-    let mut committed = Vec::with_capacity(total);
     let mut tick = tokio::time::interval(every);
     for i in 0..total {
         tick.tick().await;
@@ -423,9 +422,30 @@ async fn latency(
                 &office,
             ))
             .await?;
-        // Sequence 1 is the campaign; submission i is national fact i + 2.
-        committed.push((i as i64 + 2, Utc::now()));
     }
+    // Commit instants: the outbox rows of the académie's national facts, written in the
+    // transaction of each change (sequence 1 is the campaign).
+    let academy_db = node
+        .node
+        .databases
+        .get("registration")
+        .context("registration database")?
+        .clone();
+    let committed: Vec<(i64, chrono::DateTime<Utc>)> = academy_db
+        .query_all_raw(cplds_runtime::db::stmt(
+            academy_db.get_database_backend(),
+            "SELECT sequence, created_at FROM outbox WHERE stream = ? AND sequence > 1",
+            vec!["national".into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<i64>("", "sequence")?,
+                r.try_get::<chrono::DateTime<Utc>>("", "created_at")?,
+            ))
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()?;
     let db = national
         .node
         .databases
