@@ -81,11 +81,9 @@ mod tests {
 
     fn table(values: &[i64], cols: usize) -> Vec<Vec<String>> {
         (0..values.len())
-            .map(|i| {
-                match (i.checked_div(cols), i.checked_rem(cols)) {
-                    (Some(row), Some(col)) => vec![row.to_string(), col.to_string()],
-                    _ => vec![i.to_string()],
-                }
+            .map(|i| match (i.checked_div(cols), i.checked_rem(cols)) {
+                (Some(row), Some(col)) => vec![row.to_string(), col.to_string()],
+                _ => vec![i.to_string()],
             })
             .collect()
     }
