@@ -211,14 +211,19 @@ fn person(n: u32) -> pb::CandidateDetails {
     }
 }
 
+/// The next event, heartbeats (outside the sequence) skipped.
 async fn next_event(sub: &mut Subscription) -> EventEnvelope {
-    let d = tokio::time::timeout(Duration::from_secs(10), sub.next())
-        .await
-        .expect("an event in time")
-        .expect("open");
-    let e = EventEnvelope::decode(d.body.as_slice()).unwrap();
-    d.ack().await.unwrap();
-    e
+    loop {
+        let d = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("an event in time")
+            .expect("open");
+        let e = EventEnvelope::decode(d.body.as_slice()).unwrap();
+        d.ack().await.unwrap();
+        if e.r#type != "heartbeat" {
+            return e;
+        }
+    }
 }
 
 async fn a_whole_campaign_from_opening_to_the_admitted_list(backend: Backend) {

@@ -246,17 +246,22 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         tasks.spawn(job);
     }
     if academy != "national" {
-        let control = control_queue(&academy);
-        bus.declare(&control)
-            .await
-            .context("declaring the control queue")?;
-        tasks.spawn(serve_replays(
-            bus.clone(),
-            control,
-            academy.clone(),
-            relays.clone(),
-            shutdown.clone(),
-        ));
+        // A queue per service: when services run in separate processes, each gets every request
+        // and answers those for itself (replicas of one service share its queue).
+        for (name, relay) in &relays {
+            let control = control_queue(&academy, name);
+            bus.declare(&control)
+                .await
+                .context("declaring the control queue")?;
+            let own: HashMap<&'static str, Arc<OutboxRelay>> = [(*name, relay.clone())].into();
+            tasks.spawn(serve_replays(
+                bus.clone(),
+                control,
+                academy.clone(),
+                own,
+                shutdown.clone(),
+            ));
+        }
     }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -335,12 +340,12 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
 }
 
 /// Where an académie node receives the national node's requests.
-pub fn control_queue(academy: &str) -> crate::bus::QueueSpec {
+pub fn control_queue(academy: &str, service: &str) -> crate::bus::QueueSpec {
     crate::bus::QueueSpec::new(
-        format!("{academy}.control"),
+        format!("{academy}.control.{service}"),
         vec![crate::bus::Binding::new(
             crate::events::Stream::Control,
-            format!("{academy}.#"),
+            format!("{academy}.national.replay_requested"),
         )],
     )
 }
