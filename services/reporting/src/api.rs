@@ -12,6 +12,7 @@ use cplds_runtime::{
     auth::{Access, Caller, Policy, Role},
     clock::SharedClock,
     db::RuntimeTables,
+    error::reply,
     error::{ServiceError, ServiceResult, Violations},
     host::{Mount, ServiceContext, ServiceModule},
     outbox::Outbox,
@@ -401,10 +402,6 @@ impl Inner {
             approvals: rows.iter().map(|a| self.approval_pb(a)).collect(),
         })
     }
-}
-
-fn reply<T>(r: ServiceResult<T>) -> Result<Response<T>, Status> {
-    r.map(Response::new).map_err(Status::from)
 }
 
 #[async_trait]

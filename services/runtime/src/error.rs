@@ -143,6 +143,11 @@ impl From<sea_orm::TransactionError<ServiceError>> for ServiceError {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// A handler's result as tonic wants it: the message, or the mapped status.
+pub fn reply<T>(r: ServiceResult<T>) -> Result<tonic::Response<T>, Status> {
+    r.map(tonic::Response::new).map_err(Status::from)
+}
+
 /// Collects every field violation of a request, so the caller learns all of them at once.
 ///
 /// ```

@@ -96,7 +96,11 @@ pub async fn apply(
         txn.rollback().await?;
         return Ok(Outcome::Duplicate);
     }
-    consumer.handler.handle(&txn, envelope).await?;
+    if let Err(e) = consumer.handler.handle(&txn, envelope).await {
+        // Release the inbox row's lock now, not when the pool next uses the connection.
+        let _ = txn.rollback().await;
+        return Err(e);
+    }
     txn.commit().await?;
     Ok(Outcome::Applied)
 }

@@ -25,6 +25,7 @@ pub mod inbox;
 pub mod outbox;
 pub mod pagination;
 pub mod pdf;
+pub mod people;
 pub mod pseudonym;
 pub mod secrets;
 pub mod signing;

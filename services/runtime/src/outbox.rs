@@ -297,16 +297,31 @@ impl OutboxRelay {
                 txn.commit().await?;
                 return Ok(0);
             }
-            self.publish(&rows).await?;
-            mark_published(&txn, &rows, self.outbox.clock.now()).await?;
-            txn.commit().await?;
+            tracing::debug!(source = self.outbox.source, rows = rows.len(), "publishing");
+            // Roll back at once on failure: until then the rows stay locked, and SKIP LOCKED
+            // would hide them from the next attempt.
+            let published = match self.publish(&rows).await {
+                Ok(()) => mark_published(&txn, &rows, self.outbox.clock.now())
+                    .await
+                    .map_err(RelayError::from),
+                Err(e) => Err(e.into()),
+            };
+            match published {
+                Ok(()) => txn.commit().await?,
+                Err(e) => {
+                    let _ = txn.rollback().await;
+                    return Err(e);
+                }
+            }
             Ok(rows.len())
         } else {
             let rows = select_unpublished(&self.db, limit, "").await?;
             if rows.is_empty() {
                 return Ok(0);
             }
+            tracing::debug!(source = self.outbox.source, rows = rows.len(), "publishing");
             self.publish(&rows).await?;
+
             mark_published(&self.db, &rows, self.outbox.clock.now()).await?;
             Ok(rows.len())
         }

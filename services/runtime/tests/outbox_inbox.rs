@@ -305,6 +305,7 @@ async fn exactly_once_through_a_flaky_in_process_bus() {
 }
 
 async fn exactly_once_through_rabbitmq_cut_mid_stream(postgres: bool) {
+    cplds_runtime::telemetry::init_for_tests();
     let Some(base) = server_url(AMQP_ENV, "outbox through RabbitMQ") else {
         return;
     };

@@ -19,6 +19,7 @@ use cplds_runtime::{
     academy::Academy,
     auth::{Access, Caller, Policy, Role, key_id, public_key_pem},
     clock::SharedClock,
+    error::reply,
     error::{ServiceError, ServiceResult, Violations},
     host::{Mount, ServiceContext, ServiceModule},
     outbox::Outbox,
@@ -158,10 +159,6 @@ struct Inner {
     keys: KeyRing,
     base_url: Option<String>,
     keys_recorded: OnceCell<()>,
-}
-
-fn reply<T>(r: ServiceResult<T>) -> Result<Response<T>, Status> {
-    r.map(Response::new).map_err(Status::from)
 }
 
 fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {

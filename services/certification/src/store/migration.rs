@@ -1,6 +1,6 @@
 //! Schema of the certification database. Migrations are append-only.
 
-use cplds_runtime::db::RuntimeTables;
+use cplds_runtime::db::{RuntimeTables, columns::*};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
@@ -17,34 +17,6 @@ impl MigrationName for CreateTables {
     fn name(&self) -> &str {
         "m20261101_000400_certification_tables"
     }
-}
-
-fn col(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-}
-
-fn text(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.string().not_null();
-    c
-}
-
-fn text_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.string().null();
-    c
-}
-
-fn instant(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.timestamp_with_time_zone().not_null();
-    c
-}
-
-fn instant_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.timestamp_with_time_zone().null();
-    c
 }
 
 #[async_trait::async_trait]

@@ -22,6 +22,7 @@ use cplds_runtime::{
     academy::Academy,
     auth::{Access, Caller, Policy, Role},
     clock::SharedClock,
+    error::reply,
     error::{ServiceError, ServiceResult, Violations},
     host::{Mount, ServiceContext, ServiceModule},
     outbox::Outbox,
@@ -145,10 +146,6 @@ pub(crate) struct Inner {
     clock: SharedClock,
     /// The académie's document key: countersigns the minutes.
     keyring: KeyRing,
-}
-
-fn reply<T>(r: ServiceResult<T>) -> Result<Response<T>, Status> {
-    r.map(Response::new).map_err(Status::from)
 }
 
 fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {

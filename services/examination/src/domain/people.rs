@@ -1,65 +1,16 @@
 //! Who sits on boards: names, e-mail addresses (the subject of their tokens) and the code UAI of
-//! their establishment. The same rules as registration's, kept here because services share
-//! contracts, not code.
+//! their establishment, parsed with the runtime's `people` rules shared by every service.
+
+use cplds_runtime::people::{Email, PersonName, Uai};
 
 /// A last or first name: letters (any script), spaces, hyphens, apostrophes, dots; 1 to 100.
 pub fn parse_name(s: &str) -> Result<String, String> {
-    let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.is_empty() {
-        return Err("is required".into());
-    }
-    if t.chars().count() > 100 {
-        return Err("must be at most 100 characters".into());
-    }
-    if !t.chars().any(char::is_alphabetic) {
-        return Err("must contain letters".into());
-    }
-    if let Some(c) = t
-        .chars()
-        .find(|c| !(c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '’' | '.')))
-    {
-        return Err(format!(
-            "must hold only letters, spaces, hyphens and apostrophes (found {c:?})"
-        ));
-    }
-    Ok(t)
+    PersonName::parse(s).map(|n| n.as_str().to_owned())
 }
 
 /// An e-mail address, lowercased: it is compared with token subjects.
 pub fn parse_email(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("is required".into());
-    }
-    let err = || format!("{s:?} is not an e-mail address (name@domain.tld)");
-    if s.len() > 254 {
-        return Err("must be at most 254 characters".into());
-    }
-    let (local, domain) = s.rsplit_once('@').ok_or_else(err)?;
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
-    if !(local_ok && domain_ok) {
-        return Err(err());
-    }
-    Ok(s.to_ascii_lowercase())
+    Email::parse(s).map(|e| e.as_str().to_ascii_lowercase())
 }
 
 /// True when a token subject names this person.
@@ -67,31 +18,13 @@ pub fn same_person(email: &str, subject: &str) -> bool {
     email.trim().eq_ignore_ascii_case(subject.trim())
 }
 
-const UAI_KEY: &[u8; 23] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
-
-/// Code UAI of an establishment: 7 digits and a check letter (the number modulo 23, in an
-/// alphabet without I, O and Q). Uppercased.
+/// Code UAI of an establishment: 7 digits and a check letter. Uppercased.
 pub fn parse_uai(s: &str) -> Result<String, String> {
-    let t = s.trim().to_ascii_uppercase();
-    let b = t.as_bytes();
-    if b.len() != 8 || !b[..7].iter().all(u8::is_ascii_digit) || !b[7].is_ascii_uppercase() {
-        return Err(format!(
-            "{s:?} is not a UAI code (7 digits and a letter, e.g. 0310036W)"
-        ));
-    }
-    let expected = uai_check_letter(&t[..7]);
-    if b[7] != expected {
-        return Err(format!(
-            "{t} has a wrong check letter (expected {})",
-            expected as char
-        ));
-    }
-    Ok(t)
+    Uai::parse(s).map(|u| u.as_str().to_owned())
 }
 
 pub fn uai_check_letter(digits: &str) -> u8 {
-    let n: u64 = digits.parse().expect("7 digits");
-    UAI_KEY[(n % 23) as usize]
+    Uai::check_letter(digits)
 }
 
 /// A UAI from its 7 digits, with its check letter.

@@ -1,6 +1,6 @@
 //! Schema of the examination database. Migrations are append-only.
 
-use cplds_runtime::db::RuntimeTables;
+use cplds_runtime::db::{RuntimeTables, columns::*};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
@@ -17,82 +17,6 @@ impl MigrationName for CreateTables {
     fn name(&self) -> &str {
         "m20261124_000100_examination_tables"
     }
-}
-
-fn col(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-}
-
-fn id(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.string().not_null().primary_key();
-    c
-}
-
-fn text(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.string().not_null();
-    c
-}
-
-fn text_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.string().null();
-    c
-}
-
-fn long_text(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.text().not_null();
-    c
-}
-
-fn long_text_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.text().null();
-    c
-}
-
-fn int(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.integer().not_null();
-    c
-}
-
-fn int_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.integer().null();
-    c
-}
-
-fn instant(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.timestamp_with_time_zone().not_null();
-    c
-}
-
-fn instant_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.timestamp_with_time_zone().null();
-    c
-}
-
-fn flag(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.boolean().not_null();
-    c
-}
-
-fn flag_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.boolean().null();
-    c
-}
-
-fn bytes(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.binary().not_null();
-    c
 }
 
 fn fk(table: &str, column: &str, to: &str, to_column: &str) -> ForeignKeyCreateStatement {

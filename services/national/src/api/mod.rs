@@ -20,6 +20,7 @@ use cplds_runtime::{
     bus::{Binding, Message, QueueSpec, SharedBus, Stream},
     clock::SharedClock,
     config::NationalConfig,
+    error::reply,
     error::{ServiceError, ServiceResult, Violations},
     host::{Mount, ServiceContext, ServiceModule},
     inbox::Consumer,
@@ -336,10 +337,6 @@ struct AcademyState {
     approved: bool,
     #[serde(skip)]
     approved_at: Option<DateTime<Utc>>,
-}
-
-fn reply<T>(r: ServiceResult<T>) -> Result<Response<T>, Status> {
-    r.map(Response::new).map_err(Status::from)
 }
 
 impl Inner {

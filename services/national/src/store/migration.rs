@@ -1,6 +1,6 @@
 //! Schema of the national database. Migrations are append-only.
 
-use cplds_runtime::db::RuntimeTables;
+use cplds_runtime::db::{RuntimeTables, columns::col};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
@@ -19,10 +19,6 @@ impl MigrationName for CreateTables {
     }
 }
 
-fn c(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-}
-
 fn pk(t: &mut TableCreateStatement, cols: &[&str]) {
     let mut idx = Index::create();
     for col in cols {
@@ -36,29 +32,29 @@ impl MigrationTrait for CreateTables {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let mut t = Table::create();
         t.table(Alias::new("received_events"))
-            .col(c("academy").string().not_null())
-            .col(c("source").string().not_null())
-            .col(c("sequence").big_integer().not_null())
-            .col(c("event_id").string().not_null().unique_key())
-            .col(c("event_type").string().not_null())
-            .col(c("occurred_at").timestamp_with_time_zone().not_null())
-            .col(c("envelope").binary().not_null())
-            .col(c("applied").boolean().not_null())
-            .col(c("received_at").timestamp_with_time_zone().not_null());
+            .col(col("academy").string().not_null())
+            .col(col("source").string().not_null())
+            .col(col("sequence").big_integer().not_null())
+            .col(col("event_id").string().not_null().unique_key())
+            .col(col("event_type").string().not_null())
+            .col(col("occurred_at").timestamp_with_time_zone().not_null())
+            .col(col("envelope").binary().not_null())
+            .col(col("applied").boolean().not_null())
+            .col(col("received_at").timestamp_with_time_zone().not_null());
         pk(&mut t, &["academy", "source", "sequence"]);
         m.create_table(t.to_owned()).await?;
 
         let mut t = Table::create();
         t.table(Alias::new("streams"))
-            .col(c("academy").string().not_null())
-            .col(c("source").string().not_null())
-            .col(c("applied_sequence").big_integer().not_null())
-            .col(c("highest_seen").big_integer().not_null())
-            .col(c("announced_sequence").big_integer().not_null())
-            .col(c("last_event_at").timestamp_with_time_zone().null())
-            .col(c("last_heartbeat_at").timestamp_with_time_zone().null())
+            .col(col("academy").string().not_null())
+            .col(col("source").string().not_null())
+            .col(col("applied_sequence").big_integer().not_null())
+            .col(col("highest_seen").big_integer().not_null())
+            .col(col("announced_sequence").big_integer().not_null())
+            .col(col("last_event_at").timestamp_with_time_zone().null())
+            .col(col("last_heartbeat_at").timestamp_with_time_zone().null())
             .col(
-                c("last_replay_request_at")
+                col("last_replay_request_at")
                     .timestamp_with_time_zone()
                     .null(),
             );
@@ -68,10 +64,10 @@ impl MigrationTrait for CreateTables {
         for (name, year) in [("records", "year"), ("trainings", "school_year")] {
             let mut t = Table::create();
             t.table(Alias::new(name))
-                .col(c("academy").string().not_null())
-                .col(c(year).integer().not_null())
-                .col(c("candidate_key").string().not_null())
-                .col(c("data").text().not_null());
+                .col(col("academy").string().not_null())
+                .col(col(year).integer().not_null())
+                .col(col("candidate_key").string().not_null())
+                .col(col("data").text().not_null());
             pk(&mut t, &["academy", year, "candidate_key"]);
             m.create_table(t.to_owned()).await?;
             m.create_index(
@@ -86,11 +82,11 @@ impl MigrationTrait for CreateTables {
 
         let mut t = Table::create();
         t.table(Alias::new("approvals"))
-            .col(c("academy").string().not_null())
-            .col(c("year").integer().not_null())
-            .col(c("approved").boolean().not_null())
-            .col(c("approved_at").timestamp_with_time_zone().null())
-            .col(c("remarks").text().not_null());
+            .col(col("academy").string().not_null())
+            .col(col("year").integer().not_null())
+            .col(col("approved").boolean().not_null())
+            .col(col("approved_at").timestamp_with_time_zone().null())
+            .col(col("remarks").text().not_null());
         pk(&mut t, &["academy", "year"]);
         m.create_table(t.to_owned()).await?;
 
@@ -98,17 +94,17 @@ impl MigrationTrait for CreateTables {
             Table::create()
                 .table(Alias::new("approval_log"))
                 .col(
-                    c("id")
+                    col("id")
                         .big_integer()
                         .not_null()
                         .auto_increment()
                         .primary_key(),
                 )
-                .col(c("academy").string().not_null())
-                .col(c("year").integer().not_null())
-                .col(c("at").timestamp_with_time_zone().not_null())
-                .col(c("action").string().not_null())
-                .col(c("detail").text().not_null())
+                .col(col("academy").string().not_null())
+                .col(col("year").integer().not_null())
+                .col(col("at").timestamp_with_time_zone().not_null())
+                .col(col("action").string().not_null())
+                .col(col("detail").text().not_null())
                 .to_owned(),
         )
         .await?;
@@ -116,20 +112,20 @@ impl MigrationTrait for CreateTables {
             Table::create()
                 .table(Alias::new("mlds_survey_rows"))
                 .col(
-                    c("id")
+                    col("id")
                         .big_integer()
                         .not_null()
                         .auto_increment()
                         .primary_key(),
                 )
-                .col(c("academy").string().not_null())
-                .col(c("year").integer().not_null())
-                .col(c("version").integer().not_null())
-                .col(c("action_kind").string().not_null())
-                .col(c("sex").string().not_null())
-                .col(c("age_band").string().not_null())
-                .col(c("outcome").string().not_null())
-                .col(c("young_people").big_integer().not_null())
+                .col(col("academy").string().not_null())
+                .col(col("year").integer().not_null())
+                .col(col("version").integer().not_null())
+                .col(col("action_kind").string().not_null())
+                .col(col("sex").string().not_null())
+                .col(col("age_band").string().not_null())
+                .col(col("outcome").string().not_null())
+                .col(col("young_people").big_integer().not_null())
                 .to_owned(),
         )
         .await?;

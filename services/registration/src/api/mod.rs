@@ -19,6 +19,7 @@ use cplds_runtime::{
     auth::{Access, Caller, Policy, Role},
     clock::SharedClock,
     db::is_unique_violation,
+    error::reply,
     error::{ServiceError, ServiceResult, Violations},
     host::{Mount, ServiceContext, ServiceModule},
     outbox::Outbox,
@@ -147,10 +148,6 @@ struct Inner {
     outbox: Outbox,
     clock: SharedClock,
     pseudonymizer: Pseudonymizer,
-}
-
-fn reply<T>(r: ServiceResult<T>) -> Result<Response<T>, Status> {
-    r.map(Response::new).map_err(Status::from)
 }
 
 fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {

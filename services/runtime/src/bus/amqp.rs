@@ -92,14 +92,22 @@ impl AmqpBus {
         Ok((conn, channel))
     }
 
+    /// Connects, giving up after the publish timeout: a broker that accepts the TCP connection
+    /// and then says nothing must not stall a relay (or a consumer) forever.
     async fn dial(&self, props: ConnectionProperties) -> lapin::Result<Connection> {
-        Connection::connect_with_config(
+        let connect = Connection::connect_with_config(
             &self.url,
             props,
             self.tls.clone(),
             lapin::runtime::default_runtime()?,
-        )
-        .await
+        );
+        match tokio::time::timeout(self.publish_timeout, connect).await {
+            Ok(result) => result,
+            Err(_) => Err(lapin::Error::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connecting to the broker timed out",
+            ))),
+        }
     }
 
     fn queue_arguments(&self, spec: &QueueSpec) -> FieldTable {
@@ -425,26 +433,35 @@ struct AmqpAcker(Option<lapin::Acker>);
 impl Acker for AmqpAcker {
     async fn ack(&mut self) -> Result<(), BusError> {
         match self.0.take() {
-            Some(a) => a
-                .ack(BasicAckOptions::default())
-                .await
-                .map(|_| ())
-                .map_err(unavailable),
+            Some(a) => settle(a.ack(BasicAckOptions::default())).await,
             None => Ok(()),
         }
     }
 
     async fn nack(&mut self, requeue: bool) -> Result<(), BusError> {
         match self.0.take() {
-            Some(a) => a
-                .nack(BasicNackOptions {
+            Some(a) => {
+                settle(a.nack(BasicNackOptions {
                     requeue,
                     ..Default::default()
-                })
+                }))
                 .await
-                .map(|_| ())
-                .map_err(unavailable),
+            }
             None => Ok(()),
         }
+    }
+}
+
+/// Settling on a channel whose connection died may never complete: give up after a while. The
+/// broker returns unsettled messages when the connection closes, and the consumer's inbox drops
+/// the redelivered duplicate.
+async fn settle(
+    op: impl std::future::Future<Output = lapin::Result<bool>>,
+) -> Result<(), BusError> {
+    match tokio::time::timeout(Duration::from_secs(5), op).await {
+        Ok(r) => r.map(|_| ()).map_err(unavailable),
+        Err(_) => Err(BusError::Unavailable(
+            "settling a delivery timed out".into(),
+        )),
     }
 }

@@ -1,6 +1,6 @@
 //! Schema of the training database. Migrations are append-only.
 
-use cplds_runtime::db::RuntimeTables;
+use cplds_runtime::db::{RuntimeTables, columns::*};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
@@ -17,52 +17,6 @@ impl MigrationName for CreateTables {
     fn name(&self) -> &str {
         "m20261101_000200_training_tables"
     }
-}
-
-fn col(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-}
-
-fn id(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.string().not_null().primary_key();
-    c
-}
-
-fn text(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.string().not_null();
-    c
-}
-
-fn text_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.string().null();
-    c
-}
-
-fn int(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.integer().not_null();
-    c
-}
-
-fn instant(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.timestamp_with_time_zone().not_null();
-    c
-}
-
-fn instant_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.timestamp_with_time_zone().null();
-    c
-}
-
-fn serial(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.big_integer().not_null().auto_increment().primary_key();
-    c
 }
 
 fn fk(from: &str, column: &str, to: &str, to_column: &str) -> ForeignKeyCreateStatement {
