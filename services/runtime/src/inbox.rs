@@ -117,7 +117,10 @@ pub async fn run(
     let mut backoff = Duration::from_millis(200);
     'subscribe: loop {
         let mut sub = match bus.subscribe(&consumer.queue).await {
-            Ok(s) => s,
+            Ok(s) => {
+                backoff = Duration::from_millis(200);
+                s
+            }
             Err(e) => {
                 tracing::warn!(queue = %consumer.queue.name, error = %e, "cannot subscribe; retrying");
                 tokio::select! {
@@ -136,7 +139,85 @@ pub async fn run(
             let Some(delivery) = delivery else {
                 continue 'subscribe;
             };
-            process(&db, &consumer, &clock, outbox.as_ref(), delivery).await;
+            // What is already waiting is applied in the same transaction: a replay of years
+            // of events is not a transaction per event.
+            let mut batch = vec![delivery];
+            while batch.len() < BATCH
+                && let Some(d) = sub.try_next()
+            {
+                batch.push(d);
+            }
+            if batch.len() == 1 {
+                process(
+                    &db,
+                    &consumer,
+                    &clock,
+                    outbox.as_ref(),
+                    batch.pop().expect("one"),
+                )
+                .await;
+            } else {
+                process_batch(&db, &consumer, &clock, outbox.as_ref(), batch).await;
+            }
+        }
+    }
+}
+
+/// Deliveries applied together at most.
+const BATCH: usize = 128;
+
+/// Applies a batch in one transaction; if any event fails, nothing of the batch is kept and
+/// each delivery goes through [`process`] on its own, so one bad event cannot hold the others.
+async fn process_batch(
+    db: &DatabaseConnection,
+    consumer: &Consumer,
+    clock: &SharedClock,
+    outbox: Option<&Outbox>,
+    batch: Vec<Delivery>,
+) {
+    let mut decoded = Vec::with_capacity(batch.len());
+    for d in batch {
+        match EventEnvelope::decode(d.body.as_slice()) {
+            Ok(e) => decoded.push((d, e)),
+            Err(e) => {
+                tracing::error!(queue = %consumer.queue.name, message_id = %d.message_id, error = %e, "undecodable event; dead-lettered");
+                let _ = d.dead_letter().await;
+            }
+        }
+    }
+    let span =
+        tracing::info_span!("consume_batch", consumer = %consumer.name, events = decoded.len());
+    let applied = async {
+        let txn = db.begin().await?;
+        for (_, envelope) in &decoded {
+            let fresh = !consumer.handler.uses_inbox(envelope)
+                || record(&txn, &consumer.name, &envelope.event_id, clock.now()).await?;
+            if fresh && let Err(e) = consumer.handler.handle(&txn, envelope).await {
+                let _ = txn.rollback().await;
+                return Err(e);
+            }
+        }
+        txn.commit().await?;
+        Ok::<(), HandleError>(())
+    }
+    .instrument(span)
+    .await;
+    match applied {
+        Ok(()) => {
+            if let Some(o) = outbox {
+                o.wake();
+            }
+            for (d, _) in decoded {
+                if let Err(e) = d.ack().await {
+                    tracing::debug!(error = %e, "ack failed; the redelivery will be a duplicate");
+                }
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "batch not applied; one event at a time");
+            for (d, _) in decoded {
+                process(db, consumer, clock, outbox, d).await;
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use cplds_runtime::{
 use prost::Message as _;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, Set,
+    IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
 
 use super::{approval, approval_log, received_event, record, stream, survey_row, training};
@@ -60,8 +60,15 @@ async fn stream_row(
         vec![academy.into(), source.into()],
     ))
     .await?;
-    stream::Entity::find_by_id((academy.to_owned(), source.to_owned()))
-        .one(txn)
+    // Locked until commit on PostgreSQL: aggregator replicas consuming the same queue apply a
+    // source's facts one transaction at a time, in sequence order.
+    let q = stream::Entity::find_by_id((academy.to_owned(), source.to_owned()));
+    let q = if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q.lock_exclusive()
+    } else {
+        q
+    };
+    q.one(txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("stream {academy}/{source}")))
 }

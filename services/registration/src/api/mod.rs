@@ -210,12 +210,13 @@ impl Inner {
         &self,
         txn: &C,
         year: i32,
+        lock: Lock,
     ) -> ServiceResult<campaign_row::Model> {
         let q = campaign_row::Entity::find_by_id(year);
-        let q = if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-            q.lock_exclusive()
-        } else {
-            q
+        let q = match (txn.get_database_backend(), lock) {
+            (sea_orm::DbBackend::Postgres, Lock::Exclusive) => q.lock_exclusive(),
+            (sea_orm::DbBackend::Postgres, Lock::Shared) => q.lock_shared(),
+            _ => q,
         };
         q.one(txn).await?.ok_or_else(|| {
             ServiceError::NotFound(format!(
@@ -337,7 +338,9 @@ impl Inner {
         v.finish()?;
         let window = window.expect("checked");
         let txn = self.inner_db().begin().await?;
-        let row = self.campaign_locked(&txn, req.year).await?;
+        let row = self
+            .campaign_locked(&txn, req.year, Lock::Exclusive)
+            .await?;
         if row.list_published_at.is_some() {
             return Err(ServiceError::precondition(
                 "ADMITTED_LIST_PUBLISHED",
@@ -399,7 +402,7 @@ impl Inner {
         }
 
         let txn = self.db.begin().await?;
-        let campaign = self.campaign_locked(&txn, req.year).await?;
+        let campaign = self.campaign_locked(&txn, req.year, Lock::Shared).await?;
         let subject = format!("campaign/{}", campaign.year);
         if campaign.list_published_at.is_some() {
             return Err(ServiceError::precondition(
@@ -648,7 +651,7 @@ impl Inner {
         let txn = self.db.begin().await?;
         let c = self.candidacy(&txn, &id).await?;
         self.ensure_access(&caller, &c)?;
-        let campaign = self.campaign_locked(&txn, c.year).await?;
+        let campaign = self.campaign_locked(&txn, c.year, Lock::Shared).await?;
         let facts = self.facts(&txn, &c, &campaign).await?;
         rules::can_add_document(&facts).map_err(|e| rule(e, &format!("candidacy/{id}")))?;
         let meta = store::insert_document(
@@ -730,7 +733,7 @@ impl Inner {
         let now = self.now();
         let txn = self.db.begin().await?;
         let c = self.candidacy(&txn, &id).await?;
-        let campaign = self.campaign_locked(&txn, c.year).await?;
+        let campaign = self.campaign_locked(&txn, c.year, Lock::Shared).await?;
         let facts = self.facts(&txn, &c, &campaign).await?;
         rules::can_validate(&facts).map_err(|e| rule(e, &format!("candidacy/{id}")))?;
         let previous = c.status.clone();
@@ -776,7 +779,7 @@ impl Inner {
         let now = self.now();
         let txn = self.db.begin().await?;
         let c = self.candidacy(&txn, &id).await?;
-        let campaign = self.campaign_locked(&txn, c.year).await?;
+        let campaign = self.campaign_locked(&txn, c.year, Lock::Shared).await?;
         let facts = self.facts(&txn, &c, &campaign).await?;
         rules::can_reject(&facts).map_err(|e| rule(e, &format!("candidacy/{id}")))?;
         let previous = c.status.clone();
@@ -822,7 +825,7 @@ impl Inner {
         let txn = self.db.begin().await?;
         let c = self.candidacy(&txn, &id).await?;
         self.ensure_access(&caller, &c)?;
-        let campaign = self.campaign_locked(&txn, c.year).await?;
+        let campaign = self.campaign_locked(&txn, c.year, Lock::Shared).await?;
         let facts = self.facts(&txn, &c, &campaign).await?;
         rules::can_withdraw(&facts).map_err(|e| rule(e, &format!("candidacy/{id}")))?;
         let previous = c.status.clone();
@@ -860,7 +863,9 @@ impl Inner {
     ) -> ServiceResult<pb::AdmittedList> {
         let now = self.now();
         let txn = self.db.begin().await?;
-        let campaign = self.campaign_locked(&txn, req.year).await?;
+        let campaign = self
+            .campaign_locked(&txn, req.year, Lock::Exclusive)
+            .await?;
         let subject = format!("campaign/{}", campaign.year);
         if campaign.list_published_at.is_some() {
             return Err(ServiceError::precondition(
@@ -960,6 +965,15 @@ impl Inner {
                 .collect(),
         })
     }
+}
+
+/// How a campaign row is locked for the rest of a transaction (PostgreSQL). Acts within the
+/// campaign share it, so they run side by side; publishing the list and moving the window take
+/// it alone, so no decision or submission slips in beside them.
+#[derive(Clone, Copy)]
+enum Lock {
+    Shared,
+    Exclusive,
 }
 
 /// Saves only if the status is still `expected` (another call may have changed it meanwhile).

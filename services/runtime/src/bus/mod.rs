@@ -180,6 +180,11 @@ impl Subscription {
     pub async fn next(&mut self) -> Option<Delivery> {
         self.rx.recv().await
     }
+
+    /// A delivery already waiting, if any (never waits).
+    pub fn try_next(&mut self) -> Option<Delivery> {
+        self.rx.try_recv().ok()
+    }
 }
 
 #[async_trait]
