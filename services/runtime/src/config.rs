@@ -21,6 +21,9 @@ pub struct Config {
     /// Académie code of the node (`toulouse`); `national` for the aggregator.
     pub academy: Option<String>,
     pub listen: SocketAddr,
+    /// Address of the public web pages (HTTP/1.1: certificate verification for people who scan a
+    /// QR code); none when unset. Plaintext: TLS belongs to the reverse proxy in front of it.
+    pub http_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// PostgreSQL URL; each service gets its own schema in it. SQLite files when unset.
     pub database_url: Option<String>,
@@ -157,6 +160,7 @@ impl Default for Config {
         Self {
             academy: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_listen: None,
             data_dir: PathBuf::from("cplds-data"),
             database_url: None,
             amqp_url: None,

@@ -1,7 +1,9 @@
 //! Hosting services in a node: each service brings its migrations, gRPC services, method policy,
 //! consumers and background jobs ([`ServiceModule`]); the host gives each its own database and
 //! outbox, declares the bus topology, starts relays and consumers, and serves everything on one
-//! address behind the same layers (auth, timeout, tracing) with health and reflection.
+//! address behind the same layers (auth, timeout, tracing) with health and reflection. Services
+//! that have pages for the public (certificate verification) add them to a second, plain HTTP
+//! address (`http_listen`), behind the [`web`] layers.
 //!
 //! Shutdown (SIGINT/SIGTERM in the binary, or [`RunningNode::shutdown`]): health turns
 //! NOT_SERVING, the server stops accepting and drains in-flight calls, consumers stop between
@@ -33,6 +35,7 @@ use crate::{
     inbox::{self, Consumer},
     outbox::{Outbox, OutboxRelay},
     pseudonym::Pseudonymizer,
+    web,
 };
 
 /// What every service receives from the host.
@@ -48,6 +51,8 @@ pub struct ServiceContext {
     pub pseudonymizer: Option<Pseudonymizer>,
     pub config: Arc<Config>,
     pub shutdown: CancellationToken,
+    /// Where the node's public pages are served, when `http_listen` is set.
+    pub http_addr: Option<SocketAddr>,
 }
 
 /// What a service adds to the node it is mounted in.
@@ -58,6 +63,7 @@ pub struct Mount {
     consumers: Vec<Consumer>,
     grpc_names: Vec<&'static str>,
     jobs: Vec<BoxFuture<'static, ()>>,
+    http: Option<axum::Router>,
 }
 
 impl Mount {
@@ -82,6 +88,16 @@ impl Mount {
 
     pub fn consume(&mut self, consumer: Consumer) -> &mut Self {
         self.consumers.push(consumer);
+        self
+    }
+
+    /// Public pages, served on `http_listen` (ignored when it is unset). Routes must not overlap
+    /// those of another service.
+    pub fn add_http(&mut self, router: axum::Router) -> &mut Self {
+        self.http = Some(match self.http.take() {
+            Some(r) => r.merge(router),
+            None => router,
+        });
         self
     }
 
@@ -116,6 +132,8 @@ pub struct NodeSpec {
 
 pub struct RunningNode {
     pub addr: SocketAddr,
+    /// The public pages' address, when served.
+    pub http_addr: Option<SocketAddr>,
     pub academy: String,
     /// Each service's database, by service name (tests and tools read them).
     pub databases: HashMap<&'static str, DatabaseConnection>,
@@ -167,6 +185,20 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     let keys = AuthKeys::load(&config)?;
     let verifier: TokenVerifier = keys.verifier(&config)?;
 
+    // Bound before mounting, so services know their public address (port 0 in tests).
+    let http_listener = match config.http_listen {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("binding {a} (http_listen)"))?,
+        ),
+        None => None,
+    };
+    let http_addr = http_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+
     let mut mount = Mount {
         policy: Policy::new(),
         ..Default::default()
@@ -195,6 +227,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             pseudonymizer: pseudonymizer.clone(),
             config: config.clone(),
             shutdown: shutdown.clone(),
+            http_addr,
         };
         let before = mount.consumers.len();
         module
@@ -301,6 +334,29 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         .add_service(health_service)
         .add_service(reflection);
 
+    let http_addr = match (http_listener, mount.http.take()) {
+        (Some(listener), Some(router)) => {
+            let router = web::layers(router, &config);
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.clone().cancelled_owned());
+                tokio::select! {
+                    r = served => if let Err(e) = r {
+                        tracing::error!(error = %e, "public pages server failed");
+                    },
+                    () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {}
+                }
+            });
+            http_addr
+        }
+        (Some(_), None) => {
+            tracing::warn!("http_listen is set but no service of this node has public pages");
+            None
+        }
+        _ => None,
+    };
+
     let stop = shutdown.clone();
     let names = mount.grpc_names.clone();
     let done = tokio::spawn(async move {
@@ -328,9 +384,10 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         while relay_tasks.join_next().await.is_some() {}
         result
     });
-    tracing::info!(%addr, academy = %academy, services = ?modules.iter().map(|m| m.name()).collect::<Vec<_>>(), bus = bus.kind(), "node serving");
+    tracing::info!(%addr, http = ?http_addr, academy = %academy, services = ?modules.iter().map(|m| m.name()).collect::<Vec<_>>(), bus = bus.kind(), "node serving");
     Ok(RunningNode {
         addr,
+        http_addr,
         academy,
         databases,
         relays,

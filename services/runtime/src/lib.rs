@@ -7,6 +7,7 @@
 //!   confirms; consumers record what they applied.
 //! - [`auth`]: bearer tokens, roles, the policy layer. [`error`]: service errors → gRPC statuses.
 //! - [`host`]: mounting services into a node, serving them with health and reflection, shutdown.
+//!   [`web`]: the public pages' layers and error mapping.
 //! - [`pdf`]: printable documents. [`telemetry`]: tracing and OpenTelemetry. [`academy`]: reference data. [`time`], [`clock`],
 //!   [`pagination`], [`pseudonym`]: small shared rules.
 //!
@@ -34,6 +35,7 @@ pub mod telemetry;
 pub mod testing;
 pub mod time;
 pub mod tls;
+pub mod web;
 
 /// rustls needs one process-wide crypto provider; tonic, sqlx and lapin all use ring here.
 pub fn install_crypto_provider() {
