@@ -21,8 +21,8 @@ use cplds_runtime::{
     host::{self, NodeSpec, RunningNode},
     pdf::extract_text,
     testing::{
-        POSTGRES_ENV, TestNode, TestNodeOptions, TestPostgres, authed, bad_fields,
-        precondition_rule, server_url, wait_for,
+        ConfigTweak, POSTGRES_ENV, TestNode, TestNodeOptions, TestPostgres, authed, bad_fields,
+        http, precondition_rule, server_url, wait_for,
     },
     time::{parse_paris_local, to_timestamp},
 };
@@ -67,6 +67,7 @@ on_both!(
     lists_filter_and_page,
     key_rotation_keeps_old_certificates_valid,
     the_scenario_issues_and_verifies_through_the_public_api,
+    the_qr_code_leads_to_a_page_that_verifies,
 );
 
 async fn database(backend: Backend) -> Option<Option<TestPostgres>> {
@@ -93,9 +94,14 @@ struct Ctx {
 const NOW: &str = "2025-07-10T10:00";
 
 async fn start(backend: Backend) -> Option<Ctx> {
+    start_with(backend, None).await
+}
+
+async fn start_with(backend: Backend, tweak: Option<ConfigTweak>) -> Option<Ctx> {
     let pg = database(backend).await?;
     let mut opts = TestNodeOptions::new("toulouse", vec![Arc::new(CertificationModule)]);
     opts.database_url = pg.as_ref().map(|p| p.url.clone());
+    opts.tweak_config = tweak;
     let node = TestNode::start(opts).await.unwrap();
     node.clock.set(parse_paris_local(NOW).unwrap());
     let events = observe(&node.bus).await;
@@ -1655,4 +1661,191 @@ async fn the_scenario_issues_and_verifies_through_the_public_api(backend: Backen
         err.to_string().contains("are the results published"),
         "{err}"
     );
+}
+
+/// What a person scanning the QR code, and a program fetching the status list, get over plain
+/// HTTP from the node's public pages.
+async fn the_qr_code_leads_to_a_page_that_verifies(backend: Backend) {
+    let tweak: ConfigTweak =
+        Box::new(|c: &mut Config| c.http_listen = Some(([127, 0, 0, 1], 0).into()));
+    let Some(mut t) = start_with(backend, Some(tweak)).await else {
+        return;
+    };
+    let web = t.node.node.http_addr.expect("public pages served");
+    t.publish(results(2025, vec![decision(0, true), decision(1, true)]))
+        .await;
+    t.prepared(2).await;
+    let batch = t.issue_all().await;
+    let (kept, revoked) = (&batch.issued[0], &batch.issued[1]);
+    let base = format!("http://{web}/verify");
+    assert_eq!(kept.verification_url, format!("{base}/{}", kept.number));
+    let path = |url: &str| {
+        url.strip_prefix(&format!("http://{web}"))
+            .unwrap()
+            .to_owned()
+    };
+    let get = |p: String, accept: &'static str| async move {
+        http(web, "GET", &p, &[("Accept", accept)], b"")
+            .await
+            .unwrap()
+    };
+
+    // A browser following the QR code gets the statements as printed, escaped, never cached.
+    let page = get(path(&kept.verification_url), "text/html").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert!(page.body.contains("Certificat valide"), "{}", page.body);
+    assert!(page.body.contains(&kept.holder_name));
+    assert!(page.body.contains(&kept.number));
+    // The same answer as JSON, for programs; the form's query and a sloppy number work too.
+    let json = get(path(&kept.verification_url), "application/json").await;
+    assert_eq!(json.status, 200);
+    let v = json.json();
+    assert_eq!(v["status"], "valid");
+    assert_eq!(v["statement"]["holder_name"], kept.holder_name.as_str());
+    assert_eq!(v["statement"]["year"], 2025);
+    let sloppy = format!("/verify?number=++{}+", kept.number.to_lowercase());
+    let page = get(sloppy, "text/html").await;
+    assert!(page.body.contains("Certificat valide"), "{}", page.body);
+    let form = get("/verify".into(), "text/html").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("<form"));
+
+    // Unknown and malformed numbers: a page that says so, or a problem naming the field.
+    let unknown = get("/verify/CPLDS-TOULOUSE-2025-999999".into(), "text/html").await;
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.body.contains("Certificat inconnu"));
+    let unknown = get(
+        "/verify/CPLDS-TOULOUSE-2025-999999?format=json".into(),
+        "text/html",
+    )
+    .await;
+    assert_eq!(
+        (unknown.status, unknown.json()["status"].as_str()),
+        (404, Some("unknown"))
+    );
+    let bad = get("/verify/%3Cb%3Enope".into(), "text/html").await;
+    assert_eq!(bad.status, 400);
+    assert!(!bad.body.contains("<b>nope"), "{}", bad.body);
+    let bad = get("/verify/nope".into(), "application/json").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.header("content-type"), Some("application/problem+json"));
+    assert_eq!(bad.json()["violations"][0]["field"], "number");
+    let refused = http(web, "DELETE", &path(&kept.verification_url), &[], b"")
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 405);
+
+    // The keys and the status list live where credentials say they do, and agree with gRPC.
+    let keys = get("/verify/keys".into(), "application/json").await.json();
+    let grpc_keys = t.keys().await;
+    assert_eq!(keys["academy"], "toulouse");
+    assert_eq!(keys["keys"][0]["multikey"], grpc_keys[0].multikey.as_str());
+    assert_eq!(keys["keys"][0]["status"], "current");
+    let credential = t
+        .credential(&revoked.number, &t.office.clone())
+        .await
+        .unwrap();
+    let vc: Value = serde_json::from_str(&credential).unwrap();
+    let list_url = vc["credentialStatus"]["statusListCredential"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(list_url, format!("{base}/status-list"));
+    let index: u64 = vc["credentialStatus"]["statusListIndex"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let fetch_bits = |list_url: String| async move {
+        let list = http(web, "GET", &path(&list_url), &[], b"").await.unwrap();
+        assert_eq!(list.status, 200);
+        assert_eq!(list.header("content-type"), Some("application/vc"));
+        assert!(
+            list.header("cache-control")
+                .unwrap()
+                .starts_with("public, max-age=")
+        );
+        let keys = t_keys(&list.body);
+        (list.body, keys)
+    };
+    fn t_keys(body: &str) -> Bitstring {
+        let vc: Value = serde_json::from_str(body).unwrap();
+        Bitstring::decode(vc["credentialSubject"]["encodedList"].as_str().unwrap()).unwrap()
+    }
+    let (body, bits) = fetch_bits(list_url.clone()).await;
+    assert_eq!(
+        verify_with_ring(&body, &grpc_keys).unwrap(),
+        grpc_keys[0].key_id
+    );
+    assert!(!bits.get(index).unwrap());
+
+    // The holder's credential, posted as it is: valid; one changed byte: not valid.
+    let post = |body: Vec<u8>| async move {
+        http(
+            web,
+            "POST",
+            "/verify",
+            &[("Content-Type", "application/json")],
+            &body,
+        )
+        .await
+        .unwrap()
+    };
+    let r = post(credential.clone().into_bytes()).await;
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("valid"))
+    );
+    let tampered = credential.replacen(
+        &revoked.holder_name,
+        &format!("{}x", revoked.holder_name),
+        1,
+    );
+    assert_ne!(tampered, credential);
+    let r = post(tampered.into_bytes()).await;
+    assert_eq!(r.json()["status"], "invalid");
+    let r = post(b"{not json".to_vec()).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["violations"][0]["field"], "credential_json");
+    let r = post(vec![b' '; 70 * 1024]).await;
+    assert_eq!(r.status, 413, "the body cap holds");
+
+    // Revoked: the page says so with date and reason, never the recteur's free text, and the
+    // published list has the bit.
+    t.client
+        .revoke_certificate(authed(
+            pb::RevokeCertificateRequest {
+                number: revoked.number.clone(),
+                reason: pb::RevocationReason::Fraud as i32,
+                reason_text: "dossier 2025-17".into(),
+            },
+            &t.recteur,
+        ))
+        .await
+        .unwrap();
+    let page = get(path(&revoked.verification_url), "text/html").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Certificat révoqué"), "{}", page.body);
+    assert!(page.body.contains("fraude") && page.body.contains("10/07/2025"));
+    assert!(!page.body.contains("dossier 2025-17"));
+    let v = get(path(&revoked.verification_url), "application/json")
+        .await
+        .json();
+    assert_eq!(v["revocation"]["reason"], "fraud");
+    let (_, bits) = fetch_bits(list_url).await;
+    assert!(bits.get(index).unwrap());
+    let r = post(credential.into_bytes()).await;
+    assert_eq!(r.json()["status"], "revoked");
 }

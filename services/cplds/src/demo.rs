@@ -21,6 +21,8 @@ use crate::sandbox::{LocalNode, LocalNodeSpec, authed};
 
 pub struct DemoOptions {
     pub listen: SocketAddr,
+    /// The académie's public pages, where certificates' QR codes lead.
+    pub http_listen: SocketAddr,
     pub data_dir: PathBuf,
 }
 
@@ -70,7 +72,19 @@ const OTHERS: &[(&str, &[&str])] = &[
 pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
     // One in-process bus stands for every broker and the federation between them.
     let bus: SharedBus = Arc::new(InMemoryBus::new());
-    let toulouse = start_node("toulouse", &opts, 0, crate::academy_modules(&[])?, &bus).await?;
+    let toulouse = {
+        let mut spec = LocalNodeSpec::new(
+            "toulouse",
+            opts.data_dir.join("toulouse"),
+            crate::academy_modules(&[])?,
+            bus.clone(),
+        );
+        spec.config.listen = opts.listen;
+        spec.config.http_listen = Some(opts.http_listen);
+        LocalNode::start(spec)
+            .await
+            .context("starting the toulouse node")?
+    };
     let national = start_node(
         cplds_national::NATIONAL,
         &opts,
@@ -100,8 +114,13 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
     );
     let _ = writeln!(
         out,
-        "académie node toulouse on {}; national node on {}",
-        toulouse.node.addr, national.node.addr
+        "académie node toulouse on {} (public pages on {}); national node on {}",
+        toulouse.node.addr,
+        toulouse
+            .node
+            .http_addr
+            .map_or_else(|| "none".to_owned(), |a| format!("http://{a}")),
+        national.node.addr
     );
     for n in &others {
         let _ = writeln!(out, "académie node {} on {}", n.node.academy, n.node.addr);
@@ -132,7 +151,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
             year,
             expected: exam.statistics.admitted as usize,
             wait: std::time::Duration::from_secs(20),
-            signatory_name: Some("Le recteur de l'académie de Toulouse".into()),
+            signatory_name: Some("Claire DUMAS".into()),
         },
     )
     .await
@@ -173,6 +192,13 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
         "  grpcurl -plaintext -H \"authorization: Bearer $MINISTRY\" -d '{{\"year\": {year}, \"breakdown\": [\"DIMENSION_ACADEMY\"]}}' {} cplds.v1.NationalStatisticsService/GetStatistics",
         national.node.addr
     );
+    if let Some(web) = toulouse.node.http_addr {
+        let _ = writeln!(
+            out,
+            "  open http://{web}/verify in a browser (or curl -H 'Accept: application/json' {})   # what a QR code leads to",
+            certificates.verification_url
+        );
+    }
     let mut nodes = vec![toulouse, national];
     nodes.extend(others);
     Ok(Demo {

@@ -54,6 +54,10 @@ struct CommonArgs {
     /// Address to serve gRPC on [default: 127.0.0.1:50051].
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Address of the public pages (plain HTTP: where certificates' QR codes lead) [default:
+    /// none]; put a TLS reverse proxy in front, at `documents.verification_base_url`.
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
     /// Where SQLite files and generated keys live [default: ./cplds-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -74,6 +78,9 @@ impl CommonArgs {
         }
         if let Some(l) = self.listen {
             m.insert("listen".into(), l.to_string().into());
+        }
+        if let Some(h) = self.http_listen {
+            m.insert("http_listen".into(), h.to_string().into());
         }
         if let Some(d) = &self.data_dir {
             m.insert("data_dir".into(), d.display().to_string().into());
@@ -121,6 +128,9 @@ struct DemoArgs {
     /// Address of the académie node [default: 127.0.0.1:50051].
     #[arg(long, default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// Address of the académie's public pages (certificate verification).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http_listen: SocketAddr,
     /// Data directory [default: a new temporary directory].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -316,6 +326,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     };
     let demo = cplds::demo::run(cplds::demo::DemoOptions {
         listen: args.listen,
+        http_listen: args.http_listen,
         data_dir,
     })
     .await?;

@@ -8,6 +8,7 @@ async fn the_demo_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let demo = cplds::demo::run(cplds::demo::DemoOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
     })
     .await
@@ -39,6 +40,20 @@ async fn the_demo_runs_end_to_end() {
         Some("30"),
         "12 + 9 + 9 registrations reach the national node: {total}"
     );
+    // The QR code of the certificate the demo verified leads to the académie's page.
+    let url = demo
+        .summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("QR code: "))
+        .expect("a QR code line")
+        .to_owned();
+    let web = demo.nodes[0].node.http_addr.expect("public pages");
+    let path = url.strip_prefix(&format!("http://{web}")).expect(&url);
+    let page = cplds_runtime::testing::http(web, "GET", path, &[], b"")
+        .await
+        .unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Certificat valide"), "{}", page.body);
     demo.shutdown().await.unwrap();
 }
 

@@ -4,9 +4,11 @@
 //! candidate only sees their own certificate) is checked here.
 
 pub mod convert;
+mod web;
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use cplds_proto::v1::{
@@ -57,6 +59,9 @@ use crate::{
     store::{self, CertificateFilter, certificate, migration::Migrator, signing_key},
 };
 
+/// Where the public verification pages live when `documents.verification_base_url` is unset.
+const DEFAULT_PATH: &str = "/verify";
+
 /// How long verifiers may cache the status list before fetching it again.
 pub const STATUS_LIST_TTL_HOURS: i64 = 24;
 
@@ -83,12 +88,25 @@ impl ServiceModule for CertificationModule {
             Some(url) => {
                 anyhow::bail!("documents.verification_base_url must be an http(s) URL, got {url:?}")
             }
-            None => {
-                tracing::warn!(
-                    "documents.verification_base_url is not set: certificates' QR codes hold the bare number"
-                );
-                None
-            }
+            // Without a public name, the node's own pages (fine on one machine, and in tests).
+            None => match ctx.http_addr {
+                Some(a) if !a.ip().is_unspecified() => Some(format!("http://{a}{DEFAULT_PATH}")),
+                _ => {
+                    tracing::warn!(
+                        "documents.verification_base_url is not set: certificates' QR codes hold the bare number"
+                    );
+                    None
+                }
+            },
+        };
+        let prefix = match &base_url {
+            Some(url) => url
+                .parse::<http::Uri>()
+                .with_context(|| format!("documents.verification_base_url {url:?}"))?
+                .path()
+                .trim_end_matches('/')
+                .to_owned(),
+            None => DEFAULT_PATH.to_owned(),
         };
         let inner = Arc::new(Inner {
             academy,
@@ -108,6 +126,7 @@ impl ServiceModule for CertificationModule {
             .max_encoding_message_size(max),
         );
         policy(mount.policy());
+        mount.add_http(web::routes(inner.clone(), &prefix));
         mount.consume(crate::consumer::consumer(academy, ctx.clock.clone()));
         // The key history is written at start, so the published list dates each key from the
         // first start that used it (calls that need it wait for it, or retry it on failure).
