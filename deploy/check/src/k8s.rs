@@ -514,6 +514,10 @@ fn check_ingress(ing: &Manifest, index: &Index) -> Problems {
             problems.push(format!("{what}: TLS Secret {secret} is not defined"));
         }
     }
+    let grpc_backend = str_at(
+        &ing.doc,
+        "/metadata/annotations/nginx.ingress.kubernetes.io~1backend-protocol",
+    ) == Some("GRPC");
     for rule in arr_at(&ing.doc, "/spec/rules") {
         for path in arr_at(rule, "/http/paths") {
             let p = str_at(path, "/path").unwrap_or_default();
@@ -530,6 +534,10 @@ fn check_ingress(ing: &Manifest, index: &Index) -> Problems {
                     .any(|sp| str_at(sp, "/name") == Some(port))
             {
                 problems.push(format!("{what}: Service {backend} has no port {port}"));
+            }
+            if !grpc_backend {
+                problems.extend(check_public_pages(&what, p, path, service, index));
+                continue;
             }
             // A path naming a cplds gRPC service must reach the pods that serve it.
             let grpc = p.trim_matches('/');
@@ -554,6 +562,57 @@ fn check_ingress(ing: &Manifest, index: &Index) -> Problems {
                 problems.push(format!("{what}: {p} is no gRPC service of a cplds node"));
             }
         }
+    }
+    problems
+}
+
+/// A plain HTTP route (public pages) must reach the `http` port of pods that serve pages on it
+/// (`CPLDS_HTTP_LISTEN` on that port), or the ingress answers 502.
+fn check_public_pages(
+    what: &str,
+    p: &str,
+    path: &Value,
+    service: &Manifest,
+    index: &Index,
+) -> Problems {
+    let mut problems = Problems::new();
+    let backend = service.name();
+    if str_at(path, "/backend/service/port/name") != Some("http") {
+        problems.push(format!(
+            "{what}: {p} is plain HTTP, so it must go to the http port of {backend}"
+        ));
+        return problems;
+    }
+    let Some(d) = index.deployment_selected_by(service.doc.pointer("/spec/selector")) else {
+        return problems;
+    };
+    let container = d.doc.pointer("/spec/template/spec/containers/0");
+    let container_port = container
+        .map(|c| arr_at(c, "/ports"))
+        .unwrap_or_default()
+        .iter()
+        .find(|cp| str_at(cp, "/name") == Some("http"))
+        .and_then(|cp| cp.pointer("/containerPort"))
+        .and_then(Value::as_u64);
+    let listen = container
+        .map(|c| arr_at(c, "/env"))
+        .unwrap_or_default()
+        .iter()
+        .find(|e| str_at(e, "/name") == Some("CPLDS_HTTP_LISTEN"))
+        .and_then(|e| str_at(e, "/value"));
+    let listen_port = listen
+        .and_then(|l| l.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse::<u64>().ok());
+    match (container_port, listen_port) {
+        (Some(c), Some(l)) if c == l => {}
+        (None, _) => problems.push(format!(
+            "{what}: {p} goes to {}, whose container has no http port",
+            d.label()
+        )),
+        (Some(c), _) => problems.push(format!(
+            "{what}: {p} goes to port {c} of {}, which does not serve pages there (CPLDS_HTTP_LISTEN {listen:?})",
+            d.label()
+        )),
     }
     problems
 }

@@ -291,6 +291,26 @@ fn an_ingress_route_to_the_wrong_pods_is_caught() {
 }
 
 #[test]
+fn public_pages_routed_where_nothing_listens_are_caught() {
+    let p = break_manifest("Deployment", "cplds-certification", |d| {
+        set(
+            d,
+            "/spec/template/spec/containers/0/env/2/value",
+            json!("0.0.0.0:9090"),
+        )
+    });
+    expect(&p, "/verify goes to port 8080 of");
+    let p = break_manifest("Ingress", "cplds-verify", |d| {
+        set(
+            d,
+            "/spec/rules/0/http/paths/0/backend/service/name",
+            json!("cplds-registration"),
+        )
+    });
+    expect(&p, "Service cplds-registration has no port http");
+}
+
+#[test]
 fn a_pod_disruption_budget_blocking_drains_is_caught() {
     let p = break_manifest("PodDisruptionBudget", "cplds-reporting", |d| {
         set(d, "/spec/minAvailable", json!(2))
