@@ -53,6 +53,19 @@ async fn stream_row(
     academy: &str,
     source: &str,
 ) -> Result<stream::Model, DbErr> {
+    // Locked until commit on PostgreSQL: aggregator replicas consuming the same queue apply a
+    // source's facts one transaction at a time, in sequence order.
+    let find = || {
+        let q = stream::Entity::find_by_id((academy.to_owned(), source.to_owned()));
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            q.lock_exclusive()
+        } else {
+            q
+        }
+    };
+    if let Some(s) = find().one(txn).await? {
+        return Ok(s);
+    }
     txn.execute_raw(stmt(
         txn.get_database_backend(),
         "INSERT INTO streams (academy, source, applied_sequence, highest_seen, announced_sequence) VALUES (?, ?, 0, 0, 0) \
@@ -60,15 +73,8 @@ async fn stream_row(
         vec![academy.into(), source.into()],
     ))
     .await?;
-    // Locked until commit on PostgreSQL: aggregator replicas consuming the same queue apply a
-    // source's facts one transaction at a time, in sequence order.
-    let q = stream::Entity::find_by_id((academy.to_owned(), source.to_owned()));
-    let q = if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        q.lock_exclusive()
-    } else {
-        q
-    };
-    q.one(txn)
+    find()
+        .one(txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("stream {academy}/{source}")))
 }
@@ -110,6 +116,8 @@ pub async fn ingest(
             e.r#type
         )));
     }
+    // The usual case: the next fact of its source, applied at once from the envelope in hand.
+    let in_order = e.sequence as i64 == s.applied_sequence + 1;
     let inserted = txn
         .execute_raw(stmt(
             txn.get_database_backend(),
@@ -123,7 +131,7 @@ pub async fn ingest(
                 e.r#type.clone().into(),
                 at.into(),
                 e.encode_to_vec().into(),
-                false.into(),
+                in_order.into(),
                 now.into(),
             ],
         ))
@@ -135,7 +143,12 @@ pub async fn ingest(
     let mut applied = s.applied_sequence;
     let highest = s.highest_seen.max(e.sequence as i64);
     let last_event = s.last_event_at.map_or(at, |t| t.max(at));
-    loop {
+    if in_order {
+        apply(txn, e, at).await?;
+        applied += 1;
+    }
+    // Facts that arrived early wait in the log until the gap before them closes.
+    while highest > applied {
         let next =
             received_event::Entity::find_by_id((e.academy.clone(), e.source.clone(), applied + 1))
                 .one(txn)
