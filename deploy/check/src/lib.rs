@@ -54,7 +54,7 @@ pub fn grpc_service_of(service: &str) -> String {
 }
 
 /// The services that sign documents and so need `documents.signing_key_files`.
-pub const DOCUMENT_SIGNING_SERVICES: &[&str] = &["examination", "certification"];
+pub const DOCUMENT_SIGNING_SERVICES: &[&str] = &["examination", "certification", "training"];
 
 /// Marker every placeholder value carries, so nobody mistakes it for a real one.
 pub const PLACEHOLDER_MARKER: &str = "REPLACE_ME";

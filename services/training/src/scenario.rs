@@ -29,6 +29,8 @@ pub struct Summary {
     pub completed_trainee: String,
     pub attestation_number: String,
     pub attestation_pdf: Vec<u8>,
+    /// What the public verification of the attestation and its PDF said.
+    pub attestation_check: String,
     pub completed_hours: pb::TrainingHours,
     pub in_training: u32,
     pub completed: u32,
@@ -68,6 +70,11 @@ impl fmt::Display for Summary {
             format_minutes(h.presence_minutes),
             format_minutes(h.synchronous_distance_minutes),
             format_minutes(h.asynchronous_distance_minutes)
+        )?;
+        writeln!(
+            f,
+            "  attestation checked publicly: {}",
+            self.attestation_check
         )?;
         writeln!(
             f,
@@ -374,6 +381,15 @@ pub async fn run_for_year(
         .await
         .context("issuing the attestation")?
         .into_inner();
+    // Whoever the trainee shows it to checks it without an account.
+    let check = client
+        .verify_attestation(pb::VerifyAttestationRequest {
+            number: attestation.number.clone(),
+            sha256: attestation.sha256.clone(),
+        })
+        .await
+        .context("verifying the attestation")?
+        .into_inner();
     let progress = client
         .get_cohort_progress(authed(
             pb::GetCohortProgressRequest {
@@ -399,6 +415,7 @@ pub async fn run_for_year(
         completed_trainee: name(first),
         attestation_number: attestation.number,
         attestation_pdf: attestation.pdf,
+        attestation_check: check.explanation,
         completed_hours: attestation.hours.unwrap_or_default(),
         in_training: progress.in_training,
         completed: progress.completed,

@@ -4,13 +4,16 @@
 
 mod common;
 
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use cplds_proto::v1::{self as pb, event_envelope::Payload};
+use cplds_runtime::signing::KeyRing;
 use cplds_runtime::{
     auth::Role,
     pdf::extract_text,
     testing::{authed, bad_fields, precondition_rule},
 };
 use cplds_training::scenario;
+use sha2::{Digest, Sha256};
 use tonic::Code;
 
 use common::{Backend, Node, Observer, YEAR, database, person};
@@ -23,6 +26,10 @@ on_both!(
     who_may_do_what,
     concurrent_requests_never_exceed_capacity,
 );
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
 
 fn rule_of(s: &tonic::Status) -> String {
     assert_eq!(s.code(), Code::FailedPrecondition, "{s:?}");
@@ -82,6 +89,11 @@ async fn a_whole_cohort_through_the_public_api(backend: Backend) {
         (1, 1, 1, 1, 0)
     );
     assert_eq!(s.attestation_number, "ATT-TOULOUSE-2025-0001");
+    assert!(
+        s.attestation_check.starts_with("Attestation authentique"),
+        "{}",
+        s.attestation_check
+    );
     let h = &s.completed_hours;
     assert_eq!(
         (h.theory_minutes, h.deepening_minutes, h.practical_minutes),
@@ -143,7 +155,84 @@ async fn a_whole_cohort_through_the_public_api(backend: Backend) {
         .into_inner();
     assert_eq!(a.number, s.attestation_number);
     assert_eq!(a.pdf, s.attestation_pdf);
-    assert_eq!(a.sha256.len(), 64);
+    assert_eq!(a.sha256, hex_sha256(&a.pdf));
+
+    // Signed with the académie's document key, the one certification publishes.
+    let keys = KeyRing::load(&t.node.config).unwrap();
+    let signature =
+        ed25519_dalek::Signature::from_slice(&STANDARD.decode(&a.signature).unwrap()).unwrap();
+    let digest = hex::decode(&a.sha256).unwrap();
+    assert!(keys.public_key(&a.key_id).is_some(), "{}", a.key_id);
+    assert!(keys.verify(&a.key_id, &digest, &signature));
+    let mut other = digest.clone();
+    other[0] ^= 1;
+    assert!(!keys.verify(&a.key_id, &other, &signature));
+
+    // Anyone shown the attestation checks it, without a token: the number as typed, then the
+    // PDF's checksum; one changed byte of the PDF shows.
+    let verify = |number: &str, sha256: &str| pb::VerifyAttestationRequest {
+        number: number.into(),
+        sha256: sha256.into(),
+    };
+    let mut public = t.client.clone();
+    let typed = format!("  {} ", s.attestation_number.to_lowercase());
+    let v = public
+        .verify_attestation(verify(&typed, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v.status, pb::AttestationVerificationStatus::Valid as i32);
+    assert_eq!(v.number, s.attestation_number);
+    assert_eq!(
+        v.holder_name,
+        format!(
+            "{} {}",
+            camille.first_name,
+            camille.last_name.to_uppercase()
+        )
+    );
+    assert_eq!((v.academy.as_str(), v.school_year), ("toulouse", YEAR));
+    assert_eq!(v.hours, a.hours);
+    assert_eq!(
+        (v.key_id.as_str(), v.signature.as_str()),
+        (a.key_id.as_str(), a.signature.as_str())
+    );
+    assert!(v.explanation.contains("authentique"), "{}", v.explanation);
+    let v = public
+        .verify_attestation(verify(&s.attestation_number, &a.sha256.to_uppercase()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v.status, pb::AttestationVerificationStatus::Valid as i32);
+    let mut edited = a.pdf.clone();
+    let last = edited.len() - 1;
+    edited[last] ^= 0x20;
+    let v = public
+        .verify_attestation(verify(&s.attestation_number, &hex_sha256(&edited)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v.status, pb::AttestationVerificationStatus::Altered as i32);
+    let unknown = format!("ATT-TOULOUSE-{YEAR}-9999");
+    let v = public
+        .verify_attestation(verify(&unknown, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v.status, pb::AttestationVerificationStatus::Unknown as i32);
+    assert!(v.holder_name.is_empty() && v.sha256.is_empty());
+    let v = public
+        .verify_attestation(verify(&format!("ATT-LYON-{YEAR}-0001"), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v.status, pb::AttestationVerificationStatus::Unknown as i32);
+    assert!(v.explanation.contains("Lyon"), "{}", v.explanation);
+    let e = public
+        .verify_attestation(verify("ATT-NOWHERE-2025-0001", "abc"))
+        .await
+        .unwrap_err();
+    assert_eq!(fields_of(&e), sorted(&["number", "sha256"]));
 
     // Events: internal with names, national pseudonymous with this académie's keys.
     let key = t.key(&camille.staff_number);

@@ -674,6 +674,8 @@ pub fn attestation_pb(a: &attestation::Model) -> pb::TrainingAttestation {
         hours: Some(hours_pb(&hours_from_stored(&a.hours))),
         pdf: a.pdf.clone(),
         sha256: a.sha256.clone(),
+        key_id: a.key_id.clone().unwrap_or_default(),
+        signature: a.signature.clone().unwrap_or_default(),
     }
 }
 

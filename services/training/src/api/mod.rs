@@ -11,6 +11,7 @@ pub mod convert;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, NaiveDate, Utc};
 use cplds_proto::v1::{
     self as pb,
@@ -29,6 +30,7 @@ use cplds_runtime::{
     outbox::Outbox,
     pagination,
     pseudonym::Pseudonymizer,
+    signing::KeyRing,
     time::{format_paris_local, paris_date, parse_date, parse_paris_local},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, IntoActiveModel, Set, TransactionTrait};
@@ -86,6 +88,7 @@ impl ServiceModule for TrainingModule {
                 outbox: ctx.outbox.clone(),
                 clock: ctx.clock.clone(),
                 pseudonymizer: pseudonymizer.clone(),
+                keyring: KeyRing::load(&ctx.config)?,
             }),
         };
         let max = ctx.config.server.max_message_bytes;
@@ -145,6 +148,8 @@ pub fn policy(p: &mut Policy) {
     for (method, roles) in rules {
         p.allow(SERVICE, method, Access::Roles(roles));
     }
+    // Whoever is shown an attestation checks it without an account.
+    p.allow(SERVICE, "VerifyAttestation", Access::Public);
 }
 
 #[derive(Clone)]
@@ -158,6 +163,8 @@ struct Inner {
     outbox: Outbox,
     clock: SharedClock,
     pseudonymizer: Pseudonymizer,
+    /// The académie's document keys: attestations are signed like certificates and minutes.
+    keyring: KeyRing,
 }
 
 fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
@@ -1600,7 +1607,9 @@ impl Inner {
             issued_at: now,
             issued_by: &caller.subject,
         });
-        let sha256 = hex::encode(Sha256::digest(&pdf));
+        let digest = Sha256::digest(&pdf);
+        let (key_id, signature) = self.keyring.sign(&digest);
+        let sha256 = hex::encode(digest);
         let att = store::insert_attestation(
             &txn,
             attestation_row::Model {
@@ -1612,6 +1621,8 @@ impl Inner {
                 hours: convert::hours_to_stored(&progress.hours),
                 pdf,
                 sha256,
+                key_id: Some(key_id),
+                signature: Some(STANDARD.encode(signature.to_bytes())),
             },
         )
         .await?;
@@ -1653,6 +1664,74 @@ impl Inner {
             ServiceError::NotFound(format!("no attestation is issued for enrolment {id}"))
         })?;
         Ok(convert::attestation_pb(&a))
+    }
+
+    /// Public: what an attestation of that number states, and whether a presented PDF is it.
+    async fn verify_attestation(
+        &self,
+        req: pb::VerifyAttestationRequest,
+    ) -> ServiceResult<pb::AttestationVerification> {
+        let mut v = Violations::default();
+        let number = v.check("number", attestation::parse_number(&req.number));
+        let presented = v.check("sha256", optional_sha256(&req.sha256));
+        v.finish()?;
+        let (Some((number, issuer)), Some(presented)) = (number, presented) else {
+            return Err(internal("checked values"));
+        };
+        let unknown = |explanation: String| pb::AttestationVerification {
+            status: pb::AttestationVerificationStatus::Unknown as i32,
+            number: number.clone(),
+            explanation,
+            ..Default::default()
+        };
+        if issuer.code != self.academy.code {
+            return Ok(unknown(format!(
+                "Ce numéro a été attribué par l'académie de {} : vérifiez-le auprès d'elle.",
+                issuer.name
+            )));
+        }
+        let Some(a) = store::attestation(&self.db, &number).await? else {
+            return Ok(unknown(
+                "Aucune attestation de formation portant ce numéro n'a été délivrée par l'académie."
+                    .into(),
+            ));
+        };
+        let e = self.enrolment(&self.db, &a.enrolment_id).await?;
+        let c = self.cohort(&self.db, &a.cohort_id).await?;
+        let holder = format!("{} {}", e.first_name, e.last_name.to_uppercase());
+        let issued = paris_date(a.issued_at);
+        let (status, explanation) = match presented {
+            Some(sha) if sha != a.sha256 => (
+                pb::AttestationVerificationStatus::Altered,
+                format!(
+                    "Une attestation portant ce numéro a été délivrée à {holder}, mais le document \
+                     présenté n'est pas celui qui a été délivré."
+                ),
+            ),
+            _ => (
+                pb::AttestationVerificationStatus::Valid,
+                format!(
+                    "Attestation authentique, délivrée à {holder} le {} : vérifiez que ces \
+                     mentions sont celles du document présenté.",
+                    issued.format("%d/%m/%Y")
+                ),
+            ),
+        };
+        Ok(pb::AttestationVerification {
+            status: status as i32,
+            number,
+            holder_name: holder,
+            academy: self.academy.code.to_owned(),
+            home_academy: e.home_academy.clone(),
+            school_year: c.school_year,
+            cohort_title: c.title.clone(),
+            hours: Some(convert::hours_pb(&convert::hours_from_stored(&a.hours))),
+            issue_date: calendar::iso(issued),
+            sha256: a.sha256,
+            key_id: a.key_id.unwrap_or_default(),
+            signature: a.signature.unwrap_or_default(),
+            explanation,
+        })
     }
 
     // ---- staff trained elsewhere -----------------------------------------------------------
@@ -1721,6 +1800,18 @@ fn roster_of(c: &cohort::Model, rows: &[enrolment::Model]) -> ServiceResult<Rost
         .map(|e| Ok((e.id.clone(), status_of(e)?)))
         .collect::<ServiceResult<Vec<_>>>()?;
     Ok(Roster::new(c.capacity as u32, entries))
+}
+
+/// An optional hex SHA-256, lower-cased.
+fn optional_sha256(s: &str) -> Result<Option<String>, String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("must be 64 hexadecimal digits (a SHA-256), or empty".into());
+    }
+    Ok(Some(s))
 }
 
 fn school_year(c: &cohort::Model) -> SchoolYear {
@@ -1901,6 +1992,13 @@ impl TrainingService for TrainingApi {
     ) -> Result<Response<pb::TrainingAttestation>, Status> {
         let c = caller(&r)?;
         reply(self.inner.get_attestation(c, r.into_inner()).await)
+    }
+
+    async fn verify_attestation(
+        &self,
+        r: Request<pb::VerifyAttestationRequest>,
+    ) -> Result<Response<pb::AttestationVerification>, Status> {
+        reply(self.inner.verify_attestation(r.into_inner()).await)
     }
 
     async fn record_abandonment(

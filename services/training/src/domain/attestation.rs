@@ -24,6 +24,27 @@ pub fn number(academy: &Academy, year: SchoolYear, sequence: i64) -> String {
     )
 }
 
+/// A number as someone typed it: normalised, with the académie that issued it.
+pub fn parse_number(s: &str) -> Result<(String, &'static Academy), String> {
+    const RULE: &str = "must look like ATT-<ACADÉMIE>-<YEAR>-<NNNN>, e.g. ATT-TOULOUSE-2025-0007";
+    let n = s.trim().to_ascii_uppercase();
+    if n.len() > 64 {
+        return Err(format!("{RULE} (at most 64 characters)"));
+    }
+    let rest = n.strip_prefix("ATT-").ok_or(RULE)?;
+    let mut parts = rest.rsplitn(3, '-');
+    let (Some(serial), Some(year), Some(code)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(RULE.into());
+    };
+    let digits = |p: &str, min: usize| p.len() >= min && p.bytes().all(|b| b.is_ascii_digit());
+    if !digits(serial, 4) || !digits(year, 4) || year.len() != 4 {
+        return Err(RULE.into());
+    }
+    let academy = Academy::find(&code.to_ascii_lowercase())
+        .ok_or_else(|| format!("names no académie ({code:?}); {RULE}"))?;
+    Ok((n, academy))
+}
+
 pub struct Attestation<'a> {
     pub number: &'a str,
     pub organizing: &'a Academy,
@@ -279,6 +300,28 @@ mod tests {
             "ATT-BORDEAUX-2025-0007",
         ] {
             assert!(text.contains(expected), "{expected:?} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn numbers_parse_back_whatever_the_case() {
+        let toulouse = Academy::find("toulouse").unwrap();
+        let n = number(toulouse, SchoolYear::from_stored(2025), 7);
+        assert_eq!(n, "ATT-TOULOUSE-2025-0007");
+        let (parsed, academy) = parse_number(&format!("  {} ", n.to_lowercase())).unwrap();
+        assert_eq!((parsed.as_str(), academy.code), (n.as_str(), "toulouse"));
+        let (_, aix) = parse_number("ATT-AIX-MARSEILLE-2024-12345").unwrap();
+        assert_eq!(aix.code, "aix-marseille");
+        for bad in [
+            "",
+            "ATT-",
+            "CPLDS-TOULOUSE-2025-000001",
+            "ATT-TOULOUSE-2025-07",
+            "ATT-TOULOUSE-25-0007",
+            "ATT-ATLANTIS-2025-0007",
+            "ATT-TOULOUSE-2025-00x7",
+        ] {
+            assert!(parse_number(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -235,6 +235,9 @@ pub mod attestation {
         pub hours: String,
         pub pdf: Vec<u8>,
         pub sha256: String,
+        /// The académie's document key and its base64 signature of the digest.
+        pub key_id: Option<String>,
+        pub signature: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,11 +7,54 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(RuntimeTables), Box::new(CreateTables)]
+        vec![
+            Box::new(RuntimeTables),
+            Box::new(CreateTables),
+            Box::new(SignedAttestations),
+        ]
     }
 }
 
 struct CreateTables;
+
+/// Attestations carry the académie's signature of their digest (null for earlier ones).
+struct SignedAttestations;
+
+impl MigrationName for SignedAttestations {
+    fn name(&self) -> &str {
+        "m20261124_000100_training_signed_attestations"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SignedAttestations {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds a single column at a time.
+        for column in ["key_id", "signature"] {
+            m.alter_table(
+                Table::alter()
+                    .table(Alias::new("attestations"))
+                    .add_column(text_null(column))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["signature", "key_id"] {
+            m.alter_table(
+                Table::alter()
+                    .table(Alias::new("attestations"))
+                    .drop_column(Alias::new(column))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
 
 impl MigrationName for CreateTables {
     fn name(&self) -> &str {

@@ -403,6 +403,15 @@ pub async fn insert_attestation<C: ConnectionTrait>(
     row.into_active_model().reset_all().insert(db).await
 }
 
+pub async fn attestation<C: ConnectionTrait>(
+    db: &C,
+    number: &str,
+) -> Result<Option<attestation::Model>, DbErr> {
+    attestation::Entity::find_by_id(number.to_owned())
+        .one(db)
+        .await
+}
+
 pub async fn attestation_of<C: ConnectionTrait>(
     db: &C,
     enrolment_id: &str,
