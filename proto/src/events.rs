@@ -37,6 +37,16 @@ impl Payload {
         }
     }
 
+    /// The one académie a payload is meant for, if any: the last word of its routing key, so
+    /// that brokers, and the federation links between them, carry it to that académie only
+    /// (a regional record names a person: the other académies of the région must not get it).
+    pub fn addressee(&self) -> Option<&str> {
+        match self {
+            Payload::TrainingRecordForwarded(r) => Some(&r.home_academy),
+            _ => None,
+        }
+    }
+
     /// INTERNAL payloads may name people; NATIONAL ones are pseudonymous facts; REGIONAL ones go
     /// to another académie of the région; CONTROL ones come from the national node.
     pub fn stream(&self) -> Stream {

@@ -1,4 +1,5 @@
-//! The event envelope (design.md) and routing keys `{academy}.{source}.{event}`.
+//! The event envelope (design.md) and routing keys `{academy}.{source}.{event}`, followed by
+//! `.{addressee}` for payloads meant for one académie.
 
 pub use cplds_proto::v1::{EventEnvelope, Stream, event_envelope::Payload};
 
@@ -7,6 +8,15 @@ pub const DEAD_LETTER_EXCHANGE: &str = "cplds.dead";
 
 pub fn routing_key(academy: &str, source: &str, event_type: &str) -> String {
     format!("{academy}.{source}.{event_type}")
+}
+
+/// The routing key of a payload published by `academy`'s `source`.
+pub fn routing_key_of(academy: &str, source: &str, payload: &Payload) -> String {
+    let key = routing_key(academy, source, payload.name());
+    match payload.addressee() {
+        Some(to) => format!("{key}.{to}"),
+        None => key,
+    }
 }
 
 /// An event a service wants published, before the outbox gives it identity and sequence.

@@ -20,7 +20,9 @@ use crate::{
     clock::SharedClock,
     config::OutboxConfig,
     db::{placeholders, stmt},
-    events::{EventEnvelope, Payload, Stream, parse_stream, routing_key, stream_name},
+    events::{
+        EventEnvelope, Payload, Stream, parse_stream, routing_key, routing_key_of, stream_name,
+    },
     telemetry,
 };
 
@@ -73,6 +75,7 @@ impl Outbox {
         let sequence: i64 = row.try_get("", "last_sequence")?;
         let now = self.clock.now();
         let event_type = payload.name();
+        let key = routing_key_of(&self.academy, self.source, &payload);
         let envelope = EventEnvelope {
             event_id: Uuid::now_v7().to_string(),
             academy: self.academy.clone(),
@@ -91,7 +94,7 @@ impl Outbox {
                 envelope.event_id.clone().into(),
                 stream_label.into(),
                 sequence.into(),
-                routing_key(&self.academy, self.source, event_type).into(),
+                key.into(),
                 event_type.into(),
                 envelope.encode_to_vec().into(),
                 now.into(),

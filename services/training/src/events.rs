@@ -180,13 +180,20 @@ pub fn completed(
 pub const REGIONAL_CONSUMER: &str = "training-regional";
 
 /// The queue of records sent back by other académies of the région: `{academy}.training-regional`.
+/// Bound to the records addressed to this académie only, so the broker (and the federation
+/// links, which follow these bindings) never carries another académie's staff here.
 pub fn regional_queue(academy: &str) -> QueueSpec {
     QueueSpec::new(
         format!("{academy}.{REGIONAL_CONSUMER}"),
-        vec![Binding::new(
-            Stream::Regional,
-            "*.training.training_record_forwarded",
-        )],
+        vec![
+            Binding::new(
+                Stream::Regional,
+                format!("*.training.training_record_forwarded.{academy}"),
+            ),
+            // Records committed before they were addressed, still in an outbox or replayed
+            // from its history, carry no addressee: the handler keeps only its own.
+            Binding::new(Stream::Regional, "*.training.training_record_forwarded"),
+        ],
     )
 }
 
@@ -217,7 +224,7 @@ impl EventHandler for RegionalRecordHandler {
                 event.r#type
             )));
         };
-        // Every académie of the région sees every record: only ours concern us.
+        // Unaddressed records (committed before addressing) reach every académie of the région.
         if r.home_academy != self.academy.code {
             return Ok(());
         }

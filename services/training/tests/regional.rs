@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use cplds_proto::v1::{self as pb, event_envelope::Payload};
 use cplds_runtime::{
     auth::Role,
-    bus::{Message, SharedBus, Stream, memory::InMemoryBus},
+    bus::{Message, QueueSpec, SharedBus, Stream, memory::InMemoryBus},
     events::stream_name,
     testing::authed,
 };
@@ -49,6 +49,17 @@ async fn a_shared_cohort_reports_to_the_trainee_s_own_academy(backend: Backend) 
     let mut bordeaux = Node::start("bordeaux", pg.as_ref(), Some(bus.clone())).await;
     let mut limoges = Node::start("limoges", pg.as_ref(), Some(bus.clone())).await;
     let mut poitiers = Node::start("poitiers", pg.as_ref(), Some(bus.clone())).await;
+    // What each académie's regional queue is bound to, seen from the side.
+    let view = |academy: &str| {
+        let q = cplds_training::events::regional_queue(academy);
+        QueueSpec::new(format!("test.view-{academy}"), q.bindings)
+    };
+    let (to_limoges, to_poitiers) = (view("limoges"), view("poitiers"));
+    for q in [&to_limoges, &to_poitiers] {
+        bus.declare(q).await.unwrap();
+    }
+    let mut to_limoges = bus.subscribe(&to_limoges).await.unwrap();
+    let mut to_poitiers = bus.subscribe(&to_poitiers).await.unwrap();
 
     // Bordeaux runs the cohort of Nouvelle-Aquitaine.
     let cohort = bordeaux
@@ -205,6 +216,24 @@ async fn a_shared_cohort_reports_to_the_trainee_s_own_academy(backend: Backend) 
         .collect();
     assert_eq!(forwarded.len(), 2);
     assert!(forwarded.iter().all(|r| r.home_academy == "limoges"));
+    // Addressed to Limoges: Poitiers, in the same région, never receives Léa's record.
+    for _ in 0..2 {
+        let d = tokio::time::timeout(Duration::from_secs(5), to_limoges.next())
+            .await
+            .expect("a record for Limoges")
+            .unwrap();
+        assert_eq!(
+            d.routing_key,
+            "bordeaux.training.training_record_forwarded.limoges"
+        );
+        d.ack().await.unwrap();
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), to_poitiers.next())
+            .await
+            .is_err(),
+        "a record about Limoges staff reached Poitiers"
+    );
     // Limoges' own services learn it too, under Limoges' key.
     assert!(observer.seen.iter().any(|e| e.academy == "limoges"
         && matches!(&e.payload, Some(Payload::TrainingCompleted(c)) if c.candidate_key == lea_key && c.home_academy == "limoges")));
@@ -225,6 +254,7 @@ async fn a_shared_cohort_reports_to_the_trainee_s_own_academy(backend: Backend) 
         })
         .unwrap()
         .clone();
+    // Sent as before records were addressed (no last word): still applied once, by Limoges only.
     bus.publish(&[Message {
         stream: Stream::Regional,
         routing_key: format!("bordeaux.training.{}", completion.r#type),
