@@ -251,7 +251,10 @@ async fn one_backend(
     let _ = insert_baseline(baseline_db.clone(), 4, 200, "warmup").await?;
     let echo = echo_baseline(opts.clients, opts.requests).await?;
     let insert = insert_baseline(baseline_db, opts.clients, opts.requests, "measured").await?;
+    crate::memory::reset_peak();
     let submit = submit_bench(&node, opts.clients, opts.requests).await?;
+    // Node and clients share the process: this bounds the node's own footprint from above.
+    let submit_peak = crate::memory::peak_mib();
     node.node.shutdown().await?;
 
     let mut out = String::new();
@@ -282,6 +285,12 @@ async fn one_backend(
         submit.throughput() / insert.throughput(),
         submit.p50.as_secs_f64() / echo.p50.as_secs_f64(),
         submit.p50.as_secs_f64() / insert.p50.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "peak RSS during SubmitCandidacy (node and {} clients in one process): {} MiB",
+        opts.clients,
+        crate::memory::format(submit_peak)
     );
     Ok(out)
 }

@@ -237,6 +237,9 @@ struct Replay {
     events: usize,
     elapsed: Duration,
     report: Duration,
+    /// Peak resident memory of the process during the replay (the facts held by the bench
+    /// included).
+    peak_mib: Option<f64>,
 }
 
 /// Starts an empty national node on `bus`, has `facts` delivered, and times the replay until
@@ -252,6 +255,7 @@ async fn replay(
     let dir = tempfile::tempdir()?;
     let queue = cplds_national::api::queue();
     bus.declare(&queue).await?;
+    crate::memory::reset_peak();
     let started = Instant::now();
     if preload {
         for chunk in facts.chunks(1000) {
@@ -321,6 +325,7 @@ async fn replay(
         events: facts.len(),
         elapsed,
         report,
+        peak_mib: crate::memory::peak_mib(),
     })
 }
 
@@ -583,17 +588,18 @@ pub async fn run(opts: NationalBenchOptions) -> anyhow::Result<String> {
     }
     let _ = writeln!(
         out,
-        "  {:<44} {:>10} {:>12} {:>14}",
-        "", "events/s", "replay s", "report ms"
+        "  {:<44} {:>10} {:>12} {:>14} {:>14}",
+        "", "events/s", "replay s", "report ms", "peak RSS MiB"
     );
     for r in &replays {
         let _ = writeln!(
             out,
-            "  {:<44} {:>10.0} {:>12.2} {:>14.1}",
+            "  {:<44} {:>10.0} {:>12.2} {:>14.1} {:>14}",
             r.label,
             r.events as f64 / r.elapsed.as_secs_f64(),
             r.elapsed.as_secs_f64(),
-            r.report.as_secs_f64() * 1e3
+            r.report.as_secs_f64() * 1e3,
+            crate::memory::format(r.peak_mib)
         );
     }
     if let Some(rate) = raw {
