@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::{
     Json, Router,
-    extract::Request,
+    extract::{MatchedPath, Request},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
@@ -20,25 +20,39 @@ use tracing::Instrument;
 use crate::{config::Config, error::ServiceError};
 
 /// Tracing, a deadline and the headers every public page carries.
+///
+/// Spans name the route (`/verify/{number}`), never the path itself: what people look up is not
+/// logged or exported.
 pub fn layers(router: Router, config: &Config) -> Router {
     let timeout = Duration::from_millis(config.server.request_timeout_ms);
-    router.layer(middleware::from_fn(move |req: Request, next: Next| {
-        let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path());
-        async move {
-            let mut res = match tokio::time::timeout(timeout, next.run(req)).await {
-                Ok(res) => res,
-                Err(_) => problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the request took too long; try again",
-                    Vec::new(),
-                ),
-            };
-            let status = res.status();
-            if status.is_server_error() {
-                tracing::warn!(%status, "public page failed");
-            } else {
-                tracing::debug!(%status, "public page");
+    router
+        .route_layer(middleware::from_fn(move |req: Request, next: Next| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or_else(String::new, |p| p.as_str().to_owned());
+            let span = tracing::info_span!("http", method = %req.method(), route = %route);
+            async move {
+                let res = match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(res) => res,
+                    Err(_) => problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the request took too long; try again",
+                        Vec::new(),
+                    ),
+                };
+                let status = res.status();
+                if status.is_server_error() {
+                    tracing::warn!(%status, "public page failed");
+                } else {
+                    tracing::debug!(%status, "public page");
+                }
+                res
             }
+            .instrument(span)
+        }))
+        .layer(middleware::from_fn(|req: Request, next: Next| async move {
+            let mut res = next.run(req).await;
             let h = res.headers_mut();
             for (name, value) in [
                 // Pages are self-contained: no script, no outside resource.
@@ -53,9 +67,7 @@ pub fn layers(router: Router, config: &Config) -> Router {
                 h.insert(name, HeaderValue::from_static(value));
             }
             res
-        }
-        .instrument(span)
-    }))
+        }))
 }
 
 #[derive(Serialize)]
@@ -200,6 +212,45 @@ mod tests {
         );
         assert!(!wants_json(&h, None), "browsers get the page");
         assert!(wants_json(&h, Some("JSON")));
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_the_headers_and_slow_pages_are_cut() {
+        use axum::{body::Body, routing::get};
+        use tower::ServiceExt;
+
+        let config = Config {
+            server: crate::config::ServerConfig {
+                request_timeout_ms: 50,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let router = layers(
+            Router::new().route("/fast", get(|| async { "ok" })).route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            ),
+            &config,
+        );
+        let call = |path: &'static str| {
+            router
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        };
+        for (path, status) in [
+            ("/fast", StatusCode::OK),
+            ("/nowhere", StatusCode::NOT_FOUND),
+            ("/slow", StatusCode::SERVICE_UNAVAILABLE),
+        ] {
+            let res = call(path).await.unwrap();
+            assert_eq!(res.status(), status, "{path}");
+            assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert!(res.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        }
     }
 
     #[test]
