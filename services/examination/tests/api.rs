@@ -58,6 +58,7 @@ on_both!(
     registration_events_reach_the_copy_in_any_order,
     planning_and_its_refusals,
     marks_deliberation_and_their_refusals,
+    a_board_member_is_replaced_until_deliberation,
     who_may_do_what,
     concurrent_acts_are_serialised,
 );
@@ -2435,4 +2436,238 @@ async fn concurrent_acts_are_serialised(backend: Backend) {
         (sheet.entry_count, sheet.status),
         (2, pb::ExamMarkStatus::Agreed as i32)
     );
+}
+
+/// A member falls ill: the exam office gives the seat to someone else, with the same checks as
+/// at creation; the board keeps its candidates and marks, the member who left can no longer
+/// act, minutes prepared before must be prepared again, and the change is kept.
+async fn a_board_member_is_replaced_until_deliberation(backend: Backend) {
+    let Some(mut t) = start(backend).await else {
+        return;
+    };
+    t.admitted_list(2).await;
+    let cands = t.wait_candidates(2, 0).await;
+    let (c1, c2) = (cands[0].candidacy_id.clone(), cands[1].candidacy_id.clone());
+    let session = t.create_session().await;
+    let sid = session.id.clone();
+    let (p1, m1, m2, m3, m4) = (
+        "p1@ac-toulouse.fr",
+        "m1@ac-toulouse.fr",
+        "m2@ac-toulouse.fr",
+        "m3@ac-toulouse.fr",
+        "m4@ac-toulouse.fr",
+    );
+    let board = t
+        .create_board(
+            &session,
+            "Commission 1",
+            vec![
+                member(p1, "Dupont", "", pb::ExamBoardRole::President),
+                member(m1, "Durand", &uai(90), pb::ExamBoardRole::Member),
+                member(m2, "Dubois", &uai(91), pb::ExamBoardRole::Member),
+            ],
+        )
+        .await
+        .unwrap();
+    let id_of = |b: &pb::ExamBoard, email: &str| {
+        b.members
+            .iter()
+            .find(|m| m.email == email)
+            .map(|m| m.id.clone())
+            .unwrap()
+    };
+    let (m1_id, p1_id) = (id_of(&board, m1), id_of(&board, p1));
+    for c in [&c1, &c2] {
+        t.assign(&board.id, c).await.unwrap();
+    }
+    for (c, h) in [(&c1, 9), (&c2, 10)] {
+        t.schedule(
+            c,
+            pb::ExamPart::TrainingSession,
+            &format!("2025-11-17T{h}:00"),
+        )
+        .await
+        .unwrap();
+        t.schedule(c, pb::ExamPart::CaseStudy, &format!("2025-11-18T{h}:00"))
+            .await
+            .unwrap();
+    }
+    let part1 = pb::ExamPart::TrainingSession;
+    let part2 = pb::ExamPart::CaseStudy;
+    t.enter(m1, &c1, part1, "14").await.unwrap();
+
+    let replace = |member_id: &str, who: Option<pb::NewBoardMember>, reason: &str| {
+        pb::ReplaceBoardMemberRequest {
+            board_id: board.id.clone(),
+            member_id: member_id.into(),
+            replacement: who,
+            reason: reason.into(),
+        }
+    };
+    let newcomer = |email: &str, uai_n: u32, role| Some(member(email, "Dumas", &uai(uai_n), role));
+    let office = t.office.clone();
+    let as_office = |r: pb::ReplaceBoardMemberRequest| authed(r, &office);
+    let mut exam = t.exam.clone();
+
+    // Refusals, each naming the field or the rule, and changing nothing.
+    let r = exam
+        .replace_board_member(authed(
+            replace(
+                &m1_id,
+                newcomer(m3, 92, pb::ExamBoardRole::Member),
+                "malade",
+            ),
+            &t.board_member(p1),
+        ))
+        .await;
+    assert_eq!(code(r), Code::PermissionDenied);
+    let r = exam
+        .replace_board_member(as_office(replace(&m1_id, None, " ")))
+        .await;
+    assert_eq!(fields_of(r), ["reason", "replacement"]);
+    let mut bad = member("m3@", "", "123", pb::ExamBoardRole::Unspecified);
+    bad.first_name = "Anne".into();
+    let r = exam
+        .replace_board_member(as_office(replace(&m1_id, Some(bad), "malade")))
+        .await;
+    assert_eq!(
+        fields_of(r),
+        [
+            "replacement.email",
+            "replacement.last_name",
+            "replacement.workplace_uai",
+            "replacement.role"
+        ]
+    );
+    let r = exam
+        .replace_board_member(as_office(replace(
+            "0190f0f0-0000-7000-8000-000000000000",
+            newcomer(m3, 92, pb::ExamBoardRole::Member),
+            "malade",
+        )))
+        .await;
+    assert_eq!(code(r), Code::NotFound);
+    let r = exam
+        .replace_board_member(as_office(replace(
+            &m1_id,
+            newcomer(m2, 92, pb::ExamBoardRole::Member),
+            "malade",
+        )))
+        .await;
+    assert_eq!(rule_of(r), "ALREADY_A_MEMBER");
+    // The newcomer works where candidate 1 works.
+    let r = exam
+        .replace_board_member(as_office(replace(
+            &m1_id,
+            newcomer(m3, 1, pb::ExamBoardRole::Member),
+            "malade",
+        )))
+        .await;
+    assert_eq!(rule_of(r), "CONFLICT_OF_INTEREST");
+    // The president's seat given to a mere member leaves the board without president.
+    let r = exam
+        .replace_board_member(as_office(replace(
+            &p1_id,
+            newcomer(m3, 92, pb::ExamBoardRole::Member),
+            "malade",
+        )))
+        .await;
+    assert_eq!(rule_of(r), "BOARD_COMPOSITION");
+    let unchanged = exam
+        .get_board(authed(
+            pb::GetBoardRequest {
+                board_id: board.id.clone(),
+            },
+            &t.office,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unchanged.members, board.members);
+    assert!(unchanged.replacements.is_empty());
+
+    // M1 falls ill; M3 takes the seat. Candidates and the entry M1 made stay.
+    let b = exam
+        .replace_board_member(as_office(replace(
+            &m1_id,
+            newcomer(m3, 92, pb::ExamBoardRole::Member),
+            "arrêt maladie",
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    let emails: Vec<&str> = b.members.iter().map(|m| m.email.as_str()).collect();
+    assert_eq!(emails, [p1, m2, m3]);
+    assert_eq!(b.candidacy_ids.len(), 2);
+    assert_eq!(b.replacements.len(), 1);
+    let r = &b.replacements[0];
+    assert_eq!(r.former.as_ref().unwrap().email, m1);
+    assert_eq!(r.replacement_member_id, id_of(&b, m3));
+    assert_eq!(r.reason, "arrêt maladie");
+    assert_eq!(r.replaced_by, "dec@ac-toulouse.fr");
+    assert!(r.replace_time.is_some());
+    assert_eq!(
+        code(t.enter(m1, &c1, part2, "12").await),
+        Code::PermissionDenied
+    );
+    let sheet = t.enter(m3, &c1, part1, "14").await.unwrap();
+    assert_eq!(sheet.agreed_mark.unwrap().mark, "14");
+    // Who left does not come back by the same door.
+    let r = exam
+        .replace_board_member(as_office(replace(
+            &id_of(&b, m3),
+            newcomer(m1, 90, pb::ExamBoardRole::Member),
+            "retour",
+        )))
+        .await;
+    assert_eq!(rule_of(r), "ALREADY_A_MEMBER");
+
+    // Minutes prepared, then a member replaced: they must be prepared again.
+    for (c, part, mark) in [(&c1, part2, "12"), (&c2, part1, "9"), (&c2, part2, "11")] {
+        t.enter(p1, c, part, mark).await.unwrap();
+        t.enter(m2, c, part, mark).await.unwrap();
+    }
+    let key = SigningKey::from_bytes(&[21; 32]);
+    let pem = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    exam.register_board_member_key(authed(
+        pb::RegisterBoardMemberKeyRequest {
+            board_id: board.id.clone(),
+            public_key: pem,
+        },
+        &t.board_member(p1),
+    ))
+    .await
+    .unwrap();
+    let draft = t.prepare(p1, &sid).await.unwrap();
+    let b = exam
+        .replace_board_member(as_office(replace(
+            &id_of(&b, m2),
+            newcomer(m4, 93, pb::ExamBoardRole::Member),
+            "mutation",
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(b.replacements.len(), 2);
+    assert_eq!(
+        rule_of(t.close(p1, &sid, &draft.sha256, &key).await),
+        "MINUTES_OUTDATED"
+    );
+    let draft = t.prepare(p1, &sid).await.unwrap();
+    let text = extract_text(&draft.pdf);
+    assert!(text.contains("Dumas") && !text.contains("Dubois"), "{text}");
+    t.close(p1, &sid, &draft.sha256, &key).await.unwrap();
+
+    // Frozen with the deliberation.
+    let r = exam
+        .replace_board_member(as_office(replace(
+            &id_of(&b, m4),
+            newcomer("m5@ac-toulouse.fr", 94, pb::ExamBoardRole::Member),
+            "trop tard",
+        )))
+        .await;
+    assert_eq!(rule_of(r), "DELIBERATION_CLOSED");
 }

@@ -19,8 +19,8 @@ use crate::{
         statistics::{MarkSummary, Statistics, show_average},
     },
     store::{
-        StoredDecision, appeal, board, board_member, candidate, convocation, mark_entry,
-        mark_history, minutes, reconciliation, session as session_row, slot,
+        StoredDecision, appeal, board, board_member, board_replacement, candidate, convocation,
+        mark_entry, mark_history, minutes, reconciliation, session as session_row, slot,
     },
 };
 
@@ -165,18 +165,37 @@ pub fn member_pb(m: &board_member::Model) -> pb::ExamBoardMember {
     }
 }
 
+/// `everyone`: who ever sat on the board; those who left appear only in the replacements.
 pub fn board_pb(
     b: &board::Model,
-    members: &[board_member::Model],
+    everyone: &[board_member::Model],
+    replacements: &[board_replacement::Model],
     candidacy_ids: Vec<String>,
 ) -> pb::ExamBoard {
     pb::ExamBoard {
         id: b.id.clone(),
         session_id: b.session_id.clone(),
         name: b.name.clone(),
-        members: members.iter().map(member_pb).collect(),
+        members: everyone
+            .iter()
+            .filter(|m| m.left_at.is_none())
+            .map(member_pb)
+            .collect(),
         candidacy_ids,
         create_time: Some(to_timestamp(b.created_at)),
+        replacements: replacements
+            .iter()
+            .map(|r| pb::BoardMemberReplacement {
+                former: everyone
+                    .iter()
+                    .find(|m| m.id == r.former_member_id)
+                    .map(member_pb),
+                replacement_member_id: r.replacement_member_id.clone(),
+                replace_time: Some(to_timestamp(r.replaced_at)),
+                replaced_by: r.replaced_by.clone(),
+                reason: r.reason.clone(),
+            })
+            .collect(),
     }
 }
 

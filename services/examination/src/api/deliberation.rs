@@ -58,6 +58,18 @@ fn list(names: &[String]) -> String {
     s
 }
 
+/// What signed minutes must still match when closed: the decisions and who sits on the boards
+/// (the minutes print both), so a replaced member means preparing them again.
+fn fingerprint(decisions_json: &str, members: &[board_member::Model]) -> String {
+    let mut seats: Vec<String> = members
+        .iter()
+        .map(|m| format!("{}\t{}\t{}", m.board_id, m.id, m.role))
+        .collect();
+    seats.sort();
+    let text = format!("{decisions_json}\n{}", seats.join("\n"));
+    hex::encode(keys::sha256(text.as_bytes()))
+}
+
 /// The caller's president seats in a session.
 fn presidencies<'a>(
     members: &'a [board_member::Model],
@@ -259,7 +271,7 @@ impl Inner {
             prepared_by: caller.subject.clone(),
             sha256: hex::encode(keys::sha256(&pdf)),
             document: pdf,
-            decisions_fingerprint: hex::encode(keys::sha256(json.as_bytes())),
+            decisions_fingerprint: fingerprint(&json, &members),
             decisions_json: json,
             closed_at: None,
             signed_by: None,
@@ -337,11 +349,11 @@ impl Inner {
             .map(|(c, d)| StoredDecision::new(c, d))
             .collect();
         let json = serde_json::to_string(&stored).map_err(ServiceError::internal)?;
-        if hex::encode(keys::sha256(json.as_bytes())) != latest.decisions_fingerprint {
+        if fingerprint(&json, &members) != latest.decisions_fingerprint {
             return Err(ServiceError::precondition(
                 "MINUTES_OUTDATED",
                 subject,
-                "marks or candidates changed since the minutes were prepared: prepare them again",
+                "marks, candidates or boards changed since the minutes were prepared: prepare them again",
             ));
         }
         let (signer, key) = signer_keys

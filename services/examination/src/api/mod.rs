@@ -107,6 +107,7 @@ const RULES: &[(&str, &[Role])] = &[
     ("CreateBoard", OFFICE),
     ("GetBoard", STAFF),
     ("ListBoards", STAFF),
+    ("ReplaceBoardMember", OFFICE),
     ("RegisterBoardMemberKey", BOARD),
     ("AssignCandidate", OFFICE),
     ("ScheduleExamPart", OFFICE),
@@ -344,6 +345,7 @@ handlers! {
     create_board(pb::CreateBoardRequest) -> pb::ExamBoard => create_board;
     get_board(pb::GetBoardRequest) -> pb::ExamBoard => get_board;
     list_boards(pb::ListBoardsRequest) -> pb::ListBoardsResponse => list_boards;
+    replace_board_member(pb::ReplaceBoardMemberRequest) -> pb::ExamBoard => replace_member;
     register_board_member_key(pb::RegisterBoardMemberKeyRequest) -> pb::ExamBoardMember => register_key;
     assign_candidate(pb::AssignCandidateRequest) -> pb::BoardAssignment => assign;
     schedule_exam_part(pb::ScheduleExamPartRequest) -> pb::ExamSlot => schedule;

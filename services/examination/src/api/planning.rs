@@ -25,7 +25,10 @@ use crate::{
         session::{self as session_rules, Period, PeriodError},
     },
     events,
-    store::{self, assignment, board, board_member, candidate, convocation, session, slot},
+    store::{
+        self, assignment, board, board_member, board_replacement, candidate, convocation, session,
+        slot,
+    },
 };
 
 /// Hex SHA-256 of what a convocation shows (board, épreuve, start, place), in épreuve order.
@@ -53,6 +56,51 @@ pub(super) fn member_of_row(m: &board_member::Model) -> Member {
         first_name: m.first_name.clone(),
         workplace_uai: m.workplace_uai.clone(),
         role: BoardRole::parse(&m.role).unwrap_or(BoardRole::Member),
+    }
+}
+
+/// A new seat on board `b`, no key registered yet.
+fn seat_row(b: &board::Model, m: &Member) -> board_member::ActiveModel {
+    board_member::Model {
+        id: Uuid::now_v7().to_string(),
+        board_id: b.id.clone(),
+        session_id: b.session_id.clone(),
+        email: m.email.clone(),
+        last_name: m.last_name.clone(),
+        first_name: m.first_name.clone(),
+        workplace_uai: m.workplace_uai.clone(),
+        role: m.role.as_str().to_owned(),
+        public_key: None,
+        key_registered_at: None,
+        left_at: None,
+    }
+    .into_active_model()
+    .reset_all()
+}
+
+/// A member as the exam office describes them, every field checked.
+fn parse_member(m: &pb::NewBoardMember) -> Result<Member, Violations> {
+    let mut v = Violations::default();
+    let email = v.check("email", parse_email(&m.email));
+    let last_name = v.check("last_name", parse_name(&m.last_name));
+    let first_name = v.check("first_name", parse_name(&m.first_name));
+    let uai = if m.workplace_uai.trim().is_empty() {
+        Some(None)
+    } else {
+        v.check("workplace_uai", parse_uai(&m.workplace_uai).map(Some))
+    };
+    let role = v.check("role", convert::board_role(m.role));
+    match (email, last_name, first_name, uai, role) {
+        (Some(email), Some(last_name), Some(first_name), Some(workplace_uai), Some(role)) => {
+            Ok(Member {
+                email,
+                last_name,
+                first_name,
+                workplace_uai,
+                role,
+            })
+        }
+        _ => Err(v),
     }
 }
 
@@ -266,11 +314,13 @@ impl Inner {
         db: &C,
         b: &board::Model,
     ) -> ServiceResult<pb::ExamBoard> {
-        let members = store::members_of(db, &b.id).await?;
+        let everyone = store::all_members_of(db, &b.id).await?;
+        let replacements = store::replacements_of(db, &b.id).await?;
         let assigned = store::assignments_of_board(db, &b.id).await?;
         Ok(convert::board_pb(
             b,
-            &members,
+            &everyone,
+            &replacements,
             assigned.into_iter().map(|a| a.candidacy_id).collect(),
         ))
     }
@@ -286,26 +336,9 @@ impl Inner {
         let name = v.check("name", parse_text(&req.name, 100, true));
         let mut members = Vec::with_capacity(req.members.len());
         for (i, m) in req.members.iter().enumerate() {
-            let mut mv = Violations::default();
-            let email = mv.check("email", parse_email(&m.email));
-            let last_name = mv.check("last_name", parse_name(&m.last_name));
-            let first_name = mv.check("first_name", parse_name(&m.first_name));
-            let uai = if m.workplace_uai.trim().is_empty() {
-                Some(None)
-            } else {
-                mv.check("workplace_uai", parse_uai(&m.workplace_uai).map(Some))
-            };
-            let role = mv.check("role", convert::board_role(m.role));
-            if mv.is_empty() {
-                members.push(Member {
-                    email: email.expect("checked"),
-                    last_name: last_name.expect("checked"),
-                    first_name: first_name.expect("checked"),
-                    workplace_uai: uai.expect("checked"),
-                    role: role.expect("checked"),
-                });
-            } else {
-                v.nest(&format!("members[{i}]"), mv);
+            match parse_member(m) {
+                Ok(m) => members.push(m),
+                Err(mv) => v.nest(&format!("members[{i}]"), mv),
             }
         }
         if members.len() == req.members.len() {
@@ -347,26 +380,113 @@ impl Inner {
             }
         })?;
         for m in &members {
-            board_member::Model {
-                id: Uuid::now_v7().to_string(),
-                board_id: b.id.clone(),
-                session_id: s.id.clone(),
-                email: m.email.clone(),
-                last_name: m.last_name.clone(),
-                first_name: m.first_name.clone(),
-                workplace_uai: m.workplace_uai.clone(),
-                role: m.role.as_str().to_owned(),
-                public_key: None,
-                key_registered_at: None,
-            }
-            .into_active_model()
-            .reset_all()
-            .insert(&txn)
-            .await?;
+            seat_row(&b, m).insert(&txn).await?;
         }
         let out = self.board_pb(&txn, &b).await?;
         txn.commit().await?;
         tracing::info!(board = %b.id, session = %s.id, members = members.len(), by = %caller.subject, "board created");
+        Ok(out)
+    }
+
+    pub(super) async fn replace_member(
+        &self,
+        caller: Caller,
+        req: pb::ReplaceBoardMemberRequest,
+    ) -> ServiceResult<pb::ExamBoard> {
+        let now = self.now();
+        let mut v = Violations::default();
+        let board_id = v.check("board_id", parse_id(&req.board_id));
+        let member_id = v.check("member_id", parse_id(&req.member_id));
+        let reason = v.check("reason", parse_text(&req.reason, 500, true));
+        let replacement = match &req.replacement {
+            Some(m) => match parse_member(m) {
+                Ok(m) => Some(m),
+                Err(mv) => {
+                    v.nest("replacement", mv);
+                    None
+                }
+            },
+            None => {
+                v.add("replacement", "the member taking the seat is required");
+                None
+            }
+        };
+        v.finish()?;
+        let (board_id, member_id, reason, replacement) = (
+            board_id.expect("checked"),
+            member_id.expect("checked"),
+            reason.expect("checked"),
+            replacement.expect("checked"),
+        );
+        let subject = format!("board/{board_id}");
+        let txn = self.db.begin().await?;
+        let b = self.board(&txn, &board_id).await?;
+        let s = self.session_locked(&txn, &b.session_id).await?;
+        self.open(&s)?;
+        let everyone = store::all_members_of(&txn, &b.id).await?;
+        let leaving = everyone
+            .iter()
+            .find(|m| m.id == member_id && m.left_at.is_none())
+            .ok_or_else(|| {
+                ServiceError::not_found(format!("member {member_id} of board {}", b.id))
+            })?;
+        if let Some(m) = everyone.iter().find(|m| m.email == replacement.email) {
+            return Err(ServiceError::precondition(
+                "ALREADY_A_MEMBER",
+                subject,
+                if m.left_at.is_none() {
+                    format!("{} already sits on this board", m.email)
+                } else {
+                    format!(
+                        "{} was replaced on this board and cannot sit again",
+                        m.email
+                    )
+                },
+            ));
+        }
+        let mut after: Vec<Member> = everyone
+            .iter()
+            .filter(|m| m.left_at.is_none() && m.id != leaving.id)
+            .map(member_of_row)
+            .collect();
+        after.push(replacement.clone());
+        let broken = board_rules::composition_violations(&after);
+        if !broken.is_empty() {
+            return Err(ServiceError::precondition(
+                "BOARD_COMPOSITION",
+                subject,
+                broken
+                    .into_iter()
+                    .map(|(_, why)| why)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
+        }
+        for a in store::assignments_of_board(&txn, &b.id).await? {
+            let c = self.candidate(&txn, &a.candidacy_id).await?;
+            board_rules::check_conflict_of_interest([&replacement], &c.workplace_uai)
+                .map_err(|e| rule(e, format!("candidacy/{}", c.candidacy_id)))?;
+        }
+        let mut am = leaving.clone().into_active_model();
+        am.left_at = Set(Some(now));
+        am.update(&txn).await?;
+        let seat = seat_row(&b, &replacement).insert(&txn).await?;
+        board_replacement::Model {
+            id: Uuid::now_v7().to_string(),
+            board_id: b.id.clone(),
+            former_member_id: leaving.id.clone(),
+            replacement_member_id: seat.id.clone(),
+            replaced_at: now,
+            replaced_by: caller.subject.clone(),
+            reason,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(&txn)
+        .await?;
+        let out = self.board_pb(&txn, &b).await?;
+        txn.commit().await?;
+        tracing::info!(board = %b.id, former = %leaving.email, replacement = %seat.email, by = %caller.subject, "board member replaced");
         Ok(out)
     }
 

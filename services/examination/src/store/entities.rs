@@ -116,6 +116,27 @@ pub mod board_member {
         /// Ed25519 public key, 32 bytes in base64.
         pub public_key: Option<String>,
         pub key_registered_at: Option<DateTimeUtc>,
+        /// Set when the member was replaced: they no longer act for the board.
+        pub left_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
+pub mod board_replacement {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "board_replacements")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub board_id: String,
+        pub former_member_id: String,
+        pub replacement_member_id: String,
+        pub replaced_at: DateTimeUtc,
+        pub replaced_by: String,
+        pub reason: String,
     }
 
     no_relations!();

@@ -7,7 +7,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(RuntimeTables), Box::new(CreateTables)]
+        vec![
+            Box::new(RuntimeTables),
+            Box::new(CreateTables),
+            Box::new(BoardReplacements),
+        ]
     }
 }
 
@@ -16,6 +20,73 @@ struct CreateTables;
 impl MigrationName for CreateTables {
     fn name(&self) -> &str {
         "m20261124_000100_examination_tables"
+    }
+}
+
+/// Members leave a board (`left_at`) when replaced; each replacement is kept.
+struct BoardReplacements;
+
+impl MigrationName for BoardReplacements {
+    fn name(&self) -> &str {
+        "m20261124_000200_examination_board_replacements"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for BoardReplacements {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("board_members"))
+                .add_column(instant_null("left_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Alias::new("board_replacements"))
+                .col(id("id"))
+                .col(text("board_id"))
+                .col(text("former_member_id"))
+                .col(text("replacement_member_id"))
+                .col(instant("replaced_at"))
+                .col(text("replaced_by"))
+                .col(text("reason"))
+                .foreign_key(&mut fk("board_replacements", "board_id", "boards", "id"))
+                .foreign_key(&mut fk(
+                    "board_replacements",
+                    "former_member_id",
+                    "board_members",
+                    "id",
+                ))
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "board_replacements_board",
+            "board_replacements",
+            &["board_id"],
+            false,
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table(Alias::new("board_replacements"))
+                .if_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("board_members"))
+                .drop_column(Alias::new("left_at"))
+                .to_owned(),
+        )
+        .await
     }
 }
 

@@ -11,8 +11,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 pub use self::entities::{
-    appeal, assignment, board, board_member, candidate, convocation, decision, mark_entry,
-    mark_history, minutes, pending_withdrawal, reconciliation, session, slot,
+    appeal, assignment, board, board_member, board_replacement, candidate, convocation, decision,
+    mark_entry, mark_history, minutes, pending_withdrawal, reconciliation, session, slot,
 };
 use crate::domain::{
     decision::{Decision, Outcome, Reason},
@@ -138,7 +138,31 @@ pub async fn members_of<C: ConnectionTrait>(
 ) -> Result<Vec<board_member::Model>, DbErr> {
     board_member::Entity::find()
         .filter(board_member::Column::BoardId.eq(board_id))
+        .filter(board_member::Column::LeftAt.is_null())
         .order_by_asc(board_member::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Everyone who ever sat on the board, those replaced included.
+pub async fn all_members_of<C: ConnectionTrait>(
+    db: &C,
+    board_id: &str,
+) -> Result<Vec<board_member::Model>, DbErr> {
+    board_member::Entity::find()
+        .filter(board_member::Column::BoardId.eq(board_id))
+        .order_by_asc(board_member::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn replacements_of<C: ConnectionTrait>(
+    db: &C,
+    board_id: &str,
+) -> Result<Vec<board_replacement::Model>, DbErr> {
+    board_replacement::Entity::find()
+        .filter(board_replacement::Column::BoardId.eq(board_id))
+        .order_by_asc(board_replacement::Column::Id)
         .all(db)
         .await
 }
@@ -149,6 +173,7 @@ pub async fn members_of_session<C: ConnectionTrait>(
 ) -> Result<Vec<board_member::Model>, DbErr> {
     board_member::Entity::find()
         .filter(board_member::Column::SessionId.eq(session_id))
+        .filter(board_member::Column::LeftAt.is_null())
         .order_by_asc(board_member::Column::Id)
         .all(db)
         .await
@@ -161,6 +186,7 @@ pub async fn seats_of<C: ConnectionTrait>(
 ) -> Result<Vec<board_member::Model>, DbErr> {
     board_member::Entity::find()
         .filter(board_member::Column::Email.eq(email.trim().to_ascii_lowercase()))
+        .filter(board_member::Column::LeftAt.is_null())
         .all(db)
         .await
 }
