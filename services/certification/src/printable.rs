@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use cplds_runtime::{
-    pdf::{Document, Font, PAGE_WIDTH, Page},
+    pdf::{Document, Font, PAGE_WIDTH},
     time::paris_date,
 };
-use qrcode::{Color, EcLevel, QrCode};
 
 use crate::domain::certificate::{SHORT_TITLE, Statement};
 
@@ -21,11 +20,7 @@ fn human_date(t: DateTime<Utc>) -> String {
 
 /// The PDF of an issued certificate. `verification` is what the QR code holds (the verification
 /// URL, or the number alone when no public address is configured).
-pub fn certificate_pdf(
-    s: &Statement,
-    verification: &str,
-) -> Result<Vec<u8>, qrcode::types::QrError> {
-    let qr = QrCode::with_error_correction_level(verification.as_bytes(), EcLevel::M)?;
+pub fn certificate_pdf(s: &Statement, verification: &str) -> Result<Vec<u8>, String> {
     let mut doc = Document::new(&format!("{SHORT_TITLE} {}", s.number));
     let page = doc.page();
     let academy = format!(
@@ -109,7 +104,7 @@ pub fn certificate_pdf(
     );
     page.paragraph(330.0, 362.0, 200.0, Font::Oblique, 10.0, &s.signatory);
 
-    draw_qr(page, &qr);
+    page.qr_code(QR_X, QR_Y, QR_SIDE, verification)?;
     let caption_x = QR_X + QR_SIDE + 16.0;
     page.text(
         caption_x,
@@ -143,33 +138,6 @@ pub fn certificate_pdf(
     Ok(doc.finish())
 }
 
-/// One rectangle per horizontal run of dark modules.
-fn draw_qr(page: &mut Page, qr: &QrCode) {
-    let n = qr.width();
-    let module = QR_SIDE / n as f32;
-    let colors = qr.to_colors();
-    for row in 0..n {
-        let y = QR_Y + (n - 1 - row) as f32 * module;
-        let mut col = 0;
-        while col < n {
-            if colors[row * n + col] == Color::Dark {
-                let start = col;
-                while col < n && colors[row * n + col] == Color::Dark {
-                    col += 1;
-                }
-                page.fill_rect(
-                    QR_X + start as f32 * module,
-                    y,
-                    (col - start) as f32 * module,
-                    module,
-                );
-            } else {
-                col += 1;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -191,35 +159,8 @@ mod tests {
         }
     }
 
-    /// Rasterises the PDF's filled rectangles (the QR modules) and reads the code back.
     fn read_qr(pdf: &[u8]) -> String {
-        let text = String::from_utf8_lossy(pdf);
-        let px_per_pt = 4.0;
-        let margin = 20.0; // quiet zone, points
-        let size = ((QR_SIDE + 2.0 * margin) * px_per_pt) as usize;
-        let mut dark = vec![false; size * size];
-        for line in text.lines().filter(|l| l.ends_with(" re f")) {
-            let n: Vec<f32> = line
-                .split_whitespace()
-                .take(4)
-                .map(|t| t.parse().unwrap())
-                .collect();
-            let to_px = |v: f32| ((v + margin) * px_per_pt).round() as usize;
-            let (x0, x1) = (to_px(n[0] - QR_X), to_px(n[0] - QR_X + n[2]));
-            // PDF y grows upwards; image rows grow downwards.
-            let (y0, y1) = (to_px(n[1] - QR_Y), to_px(n[1] - QR_Y + n[3]));
-            for y in y0..y1 {
-                for x in x0..x1 {
-                    dark[(size - 1 - y) * size + x] = true;
-                }
-            }
-        }
-        let mut img = rqrr::PreparedImage::prepare_from_greyscale(size, size, |x, y| {
-            if dark[y * size + x] { 0 } else { 255 }
-        });
-        let grids = img.detect_grids();
-        assert_eq!(grids.len(), 1, "one QR code on the page");
-        grids[0].decode().unwrap().1
+        cplds_runtime::testing::read_qr(pdf, QR_X, QR_Y, QR_SIDE)
     }
 
     #[test]

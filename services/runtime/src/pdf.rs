@@ -122,6 +122,39 @@ impl Page {
         let _ = writeln!(self.ops, "{width:.2} w {x:.2} {y:.2} {w:.2} {h:.2} re S");
         self
     }
+
+    /// A QR code holding `data` (error correction M), bottom-left corner at (x, y), `side`
+    /// points wide; leave white around it (the quiet zone). Drawn as one filled rectangle per
+    /// horizontal run of dark modules: no image stack.
+    pub fn qr_code(&mut self, x: f32, y: f32, side: f32, data: &str) -> Result<&mut Self, String> {
+        use qrcode::{Color, EcLevel, QrCode};
+        let qr = QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M)
+            .map_err(|e| format!("QR code of {} bytes: {e}", data.len()))?;
+        let n = qr.width();
+        let module = side / n as f32;
+        let colors = qr.to_colors();
+        for row in 0..n {
+            let top = y + (n - 1 - row) as f32 * module;
+            let mut col = 0;
+            while col < n {
+                if colors[row * n + col] == Color::Dark {
+                    let start = col;
+                    while col < n && colors[row * n + col] == Color::Dark {
+                        col += 1;
+                    }
+                    self.fill_rect(
+                        x + start as f32 * module,
+                        top,
+                        (col - start) as f32 * module,
+                        module,
+                    );
+                } else {
+                    col += 1;
+                }
+            }
+        }
+        Ok(self)
+    }
 }
 
 pub struct Document {

@@ -335,6 +335,46 @@ impl TestNode {
     }
 }
 
+/// Reads back the QR code drawn with [`crate::pdf::Page::qr_code`] at (x, y), `side` wide, by
+/// rasterising the page's filled rectangles around it: what a phone's camera would read.
+pub fn read_qr(pdf: &[u8], x: f32, y: f32, side: f32) -> String {
+    let text = String::from_utf8_lossy(pdf);
+    let px_per_pt = 4.0;
+    let margin = 20.0; // quiet zone, points
+    let size = ((side + 2.0 * margin) * px_per_pt) as usize;
+    let mut dark = vec![false; size * size];
+    for line in text.lines().filter(|l| l.ends_with(" re f")) {
+        let n: Vec<f32> = line
+            .split_whitespace()
+            .take(4)
+            .map(|t| t.parse().expect("a number"))
+            .collect();
+        // Only what lies within the code's square and its quiet zone.
+        if n[0] < x - margin
+            || n[0] > x + side + margin
+            || n[1] < y - margin
+            || n[1] > y + side + margin
+        {
+            continue;
+        }
+        let to_px = |v: f32| ((v + margin) * px_per_pt).round() as usize;
+        let (x0, x1) = (to_px(n[0] - x), to_px(n[0] - x + n[2]));
+        // PDF y grows upwards; image rows grow downwards.
+        let (y0, y1) = (to_px(n[1] - y), to_px(n[1] - y + n[3]));
+        for row in y0..y1.min(size) {
+            for col in x0..x1.min(size) {
+                dark[(size - 1 - row) * size + col] = true;
+            }
+        }
+    }
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(size, size, |c, r| {
+        if dark[r * size + c] { 0 } else { 255 }
+    });
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code at ({x}, {y})");
+    grids[0].decode().expect("a readable QR code").1
+}
+
 /// What a plain HTTP call answered.
 #[derive(Debug)]
 pub struct HttpReply {

@@ -5,7 +5,9 @@
 //! TLS and rate limiting belong to the reverse proxy in front (deploy/README.md): these pages are
 //! public and unauthenticated, and answer only what is printed on the documents they verify.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context;
 
 use axum::{
     Json, Router,
@@ -18,6 +20,57 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::{config::Config, error::ServiceError};
+
+/// Where public pages are served when `documents.verification_base_url` is unset.
+pub const DEFAULT_PATH: &str = "/verify";
+
+/// The public address of a node's pages, as printed in documents' QR codes: the configured
+/// `documents.verification_base_url`, else the node's own `http_listen` address (fine on one
+/// machine and in tests; not when it listens on every interface).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicBase {
+    url: String,
+    path: String,
+}
+
+impl PublicBase {
+    pub fn resolve(config: &Config, http_addr: Option<SocketAddr>) -> anyhow::Result<Option<Self>> {
+        let url = match config.documents.verification_base_url.as_deref() {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => {
+                anyhow::bail!("documents.verification_base_url must be an http(s) URL, got {url:?}")
+            }
+            None => match http_addr {
+                Some(a) if !a.ip().is_unspecified() => format!("http://{a}{DEFAULT_PATH}"),
+                _ => return Ok(None),
+            },
+        };
+        let path = url
+            .parse::<axum::http::Uri>()
+            .with_context(|| format!("documents.verification_base_url {url:?}"))?
+            .path()
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Some(Self { url, path }))
+    }
+
+    /// Without a trailing slash: `https://cplds.ac-toulouse.fr/verify`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The path pages are routed under (`/verify`; empty at the root).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+/// The path to route pages under: the public base's, or [`DEFAULT_PATH`].
+pub fn route_prefix(base: Option<&PublicBase>) -> &str {
+    base.map_or(DEFAULT_PATH, PublicBase::path)
+}
 
 /// Tracing, a deadline and the headers every public page carries.
 ///
@@ -190,6 +243,38 @@ dt{font-weight:600}.status{font-size:1.2rem;font-weight:700;padding:.6rem 1rem;b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_public_base_comes_from_configuration_or_the_listener() {
+        let mut c = Config::default();
+        let local = Some(SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let b = PublicBase::resolve(&c, local).unwrap().unwrap();
+        assert_eq!(
+            (b.url(), b.path()),
+            ("http://127.0.0.1:8080/verify", "/verify")
+        );
+        assert_eq!(PublicBase::resolve(&c, None).unwrap(), None);
+        let anywhere = Some(SocketAddr::from(([0, 0, 0, 0], 8080)));
+        assert_eq!(
+            PublicBase::resolve(&c, anywhere).unwrap(),
+            None,
+            "no public name"
+        );
+        c.documents.verification_base_url = Some("https://cplds.ac-lyon.fr/certificats/".into());
+        let b = PublicBase::resolve(&c, local).unwrap().unwrap();
+        assert_eq!(
+            (b.url(), b.path()),
+            ("https://cplds.ac-lyon.fr/certificats", "/certificats")
+        );
+        c.documents.verification_base_url = Some("https://cplds.ac-lyon.fr".into());
+        let b = PublicBase::resolve(&c, None).unwrap().unwrap();
+        assert_eq!(
+            (route_prefix(Some(&b)), route_prefix(None)),
+            ("", "/verify")
+        );
+        c.documents.verification_base_url = Some("cplds.ac-lyon.fr/verify".into());
+        assert!(PublicBase::resolve(&c, None).is_err());
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

@@ -8,7 +8,6 @@ mod web;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use cplds_proto::v1::{
@@ -27,6 +26,7 @@ use cplds_runtime::{
     outbox::Outbox,
     pagination,
     signing::KeyRing,
+    web::{PublicBase, route_prefix},
 };
 use ed25519_dalek::VerifyingKey;
 use sea_orm::{
@@ -59,9 +59,6 @@ use crate::{
     store::{self, CertificateFilter, certificate, migration::Migrator, signing_key},
 };
 
-/// Where the public verification pages live when `documents.verification_base_url` is unset.
-const DEFAULT_PATH: &str = "/verify";
-
 /// How long verifiers may cache the status list before fetching it again.
 pub const STATUS_LIST_TTL_HOURS: i64 = 24;
 
@@ -81,33 +78,14 @@ impl ServiceModule for CertificationModule {
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
         let academy = Academy::parse(&ctx.academy).map_err(anyhow::Error::msg)?;
         let keys = KeyRing::load(&ctx.config)?;
-        let base_url = match ctx.config.documents.verification_base_url.as_deref() {
-            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-                Some(url.trim_end_matches('/').to_owned())
-            }
-            Some(url) => {
-                anyhow::bail!("documents.verification_base_url must be an http(s) URL, got {url:?}")
-            }
-            // Without a public name, the node's own pages (fine on one machine, and in tests).
-            None => match ctx.http_addr {
-                Some(a) if !a.ip().is_unspecified() => Some(format!("http://{a}{DEFAULT_PATH}")),
-                _ => {
-                    tracing::warn!(
-                        "documents.verification_base_url is not set: certificates' QR codes hold the bare number"
-                    );
-                    None
-                }
-            },
-        };
-        let prefix = match &base_url {
-            Some(url) => url
-                .parse::<http::Uri>()
-                .with_context(|| format!("documents.verification_base_url {url:?}"))?
-                .path()
-                .trim_end_matches('/')
-                .to_owned(),
-            None => DEFAULT_PATH.to_owned(),
-        };
+        let public = PublicBase::resolve(&ctx.config, ctx.http_addr)?;
+        if public.is_none() {
+            tracing::warn!(
+                "documents.verification_base_url is not set: certificates' QR codes hold the bare number"
+            );
+        }
+        let prefix = route_prefix(public.as_ref()).to_owned();
+        let base_url = public.map(|p| p.url().to_owned());
         let inner = Arc::new(Inner {
             academy,
             db: ctx.db.clone(),
