@@ -10,7 +10,7 @@ use cplds_runtime::signing::KeyRing;
 use cplds_runtime::{
     auth::Role,
     pdf::extract_text,
-    testing::{authed, bad_fields, precondition_rule},
+    testing::{authed, bad_fields, http, precondition_rule},
 };
 use cplds_training::scenario;
 use sha2::{Digest, Sha256};
@@ -25,6 +25,7 @@ on_both!(
     every_field_is_checked_and_named,
     who_may_do_what,
     concurrent_requests_never_exceed_capacity,
+    the_attestation_s_qr_code_leads_to_its_page,
 );
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -1762,4 +1763,72 @@ async fn concurrent_requests_never_exceed_capacity(backend: Backend) {
         .into_inner();
     let positions: Vec<u32> = list.enrolments.iter().map(|e| e.waiting_position).collect();
     assert_eq!(positions, (1..=7).collect::<Vec<_>>());
+}
+
+/// Whoever is shown the printed attestation scans its QR code and lands on the académie's page.
+async fn the_attestation_s_qr_code_leads_to_its_page(backend: Backend) {
+    let Some(pg) = database(backend, "training attestation page").await else {
+        return;
+    };
+    let tweak: cplds_runtime::testing::ConfigTweak =
+        Box::new(|c| c.http_listen = Some(([127, 0, 0, 1], 0).into()));
+    let t = Node::start_with("toulouse", pg.as_ref(), None, Some(tweak)).await;
+    let web = t.node.node.http_addr.expect("public pages");
+    let issuer = t.node.issuer.clone();
+    let mint = move |sub: &str, roles: &[Role]| issuer.mint(sub, "toulouse", roles).unwrap();
+    let s = scenario::run_for_year(t.node.channel().await, "toulouse", &mint, YEAR)
+        .await
+        .unwrap();
+    use cplds_training::domain::attestation::{QR_SIDE, QR_X, QR_Y};
+    let url = cplds_runtime::testing::read_qr(&s.attestation_pdf, QR_X, QR_Y, QR_SIDE);
+    let path = format!("/verify/attestations/{}", s.attestation_number);
+    assert_eq!(url, format!("http://{web}{path}"));
+    let get = |p: String, accept: &'static str| async move {
+        http(web, "GET", &p, &[("Accept", accept)], b"")
+            .await
+            .unwrap()
+    };
+
+    let page = get(path.clone(), "text/html").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Attestation de formation authentique"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&s.completed_trainee.split(' ').next().unwrap().to_owned())
+    );
+    assert!(page.body.contains("190 h"), "{}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let sha = hex_sha256(&s.attestation_pdf);
+    let v = get(format!("{path}?sha256={sha}"), "application/json")
+        .await
+        .json();
+    assert_eq!(
+        (v["status"].as_str(), v["minutes"].as_u64()),
+        (Some("valid"), Some(190 * 60))
+    );
+    let mut edited = s.attestation_pdf.clone();
+    edited[10] ^= 1;
+    let v = get(
+        format!("{path}?sha256={}", hex_sha256(&edited)),
+        "application/json",
+    )
+    .await;
+    assert_eq!(
+        (v.status, v.json()["status"].as_str()),
+        (200, Some("altered"))
+    );
+    let unknown = get(
+        format!("/verify/attestations/ATT-TOULOUSE-{YEAR}-9999"),
+        "text/html",
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.body.contains("Attestation inconnue"));
+    let bad = get("/verify/attestations/nope?format=json".into(), "text/html").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["violations"][0]["field"], "number");
 }

@@ -7,6 +7,7 @@
 //! writer): places, the waiting list and each trainee's ledger change one act at a time.
 
 pub mod convert;
+mod web;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use cplds_runtime::{
     pseudonym::Pseudonymizer,
     signing::KeyRing,
     time::{format_paris_local, paris_date, parse_date, parse_paris_local},
+    web::{PublicBase, route_prefix},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, IntoActiveModel, Set, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
@@ -81,6 +83,8 @@ impl ServiceModule for TrainingModule {
         let pseudonymizer = ctx.pseudonymizer.clone().ok_or_else(|| {
             anyhow::anyhow!("training needs the académie's pseudonymisation secret")
         })?;
+        let public = PublicBase::resolve(&ctx.config, ctx.http_addr)?;
+        let prefix = route_prefix(public.as_ref()).to_owned();
         let api = TrainingApi {
             inner: Arc::new(Inner {
                 academy,
@@ -89,8 +93,10 @@ impl ServiceModule for TrainingModule {
                 clock: ctx.clock.clone(),
                 pseudonymizer: pseudonymizer.clone(),
                 keyring: KeyRing::load(&ctx.config)?,
+                public,
             }),
         };
+        mount.add_http(web::routes(api.inner.clone(), &prefix));
         let max = ctx.config.server.max_message_bytes;
         mount.add_grpc(
             TrainingServiceServer::new(api)
@@ -165,6 +171,8 @@ struct Inner {
     pseudonymizer: Pseudonymizer,
     /// The académie's document keys: attestations are signed like certificates and minutes.
     keyring: KeyRing,
+    /// Where attestations' QR codes lead (`{base}/attestations/{number}`).
+    public: Option<PublicBase>,
 }
 
 fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
@@ -1606,7 +1614,9 @@ impl Inner {
             }),
             issued_at: now,
             issued_by: &caller.subject,
-        });
+            verification: &self.verification_url(&number),
+        })
+        .map_err(internal)?;
         let digest = Sha256::digest(&pdf);
         let (key_id, signature) = self.keyring.sign(&digest);
         let sha256 = hex::encode(digest);
@@ -1664,6 +1674,14 @@ impl Inner {
             ServiceError::NotFound(format!("no attestation is issued for enrolment {id}"))
         })?;
         Ok(convert::attestation_pb(&a))
+    }
+
+    /// What an attestation's QR code holds.
+    fn verification_url(&self, number: &str) -> String {
+        match &self.public {
+            Some(p) => format!("{}/attestations/{number}", p.url()),
+            None => number.to_owned(),
+        }
     }
 
     /// Public: what an attestation of that number states, and whether a presented PDF is it.

@@ -61,9 +61,17 @@ pub struct Attestation<'a> {
     pub tutor: Option<String>,
     pub issued_at: DateTime<Utc>,
     pub issued_by: &'a str,
+    /// What the QR code holds: the attestation's verification page, or its number alone when
+    /// the académie has no public address.
+    pub verification: &'a str,
 }
 
-pub fn render(a: &Attestation) -> Vec<u8> {
+/// Where the QR code sits (bottom-left corner, points) and its side.
+pub const QR_X: f32 = PAGE_WIDTH - 60.0 - QR_SIDE;
+pub const QR_Y: f32 = 88.0;
+pub const QR_SIDE: f32 = 80.0;
+
+pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
     let mut doc = Document::new(&format!("Attestation de formation {}", a.number));
     let page = doc.page();
     let left = 60.0;
@@ -231,7 +239,15 @@ pub fn render(a: &Attestation) -> Vec<u8> {
             a.number
         ),
     );
-    doc.finish()
+    page.text(
+        QR_X,
+        QR_Y + QR_SIDE + 8.0,
+        Font::Regular,
+        7.5,
+        "Vérifier en ligne :",
+    );
+    page.qr_code(QR_X, QR_Y, QR_SIDE, a.verification)?;
+    Ok(doc.finish())
 }
 
 fn capitalised(s: &str) -> String {
@@ -283,9 +299,14 @@ mod tests {
             tutor: Some("Paul Rivière".into()),
             issued_at: parse_paris_local("2026-05-04T10:00").unwrap(),
             issued_by: "eafc@ac-bordeaux.fr",
+            verification: "https://cplds.ac-bordeaux.fr/verify/attestations/ATT-BORDEAUX-2025-0007",
         };
-        let pdf = render(&a);
-        assert_eq!(pdf, render(&a));
+        let pdf = render(&a).unwrap();
+        assert_eq!(pdf, render(&a).unwrap());
+        assert_eq!(
+            cplds_runtime::testing::read_qr(&pdf, QR_X, QR_Y, QR_SIDE),
+            a.verification
+        );
         let text = extract_text(&pdf);
         for expected in [
             "Attestation de formation",

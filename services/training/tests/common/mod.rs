@@ -66,9 +66,19 @@ pub struct Node {
 
 impl Node {
     pub async fn start(academy: &str, pg: Option<&TestPostgres>, bus: Option<SharedBus>) -> Node {
+        Self::start_with(academy, pg, bus, None).await
+    }
+
+    pub async fn start_with(
+        academy: &str,
+        pg: Option<&TestPostgres>,
+        bus: Option<SharedBus>,
+        tweak: Option<cplds_runtime::testing::ConfigTweak>,
+    ) -> Node {
         let mut opts = TestNodeOptions::new(academy, vec![Arc::new(TrainingModule)]);
         opts.database_url = pg.map(|p| p.url.clone());
         opts.bus = bus;
+        opts.tweak_config = tweak;
         let node = TestNode::start(opts).await.expect("node starts");
         node.clock.set(parse_paris_local(NOW).unwrap());
         let client = TrainingServiceClient::new(node.channel().await);
