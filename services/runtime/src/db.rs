@@ -153,6 +153,29 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
     )
 }
 
+/// One page of `select` in ascending `key` order, after the key `after` ended the previous page
+/// (keyset pagination: stable while rows are added). Ask for one row more than the page size to
+/// know whether another page follows.
+pub async fn page<E, C, V>(
+    db: &C,
+    select: sea_orm::Select<E>,
+    key: E::Column,
+    after: Option<V>,
+    limit: u64,
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: sea_orm::EntityTrait,
+    C: ConnectionTrait,
+    V: Into<Value>,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut q = select.order_by_asc(key).limit(limit);
+    if let Some(a) = after {
+        q = q.filter(key.gt(a));
+    }
+    q.all(db).await
+}
+
 /// Column definitions for migrations, named by what they hold (`text`, `instant`, `flag`...),
 /// `_null` for the nullable variant: schema code reads like the table it declares.
 pub mod columns {

@@ -72,7 +72,7 @@ async fn form_or_verify(
         _ => page(
             StatusCode::OK,
             &format!("Vérifier un certificat CPLDS — {}", inner.academy.name),
-            &format!("{FORM}{}", footer()),
+            &format!("{FORM}{FOOTER}"),
         ),
     }
 }
@@ -93,9 +93,8 @@ async fn by_number(inner: &Inner, number: &str, json: bool) -> Response {
             "Numéro de certificat non valable",
             &format!(
                 "<p class=\"status invalid\">{}</p><p>Le numéro figure sous le titre du certificat, \
-                 par exemple CPLDS-TOULOUSE-2025-000012.</p>{FORM}{}",
+                 par exemple CPLDS-TOULOUSE-2025-000012.</p>{FORM}{FOOTER}",
                 escape(&e.to_string()),
-                footer()
             ),
         ),
         (Err(e), _) => error_response(e),
@@ -326,7 +325,7 @@ fn verification_page(v: &pb::CertificateVerification) -> Response {
              un document modifié ne les reproduit pas.</p>",
         );
     }
-    body.push_str(&footer());
+    body.push_str(FOOTER);
     let status = http_status(v);
     page(status, heading, &body)
 }
@@ -335,12 +334,9 @@ const FORM: &str = "<form method=\"get\"><p><label for=\"number\">Numéro du cer
     <input id=\"number\" name=\"number\" required size=\"30\" \
     placeholder=\"CPLDS-TOULOUSE-2025-000012\"> <button>Vérifier</button></p></form>";
 
-fn footer() -> String {
-    "<p><small>Vérification hors ligne : la liste des révocations (<code>status-list</code>) et \
+const FOOTER: &str = "<p><small>Vérification hors ligne : la liste des révocations (<code>status-list</code>) et \
      les clés de signature de l'académie (<code>keys</code>) sont publiées à côté de cette page. \
-     Cette page n'enregistre pas les numéros vérifiés.</small></p>"
-        .to_owned()
-}
+     Cette page n'enregistre pas les numéros vérifiés.</small></p>";
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::db::stmt;
+use cplds_runtime::db::{page, stmt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -109,14 +109,14 @@ pub async fn list_certificates<C: ConnectionTrait>(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<certificate::Model>, DbErr> {
-    let mut q = filter
-        .apply(certificate::Entity::find())
-        .order_by_asc(certificate::Column::Number)
-        .limit(limit);
-    if let Some(a) = after {
-        q = q.filter(certificate::Column::Number.gt(a));
-    }
-    q.all(db).await
+    page(
+        db,
+        filter.apply(certificate::Entity::find()),
+        certificate::Column::Number,
+        after,
+        limit,
+    )
+    .await
 }
 
 pub async fn count_certificates<C: ConnectionTrait>(

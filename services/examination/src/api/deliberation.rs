@@ -5,6 +5,7 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     db::is_unique_violation,
+    db::page,
     error::{ServiceError, ServiceResult, Violations},
     time::to_timestamp,
 };
@@ -530,12 +531,12 @@ impl Inner {
         if s.deliberation_closed_at.is_none() {
             return Err(not_deliberated(&s));
         }
-        let mut rows = store::page(
+        let mut rows = page(
             &self.db,
             decision::Entity::find().filter(decision::Column::SessionId.eq(s.id.as_str())),
             decision::Column::CandidacyId,
             p.after.as_deref(),
-            p.size,
+            p.size + 1,
         )
         .await?;
         let next_page_token = p.finish(&mut rows, |d| d.candidacy_id.clone());
@@ -742,12 +743,12 @@ impl Inner {
         v.finish()?;
         let (id, p) = (id.expect("checked"), p.expect("checked"));
         self.session(&self.db, &id).await?;
-        let mut rows = store::page(
+        let mut rows = page(
             &self.db,
             appeal::Entity::find().filter(appeal::Column::SessionId.eq(id.as_str())),
             appeal::Column::Id,
             p.after.as_deref(),
-            p.size,
+            p.size + 1,
         )
         .await?;
         let next_page_token = p.finish(&mut rows, |a| a.id.clone());

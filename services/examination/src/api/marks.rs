@@ -4,6 +4,7 @@
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::{Caller, Role},
+    db::page,
     error::{ServiceError, ServiceResult, Violations},
 };
 use sea_orm::{
@@ -283,12 +284,12 @@ impl Inner {
                 None
             }
         };
-        let mut rows = store::page(
+        let mut rows = page(
             &self.db,
             assignment::Entity::find().filter(assignment::Column::BoardId.eq(b.id.as_str())),
             assignment::Column::CandidacyId,
             p.after.as_deref(),
-            p.size,
+            p.size + 1,
         )
         .await?;
         let next_page_token = p.finish(&mut rows, |a| a.candidacy_id.clone());

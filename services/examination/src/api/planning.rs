@@ -5,6 +5,7 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     db::is_unique_violation,
+    db::page,
     error::{ServiceError, ServiceResult, Violations},
     time::{format_paris_local, parse_paris_local, to_timestamp},
 };
@@ -166,12 +167,12 @@ impl Inner {
         );
         v.finish()?;
         let p = p.expect("checked");
-        let mut rows = store::page(
+        let mut rows = page(
             &self.db,
             candidate::Entity::find().filter(candidate::Column::Year.eq(req.year)),
             candidate::Column::CandidacyId,
             p.after.as_deref(),
-            p.size,
+            p.size + 1,
         )
         .await?;
         let next_page_token = p.finish(&mut rows, |c| c.candidacy_id.clone());
@@ -289,12 +290,12 @@ impl Inner {
         let p = paging(&mut v, "sessions".into(), req.page_size, &req.page_token);
         v.finish()?;
         let p = p.expect("checked");
-        let mut rows = store::page(
+        let mut rows = page(
             &self.db,
             session::Entity::find(),
             session::Column::Id,
             p.after.as_deref(),
-            p.size,
+            p.size + 1,
         )
         .await?;
         let next_page_token = p.finish(&mut rows, |s| s.id.clone());
@@ -516,12 +517,12 @@ impl Inner {
         v.finish()?;
         let (session_id, p) = (session_id.expect("checked"), p.expect("checked"));
         self.session(&self.db, &session_id).await?;
-        let mut rows = store::page(
+        let mut rows = page(
             &self.db,
             board::Entity::find().filter(board::Column::SessionId.eq(session_id.as_str())),
             board::Column::Id,
             p.after.as_deref(),
-            p.size,
+            p.size + 1,
         )
         .await?;
         let next_page_token = p.finish(&mut rows, |b| b.id.clone());
@@ -799,8 +800,14 @@ impl Inner {
         if let Some(c) = &candidacy_id {
             q = q.filter(slot::Column::CandidacyId.eq(c.as_str()));
         }
-        let mut rows =
-            store::page(&self.db, q, slot::Column::Id, p.after.as_deref(), p.size).await?;
+        let mut rows = page(
+            &self.db,
+            q,
+            slot::Column::Id,
+            p.after.as_deref(),
+            p.size + 1,
+        )
+        .await?;
         let next_page_token = p.finish(&mut rows, |s| s.id.clone());
         Ok(pb::ListExamSlotsResponse {
             slots: rows.iter().map(convert::slot_pb).collect(),

@@ -6,7 +6,7 @@ pub mod migration;
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -18,26 +18,6 @@ use crate::domain::{
     decision::{Decision, Outcome, Reason},
     mark::PartResult,
 };
-
-/// One page of `select` in ascending `key` order after `after`; fetches `limit + 1` rows so the
-/// caller knows whether another page follows.
-pub async fn page<E, C>(
-    db: &C,
-    select: Select<E>,
-    key: E::Column,
-    after: Option<&str>,
-    limit: u64,
-) -> Result<Vec<E::Model>, DbErr>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
-    let mut q = select.order_by_asc(key).limit(limit + 1);
-    if let Some(a) = after {
-        q = q.filter(key.gt(a));
-    }
-    q.all(db).await
-}
 
 // ---- candidates --------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
+use cplds_runtime::db::page;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -125,14 +126,14 @@ pub async fn list_candidacies<C: ConnectionTrait>(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<candidacy::Model>, DbErr> {
-    let mut q = filter
-        .apply(candidacy::Entity::find())
-        .order_by_asc(candidacy::Column::Id)
-        .limit(limit);
-    if let Some(a) = after {
-        q = q.filter(candidacy::Column::Id.gt(a));
-    }
-    q.all(db).await
+    page(
+        db,
+        filter.apply(candidacy::Entity::find()),
+        candidacy::Column::Id,
+        after,
+        limit,
+    )
+    .await
 }
 
 pub async fn count_candidacies<C: ConnectionTrait>(

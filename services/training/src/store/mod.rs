@@ -6,7 +6,7 @@ pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::db::stmt;
+use cplds_runtime::db::{page, stmt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -133,16 +133,11 @@ pub async fn list_cohorts<C: ConnectionTrait>(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<cohort::Model>, DbErr> {
-    let mut q = cohort::Entity::find()
-        .order_by_asc(cohort::Column::Id)
-        .limit(limit);
+    let mut q = cohort::Entity::find();
     if let Some(y) = school_year {
         q = q.filter(cohort::Column::SchoolYear.eq(y));
     }
-    if let Some(a) = after {
-        q = q.filter(cohort::Column::Id.gt(a));
-    }
-    q.all(db).await
+    page(db, q, cohort::Column::Id, after, limit).await
 }
 
 // ---- sessions --------------------------------------------------------------------------------
@@ -287,14 +282,14 @@ pub async fn list_enrolments<C: ConnectionTrait>(
     after: Option<i64>,
     limit: u64,
 ) -> Result<Vec<enrolment::Model>, DbErr> {
-    let mut q = filter
-        .apply(enrolment::Entity::find())
-        .order_by_asc(enrolment::Column::RequestNumber)
-        .limit(limit);
-    if let Some(a) = after {
-        q = q.filter(enrolment::Column::RequestNumber.gt(a));
-    }
-    q.all(db).await
+    page(
+        db,
+        filter.apply(enrolment::Entity::find()),
+        enrolment::Column::RequestNumber,
+        after,
+        limit,
+    )
+    .await
 }
 
 pub async fn count_enrolments<C: ConnectionTrait>(
@@ -468,19 +463,14 @@ pub async fn list_external<C: ConnectionTrait>(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<external_record::Model>, DbErr> {
-    let mut q = external_record::Entity::find()
-        .order_by_asc(external_record::Column::EnrolmentId)
-        .limit(limit);
+    let mut q = external_record::Entity::find();
     if let Some(y) = filter.school_year {
         q = q.filter(external_record::Column::SchoolYear.eq(y));
     }
     if let Some(s) = &filter.status {
         q = q.filter(external_record::Column::Status.eq(s.as_str()));
     }
-    if let Some(a) = after {
-        q = q.filter(external_record::Column::EnrolmentId.gt(a));
-    }
-    q.all(db).await
+    page(db, q, external_record::Column::EnrolmentId, after, limit).await
 }
 
 // ---- history ---------------------------------------------------------------------------------
