@@ -1422,7 +1422,7 @@ async fn start_keyed(
         .unwrap();
     let node = host::start(NodeSpec {
         config: config.clone(),
-        academy: "toulouse".into(),
+        node: cplds_runtime::node::Node::parse("toulouse").unwrap(),
         modules: vec![Arc::new(CertificationModule)],
         bus: bus.clone(),
         clock,

@@ -123,7 +123,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
         national.node.addr
     );
     for n in &others {
-        let _ = writeln!(out, "académie node {} on {}", n.node.academy, n.node.addr);
+        let _ = writeln!(out, "académie node {} on {}", n.node.node, n.node.addr);
     }
     let year = demo_year();
     let channel = toulouse.channel().await?;
@@ -161,12 +161,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
     for (node, (_, departments)) in others.iter().zip(OTHERS) {
         expected_registrations += seed_small_academy(node, departments, year)
             .await
-            .with_context(|| format!("seeding {}", node.node.academy))?;
+            .with_context(|| format!("seeding {}", node.node.node))?;
     }
     for node in std::iter::once(&toulouse).chain(&others) {
         report_to_ministry(node, year)
             .await
-            .with_context(|| format!("reporting of {}", node.node.academy))?;
+            .with_context(|| format!("reporting of {}", node.node.node))?;
     }
     out.push_str(
         &national_report(&national, year, expected_registrations)
@@ -224,11 +224,11 @@ async fn seed_small_academy(
 ) -> anyhow::Result<i64> {
     let mut client = RegistrationServiceClient::new(node.channel().await?);
     let office = node.token(
-        &format!("dec@ac-{}.fr", node.node.academy),
+        &format!("dec@ac-{}.fr", node.node.node),
         &[Role::ExamOffice],
     );
     let recteur = node.token(
-        &format!("recteur@ac-{}.fr", node.node.academy),
+        &format!("recteur@ac-{}.fr", node.node.node),
         &[Role::Recteur],
     );
     let now = Utc::now()
@@ -257,9 +257,9 @@ async fn seed_small_academy(
             "{:02}E{:07}{}",
             10 + i,
             5_100_000 + i * 41,
-            &node.node.academy[..3].to_uppercase()
+            &node.node.node.code()[..3].to_uppercase()
         );
-        d.email = format!("agent{i}@ac-{}.fr", node.node.academy);
+        d.email = format!("agent{i}@ac-{}.fr", node.node.node);
         d.status = pb::StaffStatus::Tenured as i32;
         d.sector = pb::StaffSector::Public as i32;
         let c = client
@@ -329,10 +329,10 @@ async fn seed_small_academy(
 async fn report_to_ministry(node: &LocalNode, year: i32) -> anyhow::Result<()> {
     let mut client = ReportingServiceClient::new(node.channel().await?);
     let recteur = node.token(
-        &format!("recteur@ac-{}.fr", node.node.academy),
+        &format!("recteur@ac-{}.fr", node.node.node),
         &[Role::Recteur],
     );
-    let seed = node.node.academy.len() as u32;
+    let seed = node.node.node.code().len() as u32;
     let lines = [
         (
             "remobilisation",

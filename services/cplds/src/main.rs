@@ -10,7 +10,9 @@ use cplds_runtime::{
     bus, clock,
     config::Config,
     host::{self, NodeSpec, termination_signal},
-    install_crypto_provider, telemetry,
+    install_crypto_provider,
+    node::Node,
+    telemetry,
 };
 use serde_json::{Map, Value};
 
@@ -272,16 +274,16 @@ async fn node(args: NodeArgs) -> anyhow::Result<()> {
     let _telemetry = telemetry::init(&config.telemetry, "cplds-node")?;
     let academy = config
         .academy
-        .clone()
+        .as_deref()
         .context("--academy (or `academy` in the configuration) is required")?;
-    Academy::parse(&academy).map_err(anyhow::Error::msg)?;
+    let academy = Academy::parse(academy).map_err(anyhow::Error::msg)?;
     let bus = bus::connect(&config, &format!("cplds-{academy}"))
         .await
         .context("connecting to the event bus")?;
     let node = host::start(NodeSpec {
         modules: cplds::academy_modules(&args.services)?,
         config,
-        academy,
+        node: Node::Academy(academy),
         bus,
         clock: clock::system(),
         listener: None,
@@ -300,7 +302,7 @@ async fn national(args: NationalArgs) -> anyhow::Result<()> {
         .context("connecting to the event bus")?;
     let node = host::start(NodeSpec {
         modules: cplds::national_modules(),
-        academy: cplds_national::NATIONAL.to_owned(),
+        node: Node::National,
         config,
         bus,
         clock: clock::system(),
@@ -343,15 +345,7 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     if let Some(ttl) = args.ttl_secs {
         config.auth.token_ttl_secs = ttl;
     }
-    Academy::parse(&args.academy)
-        .or_else(|e| {
-            if args.academy == "national" {
-                Ok(Academy::find("paris").expect("known"))
-            } else {
-                Err(e)
-            }
-        })
-        .map_err(anyhow::Error::msg)?;
+    Node::parse(&args.academy).map_err(anyhow::Error::msg)?;
     let roles = args
         .roles
         .iter()

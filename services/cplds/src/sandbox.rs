@@ -59,14 +59,17 @@ impl LocalNode {
             bus,
             clock,
         } = spec;
-        let academy = config
+        let node = config
             .academy
-            .clone()
+            .as_deref()
+            .map(cplds_runtime::node::Node::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?
             .ok_or_else(|| anyhow::anyhow!("a local node needs an académie"))?;
         let listener = TcpListener::bind(config.listen).await?;
         let node = host::start(NodeSpec {
             config: config.clone(),
-            academy,
+            node,
             modules,
             bus,
             clock,
@@ -84,7 +87,7 @@ impl LocalNode {
 
     pub fn token(&self, subject: &str, roles: &[Role]) -> String {
         self.issuer
-            .mint(subject, &self.node.academy, roles)
+            .mint(subject, self.node.node.code(), roles)
             .expect("minting a token")
     }
 

@@ -23,10 +23,34 @@ pub const OUTCOMES: &[&str] = &[
     "unknown",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Sex {
-    Female,
-    Male,
+cplds_runtime::text_enum!(Sex { Female => "female", Male => "male" });
+
+impl Sex {
+    pub fn from_pb(sex: i32) -> Option<Sex> {
+        match cplds_proto::v1::Sex::try_from(sex) {
+            Ok(cplds_proto::v1::Sex::Female) => Some(Sex::Female),
+            Ok(cplds_proto::v1::Sex::Male) => Some(Sex::Male),
+            _ => None,
+        }
+    }
+
+    pub fn to_pb(self) -> i32 {
+        match self {
+            Sex::Female => cplds_proto::v1::Sex::Female as i32,
+            Sex::Male => cplds_proto::v1::Sex::Male as i32,
+        }
+    }
+}
+
+/// The survey's year: from the CPLDS's first session (2017) to next year.
+pub fn parse_year(year: i32, today: chrono::NaiveDate) -> Result<i32, String> {
+    use chrono::Datelike;
+    let last = today.year() + 1;
+    if (2017..=last).contains(&year) {
+        Ok(year)
+    } else {
+        Err(format!("must be between 2017 and {last}"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

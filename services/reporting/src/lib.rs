@@ -3,11 +3,13 @@
 //! académie's figures for a year. Both travel on the national stream as facts; nothing here names
 //! anyone.
 //!
-//! Top-down: [`domain`] (the survey's vocabulary and checks) → store (in [`api`], two small
-//! tables) → [`api`] (gRPC).
+//! Top-down: [`domain`] (the survey's vocabulary and checks) → [`store`] (two small tables) →
+//! [`api`] (gRPC) → [`events`] (the national facts).
 
 pub mod api;
 pub mod domain;
+pub mod events;
+pub mod store;
 
 pub use api::ReportingModule;
 

@@ -343,6 +343,24 @@ impl Policy {
         self
     }
 
+    /// Methods this policy names that no contract declares (a typo would leave the real
+    /// method closed): the node refuses to start with any.
+    pub fn check_against_contracts(&self) -> Result<(), Vec<String>> {
+        let known = contract_methods();
+        let mut unknown: Vec<String> = self
+            .methods
+            .keys()
+            .filter(|path| !path.ends_with('/') && !known.contains(path.as_str()))
+            .cloned()
+            .collect();
+        unknown.sort();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(unknown)
+        }
+    }
+
     pub fn merge(&mut self, other: Policy) {
         self.methods.extend(other.methods);
     }
@@ -359,24 +377,29 @@ impl Policy {
     /// Methods of `service` in the contracts that this policy does not mention (a test asserts
     /// none: a method nobody thought about must not be silently open or closed).
     pub fn uncovered_methods(&self, service: &str) -> Vec<String> {
-        use prost::Message;
-        let fds = prost_types::FileDescriptorSet::decode(cplds_proto::FILE_DESCRIPTOR_SET)
-            .expect("descriptor set");
-        let mut out = Vec::new();
-        for file in &fds.file {
-            for svc in &file.service {
-                let full = format!("{}.{}", file.package(), svc.name());
-                if full == service {
-                    for m in &svc.method {
-                        let path = format!("/{full}/{}", m.name());
-                        if !self.methods.contains_key(&path) {
-                            out.push(path);
-                        }
-                    }
-                }
-            }
-        }
+        let prefix = format!("/{service}/");
+        let mut out: Vec<String> = contract_methods()
+            .iter()
+            .filter(|p| p.starts_with(&prefix) && !self.methods.contains_key(p.as_str()))
+            .cloned()
+            .collect();
+        out.sort();
         out
+    }
+
+    /// The test every service runs on its policy: it covers every method of `service`, and
+    /// names none the contracts lack.
+    pub fn assert_complete(&self, service: &str) {
+        assert_eq!(
+            self.uncovered_methods(service),
+            Vec::<String>::new(),
+            "methods without a policy"
+        );
+        assert_eq!(
+            self.check_against_contracts(),
+            Ok(()),
+            "policy names unknown methods"
+        );
     }
 
     fn authorize(
@@ -428,6 +451,28 @@ impl Policy {
         }
         Ok(Some(caller_of(claims)))
     }
+}
+
+/// Every method path the contracts declare (`/cplds.v1.RegistrationService/SubmitCandidacy`).
+fn contract_methods() -> &'static BTreeSet<String> {
+    static METHODS: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    METHODS.get_or_init(|| {
+        use prost::Message;
+        // The descriptor set is compiled into cplds-proto by its build script; an empty set
+        // would make every policy fail its check, loudly.
+        let fds = prost_types::FileDescriptorSet::decode(cplds_proto::FILE_DESCRIPTOR_SET)
+            .unwrap_or_default();
+        fds.file
+            .iter()
+            .flat_map(|file| {
+                file.service.iter().flat_map(move |svc| {
+                    svc.method
+                        .iter()
+                        .map(move |m| format!("/{}.{}/{}", file.package(), svc.name(), m.name()))
+                })
+            })
+            .collect()
+    })
 }
 
 fn caller_of(claims: Claims) -> Caller {

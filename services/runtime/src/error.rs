@@ -204,12 +204,57 @@ impl Violations {
         }
     }
 
-    /// Returns `value` when no violation was recorded. The `Option`s of [`Violations::check`]
-    /// are all `Some` in that case, so callers may `unwrap` them inside `value`'s closure.
-    pub fn build<T>(self, value: impl FnOnce() -> T) -> Result<T, ServiceError> {
-        self.finish().map(|()| value())
+    /// The parsed values of a request, typed, when no violation was recorded:
+    /// `let (year, window) = v.finish_with((year, window))?;` where each is the `Option` a
+    /// [`Violations::check`] returned. A value missing without a violation is a bug of the
+    /// parser, reported as INTERNAL rather than a panic.
+    pub fn finish_with<P: Parsed>(self, parsed: P) -> Result<P::Value, ServiceError> {
+        self.finish()?;
+        parsed
+            .complete()
+            .ok_or_else(|| ServiceError::internal("a request field was neither parsed nor refused"))
     }
 }
+
+/// Values being parsed: `Option`s from [`Violations::check`], and tuples of them.
+pub trait Parsed {
+    type Value;
+    /// Every value, if every one was parsed.
+    fn complete(self) -> Option<Self::Value>;
+}
+
+impl<T> Parsed for Option<T> {
+    type Value = T;
+    fn complete(self) -> Option<T> {
+        self
+    }
+}
+
+macro_rules! parsed_tuple {
+    ($($name:ident)+) => {
+        impl<$($name: Parsed),+> Parsed for ($($name,)+) {
+            type Value = ($($name::Value,)+);
+            #[allow(non_snake_case)]
+            fn complete(self) -> Option<Self::Value> {
+                let ($($name,)+) = self;
+                Some(($($name.complete()?,)+))
+            }
+        }
+    };
+}
+
+parsed_tuple!(A);
+parsed_tuple!(A B);
+parsed_tuple!(A B C);
+parsed_tuple!(A B C D);
+parsed_tuple!(A B C D E);
+parsed_tuple!(A B C D E F);
+parsed_tuple!(A B C D E F G);
+parsed_tuple!(A B C D E F G H);
+parsed_tuple!(A B C D E F G H I);
+parsed_tuple!(A B C D E F G H I J);
+parsed_tuple!(A B C D E F G H I J K);
+parsed_tuple!(A B C D E F G H I J K L);
 
 #[cfg(test)]
 mod tests {
@@ -232,6 +277,28 @@ mod tests {
             .collect();
         assert_eq!(fields, ["candidate.email", "year"]);
         assert!(status.message().contains("candidate.email"));
+    }
+
+    #[test]
+    fn finish_with_types_the_parsed_values() {
+        let mut v = Violations::default();
+        let a = v.check("a", Ok::<_, String>(1));
+        let b = v.check("b", Ok::<_, String>("x"));
+        assert_eq!(v.finish_with((a, b)).unwrap(), (1, "x"));
+
+        let mut v = Violations::default();
+        let a = v.check("a", Err::<i32, _>("bad"));
+        assert!(matches!(
+            v.finish_with(a),
+            Err(ServiceError::InvalidArgument(_))
+        ));
+
+        // A parser that forgot to record its violation is a bug, not a panic.
+        let v = Violations::default();
+        assert!(matches!(
+            v.finish_with(None::<i32>),
+            Err(ServiceError::Internal(_))
+        ));
     }
 
     #[test]

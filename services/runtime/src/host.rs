@@ -33,6 +33,7 @@ use crate::{
     config::Config,
     db::{self, DbTarget},
     inbox::{self, Consumer},
+    node::Node,
     outbox::{Outbox, OutboxRelay},
     pseudonym::Pseudonymizer,
     web,
@@ -41,8 +42,8 @@ use crate::{
 /// What every service receives from the host.
 #[derive(Clone)]
 pub struct ServiceContext {
-    /// Académie code, or `national` on the aggregator.
-    pub academy: String,
+    /// The académie this node serves, or the national node.
+    pub node: Node,
     pub db: DatabaseConnection,
     pub bus: SharedBus,
     pub outbox: Outbox,
@@ -121,7 +122,7 @@ pub trait ServiceModule: Send + Sync + 'static {
 /// Everything a node needs that is not in the configuration.
 pub struct NodeSpec {
     pub config: Config,
-    pub academy: String,
+    pub node: Node,
     pub modules: Vec<Arc<dyn ServiceModule>>,
     pub bus: SharedBus,
     pub clock: SharedClock,
@@ -134,7 +135,7 @@ pub struct RunningNode {
     pub addr: SocketAddr,
     /// The public pages' address, when served.
     pub http_addr: Option<SocketAddr>,
-    pub academy: String,
+    pub node: Node,
     /// Each service's database, by service name (tests and tools read them).
     pub databases: HashMap<&'static str, DatabaseConnection>,
     /// Each service's outbox relay, for replay requests.
@@ -163,7 +164,7 @@ impl RunningNode {
 pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     let NodeSpec {
         config,
-        academy,
+        node,
         modules,
         bus,
         clock,
@@ -175,13 +176,13 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     let relay_stop = CancellationToken::new();
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
 
-    let pseudonymizer = if academy == "national" {
-        None
-    } else {
-        Some(Pseudonymizer::new(crate::secrets::pseudonym_secret(
+    let pseudonymizer = match node {
+        Node::National => None,
+        Node::Academy(_) => Some(Pseudonymizer::new(crate::secrets::pseudonym_secret(
             &config,
-        )?))
+        )?)),
     };
+    let academy = node.code().to_owned();
     let keys = AuthKeys::load(&config)?;
     let verifier: TokenVerifier = keys.verifier(&config)?;
 
@@ -219,7 +220,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         tracing::info!(service = name, database = %target.describe(), "database ready");
         let outbox = Outbox::new(academy.clone(), name, clock.clone());
         let ctx = ServiceContext {
-            academy: academy.clone(),
+            node,
             db: database.clone(),
             bus: bus.clone(),
             outbox: outbox.clone(),
@@ -241,7 +242,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             Arc::new(OutboxRelay::new(database.clone(), bus.clone(), outbox, {
                 // The national node announces nothing to itself.
                 let mut c = config.outbox.clone();
-                if academy == "national" {
+                if node.is_national() {
                     c.heartbeat_interval_ms = 0;
                 }
                 c
@@ -278,7 +279,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     for job in std::mem::take(&mut mount.jobs) {
         tasks.spawn(job);
     }
-    if academy != "national" {
+    if !node.is_national() {
         // A queue per service: when services run in separate processes, each gets every request
         // and answers those for itself (replicas of one service share its queue).
         for (name, relay) in &relays {
@@ -327,6 +328,14 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("TLS configuration")?;
     }
+    // A method named in a policy but absent from the contracts would be a typo leaving the
+    // real method closed: refuse to start.
+    mount.policy.check_against_contracts().map_err(|unknown| {
+        anyhow::anyhow!(
+            "the policy names methods the contracts do not have: {}",
+            unknown.join(", ")
+        )
+    })?;
     let routes = std::mem::take(&mut mount.routes).routes();
     let router = builder
         .layer(AuthLayer::new(verifier, mount.policy, academy.clone()))
@@ -384,11 +393,11 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         while relay_tasks.join_next().await.is_some() {}
         result
     });
-    tracing::info!(%addr, http = ?http_addr, academy = %academy, services = ?modules.iter().map(|m| m.name()).collect::<Vec<_>>(), bus = bus.kind(), "node serving");
+    tracing::info!(%addr, http = ?http_addr, node = %node, services = ?modules.iter().map(|m| m.name()).collect::<Vec<_>>(), bus = bus.kind(), "node serving");
     Ok(RunningNode {
         addr,
         http_addr,
-        academy,
+        node,
         databases,
         relays,
         shutdown,

@@ -6,6 +6,9 @@
 //! - [`outbox`] / [`inbox`]: exactly-once in effect: events written with the change, relayed with
 //!   confirms; consumers record what they applied.
 //! - [`auth`]: bearer tokens, roles, the policy layer. [`error`]: service errors → gRPC statuses.
+//! - [`kit`]: the one way to write a service: parse, load, decide, write in a unit of work;
+//!   the handler table, stored enums, ids, paging, refusals, the audit history.
+//! - [`node`]: which node a process is (an académie's or the national one), typed.
 //! - [`host`]: mounting services into a node, serving them with health and reflection, shutdown.
 //!   [`web`]: the public pages' layers and error mapping.
 //! - [`pdf`]: printable documents. [`telemetry`]: tracing and OpenTelemetry. [`academy`]: reference data. [`time`], [`clock`],
@@ -23,6 +26,8 @@ pub mod error;
 pub mod events;
 pub mod host;
 pub mod inbox;
+pub mod kit;
+pub mod node;
 pub mod outbox;
 pub mod pagination;
 pub mod pdf;

@@ -299,7 +299,7 @@ impl TestNode {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let node = crate::host::start(crate::host::NodeSpec {
             config: config.clone(),
-            academy: opts.academy.clone(),
+            node: crate::node::Node::parse(&opts.academy).map_err(anyhow::Error::msg)?,
             modules: opts.modules,
             bus: bus.clone(),
             clock: clock.clone(),
@@ -322,7 +322,7 @@ impl TestNode {
     /// A token of this node's académie.
     pub fn token(&self, subject: &str, roles: &[crate::auth::Role]) -> String {
         self.issuer
-            .mint(subject, &self.node.academy, roles)
+            .mint(subject, self.node.node.code(), roles)
             .expect("mint")
     }
 

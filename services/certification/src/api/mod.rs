@@ -76,7 +76,7 @@ impl ServiceModule for CertificationModule {
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
-        let academy = Academy::parse(&ctx.academy).map_err(anyhow::Error::msg)?;
+        let academy = ctx.node.require_academy(NAME)?;
         let keys = KeyRing::load(&ctx.config)?;
         let public = PublicBase::resolve(&ctx.config, ctx.http_addr)?;
         if public.is_none() {

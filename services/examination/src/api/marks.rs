@@ -42,14 +42,7 @@ fn parse(
         Some(r) => v.check("reason", parse_text(r, 500, true)),
         None => Some(String::new()),
     };
-    v.build(|| {
-        (
-            id.expect("checked"),
-            part.expect("checked"),
-            value.expect("checked"),
-            reason.expect("checked"),
-        )
-    })
+    v.finish_with((id, part, value, reason))
 }
 
 impl Inner {

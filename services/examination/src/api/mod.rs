@@ -54,7 +54,7 @@ impl ServiceModule for ExaminationModule {
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
-        let academy = Academy::parse(&ctx.academy).map_err(anyhow::Error::msg)?;
+        let academy = ctx.node.require_academy(NAME)?;
         let keyring = KeyRing::load(&ctx.config)?;
         let api = ExaminationApi {
             inner: Arc::new(Inner {

@@ -62,7 +62,7 @@ impl ServiceModule for RegistrationModule {
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
-        let academy = Academy::parse(&ctx.academy).map_err(anyhow::Error::msg)?;
+        let academy = ctx.node.require_academy(NAME)?;
         let pseudonymizer = ctx.pseudonymizer.clone().ok_or_else(|| {
             anyhow::anyhow!("registration needs the académie's pseudonymisation secret")
         })?;
@@ -84,7 +84,7 @@ impl ServiceModule for RegistrationModule {
         policy(mount.policy());
         mount.consume(cplds_runtime::inbox::Consumer {
             name: "registration.results".into(),
-            queue: events::queue(&ctx.academy),
+            queue: events::queue(academy.code),
             handler: Arc::new(events::ResultsPublishedHandler),
         });
         Ok(())

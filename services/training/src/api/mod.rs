@@ -79,7 +79,7 @@ impl ServiceModule for TrainingModule {
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
-        let academy = Academy::parse(&ctx.academy).map_err(anyhow::Error::msg)?;
+        let academy = ctx.node.require_academy(NAME)?;
         let pseudonymizer = ctx.pseudonymizer.clone().ok_or_else(|| {
             anyhow::anyhow!("training needs the académie's pseudonymisation secret")
         })?;

@@ -1,0 +1,68 @@
+//! A rule of the procedure that forbids an act now: what domain rules return, and what the wire
+//! shows as FAILED_PRECONDITION with the rule's name (`WINDOW_CLOSED`, `NOT_ASSIGNED`...).
+//!
+//! Domain modules decide and return a [`RuleViolation`]; handlers say which record it is about
+//! ([`RuleViolation::on`]) and the error mapping does the rest.
+
+use crate::error::ServiceError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RuleViolation {
+    /// Short machine-readable name, SCREAMING_SNAKE_CASE.
+    pub rule: &'static str,
+    /// The rule, as the person refused should read it.
+    pub message: String,
+}
+
+impl RuleViolation {
+    pub fn new(rule: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            rule,
+            message: message.into(),
+        }
+    }
+
+    /// The service error for this refusal about `subject` (`candidacy/0192…`, `session/…`).
+    pub fn on(self, subject: impl Into<String>) -> ServiceError {
+        ServiceError::precondition(self.rule, subject, self.message)
+    }
+}
+
+/// `Err` of a [`RuleViolation`], for rules written as `if … { return refuse(…) }`.
+pub fn refuse<T>(rule: &'static str, message: impl Into<String>) -> Result<T, RuleViolation> {
+    Err(RuleViolation::new(rule, message))
+}
+
+/// Attaches the subject to a domain decision's refusal: `rules::withdraw(&facts).on(subject)?`.
+pub trait Decided<T> {
+    fn on(self, subject: impl Into<String>) -> Result<T, ServiceError>;
+}
+
+impl<T> Decided<T> for Result<T, RuleViolation> {
+    fn on(self, subject: impl Into<String>) -> Result<T, ServiceError> {
+        self.map_err(|v| v.on(subject))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_names_rule_and_subject() {
+        let r: Result<(), _> = refuse("WINDOW_CLOSED", "the window closed on 19 June");
+        match r.on("campaign/2026") {
+            Err(ServiceError::FailedPrecondition {
+                rule,
+                subject,
+                message,
+            }) => {
+                assert_eq!(rule, "WINDOW_CLOSED");
+                assert_eq!(subject, "campaign/2026");
+                assert!(message.contains("19 June"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
