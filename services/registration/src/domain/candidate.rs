@@ -1,13 +1,11 @@
 //! What a candidate declares, as valid values only.
 
-use super::text_enum;
-
-text_enum!(Sex { Female => "female", Male => "male" });
-text_enum!(
+cplds_runtime::text_enum!(Sex { Female => "female", Male => "male" });
+cplds_runtime::text_enum!(
     /// Public sector, or a private establishment under contract.
     Sector { Public => "public", PrivateUnderContract => "private_under_contract" }
 );
-text_enum!(StaffStatus {
+cplds_runtime::text_enum!(StaffStatus {
     Tenured => "tenured",
     ContractPermanent => "contract_permanent",
     ContractFixedTerm => "contract_fixed_term",
@@ -15,10 +13,10 @@ text_enum!(StaffStatus {
     PrivateDelegatePermanent => "private_delegate_permanent",
     PrivateDelegateFixedTerm => "private_delegate_fixed_term",
 });
-text_enum!(StaffFunction { Teaching => "teaching", Education => "education", Other => "other" });
-text_enum!(Corps { FirstDegree => "first_degree", SecondDegree => "second_degree" });
-text_enum!(WorkplaceType { College => "college", Lycee => "lycee", Erea => "erea", Iem => "iem", Other => "other" });
-text_enum!(
+cplds_runtime::text_enum!(StaffFunction { Teaching => "teaching", Education => "education", Other => "other" });
+cplds_runtime::text_enum!(Corps { FirstDegree => "first_degree", SecondDegree => "second_degree" });
+cplds_runtime::text_enum!(WorkplaceType { College => "college", Lycee => "lycee", Erea => "erea", Iem => "iem", Other => "other" });
+cplds_runtime::text_enum!(
     /// Corps d'origine as the session report groups candidates.
     StaffCategory {
         FirstDegree => "first_degree",

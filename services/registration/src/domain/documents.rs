@@ -5,11 +5,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::text_enum;
-
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
 
-text_enum!(DocumentKind { EmploymentProof => "employment_proof", Identity => "identity", Other => "other" });
+cplds_runtime::text_enum!(DocumentKind { EmploymentProof => "employment_proof", Identity => "identity", Other => "other" });
 
 impl DocumentKind {
     /// Arrêté de titularisation or definitive contract / CDI, and an identity document.
