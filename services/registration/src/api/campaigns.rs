@@ -6,14 +6,13 @@ use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
     kit::{Decided, Paging},
-    time::format_paris_local,
 };
 
 use super::{Inner, campaign_subject, convert, duplicate};
 use crate::{
     domain::campaign::{self as rules, parse_year},
     events,
-    store::{self, Lock, campaign},
+    store::{self, Lock},
 };
 
 impl Inner {
@@ -38,24 +37,9 @@ impl Inner {
             return Err(ServiceError::AlreadyExists(exists()));
         }
         let now = uow.now();
-        let row = store::insert_campaign(
-            uow.txn(),
-            campaign::Model {
-                year,
-                academy: self.academy.code.to_owned(),
-                opens_at: window.opens_at,
-                closes_at: window.closes_at,
-                opens_at_local: format_paris_local(window.opens_at),
-                closes_at_local: format_paris_local(window.closes_at),
-                list_published_at: None,
-                list_published_by: None,
-                results_published_at: None,
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .await
-        .map_err(|e| duplicate(e, || format!("the {year} campaign already exists")))?;
+        let row = store::insert_campaign(uow.txn(), year, self.academy, window, now)
+            .await
+            .map_err(|e| duplicate(e, || format!("the {year} campaign already exists")))?;
         uow.emit(events::campaign_opened(&row)).await?;
         uow.commit().await?;
         tracing::info!(year, by = %caller.subject, "campaign created");

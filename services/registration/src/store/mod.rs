@@ -6,7 +6,7 @@ pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::db::page;
+use cplds_runtime::{academy::Academy, db::page, time::format_paris_local};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -58,11 +58,31 @@ pub async fn campaign_locked<C: ConnectionTrait>(
     q.one(db).await
 }
 
+/// A new campaign of `academy` for `year`, its window kept also as the office wrote it.
 pub async fn insert_campaign<C: ConnectionTrait>(
     db: &C,
-    model: campaign::Model,
+    year: i32,
+    academy: &Academy,
+    window: Window,
+    at: DateTime<Utc>,
 ) -> Result<campaign::Model, DbErr> {
-    model.into_active_model().reset_all().insert(db).await
+    campaign::Model {
+        year,
+        academy: academy.code.to_owned(),
+        opens_at: window.opens_at,
+        closes_at: window.closes_at,
+        opens_at_local: format_paris_local(window.opens_at),
+        closes_at_local: format_paris_local(window.closes_at),
+        list_published_at: None,
+        list_published_by: None,
+        results_published_at: None,
+        created_at: at,
+        updated_at: at,
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(db)
+    .await
 }
 
 /// Most recent year first; `before` is the last year of the previous page.
@@ -89,8 +109,8 @@ pub async fn move_window<C: ConnectionTrait>(
     let mut am = row.into_active_model();
     am.opens_at = Set(window.opens_at);
     am.closes_at = Set(window.closes_at);
-    am.opens_at_local = Set(cplds_runtime::time::format_paris_local(window.opens_at));
-    am.closes_at_local = Set(cplds_runtime::time::format_paris_local(window.closes_at));
+    am.opens_at_local = Set(format_paris_local(window.opens_at));
+    am.closes_at_local = Set(format_paris_local(window.closes_at));
     am.updated_at = Set(at);
     am.update(db).await
 }

@@ -90,24 +90,10 @@ async fn the_old_candidacy_history_moves_into_the_shared_one() {
 async fn one_candidacy(db: &DatabaseConnection) -> candidacy::Model {
     let academy = Academy::find("toulouse").unwrap();
     let now = at("2025-06-01T10:00");
-    insert_campaign(
-        db,
-        campaign::Model {
-            year: 2025,
-            academy: academy.code.into(),
-            opens_at: at("2025-05-26T00:00"),
-            closes_at: at("2025-06-20T17:00"),
-            opens_at_local: "2025-05-26T00:00".into(),
-            closes_at_local: "2025-06-20T17:00".into(),
-            list_published_at: None,
-            list_published_by: None,
-            results_published_at: None,
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .await
-    .unwrap();
+    let window = Window::parse_local("2025-05-26T00:00", "2025-06-20T17:00").unwrap();
+    insert_campaign(db, 2025, academy, window, now)
+        .await
+        .unwrap();
     let candidate = Candidate {
         last_name: PersonName::parse("Martin").unwrap(),
         first_name: PersonName::parse("Camille").unwrap(),
