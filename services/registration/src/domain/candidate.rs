@@ -105,7 +105,60 @@ pub fn cross_field_violations(c: &Candidate) -> Vec<(&'static str, String)> {
 
 #[cfg(test)]
 mod tests {
+    use cplds_runtime::academy::Academy;
+
     use super::*;
+
+    fn tenured_teacher() -> Candidate {
+        let toulouse = Academy::find("toulouse").unwrap();
+        Candidate {
+            last_name: PersonName::parse("Martin").unwrap(),
+            first_name: PersonName::parse("Camille").unwrap(),
+            birth_date: BirthDate::parse(
+                "1984-03-12",
+                chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
+            )
+            .unwrap(),
+            email: Email::parse("camille.martin@ac-toulouse.fr").unwrap(),
+            phone: None,
+            staff_number: StaffNumber::parse("12E0000001ABC").unwrap(),
+            sex: Sex::Female,
+            sector: Sector::Public,
+            status: StaffStatus::Tenured,
+            function: StaffFunction::Teaching,
+            corps: Corps::SecondDegree,
+            workplace_uai: Uai::parse("0310036W").unwrap(),
+            workplace_type: WorkplaceType::Lycee,
+            department: Department::parse("31", toulouse).unwrap(),
+            runs_mlds_actions: false,
+            is_dropout_referent: false,
+        }
+    }
+
+    #[test]
+    fn consistent_fields_pass() {
+        assert!(cross_field_violations(&tenured_teacher()).is_empty());
+    }
+
+    #[test]
+    fn a_status_belongs_to_its_sector() {
+        let mut c = tenured_teacher();
+        c.sector = Sector::PrivateUnderContract;
+        let v = cross_field_violations(&c);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, "status");
+        assert!(v[0].1.contains("public sector"), "{}", v[0].1);
+    }
+
+    #[test]
+    fn the_departement_is_the_workplace_s() {
+        let mut c = tenured_teacher();
+        c.department = Department::parse("32", Academy::find("toulouse").unwrap()).unwrap();
+        let v = cross_field_violations(&c);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, "department");
+        assert!(v[0].1.contains("département 31"), "{}", v[0].1);
+    }
 
     #[test]
     fn staff_categories() {
