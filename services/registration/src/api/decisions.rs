@@ -8,7 +8,7 @@ use cplds_runtime::{
     kit::{Decided, UnitOfWork, parse_id},
 };
 
-use super::{Inner, access, act, convert, parse_candidacy_id, subject};
+use super::{Inner, access, act, candidacy_subject, convert, parse_candidacy_id};
 use crate::{
     domain::candidacy::{self as rules, Rejection, parse_withdrawal_reason},
     events,
@@ -26,7 +26,7 @@ impl Inner {
         let mut uow = self.core.begin().await?;
         let c = self.candidacy(uow.txn(), &id).await?;
         let facts = self.facts(uow.txn(), &c).await?;
-        rules::can_validate(&facts).on(subject(&id))?;
+        rules::can_validate(&facts).on(candidacy_subject(&id))?;
         let row = self
             .transition(&uow, c, Transition::Validate, &caller)
             .await?;
@@ -58,7 +58,7 @@ impl Inner {
         let mut uow = self.core.begin().await?;
         let c = self.candidacy(uow.txn(), &id).await?;
         let facts = self.facts(uow.txn(), &c).await?;
-        rules::can_reject(&facts).on(subject(&id))?;
+        rules::can_reject(&facts).on(candidacy_subject(&id))?;
         let row = self
             .transition(&uow, c, Transition::Reject(&rejection), &caller)
             .await?;
@@ -84,7 +84,7 @@ impl Inner {
         let c = self.candidacy(uow.txn(), &id).await?;
         access::ensure_own(&caller, &c)?;
         let facts = self.facts(uow.txn(), &c).await?;
-        rules::can_withdraw(&facts).on(subject(&id))?;
+        rules::can_withdraw(&facts).on(candidacy_subject(&id))?;
         let previous = c.status;
         let row = self
             .transition(&uow, c, Transition::Withdraw { reason }, &caller)
@@ -109,6 +109,6 @@ impl Inner {
         let id = c.id.clone();
         store::transition(uow.txn(), c, t, &caller.subject, uow.now())
             .await?
-            .ok_or_else(|| rules::changed_meanwhile().on(subject(&id)))
+            .ok_or_else(|| rules::changed_meanwhile().on(candidacy_subject(&id)))
     }
 }

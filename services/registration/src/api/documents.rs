@@ -8,7 +8,7 @@ use cplds_runtime::{
     kit::{Decided, new_id, parse_id},
 };
 
-use super::{Inner, access, act, convert, parse_candidacy_id, subject};
+use super::{Inner, access, act, candidacy_subject, convert, parse_candidacy_id};
 use crate::{
     domain::{candidacy as rules, documents},
     store::{self, document},
@@ -35,7 +35,7 @@ impl Inner {
         let c = self.candidacy(uow.txn(), &id).await?;
         access::ensure_own(&caller, &c)?;
         let facts = self.facts(uow.txn(), &c).await?;
-        rules::can_add_document(&facts).on(subject(&id))?;
+        rules::can_add_document(&facts).on(candidacy_subject(&id))?;
         let meta = document::Model {
             id: new_id(),
             candidacy_id: id.clone(),

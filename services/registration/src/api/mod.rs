@@ -234,7 +234,7 @@ fn campaign_subject(year: i32) -> String {
 }
 
 /// The subject a refusal about a candidacy names.
-fn subject(id: &str) -> String {
+fn candidacy_subject(id: &str) -> String {
     format!("{CANDIDACY}/{id}")
 }
 
