@@ -103,13 +103,15 @@ pub fn cross_field_violations(c: &Candidate) -> Vec<(&'static str, String)> {
     out
 }
 
+/// A valid candidate for tests across the crate.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use cplds_runtime::academy::Academy;
 
     use super::*;
 
-    fn tenured_teacher() -> Candidate {
+    /// A tenured lycée teacher of the Haute-Garonne (31).
+    pub fn tenured_teacher() -> Candidate {
         let toulouse = Academy::find("toulouse").unwrap();
         Candidate {
             last_name: PersonName::parse("Martin").unwrap(),
@@ -134,6 +136,13 @@ mod tests {
             is_dropout_referent: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use cplds_runtime::academy::Academy;
+
+    use super::{fixtures::tenured_teacher, *};
 
     #[test]
     fn consistent_fields_pass() {

@@ -11,7 +11,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
 use super::{migration::Migrator, *};
-use crate::domain::{candidate::*, eligibility};
+use crate::domain::{
+    candidate::{StaffCategory, fixtures::tenured_teacher},
+    eligibility,
+};
 
 async fn database(dir: &tempfile::TempDir) -> DatabaseConnection {
     connect(&DbTarget::Sqlite {
@@ -94,24 +97,7 @@ async fn one_candidacy(db: &DatabaseConnection) -> candidacy::Model {
     insert_campaign(db, 2025, academy, window, now)
         .await
         .unwrap();
-    let candidate = Candidate {
-        last_name: PersonName::parse("Martin").unwrap(),
-        first_name: PersonName::parse("Camille").unwrap(),
-        birth_date: BirthDate::parse("1984-03-12", now.date_naive()).unwrap(),
-        email: Email::parse("camille.martin@ac-toulouse.fr").unwrap(),
-        phone: None,
-        staff_number: StaffNumber::parse("12E0000001ABC").unwrap(),
-        sex: Sex::Female,
-        sector: Sector::Public,
-        status: StaffStatus::Tenured,
-        function: StaffFunction::Teaching,
-        corps: Corps::SecondDegree,
-        workplace_uai: Uai::parse("0310036W").unwrap(),
-        workplace_type: WorkplaceType::Lycee,
-        department: Department::parse("31", academy).unwrap(),
-        runs_mlds_actions: true,
-        is_dropout_referent: false,
-    };
+    let candidate = tenured_teacher();
     let eligibility = eligibility::evaluate(
         candidate.sector,
         candidate.status,
