@@ -9,20 +9,20 @@ use cplds_runtime::{
     inbox::{EventHandler, HandleError},
     time::{from_timestamp, to_timestamp},
 };
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::DatabaseTransaction;
 
 use crate::{
-    api::convert::{sex_pb, staff_category_pb, workplace_type_pb},
-    domain::candidate::{Sex, StaffCategory, WorkplaceType},
-    store::{campaign, candidacy},
+    api::convert::Wire,
+    domain::candidacy::RejectionReason,
+    store::{self, campaign, candidacy},
 };
 
 pub fn profile(c: &candidacy::Model) -> pb::CandidateProfile {
     pb::CandidateProfile {
-        sex: Sex::parse(&c.sex).map_or(0, sex_pb),
+        sex: c.sex.to_wire(),
         department: c.department.clone(),
-        staff_category: StaffCategory::parse(&c.staff_category).map_or(0, staff_category_pb),
-        workplace_type: WorkplaceType::parse(&c.workplace_type).map_or(0, workplace_type_pb),
+        staff_category: c.staff_category.to_wire(),
+        workplace_type: c.workplace_type.to_wire(),
         runs_mlds_actions: c.runs_mlds_actions,
         is_dropout_referent: c.is_dropout_referent,
     }
@@ -48,6 +48,14 @@ pub fn campaign_opened(c: &campaign::Model) -> [Payload; 2] {
         }),
         Payload::NationalCampaignOpened(pb::NationalCampaignOpened { year: c.year }),
     ]
+}
+
+pub fn campaign_updated(c: &campaign::Model) -> [Payload; 1] {
+    [Payload::CampaignUpdated(pb::CampaignUpdated {
+        year: c.year,
+        opens_at: Some(to_timestamp(c.opens_at)),
+        closes_at: Some(to_timestamp(c.closes_at)),
+    })]
 }
 
 pub fn submitted(c: &candidacy::Model) -> [Payload; 2] {
@@ -85,8 +93,8 @@ pub fn validated(c: &candidacy::Model) -> [Payload; 2] {
     ]
 }
 
-pub fn rejected(c: &candidacy::Model) -> [Payload; 2] {
-    let reason = c.decision_reason.clone().unwrap_or_default();
+pub fn rejected(c: &candidacy::Model, reason: RejectionReason) -> [Payload; 2] {
+    let reason = reason.as_str().to_owned();
     [
         Payload::CandidacyRejected(pb::CandidacyRejected {
             candidacy_id: c.id.clone(),
@@ -176,13 +184,7 @@ impl EventHandler for ResultsPublishedHandler {
             .map_err(HandleError::Permanent)?;
         let at =
             at.ok_or_else(|| HandleError::Permanent("results_published without a date".into()))?;
-        // Only the first publication counts; a campaign unknown here (another year's data) is ignored.
-        campaign::Entity::update_many()
-            .col_expr(campaign::Column::ResultsPublishedAt, Expr::value(at))
-            .filter(campaign::Column::Year.eq(r.year))
-            .filter(campaign::Column::ResultsPublishedAt.is_null())
-            .exec(txn)
-            .await?;
+        store::mark_results_published(txn, r.year, at).await?;
         Ok(())
     }
 }

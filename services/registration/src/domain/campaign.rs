@@ -5,8 +5,12 @@
 //! the reception of an e-mail, the postmark date of a letter (a date, compared with the dates of
 //! opening and closing).
 
-use chrono::{DateTime, NaiveDate, Utc};
-use cplds_runtime::time::{paris_date, parse_paris_local};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
+use chrono_tz::Europe::Paris;
+use cplds_runtime::{
+    kit::{RuleViolation, refuse},
+    time::{format_paris_human, paris_date, parse_paris_local},
+};
 
 /// First session of the CPLDS (décret of 5 May 2017).
 pub const FIRST_YEAR: i32 = 2017;
@@ -44,12 +48,7 @@ impl Window {
 
 /// A session year: from the first CPLDS session to two years ahead of `now`.
 pub fn parse_year(year: i32, now: DateTime<Utc>) -> Result<i32, String> {
-    let max = paris_date(now)
-        .format("%Y")
-        .to_string()
-        .parse::<i32>()
-        .unwrap_or(FIRST_YEAR)
-        + 2;
+    let max = paris_date(now).year() + 2;
     if (FIRST_YEAR..=max).contains(&year) {
         Ok(year)
     } else {
@@ -77,6 +76,83 @@ pub fn state(window: Window, list_published: bool, now: DateTime<Utc>) -> Campai
     }
 }
 
+/// What the rules need to know about a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CampaignFacts {
+    pub window: Window,
+    pub list_published: bool,
+}
+
+/// The instant a submission counts from, if the campaign takes it: nothing once the recteur has
+/// published the list, and only inside the window.
+pub fn can_submit(
+    c: &CampaignFacts,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, RuleViolation> {
+    if c.list_published {
+        return refuse(
+            "ADMITTED_LIST_PUBLISHED",
+            "the admitted list is published: registration is over",
+        );
+    }
+    admissibility(c.window, channel, now).map_err(RuleViolation::from)
+}
+
+/// The window may move (an extension, a correction) until the list is published.
+pub fn can_move_window(c: &CampaignFacts) -> Result<(), RuleViolation> {
+    if c.list_published {
+        return refuse(
+            "ADMITTED_LIST_PUBLISHED",
+            "the admitted list is published: the campaign is frozen",
+        );
+    }
+    Ok(())
+}
+
+/// The recteur publishes the list once, after the window closed and every candidacy is decided.
+pub fn can_publish_list(
+    c: &CampaignFacts,
+    undecided: u64,
+    now: DateTime<Utc>,
+) -> Result<(), RuleViolation> {
+    if c.list_published {
+        return refuse(
+            "ADMITTED_LIST_ALREADY_PUBLISHED",
+            "the admitted list is published once; it is now frozen",
+        );
+    }
+    if now <= c.window.closes_at {
+        return refuse(
+            "WINDOW_NOT_CLOSED",
+            format!(
+                "registration is open until {} (Europe/Paris); publish the list after it closes",
+                format_paris_human(c.window.closes_at)
+            ),
+        );
+    }
+    if undecided > 0 {
+        return refuse(
+            "UNDECIDED_CANDIDACIES",
+            format!("{undecided} candidacies still await a decision of the exam office"),
+        );
+    }
+    Ok(())
+}
+
+/// Another publication of the list won the race for the campaign row.
+pub fn list_published_meanwhile() -> RuleViolation {
+    RuleViolation::new(
+        "ADMITTED_LIST_ALREADY_PUBLISHED",
+        "the admitted list was published meanwhile",
+    )
+}
+
+cplds_runtime::text_enum!(
+    /// How a candidacy reached the exam office, as stored.
+    ChannelKind { Online => "online", Post => "post", Email => "email" }
+);
+
 /// How the candidacy reached the exam office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -92,11 +168,18 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub fn as_str(self) -> &'static str {
+    pub fn kind(self) -> ChannelKind {
         match self {
-            Channel::Online => "online",
-            Channel::Post { .. } => "post",
-            Channel::Email { .. } => "email",
+            Channel::Online => ChannelKind::Online,
+            Channel::Post { .. } => ChannelKind::Post,
+            Channel::Email { .. } => ChannelKind::Email,
+        }
+    }
+
+    pub fn postmark(self) -> Option<NaiveDate> {
+        match self {
+            Channel::Post { postmark } => Some(postmark),
+            _ => None,
         }
     }
 }
@@ -111,13 +194,28 @@ pub enum Inadmissible {
     AfterClosing { closes: String },
 }
 
+impl From<Inadmissible> for RuleViolation {
+    fn from(e: Inadmissible) -> Self {
+        let rule = match e {
+            Inadmissible::BeforeOpening { .. } => "WINDOW_NOT_OPEN",
+            Inadmissible::AfterClosing { .. } => "WINDOW_CLOSED",
+        };
+        RuleViolation::new(rule, e.to_string())
+    }
+}
+
 /// The instant recorded as the submission time, or why the submission is inadmissible.
 pub fn admissibility(
     window: Window,
     channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, Inadmissible> {
-    let human = cplds_runtime::time::format_paris_human;
+    let before = || Inadmissible::BeforeOpening {
+        opens: format_paris_human(window.opens_at),
+    };
+    let after = || Inadmissible::AfterClosing {
+        closes: format_paris_human(window.closes_at),
+    };
     match channel {
         Channel::Online | Channel::Email { .. } => {
             let at = match channel {
@@ -125,37 +223,32 @@ pub fn admissibility(
                 _ => now,
             };
             if at < window.opens_at {
-                Err(Inadmissible::BeforeOpening {
-                    opens: human(window.opens_at),
-                })
+                Err(before())
             } else if at > window.closes_at {
-                Err(Inadmissible::AfterClosing {
-                    closes: human(window.closes_at),
-                })
+                Err(after())
             } else {
                 Ok(at)
             }
         }
+        // A postmark has no hour: a letter stamped on the closing day is in time.
         Channel::Post { postmark } => {
-            // A postmark has no hour: a letter stamped on the closing day is in time.
             if postmark < paris_date(window.opens_at) {
-                Err(Inadmissible::BeforeOpening {
-                    opens: human(window.opens_at),
-                })
+                Err(before())
             } else if postmark > paris_date(window.closes_at) {
-                Err(Inadmissible::AfterClosing {
-                    closes: human(window.closes_at),
-                })
+                Err(after())
             } else {
-                let noon = postmark.and_hms_opt(12, 0, 0).expect("valid time");
-                let at = cplds_runtime::time::parse_paris_local(
-                    &noon.format("%Y-%m-%dT%H:%M").to_string(),
-                )
-                .expect("noon exists in Paris");
-                Ok(at.clamp(window.opens_at, window.closes_at))
+                Ok(paris_noon(postmark).clamp(window.opens_at, window.closes_at))
             }
         }
     }
+}
+
+/// Noon in Europe/Paris on `date`. Clocks change at night (01:00 UTC), so the offset in force
+/// at noon UTC is the one of noon in Paris, and noon is always one instant.
+fn paris_noon(date: NaiveDate) -> DateTime<Utc> {
+    let noon = date.and_time(NaiveTime::MIN) + chrono::TimeDelta::hours(12);
+    let offset = Paris.offset_from_utc_datetime(&noon).fix();
+    Utc.from_utc_datetime(&(noon - offset))
 }
 
 #[cfg(test)]
@@ -213,6 +306,111 @@ mod tests {
             vec![WindowError::Order]
         );
         assert_eq!(Window::parse_local("x", "y").unwrap_err().len(), 2);
+    }
+
+    fn facts(list_published: bool) -> CampaignFacts {
+        CampaignFacts {
+            window: window("2025-05-26T00:00", "2025-06-20T17:00"),
+            list_published,
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_paris_local(s).unwrap()
+    }
+
+    #[test]
+    fn submission_inside_the_window_counts_from_now() {
+        let now = at("2025-06-01T10:00");
+        assert_eq!(can_submit(&facts(false), Channel::Online, now), Ok(now));
+    }
+
+    #[test]
+    fn submission_before_the_window_is_refused_as_not_open() {
+        let e = can_submit(&facts(false), Channel::Online, at("2025-05-20T10:00")).unwrap_err();
+        assert_eq!(e.rule, "WINDOW_NOT_OPEN");
+    }
+
+    #[test]
+    fn submission_after_the_window_is_refused_as_closed() {
+        let e = can_submit(&facts(false), Channel::Online, at("2025-06-20T17:01")).unwrap_err();
+        assert_eq!(e.rule, "WINDOW_CLOSED");
+        assert!(e.message.contains("irrecevable"), "{}", e.message);
+    }
+
+    #[test]
+    fn no_submission_once_the_list_is_published() {
+        let e = can_submit(&facts(true), Channel::Online, at("2025-06-01T10:00")).unwrap_err();
+        assert_eq!(e.rule, "ADMITTED_LIST_PUBLISHED");
+    }
+
+    #[test]
+    fn the_window_moves_until_the_list_is_published() {
+        assert!(can_move_window(&facts(false)).is_ok());
+        assert_eq!(
+            can_move_window(&facts(true)).unwrap_err().rule,
+            "ADMITTED_LIST_PUBLISHED"
+        );
+    }
+
+    #[test]
+    fn the_list_is_published_once() {
+        let e = can_publish_list(&facts(true), 0, at("2025-06-23T09:00")).unwrap_err();
+        assert_eq!(e.rule, "ADMITTED_LIST_ALREADY_PUBLISHED");
+        assert_eq!(
+            list_published_meanwhile().rule,
+            "ADMITTED_LIST_ALREADY_PUBLISHED"
+        );
+    }
+
+    #[test]
+    fn the_list_waits_for_the_window_to_close() {
+        let e = can_publish_list(&facts(false), 0, at("2025-06-20T17:00")).unwrap_err();
+        assert_eq!(e.rule, "WINDOW_NOT_CLOSED");
+        assert!(e.message.contains("20/06/2025 à 17:00"), "{}", e.message);
+        assert!(can_publish_list(&facts(false), 0, at("2025-06-20T17:01")).is_ok());
+    }
+
+    #[test]
+    fn the_list_waits_for_every_decision() {
+        let e = can_publish_list(&facts(false), 2, at("2025-06-23T09:00")).unwrap_err();
+        assert_eq!(e.rule, "UNDECIDED_CANDIDACIES");
+        assert!(e.message.starts_with("2 candidacies"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_letter_counts_from_noon_of_its_postmark_in_paris() {
+        let w = window("2025-01-06T00:00", "2025-12-20T17:00");
+        let on = |d: &str| Channel::Post {
+            postmark: NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap(),
+        };
+        let later = at("2025-12-24T10:00");
+        // Winter (UTC+1) and summer (UTC+2), and the days the clocks change.
+        for day in ["2025-01-15", "2025-07-15", "2025-03-30", "2025-10-26"] {
+            assert_eq!(
+                admissibility(w, on(day), later).unwrap(),
+                at(&format!("{day}T12:00")),
+                "{day}"
+            );
+        }
+        // Stamped on the closing day before noon's instant: the closing instant is recorded.
+        let w = window("2025-01-06T00:00", "2025-06-20T09:00");
+        assert_eq!(
+            admissibility(w, on("2025-06-20"), later).unwrap(),
+            w.closes_at
+        );
+    }
+
+    #[test]
+    fn years_run_from_the_first_session_to_two_years_ahead() {
+        let now = at("2025-06-01T10:00");
+        assert_eq!(parse_year(2017, now), Ok(2017));
+        assert_eq!(parse_year(2027, now), Ok(2027));
+        assert_eq!(
+            parse_year(2028, now).unwrap_err(),
+            "must be between 2017 and 2027"
+        );
+        assert!(parse_year(2016, now).is_err());
     }
 
     proptest! {

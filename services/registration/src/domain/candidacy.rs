@@ -2,25 +2,15 @@
 //! Withdrawal is recorded, never deleted. Once the recteur has published the admitted list, the
 //! decisions are frozen; only withdrawals remain possible, until results.
 
-use super::{documents::DocumentKind, text_enum};
+use cplds_runtime::kit::{RuleViolation, refuse};
 
-text_enum!(CandidacyStatus { Submitted => "submitted", Validated => "validated", Rejected => "rejected", Withdrawn => "withdrawn" });
-text_enum!(RejectionReason { Ineligible => "ineligible", Incomplete => "incomplete", Inadmissible => "inadmissible", Other => "other" });
+use super::documents::DocumentKind;
 
-/// A rule of the procedure that forbids an act now (FAILED_PRECONDITION on the wire).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct RuleViolation {
-    pub rule: &'static str,
-    pub message: String,
-}
+cplds_runtime::text_enum!(CandidacyStatus { Submitted => "submitted", Validated => "validated", Rejected => "rejected", Withdrawn => "withdrawn" });
+cplds_runtime::text_enum!(RejectionReason { Ineligible => "ineligible", Incomplete => "incomplete", Inadmissible => "inadmissible", Other => "other" });
 
-fn refuse(rule: &'static str, message: impl Into<String>) -> Result<(), RuleViolation> {
-    Err(RuleViolation {
-        rule,
-        message: message.into(),
-    })
-}
+/// The longest free text of a decision or a withdrawal.
+const MAX_REASON_CHARS: usize = 500;
 
 /// A rejection as the exam office states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,10 +25,10 @@ impl Rejection {
         reason: Option<RejectionReason>,
         text: &str,
     ) -> Result<Self, Vec<(&'static str, String)>> {
-        let mut errors = Vec::new();
         let text = text.trim();
-        if text.chars().count() > 500 {
-            errors.push(("reason_text", "must be at most 500 characters".to_owned()));
+        let mut errors = Vec::new();
+        if let Err(e) = check_length(text) {
+            errors.push(("reason_text", e));
         }
         match reason {
             None => errors.push((
@@ -49,16 +39,34 @@ impl Rejection {
                 "reason_text",
                 "is required when the reason is OTHER".to_owned(),
             )),
-            _ => {}
+            Some(reason) if errors.is_empty() => {
+                return Ok(Rejection {
+                    reason,
+                    text: optional_text(text),
+                });
+            }
+            Some(_) => {}
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Rejection {
-            reason: reason.expect("checked"),
-            text: (!text.is_empty()).then(|| text.to_owned()),
-        })
+        Err(errors)
     }
+}
+
+/// Why a candidate withdraws, if they say: at most 500 characters.
+pub fn parse_withdrawal_reason(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    check_length(text)?;
+    Ok(optional_text(text))
+}
+
+fn check_length(text: &str) -> Result<(), String> {
+    if text.chars().count() > MAX_REASON_CHARS {
+        return Err(format!("must be at most {MAX_REASON_CHARS} characters"));
+    }
+    Ok(())
+}
+
+fn optional_text(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// What the rules need to know about a candidacy and its campaign.
@@ -150,6 +158,14 @@ pub fn can_add_document(f: &Facts) -> Result<(), RuleViolation> {
     }
 }
 
+/// Another call changed the candidacy between its reading and this act.
+pub fn changed_meanwhile() -> RuleViolation {
+    RuleViolation::new(
+        "CONCURRENT_CHANGE",
+        "the candidacy changed meanwhile; read it again",
+    )
+}
+
 /// The status after an act that the rules allowed.
 pub enum Act {
     Validate,
@@ -204,6 +220,93 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.text.as_deref(), Some("pièce d'identité illisible"));
+    }
+
+    #[test]
+    fn a_candidacy_is_validated_once() {
+        let e = can_validate(&facts(CandidacyStatus::Validated)).unwrap_err();
+        assert_eq!(e.rule, "ALREADY_VALIDATED");
+    }
+
+    #[test]
+    fn only_a_pending_candidacy_is_validated() {
+        for s in [CandidacyStatus::Rejected, CandidacyStatus::Withdrawn] {
+            let e = can_validate(&facts(s)).unwrap_err();
+            assert_eq!(e.rule, "NOT_PENDING");
+            assert!(e.message.contains(s.as_str()), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn decisions_and_documents_freeze_with_the_list() {
+        let mut f = facts(CandidacyStatus::Submitted);
+        f.list_published = true;
+        for e in [
+            can_validate(&f).unwrap_err(),
+            can_reject(&f).unwrap_err(),
+            can_add_document(&f).unwrap_err(),
+        ] {
+            assert_eq!(e.rule, "ADMITTED_LIST_PUBLISHED");
+        }
+        assert!(can_withdraw(&f).is_ok(), "withdrawal stays open");
+    }
+
+    #[test]
+    fn a_validated_candidacy_may_still_be_rejected() {
+        assert!(can_reject(&facts(CandidacyStatus::Submitted)).is_ok());
+        assert!(can_reject(&facts(CandidacyStatus::Validated)).is_ok());
+        for s in [CandidacyStatus::Rejected, CandidacyStatus::Withdrawn] {
+            assert_eq!(can_reject(&facts(s)).unwrap_err().rule, "NOT_PENDING");
+        }
+    }
+
+    #[test]
+    fn no_withdrawal_after_results() {
+        let mut f = facts(CandidacyStatus::Validated);
+        f.results_published = true;
+        assert_eq!(can_withdraw(&f).unwrap_err().rule, "RESULTS_PUBLISHED");
+    }
+
+    #[test]
+    fn a_candidate_withdraws_once() {
+        let e = can_withdraw(&facts(CandidacyStatus::Withdrawn)).unwrap_err();
+        assert_eq!(e.rule, "ALREADY_WITHDRAWN");
+    }
+
+    #[test]
+    fn a_rejected_candidacy_is_not_withdrawn() {
+        let e = can_withdraw(&facts(CandidacyStatus::Rejected)).unwrap_err();
+        assert_eq!(e.rule, "NOT_PENDING");
+    }
+
+    #[test]
+    fn documents_are_added_while_the_decision_is_pending() {
+        assert!(can_add_document(&facts(CandidacyStatus::Submitted)).is_ok());
+        let e = can_add_document(&facts(CandidacyStatus::Validated)).unwrap_err();
+        assert_eq!(e.rule, "NOT_PENDING");
+    }
+
+    #[test]
+    fn reason_texts_are_at_most_500_characters() {
+        let long = "é".repeat(501);
+        assert_eq!(
+            parse_withdrawal_reason(&long).unwrap_err(),
+            "must be at most 500 characters"
+        );
+        assert_eq!(
+            parse_withdrawal_reason(&"é".repeat(500))
+                .unwrap()
+                .unwrap()
+                .chars()
+                .count(),
+            500
+        );
+        assert_eq!(parse_withdrawal_reason("  ").unwrap(), None);
+        let errors = Rejection::parse(Some(RejectionReason::Incomplete), &long).unwrap_err();
+        assert_eq!(
+            errors,
+            [("reason_text", "must be at most 500 characters".to_owned())]
+        );
     }
 
     fn any_act() -> impl Strategy<Value = u8> {

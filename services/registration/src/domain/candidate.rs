@@ -1,13 +1,11 @@
 //! What a candidate declares, as valid values only.
 
-use super::text_enum;
-
-text_enum!(Sex { Female => "female", Male => "male" });
-text_enum!(
+cplds_runtime::text_enum!(Sex { Female => "female", Male => "male" });
+cplds_runtime::text_enum!(
     /// Public sector, or a private establishment under contract.
     Sector { Public => "public", PrivateUnderContract => "private_under_contract" }
 );
-text_enum!(StaffStatus {
+cplds_runtime::text_enum!(StaffStatus {
     Tenured => "tenured",
     ContractPermanent => "contract_permanent",
     ContractFixedTerm => "contract_fixed_term",
@@ -15,10 +13,10 @@ text_enum!(StaffStatus {
     PrivateDelegatePermanent => "private_delegate_permanent",
     PrivateDelegateFixedTerm => "private_delegate_fixed_term",
 });
-text_enum!(StaffFunction { Teaching => "teaching", Education => "education", Other => "other" });
-text_enum!(Corps { FirstDegree => "first_degree", SecondDegree => "second_degree" });
-text_enum!(WorkplaceType { College => "college", Lycee => "lycee", Erea => "erea", Iem => "iem", Other => "other" });
-text_enum!(
+cplds_runtime::text_enum!(StaffFunction { Teaching => "teaching", Education => "education", Other => "other" });
+cplds_runtime::text_enum!(Corps { FirstDegree => "first_degree", SecondDegree => "second_degree" });
+cplds_runtime::text_enum!(WorkplaceType { College => "college", Lycee => "lycee", Erea => "erea", Iem => "iem", Other => "other" });
+cplds_runtime::text_enum!(
     /// Corps d'origine as the session report groups candidates.
     StaffCategory {
         FirstDegree => "first_degree",
@@ -105,9 +103,71 @@ pub fn cross_field_violations(c: &Candidate) -> Vec<(&'static str, String)> {
     out
 }
 
+/// A valid candidate for tests across the crate.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use cplds_runtime::academy::Academy;
+
+    use super::*;
+
+    /// A tenured lycée teacher of the Haute-Garonne (31).
+    pub fn tenured_teacher() -> Candidate {
+        let toulouse = Academy::find("toulouse").unwrap();
+        Candidate {
+            last_name: PersonName::parse("Martin").unwrap(),
+            first_name: PersonName::parse("Camille").unwrap(),
+            birth_date: BirthDate::parse(
+                "1984-03-12",
+                chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
+            )
+            .unwrap(),
+            email: Email::parse("camille.martin@ac-toulouse.fr").unwrap(),
+            phone: None,
+            staff_number: StaffNumber::parse("12E0000001ABC").unwrap(),
+            sex: Sex::Female,
+            sector: Sector::Public,
+            status: StaffStatus::Tenured,
+            function: StaffFunction::Teaching,
+            corps: Corps::SecondDegree,
+            workplace_uai: Uai::parse("0310036W").unwrap(),
+            workplace_type: WorkplaceType::Lycee,
+            department: Department::parse("31", toulouse).unwrap(),
+            runs_mlds_actions: false,
+            is_dropout_referent: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use cplds_runtime::academy::Academy;
+
+    use super::{fixtures::tenured_teacher, *};
+
+    #[test]
+    fn consistent_fields_pass() {
+        assert!(cross_field_violations(&tenured_teacher()).is_empty());
+    }
+
+    #[test]
+    fn a_status_belongs_to_its_sector() {
+        let mut c = tenured_teacher();
+        c.sector = Sector::PrivateUnderContract;
+        let v = cross_field_violations(&c);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, "status");
+        assert!(v[0].1.contains("public sector"), "{}", v[0].1);
+    }
+
+    #[test]
+    fn the_departement_is_the_workplace_s() {
+        let mut c = tenured_teacher();
+        c.department = Department::parse("32", Academy::find("toulouse").unwrap()).unwrap();
+        let v = cross_field_violations(&c);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, "department");
+        assert!(v[0].1.contains("département 31"), "{}", v[0].1);
+    }
 
     #[test]
     fn staff_categories() {

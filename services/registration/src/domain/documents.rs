@@ -5,11 +5,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::text_enum;
-
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
 
-text_enum!(DocumentKind { EmploymentProof => "employment_proof", Identity => "identity", Other => "other" });
+cplds_runtime::text_enum!(DocumentKind { EmploymentProof => "employment_proof", Identity => "identity", Other => "other" });
 
 impl DocumentKind {
     /// Arrêté de titularisation or definitive contract / CDI, and an identity document.
@@ -100,24 +98,55 @@ pub fn check_content(bytes: &[u8], declared: &str) -> Result<(&'static str, Stri
 mod tests {
     use super::*;
 
+    const PDF: &[u8] = b"%PDF-1.7\n...";
+
     #[test]
-    fn content_checks() {
-        let pdf = b"%PDF-1.7\n...".to_vec();
-        let (ct, sum) = check_content(&pdf, "").unwrap();
+    fn the_type_is_read_from_the_bytes() {
+        let (ct, sum) = check_content(PDF, "").unwrap();
         assert_eq!(ct, "application/pdf");
         assert_eq!(sum.len(), 64);
-        assert!(
-            check_content(&pdf, "image/png")
-                .unwrap_err()
-                .contains("declared image/png")
+        assert_eq!(
+            check_content(b"\x89PNG\r\n\x1a\n", "").unwrap().0,
+            "image/png"
         );
-        assert!(check_content(b"MZ\x90\x00 an executable", "").is_err());
-        assert!(check_content(&[], "").is_err());
+    }
+
+    #[test]
+    fn only_pdf_png_and_jpeg_are_accepted() {
+        assert_eq!(
+            check_content(b"MZ\x90\x00 an executable", "").unwrap_err(),
+            "must be a PDF, PNG or JPEG file"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_refused() {
+        assert_eq!(check_content(&[], "").unwrap_err(), "is empty");
+    }
+
+    #[test]
+    fn a_document_is_at_most_5_mib() {
+        let jpeg = |size: usize| {
+            let mut bytes = vec![0u8; size];
+            bytes[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+            bytes
+        };
+        assert!(check_content(&jpeg(MAX_DOCUMENT_BYTES), "").is_ok());
         assert!(
-            check_content(&vec![0xFF; MAX_DOCUMENT_BYTES + 1], "")
+            check_content(&jpeg(MAX_DOCUMENT_BYTES + 1), "")
                 .unwrap_err()
                 .contains("limit")
         );
+    }
+
+    #[test]
+    fn a_declared_type_must_match_the_bytes() {
+        assert!(
+            check_content(PDF, "image/png")
+                .unwrap_err()
+                .contains("declared image/png")
+        );
+        assert!(check_content(PDF, " Application/PDF ").is_ok());
         assert_eq!(
             check_content(&[0xFF, 0xD8, 0xFF, 0xE0], "image/jpg")
                 .unwrap()
@@ -127,9 +156,18 @@ mod tests {
     }
 
     #[test]
-    fn names_and_missing() {
+    fn a_file_name_is_a_plain_name() {
         assert!(parse_file_name("../../etc/passwd").is_err());
+        assert!(parse_file_name("a\\b.pdf").is_err());
+        assert!(parse_file_name("..").is_err());
+        assert!(parse_file_name("a\u{7}.pdf").is_err());
+        assert_eq!(parse_file_name("  ").unwrap_err(), "is required");
+        assert!(parse_file_name(&"x".repeat(256)).is_err());
         assert_eq!(parse_file_name(" arrêté.pdf ").unwrap(), "arrêté.pdf");
+    }
+
+    #[test]
+    fn employment_proof_and_identity_are_required() {
         assert_eq!(
             missing(&[DocumentKind::Identity, DocumentKind::Other]),
             vec![DocumentKind::EmploymentProof]

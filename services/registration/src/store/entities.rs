@@ -1,7 +1,10 @@
-//! Tables of the registration database. Enums are stored as their domain text (`as_str`).
+//! Tables of the registration database. Enum columns hold the domain enums themselves (stored as
+//! their text): a value this version does not know is an error where the row is read.
 
 pub mod campaign {
     use sea_orm::entity::prelude::*;
+
+    use crate::domain::campaign::{CampaignFacts, Window};
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "campaigns")]
@@ -24,10 +27,32 @@ pub mod campaign {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        pub fn window(&self) -> Window {
+            Window {
+                opens_at: self.opens_at,
+                closes_at: self.closes_at,
+            }
+        }
+
+        pub fn facts(&self) -> CampaignFacts {
+            CampaignFacts {
+                window: self.window(),
+                list_published: self.list_published_at.is_some(),
+            }
+        }
+    }
 }
 
 pub mod candidacy {
     use sea_orm::entity::prelude::*;
+
+    use crate::domain::{
+        campaign::ChannelKind,
+        candidacy::{CandidacyStatus, RejectionReason},
+        candidate::{Corps, Sector, Sex, StaffCategory, StaffFunction, StaffStatus, WorkplaceType},
+    };
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "candidacies")]
@@ -35,7 +60,7 @@ pub mod candidacy {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub year: i32,
-        pub status: String,
+        pub status: CandidacyStatus,
         pub last_name: String,
         pub first_name: String,
         pub birth_date: String,
@@ -43,32 +68,32 @@ pub mod candidacy {
         pub phone: Option<String>,
         pub staff_number: String,
         pub candidate_key: String,
-        pub sex: String,
-        pub sector: String,
-        pub staff_status: String,
-        pub staff_function: String,
-        pub corps: String,
-        pub staff_category: String,
+        pub sex: Sex,
+        pub sector: Sector,
+        pub staff_status: StaffStatus,
+        pub staff_function: StaffFunction,
+        pub corps: Corps,
+        pub staff_category: StaffCategory,
         pub workplace_uai: String,
-        pub workplace_type: String,
+        pub workplace_type: WorkplaceType,
         pub department: String,
         pub runs_mlds_actions: bool,
         pub is_dropout_referent: bool,
         pub eligible: bool,
         /// JSON array of sentences.
         pub eligibility_explanations: String,
-        pub channel: String,
+        pub channel: ChannelKind,
         pub postmark_date: Option<String>,
         pub effective_submit_at: DateTimeUtc,
         pub submitted_by: String,
-        pub decision_reason: Option<String>,
+        pub decision_reason: Option<RejectionReason>,
         pub decision_text: Option<String>,
         pub decided_at: Option<DateTimeUtc>,
         pub decided_by: Option<String>,
         pub withdrawn_at: Option<DateTimeUtc>,
         pub withdrawn_by: Option<String>,
         pub withdrawal_reason: Option<String>,
-        pub status_before_withdrawal: Option<String>,
+        pub status_before_withdrawal: Option<CandidacyStatus>,
         pub on_admitted_list: bool,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -83,13 +108,15 @@ pub mod candidacy {
 pub mod document {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::documents::DocumentKind;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "documents")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub candidacy_id: String,
-        pub kind: String,
+        pub kind: DocumentKind,
         pub file_name: String,
         pub content_type: String,
         pub size_bytes: i64,
@@ -113,28 +140,6 @@ pub mod document_content {
         #[sea_orm(primary_key, auto_increment = false)]
         pub document_id: String,
         pub content: Vec<u8>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod history {
-    use sea_orm::entity::prelude::*;
-
-    /// Every act on a candidacy, who and when: nothing is edited without a trace.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "candidacy_history")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub candidacy_id: String,
-        pub at: DateTimeUtc,
-        pub actor: String,
-        pub action: String,
-        pub detail: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

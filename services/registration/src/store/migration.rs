@@ -1,13 +1,28 @@
-//! Schema of the registration database. Migrations are append-only.
+//! Schema of the registration database. Migrations are append-only: a released one keeps its
+//! name and the schema it produces.
 
-use cplds_runtime::db::{RuntimeTables, columns::*};
+use cplds_runtime::{
+    db::{RuntimeTables, columns::*},
+    kit::{HistoryTable, history::AdoptHistory},
+};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(RuntimeTables), Box::new(CreateTables)]
+        vec![
+            Box::new(RuntimeTables),
+            Box::new(CreateTables),
+            Box::new(HistoryTable),
+            // The candidacies' own history table, from before the shared one.
+            Box::new(AdoptHistory {
+                name: "m20261130_000100_registration_adopt_history",
+                table: "candidacy_history",
+                subject_column: "candidacy_id",
+                kind: crate::store::CANDIDACY,
+            }),
+        ]
     }
 }
 
@@ -22,86 +37,22 @@ impl MigrationName for CreateTables {
 #[async_trait::async_trait]
 impl MigrationTrait for CreateTables {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_table(
-            Table::create()
-                .table(Alias::new("campaigns"))
-                .col(col("year").integer().not_null().primary_key())
-                .col(text("academy"))
-                .col(instant("opens_at"))
-                .col(instant("closes_at"))
-                .col(text("opens_at_local"))
-                .col(text("closes_at_local"))
-                .col(instant_null("list_published_at"))
-                .col(text_null("list_published_by"))
-                .col(instant_null("results_published_at"))
-                .col(instant("created_at"))
-                .col(instant("updated_at"))
-                .to_owned(),
+        m.create_table(campaigns()).await?;
+        m.create_table(candidacies()).await?;
+        index(
+            m,
+            "candidacies_year_status",
+            "candidacies",
+            &["year", "status"],
         )
         .await?;
-        let mut candidacies = Table::create();
-        candidacies
-            .table(Alias::new("candidacies"))
-            .col(col("id").string().not_null().primary_key())
-            .col(col("year").integer().not_null());
-        for name in [
-            "status",
-            "last_name",
-            "first_name",
-            "birth_date",
-            "email",
-            "staff_number",
-            "candidate_key",
-            "sex",
-            "sector",
-            "staff_status",
-            "staff_function",
-            "corps",
-            "staff_category",
-            "workplace_uai",
-            "workplace_type",
-            "department",
-        ] {
-            candidacies.col(text(name));
-        }
-        candidacies
-            .col(text_null("phone"))
-            .col(flag("runs_mlds_actions"))
-            .col(flag("is_dropout_referent"))
-            .col(flag("eligible"))
-            .col(text("eligibility_explanations"))
-            .col(text("channel"))
-            .col(text_null("postmark_date"))
-            .col(instant("effective_submit_at"))
-            .col(text("submitted_by"))
-            .col(text_null("decision_reason"))
-            .col(text_null("decision_text"))
-            .col(instant_null("decided_at"))
-            .col(text_null("decided_by"))
-            .col(instant_null("withdrawn_at"))
-            .col(text_null("withdrawn_by"))
-            .col(text_null("withdrawal_reason"))
-            .col(text_null("status_before_withdrawal"))
-            .col(flag("on_admitted_list"))
-            .col(instant("created_at"))
-            .col(instant("updated_at"))
-            .foreign_key(
-                ForeignKey::create()
-                    .from(Alias::new("candidacies"), Alias::new("year"))
-                    .to(Alias::new("campaigns"), Alias::new("year")),
-            );
-        m.create_table(candidacies.to_owned()).await?;
-        for (name, cols) in [
-            ("candidacies_year_status", ["year", "status"]),
-            ("candidacies_year_department", ["year", "department"]),
-        ] {
-            let mut idx = Index::create();
-            idx.name(name).table(Alias::new("candidacies"));
-            for c in cols {
-                idx.col(Alias::new(c));
-            }
-            m.create_index(idx.to_owned()).await?;
-        }
+        index(
+            m,
+            "candidacies_year_department",
+            "candidacies",
+            &["year", "department"],
+        )
+        .await?;
         // One live candidacy per person and year; a rejected or withdrawn one may be followed by
         // a new one. Partial unique indexes exist in both SQLite and PostgreSQL.
         m.get_connection()
@@ -110,75 +61,17 @@ impl MigrationTrait for CreateTables {
                  WHERE status IN ('submitted', 'validated')",
             )
             .await?;
-
-        m.create_table(
-            Table::create()
-                .table(Alias::new("documents"))
-                .col(col("id").string().not_null().primary_key())
-                .col(text("candidacy_id"))
-                .col(text("kind"))
-                .col(text("file_name"))
-                .col(text("content_type"))
-                .col(col("size_bytes").big_integer().not_null())
-                .col(text("sha256"))
-                .col(instant("uploaded_at"))
-                .col(text("uploaded_by"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(Alias::new("documents"), Alias::new("candidacy_id"))
-                        .to(Alias::new("candidacies"), Alias::new("id")),
-                )
-                .to_owned(),
+        m.create_table(documents()).await?;
+        index(m, "documents_candidacy", "documents", &["candidacy_id"]).await?;
+        m.create_table(document_contents()).await?;
+        m.create_table(candidacy_history()).await?;
+        index(
+            m,
+            "candidacy_history_candidacy",
+            "candidacy_history",
+            &["candidacy_id"],
         )
-        .await?;
-        m.create_index(
-            Index::create()
-                .name("documents_candidacy")
-                .table(Alias::new("documents"))
-                .col(Alias::new("candidacy_id"))
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("document_contents"))
-                .col(col("document_id").string().not_null().primary_key())
-                .col(col("content").binary().not_null())
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(Alias::new("document_contents"), Alias::new("document_id"))
-                        .to(Alias::new("documents"), Alias::new("id")),
-                )
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("candidacy_history"))
-                .col(
-                    col("id")
-                        .big_integer()
-                        .not_null()
-                        .auto_increment()
-                        .primary_key(),
-                )
-                .col(text("candidacy_id"))
-                .col(instant("at"))
-                .col(text("actor"))
-                .col(text("action"))
-                .col(text_null("detail"))
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .name("candidacy_history_candidacy")
-                .table(Alias::new("candidacy_history"))
-                .col(Alias::new("candidacy_id"))
-                .to_owned(),
-        )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -194,4 +87,135 @@ impl MigrationTrait for CreateTables {
         }
         Ok(())
     }
+}
+
+fn campaigns() -> TableCreateStatement {
+    Table::create()
+        .table(Alias::new("campaigns"))
+        .col(int("year").primary_key())
+        .col(text("academy"))
+        .col(instant("opens_at"))
+        .col(instant("closes_at"))
+        .col(text("opens_at_local"))
+        .col(text("closes_at_local"))
+        .col(instant_null("list_published_at"))
+        .col(text_null("list_published_by"))
+        .col(instant_null("results_published_at"))
+        .col(instant("created_at"))
+        .col(instant("updated_at"))
+        .to_owned()
+}
+
+fn candidacies() -> TableCreateStatement {
+    let mut t = Table::create();
+    t.table(Alias::new("candidacies"))
+        .col(id("id"))
+        .col(int("year"));
+    for name in [
+        "status",
+        "last_name",
+        "first_name",
+        "birth_date",
+        "email",
+        "staff_number",
+        "candidate_key",
+        "sex",
+        "sector",
+        "staff_status",
+        "staff_function",
+        "corps",
+        "staff_category",
+        "workplace_uai",
+        "workplace_type",
+        "department",
+    ] {
+        t.col(text(name));
+    }
+    t.col(text_null("phone"))
+        .col(flag("runs_mlds_actions"))
+        .col(flag("is_dropout_referent"))
+        .col(flag("eligible"))
+        .col(text("eligibility_explanations"))
+        .col(text("channel"))
+        .col(text_null("postmark_date"))
+        .col(instant("effective_submit_at"))
+        .col(text("submitted_by"))
+        .col(text_null("decision_reason"))
+        .col(text_null("decision_text"))
+        .col(instant_null("decided_at"))
+        .col(text_null("decided_by"))
+        .col(instant_null("withdrawn_at"))
+        .col(text_null("withdrawn_by"))
+        .col(text_null("withdrawal_reason"))
+        .col(text_null("status_before_withdrawal"))
+        .col(flag("on_admitted_list"))
+        .col(instant("created_at"))
+        .col(instant("updated_at"))
+        .foreign_key(&mut references("candidacies", "year", "campaigns", "year"))
+        .to_owned()
+}
+
+fn documents() -> TableCreateStatement {
+    Table::create()
+        .table(Alias::new("documents"))
+        .col(id("id"))
+        .col(text("candidacy_id"))
+        .col(text("kind"))
+        .col(text("file_name"))
+        .col(text("content_type"))
+        .col(big("size_bytes"))
+        .col(text("sha256"))
+        .col(instant("uploaded_at"))
+        .col(text("uploaded_by"))
+        .foreign_key(&mut references(
+            "documents",
+            "candidacy_id",
+            "candidacies",
+            "id",
+        ))
+        .to_owned()
+}
+
+fn document_contents() -> TableCreateStatement {
+    Table::create()
+        .table(Alias::new("document_contents"))
+        .col(id("document_id"))
+        .col(bytes("content"))
+        .foreign_key(&mut references(
+            "document_contents",
+            "document_id",
+            "documents",
+            "id",
+        ))
+        .to_owned()
+}
+
+/// Moved into the shared `history` by [`AdoptHistory`]; still created so that the migrations
+/// replay from an empty database as they ran.
+fn candidacy_history() -> TableCreateStatement {
+    Table::create()
+        .table(Alias::new("candidacy_history"))
+        .col(serial("id"))
+        .col(text("candidacy_id"))
+        .col(instant("at"))
+        .col(text("actor"))
+        .col(text("action"))
+        .col(text_null("detail"))
+        .to_owned()
+}
+
+fn references(from: &str, from_col: &str, to: &str, to_col: &str) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(Alias::new(from), Alias::new(from_col))
+        .to(Alias::new(to), Alias::new(to_col))
+        .to_owned()
+}
+
+async fn index(m: &SchemaManager<'_>, name: &str, table: &str, cols: &[&str]) -> Result<(), DbErr> {
+    let mut idx = Index::create();
+    idx.name(name).table(Alias::new(table));
+    for c in cols {
+        idx.col(Alias::new(*c));
+    }
+    m.create_index(idx.to_owned()).await
 }

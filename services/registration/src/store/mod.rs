@@ -1,19 +1,31 @@
-//! Persistence of campaigns, candidacies, documents and their history (sea-orm). Functions take
-//! any connection, so the api layer decides the transaction; no rule is decided here.
+//! Persistence of campaigns, candidacies and documents (sea-orm). Functions take any connection,
+//! so the api layer decides the transaction (a [`cplds_runtime::kit::UnitOfWork`]); no rule is
+//! decided here. The audit trail of candidacies is the kit's shared history, kind [`CANDIDACY`].
 
 pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::db::page;
+use cplds_runtime::{academy::Academy, db::page, time::format_paris_local};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 
-pub use self::entities::{campaign, candidacy, document, document_content, history};
-use crate::domain::{candidacy::CandidacyStatus, documents::DocumentKind};
+pub use self::entities::{campaign, candidacy, document, document_content};
+use crate::domain::{
+    campaign::{Channel, Window},
+    candidacy::{CandidacyStatus, Rejection},
+    candidate::{Candidate, Department},
+    documents::DocumentKind,
+    eligibility::Eligibility,
+};
+
+/// The kind of record candidacies are in the shared audit history.
+pub const CANDIDACY: &str = "candidacy";
+
+// ---- campaigns ---------------------------------------------------------------------------
 
 pub async fn campaign<C: ConnectionTrait>(
     db: &C,
@@ -22,11 +34,55 @@ pub async fn campaign<C: ConnectionTrait>(
     campaign::Entity::find_by_id(year).one(db).await
 }
 
+/// How a campaign row is locked for the rest of a transaction (PostgreSQL). Acts within the
+/// campaign share it, so they run side by side; publishing the list and moving the window take
+/// it alone, so no decision or submission slips in beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Shared,
+    Exclusive,
+}
+
+/// The campaign row, locked until the transaction ends (SQLite serialises writers already).
+pub async fn campaign_locked<C: ConnectionTrait>(
+    db: &C,
+    year: i32,
+    lock: Lock,
+) -> Result<Option<campaign::Model>, DbErr> {
+    let q = campaign::Entity::find_by_id(year);
+    let q = match (db.get_database_backend(), lock) {
+        (DbBackend::Postgres, Lock::Exclusive) => q.lock_exclusive(),
+        (DbBackend::Postgres, Lock::Shared) => q.lock_shared(),
+        _ => q,
+    };
+    q.one(db).await
+}
+
+/// A new campaign of `academy` for `year`, its window kept also as the office wrote it.
 pub async fn insert_campaign<C: ConnectionTrait>(
     db: &C,
-    model: campaign::Model,
+    year: i32,
+    academy: &Academy,
+    window: Window,
+    at: DateTime<Utc>,
 ) -> Result<campaign::Model, DbErr> {
-    model.into_active_model().reset_all().insert(db).await
+    campaign::Model {
+        year,
+        academy: academy.code.to_owned(),
+        opens_at: window.opens_at,
+        closes_at: window.closes_at,
+        opens_at_local: format_paris_local(window.opens_at),
+        closes_at_local: format_paris_local(window.closes_at),
+        list_published_at: None,
+        list_published_by: None,
+        results_published_at: None,
+        created_at: at,
+        updated_at: at,
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(db)
+    .await
 }
 
 /// Most recent year first; `before` is the last year of the previous page.
@@ -44,12 +100,56 @@ pub async fn list_campaigns<C: ConnectionTrait>(
     q.all(db).await
 }
 
-pub async fn save_campaign<C: ConnectionTrait>(
+pub async fn move_window<C: ConnectionTrait>(
     db: &C,
-    model: campaign::ActiveModel,
+    row: campaign::Model,
+    window: Window,
+    at: DateTime<Utc>,
 ) -> Result<campaign::Model, DbErr> {
-    model.update(db).await
+    let mut am = row.into_active_model();
+    am.opens_at = Set(window.opens_at);
+    am.closes_at = Set(window.closes_at);
+    am.opens_at_local = Set(format_paris_local(window.opens_at));
+    am.closes_at_local = Set(format_paris_local(window.closes_at));
+    am.updated_at = Set(at);
+    am.update(db).await
 }
+
+/// Marks the list published unless it already is; false when another publication came first.
+pub async fn mark_list_published<C: ConnectionTrait>(
+    db: &C,
+    year: i32,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let updated = campaign::Entity::update_many()
+        .col_expr(campaign::Column::ListPublishedAt, Expr::value(at))
+        .col_expr(campaign::Column::ListPublishedBy, Expr::value(by))
+        .col_expr(campaign::Column::UpdatedAt, Expr::value(at))
+        .filter(campaign::Column::Year.eq(year))
+        .filter(campaign::Column::ListPublishedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Records the first publication of results for a year; later ones, and years without a
+/// campaign here, change nothing.
+pub async fn mark_results_published<C: ConnectionTrait>(
+    db: &C,
+    year: i32,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    campaign::Entity::update_many()
+        .col_expr(campaign::Column::ResultsPublishedAt, Expr::value(at))
+        .filter(campaign::Column::Year.eq(year))
+        .filter(campaign::Column::ResultsPublishedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// ---- candidacies -------------------------------------------------------------------------
 
 pub async fn candidacy<C: ConnectionTrait>(
     db: &C,
@@ -58,18 +158,85 @@ pub async fn candidacy<C: ConnectionTrait>(
     candidacy::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
-pub async fn insert_candidacy<C: ConnectionTrait>(
-    db: &C,
-    model: candidacy::Model,
-) -> Result<candidacy::Model, DbErr> {
-    model.into_active_model().reset_all().insert(db).await
+/// A candidacy as submitted: the declaration, its eligibility and how it came.
+pub struct NewCandidacy<'a> {
+    pub id: String,
+    pub year: i32,
+    pub candidate: &'a Candidate,
+    pub candidate_key: String,
+    pub eligibility: &'a Eligibility,
+    pub channel: Channel,
+    pub effective_at: DateTime<Utc>,
+    pub submitted_by: &'a str,
+    pub at: DateTime<Utc>,
 }
 
-pub async fn save_candidacy<C: ConnectionTrait>(
+pub async fn insert_candidacy<C: ConnectionTrait>(
     db: &C,
-    model: candidacy::ActiveModel,
+    new: NewCandidacy<'_>,
 ) -> Result<candidacy::Model, DbErr> {
-    model.update(db).await
+    let c = new.candidate;
+    candidacy::Model {
+        id: new.id,
+        year: new.year,
+        status: CandidacyStatus::Submitted,
+        last_name: c.last_name.as_str().into(),
+        first_name: c.first_name.as_str().into(),
+        birth_date: c.birth_date.to_iso(),
+        email: c.email.as_str().into(),
+        phone: c.phone.as_ref().map(|p| p.as_str().to_owned()),
+        staff_number: c.staff_number.as_str().into(),
+        candidate_key: new.candidate_key,
+        sex: c.sex,
+        sector: c.sector,
+        staff_status: c.status,
+        staff_function: c.function,
+        corps: c.corps,
+        staff_category: c.staff_category(),
+        workplace_uai: c.workplace_uai.as_str().into(),
+        workplace_type: c.workplace_type,
+        department: c.department.as_str().into(),
+        runs_mlds_actions: c.runs_mlds_actions,
+        is_dropout_referent: c.is_dropout_referent,
+        eligible: new.eligibility.eligible,
+        eligibility_explanations: encode_explanations(&new.eligibility.explanations)?,
+        channel: new.channel.kind(),
+        postmark_date: new
+            .channel
+            .postmark()
+            .map(|d| d.format("%Y-%m-%d").to_string()),
+        effective_submit_at: new.effective_at,
+        submitted_by: new.submitted_by.to_owned(),
+        decision_reason: None,
+        decision_text: None,
+        decided_at: None,
+        decided_by: None,
+        withdrawn_at: None,
+        withdrawn_by: None,
+        withdrawal_reason: None,
+        status_before_withdrawal: None,
+        on_admitted_list: false,
+        created_at: new.at,
+        updated_at: new.at,
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(db)
+    .await
+}
+
+fn encode_explanations(sentences: &[String]) -> Result<String, DbErr> {
+    serde_json::to_string(sentences).map_err(|e| DbErr::Custom(format!("explanations: {e}")))
+}
+
+/// The eligibility explanations of a stored candidacy.
+pub fn explanations(c: &candidacy::Model) -> Result<Vec<String>, DbErr> {
+    serde_json::from_str(&c.eligibility_explanations).map_err(|e| {
+        DbErr::Custom(format!(
+            "stored eligibility explanations of candidacy {}: {e}",
+            c.id
+        ))
+    })
 }
 
 /// The live (submitted or validated) candidacy of a person for a year, if any.
@@ -81,26 +248,84 @@ pub async fn live_candidacy_of<C: ConnectionTrait>(
     candidacy::Entity::find()
         .filter(candidacy::Column::Year.eq(year))
         .filter(candidacy::Column::StaffNumber.eq(staff_number))
-        .filter(candidacy::Column::Status.is_in([
-            CandidacyStatus::Submitted.as_str(),
-            CandidacyStatus::Validated.as_str(),
-        ]))
+        .filter(
+            candidacy::Column::Status
+                .is_in([CandidacyStatus::Submitted, CandidacyStatus::Validated]),
+        )
         .one(db)
         .await
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A decision or a withdrawal, written only if the candidacy is still as it was read.
+pub enum Transition<'a> {
+    Validate,
+    Reject(&'a Rejection),
+    Withdraw { reason: Option<String> },
+}
+
+/// Applies `t` to `c` by `by` at `at`; `None` when another call changed the status meanwhile.
+pub async fn transition<C: ConnectionTrait>(
+    db: &C,
+    c: candidacy::Model,
+    t: Transition<'_>,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<candidacy::Model>, DbErr> {
+    let previous = c.status;
+    let mut am = c.into_active_model();
+    match t {
+        Transition::Validate => decided(&mut am, None, by, at),
+        Transition::Reject(r) => decided(&mut am, Some(r), by, at),
+        Transition::Withdraw { reason } => {
+            am.status = Set(CandidacyStatus::Withdrawn);
+            am.status_before_withdrawal = Set(Some(previous));
+            am.withdrawn_at = Set(Some(at));
+            am.withdrawn_by = Set(Some(by.to_owned()));
+            am.withdrawal_reason = Set(reason);
+        }
+    }
+    am.updated_at = Set(at);
+    match candidacy::Entity::update(am)
+        .validate()?
+        .filter(candidacy::Column::Status.eq(previous))
+        .exec(db)
+        .await
+    {
+        Ok(row) => Ok(Some(row)),
+        Err(DbErr::RecordNotUpdated) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The exam office's decision: validated, or rejected for a reason.
+fn decided(
+    am: &mut candidacy::ActiveModel,
+    rejection: Option<&Rejection>,
+    by: &str,
+    at: DateTime<Utc>,
+) {
+    am.status = Set(match rejection {
+        Some(_) => CandidacyStatus::Rejected,
+        None => CandidacyStatus::Validated,
+    });
+    am.decision_reason = Set(rejection.map(|r| r.reason));
+    am.decision_text = Set(rejection.and_then(|r| r.text.clone()));
+    am.decided_at = Set(Some(at));
+    am.decided_by = Set(Some(by.to_owned()));
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CandidacyFilter {
     pub year: i32,
     pub status: Option<CandidacyStatus>,
-    pub department: Option<String>,
+    pub department: Option<Department>,
 }
 
 impl CandidacyFilter {
     fn apply<Q: QueryFilter>(&self, q: Q) -> Q {
         let mut q = q.filter(candidacy::Column::Year.eq(self.year));
         if let Some(s) = self.status {
-            q = q.filter(candidacy::Column::Status.eq(s.as_str()));
+            q = q.filter(candidacy::Column::Status.eq(s));
         }
         if let Some(d) = &self.department {
             q = q.filter(candidacy::Column::Department.eq(d.as_str()));
@@ -114,7 +339,7 @@ impl CandidacyFilter {
             "candidacies;{};{:?};{:?}",
             self.year,
             self.status.map(|s| s.as_str()),
-            self.department
+            self.department.as_ref().map(|d| d.as_str())
         )
     }
 }
@@ -143,11 +368,11 @@ pub async fn count_candidacies<C: ConnectionTrait>(
     filter.apply(candidacy::Entity::find()).count(db).await
 }
 
-/// (département, status, count) for a year.
+/// (département, status, count) for a year, by département.
 pub async fn status_counts<C: ConnectionTrait>(
     db: &C,
     year: i32,
-) -> Result<Vec<(String, String, i64)>, DbErr> {
+) -> Result<Vec<(String, CandidacyStatus, i64)>, DbErr> {
     candidacy::Entity::find()
         .select_only()
         .column(candidacy::Column::Department)
@@ -162,33 +387,39 @@ pub async fn status_counts<C: ConnectionTrait>(
         .await
 }
 
+/// The candidacies of a year in a status, in the order of the list (names, then id).
 pub async fn candidacies_with_status<C: ConnectionTrait>(
     db: &C,
     year: i32,
     status: CandidacyStatus,
 ) -> Result<Vec<candidacy::Model>, DbErr> {
-    candidacy::Entity::find()
-        .filter(candidacy::Column::Year.eq(year))
-        .filter(candidacy::Column::Status.eq(status.as_str()))
-        .order_by_asc(candidacy::Column::LastName)
-        .order_by_asc(candidacy::Column::FirstName)
-        .order_by_asc(candidacy::Column::Id)
-        .all(db)
-        .await
+    by_name(
+        candidacy::Entity::find()
+            .filter(candidacy::Column::Year.eq(year))
+            .filter(candidacy::Column::Status.eq(status)),
+    )
+    .all(db)
+    .await
 }
 
+/// The admitted list of a year, withdrawals after its publication included.
 pub async fn admitted<C: ConnectionTrait>(
     db: &C,
     year: i32,
 ) -> Result<Vec<candidacy::Model>, DbErr> {
-    candidacy::Entity::find()
-        .filter(candidacy::Column::Year.eq(year))
-        .filter(candidacy::Column::OnAdmittedList.eq(true))
-        .order_by_asc(candidacy::Column::LastName)
+    by_name(
+        candidacy::Entity::find()
+            .filter(candidacy::Column::Year.eq(year))
+            .filter(candidacy::Column::OnAdmittedList.eq(true)),
+    )
+    .all(db)
+    .await
+}
+
+fn by_name(q: sea_orm::Select<candidacy::Entity>) -> sea_orm::Select<candidacy::Entity> {
+    q.order_by_asc(candidacy::Column::LastName)
         .order_by_asc(candidacy::Column::FirstName)
         .order_by_asc(candidacy::Column::Id)
-        .all(db)
-        .await
 }
 
 pub async fn put_on_admitted_list<C: ConnectionTrait>(
@@ -208,6 +439,8 @@ pub async fn put_on_admitted_list<C: ConnectionTrait>(
     Ok(())
 }
 
+// ---- documents ---------------------------------------------------------------------------
+
 pub async fn documents<C: ConnectionTrait>(
     db: &C,
     candidacy_id: &str,
@@ -226,8 +459,8 @@ pub async fn document_kinds<C: ConnectionTrait>(
 ) -> Result<Vec<DocumentKind>, DbErr> {
     Ok(documents(db, candidacy_id)
         .await?
-        .iter()
-        .filter_map(|d| DocumentKind::parse(&d.kind))
+        .into_iter()
+        .map(|d| d.kind)
         .collect())
 }
 
@@ -266,34 +499,5 @@ pub async fn document_with_content<C: ConnectionTrait>(
     Ok(Some((meta, content.content)))
 }
 
-pub async fn record_history<C: ConnectionTrait>(
-    db: &C,
-    candidacy_id: &str,
-    at: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    detail: Option<String>,
-) -> Result<(), DbErr> {
-    history::ActiveModel {
-        candidacy_id: Set(candidacy_id.to_owned()),
-        at: Set(at),
-        actor: Set(actor.to_owned()),
-        action: Set(action.to_owned()),
-        detail: Set(detail),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn history_of<C: ConnectionTrait>(
-    db: &C,
-    candidacy_id: &str,
-) -> Result<Vec<history::Model>, DbErr> {
-    history::Entity::find()
-        .filter(history::Column::CandidacyId.eq(candidacy_id))
-        .order_by_asc(history::Column::Id)
-        .all(db)
-        .await
-}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! The exam office's decisions (validate, reject) and withdrawals. Each changes the candidacy
+//! only if no other call changed it since it was read.
+
+use cplds_proto::v1 as pb;
+use cplds_runtime::{
+    auth::Caller,
+    error::{ServiceResult, Violations},
+    kit::{Decided, UnitOfWork, parse_id},
+};
+
+use super::{Inner, access, act, candidacy_subject, convert, parse_candidacy_id};
+use crate::{
+    domain::candidacy::{self as rules, Rejection, parse_withdrawal_reason},
+    events,
+    store::{self, Transition, candidacy},
+};
+
+impl Inner {
+    pub(super) async fn validate(
+        &self,
+        caller: Caller,
+        req: pb::ValidateCandidacyRequest,
+    ) -> ServiceResult<pb::Candidacy> {
+        let id = parse_candidacy_id(&req.candidacy_id)?;
+
+        let mut uow = self.core.begin().await?;
+        let c = self.candidacy(uow.txn(), &id).await?;
+        let facts = self.facts(uow.txn(), &c).await?;
+        rules::can_validate(&facts).on(candidacy_subject(&id))?;
+        let row = self
+            .transition(&uow, c, Transition::Validate, &caller)
+            .await?;
+        uow.record(act(&id, &caller, "validated", None)).await?;
+        uow.emit(events::validated(&row)).await?;
+        uow.commit().await?;
+        self.render(&self.core.db, &row).await
+    }
+
+    pub(super) async fn reject(
+        &self,
+        caller: Caller,
+        req: pb::RejectCandidacyRequest,
+    ) -> ServiceResult<pb::Candidacy> {
+        let mut v = Violations::default();
+        let id = v.check("candidacy_id", parse_id(&req.candidacy_id));
+        let reason = v.check("reason", convert::optional(req.reason, "reason"));
+        let rejection = reason.and_then(|reason| {
+            Rejection::parse(reason, &req.reason_text)
+                .map_err(|errors| {
+                    for (field, e) in errors {
+                        v.add(field, e);
+                    }
+                })
+                .ok()
+        });
+        let (id, rejection) = v.finish_with((id, rejection))?;
+
+        let mut uow = self.core.begin().await?;
+        let c = self.candidacy(uow.txn(), &id).await?;
+        let facts = self.facts(uow.txn(), &c).await?;
+        rules::can_reject(&facts).on(candidacy_subject(&id))?;
+        let row = self
+            .transition(&uow, c, Transition::Reject(&rejection), &caller)
+            .await?;
+        let reason = rejection.reason;
+        uow.record(act(&id, &caller, "rejected", Some(reason.to_string())))
+            .await?;
+        uow.emit(events::rejected(&row, reason)).await?;
+        uow.commit().await?;
+        self.render(&self.core.db, &row).await
+    }
+
+    pub(super) async fn withdraw(
+        &self,
+        caller: Caller,
+        req: pb::WithdrawCandidacyRequest,
+    ) -> ServiceResult<pb::Candidacy> {
+        let mut v = Violations::default();
+        let id = v.check("candidacy_id", parse_id(&req.candidacy_id));
+        let reason = v.check("reason_text", parse_withdrawal_reason(&req.reason_text));
+        let (id, reason) = v.finish_with((id, reason))?;
+
+        let mut uow = self.core.begin().await?;
+        let c = self.candidacy(uow.txn(), &id).await?;
+        access::ensure_own(&caller, &c)?;
+        let facts = self.facts(uow.txn(), &c).await?;
+        rules::can_withdraw(&facts).on(candidacy_subject(&id))?;
+        let previous = c.status;
+        let row = self
+            .transition(&uow, c, Transition::Withdraw { reason }, &caller)
+            .await?;
+        let detail = format!("was {previous}");
+        uow.record(act(&id, &caller, "withdrawn", Some(detail)))
+            .await?;
+        uow.emit(events::withdrawn(&row)).await?;
+        uow.commit().await?;
+        self.render(&self.core.db, &row).await
+    }
+
+    /// Writes the transition the rules allowed, unless another call changed the candidacy since
+    /// it was read (CONCURRENT_CHANGE).
+    async fn transition(
+        &self,
+        uow: &UnitOfWork,
+        c: candidacy::Model,
+        t: Transition<'_>,
+        caller: &Caller,
+    ) -> ServiceResult<candidacy::Model> {
+        let id = c.id.clone();
+        store::transition(uow.txn(), c, t, &caller.subject, uow.now())
+            .await?
+            .ok_or_else(|| rules::changed_meanwhile().on(candidacy_subject(&id)))
+    }
+}

@@ -1,0 +1,213 @@
+//! The store on a real (SQLite) database: the migrations, and what reading a stored row refuses.
+
+use chrono::{DateTime, Utc};
+use cplds_runtime::{
+    academy::Academy,
+    db::{DbTarget, connect, stmt},
+    kit::history,
+    time::parse_paris_local,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm_migration::{MigratorTrait, SchemaManager};
+
+use super::{migration::Migrator, *};
+use crate::domain::{
+    candidate::{StaffCategory, fixtures::tenured_teacher},
+    eligibility,
+};
+
+async fn database(dir: &tempfile::TempDir) -> DatabaseConnection {
+    connect(&DbTarget::Sqlite {
+        path: dir.path().join("registration.db"),
+    })
+    .await
+    .unwrap()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    parse_paris_local(s).unwrap()
+}
+
+#[tokio::test]
+async fn the_old_candidacy_history_moves_into_the_shared_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    // The schema as it was before the shared history: runtime tables and registration's own.
+    Migrator::up(&db, Some(2)).await.unwrap();
+    for (action, detail, when) in [
+        ("submitted", Some("channel post"), "2025-06-01T10:00"),
+        ("validated", None, "2025-06-02T11:30"),
+    ] {
+        db.execute_raw(stmt(
+            DbBackend::Sqlite,
+            "INSERT INTO candidacy_history (candidacy_id, at, actor, action, detail) \
+             VALUES (?, ?, ?, ?, ?)",
+            vec![
+                "c-1".into(),
+                at(when).into(),
+                "dec@ac-toulouse.fr".into(),
+                action.into(),
+                detail.map(str::to_owned).into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+
+    let entries = history::of(&db, CANDIDACY, "c-1").await.unwrap();
+    let seen: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.detail.as_deref(),
+                e.at,
+                e.actor.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "submitted",
+                Some("channel post"),
+                at("2025-06-01T10:00"),
+                "dec@ac-toulouse.fr"
+            ),
+            (
+                "validated",
+                None,
+                at("2025-06-02T11:30"),
+                "dec@ac-toulouse.fr"
+            ),
+        ]
+    );
+    let schema = SchemaManager::new(&db);
+    assert!(!schema.has_table("candidacy_history").await.unwrap());
+}
+
+/// A campaign and one submitted candidacy, straight through the store.
+async fn one_candidacy(db: &DatabaseConnection) -> candidacy::Model {
+    let academy = Academy::find("toulouse").unwrap();
+    let now = at("2025-06-01T10:00");
+    let window = Window::parse_local("2025-05-26T00:00", "2025-06-20T17:00").unwrap();
+    insert_campaign(db, 2025, academy, window, now)
+        .await
+        .unwrap();
+    let candidate = tenured_teacher();
+    let eligibility = eligibility::evaluate(
+        candidate.sector,
+        candidate.status,
+        candidate.function,
+        candidate.corps,
+    );
+    insert_candidacy(
+        db,
+        NewCandidacy {
+            id: cplds_runtime::kit::new_id(),
+            year: 2025,
+            candidate: &candidate,
+            candidate_key: "key".into(),
+            eligibility: &eligibility,
+            channel: Channel::Online,
+            effective_at: now,
+            submitted_by: "camille.martin@ac-toulouse.fr",
+            at: now,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_candidacy_reads_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    Migrator::up(&db, None).await.unwrap();
+    let written = one_candidacy(&db).await;
+    let read = candidacy(&db, &written.id).await.unwrap().unwrap();
+    assert_eq!(read, written);
+    assert_eq!(read.status, CandidacyStatus::Submitted);
+    assert_eq!(read.staff_category, StaffCategory::SecondDegreeTenured);
+    assert!(
+        explanations(&read)
+            .unwrap()
+            .iter()
+            .any(|e| e.contains("titulaire"))
+    );
+}
+
+/// Before stored enums were typed, an unknown status read back as `submitted`, an unknown
+/// channel as online, a document of an unknown kind as no document at all.
+#[tokio::test]
+async fn an_unknown_stored_value_is_an_error_where_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    Migrator::up(&db, None).await.unwrap();
+    let c = one_candidacy(&db).await;
+    db.execute_unprepared("UPDATE candidacies SET status = 'archived'")
+        .await
+        .unwrap();
+    let err = candidacy(&db, &c.id).await.unwrap_err().to_string();
+    assert!(
+        err.contains("CandidacyStatus") && err.contains("archived"),
+        "{err}"
+    );
+
+    db.execute_unprepared("UPDATE candidacies SET status = 'submitted', channel = 'pigeon'")
+        .await
+        .unwrap();
+    let err = candidacy(&db, &c.id).await.unwrap_err().to_string();
+    assert!(
+        err.contains("ChannelKind") && err.contains("pigeon"),
+        "{err}"
+    );
+
+    db.execute_unprepared("UPDATE candidacies SET channel = 'online'")
+        .await
+        .unwrap();
+    let meta = document::Model {
+        id: cplds_runtime::kit::new_id(),
+        candidacy_id: c.id.clone(),
+        kind: DocumentKind::Identity,
+        file_name: "id.pdf".into(),
+        content_type: "application/pdf".into(),
+        size_bytes: 8,
+        sha256: "0".repeat(64),
+        uploaded_at: c.created_at,
+        uploaded_by: c.submitted_by.clone(),
+    };
+    insert_document(&db, meta, b"%PDF-1.7".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        document_kinds(&db, &c.id).await.unwrap(),
+        [DocumentKind::Identity]
+    );
+    db.execute_unprepared("UPDATE documents SET kind = 'diploma'")
+        .await
+        .unwrap();
+    let err = document_kinds(&db, &c.id).await.unwrap_err().to_string();
+    assert!(
+        err.contains("DocumentKind") && err.contains("diploma"),
+        "{err}"
+    );
+}
+
+/// Before, unreadable explanations were shown as none.
+#[tokio::test]
+async fn unreadable_explanations_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    Migrator::up(&db, None).await.unwrap();
+    let c = one_candidacy(&db).await;
+    db.execute_unprepared("UPDATE candidacies SET eligibility_explanations = 'not json'")
+        .await
+        .unwrap();
+    let c = candidacy(&db, &c.id).await.unwrap().unwrap();
+    let err = explanations(&c).unwrap_err().to_string();
+    assert!(err.contains(&c.id), "{err}");
+}
