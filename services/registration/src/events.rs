@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use cplds_proto::v1::{self as pb, EventEnvelope, event_envelope::Payload};
+use cplds_runtime::kit::Wire;
 use cplds_runtime::{
     bus::{Binding, QueueSpec, Stream},
     inbox::{EventHandler, HandleError},
@@ -12,7 +13,6 @@ use cplds_runtime::{
 use sea_orm::DatabaseTransaction;
 
 use crate::{
-    api::convert::Wire,
     domain::candidacy::RejectionReason,
     store::{self, campaign, candidacy},
 };

@@ -3,9 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use cplds_proto::v1 as pb;
+pub use cplds_runtime::kit::wire::{optional, required};
+
 use cplds_runtime::{
     academy::Academy,
     error::{Parsed, ServiceResult, Violations},
+    kit::wire::Wire,
     time::{from_timestamp, paris_date, parse_date, to_timestamp},
 };
 
@@ -19,62 +22,24 @@ use crate::{
     store::{self, campaign as campaign_row, candidacy, document},
 };
 
-/// A domain enum and its proto twin: the same variants, plus the proto's UNSPECIFIED.
-pub trait Wire: Sized + Copy {
-    /// `None` for a number the contract does not know, `Some(None)` for UNSPECIFIED.
-    fn from_wire(value: i32) -> Option<Option<Self>>;
-    fn to_wire(self) -> i32;
-}
-
-macro_rules! wire {
-    ($($domain:ident => $proto:ident { $($variant:ident),+ $(,)? })*) => {$(
-        impl Wire for $domain {
-            fn from_wire(value: i32) -> Option<Option<Self>> {
-                pb::$proto::try_from(value).ok().map(|w| match w {
-                    pb::$proto::Unspecified => None,
-                    $(pb::$proto::$variant => Some($domain::$variant),)+
-                })
-            }
-
-            fn to_wire(self) -> i32 {
-                (match self { $($domain::$variant => pb::$proto::$variant,)+ }) as i32
-            }
-        }
-    )*};
-}
-
-wire! {
-    Sex => Sex { Female, Male }
-    Sector => StaffSector { Public, PrivateUnderContract }
-    StaffStatus => StaffStatus {
+cplds_runtime::wire_enums! {
+    Sex => pb::Sex { Female, Male }
+    Sector => pb::StaffSector { Public, PrivateUnderContract }
+    StaffStatus => pb::StaffStatus {
         Tenured, ContractPermanent, ContractFixedTerm,
         PrivateContractTeacher, PrivateDelegatePermanent, PrivateDelegateFixedTerm,
     }
-    StaffFunction => StaffFunction { Teaching, Education, Other }
-    Corps => Corps { FirstDegree, SecondDegree }
-    WorkplaceType => WorkplaceType { College, Lycee, Erea, Iem, Other }
-    StaffCategory => StaffCategory {
+    StaffFunction => pb::StaffFunction { Teaching, Education, Other }
+    Corps => pb::Corps { FirstDegree, SecondDegree }
+    WorkplaceType => pb::WorkplaceType { College, Lycee, Erea, Iem, Other }
+    StaffCategory => pb::StaffCategory {
         FirstDegree, SecondDegreeTenured, PublicContractSecondDegree, PrivateUnderContract,
     }
-    DocumentKind => DocumentKind { EmploymentProof, Identity, Other }
-    CandidacyStatus => CandidacyStatus { Submitted, Validated, Rejected, Withdrawn }
-    RejectionReason => RejectionReason { Ineligible, Incomplete, Inadmissible, Other }
-    ChannelKind => SubmissionChannel { Online, Post, Email }
-    CampaignState => CampaignState { Scheduled, Open, Closed, ListPublished }
-}
-
-/// A required enum field: UNSPECIFIED means missing.
-pub fn required<T: Wire>(value: i32) -> Result<T, String> {
-    match T::from_wire(value) {
-        Some(Some(v)) => Ok(v),
-        Some(None) => Err("is required".into()),
-        None => Err(format!("{value} is not a known value")),
-    }
-}
-
-/// An optional enum field (a filter, a reason checked later): UNSPECIFIED means none.
-pub fn optional<T: Wire>(value: i32, noun: &str) -> Result<Option<T>, String> {
-    T::from_wire(value).ok_or_else(|| format!("{value} is not a known {noun}"))
+    DocumentKind => pb::DocumentKind { EmploymentProof, Identity, Other }
+    CandidacyStatus => pb::CandidacyStatus { Submitted, Validated, Rejected, Withdrawn }
+    RejectionReason => pb::RejectionReason { Ineligible, Incomplete, Inadmissible, Other }
+    ChannelKind => pb::SubmissionChannel { Online, Post, Email }
+    CampaignState => pb::CampaignState { Scheduled, Open, Closed, ListPublished }
 }
 
 /// The window of a campaign; its violations go to `opens_at_local` and `closes_at_local`.

@@ -10,7 +10,8 @@
 //!    with `record`, then `commit` (which wakes the relay).
 //!
 //! The method table is written once with [`crate::grpc_handlers!`], the server added with
-//! [`crate::add_grpc!`], stored enums declared with [`crate::text_enum!`], and the policy's
+//! [`crate::add_grpc!`], stored enums declared with [`crate::text_enum!`] and mapped to their
+//! contract twins with [`crate::wire_enums!`], and the policy's
 //! method names are checked against the contracts when the node starts.
 
 pub mod handlers;
@@ -20,6 +21,7 @@ pub mod paging;
 pub mod refusal;
 pub mod text_enum;
 pub mod unit;
+pub mod wire;
 
 pub use history::{Act, HistoryTable};
 pub use ids::{new_id, parse_id, parse_optional_id};
@@ -27,6 +29,7 @@ pub use paging::Paging;
 pub use refusal::{Decided, RuleViolation, refuse};
 pub use text_enum::UnknownValue;
 pub use unit::{ServiceCore, UnitOfWork};
+pub use wire::Wire;
 
 /// What the kit's macros expand to, so services need not name these crates themselves.
 #[doc(hidden)]
