@@ -1,7 +1,7 @@
 //! The training attestation: a one-page printable PDF, rendered from what was recorded. The same
 //! facts give the same bytes, so the stored checksum identifies the document.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use cplds_runtime::{
     academy::Academy,
     pdf::{Document, Font, PAGE_WIDTH},
@@ -43,6 +43,77 @@ pub fn parse_number(s: &str) -> Result<(String, &'static Academy), String> {
     let academy = Academy::find(&code.to_ascii_lowercase())
         .ok_or_else(|| format!("names no académie ({code:?}); {RULE}"))?;
     Ok((n, academy))
+}
+
+/// A checksum a verifier presents: 64 hexadecimal digits, lower-cased; empty means none.
+pub fn parse_sha256(s: &str) -> Result<Option<String>, String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("must be 64 hexadecimal digits (a SHA-256), or empty".into());
+    }
+    Ok(Some(s))
+}
+
+/// How the holder's name reads on a verification: `Camille DURAND`.
+pub fn holder_name(first_name: &str, last_name: &str) -> String {
+    format!("{first_name} {}", last_name.to_uppercase())
+}
+
+/// What a verifier is told of a number (and of a presented document's checksum), with the
+/// explanation they read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// No attestation of that number was issued here.
+    Unknown(String),
+    /// One was, but the document presented is not it.
+    Altered(String),
+    Valid(String),
+}
+
+/// An attestation as issued, for its verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Issued<'a> {
+    pub holder: &'a str,
+    pub sha256: &'a str,
+    pub issued_on: NaiveDate,
+}
+
+/// The verdict on a number `issuer` gave (as parsed), asked of `here`: another académie's
+/// numbers are checked there; a presented checksum must be the issued document's.
+pub fn verify(
+    here: &Academy,
+    issuer: &Academy,
+    issued: Option<Issued<'_>>,
+    presented: Option<&str>,
+) -> Verdict {
+    if issuer != here {
+        return Verdict::Unknown(format!(
+            "Ce numéro a été attribué par l'académie de {} : vérifiez-le auprès d'elle.",
+            issuer.name
+        ));
+    }
+    let Some(a) = issued else {
+        return Verdict::Unknown(
+            "Aucune attestation de formation portant ce numéro n'a été délivrée par l'académie."
+                .into(),
+        );
+    };
+    match presented {
+        Some(sha) if sha != a.sha256 => Verdict::Altered(format!(
+            "Une attestation portant ce numéro a été délivrée à {}, mais le document présenté \
+             n'est pas celui qui a été délivré.",
+            a.holder
+        )),
+        _ => Verdict::Valid(format!(
+            "Attestation authentique, délivrée à {} le {} : vérifiez que ces mentions sont \
+             celles du document présenté.",
+            a.holder,
+            a.issued_on.format("%d/%m/%Y")
+        )),
+    }
 }
 
 pub struct Attestation<'a> {
@@ -322,6 +393,66 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected:?} missing from {text}");
         }
+    }
+
+    fn issued(sha256: &str) -> Issued<'_> {
+        Issued {
+            holder: "Camille DURAND",
+            sha256,
+            issued_on: NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+        }
+    }
+
+    #[test]
+    fn another_academie_s_number_is_checked_there() {
+        let (toulouse, lyon) = (
+            Academy::find("toulouse").unwrap(),
+            Academy::find("lyon").unwrap(),
+        );
+        let Verdict::Unknown(why) = verify(toulouse, lyon, Some(issued("ab")), None) else {
+            panic!("not unknown")
+        };
+        assert!(why.contains("Lyon"), "{why}");
+    }
+
+    #[test]
+    fn a_number_not_issued_is_unknown() {
+        let toulouse = Academy::find("toulouse").unwrap();
+        assert!(matches!(
+            verify(toulouse, toulouse, None, None),
+            Verdict::Unknown(why) if why.contains("Aucune attestation")
+        ));
+    }
+
+    #[test]
+    fn a_presented_document_must_be_the_issued_one() {
+        let toulouse = Academy::find("toulouse").unwrap();
+        let sha = "ab".repeat(32);
+        let Verdict::Valid(why) = verify(toulouse, toulouse, Some(issued(&sha)), None) else {
+            panic!("not valid")
+        };
+        assert!(
+            why.starts_with("Attestation authentique, délivrée à Camille DURAND le 04/05/2026")
+        );
+        assert!(matches!(
+            verify(toulouse, toulouse, Some(issued(&sha)), Some(&sha)),
+            Verdict::Valid(_)
+        ));
+        let other = "cd".repeat(32);
+        assert!(matches!(
+            verify(toulouse, toulouse, Some(issued(&sha)), Some(&other)),
+            Verdict::Altered(why) if why.contains("Camille DURAND")
+        ));
+    }
+
+    #[test]
+    fn checksums_and_names() {
+        assert_eq!(parse_sha256(" "), Ok(None));
+        let sha = "AB".repeat(32);
+        assert_eq!(parse_sha256(&sha), Ok(Some("ab".repeat(32))));
+        assert!(parse_sha256("abc").is_err());
+        assert!(parse_sha256(&"zz".repeat(32)).is_err());
+        assert_eq!(holder_name("Camille", "Durand"), "Camille DURAND");
     }
 
     #[test]

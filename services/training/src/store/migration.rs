@@ -1,6 +1,9 @@
 //! Schema of the training database. Migrations are append-only.
 
-use cplds_runtime::db::{RuntimeTables, columns::*};
+use cplds_runtime::{
+    db::{RuntimeTables, columns::*},
+    kit::{HistoryTable, history::AdoptHistory},
+};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
@@ -11,6 +14,14 @@ impl MigratorTrait for Migrator {
             Box::new(RuntimeTables),
             Box::new(CreateTables),
             Box::new(SignedAttestations),
+            Box::new(HistoryTable),
+            // The enrolments' audit trail joins the runtime's one history table.
+            Box::new(AdoptHistory {
+                name: "m20261130_000200_training_adopt_history",
+                table: "enrolment_history",
+                subject_column: "enrolment_id",
+                kind: super::HISTORY_KIND,
+            }),
         ]
     }
 }
@@ -401,5 +412,53 @@ impl MigrationTrait for CreateTables {
                 .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cplds_runtime::db::{self, DbTarget};
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+
+    /// An audit trail written before the shared history table keeps every row, in order.
+    #[tokio::test]
+    async fn the_enrolment_history_moves_into_the_shared_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db::connect(&DbTarget::Sqlite {
+            path: dir.path().join("training.sqlite"),
+        })
+        .await
+        .unwrap();
+        // Up to the last migration before the shared history.
+        Migrator::up(&db, Some(3)).await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO enrolment_history (enrolment_id, at, actor, action, detail) VALUES \
+             ('e1', '2025-10-01T08:00:00Z', 'eafc@ac-toulouse.fr', 'requested', 'accepted'), \
+             ('e2', '2025-10-01T09:00:00Z', 'eafc@ac-toulouse.fr', 'requested', 'waitlisted'), \
+             ('e1', '2025-10-02T08:00:00Z', 'formateur@ac-toulouse.fr', 'attendance', NULL)",
+        )
+        .await
+        .unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let e1 = cplds_runtime::kit::history::of(&db, super::super::HISTORY_KIND, "e1")
+            .await
+            .unwrap();
+        let actions: Vec<(&str, Option<&str>)> = e1
+            .iter()
+            .map(|h| (h.action.as_str(), h.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            actions,
+            [("requested", Some("accepted")), ("attendance", None)]
+        );
+        assert_eq!(e1[1].actor, "formateur@ac-toulouse.fr");
+        assert!(
+            !SchemaManager::new(&db)
+                .has_table("enrolment_history")
+                .await
+                .unwrap()
+        );
     }
 }
