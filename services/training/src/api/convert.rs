@@ -26,8 +26,8 @@ use crate::{
         session::SessionKind,
     },
     store::{
-        self, ProgrammeRecord, activity, attestation, cohort, credit, enrolment, external_record,
-        session, session_module,
+        self, ProgrammeRecord, Records, activity, attestation, cohort, credit, enrolment,
+        external_record, session, session_module,
     },
 };
 
@@ -369,23 +369,22 @@ pub struct EnrolmentView<'a> {
     pub organizing: &'a str,
     pub cohort: &'a cohort::Model,
     pub programme: &'a Programme,
-    pub credits: &'a [credit::Model],
-    pub activities: &'a [activity::Model],
+    pub records: &'a Records,
 }
 
 impl EnrolmentView<'_> {
     /// The hours of a trainee, summed by kind and mode.
     pub fn hours(&self, e: &enrolment::Model) -> Result<Hours, DbErr> {
         let choice = store::choice_of(self.programme, e)?;
-        let ledger = store::ledger_of(self.credits, &e.id);
+        let ledger = store::ledger_of(&self.records.credits, &e.id);
         Ok(hours::progress(self.programme, choice.as_ref(), &ledger).hours)
     }
 
     pub fn progress_pb(&self, e: &enrolment::Model) -> Result<pb::TrainingProgress, DbErr> {
         let p = self.programme;
         let choice = store::choice_of(p, e)?;
-        let ledger = store::ledger_of(self.credits, &e.id);
-        let internship = store::internship_of(e, self.activities);
+        let ledger = store::ledger_of(&self.records.credits, &e.id);
+        let internship = store::internship_of(e, &self.records.activities);
         let pr = hours::progress(p, choice.as_ref(), &ledger);
         let missing: Vec<String> = hours::missing(p, choice.as_ref(), &ledger, internship)
             .into_iter()
@@ -437,13 +436,14 @@ impl EnrolmentView<'_> {
                 .unwrap_or_default(),
             tutor: tutor_pb(e),
             internship_activities: self
+                .records
                 .activities
                 .iter()
                 .filter(|a| a.enrolment_id == e.id)
                 .map(activity_pb)
                 .collect(),
-            gpds_session_led: store::internship_of(e, self.activities).gpds_session_led,
-            attendances: attendances_pb(self.credits, &e.id),
+            gpds_session_led: store::internship_of(e, &self.records.activities).gpds_session_led,
+            attendances: attendances_pb(&self.records.credits, &e.id),
             progress: Some(self.progress_pb(e)?),
             requested_by: e.requested_by.clone(),
             request_time: Some(to_timestamp(e.requested_at)),

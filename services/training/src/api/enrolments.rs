@@ -150,15 +150,8 @@ impl Inner {
         let total = store::count_enrolments(db, &filter).await?;
         let roster = store::roster(db, &c).await?;
         let ids: Vec<String> = rows.iter().map(|e| e.id.clone()).collect();
-        let credits = store::credits_of(db, &ids).await?;
-        let activities = store::activities_of(db, &ids).await?;
-        let view = convert::EnrolmentView {
-            organizing: self.academy.code,
-            cohort: &c,
-            programme: &p.programme,
-            credits: &credits,
-            activities: &activities,
-        };
+        let records = store::records_of(db, &ids).await?;
+        let view = self.view(&c, &p.programme, &records);
         let enrolments = rows
             .iter()
             .map(|e| view.enrolment_pb(e, roster.waiting_position(&e.id).unwrap_or(0)))
@@ -231,7 +224,7 @@ impl Inner {
         let f = self.file(uow.txn(), id).await?;
         may_act_on(caller, OFFICE, &f.enrolment.id, &f.enrolment.email)?;
         let mut roster = store::roster(uow.txn(), &f.cohort).await?;
-        let d = leave(&mut roster, !f.credits.is_empty()).on(enrolment_subject(id))?;
+        let d = leave(&mut roster, f.started()).on(enrolment_subject(id))?;
 
         let hours = f.hours();
         let (now, by) = (uow.now(), caller.subject.as_str());
@@ -279,10 +272,8 @@ impl Inner {
 
         let row = store::choose_deepening(uow.txn(), f.enrolment, &choice, uow.now()).await?;
         let detail = Some(choice.to_stored());
-        uow.record(act(&id, &caller.subject, "deepening_chosen", detail))
-            .await?;
-        uow.commit().await?;
-        self.render(&self.core.db, &row).await
+        let act = act(&id, &caller.subject, "deepening_chosen", detail);
+        self.recorded(uow, act, &row).await
     }
 
     pub(super) async fn assign_tutor(
@@ -302,9 +293,8 @@ impl Inner {
         let (now, by) = (uow.now(), caller.subject.as_str());
         let row = store::assign_tutor(uow.txn(), f.enrolment, &tutor, now, by).await?;
         let detail = Some(tutor.email.as_str().to_owned());
-        uow.record(act(&id, by, "tutor_assigned", detail)).await?;
-        uow.commit().await?;
-        self.render(&self.core.db, &row).await
+        self.recorded(uow, act(&id, by, "tutor_assigned", detail), &row)
+            .await
     }
 
     /// This académie's staff trained in another académie's cohort, as it reported them.

@@ -79,10 +79,8 @@ impl Inner {
         };
         store::record_activity(uow.txn(), activity).await?;
         let row = store::touch(uow.txn(), f.enrolment, now).await?;
-        uow.record(act(&id, by, "internship_activity", detail))
-            .await?;
-        uow.commit().await?;
-        self.render(&self.core.db, &row).await
+        self.recorded(uow, act(&id, by, "internship_activity", detail), &row)
+            .await
     }
 
     pub(super) async fn record_attendance(
@@ -121,9 +119,8 @@ impl Inner {
             .map(|(c, m)| format!("{c} {}", format_minutes(*m)))
             .collect();
         let detail = Some(format!("session {session_id}: {}", modules.join(", ")));
-        uow.record(act(&id, by, "attendance", detail)).await?;
-        uow.commit().await?;
-        self.render(&self.core.db, &row).await
+        self.recorded(uow, act(&id, by, "attendance", detail), &row)
+            .await
     }
 
     /// Every trainee followed (in training, completed or abandoned) with their progress, and
@@ -150,15 +147,8 @@ impl Inner {
             })
             .collect();
         let ids: Vec<String> = followed.iter().map(|e| e.id.clone()).collect();
-        let credits = store::credits_of(db, &ids).await?;
-        let activities = store::activities_of(db, &ids).await?;
-        let view = convert::EnrolmentView {
-            organizing: self.academy.code,
-            cohort: &c,
-            programme: &p.programme,
-            credits: &credits,
-            activities: &activities,
-        };
+        let records = store::records_of(db, &ids).await?;
+        let view = self.view(&c, &p.programme, &records);
         let mut total = Hours::default();
         let mut trainees = Vec::with_capacity(followed.len());
         for e in followed {

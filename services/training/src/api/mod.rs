@@ -31,7 +31,7 @@ use cplds_runtime::{
     error::{ServiceError, ServiceResult, Violation, Violations},
     host::{Mount, ServiceContext, ServiceModule},
     inbox::Consumer,
-    kit::{Act, Paging, ServiceCore, parse_id},
+    kit::{Act, Paging, ServiceCore, UnitOfWork, parse_id},
     pagination,
     pseudonym::Pseudonymizer,
     signing::KeyRing,
@@ -42,9 +42,11 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::{
     NAME,
-    domain::{FieldError, enrolment::NotAllowed},
+    domain::{FieldError, enrolment::NotAllowed, programme::Programme},
     events::{self, RegionalRecordHandler},
-    store::{self, EnrolmentFile, ProgrammeRecord, cohort, enrolment, migration::Migrator},
+    store::{
+        self, EnrolmentFile, ProgrammeRecord, Records, cohort, enrolment, migration::Migrator,
+    },
 };
 
 /// Mounts training in a node.
@@ -300,18 +302,37 @@ impl Inner {
     ) -> ServiceResult<pb::TrainingEnrolment> {
         let c = self.cohort(db, &e.cohort_id).await?;
         let p = self.programme(db, &c.programme_id).await?;
-        let ids = [e.id.clone()];
-        let credits = store::credits_of(db, &ids).await?;
-        let activities = store::activities_of(db, &ids).await?;
+        let records = store::records_of(db, std::slice::from_ref(&e.id)).await?;
         let position = store::waiting_position(db, &c.id, e.request_number).await?;
-        let view = convert::EnrolmentView {
-            organizing: self.academy.code,
-            cohort: &c,
-            programme: &p.programme,
-            credits: &credits,
-            activities: &activities,
-        };
+        let view = self.view(&c, &p.programme, &records);
         Ok(view.enrolment_pb(e, position as u32)?)
+    }
+
+    /// Ends an act on one enrolment: its history, the commit, then the enrolment as it now is.
+    async fn recorded(
+        &self,
+        uow: UnitOfWork,
+        act: Act<'_>,
+        row: &enrolment::Model,
+    ) -> ServiceResult<pb::TrainingEnrolment> {
+        uow.record(act).await?;
+        uow.commit().await?;
+        self.render(&self.core.db, row).await
+    }
+
+    /// Rendering enrolments of cohort `c` with what was recorded for them.
+    fn view<'a>(
+        &'a self,
+        c: &'a cohort::Model,
+        p: &'a Programme,
+        records: &'a Records,
+    ) -> convert::EnrolmentView<'a> {
+        convert::EnrolmentView {
+            organizing: self.academy.code,
+            cohort: c,
+            programme: p,
+            records,
+        }
     }
 }
 

@@ -307,33 +307,37 @@ pub async fn touch<C: ConnectionTrait>(
 
 // ---- the hours ledger and the internship -----------------------------------------------------
 
-pub async fn credits_of<C: ConnectionTrait>(
-    db: &C,
-    enrolment_ids: &[String],
-) -> Result<Vec<credit::Model>, DbErr> {
-    if enrolment_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    credit::Entity::find()
-        .filter(credit::Column::EnrolmentId.is_in(enrolment_ids.iter().cloned()))
-        .order_by_asc(credit::Column::Id)
-        .all(db)
-        .await
+/// What was recorded for some trainees: the hours credited, in order, and the internship
+/// activities, by day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Records {
+    pub credits: Vec<credit::Model>,
+    pub activities: Vec<activity::Model>,
 }
 
-pub async fn activities_of<C: ConnectionTrait>(
+pub async fn records_of<C: ConnectionTrait>(
     db: &C,
     enrolment_ids: &[String],
-) -> Result<Vec<activity::Model>, DbErr> {
+) -> Result<Records, DbErr> {
     if enrolment_ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Records::default());
     }
-    activity::Entity::find()
-        .filter(activity::Column::EnrolmentId.is_in(enrolment_ids.iter().cloned()))
+    let ids = || enrolment_ids.iter().cloned();
+    let credits = credit::Entity::find()
+        .filter(credit::Column::EnrolmentId.is_in(ids()))
+        .order_by_asc(credit::Column::Id)
+        .all(db)
+        .await?;
+    let activities = activity::Entity::find()
+        .filter(activity::Column::EnrolmentId.is_in(ids()))
         .order_by_asc(activity::Column::OnDate)
         .order_by_asc(activity::Column::Id)
         .all(db)
-        .await
+        .await?;
+    Ok(Records {
+        credits,
+        activities,
+    })
 }
 
 /// Minutes credited to a trainee on a module, from a session or an activity.
@@ -490,8 +494,7 @@ pub struct EnrolmentFile {
     pub cohort: cohort::Model,
     pub programme: ProgrammeRecord,
     pub choice: Option<DeepeningChoice>,
-    pub credits: Vec<credit::Model>,
-    pub activities: Vec<activity::Model>,
+    pub records: Records,
 }
 
 impl EnrolmentFile {
@@ -504,12 +507,18 @@ impl EnrolmentFile {
     }
 
     pub fn ledger(&self) -> Ledger {
-        ledger_of(&self.credits, &self.enrolment.id)
+        ledger_of(&self.records.credits, &self.enrolment.id)
+    }
+
+    /// Hours are credited: the training has started.
+    pub fn started(&self) -> bool {
+        !self.records.credits.is_empty()
     }
 
     /// The ledger without the credits of one session (recorded again, it replaces them).
     pub fn ledger_without_session(&self, session_id: &str) -> Ledger {
         let others: Vec<credit::Model> = self
+            .records
             .credits
             .iter()
             .filter(|c| c.session_id.as_deref() != Some(session_id))
@@ -519,7 +528,7 @@ impl EnrolmentFile {
     }
 
     pub fn internship(&self) -> Internship {
-        internship_of(&self.enrolment, &self.activities)
+        internship_of(&self.enrolment, &self.records.activities)
     }
 
     /// The hours credited, summed by kind and mode.
@@ -554,10 +563,8 @@ pub async fn enrolment_file<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| missing(format!("programme {}", cohort.programme_id)))?;
     let choice = choice_of(&programme.programme, &enrolment)?;
-    let ids = [enrolment.id.clone()];
     Ok(Some(EnrolmentFile {
-        credits: credits_of(txn, &ids).await?,
-        activities: activities_of(txn, &ids).await?,
+        records: records_of(txn, std::slice::from_ref(&enrolment.id)).await?,
         enrolment,
         cohort,
         programme,
