@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use cplds_runtime::{
     academy::Academy,
-    pdf::{Document, Font, PAGE_WIDTH},
+    pdf::{Document, Font, PAGE_WIDTH, Page},
     time::paris_date,
 };
 
@@ -142,11 +142,23 @@ pub const QR_X: f32 = PAGE_WIDTH - 60.0 - QR_SIDE;
 pub const QR_Y: f32 = 88.0;
 pub const QR_SIDE: f32 = 80.0;
 
+/// Left margin, in points.
+const LEFT: f32 = 60.0;
+
 pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
     let mut doc = Document::new(&format!("Attestation de formation {}", a.number));
     let page = doc.page();
-    let left = 60.0;
-    let width = PAGE_WIDTH - 2.0 * left;
+    heading(page, a);
+    let y = statement(page, a);
+    let y = hours_followed(page, a, y);
+    signature(page, a, y);
+    footer(page, a)?;
+    Ok(doc.finish())
+}
+
+/// The issuing académie, the number, the title.
+fn heading(page: &mut Page, a: &Attestation) {
+    let left = LEFT;
     page.text(left, 790.0, Font::Bold, 11.0, "RÉPUBLIQUE FRANÇAISE");
     page.text(
         left,
@@ -183,12 +195,17 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
         "(CPLDS — décret n° 2017-791 du 5 mai 2017)",
     );
     page.line(left, 650.0, PAGE_WIDTH - left, 650.0, 0.5);
+}
+
+/// What the académie attests, naming the trainee; returns where the text ends.
+fn statement(page: &mut Page, a: &Attestation) -> f32 {
+    let (left, width) = (LEFT, PAGE_WIDTH - 2.0 * LEFT);
     let shared = if a.home == a.organizing {
         String::new()
     } else {
         format!(", de l’académie de {},", a.home.name)
     };
-    let mut y = page.paragraph(
+    page.paragraph(
         left,
         625.0,
         width,
@@ -207,7 +224,13 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
             a.programme_title,
             a.programme_version
         ),
-    );
+    )
+}
+
+/// The hours by kind of module, each module with its minutes, the total and how it was
+/// followed; returns where the table ends.
+fn hours_followed(page: &mut Page, a: &Attestation, mut y: f32) -> f32 {
+    let left = LEFT;
     y -= 8.0;
     page.text(left, y, Font::Bold, 11.0, "Heures suivies");
     y -= 18.0;
@@ -276,7 +299,12 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
             format_minutes(a.hours.asynchronous_distance)
         ),
     );
-    y -= 24.0;
+    y - 24.0
+}
+
+/// The tutor, the day and who signs for the recteur.
+fn signature(page: &mut Page, a: &Attestation, mut y: f32) {
+    let left = LEFT;
     if let Some(tutor) = &a.tutor {
         page.text(left, y, Font::Regular, 10.0, &format!("Tuteur : {tutor}"));
         y -= 16.0;
@@ -299,6 +327,11 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
         10.0,
         &format!("par délégation, le service de formation ({})", a.issued_by),
     );
+}
+
+/// The number again, and the QR code of the verification page.
+fn footer(page: &mut Page, a: &Attestation) -> Result<(), String> {
+    let left = LEFT;
     page.line(left, 70.0, PAGE_WIDTH - left, 70.0, 0.3);
     page.text(
         left,
@@ -318,7 +351,7 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
         "Vérifier en ligne :",
     );
     page.qr_code(QR_X, QR_Y, QR_SIDE, a.verification)?;
-    Ok(doc.finish())
+    Ok(())
 }
 
 fn capitalised(s: &str) -> String {

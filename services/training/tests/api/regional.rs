@@ -22,6 +22,8 @@ use crate::helpers::{
 on_both!(
     staff_of_another_academie_are_enrolled_by_the_organising_office,
     a_trainee_s_record_reaches_their_own_academie,
+    each_academie_emits_the_national_facts_of_its_own_staff,
+    a_record_is_addressed_to_its_academie_only,
     a_redelivered_record_changes_nothing,
     a_third_academie_keeps_only_its_own,
 );
@@ -148,15 +150,12 @@ async fn staff_of_another_academie_are_enrolled_by_the_organising_office(backend
     assert_eq!(lea_e.status, pb::TrainingEnrolmentStatus::Accepted as i32);
 }
 
+/// Léa's enrolment, then her completion, reach Limoges, which lists them.
 async fn a_trainee_s_record_reaches_their_own_academie(backend: Backend) {
     let Some(mut r) = region(backend).await else {
         return;
     };
-    let (mut to_limoges, mut to_poitiers) = (r.view("limoges").await, r.view("poitiers").await);
-    let (lea, camille) = (person("limoges", 2), person("bordeaux", 0));
-    let lea_e = r.bordeaux.enrol(&r.cohort.id, lea.clone()).await;
-
-    // The enrolment reaches Limoges.
+    let lea_e = r.bordeaux.enrol(&r.cohort.id, person("limoges", 2)).await;
     let enrolled = wait_for_records(&mut r.limoges, X::Enrolled, 1).await;
     let record = &enrolled[0];
     assert_eq!(record.enrolment_id, lea_e.id);
@@ -169,16 +168,11 @@ async fn a_trainee_s_record_reaches_their_own_academie(backend: Backend) {
     );
     assert_eq!(trainee.sex, pb::Sex::Female as i32);
 
-    // Léa follows everything and completes; Camille, of Bordeaux, too.
     r.bordeaux.follow_all(&r.sessions, &lea_e.id).await;
     let attestation = r.bordeaux.issue(&lea_e.id).await.unwrap();
     assert_eq!(attestation.number, "ATT-BORDEAUX-2025-0001");
     let text = cplds_runtime::pdf::extract_text(&attestation.pdf);
     assert!(text.contains("de l’académie de Limoges"), "{text}");
-    let camille_e = r.bordeaux.enrol(&r.cohort.id, camille.clone()).await;
-    r.bordeaux.follow_all(&r.sessions, &camille_e.id).await;
-    r.bordeaux.issue(&camille_e.id).await.unwrap();
-
     let completed = wait_for_records(&mut r.limoges, X::Completed, 1).await;
     let record = &completed[0];
     assert_eq!(record.attestation_number, attestation.number);
@@ -193,8 +187,26 @@ async fn a_trainee_s_record_reaches_their_own_academie(backend: Backend) {
             .await
             .is_empty()
     );
+    // Bordeaux ignored the records (not its staff).
+    assert!(
+        external_records(&mut r.bordeaux, X::Unspecified)
+            .await
+            .is_empty()
+    );
+}
 
-    // Limoges emits the national facts with its own key; Bordeaux only for its own trainee.
+/// Limoges emits the national facts of its staff with its own key; Bordeaux only for its own
+/// trainee; Limoges' own services learn it too.
+async fn each_academie_emits_the_national_facts_of_its_own_staff(backend: Backend) {
+    let Some(mut r) = region(backend).await else {
+        return;
+    };
+    let (lea, camille) = (person("limoges", 2), person("bordeaux", 0));
+    let (_, attestation) = r.lea_completes().await;
+    let camille_e = r.bordeaux.enrol(&r.cohort.id, camille.clone()).await;
+    r.bordeaux.follow_all(&r.sessions, &camille_e.id).await;
+    r.bordeaux.issue(&camille_e.id).await.unwrap();
+
     let lea_key = r.limoges.key(&lea.staff_number);
     let camille_key = r.bordeaux.key(&camille.staff_number);
     assert_ne!(
@@ -213,7 +225,7 @@ async fn a_trainee_s_record_reaches_their_own_academie(backend: Backend) {
     let Some(Payload::NationalTrainingCompleted(c)) = &done.payload else {
         unreachable!()
     };
-    assert_eq!(c.hours, Some(hours));
+    assert_eq!(c.hours, attestation.hours);
     r.observer
         .until("Bordeaux' national completion", |e| {
             matches!(&e.payload, Some(Payload::NationalTrainingCompleted(c)) if c.candidate_key == camille_key)
@@ -234,21 +246,18 @@ async fn a_trainee_s_record_reaches_their_own_academie(backend: Backend) {
             pair("training_completed", &camille_key)
         ]
     );
-    let forwarded: Vec<&pb::TrainingRecordForwarded> = r
-        .observer
-        .seen
-        .iter()
-        .filter_map(|e| match &e.payload {
-            Some(Payload::TrainingRecordForwarded(f)) => {
-                assert_eq!(e.stream, pb::Stream::Regional as i32);
-                Some(f)
-            }
-            _ => None,
-        })
-        .collect();
-    assert_eq!(forwarded.len(), 2);
-    assert!(forwarded.iter().all(|f| f.home_academy == "limoges"));
-    // Addressed to Limoges: Poitiers, in the same région, never receives Léa's record.
+    assert!(r.observer.seen.iter().any(|e| e.academy == "limoges"
+        && matches!(&e.payload, Some(Payload::TrainingCompleted(c)) if c.candidate_key == lea_key && c.home_academy == "limoges")));
+}
+
+/// Records travel on the regional stream addressed to the trainee's académie: Poitiers, in the
+/// same région, never receives Léa's.
+async fn a_record_is_addressed_to_its_academie_only(backend: Backend) {
+    let Some(mut r) = region(backend).await else {
+        return;
+    };
+    let (mut to_limoges, mut to_poitiers) = (r.view("limoges").await, r.view("poitiers").await);
+    r.lea_completes().await;
     for _ in 0..2 {
         let d = tokio::time::timeout(Duration::from_secs(5), to_limoges.next())
             .await
@@ -266,15 +275,25 @@ async fn a_trainee_s_record_reaches_their_own_academie(backend: Backend) {
             .is_err(),
         "a record about Limoges staff reached Poitiers"
     );
-    // Limoges' own services learn it too, under Limoges' key.
-    assert!(r.observer.seen.iter().any(|e| e.academy == "limoges"
-        && matches!(&e.payload, Some(Payload::TrainingCompleted(c)) if c.candidate_key == lea_key && c.home_academy == "limoges")));
-    // Bordeaux ignored the records (not its staff).
-    assert!(
-        external_records(&mut r.bordeaux, X::Unspecified)
-            .await
-            .is_empty()
-    );
+    r.observer
+        .until("the forwarded completion", |e| {
+            matches!(&e.payload, Some(Payload::TrainingRecordForwarded(f)) if f.outcome == "COMPLETED")
+        })
+        .await;
+    let forwarded: Vec<&pb::TrainingRecordForwarded> = r
+        .observer
+        .seen
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Some(Payload::TrainingRecordForwarded(f)) => {
+                assert_eq!(e.stream, pb::Stream::Regional as i32);
+                Some(f)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwarded.len(), 2);
+    assert!(forwarded.iter().all(|f| f.home_academy == "limoges"));
 }
 
 /// A redelivered record changes nothing (inbox): republish the completion, then an abandonment
