@@ -22,22 +22,18 @@ use cplds_runtime::{
     pseudonym::Pseudonymizer,
     time::{from_timestamp, to_timestamp},
 };
-use sea_orm::{DatabaseTransaction, IntoActiveModel, Set};
+use sea_orm::DatabaseTransaction;
 
 use crate::{
-    api::convert::{hours_from_pb, hours_pb, hours_to_stored, sex_pb},
+    api::convert::{Wire, hours_from_pb, hours_pb, wire},
     domain::{
         hours::Hours,
-        identity::{Sex, StaffNumber},
+        identity::{Sex, StaffNumber, StatedSex},
+        regional::{self, ExternalStatus},
         roster::EnrolmentStatus,
     },
-    store::{self, cohort, enrolment, external_record},
+    store::{self, Closing, cohort, encode_hours, enrolment, external_record},
 };
-
-/// Outcomes of a forwarded record, as the contract spells them.
-pub const ENROLLED: &str = "ENROLLED";
-pub const COMPLETED: &str = "COMPLETED";
-pub const ABANDONED: &str = "ABANDONED";
 
 pub fn identity(e: &enrolment::Model) -> pb::CandidateIdentity {
     pb::CandidateIdentity {
@@ -55,12 +51,14 @@ fn is_own(organizing: &Academy, e: &enrolment::Model) -> bool {
     e.home_academy == organizing.code
 }
 
+/// The record sent to the trainee's own académie.
 fn forwarded(
     organizing: &Academy,
     c: &cohort::Model,
     e: &enrolment::Model,
-    outcome: &str,
+    outcome: ExternalStatus,
     hours: Hours,
+    reason: String,
 ) -> Payload {
     Payload::TrainingRecordForwarded(pb::TrainingRecordForwarded {
         home_academy: e.home_academy.clone(),
@@ -69,17 +67,16 @@ fn forwarded(
         enrolment_id: e.id.clone(),
         school_year: c.school_year,
         identity: Some(identity(e)),
-        outcome: outcome.to_owned(),
+        outcome: outcome.outcome().to_owned(),
         hours: Some(hours_pb(&hours)),
         attestation_number: e.attestation_number.clone().unwrap_or_default(),
-        sex: sex_pb(Sex::parse(&e.sex)),
-        reason: e.leave_reason.clone().unwrap_or_default(),
+        sex: wire(e.sex),
+        reason,
     })
 }
 
 /// A request recorded (accepted or waitlisted), or a person promoted from the waiting list.
 pub fn enrolled(organizing: &Academy, c: &cohort::Model, e: &enrolment::Model) -> Vec<Payload> {
-    let status = EnrolmentStatus::parse(&e.status).unwrap_or(EnrolmentStatus::Waitlisted);
     let mut out = vec![Payload::TrainingEnrolled(pb::TrainingEnrolled {
         cohort_id: c.id.clone(),
         enrolment_id: e.id.clone(),
@@ -87,18 +84,26 @@ pub fn enrolled(organizing: &Academy, c: &cohort::Model, e: &enrolment::Model) -
         home_academy: e.home_academy.clone(),
         candidate_key: e.candidate_key.clone().unwrap_or_default(),
         identity: Some(identity(e)),
-        status: status.as_str().to_ascii_uppercase(),
+        status: e.status.as_str().to_ascii_uppercase(),
     })];
-    if status == EnrolmentStatus::Accepted {
+    if e.status == EnrolmentStatus::Accepted {
         out.push(if is_own(organizing, e) {
             Payload::NationalTrainingEnrolled(pb::NationalTrainingEnrolled {
                 school_year: c.school_year,
                 candidate_key: e.candidate_key.clone().unwrap_or_default(),
-                sex: sex_pb(Sex::parse(&e.sex)),
+                sex: wire(e.sex),
                 shared_cohort: false,
             })
         } else {
-            forwarded(organizing, c, e, ENROLLED, Hours::default())
+            let reason = e.leave_reason.clone().unwrap_or_default();
+            forwarded(
+                organizing,
+                c,
+                e,
+                ExternalStatus::Enrolled,
+                Hours::default(),
+                reason,
+            )
         });
     }
     out
@@ -113,8 +118,7 @@ pub fn left(
     held_place: bool,
     hours: Hours,
 ) -> Vec<Payload> {
-    let status = EnrolmentStatus::parse(&e.status).unwrap_or(EnrolmentStatus::Abandoned);
-    let reason = match (status, e.leave_reason.as_deref()) {
+    let reason = match (e.status, e.leave_reason.as_deref()) {
         (EnrolmentStatus::Withdrawn, Some(r)) if !r.is_empty() => format!("withdrawn: {r}"),
         (EnrolmentStatus::Withdrawn, _) => "withdrawn".to_owned(),
         (_, r) => r.unwrap_or_default().to_owned(),
@@ -136,11 +140,7 @@ pub fn left(
                 hours: Some(hours_pb(&hours)),
             })
         } else {
-            let mut f = forwarded(organizing, c, e, ABANDONED, hours);
-            if let Payload::TrainingRecordForwarded(r) = &mut f {
-                r.reason = reason;
-            }
-            f
+            forwarded(organizing, c, e, ExternalStatus::Abandoned, hours, reason)
         });
     }
     out
@@ -171,7 +171,8 @@ pub fn completed(
                 hours: Some(hours_pb(&hours)),
             })
         } else {
-            forwarded(organizing, c, e, COMPLETED, hours)
+            let reason = e.leave_reason.clone().unwrap_or_default();
+            forwarded(organizing, c, e, ExternalStatus::Completed, hours, reason)
         },
     ]
 }
@@ -200,7 +201,7 @@ pub fn regional_queue(academy: &str) -> QueueSpec {
 /// Records, in this académie, the training of its staff in another académie's cohort, and emits
 /// the national facts under this académie's pseudonymisation. Applied once per event (inbox);
 /// tolerant of order: a completion arriving first records the enrolment too, and a terminal
-/// record is never reopened.
+/// record is never reopened ([`regional::change`]).
 pub struct RegionalRecordHandler {
     pub academy: &'static Academy,
     pub pseudonymizer: Pseudonymizer,
@@ -211,6 +212,20 @@ fn permanent(why: impl Into<String>) -> HandleError {
     HandleError::Permanent(why.into())
 }
 
+/// A forwarded record about this académie's staff, checked.
+struct Record<'a> {
+    r: &'a pb::TrainingRecordForwarded,
+    organizing: &'static Academy,
+    identity: &'a pb::CandidateIdentity,
+    staff_number: StaffNumber,
+    outcome: ExternalStatus,
+    at: DateTime<Utc>,
+    /// This académie's pseudonymous key of the trainee.
+    key: String,
+    hours: Hours,
+    sex: Option<Sex>,
+}
+
 #[async_trait]
 impl EventHandler for RegionalRecordHandler {
     async fn handle(
@@ -218,6 +233,44 @@ impl EventHandler for RegionalRecordHandler {
         txn: &DatabaseTransaction,
         event: &EventEnvelope,
     ) -> Result<(), HandleError> {
+        let Some(rec) = self.read(event)? else {
+            return Ok(());
+        };
+        let existing = store::external_record(txn, &rec.r.enrolment_id).await?;
+        let recorded = existing.as_ref().map(|row| row.status);
+        let Some(change) = regional::change(recorded, rec.outcome) else {
+            tracing::info!(enrolment = %rec.r.enrolment_id, outcome = %rec.outcome, status = ?recorded, "regional record after a final one; ignored");
+            return Ok(());
+        };
+        let mut facts = Vec::new();
+        let mut row = existing;
+        if change.enrols {
+            row = Some(store::insert_external(txn, self.new_record(&rec)?).await?);
+            facts.extend(self.enrolled_facts(&rec));
+        }
+        if let (Some(status), Some(row)) = (change.closes, row) {
+            let closing = Closing {
+                status,
+                hours: rec.hours,
+                attestation_number: Some(rec.r.attestation_number.clone()),
+                reason: (!rec.r.reason.is_empty()).then(|| rec.r.reason.clone()),
+                at: rec.at,
+            };
+            store::close_external(txn, row, closing).await?;
+            facts.extend(self.closing_facts(&rec, status));
+            tracing::info!(enrolment = %rec.r.enrolment_id, organizing = %rec.organizing.code, outcome = %status, "regional training record applied");
+        }
+        for p in facts {
+            self.outbox.append(txn, p).await?;
+        }
+        Ok(())
+    }
+}
+
+impl RegionalRecordHandler {
+    /// The record an event carries, if it is about this académie's staff; a record that can
+    /// never be applied is refused for good.
+    fn read<'a>(&self, event: &'a EventEnvelope) -> Result<Option<Record<'a>>, HandleError> {
         let Some(Payload::TrainingRecordForwarded(r)) = &event.payload else {
             return Err(permanent(format!(
                 "unexpected {} on the regional training queue",
@@ -226,30 +279,17 @@ impl EventHandler for RegionalRecordHandler {
         };
         // Unaddressed records (committed before addressing) reach every académie of the région.
         if r.home_academy != self.academy.code {
-            return Ok(());
+            return Ok(None);
         }
-        let organizing = Academy::find(&r.organizing_academy)
-            .filter(|a| {
-                a.code == event.academy && *a != self.academy && a.region == self.academy.region
-            })
-            .ok_or_else(|| {
-                permanent(format!(
-                    "record from {:?} for {:?}: not another académie of the région académique {}",
-                    event.academy, r.organizing_academy, self.academy.region.name
-                ))
-            })?;
-        let id = r
+        let organizing = regional::sender(self.academy, &event.academy, &r.organizing_academy)
+            .map_err(permanent)?;
+        let identity = r
             .identity
             .as_ref()
             .ok_or_else(|| permanent("record without identity"))?;
-        let staff_number = StaffNumber::parse(&id.staff_number)
+        let staff_number = StaffNumber::parse(&identity.staff_number)
             .map_err(|e| permanent(format!("staff number: {e}")))?;
-        let outcome = match r.outcome.as_str() {
-            ENROLLED => "enrolled",
-            COMPLETED => "completed",
-            ABANDONED => "abandoned",
-            other => return Err(permanent(format!("unknown outcome {other:?}"))),
-        };
+        let outcome = ExternalStatus::from_outcome(&r.outcome).map_err(permanent)?;
         let at = event
             .occurred_at
             .as_ref()
@@ -257,137 +297,102 @@ impl EventHandler for RegionalRecordHandler {
             .transpose()
             .map_err(permanent)?
             .ok_or_else(|| permanent("event without occurred_at"))?;
-        let key = self.pseudonymizer.candidate_key(staff_number.as_str());
-        let hours = r.hours.as_ref().map(hours_from_pb).unwrap_or_default();
-        let sex = pb::Sex::try_from(r.sex).unwrap_or(pb::Sex::Unspecified);
-        let sex_text = match sex {
-            pb::Sex::Female => Sex::Female.as_str(),
-            pb::Sex::Male => Sex::Male.as_str(),
-            pb::Sex::Unspecified => "",
-        };
-
-        let existing = store::external_record(txn, &r.enrolment_id).await?;
-        let mut emit: Vec<Payload> = Vec::new();
-        let enrolled_facts = |emit: &mut Vec<Payload>| {
-            emit.push(Payload::TrainingEnrolled(pb::TrainingEnrolled {
-                cohort_id: r.cohort_id.clone(),
-                enrolment_id: r.enrolment_id.clone(),
-                school_year: r.school_year,
-                home_academy: self.academy.code.to_owned(),
-                candidate_key: key.clone(),
-                identity: Some(id.clone()),
-                status: "ACCEPTED".to_owned(),
-            }));
-            emit.push(Payload::NationalTrainingEnrolled(
-                pb::NationalTrainingEnrolled {
-                    school_year: r.school_year,
-                    candidate_key: key.clone(),
-                    sex: sex as i32,
-                    shared_cohort: true,
-                },
-            ));
-        };
-        match existing {
-            None => {
-                enrolled_facts(&mut emit);
-                store::insert_external(
-                    txn,
-                    external_record::Model {
-                        enrolment_id: r.enrolment_id.clone(),
-                        organizing_academy: organizing.code.to_owned(),
-                        cohort_id: r.cohort_id.clone(),
-                        school_year: r.school_year,
-                        last_name: id.last_name.clone(),
-                        first_name: id.first_name.clone(),
-                        birth_date: (!id.birth_date.is_empty()).then(|| id.birth_date.clone()),
-                        email: id.email.clone(),
-                        staff_number: staff_number.as_str().to_owned(),
-                        sex: sex_text.to_owned(),
-                        workplace_uai: id.workplace_uai.clone(),
-                        candidate_key: key.clone(),
-                        status: "enrolled".to_owned(),
-                        hours: hours_to_stored(&Hours::default()),
-                        attestation_number: None,
-                        reason: None,
-                        enrolled_at: at,
-                        updated_at: at,
-                    },
-                )
-                .await?;
-            }
-            Some(ref row) if row.status != "enrolled" => {
-                tracing::info!(enrolment = %r.enrolment_id, outcome, status = %row.status, "regional record after a final one; ignored");
-                return Ok(());
-            }
-            Some(_) => {}
-        }
-        if outcome == "enrolled" {
-            if !emit.is_empty() {
-                self.append(txn, emit).await?;
-            }
-            return Ok(());
-        }
-        let row = store::external_record(txn, &r.enrolment_id)
-            .await?
-            .ok_or_else(|| HandleError::Transient("record vanished".into()))?;
-        let mut am = row.into_active_model();
-        am.status = Set(outcome.to_owned());
-        am.hours = Set(hours_to_stored(&hours));
-        am.updated_at = Set(at);
-        if outcome == "completed" {
-            am.attestation_number = Set(Some(r.attestation_number.clone()));
-            emit.push(Payload::TrainingCompleted(pb::TrainingCompleted {
-                cohort_id: r.cohort_id.clone(),
-                enrolment_id: r.enrolment_id.clone(),
-                school_year: r.school_year,
-                home_academy: self.academy.code.to_owned(),
-                candidate_key: key.clone(),
-                hours: Some(hours_pb(&hours)),
-                completed_at: Some(to_timestamp(at)),
-                attestation_number: r.attestation_number.clone(),
-            }));
-            emit.push(Payload::NationalTrainingCompleted(
-                pb::NationalTrainingCompleted {
-                    school_year: r.school_year,
-                    candidate_key: key.clone(),
-                    hours: Some(hours_pb(&hours)),
-                },
-            ));
-        } else {
-            am.reason = Set((!r.reason.is_empty()).then(|| r.reason.clone()));
-            emit.push(Payload::TrainingAbandoned(pb::TrainingAbandoned {
-                cohort_id: r.cohort_id.clone(),
-                enrolment_id: r.enrolment_id.clone(),
-                school_year: r.school_year,
-                home_academy: self.academy.code.to_owned(),
-                candidate_key: key.clone(),
-                hours: Some(hours_pb(&hours)),
-                reason: r.reason.clone(),
-            }));
-            emit.push(Payload::NationalTrainingAbandoned(
-                pb::NationalTrainingAbandoned {
-                    school_year: r.school_year,
-                    candidate_key: key.clone(),
-                    hours: Some(hours_pb(&hours)),
-                },
-            ));
-        }
-        tracing::info!(enrolment = %r.enrolment_id, organizing = %organizing.code, outcome, "regional training record applied");
-        store::save_external(txn, am).await?;
-        self.append(txn, emit).await
+        Ok(Some(Record {
+            key: self.pseudonymizer.candidate_key(staff_number.as_str()),
+            // An absent hours message is no hours, as in any proto message.
+            hours: r.hours.as_ref().map(hours_from_pb).unwrap_or_default(),
+            sex: Sex::from_wire(r.sex).flatten(),
+            r,
+            organizing,
+            identity,
+            staff_number,
+            outcome,
+            at,
+        }))
     }
-}
 
-impl RegionalRecordHandler {
-    async fn append(
-        &self,
-        txn: &DatabaseTransaction,
-        payloads: Vec<Payload>,
-    ) -> Result<(), HandleError> {
-        for p in payloads {
-            self.outbox.append(txn, p).await?;
+    fn new_record(&self, rec: &Record<'_>) -> Result<external_record::Model, HandleError> {
+        let (r, id) = (rec.r, rec.identity);
+        Ok(external_record::Model {
+            enrolment_id: r.enrolment_id.clone(),
+            organizing_academy: rec.organizing.code.to_owned(),
+            cohort_id: r.cohort_id.clone(),
+            school_year: r.school_year,
+            last_name: id.last_name.clone(),
+            first_name: id.first_name.clone(),
+            birth_date: (!id.birth_date.is_empty()).then(|| id.birth_date.clone()),
+            email: id.email.clone(),
+            staff_number: rec.staff_number.as_str().to_owned(),
+            sex: StatedSex::from(rec.sex),
+            workplace_uai: id.workplace_uai.clone(),
+            candidate_key: rec.key.clone(),
+            status: ExternalStatus::Enrolled,
+            hours: encode_hours(&Hours::default())?,
+            attestation_number: None,
+            reason: None,
+            enrolled_at: rec.at,
+            updated_at: rec.at,
+        })
+    }
+
+    fn enrolled_facts(&self, rec: &Record<'_>) -> [Payload; 2] {
+        let r = rec.r;
+        [
+            Payload::TrainingEnrolled(pb::TrainingEnrolled {
+                cohort_id: r.cohort_id.clone(),
+                enrolment_id: r.enrolment_id.clone(),
+                school_year: r.school_year,
+                home_academy: self.academy.code.to_owned(),
+                candidate_key: rec.key.clone(),
+                identity: Some(rec.identity.clone()),
+                status: "ACCEPTED".to_owned(),
+            }),
+            Payload::NationalTrainingEnrolled(pb::NationalTrainingEnrolled {
+                school_year: r.school_year,
+                candidate_key: rec.key.clone(),
+                sex: rec.sex.map_or(0, wire),
+                shared_cohort: true,
+            }),
+        ]
+    }
+
+    fn closing_facts(&self, rec: &Record<'_>, status: ExternalStatus) -> [Payload; 2] {
+        let (r, key, hours) = (rec.r, rec.key.clone(), Some(hours_pb(&rec.hours)));
+        if status == ExternalStatus::Completed {
+            return [
+                Payload::TrainingCompleted(pb::TrainingCompleted {
+                    cohort_id: r.cohort_id.clone(),
+                    enrolment_id: r.enrolment_id.clone(),
+                    school_year: r.school_year,
+                    home_academy: self.academy.code.to_owned(),
+                    candidate_key: key.clone(),
+                    hours,
+                    completed_at: Some(to_timestamp(rec.at)),
+                    attestation_number: r.attestation_number.clone(),
+                }),
+                Payload::NationalTrainingCompleted(pb::NationalTrainingCompleted {
+                    school_year: r.school_year,
+                    candidate_key: key,
+                    hours,
+                }),
+            ];
         }
-        Ok(())
+        [
+            Payload::TrainingAbandoned(pb::TrainingAbandoned {
+                cohort_id: r.cohort_id.clone(),
+                enrolment_id: r.enrolment_id.clone(),
+                school_year: r.school_year,
+                home_academy: self.academy.code.to_owned(),
+                candidate_key: key.clone(),
+                hours,
+                reason: r.reason.clone(),
+            }),
+            Payload::NationalTrainingAbandoned(pb::NationalTrainingAbandoned {
+                school_year: r.school_year,
+                candidate_key: key,
+                hours,
+            }),
+        ]
     }
 }
 
@@ -406,7 +411,10 @@ mod tests {
     use sea_orm_migration::MigratorTrait;
 
     use super::*;
-    use crate::store::migration::Migrator;
+    use crate::{
+        domain::regional::{COMPLETED, ENROLLED},
+        store::migration::Migrator,
+    };
 
     struct Home {
         db: DatabaseConnection,
@@ -491,12 +499,12 @@ mod tests {
         let completed = record("e1", "bordeaux", "limoges", COMPLETED);
         assert!(matches!(apply(&h, &completed).await, Ok(Outcome::Applied)));
         let row = store::external_record(&h.db, "e1").await.unwrap().unwrap();
-        assert_eq!(row.status, "completed");
+        assert_eq!(row.status, ExternalStatus::Completed);
         assert_eq!(
             row.attestation_number.as_deref(),
             Some("ATT-BORDEAUX-2025-0001")
         );
-        assert_eq!(row.sex, "female");
+        assert_eq!(row.sex, StatedSex::Female);
         assert_eq!(
             pending_count(&h.db).await.unwrap(),
             4,
@@ -515,7 +523,7 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .status,
-            "completed"
+            ExternalStatus::Completed
         );
         assert_eq!(pending_count(&h.db).await.unwrap(), 4);
         // Records for Poitiers' staff are not Limoges' business.

@@ -82,7 +82,7 @@ async fn verify(
         number,
         sha256: params.sha256.unwrap_or_default(),
     };
-    match (inner.verify_attestation(request).await, json) {
+    match (inner.verify_attestation(None, request).await, json) {
         (Ok(v), true) => {
             let (name, code) = status(&v);
             let found = code == StatusCode::OK;

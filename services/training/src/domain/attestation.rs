@@ -1,10 +1,10 @@
 //! The training attestation: a one-page printable PDF, rendered from what was recorded. The same
 //! facts give the same bytes, so the stored checksum identifies the document.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use cplds_runtime::{
     academy::Academy,
-    pdf::{Document, Font, PAGE_WIDTH},
+    pdf::{Document, Font, PAGE_WIDTH, Page},
     time::paris_date,
 };
 
@@ -45,6 +45,77 @@ pub fn parse_number(s: &str) -> Result<(String, &'static Academy), String> {
     Ok((n, academy))
 }
 
+/// A checksum a verifier presents: 64 hexadecimal digits, lower-cased; empty means none.
+pub fn parse_sha256(s: &str) -> Result<Option<String>, String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("must be 64 hexadecimal digits (a SHA-256), or empty".into());
+    }
+    Ok(Some(s))
+}
+
+/// How the holder's name reads on a verification: `Camille DURAND`.
+pub fn holder_name(first_name: &str, last_name: &str) -> String {
+    format!("{first_name} {}", last_name.to_uppercase())
+}
+
+/// What a verifier is told of a number (and of a presented document's checksum), with the
+/// explanation they read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// No attestation of that number was issued here.
+    Unknown(String),
+    /// One was, but the document presented is not it.
+    Altered(String),
+    Valid(String),
+}
+
+/// An attestation as issued, for its verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Issued<'a> {
+    pub holder: &'a str,
+    pub sha256: &'a str,
+    pub issued_on: NaiveDate,
+}
+
+/// The verdict on a number `issuer` gave (as parsed), asked of `here`: another académie's
+/// numbers are checked there; a presented checksum must be the issued document's.
+pub fn verify(
+    here: &Academy,
+    issuer: &Academy,
+    issued: Option<Issued<'_>>,
+    presented: Option<&str>,
+) -> Verdict {
+    if issuer != here {
+        return Verdict::Unknown(format!(
+            "Ce numéro a été attribué par l'académie de {} : vérifiez-le auprès d'elle.",
+            issuer.name
+        ));
+    }
+    let Some(a) = issued else {
+        return Verdict::Unknown(
+            "Aucune attestation de formation portant ce numéro n'a été délivrée par l'académie."
+                .into(),
+        );
+    };
+    match presented {
+        Some(sha) if sha != a.sha256 => Verdict::Altered(format!(
+            "Une attestation portant ce numéro a été délivrée à {}, mais le document présenté \
+             n'est pas celui qui a été délivré.",
+            a.holder
+        )),
+        _ => Verdict::Valid(format!(
+            "Attestation authentique, délivrée à {} le {} : vérifiez que ces mentions sont \
+             celles du document présenté.",
+            a.holder,
+            a.issued_on.format("%d/%m/%Y")
+        )),
+    }
+}
+
 pub struct Attestation<'a> {
     pub number: &'a str,
     pub organizing: &'a Academy,
@@ -71,11 +142,23 @@ pub const QR_X: f32 = PAGE_WIDTH - 60.0 - QR_SIDE;
 pub const QR_Y: f32 = 88.0;
 pub const QR_SIDE: f32 = 80.0;
 
+/// Left margin, in points.
+const LEFT: f32 = 60.0;
+
 pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
     let mut doc = Document::new(&format!("Attestation de formation {}", a.number));
     let page = doc.page();
-    let left = 60.0;
-    let width = PAGE_WIDTH - 2.0 * left;
+    heading(page, a);
+    let y = statement(page, a);
+    let y = hours_followed(page, a, y);
+    signature(page, a, y);
+    footer(page, a)?;
+    Ok(doc.finish())
+}
+
+/// The issuing académie, the number, the title.
+fn heading(page: &mut Page, a: &Attestation) {
+    let left = LEFT;
     page.text(left, 790.0, Font::Bold, 11.0, "RÉPUBLIQUE FRANÇAISE");
     page.text(
         left,
@@ -112,12 +195,17 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
         "(CPLDS — décret n° 2017-791 du 5 mai 2017)",
     );
     page.line(left, 650.0, PAGE_WIDTH - left, 650.0, 0.5);
+}
+
+/// What the académie attests, naming the trainee; returns where the text ends.
+fn statement(page: &mut Page, a: &Attestation) -> f32 {
+    let (left, width) = (LEFT, PAGE_WIDTH - 2.0 * LEFT);
     let shared = if a.home == a.organizing {
         String::new()
     } else {
         format!(", de l’académie de {},", a.home.name)
     };
-    let mut y = page.paragraph(
+    page.paragraph(
         left,
         625.0,
         width,
@@ -136,7 +224,13 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
             a.programme_title,
             a.programme_version
         ),
-    );
+    )
+}
+
+/// The hours by kind of module, each module with its minutes, the total and how it was
+/// followed; returns where the table ends.
+fn hours_followed(page: &mut Page, a: &Attestation, mut y: f32) -> f32 {
+    let left = LEFT;
     y -= 8.0;
     page.text(left, y, Font::Bold, 11.0, "Heures suivies");
     y -= 18.0;
@@ -205,7 +299,12 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
             format_minutes(a.hours.asynchronous_distance)
         ),
     );
-    y -= 24.0;
+    y - 24.0
+}
+
+/// The tutor, the day and who signs for the recteur.
+fn signature(page: &mut Page, a: &Attestation, mut y: f32) {
+    let left = LEFT;
     if let Some(tutor) = &a.tutor {
         page.text(left, y, Font::Regular, 10.0, &format!("Tuteur : {tutor}"));
         y -= 16.0;
@@ -228,6 +327,11 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
         10.0,
         &format!("par délégation, le service de formation ({})", a.issued_by),
     );
+}
+
+/// The number again, and the QR code of the verification page.
+fn footer(page: &mut Page, a: &Attestation) -> Result<(), String> {
+    let left = LEFT;
     page.line(left, 70.0, PAGE_WIDTH - left, 70.0, 0.3);
     page.text(
         left,
@@ -247,7 +351,7 @@ pub fn render(a: &Attestation) -> Result<Vec<u8>, String> {
         "Vérifier en ligne :",
     );
     page.qr_code(QR_X, QR_Y, QR_SIDE, a.verification)?;
-    Ok(doc.finish())
+    Ok(())
 }
 
 fn capitalised(s: &str) -> String {
@@ -322,6 +426,66 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected:?} missing from {text}");
         }
+    }
+
+    fn issued(sha256: &str) -> Issued<'_> {
+        Issued {
+            holder: "Camille DURAND",
+            sha256,
+            issued_on: NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+        }
+    }
+
+    #[test]
+    fn another_academie_s_number_is_checked_there() {
+        let (toulouse, lyon) = (
+            Academy::find("toulouse").unwrap(),
+            Academy::find("lyon").unwrap(),
+        );
+        let Verdict::Unknown(why) = verify(toulouse, lyon, Some(issued("ab")), None) else {
+            panic!("not unknown")
+        };
+        assert!(why.contains("Lyon"), "{why}");
+    }
+
+    #[test]
+    fn a_number_not_issued_is_unknown() {
+        let toulouse = Academy::find("toulouse").unwrap();
+        assert!(matches!(
+            verify(toulouse, toulouse, None, None),
+            Verdict::Unknown(why) if why.contains("Aucune attestation")
+        ));
+    }
+
+    #[test]
+    fn a_presented_document_must_be_the_issued_one() {
+        let toulouse = Academy::find("toulouse").unwrap();
+        let sha = "ab".repeat(32);
+        let Verdict::Valid(why) = verify(toulouse, toulouse, Some(issued(&sha)), None) else {
+            panic!("not valid")
+        };
+        assert!(
+            why.starts_with("Attestation authentique, délivrée à Camille DURAND le 04/05/2026")
+        );
+        assert!(matches!(
+            verify(toulouse, toulouse, Some(issued(&sha)), Some(&sha)),
+            Verdict::Valid(_)
+        ));
+        let other = "cd".repeat(32);
+        assert!(matches!(
+            verify(toulouse, toulouse, Some(issued(&sha)), Some(&other)),
+            Verdict::Altered(why) if why.contains("Camille DURAND")
+        ));
+    }
+
+    #[test]
+    fn checksums_and_names() {
+        assert_eq!(parse_sha256(" "), Ok(None));
+        let sha = "AB".repeat(32);
+        assert_eq!(parse_sha256(&sha), Ok(Some("ab".repeat(32))));
+        assert!(parse_sha256("abc").is_err());
+        assert!(parse_sha256(&"zz".repeat(32)).is_err());
+        assert_eq!(holder_name("Camille", "Durand"), "Camille DURAND");
     }
 
     #[test]

@@ -40,16 +40,20 @@ impl SchoolYear {
         self.0
     }
 
-    pub fn first_day(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.0, 9, 1).expect("1 September exists")
-    }
-
-    pub fn last_day(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.0 + 1, 8, 31).expect("31 August exists")
-    }
-
     pub fn contains(self, day: NaiveDate) -> bool {
-        (self.first_day()..=self.last_day()).contains(&day)
+        Self::containing(day) == self
+    }
+
+    /// Why `day` cannot be a day of this school year, if it cannot.
+    pub fn outside(self, day: NaiveDate) -> Option<String> {
+        (!self.contains(day)).then(|| {
+            format!(
+                "{day} is outside the cohort's school year {} ({:04}-09-01 to {:04}-08-31)",
+                self.label(),
+                self.0,
+                self.0 + 1
+            )
+        })
     }
 
     /// `2025-2026`.
@@ -58,22 +62,30 @@ impl SchoolYear {
     }
 }
 
-/// A day of the school year, `YYYY-MM-DD`.
-pub fn day_in(year: SchoolYear, s: &str) -> Result<NaiveDate, String> {
+/// A day a request gives: required, `YYYY-MM-DD`.
+pub fn required_day(s: &str) -> Result<NaiveDate, String> {
     if s.trim().is_empty() {
         return Err("is required".into());
     }
-    let d = parse_date(s.trim())?;
-    if year.contains(d) {
-        Ok(d)
+    parse_date(s.trim())
+}
+
+/// An optional day: empty means none.
+pub fn optional_day(s: &str) -> Result<Option<NaiveDate>, String> {
+    if s.trim().is_empty() {
+        Ok(None)
     } else {
-        Err(format!(
-            "{d} is outside the school year {} ({} to {})",
-            year.label(),
-            year.first_day(),
-            year.last_day()
-        ))
+        required_day(s).map(Some)
     }
+}
+
+/// A day as the store keeps it (`YYYY-MM-DD`), read back.
+pub fn stored_day(s: &str) -> Result<NaiveDate, super::Unreadable> {
+    parse_date(s).map_err(|reason| super::Unreadable {
+        kind: "day",
+        value: s.to_owned(),
+        reason,
+    })
 }
 
 pub fn iso(d: NaiveDate) -> String {
@@ -95,10 +107,13 @@ mod tests {
         assert!(SchoolYear::parse(2016, now).is_err());
         let y = SchoolYear::parse(2025, now).unwrap();
         assert_eq!(y.label(), "2025-2026");
-        assert!(day_in(y, "2026-04-23").is_ok());
-        assert!(day_in(y, "2025-08-31").unwrap_err().contains("outside"));
-        assert!(day_in(y, "").unwrap_err().contains("required"));
-        assert!(day_in(y, "2025-02-30").is_err());
+        let day = |s: &str| required_day(s).map(|d| y.outside(d));
+        assert_eq!(day("2026-04-23"), Ok(None));
+        assert!(day("2025-08-31").unwrap().unwrap().contains("outside"));
+        assert!(day("").unwrap_err().contains("required"));
+        assert!(day("2025-02-30").is_err());
+        assert_eq!(optional_day(" "), Ok(None));
+        assert!(stored_day("2025-13-01").is_err());
     }
 
     proptest! {
@@ -109,6 +124,13 @@ mod tests {
             prop_assert!(y.contains(day));
             prop_assert!(!SchoolYear(y.0 + 1).contains(day));
             prop_assert!(!SchoolYear(y.0 - 1).contains(day));
+            // The bounds the message gives are the year's.
+            let first = NaiveDate::from_ymd_opt(y.0, 9, 1).unwrap();
+            let last = NaiveDate::from_ymd_opt(y.0 + 1, 8, 31).unwrap();
+            prop_assert!(first <= day && day <= last);
+            prop_assert!(y.outside(first).is_none() && y.outside(last).is_none());
+            prop_assert!(y.outside(first.pred_opt().unwrap()).is_some());
+            prop_assert!(y.outside(last.succ_opt().unwrap()).is_some());
         }
     }
 }

@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
+use cplds_runtime::kit::{RuleViolation, refuse};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    RuleViolation, format_minutes,
+    format_minutes,
     programme::{
         DeepeningChoice, Module, ModuleCode, ModuleKind, ModuleMode, Programme, is_required,
     },
-    refuse,
     roster::EnrolmentStatus,
 };
 

@@ -5,10 +5,32 @@
 
 use cplds_runtime::academy::Academy;
 
-use super::text_enum;
+cplds_runtime::text_enum!(Sex { Female => "female", Male => "male" });
+cplds_runtime::text_enum!(TutorQualification { Cpif => "cpif", Cplds => "cplds" });
+cplds_runtime::text_enum!(
+    /// The sex a record sent by another académie states: it may state none (stored empty).
+    StatedSex { Female => "female", Male => "male", Unstated => "" }
+);
 
-text_enum!(Sex { Female => "female", Male => "male" });
-text_enum!(TutorQualification { Cpif => "cpif", Cplds => "cplds" });
+impl From<Option<Sex>> for StatedSex {
+    fn from(s: Option<Sex>) -> Self {
+        match s {
+            Some(Sex::Female) => StatedSex::Female,
+            Some(Sex::Male) => StatedSex::Male,
+            None => StatedSex::Unstated,
+        }
+    }
+}
+
+impl StatedSex {
+    pub fn sex(self) -> Option<Sex> {
+        match self {
+            StatedSex::Female => Some(Sex::Female),
+            StatedSex::Male => Some(Sex::Male),
+            StatedSex::Unstated => None,
+        }
+    }
+}
 
 pub use cplds_runtime::people::{BirthDate, Email, PersonName, StaffNumber, Uai};
 
@@ -109,6 +131,15 @@ mod tests {
         assert!(academy(" Limoges ").is_ok());
         assert!(academy("atlantis").is_err());
         assert!(academy("").unwrap_err().contains("required"));
+    }
+
+    #[test]
+    fn a_stated_sex_may_be_none() {
+        for s in [None, Some(Sex::Female), Some(Sex::Male)] {
+            assert_eq!(StatedSex::from(s).sex(), s);
+        }
+        assert_eq!("".parse::<StatedSex>().unwrap(), StatedSex::Unstated);
+        assert!("x".parse::<StatedSex>().is_err());
     }
 
     #[test]

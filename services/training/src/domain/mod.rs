@@ -1,62 +1,38 @@
 //! Training rules, without I/O: what a valid programme is (the totals per kind of the arrêté),
-//! who gets a place and in which order (the waiting list), how hours are credited and summed
-//! (never beyond a module's hours), and when the training is complete.
+//! who gets a place and in which order (the waiting list), who may act on an enrolment, how
+//! sessions are planned and attended, what the tutored internship records, how hours are
+//! credited and summed (never beyond a module's hours), when the training is complete, and how
+//! a record sent by another académie of the région is applied.
 //!
 //! Values are parsed once, at the edge, into types that can only hold valid values; the rest of
-//! the service never checks them again.
+//! the service never checks them again. Rules of the procedure refuse with a
+//! [`cplds_runtime::kit::RuleViolation`] naming the rule; checks of a request against what is
+//! recorded (a module of the programme, a day of the school year) give [`FieldError`]s.
 
+pub mod attendance;
 pub mod attestation;
 pub mod calendar;
 pub mod cohort;
+pub mod enrolment;
 pub mod hours;
 pub mod identity;
+pub mod internship;
 pub mod programme;
+pub mod regional;
 pub mod roster;
+pub mod session;
 
-/// Enums stored as text: `as_str` for the database and events, `parse` back.
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
+/// A field path in the request (`modules[2].mode`, `modules`) and what is wrong with it.
+pub type FieldError = (String, String);
 
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use text_enum;
-
-/// A rule of the procedure that forbids an act now (FAILED_PRECONDITION on the wire).
+/// A stored value that no longer reads as what it was written as (the column types of the
+/// store parse with it, so corrupt data is one clear error where it is read).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct RuleViolation {
-    pub rule: &'static str,
-    pub message: String,
-}
-
-pub(crate) fn refuse<T>(
-    rule: &'static str,
-    message: impl Into<String>,
-) -> Result<T, RuleViolation> {
-    Err(RuleViolation {
-        rule,
-        message: message.into(),
-    })
+#[error("stored {kind} {value:?} is not valid: {reason}")]
+pub struct Unreadable {
+    pub kind: &'static str,
+    pub value: String,
+    pub reason: String,
 }
 
 /// `20 h`, `1 h 30`, `45 min`: how hours read on documents and in messages.

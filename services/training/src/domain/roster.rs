@@ -3,9 +3,9 @@
 //! first person waiting. The api loads a cohort's roster (tens of rows) in the transaction that
 //! locks the cohort, applies one act here, and stores what changed.
 
-use super::{RuleViolation, refuse, text_enum};
+use cplds_runtime::kit::{RuleViolation, refuse};
 
-text_enum!(EnrolmentStatus {
+cplds_runtime::text_enum!(EnrolmentStatus {
     Waitlisted => "waitlisted",
     Accepted => "accepted",
     Withdrawn => "withdrawn",
@@ -35,8 +35,15 @@ pub struct Roster<Id> {
     entries: Vec<(Id, EnrolmentStatus)>,
 }
 
-/// Who got a place freed by a departure, in order.
-pub type Promoted<Id> = Vec<Id>;
+/// What a departure changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departure<Id> {
+    /// The status the person had, and the one they now have.
+    pub from: EnrolmentStatus,
+    pub to: EnrolmentStatus,
+    /// Who got the place freed, in order.
+    pub promoted: Vec<Id>,
+}
 
 impl<Id: Clone + PartialEq> Roster<Id> {
     /// `entries` in request order.
@@ -82,25 +89,26 @@ impl<Id: Clone + PartialEq> Roster<Id> {
 
     /// Leaving before the training started for them (`started`: hours are credited). From the
     /// waiting list or from a place; a freed place goes to the first person waiting.
-    pub fn withdraw(&mut self, id: &Id, started: bool) -> Result<Promoted<Id>, RuleViolation> {
-        match self.status(id) {
-            Some(EnrolmentStatus::Waitlisted) => {}
+    pub fn withdraw(&mut self, id: &Id, started: bool) -> Result<Departure<Id>, RuleViolation> {
+        let from = match self.status(id) {
             Some(EnrolmentStatus::Accepted) if started => {
                 return refuse(
                     "TRAINING_STARTED",
                     "hours are already credited: record an abandonment instead",
                 );
             }
-            Some(EnrolmentStatus::Accepted) => {}
+            Some(s @ (EnrolmentStatus::Waitlisted | EnrolmentStatus::Accepted)) => s,
             other => return left_or_done(other),
-        }
-        Ok(self.leave(id, EnrolmentStatus::Withdrawn))
+        };
+        Ok(self.leave(id, from, EnrolmentStatus::Withdrawn))
     }
 
     /// A trainee holding a place stops the training; the place goes to the first person waiting.
-    pub fn abandon(&mut self, id: &Id) -> Result<Promoted<Id>, RuleViolation> {
+    pub fn abandon(&mut self, id: &Id) -> Result<Departure<Id>, RuleViolation> {
         match self.status(id) {
-            Some(EnrolmentStatus::Accepted) => Ok(self.leave(id, EnrolmentStatus::Abandoned)),
+            Some(from @ EnrolmentStatus::Accepted) => {
+                Ok(self.leave(id, from, EnrolmentStatus::Abandoned))
+            }
             Some(EnrolmentStatus::Waitlisted) => refuse(
                 "NOT_ACCEPTED",
                 "the person is on the waiting list: withdraw the request instead",
@@ -109,15 +117,19 @@ impl<Id: Clone + PartialEq> Roster<Id> {
         }
     }
 
-    fn leave(&mut self, id: &Id, to: EnrolmentStatus) -> Promoted<Id> {
+    fn leave(&mut self, id: &Id, from: EnrolmentStatus, to: EnrolmentStatus) -> Departure<Id> {
         if let Some(e) = self.entries.iter_mut().find(|(i, _)| i == id) {
             e.1 = to;
         }
-        self.fill()
+        Departure {
+            from,
+            to,
+            promoted: self.fill(),
+        }
     }
 
     /// Gives free places to those waiting, in order.
-    fn fill(&mut self) -> Promoted<Id> {
+    fn fill(&mut self) -> Vec<Id> {
         let mut promoted = Vec::new();
         while self.places_taken() < self.capacity {
             let Some(next) = self
@@ -165,32 +177,79 @@ mod tests {
     use super::*;
     use EnrolmentStatus::*;
 
-    #[test]
-    fn places_then_waiting_list_then_promotion() {
+    /// Two places, four requests: two accepted, two waiting in order.
+    fn two_places_four_requests() -> Roster<&'static str> {
         let mut r = Roster::new(2, vec![]);
         assert_eq!(r.request("a"), Accepted);
         assert_eq!(r.request("b"), Accepted);
         assert_eq!(r.request("c"), Waitlisted);
         assert_eq!(r.request("d"), Waitlisted);
+        r
+    }
+
+    #[test]
+    fn places_then_waiting_list_in_order_of_request() {
+        let r = two_places_four_requests();
+        assert_eq!(r.places_taken(), 2);
+        assert_eq!(r.waiting_position(&"c"), Some(1));
         assert_eq!(r.waiting_position(&"d"), Some(2));
-        assert_eq!(r.withdraw(&"a", false).unwrap(), vec!["c"]);
+    }
+
+    #[test]
+    fn a_freed_place_goes_to_the_first_waiting() {
+        let mut r = two_places_four_requests();
+        let a = r.withdraw(&"a", false).unwrap();
+        assert_eq!((a.from, a.to, a.promoted), (Accepted, Withdrawn, vec!["c"]));
         assert_eq!(r.status(&"c"), Some(Accepted));
         assert_eq!(r.waiting_position(&"d"), Some(1));
-        assert_eq!(r.withdraw(&"d", false).unwrap(), Vec::<&str>::new());
-        assert_eq!(r.withdraw(&"d", false).unwrap_err().rule, "ALREADY_LEFT");
-        assert_eq!(r.withdraw(&"b", true).unwrap_err().rule, "TRAINING_STARTED");
-        assert_eq!(r.abandon(&"b").unwrap(), Vec::<&str>::new());
+        let d = r.withdraw(&"d", false).unwrap();
+        assert_eq!((d.from, d.to, d.promoted), (Waitlisted, Withdrawn, vec![]));
+        let b = r.abandon(&"b").unwrap();
+        assert_eq!((b.from, b.to, b.promoted), (Accepted, Abandoned, vec![]));
         assert_eq!(r.places_taken(), 1);
         // A free place and nobody waiting: the next request is accepted.
         assert_eq!(r.request("e"), Accepted);
         assert_eq!(r.request("f"), Waitlisted);
-        assert_eq!(r.abandon(&"f").unwrap_err().rule, "NOT_ACCEPTED");
-        r.complete(&"c");
+    }
+
+    #[test]
+    fn already_left() {
+        let mut r = two_places_four_requests();
+        r.withdraw(&"d", false).unwrap();
+        assert_eq!(r.withdraw(&"d", false).unwrap_err().rule, "ALREADY_LEFT");
+        assert_eq!(r.abandon(&"d").unwrap_err().rule, "ALREADY_LEFT");
+    }
+
+    #[test]
+    fn training_started() {
+        let mut r = two_places_four_requests();
+        assert_eq!(r.withdraw(&"b", true).unwrap_err().rule, "TRAINING_STARTED");
+        // Waiting, nothing can have started.
+        assert!(r.withdraw(&"c", true).is_ok());
+    }
+
+    #[test]
+    fn not_accepted() {
+        let mut r = two_places_four_requests();
+        assert_eq!(r.abandon(&"c").unwrap_err().rule, "NOT_ACCEPTED");
+    }
+
+    #[test]
+    fn already_completed() {
+        let mut r = two_places_four_requests();
+        r.complete(&"a");
         assert_eq!(
-            r.withdraw(&"c", false).unwrap_err().rule,
+            r.withdraw(&"a", false).unwrap_err().rule,
             "ALREADY_COMPLETED"
         );
+        assert_eq!(r.abandon(&"a").unwrap_err().rule, "ALREADY_COMPLETED");
+    }
+
+    #[test]
+    fn not_in_cohort() {
+        let mut r = two_places_four_requests();
         assert_eq!(r.abandon(&"zz").unwrap_err().rule, "NOT_IN_COHORT");
+        assert_eq!(r.withdraw(&"zz", false).unwrap_err().rule, "NOT_IN_COHORT");
     }
 
     #[derive(Debug, Clone)]
@@ -229,8 +288,10 @@ mod tests {
                         n += 1;
                         None
                     }
-                    Act::Withdraw(i, started) if n > 0 => r.withdraw(&(i % n), started).ok(),
-                    Act::Abandon(i) if n > 0 => r.abandon(&(i % n)).ok(),
+                    Act::Withdraw(i, started) if n > 0 => {
+                        r.withdraw(&(i % n), started).ok().map(|d| d.promoted)
+                    }
+                    Act::Abandon(i) if n > 0 => r.abandon(&(i % n)).ok().map(|d| d.promoted),
                     Act::Complete(i) if n > 0 => {
                         r.complete(&(i % n));
                         None

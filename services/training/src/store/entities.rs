@@ -1,5 +1,6 @@
-//! Tables of the training database. Enums are stored as their domain text (`as_str`); minutes
-//! as integers; days as `YYYY-MM-DD` text.
+//! Tables of the training database. Enums, module codes and the participating académies are
+//! stored as their domain text and read back as domain values (an unknown stored value is an
+//! error where it is read); minutes as integers; days as `YYYY-MM-DD` text; hours as JSON.
 
 pub mod programme {
     use sea_orm::entity::prelude::*;
@@ -24,17 +25,19 @@ pub mod programme {
 pub mod programme_module {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::programme::{ModuleCode, ModuleKind, ModuleMode};
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "programme_modules")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub programme_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub code: String,
+        pub code: ModuleCode,
         pub position: i32,
         pub title: String,
-        pub kind: String,
-        pub mode: String,
+        pub kind: ModuleKind,
+        pub mode: ModuleMode,
         pub minutes: i32,
     }
 
@@ -47,6 +50,8 @@ pub mod programme_module {
 pub mod cohort {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::cohort::{CohortScope, Participating};
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "cohorts")]
     pub struct Model {
@@ -55,9 +60,8 @@ pub mod cohort {
         pub school_year: i32,
         pub title: String,
         pub programme_id: String,
-        pub scope: String,
-        /// Académie codes, comma-separated, organising académie first.
-        pub participating_academies: String,
+        pub scope: CohortScope,
+        pub participating_academies: Participating,
         pub capacity: i32,
         pub created_at: DateTimeUtc,
         pub created_by: String,
@@ -73,6 +77,11 @@ pub mod cohort {
 pub mod enrolment {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::{
+        identity::{Sex, TutorQualification},
+        roster::EnrolmentStatus,
+    };
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "enrolments")]
     pub struct Model {
@@ -80,13 +89,13 @@ pub mod enrolment {
         pub id: String,
         pub cohort_id: String,
         pub request_number: i64,
-        pub status: String,
+        pub status: EnrolmentStatus,
         pub last_name: String,
         pub first_name: String,
         pub birth_date: Option<String>,
         pub email: String,
         pub staff_number: String,
-        pub sex: String,
+        pub sex: Sex,
         pub workplace_uai: String,
         pub home_academy: String,
         /// This académie's pseudonymous key; none for staff of another académie (their own
@@ -97,7 +106,7 @@ pub mod enrolment {
         pub tutor_last_name: Option<String>,
         pub tutor_first_name: Option<String>,
         pub tutor_email: Option<String>,
-        pub tutor_qualification: Option<String>,
+        pub tutor_qualification: Option<TutorQualification>,
         pub tutor_assigned_at: Option<DateTimeUtc>,
         pub tutor_assigned_by: Option<String>,
         pub requested_at: DateTimeUtc,
@@ -106,7 +115,7 @@ pub mod enrolment {
         pub left_at: Option<DateTimeUtc>,
         pub left_by: Option<String>,
         pub leave_reason: Option<String>,
-        pub status_before_leaving: Option<String>,
+        pub status_before_leaving: Option<EnrolmentStatus>,
         pub completed_at: Option<DateTimeUtc>,
         pub attestation_number: Option<String>,
         pub created_at: DateTimeUtc,
@@ -122,14 +131,15 @@ pub mod enrolment {
 pub mod session {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::session::SessionKind;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "sessions")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub cohort_id: String,
-        /// `seminar`, `synchronous` or `asynchronous`.
-        pub kind: String,
+        pub kind: SessionKind,
         pub title: String,
         /// Seminar: first and last day; synchronous: the day; asynchronous: opening and closing.
         pub first_day: String,
@@ -151,13 +161,15 @@ pub mod session {
 pub mod session_module {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::programme::ModuleCode;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "session_modules")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub session_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub module_code: String,
+        pub module_code: ModuleCode,
         pub position: i32,
         pub minutes: i32,
     }
@@ -171,6 +183,8 @@ pub mod session_module {
 pub mod credit {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::programme::ModuleCode;
+
     /// The hours ledger: minutes credited to a trainee on a module, from a session attended or
     /// an internship activity.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -179,7 +193,7 @@ pub mod credit {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub enrolment_id: String,
-        pub module_code: String,
+        pub module_code: ModuleCode,
         pub minutes: i32,
         pub session_id: Option<String>,
         pub activity_id: Option<String>,
@@ -197,14 +211,16 @@ pub mod credit {
 pub mod activity {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::{internship::ActivityKind, programme::ModuleCode};
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "internship_activities")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
         pub enrolment_id: String,
-        pub kind: String,
-        pub module_code: String,
+        pub kind: ActivityKind,
+        pub module_code: ModuleCode,
         pub on_date: String,
         pub minutes: i32,
         pub establishment_uai: String,
@@ -249,6 +265,8 @@ pub mod attestation {
 pub mod external_record {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::{identity::StatedSex, regional::ExternalStatus};
+
     /// A member of staff of this académie trained in a cohort of another académie of the région,
     /// as that académie reported it.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -265,39 +283,16 @@ pub mod external_record {
         pub birth_date: Option<String>,
         pub email: String,
         pub staff_number: String,
-        pub sex: String,
+        pub sex: StatedSex,
         pub workplace_uai: String,
         pub candidate_key: String,
-        /// `enrolled`, `completed` or `abandoned`.
-        pub status: String,
+        pub status: ExternalStatus,
         /// JSON of the domain `Hours`.
         pub hours: String,
         pub attestation_number: Option<String>,
         pub reason: Option<String>,
         pub enrolled_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod history {
-    use sea_orm::entity::prelude::*;
-
-    /// Every act on an enrolment, who and when.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "enrolment_history")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub enrolment_id: String,
-        pub at: DateTimeUtc,
-        pub actor: String,
-        pub action: String,
-        pub detail: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,9 @@
 //! Schema of the training database. Migrations are append-only.
 
-use cplds_runtime::db::{RuntimeTables, columns::*};
+use cplds_runtime::{
+    db::{RuntimeTables, columns::*},
+    kit::{HistoryTable, history::AdoptHistory},
+};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
@@ -11,6 +14,14 @@ impl MigratorTrait for Migrator {
             Box::new(RuntimeTables),
             Box::new(CreateTables),
             Box::new(SignedAttestations),
+            Box::new(HistoryTable),
+            // The enrolments' audit trail joins the runtime's one history table.
+            Box::new(AdoptHistory {
+                name: "m20261130_000200_training_adopt_history",
+                table: "enrolment_history",
+                subject_column: "enrolment_id",
+                kind: super::HISTORY_KIND,
+            }),
         ]
     }
 }
@@ -62,11 +73,34 @@ impl MigrationName for CreateTables {
     }
 }
 
-fn fk(from: &str, column: &str, to: &str, to_column: &str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(Alias::new(from), Alias::new(column))
-        .to(Alias::new(to), Alias::new(to_column))
-        .to_owned()
+/// A table of `columns`, each `(column, table)` of `references` a foreign key to that table's
+/// `id` (every key in this schema is an `id`), and an optional composite primary key.
+fn table(
+    name: &str,
+    columns: Vec<ColumnDef>,
+    references: &[(&str, &str)],
+    primary_key: &[&str],
+) -> TableCreateStatement {
+    let mut t = Table::create();
+    t.table(Alias::new(name));
+    for mut c in columns {
+        t.col(&mut c);
+    }
+    for (column, to) in references {
+        t.foreign_key(
+            ForeignKey::create()
+                .from(Alias::new(name), Alias::new(*column))
+                .to(Alias::new(*to), Alias::new("id")),
+        );
+    }
+    if !primary_key.is_empty() {
+        let mut pk = Index::create();
+        for c in primary_key {
+            pk.col(Alias::new(*c));
+        }
+        t.primary_key(&mut pk);
+    }
+    t.to_owned()
 }
 
 async fn index(m: &SchemaManager<'_>, name: &str, table: &str, cols: &[&str]) -> Result<(), DbErr> {
@@ -96,75 +130,83 @@ const TABLES: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for CreateTables {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_table(
-            Table::create()
-                .table(Alias::new("counters"))
-                .col(id("name"))
-                .col(col("value").big_integer().not_null())
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("programmes"))
-                .col(id("id"))
-                .col(int("version").unique_key())
-                .col(text("title"))
-                .col(instant("created_at"))
-                .col(text("created_by"))
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("programme_modules"))
-                .col(text("programme_id"))
-                .col(text("code"))
-                .col(int("position"))
-                .col(text("title"))
-                .col(text("kind"))
-                .col(text("mode"))
-                .col(int("minutes"))
-                .primary_key(
-                    Index::create()
-                        .col(Alias::new("programme_id"))
-                        .col(Alias::new("code")),
-                )
-                .foreign_key(&mut fk(
-                    "programme_modules",
-                    "programme_id",
-                    "programmes",
-                    "id",
-                ))
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("cohorts"))
-                .col(id("id"))
-                .col(int("school_year"))
-                .col(text("title"))
-                .col(text("programme_id"))
-                .col(text("scope"))
-                .col(text("participating_academies"))
-                .col(int("capacity"))
-                .col(instant("created_at"))
-                .col(text("created_by"))
-                .col(instant("updated_at"))
-                .foreign_key(&mut fk("cohorts", "programme_id", "programmes", "id"))
-                .to_owned(),
-        )
-        .await?;
-        index(m, "cohorts_school_year", "cohorts", &["school_year"]).await?;
+        catalogue(m).await?;
+        enrolments(m).await?;
+        sessions(m).await?;
+        ledger(m).await?;
+        outcomes(m).await
+    }
 
-        let mut enrolments = Table::create();
-        enrolments
-            .table(Alias::new("enrolments"))
-            .col(id("id"))
-            .col(text("cohort_id"))
-            .col(col("request_number").big_integer().not_null());
-        for name in [
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in TABLES {
+            m.drop_table(Table::drop().table(Alias::new(*t)).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters, programme versions and their modules, cohorts.
+async fn catalogue(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let value = col("value").big_integer().not_null().to_owned();
+    m.create_table(table("counters", vec![id("name"), value], &[], &[]))
+        .await?;
+    let programmes = vec![
+        id("id"),
+        int("version").unique_key().to_owned(),
+        text("title"),
+        instant("created_at"),
+        text("created_by"),
+    ];
+    m.create_table(table("programmes", programmes, &[], &[]))
+        .await?;
+    let modules = vec![
+        text("programme_id"),
+        text("code"),
+        int("position"),
+        text("title"),
+        text("kind"),
+        text("mode"),
+        int("minutes"),
+    ];
+    m.create_table(table(
+        "programme_modules",
+        modules,
+        &[("programme_id", "programmes")],
+        &["programme_id", "code"],
+    ))
+    .await?;
+    let cohorts = vec![
+        id("id"),
+        int("school_year"),
+        text("title"),
+        text("programme_id"),
+        text("scope"),
+        text("participating_academies"),
+        int("capacity"),
+        instant("created_at"),
+        text("created_by"),
+        instant("updated_at"),
+    ];
+    m.create_table(table(
+        "cohorts",
+        cohorts,
+        &[("programme_id", "programmes")],
+        &[],
+    ))
+    .await?;
+    index(m, "cohorts_school_year", "cohorts", &["school_year"]).await
+}
+
+/// Requests for a place, with the trainee, the tutor and the departure.
+async fn enrolments(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let mut columns = vec![
+        id("id"),
+        text("cohort_id"),
+        col("request_number").big_integer().not_null().to_owned(),
+    ];
+    columns.extend(
+        [
             "status",
             "last_name",
             "first_name",
@@ -174,10 +216,11 @@ impl MigrationTrait for CreateTables {
             "workplace_uai",
             "home_academy",
             "requested_by",
-        ] {
-            enrolments.col(text(name));
-        }
-        for name in [
+        ]
+        .map(text),
+    );
+    columns.extend(
+        [
             "birth_date",
             "candidate_key",
             "deepening_codes",
@@ -190,161 +233,170 @@ impl MigrationTrait for CreateTables {
             "leave_reason",
             "status_before_leaving",
             "attestation_number",
-        ] {
-            enrolments.col(text_null(name));
-        }
-        enrolments
-            .col(instant("requested_at"))
-            .col(instant_null("tutor_assigned_at"))
-            .col(instant_null("accepted_at"))
-            .col(instant_null("left_at"))
-            .col(instant_null("completed_at"))
-            .col(instant("created_at"))
-            .col(instant("updated_at"))
-            .foreign_key(&mut fk("enrolments", "cohort_id", "cohorts", "id"));
-        m.create_table(enrolments.to_owned()).await?;
-        m.create_index(
-            Index::create()
-                .name("enrolments_cohort_request")
-                .table(Alias::new("enrolments"))
-                .col(Alias::new("cohort_id"))
-                .col(Alias::new("request_number"))
-                .unique()
-                .to_owned(),
+        ]
+        .map(text_null),
+    );
+    columns.extend([
+        instant("requested_at"),
+        instant_null("tutor_assigned_at"),
+        instant_null("accepted_at"),
+        instant_null("left_at"),
+        instant_null("completed_at"),
+        instant("created_at"),
+        instant("updated_at"),
+    ]);
+    m.create_table(table(
+        "enrolments",
+        columns,
+        &[("cohort_id", "cohorts")],
+        &[],
+    ))
+    .await?;
+    m.create_index(
+        Index::create()
+            .name("enrolments_cohort_request")
+            .table(Alias::new("enrolments"))
+            .col(Alias::new("cohort_id"))
+            .col(Alias::new("request_number"))
+            .unique()
+            .to_owned(),
+    )
+    .await?;
+    index(m, "enrolments_email", "enrolments", &["email"]).await?;
+    // One live request per person and cohort; one who left may ask again. Partial unique
+    // indexes exist in both SQLite and PostgreSQL.
+    m.get_connection()
+        .execute_unprepared(
+            "CREATE UNIQUE INDEX enrolments_live_staff_number ON enrolments (cohort_id, staff_number) \
+             WHERE status IN ('waitlisted', 'accepted', 'completed')",
         )
         .await?;
-        index(m, "enrolments_email", "enrolments", &["email"]).await?;
-        // One live request per person and cohort; one who left may ask again. Partial unique
-        // indexes exist in both SQLite and PostgreSQL.
-        m.get_connection()
-            .execute_unprepared(
-                "CREATE UNIQUE INDEX enrolments_live_staff_number ON enrolments (cohort_id, staff_number) \
-                 WHERE status IN ('waitlisted', 'accepted', 'completed')",
-            )
-            .await?;
+    Ok(())
+}
 
-        m.create_table(
-            Table::create()
-                .table(Alias::new("sessions"))
-                .col(id("id"))
-                .col(text("cohort_id"))
-                .col(text("kind"))
-                .col(text("title"))
-                .col(text("first_day"))
-                .col(text("last_day"))
-                .col(instant_null("starts_at"))
-                .col(text_null("starts_at_local"))
-                .col(text_null("city"))
-                .col(text_null("place"))
-                .col(instant("created_at"))
-                .col(text("created_by"))
-                .foreign_key(&mut fk("sessions", "cohort_id", "cohorts", "id"))
-                .to_owned(),
-        )
+/// Seminars and distance sessions, with the modules each covers.
+async fn sessions(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let sessions = vec![
+        id("id"),
+        text("cohort_id"),
+        text("kind"),
+        text("title"),
+        text("first_day"),
+        text("last_day"),
+        instant_null("starts_at"),
+        text_null("starts_at_local"),
+        text_null("city"),
+        text_null("place"),
+        instant("created_at"),
+        text("created_by"),
+    ];
+    m.create_table(table(
+        "sessions",
+        sessions,
+        &[("cohort_id", "cohorts")],
+        &[],
+    ))
+    .await?;
+    index(
+        m,
+        "sessions_cohort",
+        "sessions",
+        &["cohort_id", "first_day"],
+    )
+    .await?;
+    let modules = vec![
+        text("session_id"),
+        text("module_code"),
+        int("position"),
+        int("minutes"),
+    ];
+    m.create_table(table(
+        "session_modules",
+        modules,
+        &[("session_id", "sessions")],
+        &["session_id", "module_code"],
+    ))
+    .await
+}
+
+/// Internship activities and the hours ledger.
+async fn ledger(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let activities = vec![
+        id("id"),
+        text("enrolment_id"),
+        text("kind"),
+        text("module_code"),
+        text("on_date"),
+        int("minutes"),
+        text("establishment_uai"),
+        text_null("description"),
+        instant("recorded_at"),
+        text("recorded_by"),
+    ];
+    m.create_table(table(
+        "internship_activities",
+        activities,
+        &[("enrolment_id", "enrolments")],
+        &[],
+    ))
+    .await?;
+    index(
+        m,
+        "internship_activities_enrolment",
+        "internship_activities",
+        &["enrolment_id"],
+    )
+    .await?;
+    let credits = vec![
+        serial("id"),
+        text("enrolment_id"),
+        text("module_code"),
+        int("minutes"),
+        text_null("session_id"),
+        text_null("activity_id"),
+        text("on_date"),
+        instant("recorded_at"),
+        text("recorded_by"),
+    ];
+    let references = [
+        ("enrolment_id", "enrolments"),
+        ("session_id", "sessions"),
+        ("activity_id", "internship_activities"),
+    ];
+    m.create_table(table("credits", credits, &references, &[]))
         .await?;
-        index(
-            m,
-            "sessions_cohort",
-            "sessions",
-            &["cohort_id", "first_day"],
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("session_modules"))
-                .col(text("session_id"))
-                .col(text("module_code"))
-                .col(int("position"))
-                .col(int("minutes"))
-                .primary_key(
-                    Index::create()
-                        .col(Alias::new("session_id"))
-                        .col(Alias::new("module_code")),
-                )
-                .foreign_key(&mut fk("session_modules", "session_id", "sessions", "id"))
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("internship_activities"))
-                .col(id("id"))
-                .col(text("enrolment_id"))
-                .col(text("kind"))
-                .col(text("module_code"))
-                .col(text("on_date"))
-                .col(int("minutes"))
-                .col(text("establishment_uai"))
-                .col(text_null("description"))
-                .col(instant("recorded_at"))
-                .col(text("recorded_by"))
-                .foreign_key(&mut fk(
-                    "internship_activities",
-                    "enrolment_id",
-                    "enrolments",
-                    "id",
-                ))
-                .to_owned(),
-        )
-        .await?;
-        index(
-            m,
-            "internship_activities_enrolment",
-            "internship_activities",
-            &["enrolment_id"],
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("credits"))
-                .col(serial("id"))
-                .col(text("enrolment_id"))
-                .col(text("module_code"))
-                .col(int("minutes"))
-                .col(text_null("session_id"))
-                .col(text_null("activity_id"))
-                .col(text("on_date"))
-                .col(instant("recorded_at"))
-                .col(text("recorded_by"))
-                .foreign_key(&mut fk("credits", "enrolment_id", "enrolments", "id"))
-                .foreign_key(&mut fk("credits", "session_id", "sessions", "id"))
-                .foreign_key(&mut fk(
-                    "credits",
-                    "activity_id",
-                    "internship_activities",
-                    "id",
-                ))
-                .to_owned(),
-        )
-        .await?;
-        index(
-            m,
-            "credits_enrolment",
-            "credits",
-            &["enrolment_id", "session_id"],
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("attestations"))
-                .col(id("number"))
-                .col(text("enrolment_id").unique_key())
-                .col(text("cohort_id"))
-                .col(instant("issued_at"))
-                .col(text("issued_by"))
-                .col(text("hours"))
-                .col(col("pdf").binary().not_null())
-                .col(text("sha256"))
-                .foreign_key(&mut fk("attestations", "enrolment_id", "enrolments", "id"))
-                .to_owned(),
-        )
-        .await?;
-        let mut external = Table::create();
-        external
-            .table(Alias::new("external_records"))
-            .col(id("enrolment_id"))
-            .col(int("school_year"));
-        for name in [
+    index(
+        m,
+        "credits_enrolment",
+        "credits",
+        &["enrolment_id", "session_id"],
+    )
+    .await
+}
+
+/// Attestations, records of staff trained elsewhere, and the enrolments' history (since moved
+/// into the runtime's history table).
+async fn outcomes(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let attestations = vec![
+        id("number"),
+        text("enrolment_id").unique_key().to_owned(),
+        text("cohort_id"),
+        instant("issued_at"),
+        text("issued_by"),
+        text("hours"),
+        col("pdf").binary().not_null().to_owned(),
+        text("sha256"),
+    ];
+    m.create_table(table(
+        "attestations",
+        attestations,
+        &[("enrolment_id", "enrolments")],
+        &[],
+    ))
+    .await?;
+    let mut external = vec![id("enrolment_id"), int("school_year")];
+    external.extend(
+        [
             "organizing_academy",
             "cohort_id",
             "last_name",
@@ -356,50 +408,88 @@ impl MigrationTrait for CreateTables {
             "candidate_key",
             "status",
             "hours",
-        ] {
-            external.col(text(name));
-        }
-        external
-            .col(text_null("birth_date"))
-            .col(text_null("attestation_number"))
-            .col(text_null("reason"))
-            .col(instant("enrolled_at"))
-            .col(instant("updated_at"));
-        m.create_table(external.to_owned()).await?;
-        index(
-            m,
-            "external_records_year",
-            "external_records",
-            &["school_year", "status"],
-        )
+        ]
+        .map(text),
+    );
+    external.extend([
+        text_null("birth_date"),
+        text_null("attestation_number"),
+        text_null("reason"),
+        instant("enrolled_at"),
+        instant("updated_at"),
+    ]);
+    m.create_table(table("external_records", external, &[], &[]))
         .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("enrolment_history"))
-                .col(serial("id"))
-                .col(text("enrolment_id"))
-                .col(instant("at"))
-                .col(text("actor"))
-                .col(text("action"))
-                .col(text_null("detail"))
-                .to_owned(),
-        )
+    index(
+        m,
+        "external_records_year",
+        "external_records",
+        &["school_year", "status"],
+    )
+    .await?;
+    let history = vec![
+        serial("id"),
+        text("enrolment_id"),
+        instant("at"),
+        text("actor"),
+        text("action"),
+        text_null("detail"),
+    ];
+    m.create_table(table("enrolment_history", history, &[], &[]))
         .await?;
-        index(
-            m,
-            "enrolment_history_enrolment",
-            "enrolment_history",
-            &["enrolment_id"],
-        )
-        .await?;
-        Ok(())
-    }
+    index(
+        m,
+        "enrolment_history_enrolment",
+        "enrolment_history",
+        &["enrolment_id"],
+    )
+    .await
+}
 
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in TABLES {
-            m.drop_table(Table::drop().table(Alias::new(*t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+#[cfg(test)]
+mod tests {
+    use cplds_runtime::db::{self, DbTarget};
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+
+    /// An audit trail written before the shared history table keeps every row, in order.
+    #[tokio::test]
+    async fn the_enrolment_history_moves_into_the_shared_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db::connect(&DbTarget::Sqlite {
+            path: dir.path().join("training.sqlite"),
+        })
+        .await
+        .unwrap();
+        // Up to the last migration before the shared history.
+        Migrator::up(&db, Some(3)).await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO enrolment_history (enrolment_id, at, actor, action, detail) VALUES \
+             ('e1', '2025-10-01T08:00:00Z', 'eafc@ac-toulouse.fr', 'requested', 'accepted'), \
+             ('e2', '2025-10-01T09:00:00Z', 'eafc@ac-toulouse.fr', 'requested', 'waitlisted'), \
+             ('e1', '2025-10-02T08:00:00Z', 'formateur@ac-toulouse.fr', 'attendance', NULL)",
+        )
+        .await
+        .unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let e1 = cplds_runtime::kit::history::of(&db, super::super::HISTORY_KIND, "e1")
+            .await
+            .unwrap();
+        let actions: Vec<(&str, Option<&str>)> = e1
+            .iter()
+            .map(|h| (h.action.as_str(), h.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            actions,
+            [("requested", Some("accepted")), ("attendance", None)]
+        );
+        assert_eq!(e1[1].actor, "formateur@ac-toulouse.fr");
+        assert!(
+            !SchemaManager::new(&db)
+                .has_table("enrolment_history")
+                .await
+                .unwrap()
+        );
     }
 }

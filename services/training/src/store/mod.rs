@@ -1,23 +1,56 @@
 //! Persistence of programmes, cohorts, sessions, enrolments, the hours ledger, attestations and
 //! external records (sea-orm). Functions take any connection, so the api layer decides the
-//! transaction; no rule is decided here.
+//! transaction (a [`cplds_runtime::kit::UnitOfWork`]); no rule is decided here. What is read
+//! back comes back as domain values where the rules need them (a programme, a deepening choice,
+//! a ledger); what no longer reads is an error, never a default.
 
+mod enrolments;
 pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::db::{page, stmt};
+use cplds_runtime::{
+    db::{page, stmt},
+    kit::new_id,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait},
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
-pub use self::entities::{
-    activity, attestation, cohort, credit, enrolment, external_record, history, programme,
-    programme_module, session, session_module,
+pub use self::{
+    enrolments::*,
+    entities::{
+        activity, attestation, cohort, credit, enrolment, external_record, programme,
+        programme_module, session, session_module,
+    },
 };
-use crate::domain::roster::EnrolmentStatus;
+use crate::domain::{
+    Unreadable,
+    attendance::Planned,
+    calendar::{self, stored_day},
+    hours::Hours,
+    programme::{ARRETE_2017, Module, ModuleCode, Programme},
+    regional::ExternalStatus,
+    session::Schedule,
+};
+
+/// The kind of record the audit history of this service is about.
+pub const HISTORY_KIND: &str = "enrolment";
+
+fn unreadable(e: Unreadable) -> DbErr {
+    DbErr::Custom(e.to_string())
+}
+
+/// Hours as stored (JSON of the domain `Hours`).
+pub fn encode_hours(h: &Hours) -> Result<String, DbErr> {
+    serde_json::to_string(h).map_err(|e| DbErr::Custom(format!("hours: {e}")))
+}
+
+/// Stored hours read back; corrupt JSON is an error, not zero hours.
+pub fn decode_hours(s: &str) -> Result<Hours, DbErr> {
+    serde_json::from_str(s).map_err(|e| DbErr::Custom(format!("stored hours {s:?}: {e}")))
+}
 
 /// The next value of a named counter (attestation numbers, request order), 1 first. The upsert
 /// locks the counter's row until the transaction ends, so concurrent callers never share one.
@@ -45,44 +78,105 @@ fn locked<Q: QuerySelect>(q: Q, backend: DbBackend) -> Q {
 
 // ---- programmes ------------------------------------------------------------------------------
 
+/// A programme version as stored, with its catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgrammeRecord {
+    pub row: programme::Model,
+    pub programme: Programme,
+}
+
 pub async fn insert_programme<C: ConnectionTrait>(
     db: &C,
-    row: programme::Model,
-    modules: Vec<programme_module::Model>,
+    p: &Programme,
+    at: DateTime<Utc>,
+    by: &str,
 ) -> Result<programme::Model, DbErr> {
-    let row = row.into_active_model().reset_all().insert(db).await?;
-    for m in modules {
-        m.into_active_model().reset_all().insert(db).await?;
+    let row = programme::Model {
+        id: new_id(),
+        version: p.version,
+        title: p.title.clone(),
+        created_at: at,
+        created_by: by.to_owned(),
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(db)
+    .await?;
+    for (i, m) in p.modules.iter().enumerate() {
+        programme_module::Model {
+            programme_id: row.id.clone(),
+            code: m.code.clone(),
+            position: i as i32,
+            title: m.title.clone(),
+            kind: m.kind,
+            mode: m.mode,
+            minutes: m.minutes as i32,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(db)
+        .await?;
     }
     Ok(row)
+}
+
+/// The catalogue of a stored programme (it was checked when written: one that no longer
+/// passes the rules is an error).
+async fn with_modules<C: ConnectionTrait>(
+    db: &C,
+    row: programme::Model,
+) -> Result<ProgrammeRecord, DbErr> {
+    let modules = programme_module::Entity::find()
+        .filter(programme_module::Column::ProgrammeId.eq(row.id.as_str()))
+        .order_by_asc(programme_module::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| Module {
+            code: m.code,
+            title: m.title,
+            kind: m.kind,
+            mode: m.mode,
+            minutes: m.minutes as u32,
+        })
+        .collect();
+    let programme =
+        Programme::new(row.version, row.title.clone(), modules, ARRETE_2017).map_err(|e| {
+            DbErr::Custom(format!(
+                "stored programme {} no longer valid: {e:?}",
+                row.id
+            ))
+        })?;
+    Ok(ProgrammeRecord { row, programme })
 }
 
 pub async fn programme<C: ConnectionTrait>(
     db: &C,
     id: &str,
-) -> Result<Option<programme::Model>, DbErr> {
-    programme::Entity::find_by_id(id.to_owned()).one(db).await
+) -> Result<Option<ProgrammeRecord>, DbErr> {
+    match programme::Entity::find_by_id(id.to_owned()).one(db).await? {
+        Some(row) => with_modules(db, row).await.map(Some),
+        None => Ok(None),
+    }
 }
 
-pub async fn programme_by_version<C: ConnectionTrait>(
+/// The version of a programme, without its catalogue.
+pub async fn programme_version<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<i32>, DbErr> {
+    Ok(programme::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(|p| p.version))
+}
+
+pub async fn programme_version_exists<C: ConnectionTrait>(
     db: &C,
     version: i32,
-) -> Result<Option<programme::Model>, DbErr> {
-    programme::Entity::find()
+) -> Result<bool, DbErr> {
+    Ok(programme::Entity::find()
         .filter(programme::Column::Version.eq(version))
         .one(db)
-        .await
-}
-
-pub async fn programme_modules<C: ConnectionTrait>(
-    db: &C,
-    programme_id: &str,
-) -> Result<Vec<programme_module::Model>, DbErr> {
-    programme_module::Entity::find()
-        .filter(programme_module::Column::ProgrammeId.eq(programme_id))
-        .order_by_asc(programme_module::Column::Position)
-        .all(db)
-        .await
+        .await?
+        .is_some())
 }
 
 /// Most recent version first; `before` is the last version of the previous page.
@@ -90,14 +184,18 @@ pub async fn list_programmes<C: ConnectionTrait>(
     db: &C,
     before: Option<i32>,
     limit: u64,
-) -> Result<Vec<programme::Model>, DbErr> {
+) -> Result<Vec<ProgrammeRecord>, DbErr> {
     let mut q = programme::Entity::find()
         .order_by_desc(programme::Column::Version)
         .limit(limit);
     if let Some(v) = before {
         q = q.filter(programme::Column::Version.lt(v));
     }
-    q.all(db).await
+    let mut out = Vec::new();
+    for row in q.all(db).await? {
+        out.push(with_modules(db, row).await?);
+    }
+    Ok(out)
 }
 
 // ---- cohorts ---------------------------------------------------------------------------------
@@ -142,23 +240,76 @@ pub async fn list_cohorts<C: ConnectionTrait>(
 
 // ---- sessions --------------------------------------------------------------------------------
 
-pub async fn insert_session<C: ConnectionTrait>(
-    db: &C,
-    row: session::Model,
-    modules: Vec<session_module::Model>,
-) -> Result<session::Model, DbErr> {
-    let row = row.into_active_model().reset_all().insert(db).await?;
-    for m in modules {
-        m.into_active_model().reset_all().insert(db).await?;
-    }
-    Ok(row)
+/// A session as the training office plans it.
+pub struct NewSession {
+    pub cohort_id: String,
+    pub title: String,
+    pub schedule: Schedule,
+    /// City and place of a seminar.
+    pub venue: Option<(String, String)>,
+    pub modules: Vec<(ModuleCode, u32)>,
 }
 
-pub async fn session<C: ConnectionTrait>(
+pub async fn insert_session<C: ConnectionTrait>(
+    db: &C,
+    new: NewSession,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<(session::Model, Vec<session_module::Model>), DbErr> {
+    let (city, place) = new.venue.map_or((None, None), |(c, p)| (Some(c), Some(p)));
+    let s = &new.schedule;
+    let row = session::Model {
+        id: new_id(),
+        cohort_id: new.cohort_id,
+        kind: s.kind,
+        title: new.title,
+        first_day: calendar::iso(s.first_day),
+        last_day: calendar::iso(s.last_day),
+        starts_at: s.start,
+        starts_at_local: s.start.map(cplds_runtime::time::format_paris_local),
+        city,
+        place,
+        created_at: at,
+        created_by: by.to_owned(),
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(db)
+    .await?;
+    let mut modules = Vec::with_capacity(new.modules.len());
+    for (i, (code, minutes)) in new.modules.into_iter().enumerate() {
+        let m = session_module::Model {
+            session_id: row.id.clone(),
+            module_code: code,
+            position: i as i32,
+            minutes: minutes as i32,
+        };
+        m.clone().into_active_model().reset_all().insert(db).await?;
+        modules.push(m);
+    }
+    Ok((row, modules))
+}
+
+/// A session as it was planned, for the attendance rules.
+pub async fn planned_session<C: ConnectionTrait>(
     db: &C,
     id: &str,
-) -> Result<Option<session::Model>, DbErr> {
-    session::Entity::find_by_id(id.to_owned()).one(db).await
+) -> Result<Option<Planned>, DbErr> {
+    let Some(s) = session::Entity::find_by_id(id.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    let modules = session_modules(db, std::slice::from_ref(&s.id))
+        .await?
+        .into_iter()
+        .map(|m| (m.module_code, m.minutes as u32))
+        .collect();
+    Ok(Some(Planned {
+        kind: s.kind,
+        first_day: stored_day(&s.first_day).map_err(unreadable)?,
+        last_day: stored_day(&s.last_day).map_err(unreadable)?,
+        cohort_id: s.cohort_id,
+        modules,
+    }))
 }
 
 pub async fn session_modules<C: ConnectionTrait>(
@@ -186,205 +337,6 @@ pub async fn sessions_of<C: ConnectionTrait>(
         .order_by_asc(session::Column::FirstDay)
         .order_by_asc(session::Column::StartsAt)
         .order_by_asc(session::Column::Id)
-        .all(db)
-        .await
-}
-
-// ---- enrolments ------------------------------------------------------------------------------
-
-pub async fn insert_enrolment<C: ConnectionTrait>(
-    db: &C,
-    row: enrolment::Model,
-) -> Result<enrolment::Model, DbErr> {
-    row.into_active_model().reset_all().insert(db).await
-}
-
-pub async fn enrolment<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-) -> Result<Option<enrolment::Model>, DbErr> {
-    enrolment::Entity::find_by_id(id.to_owned()).one(db).await
-}
-
-pub async fn save_enrolment<C: ConnectionTrait>(
-    db: &C,
-    row: enrolment::ActiveModel,
-) -> Result<enrolment::Model, DbErr> {
-    row.update(db).await
-}
-
-/// Every request of a cohort, in order: the roster.
-pub async fn cohort_enrolments<C: ConnectionTrait>(
-    db: &C,
-    cohort_id: &str,
-) -> Result<Vec<enrolment::Model>, DbErr> {
-    enrolment::Entity::find()
-        .filter(enrolment::Column::CohortId.eq(cohort_id))
-        .order_by_asc(enrolment::Column::RequestNumber)
-        .all(db)
-        .await
-}
-
-pub async fn live_enrolment_of<C: ConnectionTrait>(
-    db: &C,
-    cohort_id: &str,
-    staff_number: &str,
-) -> Result<Option<enrolment::Model>, DbErr> {
-    enrolment::Entity::find()
-        .filter(enrolment::Column::CohortId.eq(cohort_id))
-        .filter(enrolment::Column::StaffNumber.eq(staff_number))
-        .filter(
-            enrolment::Column::Status.is_in(
-                EnrolmentStatus::ALL
-                    .iter()
-                    .filter(|s| s.is_live())
-                    .map(|s| s.as_str()),
-            ),
-        )
-        .one(db)
-        .await
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnrolmentFilter {
-    pub cohort_id: String,
-    pub status: Option<EnrolmentStatus>,
-    pub home_academy: Option<String>,
-}
-
-impl EnrolmentFilter {
-    fn apply<Q: QueryFilter>(&self, q: Q) -> Q {
-        let mut q = q.filter(enrolment::Column::CohortId.eq(self.cohort_id.as_str()));
-        if let Some(s) = self.status {
-            q = q.filter(enrolment::Column::Status.eq(s.as_str()));
-        }
-        if let Some(a) = &self.home_academy {
-            q = q.filter(enrolment::Column::HomeAcademy.eq(a.as_str()));
-        }
-        q
-    }
-
-    /// Identifies the filters in page tokens.
-    pub fn scope(&self) -> String {
-        format!(
-            "enrolments;{};{:?};{:?}",
-            self.cohort_id,
-            self.status.map(|s| s.as_str()),
-            self.home_academy
-        )
-    }
-}
-
-/// In order of request; `after` is the last request number of the previous page.
-pub async fn list_enrolments<C: ConnectionTrait>(
-    db: &C,
-    filter: &EnrolmentFilter,
-    after: Option<i64>,
-    limit: u64,
-) -> Result<Vec<enrolment::Model>, DbErr> {
-    page(
-        db,
-        filter.apply(enrolment::Entity::find()),
-        enrolment::Column::RequestNumber,
-        after,
-        limit,
-    )
-    .await
-}
-
-pub async fn count_enrolments<C: ConnectionTrait>(
-    db: &C,
-    filter: &EnrolmentFilter,
-) -> Result<u64, DbErr> {
-    filter.apply(enrolment::Entity::find()).count(db).await
-}
-
-/// 1 for the first person waiting in the cohort, given one's request number.
-pub async fn waiting_position<C: ConnectionTrait>(
-    db: &C,
-    cohort_id: &str,
-    request_number: i64,
-) -> Result<u64, DbErr> {
-    enrolment::Entity::find()
-        .filter(enrolment::Column::CohortId.eq(cohort_id))
-        .filter(enrolment::Column::Status.eq(EnrolmentStatus::Waitlisted.as_str()))
-        .filter(enrolment::Column::RequestNumber.lte(request_number))
-        .count(db)
-        .await
-}
-
-/// (status, count) of a cohort.
-pub async fn status_counts<C: ConnectionTrait>(
-    db: &C,
-    cohort_id: &str,
-) -> Result<Vec<(String, i64)>, DbErr> {
-    enrolment::Entity::find()
-        .select_only()
-        .column(enrolment::Column::Status)
-        .column_as(Expr::col(enrolment::Column::Id).count(), "n")
-        .filter(enrolment::Column::CohortId.eq(cohort_id))
-        .group_by(enrolment::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await
-}
-
-// ---- the hours ledger ------------------------------------------------------------------------
-
-pub async fn credits_of<C: ConnectionTrait>(
-    db: &C,
-    enrolment_ids: &[String],
-) -> Result<Vec<credit::Model>, DbErr> {
-    if enrolment_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    credit::Entity::find()
-        .filter(credit::Column::EnrolmentId.is_in(enrolment_ids.iter().cloned()))
-        .order_by_asc(credit::Column::Id)
-        .all(db)
-        .await
-}
-
-pub async fn insert_credit<C: ConnectionTrait>(
-    db: &C,
-    row: credit::ActiveModel,
-) -> Result<(), DbErr> {
-    row.insert(db).await?;
-    Ok(())
-}
-
-/// Removes a trainee's attendance at a session (before recording it again).
-pub async fn delete_attendance<C: ConnectionTrait>(
-    db: &C,
-    enrolment_id: &str,
-    session_id: &str,
-) -> Result<u64, DbErr> {
-    Ok(credit::Entity::delete_many()
-        .filter(credit::Column::EnrolmentId.eq(enrolment_id))
-        .filter(credit::Column::SessionId.eq(session_id))
-        .exec(db)
-        .await?
-        .rows_affected)
-}
-
-pub async fn insert_activity<C: ConnectionTrait>(
-    db: &C,
-    row: activity::Model,
-) -> Result<activity::Model, DbErr> {
-    row.into_active_model().reset_all().insert(db).await
-}
-
-pub async fn activities_of<C: ConnectionTrait>(
-    db: &C,
-    enrolment_ids: &[String],
-) -> Result<Vec<activity::Model>, DbErr> {
-    if enrolment_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    activity::Entity::find()
-        .filter(activity::Column::EnrolmentId.is_in(enrolment_ids.iter().cloned()))
-        .order_by_asc(activity::Column::OnDate)
-        .order_by_asc(activity::Column::Id)
         .all(db)
         .await
 }
@@ -431,28 +383,53 @@ pub async fn external_record<C: ConnectionTrait>(
 pub async fn insert_external<C: ConnectionTrait>(
     db: &C,
     row: external_record::Model,
-) -> Result<(), DbErr> {
-    row.into_active_model().reset_all().insert(db).await?;
-    Ok(())
+) -> Result<external_record::Model, DbErr> {
+    row.into_active_model().reset_all().insert(db).await
 }
 
-pub async fn save_external<C: ConnectionTrait>(
+/// How a record of staff trained elsewhere ends.
+pub struct Closing {
+    pub status: ExternalStatus,
+    pub hours: Hours,
+    pub attestation_number: Option<String>,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Closes a record; the attestation number of a completion, the reason of an abandonment.
+pub async fn close_external<C: ConnectionTrait>(
     db: &C,
-    row: external_record::ActiveModel,
+    row: external_record::Model,
+    closing: Closing,
 ) -> Result<(), DbErr> {
-    row.update(db).await?;
+    use sea_orm::Set;
+    let completed = closing.status == ExternalStatus::Completed;
+    let mut am = row.into_active_model();
+    am.status = Set(closing.status);
+    am.hours = Set(encode_hours(&closing.hours)?);
+    am.updated_at = Set(closing.at);
+    if completed {
+        am.attestation_number = Set(closing.attestation_number);
+    } else {
+        am.reason = Set(closing.reason);
+    }
+    am.update(db).await?;
     Ok(())
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExternalFilter {
     pub school_year: Option<i32>,
-    pub status: Option<String>,
+    pub status: Option<ExternalStatus>,
 }
 
 impl ExternalFilter {
     pub fn scope(&self) -> String {
-        format!("external;{:?};{:?}", self.school_year, self.status)
+        format!(
+            "external;{:?};{:?}",
+            self.school_year,
+            self.status.map(ExternalStatus::as_str)
+        )
     }
 }
 
@@ -467,42 +444,25 @@ pub async fn list_external<C: ConnectionTrait>(
     if let Some(y) = filter.school_year {
         q = q.filter(external_record::Column::SchoolYear.eq(y));
     }
-    if let Some(s) = &filter.status {
-        q = q.filter(external_record::Column::Status.eq(s.as_str()));
+    if let Some(s) = filter.status {
+        q = q.filter(external_record::Column::Status.eq(s));
     }
     page(db, q, external_record::Column::EnrolmentId, after, limit).await
 }
 
-// ---- history ---------------------------------------------------------------------------------
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub async fn record_history<C: ConnectionTrait>(
-    db: &C,
-    enrolment_id: &str,
-    at: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    detail: Option<String>,
-) -> Result<(), DbErr> {
-    history::ActiveModel {
-        enrolment_id: Set(enrolment_id.to_owned()),
-        at: Set(at),
-        actor: Set(actor.to_owned()),
-        action: Set(action.to_owned()),
-        detail: Set(detail),
-        ..Default::default()
+    #[test]
+    fn hours_read_back_or_fail() {
+        let h = Hours {
+            theory: 7200,
+            internship: 60,
+            ..Default::default()
+        };
+        assert_eq!(decode_hours(&encode_hours(&h).unwrap()).unwrap(), h);
+        // Corrupt hours used to read as zero hours, silently.
+        assert!(decode_hours("not json").is_err());
     }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn history_of<C: ConnectionTrait>(
-    db: &C,
-    enrolment_id: &str,
-) -> Result<Vec<history::Model>, DbErr> {
-    history::Entity::find()
-        .filter(history::Column::EnrolmentId.eq(enrolment_id))
-        .order_by_asc(history::Column::Id)
-        .all(db)
-        .await
 }

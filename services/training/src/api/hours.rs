@@ -1,0 +1,178 @@
+//! What trainers record (attendance at sessions, internship activities) and what the training
+//! office follows (a cohort's progress). The ledger never credits a module beyond its hours.
+
+use cplds_proto::v1 as pb;
+use cplds_runtime::{
+    auth::Caller,
+    error::{ServiceError, ServiceResult, Violations},
+    kit::{Decided, parse_id},
+};
+
+use super::{Inner, act, convert, enrolment_subject, id_field, invalid};
+use crate::{
+    domain::{
+        attendance,
+        calendar::{optional_day, required_day},
+        cohort::free_text,
+        format_minutes,
+        hours::Hours,
+        identity::Uai,
+        internship::{self, activity_minutes},
+        programme::ModuleCode,
+        roster::EnrolmentStatus,
+    },
+    store::{self, NewActivity, enrolment},
+};
+
+impl Inner {
+    pub(super) async fn record_activity(
+        &self,
+        caller: Caller,
+        r: pb::RecordInternshipActivityRequest,
+    ) -> ServiceResult<pb::TrainingEnrolment> {
+        let mut v = Violations::default();
+        let id = v.check("enrolment_id", parse_id(&r.enrolment_id));
+        let kind = v.check("kind", convert::required(r.kind));
+        let code = v.check("module_code", ModuleCode::parse(&r.module_code));
+        let day = v.check("date", required_day(&r.date));
+        let minutes = v.check("minutes", activity_minutes(kind, r.minutes));
+        let uai = v.check("establishment_uai", Uai::parse(&r.establishment_uai));
+        let description = v.check("description", free_text(&r.description, 500));
+        let (id, kind, code, day, minutes, uai, description) =
+            v.finish_with((id, kind, code, day, minutes, uai, description))?;
+
+        let uow = self.core.begin().await?;
+        let f = self.file(uow.txn(), &id).await?;
+        let mut v = Violations::default();
+        let module = v.check(
+            "module_code",
+            internship::practical_module(&f.programme.programme, &code),
+        );
+        if let Some(why) = f.school_year().outside(day) {
+            v.add("date", why);
+        }
+        let module = v.finish_with(module)?;
+        let tutor = f.enrolment.tutor_email.is_some();
+        let mut ledger = f.ledger();
+        internship::record(
+            f.status(),
+            tutor,
+            &mut ledger,
+            module,
+            f.choice.as_ref(),
+            minutes,
+        )
+        .on(enrolment_subject(&id))?;
+
+        let (now, by) = (uow.now(), caller.subject.as_str());
+        let detail = Some(format!("{kind} {code} {}", format_minutes(minutes)));
+        let activity = NewActivity {
+            enrolment_id: &f.enrolment.id,
+            kind,
+            module_code: code,
+            day,
+            minutes,
+            establishment_uai: uai.as_str().to_owned(),
+            description: Some(description),
+            at: now,
+            by,
+        };
+        store::record_activity(uow.txn(), activity).await?;
+        let row = store::touch(uow.txn(), f.enrolment, now).await?;
+        self.recorded(uow, act(&id, by, "internship_activity", detail), &row)
+            .await
+    }
+
+    pub(super) async fn record_attendance(
+        &self,
+        caller: Caller,
+        r: pb::RecordAttendanceRequest,
+    ) -> ServiceResult<pb::TrainingEnrolment> {
+        let mut v = Violations::default();
+        let session_id = v.check("session_id", parse_id(&r.session_id));
+        let id = v.check("enrolment_id", parse_id(&r.enrolment_id));
+        let given = convert::session_modules(&r.modules, &mut v);
+        let completed_on = v.check("completed_on", optional_day(&r.completed_on));
+        let (session_id, id, given, completed_on) =
+            v.finish_with((session_id, id, given, completed_on))?;
+
+        let uow = self.core.begin().await?;
+        let f = self.file(uow.txn(), &id).await?;
+        let session = store::planned_session(uow.txn(), &session_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("session {session_id}")))?;
+        let p = &f.programme.programme;
+        let choice = f.choice.as_ref();
+        let attended = attendance::read(&session, &f.cohort.id, p, choice, given, completed_on)
+            .map_err(invalid)?;
+        let mut ledger = f.ledger_without_session(&session_id);
+        attendance::credit(f.status(), &attended, p, choice, &mut ledger)
+            .on(enrolment_subject(&id))?;
+
+        let (now, by) = (uow.now(), caller.subject.as_str());
+        store::replace_attendance(uow.txn(), &f.enrolment.id, &session_id, &attended, now, by)
+            .await?;
+        let row = store::touch(uow.txn(), f.enrolment, now).await?;
+        let modules: Vec<String> = attended
+            .modules
+            .iter()
+            .map(|(c, m)| format!("{c} {}", format_minutes(*m)))
+            .collect();
+        let detail = Some(format!("session {session_id}: {}", modules.join(", ")));
+        self.recorded(uow, act(&id, by, "attendance", detail), &row)
+            .await
+    }
+
+    /// Every trainee followed (in training, completed or abandoned) with their progress, and
+    /// the cohort's counts.
+    pub(super) async fn cohort_progress(
+        &self,
+        _caller: Caller,
+        r: pb::GetCohortProgressRequest,
+    ) -> ServiceResult<pb::CohortProgress> {
+        let id = id_field("cohort_id", &r.cohort_id)?;
+        let db = &self.core.db;
+        let c = self.cohort(db, &id).await?;
+        let p = self.programme(db, &c.programme_id).await?;
+        let all = store::cohort_enrolments(db, &c.id).await?;
+        let followed: Vec<&enrolment::Model> = all
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.status,
+                    EnrolmentStatus::Accepted
+                        | EnrolmentStatus::Completed
+                        | EnrolmentStatus::Abandoned
+                )
+            })
+            .collect();
+        let ids: Vec<String> = followed.iter().map(|e| e.id.clone()).collect();
+        let records = store::records_of(db, &ids).await?;
+        let view = self.view(&c, &p.programme, &records);
+        let mut total = Hours::default();
+        let mut trainees = Vec::with_capacity(followed.len());
+        for e in followed {
+            total = total.plus(view.hours(e)?);
+            trainees.push(pb::TraineeProgress {
+                enrolment_id: e.id.clone(),
+                last_name: e.last_name.clone(),
+                first_name: e.first_name.clone(),
+                home_academy: e.home_academy.clone(),
+                status: convert::wire(e.status),
+                progress: Some(view.progress_pb(e)?),
+            });
+        }
+        let count = |s: EnrolmentStatus| all.iter().filter(|e| e.status == s).count() as u32;
+        Ok(pb::CohortProgress {
+            cohort: Some(self.render_cohort(db, &c).await?),
+            trainees,
+            total_hours: Some(convert::hours_pb(&total)),
+            total_credited_minutes: u64::from(total.total()),
+            in_training: count(EnrolmentStatus::Accepted),
+            completed: count(EnrolmentStatus::Completed),
+            abandoned: count(EnrolmentStatus::Abandoned),
+            withdrawn: count(EnrolmentStatus::Withdrawn),
+            waiting: count(EnrolmentStatus::Waitlisted),
+        })
+    }
+}
