@@ -37,7 +37,9 @@ enum Op {
 /// Pages that follow each other as text flows down.
 struct Flow {
     title: String,
-    pages: Vec<Vec<Op>>,
+    /// Full pages, then the one being drawn.
+    done: Vec<Vec<Op>>,
+    page: Vec<Op>,
     y: f32,
 }
 
@@ -47,20 +49,19 @@ impl Flow {
     fn new(title: &str) -> Self {
         Self {
             title: title.to_owned(),
-            pages: vec![Vec::new()],
+            done: Vec::new(),
+            page: Vec::new(),
             y: TOP,
         }
     }
 
     fn ops(&mut self) -> &mut Vec<Op> {
-        self.pages
-            .last_mut()
-            .expect("a flow has a page from the start")
+        &mut self.page
     }
 
     fn ensure(&mut self, height: f32) {
         if self.y - height < BOTTOM {
-            self.pages.push(Vec::new());
+            self.done.push(std::mem::take(&mut self.page));
             self.y = TOP;
         }
     }
@@ -118,8 +119,10 @@ impl Flow {
 
     fn finish(self) -> Vec<u8> {
         let mut doc = Document::new(&self.title);
-        let count = self.pages.len();
-        for (i, ops) in self.pages.into_iter().enumerate() {
+        let mut pages = self.done;
+        pages.push(self.page);
+        let count = pages.len();
+        for (i, ops) in pages.into_iter().enumerate() {
             let page = doc.page();
             for op in ops {
                 match op {

@@ -1,14 +1,14 @@
 //! Appeals against a result: filed by the candidate within the window after publication, one at
 //! a time; upheld (marks revised, decision recomputed by the same rules) or dismissed.
 
+use cplds_runtime::kit::{RuleViolation, refuse};
+
 use super::{
-    RuleViolation,
     decision::{Decision, decide_with},
     mark::PartResult,
-    refuse, text_enum,
 };
 
-text_enum!(AppealStatus { Pending => "pending", Upheld => "upheld", Dismissed => "dismissed" });
+cplds_runtime::text_enum!(AppealStatus { Pending => "pending", Upheld => "upheld", Dismissed => "dismissed" });
 
 pub fn can_file(pending: bool, withdrawn: bool) -> Result<(), RuleViolation> {
     if withdrawn {
@@ -18,12 +18,17 @@ pub fn can_file(pending: bool, withdrawn: bool) -> Result<(), RuleViolation> {
         );
     }
     if pending {
-        return refuse(
-            "APPEAL_PENDING",
-            "an appeal of this candidate is already awaiting its decision",
-        );
+        return Err(already_pending());
     }
     Ok(())
+}
+
+/// One appeal at a time: what a second one meets.
+pub fn already_pending() -> RuleViolation {
+    RuleViolation::new(
+        "APPEAL_PENDING",
+        "an appeal of this candidate is already awaiting its decision",
+    )
 }
 
 pub fn can_decide(status: AppealStatus) -> Result<(), RuleViolation> {
