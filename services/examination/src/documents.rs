@@ -10,7 +10,7 @@ use cplds_runtime::{
 };
 
 use crate::domain::{
-    decision::{Outcome, reason_label},
+    decision::{Decision, Outcome, reason_label},
     mark::{HalfPoints, PartResult},
     schedule::{ExamPart, Timing, phase_label},
 };
@@ -276,6 +276,21 @@ pub struct MinutesRow {
     pub reason: Option<crate::domain::decision::Reason>,
 }
 
+impl MinutesRow {
+    /// A candidate's line: their name and the decision.
+    pub fn new(last_name: &str, first_name: &str, d: &Decision) -> Self {
+        Self {
+            last_name: last_name.to_owned(),
+            first_name: first_name.to_owned(),
+            part_1: d.part_1,
+            part_2: d.part_2,
+            total: d.total(),
+            outcome: d.outcome,
+            reason: d.reason,
+        }
+    }
+}
+
 pub struct Minutes<'a> {
     pub academy_name: &'a str,
     pub year: i32,
@@ -470,15 +485,7 @@ mod tests {
         let rows: Vec<MinutesRow> = (0..70)
             .map(|i| {
                 let d = decide(false, mark(i % 41), mark(30));
-                MinutesRow {
-                    last_name: format!("Nom{i}"),
-                    first_name: "Prénom".into(),
-                    part_1: d.part_1,
-                    part_2: d.part_2,
-                    total: d.total(),
-                    outcome: d.outcome,
-                    reason: d.reason,
-                }
+                MinutesRow::new(&format!("Nom{i}"), "Prénom", &d)
             })
             .collect();
         let m = Minutes {

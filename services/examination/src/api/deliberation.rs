@@ -107,15 +107,7 @@ impl Inner {
             .collect();
         let rows: Vec<MinutesRow> = decided
             .iter()
-            .map(|(c, d)| MinutesRow {
-                last_name: c.last_name.clone(),
-                first_name: c.first_name.clone(),
-                part_1: d.part_1,
-                part_2: d.part_2,
-                total: d.total(),
-                outcome: d.outcome,
-                reason: d.reason,
-            })
+            .map(|(c, d)| MinutesRow::new(&c.last_name, &c.first_name, d))
             .collect();
         let pdf = documents::minutes_pdf(&documents::Minutes {
             academy_name: self.academy.name,

@@ -21,25 +21,64 @@ use crate::{
     store::{self, Change, MarkAct, SheetRows, board, board_member, session},
 };
 
-enum Acting {
+pub(super) enum Acting {
     Enter(PartResult),
     Correct(PartResult, String),
     Reconcile(PartResult, String),
 }
 
-/// The common fields of the three mark requests.
-fn parse(
-    candidacy_id: &str,
-    exam_part: i32,
-    mark: &str,
-    absent: bool,
-    reason: Option<&str>,
-) -> ServiceResult<(String, ExamPart, PartResult, String)> {
+/// The three mark requests: the same fields, and what each asks.
+pub(super) trait MarkRequest {
+    fn fields(&self) -> (&str, i32, &str, bool);
+    /// The reason the request must give, if it asks for one.
+    fn reason(&self) -> Option<&str>;
+    fn acting(value: PartResult, reason: String) -> Acting;
+}
+
+impl MarkRequest for pb::EnterMarkRequest {
+    fn fields(&self) -> (&str, i32, &str, bool) {
+        (&self.candidacy_id, self.exam_part, &self.mark, self.absent)
+    }
+    fn reason(&self) -> Option<&str> {
+        None
+    }
+    fn acting(value: PartResult, _: String) -> Acting {
+        Acting::Enter(value)
+    }
+}
+
+impl MarkRequest for pb::CorrectMarkRequest {
+    fn fields(&self) -> (&str, i32, &str, bool) {
+        (&self.candidacy_id, self.exam_part, &self.mark, self.absent)
+    }
+    fn reason(&self) -> Option<&str> {
+        Some(&self.reason)
+    }
+    fn acting(value: PartResult, reason: String) -> Acting {
+        Acting::Correct(value, reason)
+    }
+}
+
+impl MarkRequest for pb::ReconcileMarkRequest {
+    fn fields(&self) -> (&str, i32, &str, bool) {
+        (&self.candidacy_id, self.exam_part, &self.mark, self.absent)
+    }
+    fn reason(&self) -> Option<&str> {
+        Some(&self.reason)
+    }
+    fn acting(value: PartResult, reason: String) -> Acting {
+        Acting::Reconcile(value, reason)
+    }
+}
+
+/// A mark request's fields, every bad one named.
+fn parse(req: &impl MarkRequest) -> ServiceResult<(String, ExamPart, PartResult, String)> {
+    let (candidacy_id, exam_part, mark, absent) = req.fields();
     let mut v = Violations::default();
     let id = v.check("candidacy_id", parse_id(candidacy_id));
     let part = v.check("exam_part", convert::exam_part(exam_part));
     let value = v.check("mark", PartResult::parse(mark, absent));
-    let reason = match reason {
+    let reason = match req.reason() {
         Some(r) => v.check("reason", parse_text(r, 500, true)),
         None => Some(String::new()),
     };
@@ -55,50 +94,14 @@ struct Marking {
 }
 
 impl Inner {
-    pub(super) async fn enter_mark(
+    /// EnterMark, CorrectMark and ReconcileMark.
+    pub(super) async fn mark<R: MarkRequest>(
         &self,
         caller: Caller,
-        req: pb::EnterMarkRequest,
+        req: R,
     ) -> ServiceResult<pb::MarkSheet> {
-        let (id, part, value, _) = parse(
-            &req.candidacy_id,
-            req.exam_part,
-            &req.mark,
-            req.absent,
-            None,
-        )?;
-        self.mark_act(caller, id, part, Acting::Enter(value)).await
-    }
-
-    pub(super) async fn correct_mark(
-        &self,
-        caller: Caller,
-        req: pb::CorrectMarkRequest,
-    ) -> ServiceResult<pb::MarkSheet> {
-        let (id, part, value, reason) = parse(
-            &req.candidacy_id,
-            req.exam_part,
-            &req.mark,
-            req.absent,
-            Some(&req.reason),
-        )?;
-        self.mark_act(caller, id, part, Acting::Correct(value, reason))
-            .await
-    }
-
-    pub(super) async fn reconcile_mark(
-        &self,
-        caller: Caller,
-        req: pb::ReconcileMarkRequest,
-    ) -> ServiceResult<pb::MarkSheet> {
-        let (id, part, value, reason) = parse(
-            &req.candidacy_id,
-            req.exam_part,
-            &req.mark,
-            req.absent,
-            Some(&req.reason),
-        )?;
-        self.mark_act(caller, id, part, Acting::Reconcile(value, reason))
+        let (id, part, value, reason) = parse(&req)?;
+        self.mark_act(caller, id, part, R::acting(value, reason))
             .await
     }
 

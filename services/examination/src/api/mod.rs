@@ -161,9 +161,9 @@ cplds_runtime::grpc_handlers! {
         issue_convocations(pb::IssueConvocationsRequest) -> pb::IssueConvocationsResponse => issue_convocations;
         list_convocations(pb::ListConvocationsRequest) -> pb::ListConvocationsResponse => list_convocations;
         get_convocation(pb::GetConvocationRequest) -> pb::ConvocationDocument => get_convocation;
-        enter_mark(pb::EnterMarkRequest) -> pb::MarkSheet => enter_mark;
-        correct_mark(pb::CorrectMarkRequest) -> pb::MarkSheet => correct_mark;
-        reconcile_mark(pb::ReconcileMarkRequest) -> pb::MarkSheet => reconcile_mark;
+        enter_mark(pb::EnterMarkRequest) -> pb::MarkSheet => mark;
+        correct_mark(pb::CorrectMarkRequest) -> pb::MarkSheet => mark;
+        reconcile_mark(pb::ReconcileMarkRequest) -> pb::MarkSheet => mark;
         list_mark_sheets(pb::ListMarkSheetsRequest) -> pb::ListMarkSheetsResponse => list_mark_sheets;
         list_mark_history(pb::ListMarkHistoryRequest) -> pb::ListMarkHistoryResponse => list_mark_history;
         prepare_minutes(pb::PrepareMinutesRequest) -> pb::DeliberationMinutes => prepare_minutes;
