@@ -23,4 +23,5 @@ mod replacement;
 mod results;
 mod schedule;
 mod sessions;
+mod stored;
 mod whole_session;
