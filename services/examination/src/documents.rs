@@ -216,31 +216,7 @@ pub fn convocation_pdf(c: &Convocation<'_>) -> Vec<u8> {
     );
     f.gap(8.0);
     for s in c.slots {
-        f.line(Font::Bold, 12.0, s.part.label());
-        f.line(
-            Font::Regular,
-            11.0,
-            &format!(
-                "Le {} de {} à {} — lieu : {}",
-                day(s.timing.candidate.start),
-                hour(s.timing.candidate.start),
-                hour(s.timing.candidate.end),
-                s.location
-            ),
-        );
-        for p in &s.timing.phases {
-            f.line(
-                Font::Regular,
-                10.0,
-                &format!(
-                    "   de {} à {} : {}",
-                    hour(p.interval.start),
-                    hour(p.interval.end),
-                    phase_label(p.name)
-                ),
-            );
-        }
-        f.gap(6.0);
+        slot_lines(&mut f, s);
     }
     f.rule();
     f.paragraph(
@@ -254,6 +230,35 @@ pub fn convocation_pdf(c: &Convocation<'_>) -> Vec<u8> {
         "Toute convocation de version antérieure est annulée par celle-ci.",
     );
     f.finish()
+}
+
+/// An épreuve of the convocation: its day, hours and place, then each phase.
+fn slot_lines(f: &mut Flow, s: &ConvocationSlot) {
+    f.line(Font::Bold, 12.0, s.part.label());
+    f.line(
+        Font::Regular,
+        11.0,
+        &format!(
+            "Le {} de {} à {} — lieu : {}",
+            day(s.timing.candidate.start),
+            hour(s.timing.candidate.start),
+            hour(s.timing.candidate.end),
+            s.location
+        ),
+    );
+    for p in &s.timing.phases {
+        f.line(
+            Font::Regular,
+            10.0,
+            &format!(
+                "   de {} à {} : {}",
+                hour(p.interval.start),
+                hour(p.interval.end),
+                phase_label(p.name)
+            ),
+        );
+    }
+    f.gap(6.0);
 }
 
 pub struct MinutesMember {
@@ -310,6 +315,66 @@ fn show(r: Option<PartResult>) -> String {
     }
 }
 
+/// One line per candidate: marks, total, decision and why.
+fn decision_table(f: &mut Flow, rows: &[MinutesRow]) {
+    let cols = [0.0, 170.0, 220.0, 270.0, 325.0, 395.0];
+    f.row(
+        Font::Bold,
+        9.0,
+        &[
+            (cols[0], "Candidat(e)"),
+            (cols[1], "Ép. 1"),
+            (cols[2], "Ép. 2"),
+            (cols[3], "Total /40"),
+            (cols[4], "Décision"),
+            (cols[5], "Motif"),
+        ],
+    );
+    for r in rows {
+        let name = format!("{} {}", r.last_name.to_uppercase(), r.first_name);
+        let total = r.total.map(HalfPoints::show).unwrap_or_else(|| "—".into());
+        let outcome = match r.outcome {
+            Outcome::Admitted => "admis(e)",
+            Outcome::NotAdmitted => "non admis(e)",
+        };
+        let reason = r.reason.map(reason_label).unwrap_or("");
+        f.row(
+            Font::Regular,
+            9.0,
+            &[
+                (cols[0], &name),
+                (cols[1], &show(r.part_1)),
+                (cols[2], &show(r.part_2)),
+                (cols[3], &total),
+                (cols[4], outcome),
+                (cols[5], reason),
+            ],
+        );
+    }
+}
+
+/// Each board and its members, the president named.
+fn board_lines(f: &mut Flow, boards: &[MinutesBoard]) {
+    for b in boards {
+        let members: Vec<String> = b
+            .members
+            .iter()
+            .map(|x| {
+                if x.president {
+                    format!("{} (président)", x.name)
+                } else {
+                    x.name.clone()
+                }
+            })
+            .collect();
+        f.paragraph(
+            Font::Regular,
+            10.0,
+            &format!("{} : {}", b.name, members.join(", ")),
+        );
+    }
+}
+
 pub fn minutes_pdf(m: &Minutes<'_>) -> Vec<u8> {
     let mut f = Flow::new(&format!("Procès-verbal de délibération CPLDS {}", m.year));
     f.line(
@@ -337,59 +402,9 @@ pub fn minutes_pdf(m: &Minutes<'_>) -> Vec<u8> {
         "Règles appliquées (arrêté du 5 mai 2017) : chaque épreuve est notée sur 20 ; une note inférieure ou égale à 5/20 est éliminatoire ; la certification exige un total d'au moins 20/40 ; un candidat absent à une épreuve ou démissionnaire n'est pas admis.",
     );
     f.gap(4.0);
-    for b in m.boards {
-        let members: Vec<String> = b
-            .members
-            .iter()
-            .map(|x| {
-                if x.president {
-                    format!("{} (président)", x.name)
-                } else {
-                    x.name.clone()
-                }
-            })
-            .collect();
-        f.paragraph(
-            Font::Regular,
-            10.0,
-            &format!("{} : {}", b.name, members.join(", ")),
-        );
-    }
+    board_lines(&mut f, m.boards);
     f.rule();
-    let cols = [0.0, 170.0, 220.0, 270.0, 325.0, 395.0];
-    f.row(
-        Font::Bold,
-        9.0,
-        &[
-            (cols[0], "Candidat(e)"),
-            (cols[1], "Ép. 1"),
-            (cols[2], "Ép. 2"),
-            (cols[3], "Total /40"),
-            (cols[4], "Décision"),
-            (cols[5], "Motif"),
-        ],
-    );
-    for r in m.rows {
-        let name = format!("{} {}", r.last_name.to_uppercase(), r.first_name);
-        let total = r.total.map(HalfPoints::show).unwrap_or_else(|| "—".into());
-        let outcome = match r.outcome {
-            Outcome::Admitted => "admis(e)",
-            Outcome::NotAdmitted => "non admis(e)",
-        };
-        let reason = r.reason.map(reason_label).unwrap_or("");
-        f.row(
-            Font::Regular,
-            9.0,
-            &[
-                (cols[0], &name),
-                (cols[1], &show(r.part_1)),
-                (cols[2], &show(r.part_2)),
-                (cols[3], &total),
-                (cols[4], outcome),
-                (cols[5], reason),
-            ],
-        );
-    }
+    decision_table(&mut f, m.rows);
     f.rule();
     let admitted = m
         .rows
