@@ -207,6 +207,24 @@ pub fn commission_1() -> Vec<pb::NewBoardMember> {
     ]
 }
 
+/// "Commission 2": p2 presides, m3 works in establishment 91.
+pub fn commission_2() -> Vec<pb::NewBoardMember> {
+    vec![
+        member(
+            "p2@ac-toulouse.fr",
+            "Lafon",
+            "",
+            pb::ExamBoardRole::President,
+        ),
+        member(
+            "m3@ac-toulouse.fr",
+            "Benali",
+            &uai(91),
+            pb::ExamBoardRole::Member,
+        ),
+    ]
+}
+
 impl Ctx {
     pub fn token(&self, subject: &str, roles: &[Role]) -> String {
         self.node.token(subject, roles)

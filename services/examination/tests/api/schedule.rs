@@ -41,24 +41,7 @@ pub async fn two_boards(backend: Backend) -> Option<TwoBoards> {
         .await
         .unwrap();
     let b = t
-        .create_board(
-            &session,
-            "Commission 2",
-            vec![
-                member(
-                    "p2@ac-toulouse.fr",
-                    "Lafon",
-                    "",
-                    pb::ExamBoardRole::President,
-                ),
-                member(
-                    "m3@ac-toulouse.fr",
-                    "Benali",
-                    &uai(91),
-                    pb::ExamBoardRole::Member,
-                ),
-            ],
-        )
+        .create_board(&session, "Commission 2", commission_2())
         .await
         .unwrap();
     t.assign(&b.id, &ids[0]).await.unwrap();
