@@ -17,6 +17,7 @@ pub use cplds_runtime::testing::{authed, precondition_rule};
 use cplds_runtime::{
     auth::Role,
     bus::{Binding, Message, QueueSpec, Stream, Subscription},
+    host::ServiceModule,
     testing::{
         POSTGRES_ENV, TestNode, TestNodeOptions, TestPostgres, bad_fields, server_url, wait_for,
     },
@@ -53,6 +54,8 @@ macro_rules! on_both {
 
 pub struct Ctx {
     _pg: Option<TestPostgres>,
+    /// The sequence of the last registration event published by the test itself.
+    sequence: u64,
     pub node: TestNode,
     pub reg: Reg,
     pub exam: Exam,
@@ -62,9 +65,18 @@ pub struct Ctx {
 
 pub const EXAM_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The node (registration and examination of Toulouse) on `backend`; `None` when PostgreSQL is
-/// asked for and not switched on.
+/// The examination service of Toulouse on `backend`, registration's events published by the
+/// test; `None` when PostgreSQL is asked for and not switched on.
 pub async fn start(backend: Backend) -> Option<Ctx> {
+    start_node(backend, false).await
+}
+
+/// Registration beside examination: the admitted list and withdrawals come from its API.
+pub async fn start_with_registration(backend: Backend) -> Option<Ctx> {
+    start_node(backend, true).await
+}
+
+async fn start_node(backend: Backend, with_registration: bool) -> Option<Ctx> {
     let pg = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => Some(
@@ -73,10 +85,11 @@ pub async fn start(backend: Backend) -> Option<Ctx> {
                 .unwrap(),
         ),
     };
-    let mut opts = TestNodeOptions::new(
-        "toulouse",
-        vec![Arc::new(RegistrationModule), Arc::new(ExaminationModule)],
-    );
+    let mut modules: Vec<Arc<dyn ServiceModule>> = vec![Arc::new(ExaminationModule)];
+    if with_registration {
+        modules.insert(0, Arc::new(RegistrationModule));
+    }
+    let mut opts = TestNodeOptions::new("toulouse", modules);
     opts.database_url = pg.as_ref().map(|p| p.url.clone());
     let node = TestNode::start(opts).await.unwrap();
     node.clock.set(at("2025-06-01T10:00"));
@@ -85,6 +98,7 @@ pub async fn start(backend: Backend) -> Option<Ctx> {
     let recteur = node.token("recteur@ac-toulouse.fr", &[Role::Recteur]);
     Some(Ctx {
         _pg: pg,
+        sequence: 0,
         reg: RegistrationServiceClient::new(channel.clone()),
         exam: ExaminationServiceClient::new(channel),
         node,
@@ -135,6 +149,31 @@ pub fn person(n: u32) -> pb::CandidateDetails {
         department: "31".into(),
         runs_mlds_actions: true,
         is_dropout_referent: n.is_multiple_of(3),
+    }
+}
+
+/// Candidate `n` ([`person`]) as registration's admitted list carries them.
+pub fn listed_entry(candidacy_id: &str, n: u32) -> pb::AdmittedListEntry {
+    let p = person(n);
+    pb::AdmittedListEntry {
+        candidacy_id: candidacy_id.into(),
+        candidate_key: format!("{n:032x}"),
+        identity: Some(pb::CandidateIdentity {
+            last_name: p.last_name,
+            first_name: p.first_name,
+            birth_date: p.birth_date,
+            email: p.email,
+            staff_number: p.staff_number,
+            workplace_uai: p.workplace_uai,
+        }),
+        profile: Some(pb::CandidateProfile {
+            sex: p.sex,
+            department: p.department,
+            staff_category: pb::StaffCategory::SecondDegreeTenured as i32,
+            workplace_type: p.workplace_type,
+            runs_mlds_actions: p.runs_mlds_actions,
+            is_dropout_referent: p.is_dropout_referent,
+        }),
     }
 }
 
@@ -352,13 +391,53 @@ impl Ctx {
         out
     }
 
-    /// `n` candidates on the exam service's copy of the list.
-    pub async fn listed(&mut self, n: u32) -> Vec<pb::ExamCandidate> {
+    /// `n` candidates registered through registration, on the exam service's copy of the list.
+    pub async fn listed_through_registration(&mut self, n: u32) -> Vec<pb::ExamCandidate> {
         self.admitted_list(n).await;
         self.wait_candidates(n as usize, 0).await
     }
 
+    /// Publishes registration's events as registration would.
+    pub async fn registration_says(&mut self, payloads: Vec<Payload>) {
+        let messages: Vec<Message> = payloads
+            .into_iter()
+            .map(|p| {
+                self.sequence += 1;
+                envelope(self.sequence, p)
+            })
+            .collect();
+        self.node.bus.publish(&messages).await.unwrap();
+    }
+
+    /// Candidates 1 to `n` ([`person`]) on the admitted list of 2025, as registration publishes
+    /// it, once on the exam service's copy of the list.
+    pub async fn listed(&mut self, n: u32) -> Vec<pb::ExamCandidate> {
+        let entries = (1..=n)
+            .map(|i| listed_entry(&uuid::Uuid::now_v7().to_string(), i))
+            .collect();
+        self.registration_says(vec![Payload::AdmittedListPublished(
+            pb::AdmittedListPublished {
+                year: 2025,
+                entries,
+            },
+        )])
+        .await;
+        self.wait_candidates(n as usize, 0).await
+    }
+
+    /// Candidate `n` withdraws after the list, as registration tells it.
     pub async fn withdraw(&mut self, candidacy_id: &str, n: u32) {
+        self.registration_says(vec![Payload::CandidacyWithdrawn(pb::CandidacyWithdrawn {
+            candidacy_id: candidacy_id.into(),
+            year: 2025,
+            candidate_key: format!("{n:032x}"),
+            was_admitted_to_sit: true,
+        })])
+        .await;
+    }
+
+    /// Candidate `n` withdraws through registration's API.
+    pub async fn withdraw_through_registration(&mut self, candidacy_id: &str, n: u32) {
         let token = self.token(&email(n), &[Role::Candidate]);
         self.reg
             .withdraw_candidacy(authed(

@@ -27,9 +27,9 @@ struct Run {
 }
 
 async fn run(backend: Backend) -> Option<Run> {
-    let mut t = start(backend).await?;
+    let mut t = start_with_registration(backend).await?;
     let events = t.listen().await;
-    let known = t.listed(6).await;
+    let known = t.listed_through_registration(6).await;
     // A withdrawal after the list was published still reaches the exam service.
     let leaving = known
         .iter()
@@ -37,7 +37,7 @@ async fn run(backend: Backend) -> Option<Run> {
         .unwrap()
         .candidacy_id
         .clone();
-    t.withdraw(&leaving, 6).await;
+    t.withdraw_through_registration(&leaving, 6).await;
     t.wait_candidates(6, 1).await;
     let list = t
         .reg
