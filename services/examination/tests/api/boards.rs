@@ -17,10 +17,9 @@ on_both!(
 );
 
 async fn a_board_names_the_bad_fields_of_each_member(backend: Backend) {
-    let Some(mut t) = start(backend).await else {
+    let Some((mut t, session)) = with_session(backend).await else {
         return;
     };
-    let session = t.create_session().await;
     let r = t
         .create_board(
             &session,
@@ -48,10 +47,9 @@ async fn a_board_names_the_bad_fields_of_each_member(backend: Backend) {
 
 /// One president exactly, no one twice (e-mail addresses compared without case).
 async fn a_board_keeps_the_composition_rules(backend: Backend) {
-    let Some(mut t) = start(backend).await else {
+    let Some((mut t, session)) = with_session(backend).await else {
         return;
     };
-    let session = t.create_session().await;
     let r = t
         .create_board(
             &session,
@@ -77,10 +75,9 @@ async fn a_board_keeps_the_composition_rules(backend: Backend) {
 }
 
 async fn a_board_needs_a_name_and_two_members(backend: Backend) {
-    let Some(mut t) = start(backend).await else {
+    let Some((mut t, session)) = with_session(backend).await else {
         return;
     };
-    let session = t.create_session().await;
     let r = t
         .create_board(
             &session,
@@ -97,10 +94,9 @@ async fn a_board_needs_a_name_and_two_members(backend: Backend) {
 }
 
 async fn board_names_are_unique_in_a_session(backend: Backend) {
-    let Some(mut t) = start(backend).await else {
+    let Some((mut t, session)) = with_session(backend).await else {
         return;
     };
-    let session = t.create_session().await;
     let a = t
         .create_board(&session, "Commission 1", commission_1())
         .await
@@ -124,13 +120,7 @@ async fn with_conflict(
     backend: Backend,
 ) -> Option<(Ctx, Vec<String>, pb::ExamBoard, pb::ExamSession)> {
     let mut t = start(backend).await?;
-    let ids: Vec<String> = t
-        .listed(3)
-        .await
-        .into_iter()
-        .map(|c| c.candidacy_id)
-        .collect();
-    let session = t.create_session().await;
+    let (ids, session) = t.listed_with_session(3).await;
     let a = t
         .create_board(
             &session,

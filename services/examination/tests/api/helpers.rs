@@ -71,6 +71,13 @@ pub async fn start(backend: Backend) -> Option<Ctx> {
     start_node(backend, false).await
 }
 
+/// The node and the 2025 session.
+pub async fn with_session(backend: Backend) -> Option<(Ctx, pb::ExamSession)> {
+    let mut t = start(backend).await?;
+    let session = t.create_session().await;
+    Some((t, session))
+}
+
 /// Registration beside examination: the admitted list and withdrawals come from its API.
 pub async fn start_with_registration(backend: Backend) -> Option<Ctx> {
     start_node(backend, true).await
@@ -423,6 +430,17 @@ impl Ctx {
         )])
         .await;
         self.wait_candidates(n as usize, 0).await
+    }
+
+    /// The ids of `n` candidates listed, and the 2025 session.
+    pub async fn listed_with_session(&mut self, n: u32) -> (Vec<String>, pb::ExamSession) {
+        let ids = self
+            .listed(n)
+            .await
+            .into_iter()
+            .map(|c| c.candidacy_id)
+            .collect();
+        (ids, self.create_session().await)
     }
 
     /// Candidate `n` withdraws after the list, as registration tells it.

@@ -268,13 +268,7 @@ async fn acts_on_one_session_are_serialised(backend: Backend) {
     let Some(mut t) = start(backend).await else {
         return;
     };
-    let ids: Vec<String> = t
-        .listed(3)
-        .await
-        .into_iter()
-        .map(|c| c.candidacy_id)
-        .collect();
-    let session = t.create_session().await;
+    let (ids, session) = t.listed_with_session(3).await;
     let members = [P1, M1, M2];
     let board = t
         .create_board(
