@@ -151,7 +151,6 @@ impl Inner {
         let sheet = m.rows.sheet(&candidacy_id, part);
         let act = MarkAct {
             session_id: &m.session.id,
-            board_id: &m.board.id,
             candidacy_id: &candidacy_id,
             part,
             actor: &m.me.email,
@@ -161,7 +160,7 @@ impl Inner {
         match acting {
             Acting::Enter(value) => {
                 double_entry::can_enter(&sheet, &m.me.email).on(&subject)?;
-                store::insert_entry(db, &act, value).await?;
+                store::insert_entry(db, &act, &m.board.id, value).await?;
                 store::record_change(db, &act, change("entered", None, value, None)).await?;
             }
             Acting::Correct(value, reason) => {

@@ -18,7 +18,6 @@ use crate::{
         decision::{Decision, Outcome, Reason},
         mark::PartResult,
         people::parse_text,
-        schedule::ExamPart,
         session::{self as session_rules, appeal_deadline, can_appeal},
         statistics,
     },
@@ -297,25 +296,18 @@ impl Inner {
         };
         let now = uow.now();
         if upheld {
-            for (part, was, now_is) in [
-                (ExamPart::TrainingSession, before.part_1, after.part_1),
-                (ExamPart::CaseStudy, before.part_2, after.part_2),
-            ] {
-                let Some(value) = now_is.filter(|v| Some(*v) != was) else {
-                    continue;
-                };
+            for r in appeal_rules::revisions(&before, &after) {
                 let act = MarkAct {
                     session_id: &s.id,
-                    board_id: "",
                     candidacy_id: &c.candidacy_id,
-                    part,
+                    part: r.part,
                     actor: &caller.subject,
                     at: now,
                 };
                 let change = Change {
                     action: "revised_on_appeal",
-                    previous: was,
-                    value,
+                    previous: r.was,
+                    value: r.now,
                     reason: Some(decided.text.clone()),
                 };
                 store::record_change(uow.txn(), &act, change).await?;

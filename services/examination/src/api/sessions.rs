@@ -6,6 +6,7 @@ use cplds_runtime::{
     db::is_unique_violation,
     error::{ServiceError, ServiceResult, Violations},
     kit::{Paging, new_id},
+    time::to_timestamp,
 };
 use sea_orm::ConnectionTrait;
 
@@ -68,11 +69,11 @@ impl Inner {
             workplace_uai: c.workplace_uai.clone(),
             department: c.department.clone(),
             withdrawn: c.withdrawn_at.is_some(),
-            withdraw_time: c.withdrawn_at.map(cplds_runtime::time::to_timestamp),
+            withdraw_time: c.withdrawn_at.map(to_timestamp),
             board_id: assignment.map(|a| a.board_id).unwrap_or_default(),
             convocation_version: latest.map_or(0, |l| l.version as u32),
             convocation_outdated: outdated,
-            list_time: Some(cplds_runtime::time::to_timestamp(c.listed_at)),
+            list_time: Some(to_timestamp(c.listed_at)),
         })
     }
 

@@ -102,22 +102,23 @@ impl SheetRows {
 /// Who acts on which mark, when: what every write of a mark shares.
 pub struct MarkAct<'a> {
     pub session_id: &'a str,
-    pub board_id: &'a str,
     pub candidacy_id: &'a str,
     pub part: ExamPart,
     pub actor: &'a str,
     pub at: DateTime<Utc>,
 }
 
+/// A member's entry, made for the board they sit on.
 pub async fn insert_entry<C: ConnectionTrait>(
     db: &C,
     act: &MarkAct<'_>,
+    board_id: &str,
     value: PartResult,
 ) -> Result<(), DbErr> {
     mark_entry::Model {
         id: new_id(),
         session_id: act.session_id.to_owned(),
-        board_id: act.board_id.to_owned(),
+        board_id: board_id.to_owned(),
         candidacy_id: act.candidacy_id.to_owned(),
         exam_part: act.part,
         entrant: act.actor.to_owned(),
