@@ -13,10 +13,7 @@ use cplds_runtime::{
     events::EventEnvelope,
     inbox::{Consumer, EventHandler, HandleError},
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    Set,
-};
+use sea_orm::DatabaseTransaction;
 
 use crate::{
     NAME,
@@ -105,28 +102,11 @@ async fn apply_list(
     for entry in &list.entries {
         let mut row = candidate_row(list.year, entry, at)?;
         // A withdrawal may have overtaken the list (requeue, replay): it still applies.
-        if let Some(w) = pending_withdrawal::Entity::find_by_id(row.candidacy_id.clone())
-            .one(txn)
-            .await?
-        {
+        if let Some(w) = store::take_pending_withdrawal(txn, &row.candidacy_id).await? {
             row.withdrawn_at = Some(w.withdrawn_at);
-            pending_withdrawal::Entity::delete_by_id(w.candidacy_id)
-                .exec(txn)
-                .await?;
         }
-        match store::candidate(txn, &row.candidacy_id).await? {
-            None => {
-                row.into_active_model().reset_all().insert(txn).await?;
-            }
-            // The same list again (a replay under another id): refresh identity, keep the
-            // withdrawal and the first listing time.
-            Some(existing) => {
-                let mut am = row.clone().into_active_model().reset_all();
-                am.listed_at = Set(existing.listed_at);
-                am.withdrawn_at = Set(existing.withdrawn_at.or(row.withdrawn_at));
-                am.update(txn).await?;
-            }
-        }
+        // The same list again (a replay under another id) refreshes the identity only.
+        store::list_candidate(txn, row).await?;
     }
     tracing::info!(
         year = list.year,
@@ -143,30 +123,21 @@ async fn apply_withdrawal(
 ) -> Result<(), HandleError> {
     match store::candidate(txn, &w.candidacy_id).await? {
         Some(c) if c.withdrawn_at.is_none() => {
-            candidate::Entity::update_many()
-                .col_expr(
-                    candidate::Column::WithdrawnAt,
-                    sea_orm::sea_query::Expr::value(at),
-                )
-                .filter(candidate::Column::CandidacyId.eq(c.candidacy_id.as_str()))
-                .exec(txn)
-                .await?;
+            store::set_withdrawn(txn, &c.candidacy_id, at).await?;
             tracing::info!(candidacy_id = %c.candidacy_id, "candidate withdrew");
         }
         Some(_) => {}
         // Not (yet) on the list: remember it only if it was admitted to sit, i.e. the list
         // carrying it is on its way.
         None if w.was_admitted_to_sit => {
-            pending_withdrawal::Entity::insert(
+            store::remember_withdrawal(
+                txn,
                 pending_withdrawal::Model {
                     candidacy_id: w.candidacy_id.clone(),
                     year: w.year,
                     withdrawn_at: at,
-                }
-                .into_active_model(),
+                },
             )
-            .on_conflict_do_nothing_on([pending_withdrawal::Column::CandidacyId])
-            .exec(txn)
             .await?;
         }
         None => {}

@@ -10,7 +10,7 @@ use cplds_runtime::{
 };
 
 use crate::domain::{
-    decision::{Outcome, reason_label},
+    decision::{Decision, Outcome, reason_label},
     mark::{HalfPoints, PartResult},
     schedule::{ExamPart, Timing, phase_label},
 };
@@ -37,7 +37,9 @@ enum Op {
 /// Pages that follow each other as text flows down.
 struct Flow {
     title: String,
-    pages: Vec<Vec<Op>>,
+    /// Full pages, then the one being drawn.
+    done: Vec<Vec<Op>>,
+    page: Vec<Op>,
     y: f32,
 }
 
@@ -47,20 +49,19 @@ impl Flow {
     fn new(title: &str) -> Self {
         Self {
             title: title.to_owned(),
-            pages: vec![Vec::new()],
+            done: Vec::new(),
+            page: Vec::new(),
             y: TOP,
         }
     }
 
     fn ops(&mut self) -> &mut Vec<Op> {
-        self.pages
-            .last_mut()
-            .expect("a flow has a page from the start")
+        &mut self.page
     }
 
     fn ensure(&mut self, height: f32) {
         if self.y - height < BOTTOM {
-            self.pages.push(Vec::new());
+            self.done.push(std::mem::take(&mut self.page));
             self.y = TOP;
         }
     }
@@ -118,8 +119,10 @@ impl Flow {
 
     fn finish(self) -> Vec<u8> {
         let mut doc = Document::new(&self.title);
-        let count = self.pages.len();
-        for (i, ops) in self.pages.into_iter().enumerate() {
+        let mut pages = self.done;
+        pages.push(self.page);
+        let count = pages.len();
+        for (i, ops) in pages.into_iter().enumerate() {
             let page = doc.page();
             for op in ops {
                 match op {
@@ -213,31 +216,7 @@ pub fn convocation_pdf(c: &Convocation<'_>) -> Vec<u8> {
     );
     f.gap(8.0);
     for s in c.slots {
-        f.line(Font::Bold, 12.0, s.part.label());
-        f.line(
-            Font::Regular,
-            11.0,
-            &format!(
-                "Le {} de {} à {} — lieu : {}",
-                day(s.timing.candidate.start),
-                hour(s.timing.candidate.start),
-                hour(s.timing.candidate.end),
-                s.location
-            ),
-        );
-        for p in &s.timing.phases {
-            f.line(
-                Font::Regular,
-                10.0,
-                &format!(
-                    "   de {} à {} : {}",
-                    hour(p.interval.start),
-                    hour(p.interval.end),
-                    phase_label(p.name)
-                ),
-            );
-        }
-        f.gap(6.0);
+        slot_lines(&mut f, s);
     }
     f.rule();
     f.paragraph(
@@ -251,6 +230,35 @@ pub fn convocation_pdf(c: &Convocation<'_>) -> Vec<u8> {
         "Toute convocation de version antérieure est annulée par celle-ci.",
     );
     f.finish()
+}
+
+/// An épreuve of the convocation: its day, hours and place, then each phase.
+fn slot_lines(f: &mut Flow, s: &ConvocationSlot) {
+    f.line(Font::Bold, 12.0, s.part.label());
+    f.line(
+        Font::Regular,
+        11.0,
+        &format!(
+            "Le {} de {} à {} — lieu : {}",
+            day(s.timing.candidate.start),
+            hour(s.timing.candidate.start),
+            hour(s.timing.candidate.end),
+            s.location
+        ),
+    );
+    for p in &s.timing.phases {
+        f.line(
+            Font::Regular,
+            10.0,
+            &format!(
+                "   de {} à {} : {}",
+                hour(p.interval.start),
+                hour(p.interval.end),
+                phase_label(p.name)
+            ),
+        );
+    }
+    f.gap(6.0);
 }
 
 pub struct MinutesMember {
@@ -273,6 +281,21 @@ pub struct MinutesRow {
     pub reason: Option<crate::domain::decision::Reason>,
 }
 
+impl MinutesRow {
+    /// A candidate's line: their name and the decision.
+    pub fn new(last_name: &str, first_name: &str, d: &Decision) -> Self {
+        Self {
+            last_name: last_name.to_owned(),
+            first_name: first_name.to_owned(),
+            part_1: d.part_1,
+            part_2: d.part_2,
+            total: d.total(),
+            outcome: d.outcome,
+            reason: d.reason,
+        }
+    }
+}
+
 pub struct Minutes<'a> {
     pub academy_name: &'a str,
     pub year: i32,
@@ -289,6 +312,66 @@ fn show(r: Option<PartResult>) -> String {
         None => "—".into(),
         Some(PartResult::Absent) => "absent".into(),
         Some(PartResult::Mark(m)) => format!("{m}"),
+    }
+}
+
+/// One line per candidate: marks, total, decision and why.
+fn decision_table(f: &mut Flow, rows: &[MinutesRow]) {
+    let cols = [0.0, 170.0, 220.0, 270.0, 325.0, 395.0];
+    f.row(
+        Font::Bold,
+        9.0,
+        &[
+            (cols[0], "Candidat(e)"),
+            (cols[1], "Ép. 1"),
+            (cols[2], "Ép. 2"),
+            (cols[3], "Total /40"),
+            (cols[4], "Décision"),
+            (cols[5], "Motif"),
+        ],
+    );
+    for r in rows {
+        let name = format!("{} {}", r.last_name.to_uppercase(), r.first_name);
+        let total = r.total.map(HalfPoints::show).unwrap_or_else(|| "—".into());
+        let outcome = match r.outcome {
+            Outcome::Admitted => "admis(e)",
+            Outcome::NotAdmitted => "non admis(e)",
+        };
+        let reason = r.reason.map(reason_label).unwrap_or("");
+        f.row(
+            Font::Regular,
+            9.0,
+            &[
+                (cols[0], &name),
+                (cols[1], &show(r.part_1)),
+                (cols[2], &show(r.part_2)),
+                (cols[3], &total),
+                (cols[4], outcome),
+                (cols[5], reason),
+            ],
+        );
+    }
+}
+
+/// Each board and its members, the president named.
+fn board_lines(f: &mut Flow, boards: &[MinutesBoard]) {
+    for b in boards {
+        let members: Vec<String> = b
+            .members
+            .iter()
+            .map(|x| {
+                if x.president {
+                    format!("{} (président)", x.name)
+                } else {
+                    x.name.clone()
+                }
+            })
+            .collect();
+        f.paragraph(
+            Font::Regular,
+            10.0,
+            &format!("{} : {}", b.name, members.join(", ")),
+        );
     }
 }
 
@@ -319,59 +402,9 @@ pub fn minutes_pdf(m: &Minutes<'_>) -> Vec<u8> {
         "Règles appliquées (arrêté du 5 mai 2017) : chaque épreuve est notée sur 20 ; une note inférieure ou égale à 5/20 est éliminatoire ; la certification exige un total d'au moins 20/40 ; un candidat absent à une épreuve ou démissionnaire n'est pas admis.",
     );
     f.gap(4.0);
-    for b in m.boards {
-        let members: Vec<String> = b
-            .members
-            .iter()
-            .map(|x| {
-                if x.president {
-                    format!("{} (président)", x.name)
-                } else {
-                    x.name.clone()
-                }
-            })
-            .collect();
-        f.paragraph(
-            Font::Regular,
-            10.0,
-            &format!("{} : {}", b.name, members.join(", ")),
-        );
-    }
+    board_lines(&mut f, m.boards);
     f.rule();
-    let cols = [0.0, 170.0, 220.0, 270.0, 325.0, 395.0];
-    f.row(
-        Font::Bold,
-        9.0,
-        &[
-            (cols[0], "Candidat(e)"),
-            (cols[1], "Ép. 1"),
-            (cols[2], "Ép. 2"),
-            (cols[3], "Total /40"),
-            (cols[4], "Décision"),
-            (cols[5], "Motif"),
-        ],
-    );
-    for r in m.rows {
-        let name = format!("{} {}", r.last_name.to_uppercase(), r.first_name);
-        let total = r.total.map(HalfPoints::show).unwrap_or_else(|| "—".into());
-        let outcome = match r.outcome {
-            Outcome::Admitted => "admis(e)",
-            Outcome::NotAdmitted => "non admis(e)",
-        };
-        let reason = r.reason.map(reason_label).unwrap_or("");
-        f.row(
-            Font::Regular,
-            9.0,
-            &[
-                (cols[0], &name),
-                (cols[1], &show(r.part_1)),
-                (cols[2], &show(r.part_2)),
-                (cols[3], &total),
-                (cols[4], outcome),
-                (cols[5], reason),
-            ],
-        );
-    }
+    decision_table(&mut f, m.rows);
     f.rule();
     let admitted = m
         .rows
@@ -467,15 +500,7 @@ mod tests {
         let rows: Vec<MinutesRow> = (0..70)
             .map(|i| {
                 let d = decide(false, mark(i % 41), mark(30));
-                MinutesRow {
-                    last_name: format!("Nom{i}"),
-                    first_name: "Prénom".into(),
-                    part_1: d.part_1,
-                    part_2: d.part_2,
-                    total: d.total(),
-                    outcome: d.outcome,
-                    reason: d.reason,
-                }
+                MinutesRow::new(&format!("Nom{i}"), "Prénom", &d)
             })
             .collect();
         let m = Minutes {

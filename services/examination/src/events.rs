@@ -57,6 +57,13 @@ pub fn candidate_decision(c: &candidate::Model, d: &Decision) -> pb::CandidateDe
     }
 }
 
+fn candidate_decisions(decisions: &[(candidate::Model, Decision)]) -> Vec<pb::CandidateDecision> {
+    decisions
+        .iter()
+        .map(|(c, d)| candidate_decision(c, d))
+        .collect()
+}
+
 pub fn national_result(year: i32, c: &candidate::Model, d: &Decision) -> Payload {
     Payload::NationalExamResult(pb::NationalExamResult {
         year,
@@ -86,10 +93,7 @@ pub fn deliberation_closed(
     Payload::DeliberationClosed(pb::DeliberationClosed {
         session_id: s.id.clone(),
         year: s.year,
-        decisions: decisions
-            .iter()
-            .map(|(c, d)| candidate_decision(c, d))
-            .collect(),
+        decisions: candidate_decisions(decisions),
         minutes_sha256: minutes_sha256.to_owned(),
     })
 }
@@ -103,10 +107,7 @@ pub fn results_published(
     let mut out = vec![Payload::ResultsPublished(pb::ResultsPublished {
         session_id: s.id.clone(),
         year: s.year,
-        decisions: decisions
-            .iter()
-            .map(|(c, d)| candidate_decision(c, d))
-            .collect(),
+        decisions: candidate_decisions(decisions),
         published_at: Some(to_timestamp(at)),
     })];
     out.extend(decisions.iter().map(|(c, d)| national_result(s.year, c, d)));

@@ -3,24 +3,30 @@
 
 use chrono::{DateTime, Utc};
 use cplds_proto::v1 as pb;
-use cplds_runtime::time::{format_paris_local, to_timestamp};
-use serde::{Deserialize, Serialize};
+use cplds_runtime::{
+    error::{ServiceResult, Violations},
+    people::{PersonName, Uai},
+    time::{format_paris_local, to_timestamp},
+};
 
+use super::state;
 use crate::{
     domain::{
         appeal::AppealStatus,
-        board::BoardRole,
+        board::{BoardRole, Member},
         decision::{Decision, Outcome, Reason},
-        double_entry::{MarkStatus, Sheet},
+        double_entry::MarkStatus,
         keys,
         mark::{HalfPoints, PartResult},
+        people::parse_email,
         schedule::{ExamPart, timing},
-        session::{self, SessionState, appeal_deadline},
+        session::{SessionState, appeal_deadline},
         statistics::{MarkSummary, Statistics, show_average},
     },
     store::{
-        StoredDecision, appeal, board, board_member, board_replacement, candidate, convocation,
-        mark_entry, mark_history, minutes, reconciliation, session as session_row, slot,
+        self, SheetRows, SlotSnapshot, StoredDecision, appeal, board, board_member,
+        board_replacement, candidate, convocation, mark_history, minutes, session as session_row,
+        slot,
     },
 };
 
@@ -40,16 +46,39 @@ pub fn exam_part_pb(p: ExamPart) -> i32 {
     }) as i32
 }
 
-fn part_of(text: &str) -> i32 {
-    ExamPart::parse(text).map_or(0, exam_part_pb)
-}
-
 pub fn board_role(v: i32) -> Result<BoardRole, String> {
     match pb::ExamBoardRole::try_from(v) {
         Ok(pb::ExamBoardRole::President) => Ok(BoardRole::President),
         Ok(pb::ExamBoardRole::Member) => Ok(BoardRole::Member),
         Ok(pb::ExamBoardRole::Unspecified) => Err("is required: PRESIDENT or MEMBER".into()),
         Err(_) => Err(format!("{v} is not a known role")),
+    }
+}
+
+/// A member as the exam office describes them, every field checked (violations under
+/// `members[i].…` or `replacement.…` once nested by the caller).
+pub fn member(m: &pb::NewBoardMember) -> Result<Member, Violations> {
+    let mut v = Violations::default();
+    let email = v.check("email", parse_email(&m.email));
+    let last_name = v.check("last_name", PersonName::parse(&m.last_name));
+    let first_name = v.check("first_name", PersonName::parse(&m.first_name));
+    let uai = if m.workplace_uai.trim().is_empty() {
+        Some(None)
+    } else {
+        v.check("workplace_uai", Uai::parse(&m.workplace_uai).map(Some))
+    };
+    let role = v.check("role", board_role(m.role));
+    match (email, last_name, first_name, uai, role) {
+        (Some(email), Some(last_name), Some(first_name), Some(workplace_uai), Some(role)) => {
+            Ok(Member {
+                email,
+                last_name,
+                first_name,
+                workplace_uai,
+                role,
+            })
+        }
+        _ => Err(v),
     }
 }
 
@@ -115,15 +144,8 @@ fn appeal_status_pb(s: AppealStatus) -> i32 {
     }) as i32
 }
 
-pub fn session_state(s: &session_row::Model) -> SessionState {
-    session::state(
-        s.deliberation_closed_at.is_some(),
-        s.results_published_at.is_some(),
-    )
-}
-
 pub fn session_pb(academy: &str, s: &session_row::Model) -> pb::ExamSession {
-    let state = match session_state(s) {
+    let state = match state(s) {
         SessionState::Open => pb::ExamSessionState::Open,
         SessionState::Deliberated => pb::ExamSessionState::Deliberated,
         SessionState::ResultsPublished => pb::ExamSessionState::ResultsPublished,
@@ -155,10 +177,9 @@ pub fn member_pb(m: &board_member::Model) -> pb::ExamBoardMember {
         last_name: m.last_name.clone(),
         first_name: m.first_name.clone(),
         workplace_uai: m.workplace_uai.clone().unwrap_or_default(),
-        role: (match BoardRole::parse(&m.role) {
-            Some(BoardRole::President) => pb::ExamBoardRole::President,
-            Some(BoardRole::Member) => pb::ExamBoardRole::Member,
-            None => pb::ExamBoardRole::Unspecified,
+        role: (match m.role {
+            BoardRole::President => pb::ExamBoardRole::President,
+            BoardRole::Member => pb::ExamBoardRole::Member,
         }) as i32,
         signing_key_id: key.map(|k| keys::key_id(&k)).unwrap_or_default(),
         key_register_time: m.key_registered_at.map(to_timestamp),
@@ -203,43 +224,14 @@ fn local(t: DateTime<Utc>) -> String {
     format_paris_local(t)
 }
 
-/// A slot as its parts: id, board, candidate, épreuve, start, location, last change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SlotSnapshot {
-    pub id: String,
-    pub session_id: String,
-    pub board_id: String,
-    pub candidacy_id: String,
-    pub exam_part: String,
-    pub starts_at: DateTime<Utc>,
-    pub location: String,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl SlotSnapshot {
-    pub fn of(s: &slot::Model) -> Self {
-        Self {
-            id: s.id.clone(),
-            session_id: s.session_id.clone(),
-            board_id: s.board_id.clone(),
-            candidacy_id: s.candidacy_id.clone(),
-            exam_part: s.exam_part.clone(),
-            starts_at: s.starts_at,
-            location: s.location.clone(),
-            updated_at: s.updated_at,
-        }
-    }
-}
-
 pub fn snapshot_pb(s: &SlotSnapshot) -> pb::ExamSlot {
-    let part = ExamPart::parse(&s.exam_part).unwrap_or(ExamPart::TrainingSession);
-    let t = timing(part, s.starts_at);
+    let t = timing(s.exam_part, s.starts_at);
     pb::ExamSlot {
         id: s.id.clone(),
         session_id: s.session_id.clone(),
         board_id: s.board_id.clone(),
         candidacy_id: s.candidacy_id.clone(),
-        exam_part: part_of(&s.exam_part),
+        exam_part: exam_part_pb(s.exam_part),
         starts_at_local: local(t.candidate.start),
         ends_at_local: local(t.candidate.end),
         start_time: Some(to_timestamp(t.candidate.start)),
@@ -267,9 +259,12 @@ pub fn slot_pb(s: &slot::Model) -> pb::ExamSlot {
     snapshot_pb(&SlotSnapshot::of(s))
 }
 
-pub fn convocation_pb(c: &convocation::Model, superseded: bool) -> pb::ExamConvocation {
-    let slots: Vec<SlotSnapshot> = serde_json::from_str(&c.slots_json).unwrap_or_default();
-    pb::ExamConvocation {
+pub fn convocation_pb(
+    c: &convocation::Model,
+    superseded: bool,
+) -> ServiceResult<pb::ExamConvocation> {
+    let slots = store::convocation_slots(c)?;
+    Ok(pb::ExamConvocation {
         id: c.id.clone(),
         session_id: c.session_id.clone(),
         candidacy_id: c.candidacy_id.clone(),
@@ -279,44 +274,22 @@ pub fn convocation_pb(c: &convocation::Model, superseded: bool) -> pb::ExamConvo
         slots: slots.iter().map(snapshot_pb).collect(),
         document_sha256: c.document_sha256.clone(),
         superseded,
-    }
-}
-
-pub struct SheetRows<'a> {
-    pub candidacy_id: &'a str,
-    pub board_id: &'a str,
-    pub part: ExamPart,
-    pub entries: Vec<&'a mark_entry::Model>,
-    pub reconciliation: Option<&'a reconciliation::Model>,
-}
-
-impl SheetRows<'_> {
-    pub fn sheet(&self) -> Sheet {
-        Sheet {
-            entries: self
-                .entries
-                .iter()
-                .filter_map(|e| {
-                    Some(crate::domain::double_entry::Entry {
-                        entrant: e.entrant.clone(),
-                        value: PartResult::from_stored(e.absent, e.half_points)?,
-                    })
-                })
-                .collect(),
-            reconciled: self
-                .reconciliation
-                .and_then(|r| PartResult::from_stored(r.absent, r.half_points)),
-        }
-    }
+    })
 }
 
 /// A mark sheet as `viewer` may see it (`None`: the exam office).
-pub fn sheet_pb(rows: &SheetRows<'_>, viewer: Option<&str>) -> pb::MarkSheet {
-    let sheet = rows.sheet();
+pub fn sheet_pb(
+    rows: &SheetRows,
+    candidacy_id: &str,
+    board_id: &str,
+    part: ExamPart,
+    viewer: Option<&str>,
+) -> pb::MarkSheet {
+    let sheet = rows.sheet(candidacy_id, part);
     let visible = sheet.visible_to(viewer);
     let entries = rows
-        .entries
-        .iter()
+        .entries(candidacy_id, part)
+        .into_iter()
         .filter(|e| visible.iter().any(|v| v.entrant == e.entrant))
         .map(|e| pb::MarkEntry {
             entered_by: e.entrant.clone(),
@@ -328,12 +301,12 @@ pub fn sheet_pb(rows: &SheetRows<'_>, viewer: Option<&str>) -> pb::MarkSheet {
         .collect();
     let status = sheet.status();
     let reconciled = rows
-        .reconciliation
+        .reconciliation(candidacy_id, part)
         .filter(|_| status == MarkStatus::Reconciled);
     pb::MarkSheet {
-        candidacy_id: rows.candidacy_id.to_owned(),
-        board_id: rows.board_id.to_owned(),
-        exam_part: exam_part_pb(rows.part),
+        candidacy_id: candidacy_id.to_owned(),
+        board_id: board_id.to_owned(),
+        exam_part: exam_part_pb(part),
         status: mark_status_pb(status),
         entries,
         entry_count: sheet.entries.len() as u32,
@@ -349,7 +322,7 @@ pub fn sheet_pb(rows: &SheetRows<'_>, viewer: Option<&str>) -> pb::MarkSheet {
 pub fn history_pb(h: &mark_history::Model) -> pb::MarkHistoryEntry {
     pb::MarkHistoryEntry {
         candidacy_id: h.candidacy_id.clone(),
-        exam_part: part_of(&h.exam_part),
+        exam_part: exam_part_pb(h.exam_part),
         action: h.action.clone(),
         actor: h.actor.clone(),
         time: Some(to_timestamp(h.at)),
@@ -388,19 +361,14 @@ pub fn candidate_decision_pb(c: &candidate::Model, d: &Decision) -> pb::ExamDeci
     decision_pb(&c.candidacy_id, &c.last_name, &c.first_name, d)
 }
 
-pub fn minutes_pb(year: i32, m: &minutes::Model, with_pdf: bool) -> pb::DeliberationMinutes {
-    let decisions: Vec<StoredDecision> =
-        serde_json::from_str(&m.decisions_json).unwrap_or_default();
-    pb::DeliberationMinutes {
+pub fn minutes_pb(year: i32, m: &minutes::Model) -> ServiceResult<pb::DeliberationMinutes> {
+    let decisions = store::minutes_decisions(m)?;
+    Ok(pb::DeliberationMinutes {
         id: m.id.clone(),
         session_id: m.session_id.clone(),
         year,
         sha256: m.sha256.clone(),
-        pdf: if with_pdf {
-            m.document.clone()
-        } else {
-            Vec::new()
-        },
+        pdf: m.document.clone(),
         decisions: decisions.iter().map(stored_decision_pb).collect(),
         prepare_time: Some(to_timestamp(m.prepared_at)),
         prepared_by: m.prepared_by.clone(),
@@ -410,29 +378,25 @@ pub fn minutes_pb(year: i32, m: &minutes::Model, with_pdf: bool) -> pb::Delibera
         signature: m.signature.clone().unwrap_or_default(),
         academy_key_id: m.academy_key_id.clone().unwrap_or_default(),
         academy_signature: m.academy_signature.clone().unwrap_or_default(),
-    }
+    })
 }
 
-pub fn appeal_pb(a: &appeal::Model) -> pb::ExamAppeal {
-    let snapshot = |json: &str| {
-        serde_json::from_str::<StoredDecision>(json)
-            .ok()
-            .map(|d| stored_decision_pb(&d))
-    };
-    pb::ExamAppeal {
+pub fn appeal_pb(a: &appeal::Model) -> ServiceResult<pb::ExamAppeal> {
+    let (before, after) = store::appeal_decisions(a)?;
+    Ok(pb::ExamAppeal {
         id: a.id.clone(),
         session_id: a.session_id.clone(),
         candidacy_id: a.candidacy_id.clone(),
-        status: AppealStatus::parse(&a.status).map_or(0, appeal_status_pb),
+        status: appeal_status_pb(a.status),
         grounds: a.grounds.clone(),
         file_time: Some(to_timestamp(a.filed_at)),
         filed_by: a.filed_by.clone(),
         decide_time: a.decided_at.map(to_timestamp),
         decided_by: a.decided_by.clone().unwrap_or_default(),
         decision_text: a.decision_text.clone().unwrap_or_default(),
-        decision_before: snapshot(&a.before_json),
-        decision_after: a.after_json.as_deref().and_then(snapshot),
-    }
+        decision_before: Some(stored_decision_pb(&before)),
+        decision_after: after.as_ref().map(stored_decision_pb),
+    })
 }
 
 fn summary_pb(s: &MarkSummary) -> pb::ExamMarkSummary {

@@ -1,96 +1,139 @@
 //! Marks: entered twice blind by two members of the candidate's board, corrected by their
-//! entrant, reconciled by the president; every act kept in the history.
+//! entrant, reconciled by the president; every act kept in the mark history.
 
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::{Caller, Role},
-    db::page,
     error::{ServiceError, ServiceResult, Violations},
+    kit::{Decided, Paging, UnitOfWork, parse_id},
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
-};
-use uuid::Uuid;
 
-use super::{Inner, convert, paging, parse_id, rule, seat};
+use super::{Inner, convert, ensure_open, member_of, seat};
 use crate::{
     domain::{
-        board::BoardRole, double_entry, mark::PartResult, people::parse_text, schedule::ExamPart,
+        board::BoardRole,
+        candidate::{self as candidate_rules, Act},
+        double_entry,
+        mark::PartResult,
+        people::parse_text,
+        schedule::{self, ExamPart},
     },
-    store::{self, HistoryRecord, assignment, mark_entry, reconciliation},
+    store::{self, Change, MarkAct, SheetRows, board, board_member, session},
 };
 
-enum Act {
+pub(super) enum Acting {
     Enter(PartResult),
     Correct(PartResult, String),
     Reconcile(PartResult, String),
 }
 
-/// The common fields of the three mark requests.
-fn parse(
-    candidacy_id: &str,
-    exam_part: i32,
-    mark: &str,
-    absent: bool,
-    reason: Option<&str>,
-) -> ServiceResult<(String, ExamPart, PartResult, String)> {
+/// The three mark requests: the same fields, and what each asks.
+pub(super) trait MarkRequest {
+    fn fields(&self) -> (&str, i32, &str, bool);
+    /// The reason the request must give, if it asks for one.
+    fn reason(&self) -> Option<&str>;
+    fn acting(value: PartResult, reason: String) -> Acting;
+}
+
+impl MarkRequest for pb::EnterMarkRequest {
+    fn fields(&self) -> (&str, i32, &str, bool) {
+        (&self.candidacy_id, self.exam_part, &self.mark, self.absent)
+    }
+    fn reason(&self) -> Option<&str> {
+        None
+    }
+    fn acting(value: PartResult, _: String) -> Acting {
+        Acting::Enter(value)
+    }
+}
+
+impl MarkRequest for pb::CorrectMarkRequest {
+    fn fields(&self) -> (&str, i32, &str, bool) {
+        (&self.candidacy_id, self.exam_part, &self.mark, self.absent)
+    }
+    fn reason(&self) -> Option<&str> {
+        Some(&self.reason)
+    }
+    fn acting(value: PartResult, reason: String) -> Acting {
+        Acting::Correct(value, reason)
+    }
+}
+
+impl MarkRequest for pb::ReconcileMarkRequest {
+    fn fields(&self) -> (&str, i32, &str, bool) {
+        (&self.candidacy_id, self.exam_part, &self.mark, self.absent)
+    }
+    fn reason(&self) -> Option<&str> {
+        Some(&self.reason)
+    }
+    fn acting(value: PartResult, reason: String) -> Acting {
+        Acting::Reconcile(value, reason)
+    }
+}
+
+/// A mark request's fields, every bad one named.
+fn parse(req: &impl MarkRequest) -> ServiceResult<(String, ExamPart, PartResult, String)> {
+    let (candidacy_id, exam_part, mark, absent) = req.fields();
     let mut v = Violations::default();
     let id = v.check("candidacy_id", parse_id(candidacy_id));
     let part = v.check("exam_part", convert::exam_part(exam_part));
     let value = v.check("mark", PartResult::parse(mark, absent));
-    let reason = match reason {
+    let reason = match req.reason() {
         Some(r) => v.check("reason", parse_text(r, 500, true)),
         None => Some(String::new()),
     };
     v.finish_with((id, part, value, reason))
 }
 
+/// What a mark act needs: the session, the board, the acting member's seat, the sheet's rows.
+struct Marking {
+    session: session::Model,
+    board: board::Model,
+    me: board_member::Model,
+    rows: SheetRows,
+}
+
 impl Inner {
-    pub(super) async fn enter_mark(
+    /// EnterMark, CorrectMark and ReconcileMark.
+    pub(super) async fn mark<R: MarkRequest>(
         &self,
         caller: Caller,
-        req: pb::EnterMarkRequest,
+        req: R,
     ) -> ServiceResult<pb::MarkSheet> {
-        let (id, part, value, _) = parse(
-            &req.candidacy_id,
-            req.exam_part,
-            &req.mark,
-            req.absent,
-            None,
-        )?;
-        self.mark_act(caller, id, part, Act::Enter(value)).await
-    }
-
-    pub(super) async fn correct_mark(
-        &self,
-        caller: Caller,
-        req: pb::CorrectMarkRequest,
-    ) -> ServiceResult<pb::MarkSheet> {
-        let (id, part, value, reason) = parse(
-            &req.candidacy_id,
-            req.exam_part,
-            &req.mark,
-            req.absent,
-            Some(&req.reason),
-        )?;
-        self.mark_act(caller, id, part, Act::Correct(value, reason))
+        let (id, part, value, reason) = parse(&req)?;
+        self.mark_act(caller, id, part, R::acting(value, reason))
             .await
     }
 
-    pub(super) async fn reconcile_mark(
+    /// The candidate's board, the caller's seat on it, and the rules before any mark: an open
+    /// session, a candidate still sitting, the épreuve scheduled.
+    async fn load_marking(
         &self,
-        caller: Caller,
-        req: pb::ReconcileMarkRequest,
-    ) -> ServiceResult<pb::MarkSheet> {
-        let (id, part, value, reason) = parse(
-            &req.candidacy_id,
-            req.exam_part,
-            &req.mark,
-            req.absent,
-            Some(&req.reason),
-        )?;
-        self.mark_act(caller, id, part, Act::Reconcile(value, reason))
-            .await
+        uow: &UnitOfWork,
+        caller: &Caller,
+        candidacy_id: &str,
+        part: ExamPart,
+    ) -> ServiceResult<Marking> {
+        let subject = format!("candidacy/{candidacy_id}/{part}");
+        let c = self.candidate(uow.txn(), candidacy_id).await?;
+        let a =
+            candidate_rules::assigned(store::assignment(uow.txn(), candidacy_id).await?, Act::Mark)
+                .on(&subject)?;
+        let board = self.board(uow.txn(), &a.board_id).await?;
+        let members = store::members_of(uow.txn(), &board.id).await?;
+        let me = member_of(caller, &board, &members)?.clone();
+        let session = self.session_locked(uow.txn(), &a.session_id).await?;
+        ensure_open(&session)?;
+        candidate_rules::not_withdrawn(c.withdrawn_at.is_some(), Act::Mark).on(&subject)?;
+        let slots = store::slots_of_candidate(uow.txn(), candidacy_id).await?;
+        schedule::ensure_scheduled(slots.iter().any(|x| x.exam_part == part)).on(&subject)?;
+        let rows = SheetRows::of(uow.txn(), &[candidacy_id.to_owned()]).await?;
+        Ok(Marking {
+            session,
+            board,
+            me,
+            rows,
+        })
     }
 
     async fn mark_act(
@@ -98,155 +141,61 @@ impl Inner {
         caller: Caller,
         candidacy_id: String,
         part: ExamPart,
-        act: Act,
+        acting: Acting,
     ) -> ServiceResult<pb::MarkSheet> {
-        let subject = format!("candidacy/{candidacy_id}/{}", part.as_str());
-        let now = self.now();
-        let txn = self.db.begin().await?;
-        let c = self.candidate(&txn, &candidacy_id).await?;
-        let a = store::assignment(&txn, &candidacy_id)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::precondition(
-                    "NOT_ASSIGNED",
-                    subject.clone(),
-                    "the candidate is not assigned to a board",
-                )
-            })?;
-        let b = self.board(&txn, &a.board_id).await?;
-        let members = store::members_of(&txn, &b.id).await?;
-        let me = self.member_of(&caller, &b, &members)?.clone();
-        let s = self.session_locked(&txn, &a.session_id).await?;
-        self.open(&s)?;
-        if c.withdrawn_at.is_some() {
-            return Err(ServiceError::precondition(
-                "CANDIDATE_WITHDRAWN",
-                subject,
-                "the candidate withdrew: no mark is entered",
-            ));
-        }
-        if !store::slots_of_candidate(&txn, &candidacy_id)
-            .await?
-            .iter()
-            .any(|x| x.exam_part == part.as_str())
-        {
-            return Err(ServiceError::precondition(
-                "NOT_SCHEDULED",
-                subject,
-                "the épreuve is not scheduled for this candidate",
-            ));
-        }
-        let entries = store::entries_of_part(&txn, &candidacy_id, part.as_str()).await?;
-        let recon = store::reconciliations_of(&txn, std::slice::from_ref(&candidacy_id))
-            .await?
-            .into_iter()
-            .find(|r| r.exam_part == part.as_str());
-        let sheet = convert::SheetRows {
+        let subject = format!("candidacy/{candidacy_id}/{part}");
+        let uow = self.core.begin().await?;
+        let m = self
+            .load_marking(&uow, &caller, &candidacy_id, part)
+            .await?;
+        let sheet = m.rows.sheet(&candidacy_id, part);
+        let act = MarkAct {
+            session_id: &m.session.id,
             candidacy_id: &candidacy_id,
-            board_id: &b.id,
             part,
-            entries: entries.iter().collect(),
-            reconciliation: recon.as_ref(),
-        }
-        .sheet();
-        let history = |action, previous, value, reason| HistoryRecord {
-            session_id: &s.id,
-            candidacy_id: &candidacy_id,
-            part: part.as_str(),
-            action,
-            actor: &me.email,
-            at: now,
-            previous,
-            value,
-            reason,
+            actor: &m.me.email,
+            at: uow.now(),
         };
-        match act {
-            Act::Enter(value) => {
-                double_entry::can_enter(&sheet, &me.email).map_err(|e| rule(e, subject.clone()))?;
-                mark_entry::Model {
-                    id: Uuid::now_v7().to_string(),
-                    session_id: s.id.clone(),
-                    board_id: b.id.clone(),
-                    candidacy_id: candidacy_id.clone(),
-                    exam_part: part.as_str().to_owned(),
-                    entrant: me.email.clone(),
-                    absent: value.is_absent(),
-                    half_points: value.stored_half_points(),
-                    entered_at: now,
-                    updated_at: now,
-                    corrections: 0,
-                }
-                .into_active_model()
-                .reset_all()
-                .insert(&txn)
-                .await?;
-                store::record_history(&txn, history("entered", None, value, None)).await?;
+        let db = uow.txn();
+        match acting {
+            Acting::Enter(value) => {
+                double_entry::can_enter(&sheet, &m.me.email).on(&subject)?;
+                store::insert_entry(db, &act, &m.board.id, value).await?;
+                store::record_change(db, &act, change("entered", None, value, None)).await?;
             }
-            Act::Correct(value, reason) => {
-                double_entry::can_correct(&sheet, &me.email, value)
-                    .map_err(|e| rule(e, subject.clone()))?;
-                let mine = entries
-                    .iter()
-                    .find(|e| e.entrant == me.email)
-                    .expect("can_correct found the entry")
-                    .clone();
+            Acting::Correct(value, reason) => {
+                double_entry::can_correct(&sheet, &m.me.email, value).on(&subject)?;
+                let mine = m
+                    .rows
+                    .entries(&candidacy_id, part)
+                    .into_iter()
+                    .find(|e| e.entrant == m.me.email)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ServiceError::internal("the entry to correct was found, then lost")
+                    })?;
                 let previous = PartResult::from_stored(mine.absent, mine.half_points);
-                let corrections = mine.corrections + 1;
-                let mut am = mine.into_active_model();
-                am.absent = Set(value.is_absent());
-                am.half_points = Set(value.stored_half_points());
-                am.updated_at = Set(now);
-                am.corrections = Set(corrections);
-                am.update(&txn).await?;
                 // The president settled the former pair; the new pair is settled anew.
-                store::delete_reconciliation(&txn, &candidacy_id, part.as_str()).await?;
-                store::record_history(&txn, history("corrected", previous, value, Some(reason)))
-                    .await?;
+                store::correct_entry(db, &act, mine, value).await?;
+                let c = change("corrected", previous, value, Some(reason));
+                store::record_change(db, &act, c).await?;
             }
-            Act::Reconcile(value, reason) => {
-                if BoardRole::parse(&me.role) != Some(BoardRole::President) {
+            Acting::Reconcile(value, reason) => {
+                if m.me.role != BoardRole::President {
                     return Err(ServiceError::PermissionDenied(format!(
                         "only the president of {} reconciles marks",
-                        b.name
+                        m.board.name
                     )));
                 }
-                double_entry::can_reconcile(&sheet).map_err(|e| rule(e, subject.clone()))?;
-                let previous = sheet.reconciled;
-                store::delete_reconciliation(&txn, &candidacy_id, part.as_str()).await?;
-                reconciliation::Model {
-                    candidacy_id: candidacy_id.clone(),
-                    exam_part: part.as_str().to_owned(),
-                    session_id: s.id.clone(),
-                    absent: value.is_absent(),
-                    half_points: value.stored_half_points(),
-                    reconciled_by: me.email.clone(),
-                    reconciled_at: now,
-                    reason: reason.clone(),
-                }
-                .into_active_model()
-                .reset_all()
-                .insert(&txn)
-                .await?;
-                store::record_history(&txn, history("reconciled", previous, value, Some(reason)))
-                    .await?;
+                double_entry::can_reconcile(&sheet).on(&subject)?;
+                store::reconcile(db, &act, value, &reason).await?;
+                let c = change("reconciled", sheet.reconciled, value, Some(reason));
+                store::record_change(db, &act, c).await?;
             }
         }
-        let entries = store::entries_of_part(&txn, &candidacy_id, part.as_str()).await?;
-        let recon = store::reconciliations_of(&txn, std::slice::from_ref(&candidacy_id))
-            .await?
-            .into_iter()
-            .find(|r| r.exam_part == part.as_str());
-        let out = convert::sheet_pb(
-            &convert::SheetRows {
-                candidacy_id: &candidacy_id,
-                board_id: &b.id,
-                part,
-                entries: entries.iter().collect(),
-                reconciliation: recon.as_ref(),
-            },
-            Some(&me.email),
-        );
-        txn.commit().await?;
+        let rows = SheetRows::of(db, std::slice::from_ref(&candidacy_id)).await?;
+        let out = convert::sheet_pb(&rows, &candidacy_id, &m.board.id, part, Some(&m.me.email));
+        uow.commit().await?;
         Ok(out)
     }
 
@@ -257,54 +206,40 @@ impl Inner {
     ) -> ServiceResult<pb::ListMarkSheetsResponse> {
         let mut v = Violations::default();
         let board_id = v.check("board_id", parse_id(&req.board_id));
-        let p = paging(
+        let p = Paging::parse(
             &mut v,
             format!("sheets;{}", req.board_id.trim()),
             req.page_size,
             &req.page_token,
         );
-        v.finish()?;
-        let (board_id, p) = (board_id.expect("checked"), p.expect("checked"));
-        let b = self.board(&self.db, &board_id).await?;
-        let members = store::members_of(&self.db, &b.id).await?;
+        let (board_id, p) = v.finish_with((board_id, p))?;
+        let db = &self.core.db;
+        let b = self.board(db, &board_id).await?;
+        let members = store::members_of(db, &b.id).await?;
         // A member sees as an entrant (their own entry while the second is pending); the exam
         // office sees no entry value before both are in.
         let viewer = match seat(&members, &caller) {
             Some(m) => Some(m.email.clone()),
             None if caller.has(Role::ExamOffice) => None,
             None => {
-                self.member_of(&caller, &b, &members)?;
+                member_of(&caller, &b, &members)?;
                 None
             }
         };
-        let mut rows = page(
-            &self.db,
-            assignment::Entity::find().filter(assignment::Column::BoardId.eq(b.id.as_str())),
-            assignment::Column::CandidacyId,
-            p.after.as_deref(),
-            p.size + 1,
-        )
-        .await?;
+        let mut rows = store::assignments_page(db, &b.id, &p).await?;
         let next_page_token = p.finish(&mut rows, |a| a.candidacy_id.clone());
         let ids: Vec<String> = rows.iter().map(|a| a.candidacy_id.clone()).collect();
-        let entries = store::entries_of(&self.db, &ids).await?;
-        let recons = store::reconciliations_of(&self.db, &ids).await?;
-        let mut sheets = Vec::with_capacity(ids.len() * 2);
+        let sheet_rows = SheetRows::of(db, &ids).await?;
+        let mut sheets = Vec::with_capacity(ids.len() * ExamPart::ALL.len());
         for id in &ids {
             for part in ExamPart::ALL {
-                let rows = convert::SheetRows {
-                    candidacy_id: id,
-                    board_id: &b.id,
-                    part: *part,
-                    entries: entries
-                        .iter()
-                        .filter(|e| &e.candidacy_id == id && e.exam_part == part.as_str())
-                        .collect(),
-                    reconciliation: recons
-                        .iter()
-                        .find(|r| &r.candidacy_id == id && r.exam_part == part.as_str()),
-                };
-                sheets.push(convert::sheet_pb(&rows, viewer.as_deref()));
+                sheets.push(convert::sheet_pb(
+                    &sheet_rows,
+                    id,
+                    &b.id,
+                    *part,
+                    viewer.as_deref(),
+                ));
             }
         }
         Ok(pb::ListMarkSheetsResponse {
@@ -320,26 +255,35 @@ impl Inner {
     ) -> ServiceResult<pb::ListMarkHistoryResponse> {
         let mut v = Violations::default();
         let id = v.check("candidacy_id", parse_id(&req.candidacy_id));
-        let p = paging(
+        let p = Paging::parse(
             &mut v,
             format!("history;{}", req.candidacy_id.trim()),
             req.page_size,
             &req.page_token,
         );
-        v.finish()?;
-        let (id, p) = (id.expect("checked"), p.expect("checked"));
-        let after = match &p.after {
-            Some(t) => Some(t.parse::<i64>().map_err(|_| {
-                ServiceError::invalid("page_token", "not a page token of this list")
-            })?),
-            None => None,
-        };
-        self.candidate(&self.db, &id).await?;
-        let mut rows = store::history_of(&self.db, &id, after, p.size).await?;
+        let (id, p) = v.finish_with((id, p))?;
+        let after = p.after_as::<i64>()?;
+        let db = &self.core.db;
+        self.candidate(db, &id).await?;
+        let mut rows = store::history_page(db, &id, after, &p).await?;
         let next_page_token = p.finish(&mut rows, |h| h.id.to_string());
         Ok(pb::ListMarkHistoryResponse {
             entries: rows.iter().map(convert::history_pb).collect(),
             next_page_token,
         })
+    }
+}
+
+fn change(
+    action: &str,
+    previous: Option<PartResult>,
+    value: PartResult,
+    reason: Option<String>,
+) -> Change<'_> {
+    Change {
+        action,
+        previous,
+        value,
+        reason,
     }
 }

@@ -1,42 +1,46 @@
 //! The gRPC face of the exam: each handler parses its request into domain values (naming every
-//! bad field), applies the rules, and writes the change and its events in one transaction.
-//! Roles are checked before, by the node's auth layer against [`policy`]; what depends on data
-//! (a member only marks for their own board, a candidate only reads their own results) is
-//! checked here.
+//! bad field), loads what the decision needs through [`crate::store`], decides with a rule of
+//! [`crate::domain`], and writes the change and its events in one unit of work. Roles are
+//! checked before, by the node's auth layer against [`policy`]; what depends on data (a member
+//! only marks for their own board, a candidate only reads their own results) is checked here.
+//!
+//! By area: [`sessions`] (the copy of the admitted list, sessions), [`boards`] (boards, seats,
+//! keys, assignments), [`schedule`] (slots and convocations), [`marks`], [`deliberation`] (the
+//! minutes), [`results`] (publication, results, appeals, statistics).
 
 pub mod convert;
+
+mod boards;
 mod deliberation;
 mod marks;
-mod planning;
+mod results;
+mod schedule;
+mod sessions;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use cplds_proto::v1::{
     self as pb,
-    event_envelope::Payload,
     examination_service_server::{ExaminationService, ExaminationServiceServer},
 };
 use cplds_runtime::{
     academy::Academy,
     auth::{Access, Caller, Policy, Role},
-    clock::SharedClock,
-    error::reply,
-    error::{ServiceError, ServiceResult, Violations},
+    error::{ServiceError, ServiceResult},
     host::{Mount, ServiceContext, ServiceModule},
-    outbox::Outbox,
-    pagination,
+    kit::{Decided, ServiceCore},
     signing::KeyRing,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
-use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::{
     NAME,
-    domain::{RuleViolation, people::same_person, session::ensure_open},
+    domain::{
+        people::same_person,
+        session::{self as session_rules, SessionState},
+    },
     store::{self, board, board_member, candidate, migration::Migrator, session},
 };
 
@@ -55,22 +59,14 @@ impl ServiceModule for ExaminationModule {
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
         let academy = ctx.node.require_academy(NAME)?;
-        let keyring = KeyRing::load(&ctx.config)?;
         let api = ExaminationApi {
             inner: Arc::new(Inner {
                 academy,
-                db: ctx.db.clone(),
-                outbox: ctx.outbox.clone(),
-                clock: ctx.clock.clone(),
-                keyring,
+                core: ServiceCore::new(ctx),
+                keyring: KeyRing::load(&ctx.config)?,
             }),
         };
-        let max = ctx.config.server.max_message_bytes;
-        mount.add_grpc(
-            ExaminationServiceServer::new(api)
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-        );
+        cplds_runtime::add_grpc!(mount, ctx, ExaminationServiceServer::new(api));
         policy(mount.policy());
         mount.consume(crate::consumer::consumer(academy.code));
         Ok(())
@@ -142,67 +138,50 @@ pub struct ExaminationApi {
 
 pub(crate) struct Inner {
     academy: &'static Academy,
-    db: DatabaseConnection,
-    outbox: Outbox,
-    clock: SharedClock,
+    core: ServiceCore,
     /// The académie's document key: countersigns the minutes.
     keyring: KeyRing,
 }
 
-fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
-    Caller::of(req).cloned()
-}
-
-pub(crate) fn rule(v: RuleViolation, subject: impl Into<String>) -> ServiceError {
-    ServiceError::precondition(v.rule, subject, v.message)
-}
-
-pub(crate) fn parse_id(s: &str) -> Result<String, String> {
-    if s.trim().is_empty() {
-        return Err("is required".into());
+cplds_runtime::grpc_handlers! {
+    impl ExaminationService for ExaminationApi => inner {
+        list_exam_candidates(pb::ListExamCandidatesRequest) -> pb::ListExamCandidatesResponse => list_candidates;
+        get_exam_candidate(pb::GetExamCandidateRequest) -> pb::ExamCandidate => get_candidate;
+        create_exam_session(pb::CreateExamSessionRequest) -> pb::ExamSession => create_session;
+        get_exam_session(pb::GetExamSessionRequest) -> pb::ExamSession => get_session;
+        list_exam_sessions(pb::ListExamSessionsRequest) -> pb::ListExamSessionsResponse => list_sessions;
+        create_board(pb::CreateBoardRequest) -> pb::ExamBoard => create_board;
+        get_board(pb::GetBoardRequest) -> pb::ExamBoard => get_board;
+        list_boards(pb::ListBoardsRequest) -> pb::ListBoardsResponse => list_boards;
+        replace_board_member(pb::ReplaceBoardMemberRequest) -> pb::ExamBoard => replace_member;
+        register_board_member_key(pb::RegisterBoardMemberKeyRequest) -> pb::ExamBoardMember => register_key;
+        assign_candidate(pb::AssignCandidateRequest) -> pb::BoardAssignment => assign;
+        schedule_exam_part(pb::ScheduleExamPartRequest) -> pb::ExamSlot => schedule;
+        list_exam_slots(pb::ListExamSlotsRequest) -> pb::ListExamSlotsResponse => list_slots;
+        issue_convocations(pb::IssueConvocationsRequest) -> pb::IssueConvocationsResponse => issue_convocations;
+        list_convocations(pb::ListConvocationsRequest) -> pb::ListConvocationsResponse => list_convocations;
+        get_convocation(pb::GetConvocationRequest) -> pb::ConvocationDocument => get_convocation;
+        enter_mark(pb::EnterMarkRequest) -> pb::MarkSheet => mark;
+        correct_mark(pb::CorrectMarkRequest) -> pb::MarkSheet => mark;
+        reconcile_mark(pb::ReconcileMarkRequest) -> pb::MarkSheet => mark;
+        list_mark_sheets(pb::ListMarkSheetsRequest) -> pb::ListMarkSheetsResponse => list_mark_sheets;
+        list_mark_history(pb::ListMarkHistoryRequest) -> pb::ListMarkHistoryResponse => list_mark_history;
+        prepare_minutes(pb::PrepareMinutesRequest) -> pb::DeliberationMinutes => prepare_minutes;
+        close_deliberation(pb::CloseDeliberationRequest) -> pb::DeliberationMinutes => close_deliberation;
+        get_minutes(pb::GetMinutesRequest) -> pb::DeliberationMinutes => get_minutes;
+        publish_results(pb::PublishResultsRequest) -> pb::PublishResultsResponse => publish_results;
+        get_exam_result(pb::GetExamResultRequest) -> pb::ExamResult => get_result;
+        list_exam_results(pb::ListExamResultsRequest) -> pb::ListExamResultsResponse => list_results;
+        file_appeal(pb::FileAppealRequest) -> pb::ExamAppeal => file_appeal;
+        decide_appeal(pb::DecideAppealRequest) -> pb::ExamAppeal => decide_appeal;
+        list_appeals(pb::ListAppealsRequest) -> pb::ListAppealsResponse => list_appeals;
+        get_exam_statistics(pb::GetExamStatisticsRequest) -> pb::ExamStatistics => statistics;
     }
-    Uuid::parse_str(s.trim())
-        .map(|u| u.to_string())
-        .map_err(|_| format!("{s:?} is not an identifier"))
 }
 
 /// A required identifier field, alone in its request.
 pub(crate) fn id_field(field: &str, s: &str) -> ServiceResult<String> {
-    parse_id(s).map_err(|e| ServiceError::invalid(field, e))
-}
-
-/// Page size and position of a List request, bound to its filters by `scope`.
-pub(crate) struct Paging {
-    pub size: u64,
-    pub after: Option<String>,
-    pub scope: String,
-}
-
-pub(crate) fn paging(
-    v: &mut Violations,
-    scope: String,
-    page_size: i32,
-    page_token: &str,
-) -> Option<Paging> {
-    let size = v.check("page_size", pagination::page_size(page_size));
-    let after = v.check("page_token", pagination::decode_token(&scope, page_token));
-    Some(Paging {
-        size: size?,
-        after: after?,
-        scope,
-    })
-}
-
-impl Paging {
-    /// Cuts the extra row fetched beyond the page and returns the next page's token.
-    pub fn finish<T>(&self, rows: &mut Vec<T>, key: impl Fn(&T) -> String) -> String {
-        if rows.len() as u64 > self.size {
-            rows.truncate(self.size as usize);
-            pagination::encode_token(&self.scope, &key(rows.last().expect("non-empty")))
-        } else {
-            String::new()
-        }
-    }
+    cplds_runtime::kit::parse_id(s).map_err(|e| ServiceError::invalid(field, e))
 }
 
 /// True for the exam office and the recteur, who see every record.
@@ -223,28 +202,60 @@ pub(crate) fn seat<'a>(
         .find(|m| same_person(&m.email, &caller.subject))
 }
 
+/// A member's seat on a board, or PERMISSION_DENIED.
+pub(crate) fn member_of<'a>(
+    caller: &Caller,
+    board: &board::Model,
+    members: &'a [board_member::Model],
+) -> ServiceResult<&'a board_member::Model> {
+    seat(members, caller).ok_or_else(|| {
+        ServiceError::PermissionDenied(format!(
+            "{} is not a member of {} ({})",
+            caller.subject, board.name, board.id
+        ))
+    })
+}
+
+/// The office and boards see every candidate; a candidate only themselves (token subject =
+/// e-mail).
+pub(crate) fn ensure_own(caller: &Caller, c: &candidate::Model) -> ServiceResult<()> {
+    if is_office(caller) || caller.has(Role::BoardMember) {
+        return Ok(());
+    }
+    if caller.has(Role::Candidate) && same_person(&c.email, &caller.subject) {
+        return Ok(());
+    }
+    Err(ServiceError::PermissionDenied(format!(
+        "candidacy {} is not yours",
+        c.candidacy_id
+    )))
+}
+
+pub(crate) fn state(s: &session::Model) -> SessionState {
+    session_rules::state(
+        s.deliberation_closed_at.is_some(),
+        s.results_published_at.is_some(),
+    )
+}
+
+/// Boards, assignments, schedules and marks change only while the session is open.
+pub(crate) fn ensure_open(s: &session::Model) -> ServiceResult<()> {
+    session_rules::ensure_open(state(s)).on(format!("session/{}", s.id))
+}
+
+pub(crate) fn ensure_deliberated(s: &session::Model) -> ServiceResult<()> {
+    session_rules::ensure_deliberated(state(s)).on(format!("session/{}", s.id))
+}
+
+/// Loaders: a row by its id, or NOT_FOUND.
 impl Inner {
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    async fn emit<C: ConnectionTrait>(
-        &self,
-        txn: &C,
-        payloads: impl IntoIterator<Item = Payload>,
-    ) -> Result<(), DbErr> {
-        for p in payloads {
-            self.outbox.append(txn, p).await?;
-        }
-        Ok(())
-    }
-
     async fn session<C: ConnectionTrait>(&self, db: &C, id: &str) -> ServiceResult<session::Model> {
         store::session(db, id)
             .await?
             .ok_or_else(|| ServiceError::not_found(format!("exam session {id}")))
     }
 
+    /// The session, locked until the unit of work ends: acts on one session never interleave.
     async fn session_locked<C: ConnectionTrait>(
         &self,
         txn: &C,
@@ -261,13 +272,8 @@ impl Inner {
         db: &C,
         c: &candidate::Model,
     ) -> ServiceResult<session::Model> {
-        store::session_of_year(db, c.year).await?.ok_or_else(|| {
-            ServiceError::precondition(
-                "NO_SESSION",
-                format!("candidacy/{}", c.candidacy_id),
-                format!("no exam session exists for {} yet", c.year),
-            )
-        })
+        session_rules::of_year(store::session_of_year(db, c.year).await?, c.year)
+            .on(format!("candidacy/{}", c.candidacy_id))
     }
 
     async fn candidate<C: ConnectionTrait>(
@@ -287,87 +293,6 @@ impl Inner {
             .await?
             .ok_or_else(|| ServiceError::not_found(format!("board {id}")))
     }
-
-    fn open(&self, s: &session::Model) -> ServiceResult<()> {
-        ensure_open(convert::session_state(s)).map_err(|e| rule(e, format!("session/{}", s.id)))
-    }
-
-    /// The office sees every candidate; a candidate only themselves (token subject = e-mail).
-    fn ensure_own(&self, caller: &Caller, c: &candidate::Model) -> ServiceResult<()> {
-        if is_office(caller) || caller.has(Role::BoardMember) {
-            return Ok(());
-        }
-        if caller.has(Role::Candidate) && same_person(&c.email, &caller.subject) {
-            return Ok(());
-        }
-        Err(ServiceError::PermissionDenied(format!(
-            "candidacy {} is not yours",
-            c.candidacy_id
-        )))
-    }
-
-    /// A member's seat on a board, or PERMISSION_DENIED.
-    fn member_of<'a>(
-        &self,
-        caller: &Caller,
-        board: &board::Model,
-        members: &'a [board_member::Model],
-    ) -> ServiceResult<&'a board_member::Model> {
-        seat(members, caller).ok_or_else(|| {
-            ServiceError::PermissionDenied(format!(
-                "{} is not a member of {} ({})",
-                caller.subject, board.name, board.id
-            ))
-        })
-    }
-}
-
-macro_rules! handlers {
-    ($($method:ident($req:ty) -> $resp:ty => $inner:ident;)*) => {
-        #[async_trait]
-        impl ExaminationService for ExaminationApi {
-            $(
-                async fn $method(&self, r: Request<$req>) -> Result<Response<$resp>, Status> {
-                    let c = caller(&r)?;
-                    reply(self.inner.$inner(c, r.into_inner()).await)
-                }
-            )*
-        }
-    };
-}
-
-handlers! {
-    list_exam_candidates(pb::ListExamCandidatesRequest) -> pb::ListExamCandidatesResponse => list_candidates;
-    get_exam_candidate(pb::GetExamCandidateRequest) -> pb::ExamCandidate => get_candidate;
-    create_exam_session(pb::CreateExamSessionRequest) -> pb::ExamSession => create_session;
-    get_exam_session(pb::GetExamSessionRequest) -> pb::ExamSession => get_session;
-    list_exam_sessions(pb::ListExamSessionsRequest) -> pb::ListExamSessionsResponse => list_sessions;
-    create_board(pb::CreateBoardRequest) -> pb::ExamBoard => create_board;
-    get_board(pb::GetBoardRequest) -> pb::ExamBoard => get_board;
-    list_boards(pb::ListBoardsRequest) -> pb::ListBoardsResponse => list_boards;
-    replace_board_member(pb::ReplaceBoardMemberRequest) -> pb::ExamBoard => replace_member;
-    register_board_member_key(pb::RegisterBoardMemberKeyRequest) -> pb::ExamBoardMember => register_key;
-    assign_candidate(pb::AssignCandidateRequest) -> pb::BoardAssignment => assign;
-    schedule_exam_part(pb::ScheduleExamPartRequest) -> pb::ExamSlot => schedule;
-    list_exam_slots(pb::ListExamSlotsRequest) -> pb::ListExamSlotsResponse => list_slots;
-    issue_convocations(pb::IssueConvocationsRequest) -> pb::IssueConvocationsResponse => issue_convocations;
-    list_convocations(pb::ListConvocationsRequest) -> pb::ListConvocationsResponse => list_convocations;
-    get_convocation(pb::GetConvocationRequest) -> pb::ConvocationDocument => get_convocation;
-    enter_mark(pb::EnterMarkRequest) -> pb::MarkSheet => enter_mark;
-    correct_mark(pb::CorrectMarkRequest) -> pb::MarkSheet => correct_mark;
-    reconcile_mark(pb::ReconcileMarkRequest) -> pb::MarkSheet => reconcile_mark;
-    list_mark_sheets(pb::ListMarkSheetsRequest) -> pb::ListMarkSheetsResponse => list_mark_sheets;
-    list_mark_history(pb::ListMarkHistoryRequest) -> pb::ListMarkHistoryResponse => list_mark_history;
-    prepare_minutes(pb::PrepareMinutesRequest) -> pb::DeliberationMinutes => prepare_minutes;
-    close_deliberation(pb::CloseDeliberationRequest) -> pb::DeliberationMinutes => close_deliberation;
-    get_minutes(pb::GetMinutesRequest) -> pb::DeliberationMinutes => get_minutes;
-    publish_results(pb::PublishResultsRequest) -> pb::PublishResultsResponse => publish_results;
-    get_exam_result(pb::GetExamResultRequest) -> pb::ExamResult => get_result;
-    list_exam_results(pb::ListExamResultsRequest) -> pb::ListExamResultsResponse => list_results;
-    file_appeal(pb::FileAppealRequest) -> pb::ExamAppeal => file_appeal;
-    decide_appeal(pb::DecideAppealRequest) -> pb::ExamAppeal => decide_appeal;
-    list_appeals(pb::ListAppealsRequest) -> pb::ListAppealsResponse => list_appeals;
-    get_exam_statistics(pb::GetExamStatisticsRequest) -> pb::ExamStatistics => statistics;
 }
 
 #[cfg(test)]
@@ -376,12 +301,9 @@ mod tests {
     fn policy_covers_every_method() {
         let mut p = cplds_runtime::auth::Policy::new();
         super::policy(&mut p);
-        assert_eq!(p.uncovered_methods(super::SERVICE), Vec::<String>::new());
-        // And names no method that does not exist (a typo would leave the real one closed):
-        // as many distinct rules as the contract has methods.
-        let methods = cplds_runtime::auth::Policy::new().uncovered_methods(super::SERVICE);
+        // Every method has a rule and every rule names a method of the contract.
+        p.assert_complete(super::SERVICE);
         let names: std::collections::BTreeSet<_> = super::RULES.iter().map(|r| r.0).collect();
         assert_eq!(names.len(), super::RULES.len(), "a method is listed twice");
-        assert_eq!(names.len(), methods.len());
     }
 }

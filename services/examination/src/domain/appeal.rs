@@ -1,14 +1,15 @@
 //! Appeals against a result: filed by the candidate within the window after publication, one at
 //! a time; upheld (marks revised, decision recomputed by the same rules) or dismissed.
 
+use cplds_runtime::kit::{RuleViolation, refuse};
+
 use super::{
-    RuleViolation,
     decision::{Decision, decide_with},
     mark::PartResult,
-    refuse, text_enum,
+    schedule::ExamPart,
 };
 
-text_enum!(AppealStatus { Pending => "pending", Upheld => "upheld", Dismissed => "dismissed" });
+cplds_runtime::text_enum!(AppealStatus { Pending => "pending", Upheld => "upheld", Dismissed => "dismissed" });
 
 pub fn can_file(pending: bool, withdrawn: bool) -> Result<(), RuleViolation> {
     if withdrawn {
@@ -18,12 +19,17 @@ pub fn can_file(pending: bool, withdrawn: bool) -> Result<(), RuleViolation> {
         );
     }
     if pending {
-        return refuse(
-            "APPEAL_PENDING",
-            "an appeal of this candidate is already awaiting its decision",
-        );
+        return Err(already_pending());
     }
     Ok(())
+}
+
+/// One appeal at a time: what a second one meets.
+pub fn already_pending() -> RuleViolation {
+    RuleViolation::new(
+        "APPEAL_PENDING",
+        "an appeal of this candidate is already awaiting its decision",
+    )
 }
 
 pub fn can_decide(status: AppealStatus) -> Result<(), RuleViolation> {
@@ -50,6 +56,28 @@ pub fn revise(
     Ok(decide_with(false, p1, p2))
 }
 
+/// A mark an upheld appeal changed: the épreuve, what it was, what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revision {
+    pub part: ExamPart,
+    pub was: Option<PartResult>,
+    pub now: PartResult,
+}
+
+/// The marks that differ between the decision before an appeal and after it.
+pub fn revisions(before: &Decision, after: &Decision) -> Vec<Revision> {
+    [
+        (ExamPart::TrainingSession, before.part_1, after.part_1),
+        (ExamPart::CaseStudy, before.part_2, after.part_2),
+    ]
+    .into_iter()
+    .filter_map(|(part, was, now)| {
+        now.filter(|v| Some(*v) != was)
+            .map(|now| Revision { part, was, now })
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +99,15 @@ mod tests {
         assert_eq!(after.part_2, Some(m(30)));
         assert!(revise(&before, Some(m(10)), None).is_err());
         assert!(revise(&before, None, None).is_err());
+        assert_eq!(
+            revisions(&before, &after),
+            [Revision {
+                part: ExamPart::TrainingSession,
+                was: Some(m(10)),
+                now: m(12)
+            }]
+        );
+        assert!(revisions(&before, &before).is_empty());
     }
 
     #[test]

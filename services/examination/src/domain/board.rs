@@ -1,20 +1,33 @@
-//! Boards (commissions): their composition and the conflict of interest that keeps a member from
-//! examining a candidate of their own establishment.
+//! Boards (commissions): their composition, the replacement of a member until the deliberation,
+//! and the conflict of interest that keeps a member from examining a candidate of their own
+//! establishment.
 
-use super::{RuleViolation, refuse, text_enum};
+use cplds_runtime::{
+    kit::{RuleViolation, refuse},
+    people::{Email, PersonName, Uai},
+};
 
-text_enum!(BoardRole { President => "president", Member => "member" });
+cplds_runtime::text_enum!(BoardRole { President => "president", Member => "member" });
 
 pub const MIN_MEMBERS: usize = 2;
 pub const MAX_MEMBERS: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
-    pub email: String,
-    pub last_name: String,
-    pub first_name: String,
-    pub workplace_uai: Option<String>,
+    /// Lowercase: the subject of the member's tokens.
+    pub email: Email,
+    pub last_name: PersonName,
+    pub first_name: PersonName,
+    pub workplace_uai: Option<Uai>,
     pub role: BoardRole,
+}
+
+/// A seat on a board as it stands: who holds it, and whether they left it (replaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    pub id: String,
+    pub member: Member,
+    pub left: bool,
 }
 
 /// Composition rules, as (field, message) pairs against the request's `members`: two members at
@@ -47,11 +60,49 @@ pub fn composition_violations(members: &[Member]) -> Vec<(String, String)> {
         if members[..i].iter().any(|o| o.email == m.email) {
             out.push((
                 format!("members[{i}].email"),
-                format!("{} is already a member of this board", m.email),
+                format!("{} is already a member of this board", m.email.as_str()),
             ));
         }
     }
     out
+}
+
+/// The members after `replacement` takes seat `leaving`, or why they may not: nobody who sits
+/// or sat on the board takes a seat again, and the board keeps the composition rules.
+pub fn replace(
+    seats: &[Seat],
+    leaving: &str,
+    replacement: &Member,
+) -> Result<Vec<Member>, RuleViolation> {
+    if let Some(s) = seats.iter().find(|s| s.member.email == replacement.email) {
+        let email = s.member.email.as_str();
+        return refuse(
+            "ALREADY_A_MEMBER",
+            if s.left {
+                format!("{email} was replaced on this board and cannot sit again")
+            } else {
+                format!("{email} already sits on this board")
+            },
+        );
+    }
+    let mut after: Vec<Member> = seats
+        .iter()
+        .filter(|s| !s.left && s.id != leaving)
+        .map(|s| s.member.clone())
+        .collect();
+    after.push(replacement.clone());
+    let broken = composition_violations(&after);
+    if !broken.is_empty() {
+        return refuse(
+            "BOARD_COMPOSITION",
+            broken
+                .into_iter()
+                .map(|(_, why)| why)
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    }
+    Ok(after)
 }
 
 /// Refuses a member who works where the candidate works.
@@ -61,14 +112,17 @@ pub fn check_conflict_of_interest<'a>(
 ) -> Result<(), RuleViolation> {
     for m in members {
         if m.workplace_uai
-            .as_deref()
-            .is_some_and(|u| u.eq_ignore_ascii_case(candidate_uai.trim()))
+            .as_ref()
+            .is_some_and(|u| u.as_str().eq_ignore_ascii_case(candidate_uai.trim()))
         {
             return refuse(
                 "CONFLICT_OF_INTEREST",
                 format!(
                     "{} {} ({}) works in the candidate's establishment {}: they may not examine them",
-                    m.first_name, m.last_name, m.email, candidate_uai
+                    m.first_name.as_str(),
+                    m.last_name.as_str(),
+                    m.email.as_str(),
+                    candidate_uai
                 ),
             );
         }
@@ -81,14 +135,23 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::domain::people::uai_of;
 
     fn member(email: &str, uai: Option<&str>, role: BoardRole) -> Member {
         Member {
-            email: email.into(),
-            last_name: "Dupont".into(),
-            first_name: "Anne".into(),
-            workplace_uai: uai.map(str::to_owned),
+            email: Email::parse(email).unwrap(),
+            last_name: PersonName::parse("Dupont").unwrap(),
+            first_name: PersonName::parse("Anne").unwrap(),
+            workplace_uai: uai.map(|u| Uai::parse(u).unwrap()),
             role,
+        }
+    }
+
+    fn seat(id: &str, m: Member, left: bool) -> Seat {
+        Seat {
+            id: id.into(),
+            member: m,
+            left,
         }
     }
 
@@ -110,6 +173,38 @@ mod tests {
         assert_eq!(composition_violations(&twice)[0].0, "members[2].email");
     }
 
+    fn board() -> Vec<Seat> {
+        vec![
+            seat("p", member("p@x.fr", None, BoardRole::President), false),
+            seat("m", member("m@x.fr", None, BoardRole::Member), false),
+            seat("gone", member("gone@x.fr", None, BoardRole::Member), true),
+        ]
+    }
+
+    #[test]
+    fn a_replacement_takes_the_seat() {
+        let after = replace(&board(), "m", &member("n@x.fr", None, BoardRole::Member)).unwrap();
+        let emails: Vec<&str> = after.iter().map(|m| m.email.as_str()).collect();
+        assert_eq!(emails, ["p@x.fr", "n@x.fr"]);
+    }
+
+    #[test]
+    fn who_sits_or_sat_does_not_take_a_seat_again() {
+        let e = replace(&board(), "m", &member("p@x.fr", None, BoardRole::Member)).unwrap_err();
+        assert_eq!(e.rule, "ALREADY_A_MEMBER");
+        assert!(e.message.contains("already sits"));
+        let e = replace(&board(), "m", &member("gone@x.fr", None, BoardRole::Member)).unwrap_err();
+        assert_eq!(e.rule, "ALREADY_A_MEMBER");
+        assert!(e.message.contains("cannot sit again"));
+    }
+
+    #[test]
+    fn a_replacement_keeps_the_composition() {
+        let e = replace(&board(), "p", &member("n@x.fr", None, BoardRole::Member)).unwrap_err();
+        assert_eq!(e.rule, "BOARD_COMPOSITION");
+        assert!(e.message.contains("exactly one president"));
+    }
+
     #[test]
     fn conflict_of_interest() {
         let members = [
@@ -125,11 +220,10 @@ mod tests {
     proptest! {
         /// A conflict exists exactly when some member shares the candidate's UAI.
         #[test]
-        fn conflict_iff_same_establishment(uais in prop::collection::vec(proptest::option::of(0u8..5), 1..6), cand in 0u8..5) {
-            let code = |n: u8| format!("UAI{n}");
-            let members: Vec<Member> = uais.iter().enumerate().map(|(i, u)| member(&format!("m{i}@x.fr"), u.map(code).as_deref(), BoardRole::Member)).collect();
+        fn conflict_iff_same_establishment(uais in prop::collection::vec(proptest::option::of(0u32..5), 1..6), cand in 0u32..5) {
+            let members: Vec<Member> = uais.iter().enumerate().map(|(i, u)| member(&format!("m{i}@x.fr"), u.map(uai_of).as_deref(), BoardRole::Member)).collect();
             let conflict = uais.contains(&Some(cand));
-            prop_assert_eq!(check_conflict_of_interest(&members, &code(cand)).is_err(), conflict);
+            prop_assert_eq!(check_conflict_of_interest(&members, &uai_of(cand)).is_err(), conflict);
         }
     }
 }

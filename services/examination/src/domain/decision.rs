@@ -2,13 +2,10 @@
 //! 5/20 or less in either is eliminatory; the certificate needs a total of at least 20/40; a
 //! candidate absent from an épreuve, or who withdrew, is not admitted.
 
-use super::{
-    mark::{HalfPoints, PartResult},
-    text_enum,
-};
+use super::mark::{HalfPoints, PartResult};
 
-text_enum!(Outcome { Admitted => "ADMITTED", NotAdmitted => "NOT_ADMITTED" });
-text_enum!(
+cplds_runtime::text_enum!(Outcome { Admitted => "ADMITTED", NotAdmitted => "NOT_ADMITTED" });
+cplds_runtime::text_enum!(
     /// Why a candidate is not admitted, in the order the rules are applied.
     Reason {
         Withdrawn => "WITHDRAWN",

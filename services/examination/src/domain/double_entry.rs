@@ -3,9 +3,11 @@
 //! the president must reconcile before deliberation. Entrants may correct their own entry until
 //! deliberation; a correction undoes a reconciliation (the president settles the new pair).
 
-use super::{RuleViolation, mark::PartResult, refuse, text_enum};
+use cplds_runtime::kit::{RuleViolation, refuse};
 
-text_enum!(MarkStatus {
+use super::mark::PartResult;
+
+cplds_runtime::text_enum!(MarkStatus {
     NotEntered => "not_entered",
     AwaitingSecondEntry => "awaiting_second_entry",
     Agreed => "agreed",

@@ -1,36 +1,23 @@
-//! Who sits on boards: names, e-mail addresses (the subject of their tokens) and the code UAI of
-//! their establishment, parsed with the runtime's `people` rules shared by every service.
+//! Who sits on boards and who is examined: e-mail addresses (the subject of their tokens) and free
+//! text, with the runtime's `people` types shared by every service.
 
-use cplds_runtime::people::{Email, PersonName, Uai};
+use cplds_runtime::people::{Email, Uai};
 
-/// A last or first name: letters (any script), spaces, hyphens, apostrophes, dots; 1 to 100.
-pub fn parse_name(s: &str) -> Result<String, String> {
-    PersonName::parse(s).map(|n| n.as_str().to_owned())
+/// An e-mail address, wholly lowercased: it is stored and compared with token subjects.
+pub fn parse_email(s: &str) -> Result<Email, String> {
+    let e = Email::parse(s)?;
+    Email::parse(&e.as_str().to_ascii_lowercase())
 }
 
-/// An e-mail address, lowercased: it is compared with token subjects.
-pub fn parse_email(s: &str) -> Result<String, String> {
-    Email::parse(s).map(|e| e.as_str().to_ascii_lowercase())
-}
-
-/// True when a token subject names this person.
+/// True when a token subject names the person of a stored e-mail address.
 pub fn same_person(email: &str, subject: &str) -> bool {
     email.trim().eq_ignore_ascii_case(subject.trim())
-}
-
-/// Code UAI of an establishment: 7 digits and a check letter. Uppercased.
-pub fn parse_uai(s: &str) -> Result<String, String> {
-    Uai::parse(s).map(|u| u.as_str().to_owned())
-}
-
-pub fn uai_check_letter(digits: &str) -> u8 {
-    Uai::check_letter(digits)
 }
 
 /// A UAI from its 7 digits, with its check letter.
 pub fn uai_of(digits: u32) -> String {
     let d = format!("{:07}", digits % 10_000_000);
-    let letter = uai_check_letter(&d) as char;
+    let letter = Uai::check_letter(&d) as char;
     format!("{d}{letter}")
 }
 
@@ -53,33 +40,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn emails_and_names() {
+    fn emails_are_lowercased_whole() {
         assert_eq!(
-            parse_email(" Jury.President@AC-Toulouse.fr ").unwrap(),
+            parse_email(" Jury.President@AC-Toulouse.fr ")
+                .unwrap()
+                .as_str(),
             "jury.president@ac-toulouse.fr"
         );
         assert!(parse_email("no-at-sign").is_err());
         assert!(parse_email("").unwrap_err().contains("required"));
         assert!(same_person("a@b.fr", " A@B.FR"));
-        assert_eq!(parse_name("  Marie   Curie ").unwrap(), "Marie Curie");
-        assert!(parse_name("R2D2").is_err());
-        assert!(parse_text("  ", 10, true).is_err());
-        assert_eq!(parse_text("  ", 10, false).unwrap(), "");
-        assert!(parse_text("abcdefghijk", 10, false).is_err());
+    }
+
+    /// Members' names and UAI codes are the runtime's types, with the rules the exam relies on.
+    #[test]
+    fn names_and_uai_codes() {
+        use cplds_runtime::people::PersonName;
+        assert_eq!(
+            PersonName::parse("  Marie   Curie ").unwrap().as_str(),
+            "Marie Curie"
+        );
+        assert!(PersonName::parse("R2D2").is_err());
+        assert_eq!(Uai::parse("0310036w").unwrap().as_str(), "0310036W");
+        assert!(Uai::parse("0310036X").unwrap_err().contains("expected W"));
+        assert!(Uai::parse("031003W").is_err());
     }
 
     #[test]
-    fn uai_codes() {
-        assert_eq!(parse_uai("0310036w").unwrap(), "0310036W");
-        assert!(parse_uai("0310036X").unwrap_err().contains("expected W"));
-        assert!(parse_uai("031003W").is_err());
+    fn text() {
+        assert!(parse_text("  ", 10, true).is_err());
+        assert_eq!(parse_text("  ", 10, false).unwrap(), "");
+        assert!(parse_text("abcdefghijk", 10, false).is_err());
     }
 
     proptest! {
         #[test]
         fn generated_uai_codes_parse(n in 0u32..10_000_000) {
             let u = uai_of(n);
-            prop_assert_eq!(parse_uai(&u), Ok(u.clone()));
+            prop_assert_eq!(Uai::parse(&u).map(|u| u.as_str().to_owned()), Ok(u.clone()));
         }
     }
 }

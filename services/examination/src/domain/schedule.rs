@@ -7,11 +7,14 @@
 //! this one prepares). The durations are those of the arrêté; the schedule reserves the maximum.
 
 use chrono::{DateTime, Duration, Utc};
-use cplds_runtime::time::{paris_date, parse_paris_local};
+use cplds_runtime::{
+    kit::{RuleViolation, refuse},
+    time::{paris_date, parse_paris_local},
+};
 
-use super::{RuleViolation, refuse, session::Period, text_enum};
+use super::{keys, session::Period};
 
-text_enum!(ExamPart {
+cplds_runtime::text_enum!(ExamPart {
     TrainingSession => "part_1_training_session",
     CaseStudy => "part_2_case_study",
 });
@@ -87,6 +90,8 @@ pub struct Timing {
 }
 
 pub fn timing(part: ExamPart, start: DateTime<Utc>) -> Timing {
+    // The board joins after the phases the candidate spends alone.
+    let alone: i64 = part.phases().iter().take_while(|p| !p.2).map(|p| p.1).sum();
     let mut at = start;
     let mut phases = Vec::new();
     for &(name, minutes, with_board) in part.phases() {
@@ -98,16 +103,11 @@ pub fn timing(part: ExamPart, start: DateTime<Utc>) -> Timing {
         });
         at = end;
     }
-    let board_start = phases
-        .iter()
-        .find(|p| p.with_board)
-        .map(|p| p.interval.start)
-        .expect("every épreuve has a phase with the board");
     Timing {
         part,
         candidate: Interval { start, end: at },
         board: Interval {
-            start: board_start,
+            start: start + Duration::minutes(alone),
             end: at,
         },
         phases,
@@ -164,6 +164,60 @@ pub fn check_free(
         );
     }
     Ok(())
+}
+
+/// Marks are entered for an épreuve the candidate was scheduled to sit.
+pub fn ensure_scheduled(scheduled: bool) -> Result<(), RuleViolation> {
+    if scheduled {
+        return Ok(());
+    }
+    refuse(
+        "NOT_SCHEDULED",
+        "the épreuve is not scheduled for this candidate",
+    )
+}
+
+/// True once every épreuve of the candidate is scheduled (`scheduled`: how many are).
+pub fn is_complete(scheduled: usize) -> bool {
+    scheduled >= ExamPart::ALL.len()
+}
+
+/// A convocation is issued for a complete schedule only.
+pub fn ensure_complete(scheduled: usize) -> Result<(), RuleViolation> {
+    if is_complete(scheduled) {
+        return Ok(());
+    }
+    refuse(
+        "SCHEDULE_INCOMPLETE",
+        "both épreuves must be scheduled before the convocation is issued",
+    )
+}
+
+/// A booked épreuve as a convocation shows it.
+pub struct Shown<'a> {
+    pub part: ExamPart,
+    pub board_id: &'a str,
+    pub starts_at: DateTime<Utc>,
+    pub location: &'a str,
+}
+
+/// Hex SHA-256 of what a convocation shows (épreuve, board, start, place), whatever the order:
+/// a convocation is issued again only when it changed.
+pub fn fingerprint<'a>(slots: impl IntoIterator<Item = Shown<'a>>) -> String {
+    let mut lines: Vec<String> = slots
+        .into_iter()
+        .map(|s| {
+            format!(
+                "{}|{}|{}|{}",
+                s.part,
+                s.board_id,
+                s.starts_at.to_rfc3339(),
+                s.location
+            )
+        })
+        .collect();
+    lines.sort();
+    hex::encode(keys::sha256(lines.join("\n").as_bytes()))
 }
 
 /// A location: where the épreuve takes place, 1 to 200 characters.
@@ -253,6 +307,45 @@ mod tests {
         // Back to back is fine: intervals are half-open.
         let c = timing(ExamPart::TrainingSession, at("2025-11-17T10:30"));
         assert!(check_free(&c, &mine, &board).is_ok());
+    }
+
+    #[test]
+    fn marks_need_a_scheduled_epreuve() {
+        assert!(ensure_scheduled(true).is_ok());
+        assert_eq!(ensure_scheduled(false).unwrap_err().rule, "NOT_SCHEDULED");
+    }
+
+    #[test]
+    fn convocations_need_both_epreuves() {
+        assert!(!is_complete(1));
+        assert!(ensure_complete(2).is_ok());
+        assert_eq!(ensure_complete(1).unwrap_err().rule, "SCHEDULE_INCOMPLETE");
+    }
+
+    #[test]
+    fn the_fingerprint_follows_what_is_shown_not_the_order() {
+        let shown = |part, start: &str, location| Shown {
+            part,
+            board_id: "b",
+            starts_at: at(start),
+            location,
+        };
+        let a = [
+            shown(ExamPart::TrainingSession, "2025-11-17T09:00", "salle 1"),
+            shown(ExamPart::CaseStudy, "2025-11-18T09:00", "salle 2"),
+        ];
+        let [x, y] = a;
+        let f = fingerprint([
+            shown(ExamPart::TrainingSession, "2025-11-17T09:00", "salle 1"),
+            shown(ExamPart::CaseStudy, "2025-11-18T09:00", "salle 2"),
+        ]);
+        assert_eq!(f, fingerprint([y, x]));
+        assert_eq!(f.len(), 64);
+        let moved = fingerprint([
+            shown(ExamPart::TrainingSession, "2025-11-17T09:00", "salle 1"),
+            shown(ExamPart::CaseStudy, "2025-11-18T14:00", "salle 2"),
+        ]);
+        assert_ne!(f, moved);
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! that opens at publication.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use cplds_runtime::time::parse_date;
-
-use super::{RuleViolation, refuse};
+use cplds_runtime::{
+    kit::{RuleViolation, refuse},
+    time::parse_date,
+};
 
 /// First session of the CPLDS (décret of 5 May 2017).
 pub const FIRST_YEAR: i32 = 2017;
@@ -116,6 +117,49 @@ pub fn ensure_open(s: SessionState) -> Result<(), RuleViolation> {
     }
 }
 
+/// Results, statistics and publication wait for the deliberation.
+pub fn ensure_deliberated(s: SessionState) -> Result<(), RuleViolation> {
+    match s {
+        SessionState::Open => Err(not_deliberated()),
+        SessionState::Deliberated | SessionState::ResultsPublished => Ok(()),
+    }
+}
+
+/// A candidate's decision, which the deliberation made.
+pub fn decided<T>(decision: Option<T>) -> Result<T, RuleViolation> {
+    decision.ok_or_else(not_deliberated)
+}
+
+fn not_deliberated() -> RuleViolation {
+    RuleViolation::new(
+        "DELIBERATION_NOT_CLOSED",
+        "the deliberation of this session is not closed yet",
+    )
+}
+
+/// A candidate reads their result once results are published.
+pub fn ensure_published(s: SessionState) -> Result<(), RuleViolation> {
+    match s {
+        SessionState::ResultsPublished => Ok(()),
+        SessionState::Open | SessionState::Deliberated => {
+            refuse("RESULTS_NOT_PUBLISHED", "results are not published yet")
+        }
+    }
+}
+
+/// The session of a candidate's year, which must exist before anything is asked of it.
+pub fn of_year<T>(session: Option<T>, year: i32) -> Result<T, RuleViolation> {
+    session.map_or_else(
+        || {
+            refuse(
+                "NO_SESSION",
+                format!("no exam session exists for {year} yet"),
+            )
+        },
+        Ok,
+    )
+}
+
 /// The last instant an appeal is received.
 pub fn appeal_deadline(published_at: DateTime<Utc>, window_days: u32) -> DateTime<Utc> {
     published_at + Duration::days(i64::from(window_days))
@@ -200,6 +244,38 @@ mod tests {
             "DELIBERATION_CLOSED"
         );
         assert_eq!(state(true, true), SessionState::ResultsPublished);
+    }
+
+    #[test]
+    fn results_wait_for_the_deliberation() {
+        assert_eq!(
+            ensure_deliberated(state(false, false)).unwrap_err().rule,
+            "DELIBERATION_NOT_CLOSED"
+        );
+        assert!(ensure_deliberated(state(true, false)).is_ok());
+        assert!(ensure_deliberated(state(true, true)).is_ok());
+        assert_eq!(decided(Some(1)), Ok(1));
+        assert_eq!(
+            decided(None::<()>).unwrap_err().rule,
+            "DELIBERATION_NOT_CLOSED"
+        );
+    }
+
+    #[test]
+    fn candidates_read_published_results_only() {
+        assert_eq!(
+            ensure_published(state(true, false)).unwrap_err().rule,
+            "RESULTS_NOT_PUBLISHED"
+        );
+        assert!(ensure_published(state(true, true)).is_ok());
+    }
+
+    #[test]
+    fn a_session_for_the_year() {
+        assert_eq!(of_year(Some(1), 2025), Ok(1));
+        let e = of_year(None::<()>, 2025).unwrap_err();
+        assert_eq!(e.rule, "NO_SESSION");
+        assert!(e.message.contains("2025"));
     }
 
     proptest! {

@@ -1,5 +1,18 @@
-//! Tables of the examination database. Enums are stored as their domain text (`as_str`); the
+//! Tables of the examination database. Closed lists of the domain are stored as their text and
+//! read back as the domain's enums (an unknown stored value is an error where it is read); the
 //! statistical profile as the contract's enum names (`SEX_FEMALE`...), as registration sent it.
+
+use sea_orm::{DbErr, TryFromU64};
+
+use crate::domain::schedule::ExamPart;
+
+/// The épreuve is part of a composite primary key (reconciliations), which sea-orm requires to
+/// say whether it can come from an auto-increment id: it cannot.
+impl TryFromU64 for ExamPart {
+    fn try_from_u64(_: u64) -> Result<Self, DbErr> {
+        Err(DbErr::ConvertFromU64("ExamPart"))
+    }
+}
 
 macro_rules! no_relations {
     () => {
@@ -100,6 +113,8 @@ pub mod board {
 pub mod board_member {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::board::BoardRole;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "board_members")]
     pub struct Model {
@@ -112,7 +127,7 @@ pub mod board_member {
         pub last_name: String,
         pub first_name: String,
         pub workplace_uai: Option<String>,
-        pub role: String,
+        pub role: BoardRole,
         /// Ed25519 public key, 32 bytes in base64.
         pub public_key: Option<String>,
         pub key_registered_at: Option<DateTimeUtc>,
@@ -163,6 +178,8 @@ pub mod assignment {
 pub mod slot {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::schedule::ExamPart;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "slots")]
     pub struct Model {
@@ -171,7 +188,7 @@ pub mod slot {
         pub session_id: String,
         pub board_id: String,
         pub candidacy_id: String,
-        pub exam_part: String,
+        pub exam_part: ExamPart,
         pub starts_at: DateTimeUtc,
         pub ends_at: DateTimeUtc,
         pub board_starts_at: DateTimeUtc,
@@ -212,6 +229,8 @@ pub mod convocation {
 pub mod mark_entry {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::schedule::ExamPart;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "mark_entries")]
     pub struct Model {
@@ -220,7 +239,7 @@ pub mod mark_entry {
         pub session_id: String,
         pub board_id: String,
         pub candidacy_id: String,
-        pub exam_part: String,
+        pub exam_part: ExamPart,
         pub entrant: String,
         pub absent: bool,
         pub half_points: Option<i32>,
@@ -235,13 +254,15 @@ pub mod mark_entry {
 pub mod reconciliation {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::schedule::ExamPart;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "reconciliations")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub candidacy_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
-        pub exam_part: String,
+        pub exam_part: ExamPart,
         pub session_id: String,
         pub absent: bool,
         pub half_points: Option<i32>,
@@ -256,7 +277,13 @@ pub mod reconciliation {
 pub mod mark_history {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::schedule::ExamPart;
+
     /// Every act on a mark, who and when: nothing is changed without a trace.
+    ///
+    /// Not the runtime's shared `history`: each act here carries the mark before and after as
+    /// typed columns (absence, half points), which ListMarkHistory shows and the shared history's
+    /// free-text detail could only hold as text to parse again.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "mark_history")]
     pub struct Model {
@@ -264,7 +291,7 @@ pub mod mark_history {
         pub id: i64,
         pub session_id: String,
         pub candidacy_id: String,
-        pub exam_part: String,
+        pub exam_part: ExamPart,
         pub action: String,
         pub actor: String,
         pub at: DateTimeUtc,
@@ -309,6 +336,8 @@ pub mod minutes {
 pub mod decision {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::decision::{Outcome, Reason};
+
     /// The decision of the deliberation for a candidate, as revised by appeals.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "decisions")]
@@ -320,8 +349,8 @@ pub mod decision {
         pub part_1_half_points: Option<i32>,
         pub part_2_absent: bool,
         pub part_2_half_points: Option<i32>,
-        pub outcome: String,
-        pub reason: Option<String>,
+        pub outcome: Outcome,
+        pub reason: Option<Reason>,
         pub decided_at: DateTimeUtc,
         pub revised_at: Option<DateTimeUtc>,
         pub revised_by_appeal: Option<String>,
@@ -333,6 +362,8 @@ pub mod decision {
 pub mod appeal {
     use sea_orm::entity::prelude::*;
 
+    use crate::domain::appeal::AppealStatus;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "appeals")]
     pub struct Model {
@@ -340,7 +371,7 @@ pub mod appeal {
         pub id: String,
         pub session_id: String,
         pub candidacy_id: String,
-        pub status: String,
+        pub status: AppealStatus,
         pub grounds: String,
         pub filed_at: DateTimeUtc,
         pub filed_by: String,

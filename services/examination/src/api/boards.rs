@@ -1,0 +1,278 @@
+//! Boards: their composition, members replaced until the deliberation, members' signing keys,
+//! and the candidates assigned to them.
+
+use cplds_proto::v1 as pb;
+use cplds_runtime::{
+    auth::Caller,
+    db::is_unique_violation,
+    error::{ServiceError, ServiceResult, Violations},
+    kit::{Decided, Paging, new_id, parse_id},
+    time::to_timestamp,
+};
+use sea_orm::ConnectionTrait;
+
+use super::{Inner, convert, ensure_open, id_field, member_of};
+use crate::{
+    domain::{
+        board::{self as board_rules, Member},
+        candidate::{self as candidate_rules, Act, Assigning},
+        keys,
+        people::parse_text,
+    },
+    store::{self, assignment, board},
+};
+
+fn assignment_pb(a: &assignment::Model) -> pb::BoardAssignment {
+    pb::BoardAssignment {
+        session_id: a.session_id.clone(),
+        board_id: a.board_id.clone(),
+        candidacy_id: a.candidacy_id.clone(),
+        assign_time: Some(to_timestamp(a.assigned_at)),
+        assigned_by: a.assigned_by.clone(),
+    }
+}
+
+/// A new board: its session, its name and its members, every bad field named, the composition
+/// checked once every member parsed.
+fn parse_board(req: &pb::CreateBoardRequest) -> ServiceResult<(String, String, Vec<Member>)> {
+    let mut v = Violations::default();
+    let session_id = v.check("session_id", parse_id(&req.session_id));
+    let name = v.check("name", parse_text(&req.name, 100, true));
+    let mut members = Vec::with_capacity(req.members.len());
+    for (i, m) in req.members.iter().enumerate() {
+        match convert::member(m) {
+            Ok(m) => members.push(m),
+            Err(mv) => v.nest(&format!("members[{i}]"), mv),
+        }
+    }
+    if members.len() == req.members.len() {
+        for (field, message) in board_rules::composition_violations(&members) {
+            v.add(field, message);
+        }
+    }
+    let (session_id, name) = v.finish_with((session_id, name))?;
+    Ok((session_id, name, members))
+}
+
+/// A replacement: the board, the seat given up, why, and who takes it.
+fn parse_replacement(
+    req: &pb::ReplaceBoardMemberRequest,
+) -> ServiceResult<(String, String, String, Member)> {
+    let mut v = Violations::default();
+    let board_id = v.check("board_id", parse_id(&req.board_id));
+    let member_id = v.check("member_id", parse_id(&req.member_id));
+    let reason = v.check("reason", parse_text(&req.reason, 500, true));
+    let replacement = match &req.replacement {
+        Some(m) => convert::member(m)
+            .map_err(|mv| v.nest("replacement", mv))
+            .ok(),
+        None => {
+            v.add("replacement", "the member taking the seat is required");
+            None
+        }
+    };
+    v.finish_with((board_id, member_id, reason, replacement))
+}
+
+impl Inner {
+    async fn board_pb<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        b: &board::Model,
+    ) -> ServiceResult<pb::ExamBoard> {
+        let everyone = store::all_members_of(db, &b.id).await?;
+        let replacements = store::replacements_of(db, &b.id).await?;
+        let assigned = store::assignments_of_board(db, &b.id).await?;
+        Ok(convert::board_pb(
+            b,
+            &everyone,
+            &replacements,
+            assigned.into_iter().map(|a| a.candidacy_id).collect(),
+        ))
+    }
+
+    pub(super) async fn create_board(
+        &self,
+        caller: Caller,
+        req: pb::CreateBoardRequest,
+    ) -> ServiceResult<pb::ExamBoard> {
+        let (session_id, name, members) = parse_board(&req)?;
+        let exists = || {
+            ServiceError::AlreadyExists(format!("the session already has a board named {name:?}"))
+        };
+        let uow = self.core.begin().await?;
+        let s = self.session_locked(uow.txn(), &session_id).await?;
+        ensure_open(&s)?;
+        if store::boards_of_session(uow.txn(), &s.id)
+            .await?
+            .iter()
+            .any(|b| b.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(exists());
+        }
+        let row = board::Model {
+            id: new_id(),
+            session_id: s.id.clone(),
+            name: name.clone(),
+            created_at: uow.now(),
+            created_by: caller.subject.clone(),
+        };
+        let b = store::insert_board(uow.txn(), row, &members)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    exists()
+                } else {
+                    e.into()
+                }
+            })?;
+        let out = self.board_pb(uow.txn(), &b).await?;
+        uow.commit().await?;
+        tracing::info!(board = %b.id, session = %s.id, members = members.len(), by = %caller.subject, "board created");
+        Ok(out)
+    }
+
+    pub(super) async fn replace_member(
+        &self,
+        caller: Caller,
+        req: pb::ReplaceBoardMemberRequest,
+    ) -> ServiceResult<pb::ExamBoard> {
+        let (board_id, member_id, reason, replacement) = parse_replacement(&req)?;
+        let uow = self.core.begin().await?;
+        let b = self.board(uow.txn(), &board_id).await?;
+        let s = self.session_locked(uow.txn(), &b.session_id).await?;
+        ensure_open(&s)?;
+        let everyone = store::all_members_of(uow.txn(), &b.id).await?;
+        let leaving = everyone
+            .iter()
+            .find(|m| m.id == member_id && m.left_at.is_none())
+            .cloned()
+            .ok_or_else(|| {
+                ServiceError::not_found(format!("member {member_id} of board {}", b.id))
+            })?;
+        board_rules::replace(&store::seats(&everyone)?, &leaving.id, &replacement)
+            .on(format!("board/{board_id}"))?;
+        for a in store::assignments_of_board(uow.txn(), &b.id).await? {
+            let c = self.candidate(uow.txn(), &a.candidacy_id).await?;
+            board_rules::check_conflict_of_interest([&replacement], &c.workplace_uai)
+                .on(format!("candidacy/{}", c.candidacy_id))?;
+        }
+        let former = leaving.email.clone();
+        let now = uow.now();
+        let seat = store::replace_member(
+            uow.txn(),
+            &b,
+            leaving,
+            &replacement,
+            &caller.subject,
+            reason,
+            now,
+        )
+        .await?;
+        let out = self.board_pb(uow.txn(), &b).await?;
+        uow.commit().await?;
+        tracing::info!(board = %b.id, former = %former, replacement = %seat.email, by = %caller.subject, "board member replaced");
+        Ok(out)
+    }
+
+    pub(super) async fn get_board(
+        &self,
+        _caller: Caller,
+        req: pb::GetBoardRequest,
+    ) -> ServiceResult<pb::ExamBoard> {
+        let id = id_field("board_id", &req.board_id)?;
+        let b = self.board(&self.core.db, &id).await?;
+        self.board_pb(&self.core.db, &b).await
+    }
+
+    pub(super) async fn list_boards(
+        &self,
+        _caller: Caller,
+        req: pb::ListBoardsRequest,
+    ) -> ServiceResult<pb::ListBoardsResponse> {
+        let mut v = Violations::default();
+        let session_id = v.check("session_id", parse_id(&req.session_id));
+        let p = Paging::parse(
+            &mut v,
+            format!("boards;{}", req.session_id.trim()),
+            req.page_size,
+            &req.page_token,
+        );
+        let (session_id, p) = v.finish_with((session_id, p))?;
+        let db = &self.core.db;
+        self.session(db, &session_id).await?;
+        let mut rows = store::boards_page(db, &session_id, &p).await?;
+        let next_page_token = p.finish(&mut rows, |b| b.id.clone());
+        let mut boards = Vec::with_capacity(rows.len());
+        for b in &rows {
+            boards.push(self.board_pb(db, b).await?);
+        }
+        Ok(pb::ListBoardsResponse {
+            boards,
+            next_page_token,
+        })
+    }
+
+    pub(super) async fn register_key(
+        &self,
+        caller: Caller,
+        req: pb::RegisterBoardMemberKeyRequest,
+    ) -> ServiceResult<pb::ExamBoardMember> {
+        let mut v = Violations::default();
+        let board_id = v.check("board_id", parse_id(&req.board_id));
+        let key = v.check("public_key", keys::parse_public_key(&req.public_key));
+        let (board_id, key) = v.finish_with((board_id, key))?;
+        let uow = self.core.begin().await?;
+        let b = self.board(uow.txn(), &board_id).await?;
+        let s = self.session_locked(uow.txn(), &b.session_id).await?;
+        ensure_open(&s)?;
+        let members = store::members_of(uow.txn(), &b.id).await?;
+        let seat = member_of(&caller, &b, &members)?.clone();
+        let now = uow.now();
+        let row = store::register_key(uow.txn(), seat, keys::encode_public_key(&key), now).await?;
+        uow.commit().await?;
+        tracing::info!(board = %b.id, member = %row.email, kid = %keys::key_id(&key), "signing key registered");
+        Ok(convert::member_pb(&row))
+    }
+
+    pub(super) async fn assign(
+        &self,
+        caller: Caller,
+        req: pb::AssignCandidateRequest,
+    ) -> ServiceResult<pb::BoardAssignment> {
+        let mut v = Violations::default();
+        let board_id = v.check("board_id", parse_id(&req.board_id));
+        let candidacy_id = v.check("candidacy_id", parse_id(&req.candidacy_id));
+        let (board_id, candidacy_id) = v.finish_with((board_id, candidacy_id))?;
+        let subject = format!("candidacy/{candidacy_id}");
+        let uow = self.core.begin().await?;
+        let b = self.board(uow.txn(), &board_id).await?;
+        let s = self.session_locked(uow.txn(), &b.session_id).await?;
+        ensure_open(&s)?;
+        let c = self.candidate(uow.txn(), &candidacy_id).await?;
+        candidate_rules::same_year(c.year, s.year).on(&subject)?;
+        candidate_rules::not_withdrawn(c.withdrawn_at.is_some(), Act::Assign).on(&subject)?;
+        let current = store::assignment(uow.txn(), &candidacy_id).await?;
+        let assigning =
+            candidate_rules::assigning(current.as_ref().map(|a| a.board_id.as_str()), &b.id)
+                .on(&subject)?;
+        if let (Assigning::Already, Some(a)) = (assigning, &current) {
+            return Ok(assignment_pb(a));
+        }
+        let members = store::members(&store::members_of(uow.txn(), &b.id).await?)?;
+        board_rules::check_conflict_of_interest(&members, &c.workplace_uai).on(&subject)?;
+        let row = store::insert_assignment(
+            uow.txn(),
+            assignment::Model {
+                candidacy_id: candidacy_id.clone(),
+                session_id: s.id.clone(),
+                board_id: b.id.clone(),
+                assigned_at: uow.now(),
+                assigned_by: caller.subject.clone(),
+            },
+        )
+        .await?;
+        uow.commit().await?;
+        Ok(assignment_pb(&row))
+    }
+}
