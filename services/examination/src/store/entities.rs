@@ -2,18 +2,6 @@
 //! read back as the domain's enums (an unknown stored value is an error where it is read); the
 //! statistical profile as the contract's enum names (`SEX_FEMALE`...), as registration sent it.
 
-use sea_orm::{DbErr, TryFromU64};
-
-use crate::domain::schedule::ExamPart;
-
-/// The épreuve is part of a composite primary key (reconciliations), which sea-orm requires to
-/// say whether it can come from an auto-increment id: it cannot.
-impl TryFromU64 for ExamPart {
-    fn try_from_u64(_: u64) -> Result<Self, DbErr> {
-        Err(DbErr::ConvertFromU64("ExamPart"))
-    }
-}
-
 macro_rules! no_relations {
     () => {
         #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

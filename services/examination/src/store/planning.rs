@@ -7,7 +7,7 @@ use cplds_runtime::{
     people::{Email, PersonName, Uai},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
@@ -37,13 +37,13 @@ pub async fn session_locked<C: ConnectionTrait>(
     txn: &C,
     id: &str,
 ) -> Result<Option<session::Model>, DbErr> {
-    let q = session::Entity::find_by_id(id.to_owned());
-    let q = if txn.get_database_backend() == DbBackend::Postgres {
-        q.lock_exclusive()
-    } else {
-        q
-    };
-    q.one(txn).await
+    cplds_runtime::kit::locked(
+        session::Entity::find_by_id(id.to_owned()),
+        txn.get_database_backend(),
+        cplds_runtime::kit::Lock::Exclusive,
+    )
+    .one(txn)
+    .await
 }
 
 pub async fn session_of_year<C: ConnectionTrait>(

@@ -8,7 +8,7 @@ pub mod migration;
 use chrono::{DateTime, Utc};
 use cplds_runtime::{academy::Academy, db::page, time::format_paris_local};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
@@ -37,11 +37,7 @@ pub async fn campaign<C: ConnectionTrait>(
 /// How a campaign row is locked for the rest of a transaction (PostgreSQL). Acts within the
 /// campaign share it, so they run side by side; publishing the list and moving the window take
 /// it alone, so no decision or submission slips in beside them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lock {
-    Shared,
-    Exclusive,
-}
+pub use cplds_runtime::kit::Lock;
 
 /// The campaign row, locked until the transaction ends (SQLite serialises writers already).
 pub async fn campaign_locked<C: ConnectionTrait>(
@@ -49,13 +45,13 @@ pub async fn campaign_locked<C: ConnectionTrait>(
     year: i32,
     lock: Lock,
 ) -> Result<Option<campaign::Model>, DbErr> {
-    let q = campaign::Entity::find_by_id(year);
-    let q = match (db.get_database_backend(), lock) {
-        (DbBackend::Postgres, Lock::Exclusive) => q.lock_exclusive(),
-        (DbBackend::Postgres, Lock::Shared) => q.lock_shared(),
-        _ => q,
-    };
-    q.one(db).await
+    cplds_runtime::kit::locked(
+        campaign::Entity::find_by_id(year),
+        db.get_database_backend(),
+        lock,
+    )
+    .one(db)
+    .await
 }
 
 /// A new campaign of `academy` for `year`, its window kept also as the office wrote it.

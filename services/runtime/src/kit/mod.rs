@@ -19,6 +19,7 @@ pub mod history;
 pub mod ids;
 pub mod paging;
 pub mod refusal;
+pub mod rows;
 pub mod text_enum;
 pub mod unit;
 pub mod wire;
@@ -27,6 +28,7 @@ pub use history::{Act, HistoryTable};
 pub use ids::{new_id, parse_id, parse_optional_id};
 pub use paging::Paging;
 pub use refusal::{Decided, RuleViolation, refuse};
+pub use rows::{CountersTable, Lock, locked, next_counter};
 pub use text_enum::UnknownValue;
 pub use unit::{ServiceCore, UnitOfWork};
 pub use wire::Wire;
@@ -35,5 +37,5 @@ pub use wire::Wire;
 #[doc(hidden)]
 pub mod reexport {
     pub use async_trait::async_trait;
-    pub use sea_orm::DeriveValueType;
+    pub use sea_orm::{DbErr, DeriveValueType, TryFromU64};
 }

@@ -50,6 +50,14 @@ macro_rules! text_enum {
             }
         }
 
+        // A stored enum may be part of a composite primary key, which sea-orm asks whether it
+        // can come from an auto-increment id: it cannot.
+        impl $crate::kit::reexport::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, $crate::kit::reexport::DbErr> {
+                Err($crate::kit::reexport::DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
+
         impl ::std::str::FromStr for $name {
             type Err = $crate::kit::UnknownValue;
 

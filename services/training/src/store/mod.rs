@@ -9,10 +9,7 @@ pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::{
-    db::{page, stmt},
-    kit::new_id,
-};
+use cplds_runtime::{db::page, kit::new_id};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect,
@@ -54,26 +51,10 @@ pub fn decode_hours(s: &str) -> Result<Hours, DbErr> {
 
 /// The next value of a named counter (attestation numbers, request order), 1 first. The upsert
 /// locks the counter's row until the transaction ends, so concurrent callers never share one.
-pub async fn next_counter<C: ConnectionTrait>(db: &C, name: &str) -> Result<i64, DbErr> {
-    let row = db
-        .query_one_raw(stmt(
-            db.get_database_backend(),
-            "INSERT INTO counters (name, value) VALUES (?, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-            vec![name.into()],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("counter upsert returned no row".into()))?;
-    row.try_get("", "value")
-}
+pub use cplds_runtime::kit::next_counter;
 
 fn locked<Q: QuerySelect>(q: Q, backend: DbBackend) -> Q {
-    // SQLite has one writer (and one connection here): only PostgreSQL needs row locks.
-    if backend == DbBackend::Postgres {
-        q.lock_exclusive()
-    } else {
-        q
-    }
+    cplds_runtime::kit::locked(q, backend, cplds_runtime::kit::Lock::Exclusive)
 }
 
 // ---- programmes ------------------------------------------------------------------------------
