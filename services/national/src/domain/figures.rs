@@ -156,11 +156,9 @@ pub fn index_training(trainings: &[Training]) -> TrainingIndex<'_> {
 }
 
 fn marks_stats(marks: &[u8]) -> MarkStats {
-    if marks.is_empty() {
+    let (Some(&lo), Some(&hi)) = (marks.iter().min(), marks.iter().max()) else {
         return MarkStats::default();
-    }
-    let lo = *marks.iter().min().expect("non-empty");
-    let hi = *marks.iter().max().expect("non-empty");
+    };
     let sum: u64 = marks.iter().map(|&m| u64::from(m)).sum();
     MarkStats {
         lowest: f64::from(lo) / 2.0,
@@ -210,7 +208,7 @@ pub fn compute(
     training: &TrainingIndex<'_>,
 ) -> Figures {
     let mut c: BTreeMap<Measure, i64> = Measure::ALL.iter().map(|m| (*m, 0)).collect();
-    let mut inc = |m: Measure| *c.get_mut(&m).expect("every measure") += 1;
+    let mut inc = |m: Measure| *c.entry(m).or_insert(0) += 1;
     let (mut p1, mut p2, mut avg) = (Vec::new(), Vec::new(), Vec::new());
     let (mut hours_admitted, mut hours_not) = (Vec::new(), Vec::new());
     for r in records {
@@ -406,14 +404,15 @@ pub fn suppress(totals: &mut Figures, cells: &mut [Cell], threshold: i64) {
         let total = totals.count(m);
         let (hidden, total_hidden) =
             suppression::suppress_table(&keys, dims, &values, total, threshold);
+        // Every measure is counted (zero included), so each figure has an entry to mark.
         for (cell, h) in cells.iter_mut().zip(hidden) {
-            cell.figures
-                .counts
-                .get_mut(&m)
-                .expect("every measure")
-                .suppressed = h;
+            if let Some(c) = cell.figures.counts.get_mut(&m) {
+                c.suppressed = h;
+            }
         }
-        totals.counts.get_mut(&m).expect("every measure").suppressed = total_hidden;
+        if let Some(c) = totals.counts.get_mut(&m) {
+            c.suppressed = total_hidden;
+        }
     }
     for f in std::iter::once(totals).chain(cells.iter_mut().map(|c| &mut c.figures)) {
         finish_publication(f, threshold);
