@@ -16,21 +16,11 @@ use crate::helpers::{academy, national};
 #[tokio::test]
 async fn only_the_ministry_of_the_national_node_reads_the_figures() {
     let bus = InMemoryBus::new();
-    let mut f = national(&bus).await;
+    let f = national(&bus).await;
     let toulouse = academy("toulouse", Arc::new(bus.clone())).await;
     // An académie's token is refused, and so is an académie role on a national token.
     let foreign = toulouse.token("dec@ac.fr", &[Role::ExamOffice]);
-    let err = f
-        .stats
-        .get_statistics(authed(
-            pb::GetStatisticsRequest {
-                year: 2025,
-                ..Default::default()
-            },
-            &foreign,
-        ))
-        .await
-        .unwrap_err();
+    let err = f.statistics_as(&foreign).await.unwrap_err();
     assert_eq!(
         err.code(),
         Code::Unauthenticated,
@@ -41,17 +31,7 @@ async fn only_the_ministry_of_the_national_node_reads_the_figures() {
         .issuer
         .mint("dec@ac.fr", "toulouse", &[Role::ExamOffice])
         .unwrap();
-    let err = f
-        .stats
-        .get_statistics(authed(
-            pb::GetStatisticsRequest {
-                year: 2025,
-                ..Default::default()
-            },
-            &academy_role,
-        ))
-        .await
-        .unwrap_err();
+    let err = f.statistics_as(&academy_role).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
@@ -110,18 +90,8 @@ async fn bad_queries_name_their_fields() {
 #[tokio::test]
 async fn a_session_report_request_names_every_bad_field() {
     let bus = InMemoryBus::new();
-    let mut f = national(&bus).await;
-    let err = f
-        .stats
-        .get_session_report(authed(
-            pb::GetSessionReportRequest {
-                academy: "gotham".into(),
-                year: 1999,
-            },
-            &f.ministry,
-        ))
-        .await
-        .unwrap_err();
+    let f = national(&bus).await;
+    let err = f.report("gotham", 1999).await.unwrap_err();
     assert_eq!(bad_fields(&err), ["academy", "year"]);
 }
 

@@ -76,6 +76,41 @@ pub struct Federation {
     pub ministry: String,
 }
 
+impl Federation {
+    /// The 2025 national totals, asked with `token`.
+    pub async fn statistics_as(&self, token: &str) -> Result<pb::Statistics, tonic::Status> {
+        self.stats
+            .clone()
+            .get_statistics(authed(
+                pb::GetStatisticsRequest {
+                    year: 2025,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn report(
+        &self,
+        academy: &str,
+        year: i32,
+    ) -> Result<pb::SessionReport, tonic::Status> {
+        self.stats
+            .clone()
+            .get_session_report(authed(
+                pb::GetSessionReportRequest {
+                    academy: academy.into(),
+                    year,
+                },
+                &self.ministry,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+}
+
 pub async fn national(bus: &InMemoryBus) -> Federation {
     let mut opts = TestNodeOptions::new("national", vec![Arc::new(NationalModule)]);
     opts.bus = Some(Arc::new(bus.clone()));

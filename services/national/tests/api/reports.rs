@@ -1,7 +1,6 @@
 //! The session report of an académie, as the jury's bilan reads.
 
-use cplds_proto::v1 as pb;
-use cplds_runtime::{bus::memory::InMemoryBus, testing::authed};
+use cplds_runtime::bus::memory::InMemoryBus;
 use tonic::Code;
 
 use crate::helpers::{national, reims_approves, reims_results};
@@ -9,21 +8,10 @@ use crate::helpers::{national, reims_approves, reims_results};
 #[tokio::test]
 async fn the_session_report_reads_like_the_jurys() {
     let bus = InMemoryBus::new();
-    let mut f = national(&bus).await;
+    let f = national(&bus).await;
     reims_results(&bus, &f).await;
     let _reims = reims_approves(&bus, &f).await;
-    let report = f
-        .stats
-        .get_session_report(authed(
-            pb::GetSessionReportRequest {
-                academy: "reims".into(),
-                year: 2025,
-            },
-            &f.ministry,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let report = f.report("reims", 2025).await.unwrap();
     assert!(
         report
             .markdown
@@ -44,17 +32,7 @@ async fn the_session_report_reads_like_the_jurys() {
 #[tokio::test]
 async fn an_academy_without_figures_has_no_report() {
     let bus = InMemoryBus::new();
-    let mut f = national(&bus).await;
-    let err = f
-        .stats
-        .get_session_report(authed(
-            pb::GetSessionReportRequest {
-                academy: "reims".into(),
-                year: 2025,
-            },
-            &f.ministry,
-        ))
-        .await
-        .unwrap_err();
+    let f = national(&bus).await;
+    let err = f.report("reims", 2025).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
