@@ -4,8 +4,8 @@
 //! by the node's auth layer against [`policy`]; what depends on data (a candidate only sees
 //! their own certificate, [`crate::domain::reader`]) is checked here.
 //!
-//! By area: [`reading`] (certificates, their PDF and credential), [`issuing`] (the recteur's
-//! acts), [`keys`] (the key history, signing, the status list), [`verification`] (public
+//! By area: `reading` (certificates, their PDF and credential), `issuing` (the recteur's
+//! acts), `keys` (the key history, signing, the status list), `verification` (public
 //! answers); `web` serves the public answers over plain HTTP through the same methods.
 
 pub mod convert;

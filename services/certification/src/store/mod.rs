@@ -242,7 +242,10 @@ pub async fn set_key_retired<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use cplds_runtime::kit::history;
+    use cplds_runtime::{
+        kit::history,
+        testing::{POSTGRES_ENV, TestPostgres, server_url},
+    };
     use sea_orm::{ConnectOptions, Database, DatabaseConnection};
     use sea_orm_migration::{MigratorTrait, SchemaManager};
 
@@ -250,10 +253,16 @@ mod tests {
 
     const NUMBER: &str = "CPLDS-TOULOUSE-2025-000001";
 
-    async fn memory() -> DatabaseConnection {
+    /// SQLite in memory, and a PostgreSQL database of its own when switched on.
+    async fn databases(test: &str) -> Vec<(DatabaseConnection, Option<TestPostgres>)> {
         let mut opts = ConnectOptions::new("sqlite::memory:");
         opts.max_connections(1);
-        Database::connect(opts).await.unwrap()
+        let mut out = vec![(Database::connect(opts).await.unwrap(), None)];
+        if let Some(url) = server_url(POSTGRES_ENV, test) {
+            let pg = TestPostgres::create(&url).await.unwrap();
+            out.push((Database::connect(pg.url.as_str()).await.unwrap(), Some(pg)));
+        }
+        out
     }
 
     fn prepared(at: DateTime<Utc>) -> certificate::Model {
@@ -266,9 +275,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_former_history_table_moves_into_the_runtime_history() {
-        let db = memory().await;
+        for (db, _pg) in databases("the certification history migration on PostgreSQL").await {
+            moves_history(&db).await;
+        }
+    }
+
+    async fn moves_history(db: &DatabaseConnection) {
         // The schema as it was before the kit: runtime tables and certification tables.
-        Migrator::up(&db, Some(2)).await.unwrap();
+        Migrator::up(db, Some(2)).await.unwrap();
         let at = Utc.with_ymd_and_hms(2025, 7, 10, 8, 0, 0).unwrap();
         db.execute_raw(stmt(
             db.get_database_backend(),
@@ -283,8 +297,8 @@ mod tests {
         ))
         .await
         .unwrap();
-        Migrator::up(&db, None).await.unwrap();
-        let entries = history::of(&db, HISTORY_KIND, NUMBER).await.unwrap();
+        Migrator::up(db, None).await.unwrap();
+        let entries = history::of(db, HISTORY_KIND, NUMBER).await.unwrap();
         assert_eq!(entries.len(), 1);
         let e = &entries[0];
         assert_eq!(
@@ -296,28 +310,33 @@ mod tests {
             ),
             ("recteur@ac-toulouse.fr", "issued", Some("key k1"), at)
         );
-        let schema = SchemaManager::new(&db);
+        let schema = SchemaManager::new(db);
         assert!(!schema.has_table("certificate_history").await.unwrap());
     }
 
     #[tokio::test]
     async fn an_unknown_stored_state_is_an_error_where_it_is_read() {
-        let db = memory().await;
-        Migrator::up(&db, None).await.unwrap();
+        for (db, _pg) in databases("unknown stored values on PostgreSQL").await {
+            unknown_state_is_an_error(&db).await;
+        }
+    }
+
+    async fn unknown_state_is_an_error(db: &DatabaseConnection) {
+        Migrator::up(db, None).await.unwrap();
         let at = Utc.with_ymd_and_hms(2025, 7, 10, 8, 0, 0).unwrap();
-        insert_certificate(&db, prepared(at)).await.unwrap();
+        insert_certificate(db, prepared(at)).await.unwrap();
         assert_eq!(
-            certificate(&db, NUMBER).await.unwrap().map(|c| c.state),
+            certificate(db, NUMBER).await.unwrap().map(|c| c.state),
             Some(CertificateState::Prepared)
         );
         db.execute_unprepared("UPDATE certificates SET state = 'withdrawn'")
             .await
             .unwrap();
-        let err = certificate(&db, NUMBER).await.unwrap_err().to_string();
+        let err = certificate(db, NUMBER).await.unwrap_err().to_string();
         assert!(
             err.contains("CertificateState") && err.contains("withdrawn"),
             "{err}"
         );
-        assert!(status_indices(&db).await.is_err());
+        assert!(status_indices(db).await.is_err());
     }
 }

@@ -1,9 +1,9 @@
 //! The gRPC face of the national node (role `ministry` of the national node's tokens), the
 //! consumer of the national stream and the job that asks académies to replay what is missing.
 //!
-//! By area: [`statistics`] (figures and their exports), [`completeness`] (what each académie's
-//! sources delivered), [`approvals`], [`survey`] (the MLDS survey), [`report`] (the session
-//! report), [`replay`] (the replay requests).
+//! By area: `statistics` (figures and their exports), `completeness` (what each académie's
+//! sources delivered), `approvals`, `survey` (the MLDS survey), `report` (the session
+//! report), `replay` (the replay requests).
 
 mod approvals;
 mod completeness;

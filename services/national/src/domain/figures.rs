@@ -121,7 +121,7 @@ pub struct MarkStats {
     pub suppressed: bool,
 }
 
-/// Ten buckets of two points: [0,2), [2,4), ... [18,20].
+/// Ten buckets of two points: `[0,2)`, `[2,4)`, ... `[18,20]`.
 pub const BUCKETS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -174,19 +174,37 @@ pub async fn academies_with_data<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use cplds_runtime::db::stmt;
-    use sea_orm::{ConnectOptions, Database};
+    use cplds_runtime::{
+        db::stmt,
+        testing::{POSTGRES_ENV, TestPostgres, server_url},
+    };
+    use sea_orm::{ConnectOptions, Database, DatabaseConnection};
     use sea_orm_migration::{MigratorTrait, SchemaManager};
 
     use super::{migration::Migrator, *};
 
-    #[tokio::test]
-    async fn the_former_approval_log_moves_into_the_runtime_history() {
+    /// SQLite in memory, and a PostgreSQL database of its own when switched on.
+    async fn databases(test: &str) -> Vec<(DatabaseConnection, Option<TestPostgres>)> {
         let mut opts = ConnectOptions::new("sqlite::memory:");
         opts.max_connections(1);
-        let db = Database::connect(opts).await.unwrap();
+        let mut out = vec![(Database::connect(opts).await.unwrap(), None)];
+        if let Some(url) = server_url(POSTGRES_ENV, test) {
+            let pg = TestPostgres::create(&url).await.unwrap();
+            out.push((Database::connect(pg.url.as_str()).await.unwrap(), Some(pg)));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_former_approval_log_moves_into_the_runtime_history() {
+        for (db, _pg) in databases("the approval log migration on PostgreSQL").await {
+            moves_approval_log(&db).await;
+        }
+    }
+
+    async fn moves_approval_log(db: &DatabaseConnection) {
         // The schema as it was before the kit: runtime tables and national tables.
-        Migrator::up(&db, Some(2)).await.unwrap();
+        Migrator::up(db, Some(2)).await.unwrap();
         let at = Utc.with_ymd_and_hms(2025, 7, 10, 8, 0, 0).unwrap();
         for (action, detail) in [
             ("APPROVED", "approved by the académie (fact reporting #3)"),
@@ -206,8 +224,8 @@ mod tests {
             .await
             .unwrap();
         }
-        Migrator::up(&db, None).await.unwrap();
-        let entries = approval_history(&db, "reims", 2025).await.unwrap();
+        Migrator::up(db, None).await.unwrap();
+        let entries = approval_history(db, "reims", 2025).await.unwrap();
         let seen: Vec<(&str, &str, Option<&str>)> = entries
             .iter()
             .map(|e| (e.actor.as_str(), e.action.as_str(), e.detail.as_deref()))
@@ -228,7 +246,7 @@ mod tests {
             ]
         );
         assert!(entries.iter().all(|e| e.at == at));
-        let schema = SchemaManager::new(&db);
+        let schema = SchemaManager::new(db);
         assert!(!schema.has_table("approval_log").await.unwrap());
     }
 }
