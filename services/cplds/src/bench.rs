@@ -177,6 +177,9 @@ struct FloorHandler {
     db: DatabaseConnection,
     run: &'static str,
     next: std::sync::atomic::AtomicU64,
+    /// Also read one row every call shares, share-locked on PostgreSQL, as SubmitCandidacy reads
+    /// its campaign: what that lock alone costs.
+    shared_row: bool,
 }
 
 #[tonic::async_trait]
@@ -190,6 +193,17 @@ impl tonic_health::pb::health_server::Health for FloorHandler {
         let backend = self.db.get_database_backend();
         let write = async {
             let txn = self.db.begin().await?;
+            if self.shared_row {
+                let lock = if backend == sea_orm::DbBackend::Postgres {
+                    " FOR SHARE"
+                } else {
+                    ""
+                };
+                txn.execute_unprepared(&format!(
+                    "SELECT id FROM bench_floor_campaign WHERE id = 1{lock}"
+                ))
+                .await?;
+            }
             txn.execute_raw(db::stmt(
                 backend,
                 "INSERT INTO bench_floor_rows (id, payload) VALUES (?, ?)",
@@ -238,6 +252,7 @@ async fn floor_bench(
     clients: usize,
     requests: usize,
     run: &'static str,
+    shared_row: bool,
 ) -> anyhow::Result<Stats> {
     let serial = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         "BIGSERIAL PRIMARY KEY"
@@ -254,12 +269,21 @@ async fn floor_bench(
          envelope BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL, published_at TIMESTAMPTZ)"
     ))
     .await?;
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS bench_floor_campaign (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL)",
+    )
+    .await?;
+    db.execute_unprepared(
+        "INSERT INTO bench_floor_campaign (id, name) VALUES (1, 'campaign') ON CONFLICT (id) DO NOTHING",
+    )
+    .await?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let handler = FloorHandler {
         db,
         run,
         next: std::sync::atomic::AtomicU64::new(0),
+        shared_row,
     };
     let server = tokio::spawn(
         Server::builder()
@@ -283,7 +307,11 @@ async fn floor_bench(
     server.abort();
     let (wall, lat) = result?;
     Ok(Stats::of(
-        "floor: bare tonic handler, txn of row + outbox row (driver)",
+        if shared_row {
+            "floor + one shared row read in the txn (FOR SHARE on PostgreSQL)"
+        } else {
+            "floor: bare tonic handler, txn of row + outbox row (driver)"
+        },
         wall,
         lat,
     ))
@@ -369,11 +397,20 @@ async fn one_backend(
     };
     // Warm-up: connections, prepared statements, page cache.
     let _ = insert_baseline(baseline_db.clone(), 4, 200, "warmup").await?;
-    let _ = floor_bench(baseline_db.clone(), 4, 200, "warmup").await?;
+    let _ = floor_bench(baseline_db.clone(), 4, 200, "warmup", false).await?;
     let echo = echo_baseline(opts.clients, opts.requests).await?;
     let insert =
         insert_baseline(baseline_db.clone(), opts.clients, opts.requests, "measured").await?;
-    let floor = floor_bench(baseline_db, opts.clients, opts.requests, "measured").await?;
+    let floor = floor_bench(
+        baseline_db.clone(),
+        opts.clients,
+        opts.requests,
+        "measured",
+        false,
+    )
+    .await?;
+    let floor_shared =
+        floor_bench(baseline_db, opts.clients, opts.requests, "shared", true).await?;
     crate::memory::reset_peak();
     let submit = submit_bench(&node, opts.clients, opts.requests).await?;
     // Node and clients share the process: this bounds the node's own footprint from above.
@@ -391,7 +428,7 @@ async fn one_backend(
         "{:<72} {:>10} {:>10} {:>10}",
         "", "req/s", "p50 ms", "p99 ms"
     );
-    for s in [&echo, &insert, &floor, &submit] {
+    for s in [&echo, &insert, &floor, &floor_shared, &submit] {
         let _ = writeln!(
             out,
             "{:<72} {:>10.0} {:>10.2} {:>10.2}",

@@ -186,6 +186,8 @@ pub struct OutboxRelay {
     /// Bindings of the consumer queues this node declared (see [`OutboxRelay::expect`]).
     expected: std::sync::RwLock<Vec<Binding>>,
     parked: std::sync::Mutex<HashMap<Stream, Parked>>,
+    /// Whether every stream's counter row is known to exist.
+    counters_ready: std::sync::atomic::AtomicBool,
 }
 
 /// A stream whose head could not be routed: retried after `until`, with a growing backoff.
@@ -212,6 +214,7 @@ impl OutboxRelay {
             role: AtomicU8::new(0),
             expected: std::sync::RwLock::new(Vec::new()),
             parked: std::sync::Mutex::new(HashMap::new()),
+            counters_ready: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -426,17 +429,11 @@ impl OutboxRelay {
         }
     }
 
-    /// One round: assign sequences to a batch, then publish a batch of each stream. Returns how
-    /// many rows were assigned or published (0 when there was nothing to do).
+    /// One round: assign sequences to a batch, then publish a batch of what is assigned. Returns
+    /// how many rows were assigned or settled (0 when there was nothing to do).
     async fn step(&self) -> Result<usize, RelayError> {
         let assigned = self.assign_sequences().await?;
-        let mut published = 0;
-        for stream in STREAMS {
-            if self.is_parked(stream) {
-                continue;
-            }
-            published += self.publish_stream(stream).await?;
-        }
+        let published = self.publish_assigned().await?;
         Ok(assigned.max(published))
     }
 
@@ -444,21 +441,24 @@ impl OutboxRelay {
     /// one committed transaction; returns how many.
     pub async fn assign_sequences(&self) -> Result<usize, RelayError> {
         let limit = self.config.batch_size.max(1) as i64;
-        // Cheap look first: most wake-ups find the rows of one commit, and an idle relay takes
-        // no lock at all.
+        // Cheap look first: an idle relay takes no lock at all.
         if select_unassigned(&self.db, 1).await?.is_empty() {
             return Ok(0);
         }
         let backend = self.db.get_database_backend();
-        let txn = self.db.begin().await?;
-        for stream in STREAMS {
-            txn.execute_raw(stmt(
-                backend,
-                "INSERT INTO outbox_sequence (stream, last_sequence) VALUES (?, 0) ON CONFLICT (stream) DO NOTHING",
-                vec![stream_name(stream).into()],
-            ))
-            .await?;
+        if !self.counters_ready.load(Ordering::Relaxed) {
+            for stream in STREAMS {
+                self.db
+                    .execute_raw(stmt(
+                        backend,
+                        "INSERT INTO outbox_sequence (stream, last_sequence) VALUES (?, 0) ON CONFLICT (stream) DO NOTHING",
+                        vec![stream_name(stream).into()],
+                    ))
+                    .await?;
+            }
+            self.counters_ready.store(true, Ordering::Relaxed);
         }
+        let txn = self.db.begin().await?;
         // The counters are locked before the rows are read: a relay overlapping during a takeover
         // waits here, then sees what this one assigned.
         let lock = if backend == DbBackend::Postgres {
@@ -466,7 +466,7 @@ impl OutboxRelay {
         } else {
             ""
         };
-        let mut counters: HashMap<String, i64> = HashMap::new();
+        let mut counters: HashMap<String, (i64, bool)> = HashMap::new();
         for r in txn
             .query_all_raw(stmt(
                 backend,
@@ -475,55 +475,103 @@ impl OutboxRelay {
             ))
             .await?
         {
-            counters.insert(r.try_get("", "stream")?, r.try_get("", "last_sequence")?);
+            counters.insert(
+                r.try_get("", "stream")?,
+                (r.try_get("", "last_sequence")?, false),
+            );
         }
         let rows = select_unassigned(&txn, limit).await?;
+        let mut assigned = Vec::with_capacity(rows.len());
         for row in &rows {
-            let counter = counters.entry(row.stream.clone()).or_insert(0);
+            let (counter, changed) = counters.entry(row.stream.clone()).or_insert((0, false));
             *counter += 1;
+            *changed = true;
             let mut envelope = EventEnvelope::decode(row.envelope.as_slice())
                 .map_err(|e| DbErr::Custom(format!("outbox row {} is unreadable: {e}", row.id)))?;
             envelope.sequence = *counter as u64;
+            assigned.push((row.id, *counter, envelope.encode_to_vec()));
+        }
+        // One statement per chunk rather than one per row.
+        for chunk in assigned.chunks(100) {
+            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 5);
+            let mut sequence_case = String::from("CASE id");
+            let mut envelope_case = String::from("CASE id");
+            for (id, sequence, _) in chunk {
+                sequence_case.push_str(" WHEN ? THEN ?");
+                values.push((*id).into());
+                values.push((*sequence).into());
+            }
+            for (id, _, envelope) in chunk {
+                envelope_case.push_str(" WHEN ? THEN ?");
+                values.push((*id).into());
+                values.push(envelope.clone().into());
+            }
+            values.extend(chunk.iter().map(|(id, _, _)| sea_orm::Value::from(*id)));
             txn.execute_raw(stmt(
                 backend,
-                "UPDATE outbox SET sequence = ?, envelope = ? WHERE id = ?",
-                vec![
-                    (*counter).into(),
-                    envelope.encode_to_vec().into(),
-                    row.id.into(),
-                ],
+                &format!(
+                    "UPDATE outbox SET sequence = {sequence_case} END, envelope = {envelope_case} END WHERE id IN ({})",
+                    placeholders(chunk.len())
+                ),
+                values,
             ))
             .await?;
         }
-        for (stream, last) in &counters {
-            txn.execute_raw(stmt(
-                backend,
-                "UPDATE outbox_sequence SET last_sequence = ? WHERE stream = ?",
-                vec![(*last).into(), stream.clone().into()],
-            ))
-            .await?;
+        for (stream, (last, changed)) in &counters {
+            if *changed {
+                txn.execute_raw(stmt(
+                    backend,
+                    "UPDATE outbox_sequence SET last_sequence = ? WHERE stream = ?",
+                    vec![(*last).into(), stream.clone().into()],
+                ))
+                .await?;
+            }
         }
         txn.commit().await?;
         Ok(rows.len())
     }
 
-    /// Publishes a batch of the stream's assigned rows in sequence order; returns how many were
-    /// settled (published, or found to have no consumer).
-    async fn publish_stream(&self, stream: Stream) -> Result<usize, RelayError> {
+    /// Publishes a batch of assigned rows of the streams not parked, each stream in sequence
+    /// order; returns how many were settled (published, or found to have no consumer).
+    async fn publish_assigned(&self) -> Result<usize, RelayError> {
+        let streams: Vec<Stream> = STREAMS
+            .into_iter()
+            .filter(|s| !self.is_parked(*s))
+            .collect();
+        if streams.is_empty() {
+            return Ok(0);
+        }
         let limit = self.config.batch_size.max(1) as i64;
+        let mut values: Vec<sea_orm::Value> =
+            streams.iter().map(|s| stream_name(*s).into()).collect();
+        values.push(limit.into());
         let rows: Vec<Row> = self
             .db
             .query_all_raw(stmt(
                 self.db.get_database_backend(),
-                "SELECT id, event_id, stream, routing_key, event_type, envelope FROM outbox \
-                 WHERE stream = ? AND published_at IS NULL AND sequence IS NOT NULL ORDER BY sequence LIMIT ?",
-                vec![stream_name(stream).into(), limit.into()],
+                &format!(
+                    "SELECT id, event_id, stream, routing_key, event_type, envelope FROM outbox \
+                     WHERE published_at IS NULL AND sequence IS NOT NULL AND stream IN ({}) \
+                     ORDER BY stream, sequence LIMIT ?",
+                    placeholders(streams.len())
+                ),
+                values,
             ))
             .await?
             .iter()
             .map(read_row)
             .collect::<Result<_, _>>()?;
-        let mut rest: &[Row] = &rows;
+        let mut settled = 0;
+        for group in rows.chunk_by(|a, b| a.message.stream == b.message.stream) {
+            settled += self.publish_rows(group[0].message.stream, group).await?;
+        }
+        Ok(settled)
+    }
+
+    /// Publishes rows of one stream, in order; stops at a row no queue receives yet (parking the
+    /// stream). Returns how many were settled.
+    async fn publish_rows(&self, stream: Stream, rows: &[Row]) -> Result<usize, RelayError> {
+        let mut rest = rows;
         let mut settled = 0;
         while !rest.is_empty() {
             tracing::debug!(

@@ -10,6 +10,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use common::{Migrator, Recorder, count, payload};
+use cplds_runtime::inbox::EventHandler as _;
 use cplds_runtime::{
     bus::{Binding, QueueSpec, Stream},
     clock,
@@ -27,6 +28,21 @@ const EVENTS: i64 = 300;
 /// Writes EVENTS events, one transaction each, resuming after what it already wrote; consumes
 /// them itself, recording each application.
 struct Stream300;
+
+/// Applies more slowly than events are written, so a backlog waits in the bus at the crash.
+struct Slow;
+
+#[async_trait]
+impl cplds_runtime::inbox::EventHandler for Slow {
+    async fn handle(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        event: &cplds_runtime::events::EventEnvelope,
+    ) -> Result<(), cplds_runtime::inbox::HandleError> {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Recorder.handle(txn, event).await
+    }
+}
 
 async fn produce(db: DatabaseConnection, outbox: Outbox, stop: CancellationToken) {
     let backend = db.get_database_backend();
@@ -72,7 +88,7 @@ impl ServiceModule for Stream300 {
                 "toulouse.self",
                 vec![Binding::new(Stream::Internal, "toulouse.registration.#")],
             ),
-            handler: Arc::new(Recorder),
+            handler: Arc::new(Slow),
         });
         mount.job(Box::pin(produce(
             ctx.db.clone(),

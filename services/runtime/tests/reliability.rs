@@ -168,6 +168,37 @@ async fn sequences_gapless_under_concurrent_appends_postgres() {
 
 // ---- issue 11.2: one active relay per schema, takeover ----
 
+/// A broker that takes a while to confirm, unevenly: relays publishing side by side would
+/// overtake one another.
+struct SlowBus {
+    inner: InMemoryBus,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl EventBus for SlowBus {
+    async fn declare(&self, q: &QueueSpec) -> Result<(), cplds_runtime::bus::BusError> {
+        self.inner.declare(q).await
+    }
+
+    async fn publish(&self, messages: &[Message]) -> Result<(), cplds_runtime::bus::BusError> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(if n % 2 == 0 { 15 } else { 1 })).await;
+        self.inner.publish(messages).await
+    }
+
+    async fn subscribe(
+        &self,
+        q: &QueueSpec,
+    ) -> Result<cplds_runtime::bus::Subscription, cplds_runtime::bus::BusError> {
+        self.inner.subscribe(q).await
+    }
+
+    fn kind(&self) -> &'static str {
+        "slow-memory"
+    }
+}
+
 /// What a spy queue received: per stream, (sequence, event id) in arrival order.
 async fn spy_drain(
     sub: &mut cplds_runtime::bus::Subscription,
@@ -229,6 +260,23 @@ async fn two_relays_publish_in_order_and_one_takes_over() {
     );
     bus.declare(&spy).await.unwrap();
     let outbox = Outbox::new("toulouse", "registration", clock::system());
+    const EVENTS: i32 = 400;
+    // A backlog waits when the replicas start, so both would find work at once.
+    for n in 0..EVENTS / 2 {
+        let txn = writer.begin().await.unwrap();
+        outbox.append(&txn, payload(8000 + n)).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    let mut expected: HashMap<i32, usize> = HashMap::new();
+    for n in 0..EVENTS / 2 {
+        *expected
+            .entry(payload(8000 + n).stream() as i32)
+            .or_default() += 1;
+    }
+    let slow: SharedBus = Arc::new(SlowBus {
+        inner: bus.clone(),
+        calls: Default::default(),
+    });
     // Two replicas: their own pools and relays on the one schema.
     let stop = CancellationToken::new();
     let mut relays = Vec::new();
@@ -236,7 +284,7 @@ async fn two_relays_publish_in_order_and_one_takes_over() {
         let conn = db::connect(&target).await.unwrap();
         let relay = Arc::new(OutboxRelay::new(
             conn,
-            Arc::new(bus.clone()),
+            slow.clone(),
             outbox.clone(),
             fast_relay(),
         ));
@@ -260,13 +308,11 @@ async fn two_relays_publish_in_order_and_one_takes_over() {
 
     let mut sub = bus.subscribe(&spy).await.unwrap();
     let mut received = HashMap::new();
-    let mut expected: HashMap<i32, usize> = HashMap::new();
-    const EVENTS: i32 = 400;
     let mut writers = Vec::new();
     for w in 0..8 {
         let (conn, outbox) = (writer.clone(), outbox.clone());
         writers.push(tokio::spawn(async move {
-            for n in 0..EVENTS / 8 {
+            for n in 0..EVENTS / 16 {
                 let txn = conn.begin().await.unwrap();
                 outbox.append(&txn, payload(w * 1000 + n)).await.unwrap();
                 txn.commit().await.unwrap();
@@ -275,7 +321,7 @@ async fn two_relays_publish_in_order_and_one_takes_over() {
         }));
     }
     for w in 0..8 {
-        for n in 0..EVENTS / 8 {
+        for n in 0..EVENTS / 16 {
             *expected
                 .entry(payload(w * 1000 + n).stream() as i32)
                 .or_default() += 1;
@@ -555,11 +601,13 @@ async fn consumer_rides_out_its_database_outage() {
     // The database goes away for longer than the old requeue loop's budget (20 deliveries).
     proxy.set_refusing(true);
     proxy.cut();
-    bus.publish(&(6..=10).map(publish).collect::<Vec<_>>())
+    // One event meets the outage (alone, it would get the old requeue loop's whole budget).
+    bus.publish(&[publish(6)]).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    proxy.set_refusing(false);
+    bus.publish(&(7..=10).map(publish).collect::<Vec<_>>())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(15)).await;
-    proxy.set_refusing(false);
     wait_for(WAIT, "applied after the outage", applied(10)).await;
     assert_eq!(count(&direct, "SELECT COUNT(*) FROM effects").await, 10);
     assert_eq!(count(&direct, "SELECT COUNT(*) FROM dead_letters").await, 0);
