@@ -10,7 +10,6 @@ use std::{path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use common::{Migrator, Recorder, count, payload};
-use cplds_runtime::inbox::EventHandler as _;
 use cplds_runtime::{
     bus::{Binding, QueueSpec, Stream},
     clock,

@@ -183,7 +183,12 @@ impl EventBus for SlowBus {
 
     async fn publish(&self, messages: &[Message]) -> Result<(), cplds_runtime::bus::BusError> {
         let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(if n % 2 == 0 { 15 } else { 1 })).await;
+        tokio::time::sleep(Duration::from_millis(if n.is_multiple_of(2) {
+            15
+        } else {
+            1
+        }))
+        .await;
         self.inner.publish(messages).await
     }
 
