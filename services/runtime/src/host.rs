@@ -508,10 +508,7 @@ async fn serve_replays(
     shutdown: CancellationToken,
 ) {
     use prost::Message as _;
-    // (source, from) → when it was last served. Compared with the request's sending time on the
-    // national node's clock: a skewed clock only ever turns coalescing off (the window bounds it).
-    let window = chrono::Duration::milliseconds(i64::from(CONTROL_TTL_MS));
-    let mut served: HashMap<(String, u64), chrono::DateTime<chrono::Utc>> = HashMap::new();
+    let mut served = ServedReplays::default();
     loop {
         let mut sub = match bus.subscribe(&queue).await {
             Ok(s) => s,
@@ -544,12 +541,7 @@ async fn serve_replays(
             match request {
                 Some((r, sent)) if r.academy == academy => match relays.get(r.source.as_str()) {
                     Some(relay) => {
-                        let key = (r.source.clone(), r.from_sequence);
-                        let coalesced = matches!(
-                            (served.get(&key), sent),
-                            (Some(at), Some(sent)) if *at >= sent && *at - sent < window
-                        );
-                        if coalesced {
+                        if served.covers(&r.source, r.from_sequence, sent) {
                             tracing::debug!(source = %r.source, from = r.from_sequence, "replay already served since this request; coalesced");
                         } else {
                             let limit = r.limit.clamp(1, REPLAY_CAP);
@@ -564,7 +556,7 @@ async fn serve_replays(
                                 .await
                             {
                                 Ok(n) => {
-                                    served.insert(key, chrono::Utc::now());
+                                    served.record(&r.source, r.from_sequence, chrono::Utc::now());
                                     tracing::info!(source = %r.source, from = r.from_sequence, replayed = n, "replayed national events on request")
                                 }
                                 Err(e) => {
@@ -580,10 +572,68 @@ async fn serve_replays(
                 _ => tracing::debug!("ignored a control message"),
             }
             let _ = delivery.ack().await;
-            // Forget what is too old to coalesce anything still waiting in the queue.
-            let horizon = chrono::Utc::now() - window;
-            served.retain(|_, at| *at > horizon);
+            served.forget_before(chrono::Utc::now());
         }
+    }
+}
+
+/// Replays served lately, by (source, from sequence), to coalesce the requests for the same
+/// range that queued up while one was served. A request is covered when that range was replayed
+/// after the request was sent (the national node's clock); a skewed clock only ever turns
+/// coalescing off, since a replay counts only within the control queue's TTL after the request.
+#[derive(Default)]
+struct ServedReplays(HashMap<(String, u64), chrono::DateTime<chrono::Utc>>);
+
+impl ServedReplays {
+    fn window() -> chrono::Duration {
+        chrono::Duration::milliseconds(i64::from(CONTROL_TTL_MS))
+    }
+
+    fn covers(&self, source: &str, from: u64, sent: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        match (self.0.get(&(source.to_owned(), from)), sent) {
+            (Some(at), Some(sent)) => *at >= sent && *at - sent < Self::window(),
+            _ => false,
+        }
+    }
+
+    fn record(&mut self, source: &str, from: u64, at: chrono::DateTime<chrono::Utc>) {
+        self.0.insert((source.to_owned(), from), at);
+    }
+
+    /// Forgets replays too old to cover any request still waiting in the queue.
+    fn forget_before(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        let horizon = now - Self::window();
+        self.0.retain(|_, at| *at > horizon);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::ServedReplays;
+
+    #[test]
+    fn replay_requests_for_a_range_just_served_are_coalesced() {
+        let t0 = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let mut served = ServedReplays::default();
+        assert!(
+            !served.covers("registration", 41, Some(t0)),
+            "nothing served yet"
+        );
+        served.record("registration", 41, t0 + Duration::seconds(5));
+        // Sent before that replay (it queued up meanwhile): answered by it.
+        assert!(served.covers("registration", 41, Some(t0)));
+        // Sent after it (the gap is still there): served again.
+        assert!(!served.covers("registration", 41, Some(t0 + Duration::seconds(6))));
+        // Another range, another source, or no sending time: served.
+        assert!(!served.covers("registration", 42, Some(t0)));
+        assert!(!served.covers("training", 41, Some(t0)));
+        assert!(!served.covers("registration", 41, None));
+        // A clock far behind does not silence requests for ever.
+        assert!(!served.covers("registration", 41, Some(t0 - Duration::days(3))));
+        served.forget_before(t0 + Duration::hours(1));
+        assert!(!served.covers("registration", 41, Some(t0)));
     }
 }
 
