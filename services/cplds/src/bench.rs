@@ -109,17 +109,14 @@ async fn channels(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<Ch
     Ok(out)
 }
 
-async fn echo_baseline(clients: usize, requests: usize) -> anyhow::Result<Stats> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (_reporter, health) = tonic_health::server::health_reporter();
-    let server = tokio::spawn(
-        Server::builder()
-            .add_service(health)
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
+/// Health checks (`Check`) against the server at `addr`, from `clients` tasks.
+async fn drive_health_checks(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    requests: usize,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
     let chans = Arc::new(channels(addr, clients.min(16)).await?);
-    let (wall, lat) = drive(clients, requests, move |i| {
+    drive(clients, requests, move |i| {
         let mut client =
             tonic_health::pb::health_client::HealthClient::new(chans[i % chans.len()].clone());
         async move {
@@ -131,8 +128,21 @@ async fn echo_baseline(clients: usize, requests: usize) -> anyhow::Result<Stats>
             Ok(())
         }
     })
-    .await?;
+    .await
+}
+
+async fn echo_baseline(clients: usize, requests: usize) -> anyhow::Result<Stats> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let server = tokio::spawn(
+        Server::builder()
+            .add_service(health)
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let result = drive_health_checks(addr, clients, requests).await;
     server.abort();
+    let (wall, lat) = result?;
     Ok(Stats::of(
         "tonic echo (health check, bare server)",
         wall,
@@ -290,20 +300,7 @@ async fn floor_bench(
             .add_service(tonic_health::pb::health_server::HealthServer::new(handler))
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
-    let chans = Arc::new(channels(addr, clients.min(16)).await?);
-    let result = drive(clients, requests, move |i| {
-        let mut client =
-            tonic_health::pb::health_client::HealthClient::new(chans[i % chans.len()].clone());
-        async move {
-            client
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await?;
-            Ok(())
-        }
-    })
-    .await;
+    let result = drive_health_checks(addr, clients, requests).await;
     server.abort();
     let (wall, lat) = result?;
     Ok(Stats::of(

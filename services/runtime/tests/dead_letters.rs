@@ -29,7 +29,6 @@ use cplds_runtime::{
     inbox::{Consumer, EventHandler, HandleError},
     testing::{POSTGRES_ENV, TestNode, TestNodeOptions, authed, server_url, wait_for},
 };
-use prost::Message as _;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use tonic::Code;
 
@@ -97,26 +96,7 @@ impl ServiceModule for PickyModule {
 }
 
 fn campaign(year: i32) -> Message {
-    let e = EventEnvelope {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        academy: "toulouse".into(),
-        source: "registration".into(),
-        r#type: "campaign_opened".into(),
-        stream: Stream::Internal as i32,
-        payload: Some(Payload::CampaignOpened(pb::CampaignOpened {
-            year,
-            ..Default::default()
-        })),
-        ..Default::default()
-    };
-    Message {
-        stream: Stream::Internal,
-        routing_key: "toulouse.registration.campaign_opened".into(),
-        message_id: e.event_id.clone(),
-        event_type: e.r#type.clone(),
-        body: e.encode_to_vec(),
-        headers: Default::default(),
-    }
+    common::campaign_message(year)
 }
 
 async fn health(node: &TestNode, service: &str) -> i32 {

@@ -572,26 +572,7 @@ async fn consumer_rides_out_its_database_outage() {
             poison_attempts: 5,
         },
     ));
-    let publish = |n: i32| {
-        let e = EventEnvelope {
-            event_id: uuid::Uuid::now_v7().to_string(),
-            academy: "toulouse".into(),
-            source: "registration".into(),
-            sequence: n as u64,
-            r#type: "campaign_opened".into(),
-            stream: Stream::Internal as i32,
-            payload: Some(payload(2 * n)),
-            ..Default::default()
-        };
-        Message {
-            stream: Stream::Internal,
-            routing_key: "toulouse.registration.campaign_opened".into(),
-            message_id: e.event_id.clone(),
-            event_type: e.r#type.clone(),
-            body: e.encode_to_vec(),
-            headers: Default::default(),
-        }
-    };
+    let publish = |n: i32| common::campaign_message(2 * n);
     let applied = |n: i64| {
         let direct = direct.clone();
         move || {

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use cplds_proto::v1::{CampaignOpened, NationalCampaignOpened};
 use cplds_runtime::{
+    bus::{Message, Stream},
     db::{self, DbTarget, RuntimeTables, stmt},
     events::{EventEnvelope, Payload},
     inbox::{EventHandler, HandleError},
@@ -112,5 +113,30 @@ pub fn payload(n: i32) -> Payload {
         })
     } else {
         Payload::NationalCampaignOpened(NationalCampaignOpened { year: n })
+    }
+}
+
+/// A `campaign_opened` event of Toulouse's registration, as its relay would publish it.
+pub fn campaign_message(year: i32) -> Message {
+    use prost::Message as _;
+    let e = EventEnvelope {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        academy: "toulouse".into(),
+        source: "registration".into(),
+        r#type: "campaign_opened".into(),
+        stream: Stream::Internal as i32,
+        payload: Some(Payload::CampaignOpened(CampaignOpened {
+            year,
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    Message {
+        stream: Stream::Internal,
+        routing_key: "toulouse.registration.campaign_opened".into(),
+        message_id: e.event_id.clone(),
+        event_type: e.r#type.clone(),
+        body: e.encode_to_vec(),
+        headers: Default::default(),
     }
 }
