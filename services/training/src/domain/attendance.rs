@@ -26,6 +26,8 @@ pub struct Planned {
     pub last_day: NaiveDate,
     /// The modules it covers, with their minutes.
     pub modules: Vec<(ModuleCode, u32)>,
+    /// The e-mail addresses of the trainers who run it.
+    pub trainers: Vec<String>,
 }
 
 /// What a record credits: on which day, which modules, how long.
@@ -162,6 +164,7 @@ mod tests {
             first_day: day("2025-10-20"),
             last_day: day("2025-10-21"),
             modules: vec![(code("T1"), 720), (code("T2"), 360)],
+            trainers: vec![],
         }
     }
 

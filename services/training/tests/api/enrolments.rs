@@ -502,7 +502,7 @@ async fn tutor_and_deepening_fields_are_checked_and_change_nothing(backend: Back
         return;
     };
     let (t, a) = (&mut f.t, &f.trainee);
-    let office = t.office.clone();
+    let (office, recteur) = (t.office.clone(), t.recteur.clone());
     let err = t
         .client
         .assign_tutor(authed(
@@ -513,7 +513,7 @@ async fn tutor_and_deepening_fields_are_checked_and_change_nothing(backend: Back
                 email: "paul".into(),
                 qualification: 7,
             },
-            &office,
+            &recteur,
         ))
         .await
         .unwrap_err();
@@ -527,6 +527,22 @@ async fn tutor_and_deepening_fields_are_checked_and_change_nothing(backend: Back
             "qualification"
         ])
     );
+    // A trainee is not their own tutor.
+    let err = t
+        .client
+        .assign_tutor(authed(
+            pb::AssignTutorRequest {
+                enrolment_id: a.id.clone(),
+                last_name: "Durand".into(),
+                first_name: "Camille".into(),
+                email: a.trainee.as_ref().unwrap().email.to_uppercase(),
+                qualification: pb::TrainingTutorQualification::Cplds as i32,
+            },
+            &recteur,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields_of(&err), ["email"]);
     for codes in [
         vec!["A1", "A2"],
         vec!["A1", "A2", "T1"],
