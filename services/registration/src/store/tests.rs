@@ -106,32 +106,11 @@ async fn a_staff_number_may_be_given_twice_once_migrated() {
     assert_eq!(claims.rivals_of(&first.id).len(), 1);
 }
 
+/// Another account's candidacy giving the same staff number as [`one_candidacy`].
 async fn second_claim(db: &DatabaseConnection) -> Result<candidacy::Model, DbErr> {
-    let now = at("2025-06-02T10:00");
     let mut candidate = tenured_teacher();
     candidate.email = crate::domain::candidate::Email::parse("hugo@ac-toulouse.fr").unwrap();
-    let eligibility = eligibility::evaluate(
-        candidate.sector,
-        candidate.status,
-        candidate.function,
-        candidate.corps,
-    );
-    insert_candidacy(
-        db,
-        NewCandidacy {
-            id: cplds_runtime::kit::new_id(),
-            year: 2025,
-            candidate: &candidate,
-            candidate_key: "key".into(),
-            eligibility: &eligibility,
-            channel: Channel::Online,
-            effective_at: now,
-            submitted_by: "hugo@ac-toulouse.fr",
-            at: now,
-            inadmissible: None,
-        },
-    )
-    .await
+    insert(db, &candidate, at("2025-06-02T10:00")).await
 }
 
 /// A campaign and one submitted candidacy, straight through the store.
@@ -142,7 +121,15 @@ async fn one_candidacy(db: &DatabaseConnection) -> candidacy::Model {
     insert_campaign(db, 2025, academy, window, now)
         .await
         .unwrap();
-    let candidate = tenured_teacher();
+    insert(db, &tenured_teacher(), now).await.unwrap()
+}
+
+/// `candidate`'s candidacy for 2025, submitted online by themselves at `now`.
+async fn insert(
+    db: &DatabaseConnection,
+    candidate: &Candidate,
+    now: DateTime<Utc>,
+) -> Result<candidacy::Model, DbErr> {
     let eligibility = eligibility::evaluate(
         candidate.sector,
         candidate.status,
@@ -154,18 +141,17 @@ async fn one_candidacy(db: &DatabaseConnection) -> candidacy::Model {
         NewCandidacy {
             id: cplds_runtime::kit::new_id(),
             year: 2025,
-            candidate: &candidate,
+            candidate,
             candidate_key: "key".into(),
             eligibility: &eligibility,
             channel: Channel::Online,
             effective_at: now,
-            submitted_by: "camille.martin@ac-toulouse.fr",
+            submitted_by: candidate.email.as_str(),
             at: now,
             inadmissible: None,
         },
     )
     .await
-    .unwrap()
 }
 
 #[tokio::test]

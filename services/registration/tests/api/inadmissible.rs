@@ -58,14 +58,7 @@ async fn a_late_candidacy_is_counted_here_and_nationally(backend: Backend) {
     t.enter(by_post(5, "2025-06-23")).await.unwrap();
     let office = t.office.clone();
     let counts = t.counts(&office).await.unwrap();
-    let count = |s: pb::CandidacyStatus| {
-        counts
-            .counts
-            .iter()
-            .find(|c| c.status == s as i32)
-            .unwrap()
-            .count
-    };
+    let count = |s: pb::CandidacyStatus| count_of(&counts, s);
     assert_eq!(count(pb::CandidacyStatus::Inadmissible), 1);
     assert_eq!(count(pb::CandidacyStatus::Submitted), 1);
     assert_eq!(counts.total, 2);

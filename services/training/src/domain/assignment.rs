@@ -126,17 +126,8 @@ pub fn may_tutor(trainee: &str, tutor: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::*;
-
-    fn caller(subject: &str, roles: &[Role]) -> Caller {
-        Caller {
-            subject: subject.into(),
-            academy: "toulouse".into(),
-            roles: roles.iter().copied().collect::<BTreeSet<_>>(),
-        }
-    }
+    use crate::domain::caller;
 
     fn trainers() -> Vec<String> {
         vec!["formateur@ac-toulouse.fr".into()]

@@ -104,20 +104,10 @@ pub fn may_choose(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use cplds_runtime::people::{Email, PersonName, StaffNumber, Uai};
 
     use super::*;
-    use crate::domain::{identity::Sex, programme::tests::standard};
-
-    fn caller(subject: &str, roles: &[Role]) -> Caller {
-        Caller {
-            subject: subject.into(),
-            academy: "toulouse".into(),
-            roles: roles.iter().copied().collect::<BTreeSet<_>>(),
-        }
-    }
+    use crate::domain::{caller, identity::Sex, programme::tests::standard};
 
     fn trainee(email: &str, home: &str) -> Trainee {
         let home = Academy::find(home).unwrap();

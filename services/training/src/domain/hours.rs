@@ -376,30 +376,14 @@ mod tests {
             Some("GPDS_SESSION_NOT_LED")
         );
         assert_eq!(rule(&l, Some(&choice), ok), None);
+        let refused_when = |s: EnrolmentStatus| {
+            can_complete(s, &p, Some(&choice), &l, ok, &STRICT)
+                .unwrap_err()
+                .rule
+        };
+        assert_eq!(refused_when(EnrolmentStatus::Waitlisted), "NOT_IN_TRAINING");
         assert_eq!(
-            can_complete(
-                EnrolmentStatus::Waitlisted,
-                &p,
-                Some(&choice),
-                &l,
-                ok,
-                &STRICT
-            )
-            .unwrap_err()
-            .rule,
-            "NOT_IN_TRAINING"
-        );
-        assert_eq!(
-            can_complete(
-                EnrolmentStatus::Completed,
-                &p,
-                Some(&choice),
-                &l,
-                ok,
-                &STRICT
-            )
-            .unwrap_err()
-            .rule,
+            refused_when(EnrolmentStatus::Completed),
             "ALREADY_COMPLETED"
         );
         assert!(progress(&p, Some(&choice), &l).hours_complete());

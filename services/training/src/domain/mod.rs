@@ -49,6 +49,19 @@ pub fn format_minutes(minutes: u32) -> String {
     }
 }
 
+/// A caller of the académie de Toulouse, for the rules' tests.
+#[cfg(test)]
+pub(crate) fn caller(
+    subject: &str,
+    roles: &[cplds_runtime::auth::Role],
+) -> cplds_runtime::auth::Caller {
+    cplds_runtime::auth::Caller {
+        subject: subject.into(),
+        academy: "toulouse".into(),
+        roles: roles.iter().copied().collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -214,16 +214,7 @@ async fn the_gpds_session_is_an_objective_not_a_condition_by_default(backend: Ba
         return;
     };
     let id = f.trainee.id.clone();
-    f.choose_a2_a3_a5().await;
-    f.t.assign_tutor(&id).await.unwrap();
-    for s in f.sessions.clone() {
-        f.t.attend_all(&s, &id).await;
-    }
-    for code in ["P1", "P2"] {
-        f.t.activity(f.activity(K::CoLeading, code, 1200))
-            .await
-            .unwrap();
-    }
+    f.follow_all_but_the_gpds_meeting().await;
     let e = f.t.get(&id).await;
     assert!(!e.gpds_session_led);
     assert!(e.progress.unwrap().complete);

@@ -494,6 +494,21 @@ impl InTraining {
         }
     }
 
+    /// Everything for the attestation but the GPDS meeting: the deepening choice, a tutor,
+    /// every session, 40 h of co-leading.
+    pub async fn follow_all_but_the_gpds_meeting(&mut self) {
+        let id = self.trainee.id.clone();
+        self.choose_a2_a3_a5().await;
+        self.t.assign_tutor(&id).await.unwrap();
+        for s in self.sessions.clone() {
+            self.t.attend_all(&s, &id).await;
+        }
+        for code in ["P1", "P2"] {
+            let activity = self.activity(pb::InternshipActivityKind::CoLeading, code, 1200);
+            self.t.activity(activity).await.unwrap();
+        }
+    }
+
     /// The deepening modules A2, A3 and A5, chosen by the office.
     pub async fn choose_a2_a3_a5(&mut self) {
         let office = self.t.office.clone();

@@ -70,16 +70,7 @@ async fn an_academie_may_require_the_gpds_meeting(backend: Backend) {
     };
     f.t.settings(true, true, 0).await;
     let id = f.trainee.id.clone();
-    f.choose_a2_a3_a5().await;
-    f.t.assign_tutor(&id).await.unwrap();
-    for s in f.sessions.clone() {
-        f.t.attend_all(&s, &id).await;
-    }
-    for code in ["P1", "P2"] {
-        f.t.activity(f.activity(K::CoLeading, code, 1200))
-            .await
-            .unwrap();
-    }
+    f.follow_all_but_the_gpds_meeting().await;
     let progress = f.t.get(&id).await.progress.unwrap();
     assert_eq!(
         progress.missing,
