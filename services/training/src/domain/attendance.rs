@@ -3,6 +3,9 @@
 //! trainer gives, each planned and at most its planned minutes. An asynchronous session is
 //! attended on the day the trainee completed it, inside its opening days. A second record for a
 //! session replaces the first: the ledger it is checked against leaves the first out.
+//!
+//! Who records it is [`super::assignment`]: a trainer who runs the session. The hours credited
+//! are those of the arrêté's modules ([`super::programme`]).
 
 use chrono::NaiveDate;
 use cplds_runtime::kit::{RuleViolation, refuse};

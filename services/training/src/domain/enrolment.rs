@@ -4,6 +4,9 @@
 //! Roles are checked before the handlers by the node's auth layer; these are the rules that
 //! depend on the enrolment (a candidate acts on their own only). Who acts on sessions and
 //! trainees by assignment (trainers, tutors) is [`super::assignment`].
+//!
+//! Source (`/work/shared/domain/README.md`, "Training"): the deepening modules are chosen by the
+//! trainee (arrêté of 5 May 2017 on the training, art. 1 b, *au choix*).
 
 use cplds_runtime::{
     academy::Academy,
