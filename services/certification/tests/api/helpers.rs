@@ -546,6 +546,7 @@ pub async fn start_keyed(
         config: config.clone(),
         node: cplds_runtime::node::Node::parse("toulouse").unwrap(),
         modules: vec![Arc::new(CertificationModule)],
+        peers: Vec::new(),
         bus: bus.clone(),
         clock,
         listener: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
