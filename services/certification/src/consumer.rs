@@ -18,6 +18,7 @@ use cplds_runtime::{
     clock::SharedClock,
     events::EventEnvelope,
     inbox::{Consumer, EventHandler, HandleError},
+    kit::history,
     time::from_timestamp,
 };
 use sea_orm::{DatabaseTransaction, IntoActiveModel, Set};
@@ -125,6 +126,80 @@ fn parse_decision(d: &pb::CandidateDecision) -> Result<Decision, String> {
     })
 }
 
+/// The decisions an event carries, for one session.
+struct Published<'a> {
+    year: i32,
+    session: &'a str,
+    decisions: Vec<&'a pb::CandidateDecision>,
+    admitted_at: DateTime<Utc>,
+}
+
+fn instant(t: Option<&prost_types::Timestamp>) -> Result<Option<DateTime<Utc>>, HandleError> {
+    t.map(from_timestamp).transpose().map_err(permanent)
+}
+
+/// What results or an upheld appeal decide; `None` for an event that decides nothing here.
+fn published(
+    payload: Option<&Payload>,
+    occurred: DateTime<Utc>,
+) -> Result<Option<Published<'_>>, HandleError> {
+    let p = match payload {
+        Some(Payload::ResultsPublished(r)) => Published {
+            year: r.year,
+            session: &r.session_id,
+            decisions: r.decisions.iter().collect(),
+            admitted_at: instant(r.published_at.as_ref())?.unwrap_or(occurred),
+        },
+        Some(Payload::AppealDecided(a)) => match a.outcome.as_str() {
+            "DISMISSED" => return Ok(None),
+            "UPHELD" => {
+                let d = a
+                    .decision
+                    .as_ref()
+                    .ok_or_else(|| permanent("an upheld appeal without its decision"))?;
+                Published {
+                    year: a.year,
+                    session: &a.session_id,
+                    decisions: vec![d],
+                    admitted_at: occurred,
+                }
+            }
+            other => return Err(permanent(format!("unknown appeal outcome {other:?}"))),
+        },
+        // Only the two keys above are bound; anything else is not for us.
+        _ => return Ok(None),
+    };
+    if !(FIRST_YEAR..=9999).contains(&p.year) {
+        return Err(permanent(format!(
+            "session year {} is out of range",
+            p.year
+        )));
+    }
+    Ok(Some(p))
+}
+
+/// Every decision checked before anything changes (a malformed event is refused whole, and
+/// dead-lettered for inspection, never half-applied), in the alphabetical order of the holders
+/// that numbers follow within an event.
+fn parse_decisions(decisions: &[&pb::CandidateDecision]) -> Result<Vec<Decision>, HandleError> {
+    let mut parsed = decisions
+        .iter()
+        .map(|d| parse_decision(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(permanent)?;
+    parsed.sort_by(|a, b| {
+        let key = |d: &Decision| {
+            d.holder
+                .as_ref()
+                .map(|h| (h.last_name.to_lowercase(), h.first_name.to_lowercase()))
+        };
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.candidacy_id.cmp(&b.candidacy_id))
+    });
+    Ok(parsed)
+}
+
 #[async_trait]
 impl EventHandler for ExaminationEvents {
     async fn handle(
@@ -136,67 +211,15 @@ impl EventHandler for ExaminationEvents {
             tracing::warn!(academy = %event.academy, event_id = %event.event_id, "event of another académie ignored");
             return Ok(());
         }
-        let occurred = event
-            .occurred_at
-            .as_ref()
-            .map(from_timestamp)
-            .transpose()
-            .map_err(permanent)?
-            .unwrap_or_else(|| self.clock.now());
-        let (year, session, decisions, admitted_at) = match &event.payload {
-            Some(Payload::ResultsPublished(r)) => {
-                let at = r
-                    .published_at
-                    .as_ref()
-                    .map(from_timestamp)
-                    .transpose()
-                    .map_err(permanent)?
-                    .unwrap_or(occurred);
-                (
-                    r.year,
-                    &r.session_id,
-                    r.decisions.iter().collect::<Vec<_>>(),
-                    at,
-                )
-            }
-            Some(Payload::AppealDecided(a)) => match a.outcome.as_str() {
-                "DISMISSED" => return Ok(()),
-                "UPHELD" => {
-                    let d = a
-                        .decision
-                        .as_ref()
-                        .ok_or_else(|| permanent("an upheld appeal without its decision"))?;
-                    (a.year, &a.session_id, vec![d], occurred)
-                }
-                other => return Err(permanent(format!("unknown appeal outcome {other:?}"))),
-            },
-            // Only the two keys above are bound; anything else is not for us.
-            _ => return Ok(()),
+        let occurred = instant(event.occurred_at.as_ref())?.unwrap_or_else(|| self.clock.now());
+        let Some(p) = published(event.payload.as_ref(), occurred)? else {
+            return Ok(());
         };
-        if !(FIRST_YEAR..=9999).contains(&year) {
-            return Err(permanent(format!("session year {year} is out of range")));
-        }
-        // Check every decision before changing anything: a malformed event is refused whole
-        // (dead-lettered for inspection), never half-applied.
-        let mut parsed = decisions
-            .into_iter()
-            .map(parse_decision)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(permanent)?;
-        // Numbers follow the alphabetical order of the holders within an event.
-        parsed.sort_by(|a, b| {
-            let key = |d: &Decision| {
-                d.holder
-                    .as_ref()
-                    .map(|h| (h.last_name.to_lowercase(), h.first_name.to_lowercase()))
-            };
-            key(a)
-                .cmp(&key(b))
-                .then_with(|| a.candidacy_id.cmp(&b.candidacy_id))
-        });
+        let parsed = parse_decisions(&p.decisions)?;
         let now = self.clock.now();
         for d in parsed {
-            self.apply(txn, year, session, &d, admitted_at, now).await?;
+            self.apply(txn, p.year, p.session, &d, p.admitted_at, now)
+                .await?;
         }
         Ok(())
     }
@@ -213,103 +236,27 @@ impl ExaminationEvents {
         now: DateTime<Utc>,
     ) -> Result<(), HandleError> {
         let existing = store::certificate_of_candidacy(txn, &d.candidacy_id).await?;
-        let state = existing
-            .as_ref()
-            .map(|c| {
-                CertificateState::parse(&c.state)
-                    .ok_or_else(|| HandleError::Transient(format!("bad state {}", c.state)))
-            })
-            .transpose()?;
-        let action = certificate::on_decision(state, d.admitted);
+        let action = certificate::on_decision(existing.as_ref().map(|c| c.state), d.admitted);
+        let at = Admission {
+            session,
+            admitted_at,
+            now,
+        };
         match (action, existing, &d.holder) {
             (Preparation::Prepare, _, Some(h)) => {
-                let serial = store::next_counter(txn, &format!("serial:{year}")).await?;
-                let index = store::next_counter(txn, "status_index").await? - 1;
-                let number = u32::try_from(serial)
-                    .ok()
-                    .and_then(|s| CertificateNumber::new(self.academy, year, s).ok())
-                    .ok_or_else(|| permanent(format!("no certificate number left for {year}")))?;
-                let row = store::insert_certificate(
-                    txn,
-                    row::Model {
-                        number: number.to_string(),
-                        year,
-                        serial: serial as i32,
-                        candidacy_id: d.candidacy_id.clone(),
-                        candidate_key: d.candidate_key.clone(),
-                        session_id: session.to_owned(),
-                        last_name: h.last_name.clone(),
-                        first_name: h.first_name.clone(),
-                        birth_date: h.birth_date.clone(),
-                        email: h.email.clone(),
-                        holder_name: holder_name(&h.first_name, &h.last_name),
-                        admitted_at,
-                        state: CertificateState::Prepared.as_str().into(),
-                        status_index: index,
-                        prepared_at: now,
-                        issued_at: None,
-                        issued_by: None,
-                        signatory: None,
-                        key_id: None,
-                        credential: None,
-                        duplicate_count: 0,
-                        last_duplicate_at: None,
-                        revoked_at: None,
-                        revoked_by: None,
-                        revocation_reason: None,
-                        revocation_text: None,
-                        updated_at: now,
-                    },
-                )
-                .await?;
-                store::record_history(
-                    txn,
-                    &row.number,
-                    now,
-                    "examination",
-                    "prepared",
-                    Some(format!("session {session}")),
-                )
-                .await?;
+                self.prepare(txn, year, d, h, &at).await?;
             }
             (Preparation::Refresh | Preparation::Reinstate, Some(c), Some(h)) => {
-                let number = c.number.clone();
-                let mut am = c.into_active_model();
-                am.state = Set(CertificateState::Prepared.as_str().into());
-                am.session_id = Set(session.to_owned());
-                am.last_name = Set(h.last_name.clone());
-                am.first_name = Set(h.first_name.clone());
-                am.birth_date = Set(h.birth_date.clone());
-                am.email = Set(h.email.clone());
-                am.holder_name = Set(holder_name(&h.first_name, &h.last_name));
-                am.admitted_at = Set(admitted_at);
-                am.updated_at = Set(now);
-                store::save_if_state(txn, am, state.expect("an existing certificate")).await?;
                 let what = if action == Preparation::Reinstate {
                     "reinstated"
                 } else {
                     "refreshed"
                 };
-                store::record_history(txn, &number, now, "examination", what, None).await?;
+                refresh(txn, c, h, &at, what).await?;
             }
-            (Preparation::Cancel, Some(c), _) => {
-                let number = c.number.clone();
-                let mut am = c.into_active_model();
-                am.state = Set(CertificateState::Cancelled.as_str().into());
-                am.updated_at = Set(now);
-                store::save_if_state(txn, am, CertificateState::Prepared).await?;
-                store::record_history(
-                    txn,
-                    &number,
-                    now,
-                    "examination",
-                    "cancelled",
-                    Some("no longer admitted".into()),
-                )
-                .await?;
-            }
+            (Preparation::Cancel, Some(c), _) => cancel(txn, c, now).await?,
             (Preparation::Keep, Some(c), _)
-                if !d.admitted && state != Some(CertificateState::Cancelled) =>
+                if !d.admitted && c.state != CertificateState::Cancelled =>
             {
                 // A signed certificate changes only by the recteur's acts (revocation).
                 tracing::warn!(number = %c.number, candidacy = %d.candidacy_id, "results say not admitted, but the certificate is signed: left to the recteur");
@@ -318,6 +265,105 @@ impl ExaminationEvents {
         }
         Ok(())
     }
+
+    /// A new certificate: the next serial of the year and the next status list position.
+    async fn prepare(
+        &self,
+        txn: &DatabaseTransaction,
+        year: i32,
+        d: &Decision,
+        h: &Holder,
+        at: &Admission<'_>,
+    ) -> Result<(), HandleError> {
+        let serial = store::next_counter(txn, &format!("serial:{year}")).await?;
+        let index = store::next_counter(txn, "status_index").await? - 1;
+        let number = u32::try_from(serial)
+            .ok()
+            .and_then(|s| CertificateNumber::new(self.academy, year, s).ok())
+            .ok_or_else(|| permanent(format!("no certificate number left for {year}")))?;
+        let row = store::insert_certificate(
+            txn,
+            row::Model {
+                candidacy_id: d.candidacy_id.clone(),
+                candidate_key: d.candidate_key.clone(),
+                session_id: at.session.to_owned(),
+                last_name: h.last_name.clone(),
+                first_name: h.first_name.clone(),
+                birth_date: h.birth_date.clone(),
+                email: h.email.clone(),
+                holder_name: holder_name(&h.first_name, &h.last_name),
+                admitted_at: at.admitted_at,
+                ..row::Model::prepared(number.to_string(), year, serial as i32, index, at.now)
+            },
+        )
+        .await?;
+        let detail = Some(format!("session {}", at.session));
+        record(txn, &row.number, "prepared", detail, at.now).await
+    }
+}
+
+/// The decision's session and dates, the same for every certificate of an event.
+struct Admission<'a> {
+    session: &'a str,
+    admitted_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+/// A prepared (or cancelled, now reinstated) certificate brought up to the latest decision.
+async fn refresh(
+    txn: &DatabaseTransaction,
+    c: row::Model,
+    h: &Holder,
+    at: &Admission<'_>,
+    what: &str,
+) -> Result<(), HandleError> {
+    let (number, state) = (c.number.clone(), c.state);
+    let mut am = c.into_active_model();
+    am.state = Set(CertificateState::Prepared);
+    am.session_id = Set(at.session.to_owned());
+    am.last_name = Set(h.last_name.clone());
+    am.first_name = Set(h.first_name.clone());
+    am.birth_date = Set(h.birth_date.clone());
+    am.email = Set(h.email.clone());
+    am.holder_name = Set(holder_name(&h.first_name, &h.last_name));
+    am.admitted_at = Set(at.admitted_at);
+    am.updated_at = Set(at.now);
+    saved(store::save_if_state(txn, am, state).await?, &number)?;
+    record(txn, &number, what, None, at.now).await
+}
+
+/// A prepared certificate whose candidate is no longer admitted.
+async fn cancel(
+    txn: &DatabaseTransaction,
+    c: row::Model,
+    now: DateTime<Utc>,
+) -> Result<(), HandleError> {
+    let number = c.number.clone();
+    let mut am = c.into_active_model();
+    am.state = Set(CertificateState::Cancelled);
+    am.updated_at = Set(now);
+    saved(
+        store::save_if_state(txn, am, CertificateState::Prepared).await?,
+        &number,
+    )?;
+    let detail = Some("no longer admitted".into());
+    record(txn, &number, "cancelled", detail, now).await
+}
+
+/// A guarded update that found the certificate changed by a concurrent act: applied again later.
+fn saved(row: Option<row::Model>, number: &str) -> Result<row::Model, HandleError> {
+    row.ok_or_else(|| HandleError::Transient(format!("certificate {number} changed meanwhile")))
+}
+
+async fn record(
+    txn: &DatabaseTransaction,
+    number: &str,
+    action: &str,
+    detail: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<(), HandleError> {
+    history::record(txn, store::act(number, "examination", action, detail), at).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -37,7 +37,10 @@ pub fn duplicated(c: &certificate::Model) -> Vec<Payload> {
 }
 
 pub fn revoked(c: &certificate::Model) -> Vec<Payload> {
-    let reason = c.revocation_reason.clone().unwrap_or_default();
+    let reason = c
+        .revocation_reason
+        .map(|r| r.as_str().to_owned())
+        .unwrap_or_default();
     vec![
         Payload::CertificateRevoked(pb::CertificateRevoked {
             number: c.number.clone(),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use cplds_runtime::{
-    pdf::{Document, Font, PAGE_WIDTH},
+    pdf::{Document, Font, PAGE_WIDTH, Page},
     time::paris_date,
 };
 
@@ -23,6 +23,28 @@ fn human_date(t: DateTime<Utc>) -> String {
 pub fn certificate_pdf(s: &Statement, verification: &str) -> Result<Vec<u8>, String> {
     let mut doc = Document::new(&format!("{SHORT_TITLE} {}", s.number));
     let page = doc.page();
+    heading(page, s);
+    let y = statements(page, s);
+    page.centered(
+        y - 18.0,
+        Font::Mono,
+        12.0,
+        &format!("Certificat n° {}", s.number),
+    );
+    page.text(
+        330.0,
+        380.0,
+        Font::Regular,
+        11.0,
+        &format!("Fait le {}", human_date(s.issued_at)),
+    );
+    page.paragraph(330.0, 362.0, 200.0, Font::Oblique, 10.0, &s.signatory);
+    verification_block(page, verification)?;
+    Ok(doc.finish())
+}
+
+/// The République, the académie, a duplicate's mention, and the title.
+fn heading(page: &mut Page, s: &Statement) {
     let academy = format!(
         "Académie {}",
         crate::domain::certificate::of_academy(s.academy.name)
@@ -51,7 +73,11 @@ pub fn certificate_pdf(s: &Statement, verification: &str) -> Result<Vec<u8>, Str
     );
     page.centered(656.0, Font::Bold, 14.0, &format!("({SHORT_TITLE})"));
     page.line(72.0, 640.0, PAGE_WIDTH - 72.0, 640.0, 0.8);
+}
 
+/// The texts the certificate rests on, and what it certifies of whom; returns where the text
+/// ends.
+fn statements(page: &mut Page, s: &Statement) -> f32 {
     let width = PAGE_WIDTH - 144.0;
     let mut y = 612.0;
     for considering in [
@@ -76,7 +102,7 @@ pub fn certificate_pdf(s: &Statement, verification: &str) -> Result<Vec<u8>, Str
         &format!("{} certifie que", s.signatory),
     );
     page.centered(y - 26.0, Font::Bold, 22.0, &s.holder_name);
-    let y = page.paragraph(
+    page.paragraph(
         72.0,
         y - 62.0,
         width,
@@ -87,23 +113,11 @@ pub fn certificate_pdf(s: &Statement, verification: &str) -> Result<Vec<u8>, Str
              décrochage scolaire, session {}.",
             s.year()
         ),
-    );
-    page.centered(
-        y - 18.0,
-        Font::Mono,
-        12.0,
-        &format!("Certificat n° {}", s.number),
-    );
+    )
+}
 
-    page.text(
-        330.0,
-        380.0,
-        Font::Regular,
-        11.0,
-        &format!("Fait le {}", human_date(s.issued_at)),
-    );
-    page.paragraph(330.0, 362.0, 200.0, Font::Oblique, 10.0, &s.signatory);
-
+/// The QR code and its caption: where and how to verify.
+fn verification_block(page: &mut Page, verification: &str) -> Result<(), String> {
     page.qr_code(QR_X, QR_Y, QR_SIDE, verification)?;
     let caption_x = QR_X + QR_SIDE + 16.0;
     page.text(
@@ -135,27 +149,22 @@ pub fn certificate_pdf(s: &Statement, verification: &str) -> Result<Vec<u8>, Str
              (W3C Verifiable Credential) vérifiable hors ligne avec les clés publiques de l'académie."
         ),
     );
-    Ok(doc.finish())
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use cplds_runtime::{academy::Academy, pdf::extract_text};
+    use cplds_runtime::pdf::extract_text;
 
     use super::*;
-    use crate::domain::number::CertificateNumber;
 
     fn statement(duplicate: bool) -> Statement {
         Statement {
-            number: CertificateNumber::parse("CPLDS-TOULOUSE-2025-000012").unwrap(),
             holder_name: "Inès SOULIÉ".into(),
-            academy: Academy::find("toulouse").unwrap(),
-            admitted_at: Utc.with_ymd_and_hms(2025, 7, 3, 8, 0, 0).unwrap(),
-            issued_at: Utc.with_ymd_and_hms(2025, 7, 10, 9, 30, 0).unwrap(),
-            signatory: "Le recteur de l'académie de Toulouse, chancelier des universités".into(),
             last_duplicate_at: duplicate
                 .then(|| Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap()),
+            ..crate::domain::certificate::tests::statement()
         }
     }
 

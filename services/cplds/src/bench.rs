@@ -1,7 +1,9 @@
 //! `cplds bench registration`: candidacy submission through gRPC with many concurrent clients,
-//! on SQLite and (when given) PostgreSQL, beside two bare baselines measured in the same run: a
-//! tonic echo call (health check on a server with nothing else) and a single-row insert through
-//! sea-orm on the same database. Figures are printed, never asserted.
+//! on SQLite and (when given) PostgreSQL, beside three bare baselines measured in the same run: a
+//! tonic echo call (health check on a server with nothing else), a single-row insert through
+//! sea-orm on the same database, and the floor of the write path: a bare tonic unary handler
+//! running a transaction of two inserts (a row and an outbox row) straight on the driver. The
+//! ratios to that floor say what the service stack costs. Figures are printed, never asserted.
 
 use std::{
     fmt::Write as _,
@@ -19,7 +21,7 @@ use cplds_runtime::{
     db::{self, DbTarget},
     time::format_paris_local,
 };
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Channel, Endpoint, Server};
@@ -107,17 +109,14 @@ async fn channels(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<Ch
     Ok(out)
 }
 
-async fn echo_baseline(clients: usize, requests: usize) -> anyhow::Result<Stats> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (_reporter, health) = tonic_health::server::health_reporter();
-    let server = tokio::spawn(
-        Server::builder()
-            .add_service(health)
-            .serve_with_incoming(TcpListenerStream::new(listener)),
-    );
+/// Health checks (`Check`) against the server at `addr`, from `clients` tasks.
+async fn drive_health_checks(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    requests: usize,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
     let chans = Arc::new(channels(addr, clients.min(16)).await?);
-    let (wall, lat) = drive(clients, requests, move |i| {
+    drive(clients, requests, move |i| {
         let mut client =
             tonic_health::pb::health_client::HealthClient::new(chans[i % chans.len()].clone());
         async move {
@@ -129,8 +128,21 @@ async fn echo_baseline(clients: usize, requests: usize) -> anyhow::Result<Stats>
             Ok(())
         }
     })
-    .await?;
+    .await
+}
+
+async fn echo_baseline(clients: usize, requests: usize) -> anyhow::Result<Stats> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let server = tokio::spawn(
+        Server::builder()
+            .add_service(health)
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let result = drive_health_checks(addr, clients, requests).await;
     server.abort();
+    let (wall, lat) = result?;
     Ok(Stats::of(
         "tonic echo (health check, bare server)",
         wall,
@@ -164,6 +176,139 @@ async fn insert_baseline(
     .await?;
     Ok(Stats::of(
         "single-row insert (sea-orm, same database)",
+        wall,
+        lat,
+    ))
+}
+
+/// The floor of a write: a tonic unary handler (the health service's `Check`, implemented here)
+/// that runs one transaction inserting a row and an outbox-shaped row, with nothing else.
+struct FloorHandler {
+    db: DatabaseConnection,
+    run: &'static str,
+    next: std::sync::atomic::AtomicU64,
+    /// Also read one row every call shares, share-locked on PostgreSQL, as SubmitCandidacy reads
+    /// its campaign: what that lock alone costs.
+    shared_row: bool,
+}
+
+#[tonic::async_trait]
+impl tonic_health::pb::health_server::Health for FloorHandler {
+    async fn check(
+        &self,
+        _request: tonic::Request<tonic_health::pb::HealthCheckRequest>,
+    ) -> Result<tonic::Response<tonic_health::pb::HealthCheckResponse>, tonic::Status> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}-{n}", self.run);
+        let backend = self.db.get_database_backend();
+        let write = async {
+            let txn = self.db.begin().await?;
+            if self.shared_row {
+                let lock = if backend == sea_orm::DbBackend::Postgres {
+                    " FOR SHARE"
+                } else {
+                    ""
+                };
+                txn.execute_unprepared(&format!(
+                    "SELECT id FROM bench_floor_campaign WHERE id = 1{lock}"
+                ))
+                .await?;
+            }
+            txn.execute_raw(db::stmt(
+                backend,
+                "INSERT INTO bench_floor_rows (id, payload) VALUES (?, ?)",
+                vec![id.clone().into(), "x".repeat(400).into()],
+            ))
+            .await?;
+            txn.execute_raw(db::stmt(
+                backend,
+                "INSERT INTO bench_floor_outbox (event_id, stream, routing_key, event_type, envelope, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    id.into(),
+                    "internal".into(),
+                    "toulouse.registration.candidacy_submitted".into(),
+                    "candidacy_submitted".into(),
+                    vec![7u8; 400].into(),
+                    Utc::now().into(),
+                ],
+            ))
+            .await?;
+            txn.commit().await
+        };
+        write
+            .await
+            .map_err(|e| tonic::Status::internal(e.to_string()))?;
+        Ok(tonic::Response::new(
+            tonic_health::pb::HealthCheckResponse {
+                status: tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            },
+        ))
+    }
+
+    type WatchStream =
+        tokio_stream::Empty<Result<tonic_health::pb::HealthCheckResponse, tonic::Status>>;
+
+    async fn watch(
+        &self,
+        _request: tonic::Request<tonic_health::pb::HealthCheckRequest>,
+    ) -> Result<tonic::Response<Self::WatchStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("the floor bench only writes"))
+    }
+}
+
+async fn floor_bench(
+    db: DatabaseConnection,
+    clients: usize,
+    requests: usize,
+    run: &'static str,
+    shared_row: bool,
+) -> anyhow::Result<Stats> {
+    let serial = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        "BIGSERIAL PRIMARY KEY"
+    } else {
+        "INTEGER PRIMARY KEY AUTOINCREMENT"
+    };
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS bench_floor_rows (id VARCHAR PRIMARY KEY, payload VARCHAR NOT NULL)",
+    )
+    .await?;
+    db.execute_unprepared(&format!(
+        "CREATE TABLE IF NOT EXISTS bench_floor_outbox (id {serial}, event_id VARCHAR NOT NULL UNIQUE, \
+         stream VARCHAR NOT NULL, routing_key VARCHAR NOT NULL, event_type VARCHAR NOT NULL, \
+         envelope BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL, published_at TIMESTAMPTZ)"
+    ))
+    .await?;
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS bench_floor_campaign (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL)",
+    )
+    .await?;
+    db.execute_unprepared(
+        "INSERT INTO bench_floor_campaign (id, name) VALUES (1, 'campaign') ON CONFLICT (id) DO NOTHING",
+    )
+    .await?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let handler = FloorHandler {
+        db,
+        run,
+        next: std::sync::atomic::AtomicU64::new(0),
+        shared_row,
+    };
+    let server = tokio::spawn(
+        Server::builder()
+            .add_service(tonic_health::pb::health_server::HealthServer::new(handler))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let result = drive_health_checks(addr, clients, requests).await;
+    server.abort();
+    let (wall, lat) = result?;
+    Ok(Stats::of(
+        if shared_row {
+            "floor + one shared row read in the txn (FOR SHARE on PostgreSQL)"
+        } else {
+            "floor: bare tonic handler, txn of row + outbox row (driver)"
+        },
         wall,
         lat,
     ))
@@ -249,8 +394,20 @@ async fn one_backend(
     };
     // Warm-up: connections, prepared statements, page cache.
     let _ = insert_baseline(baseline_db.clone(), 4, 200, "warmup").await?;
+    let _ = floor_bench(baseline_db.clone(), 4, 200, "warmup", false).await?;
     let echo = echo_baseline(opts.clients, opts.requests).await?;
-    let insert = insert_baseline(baseline_db, opts.clients, opts.requests, "measured").await?;
+    let insert =
+        insert_baseline(baseline_db.clone(), opts.clients, opts.requests, "measured").await?;
+    let floor = floor_bench(
+        baseline_db.clone(),
+        opts.clients,
+        opts.requests,
+        "measured",
+        false,
+    )
+    .await?;
+    let floor_shared =
+        floor_bench(baseline_db, opts.clients, opts.requests, "shared", true).await?;
     crate::memory::reset_peak();
     let submit = submit_bench(&node, opts.clients, opts.requests).await?;
     // Node and clients share the process: this bounds the node's own footprint from above.
@@ -265,13 +422,13 @@ async fn one_backend(
     );
     let _ = writeln!(
         out,
-        "{:<70} {:>10} {:>10} {:>10}",
+        "{:<72} {:>10} {:>10} {:>10}",
         "", "req/s", "p50 ms", "p99 ms"
     );
-    for s in [&echo, &insert, &submit] {
+    for s in [&echo, &insert, &floor, &floor_shared, &submit] {
         let _ = writeln!(
             out,
-            "{:<70} {:>10.0} {:>10.2} {:>10.2}",
+            "{:<72} {:>10.0} {:>10.2} {:>10.2}",
             s.name,
             s.throughput(),
             s.p50.as_secs_f64() * 1e3,
@@ -285,6 +442,12 @@ async fn one_backend(
         submit.throughput() / insert.throughput(),
         submit.p50.as_secs_f64() / echo.p50.as_secs_f64(),
         submit.p50.as_secs_f64() / insert.p50.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "ratios to the floor: SubmitCandidacy throughput = {:.2}× floor; p99 = {:.1}× floor",
+        submit.throughput() / floor.throughput(),
+        submit.p99.as_secs_f64() / floor.p99.as_secs_f64()
     );
     let _ = writeln!(
         out,

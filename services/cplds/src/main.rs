@@ -41,6 +41,12 @@ enum Command {
     Token(TokenArgs),
     /// Generate an Ed25519 key pair (PKCS#8 PEM) for tokens or document signing.
     Keygen(KeygenArgs),
+    /// Events a node's consumers gave up on: list them, send them again once the cause is fixed
+    /// (calls the node's AdminService with an it_admin token minted from the node's key).
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLettersCommand,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -164,6 +170,54 @@ struct KeygenArgs {
 }
 
 #[derive(Subcommand)]
+enum DeadLettersCommand {
+    /// Lists dead letters waiting (oldest first), per service.
+    List {
+        /// Only this service's (registration, examination, ...).
+        #[arg(long)]
+        service: Option<String>,
+        /// Only this consumer's.
+        #[arg(long)]
+        consumer: Option<String>,
+        /// Also those already redriven.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        target: AdminTarget,
+    },
+    /// Publishes dead letters again to their consumer's queue only. Redriving twice does nothing
+    /// more unless --force.
+    Redrive {
+        /// The service whose dead letters these are.
+        #[arg(long)]
+        service: String,
+        /// Dead letter ids (from `list`); repeat the flag for several.
+        #[arg(long = "id")]
+        ids: Vec<u64>,
+        /// Instead of ids: every waiting dead letter of this consumer.
+        #[arg(long)]
+        consumer: Option<String>,
+        /// Also redrive those already redriven.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        target: AdminTarget,
+    },
+}
+
+#[derive(Args)]
+struct AdminTarget {
+    /// The node's gRPC address.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    addr: String,
+    /// The node's académie, or `national` [default: `academy` of the configuration].
+    #[arg(long)]
+    academy: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
     /// Replay of a national history (30 académies, 10 years) into an empty aggregator, beside the
     /// raw RabbitMQ consume rate; then commit-to-national latency at a steady rate.
@@ -210,6 +264,7 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(args) => demo(args).await,
             Command::Token(args) => token(args),
             Command::Keygen(args) => keygen(args),
+            Command::DeadLetters { action } => dead_letters(action).await,
             Command::Bench {
                 which:
                     BenchCommand::National {
@@ -376,4 +431,124 @@ fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
         cplds_runtime::auth::key_id(&key.verifying_key())
     );
     Ok(())
+}
+
+/// An AdminService client for the node at `target.addr`, with an it_admin token of its académie.
+async fn admin_client(
+    target: &AdminTarget,
+) -> anyhow::Result<(
+    cplds_proto::v1::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
+    String,
+)> {
+    let config = target.common.load(target.academy.as_deref())?;
+    let academy = config
+        .academy
+        .clone()
+        .context("--academy (or `academy` in the configuration) is required")?;
+    Node::parse(&academy).map_err(anyhow::Error::msg)?;
+    let token =
+        AuthKeys::load(&config)?
+            .issuer(&config)?
+            .mint("cplds-cli", &academy, &[Role::ItAdmin])?;
+    let channel = tonic::transport::Endpoint::from_shared(target.addr.clone())?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {}", target.addr))?;
+    Ok((
+        cplds_proto::v1::admin_service_client::AdminServiceClient::new(channel),
+        token,
+    ))
+}
+
+fn with_token<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut r = tonic::Request::new(message);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(r)
+}
+
+fn print_dead_letters(rows: &[cplds_proto::v1::DeadLetter]) {
+    println!(
+        "{:<14} {:>6}  {:<26} {:<24} {:<20} {:<8} reason",
+        "service", "id", "consumer", "event", "dead at", "attempts"
+    );
+    for d in rows {
+        let at = d
+            .dead_at
+            .as_ref()
+            .and_then(|t| cplds_runtime::time::from_timestamp(t).ok())
+            .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+        let redriven = if d.redriven_at.is_some() {
+            " (redriven)"
+        } else {
+            ""
+        };
+        println!(
+            "{:<14} {:>6}  {:<26} {:<24} {:<20} {:<8} {}{redriven}",
+            d.service, d.id, d.consumer, d.event_type, at, d.attempts, d.reason
+        );
+    }
+}
+
+async fn dead_letters(action: DeadLettersCommand) -> anyhow::Result<()> {
+    use cplds_proto::v1 as pb;
+    match action {
+        DeadLettersCommand::List {
+            service,
+            consumer,
+            all,
+            target,
+        } => {
+            let (mut client, token) = admin_client(&target).await?;
+            let mut rows = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = client
+                    .list_dead_letters(with_token(
+                        pb::ListDeadLettersRequest {
+                            service: service.clone().unwrap_or_default(),
+                            consumer: consumer.clone().unwrap_or_default(),
+                            include_redriven: all,
+                            page_size: 1000,
+                            page_token: page_token.clone(),
+                        },
+                        &token,
+                    )?)
+                    .await?
+                    .into_inner();
+                rows.extend(page.dead_letters);
+                if page.next_page_token.is_empty() || page.next_page_token == page_token {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            print_dead_letters(&rows);
+            println!("{} dead letter(s)", rows.len());
+            Ok(())
+        }
+        DeadLettersCommand::Redrive {
+            service,
+            ids,
+            consumer,
+            force,
+            target,
+        } => {
+            let (mut client, token) = admin_client(&target).await?;
+            let done = client
+                .redrive_dead_letters(with_token(
+                    pb::RedriveDeadLettersRequest {
+                        service,
+                        ids,
+                        consumer: consumer.unwrap_or_default(),
+                        force,
+                    },
+                    &token,
+                )?)
+                .await?
+                .into_inner();
+            print_dead_letters(&done.redriven);
+            println!("{} dead letter(s) redriven", done.redriven.len());
+            Ok(())
+        }
+    }
 }

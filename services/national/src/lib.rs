@@ -16,4 +16,4 @@ pub use api::NationalModule;
 pub const NAME: &str = "national";
 
 /// The académie code the national node runs under (tokens are minted for it).
-pub const NATIONAL: &str = "national";
+pub use cplds_runtime::node::NATIONAL;

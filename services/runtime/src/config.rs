@@ -35,6 +35,10 @@ pub struct Config {
     pub pseudonym_secret_file: Option<PathBuf>,
     pub telemetry: TelemetryConfig,
     pub outbox: OutboxConfig,
+    /// How consumers ride out their database's outages and decide an event is poison.
+    pub inbox: InboxConfig,
+    /// How long published events and applied event ids are kept.
+    pub retention: RetentionConfig,
     pub server: ServerConfig,
     pub documents: DocumentsConfig,
     /// Only read by the national node.
@@ -144,6 +148,62 @@ pub struct OutboxConfig {
     pub publish_timeout_ms: u64,
     /// How often each relay announces its last national sequence (0: never).
     pub heartbeat_interval_ms: u64,
+    /// How often a standby relay (another replica publishes) tries to take over.
+    pub standby_retry_ms: u64,
+    /// How often the active relay checks it still holds its lease (PostgreSQL).
+    pub lease_check_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct InboxConfig {
+    /// Longest wait between two attempts at an event while the database is unavailable.
+    pub retry_cap_ms: u64,
+    /// First wait between two attempts (doubled each time, up to the cap).
+    pub retry_first_ms: u64,
+    /// Failures of one event, with the database healthy, after which it is poison (dead-lettered).
+    pub poison_attempts: u32,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        Self {
+            retry_cap_ms: 30_000,
+            retry_first_ms: 200,
+            poison_attempts: 5,
+        }
+    }
+}
+
+/// Retention of what the runtime's tables keep (0 = forever).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// Published internal and regional events (they may name people): deleted after this many days.
+    pub internal_outbox_days: u32,
+    /// Published national events, kept to answer the national node's replay requests.
+    pub national_outbox_days: u32,
+    /// Ids of applied events: longer than any redelivery or replay may come back.
+    pub inbox_days: u32,
+    /// Redriven (settled) dead letters.
+    pub dead_letter_days: u32,
+    /// How often the pruning job runs.
+    pub interval_secs: u64,
+    /// Rows deleted per statement, so a first pruning never holds a long lock.
+    pub batch: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            internal_outbox_days: 30,
+            national_outbox_days: 400,
+            inbox_days: 30,
+            dead_letter_days: 90,
+            interval_secs: 3600,
+            batch: 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -169,6 +229,8 @@ impl Default for Config {
             pseudonym_secret_file: None,
             telemetry: TelemetryConfig::default(),
             outbox: OutboxConfig::default(),
+            inbox: InboxConfig::default(),
+            retention: RetentionConfig::default(),
             server: ServerConfig::default(),
             documents: DocumentsConfig::default(),
             national: NationalConfig::default(),
@@ -207,6 +269,8 @@ impl Default for OutboxConfig {
             batch_size: 256,
             publish_timeout_ms: 10_000,
             heartbeat_interval_ms: 30_000,
+            standby_retry_ms: 2_000,
+            lease_check_ms: 1_000,
         }
     }
 }

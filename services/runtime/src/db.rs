@@ -1,13 +1,21 @@
 //! Each service's own database (design rule 1): a SQLite file under `data_dir` by default, or a
 //! schema of its own in PostgreSQL. Migrations run at start-up; the runtime's tables (outbox,
-//! inbox) come first in every service's migration list.
+//! inbox, dead letters) come first in every service's migration list ([`RuntimeTables`], which
+//! creates them as they are now), and [`RuntimeUpgrades`] (tracked apart) brings databases made
+//! by an older [`RuntimeTables`] up to date.
+//!
+//! Migrating is safe on concurrent starts and on a crash ([`migrate`]): on PostgreSQL the whole
+//! run holds a transaction-level advisory lock of the schema and is one transaction (DDL is
+//! transactional there), so a second replica waits and then finds nothing to do; on SQLite each
+//! migration runs in its own transaction, so a crash or a failure leaves the database as it was
+//! before that migration and the next start resumes from there.
 
 use std::{path::Path, time::Duration};
 
 use anyhow::Context;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    Statement, Value,
+    Statement, TransactionTrait, Value,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 use sea_orm_migration::prelude::*;
@@ -65,13 +73,102 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Opens the database and applies the service's migrations.
+/// Opens the database and applies the service's migrations (see [`migrate`]).
 pub async fn open<M: MigratorTrait>(target: &DbTarget) -> anyhow::Result<DatabaseConnection> {
     let db = connect(target).await?;
-    M::up(&db, None)
+    migrate::<M>(&db)
         .await
         .with_context(|| format!("migrating {}", target.describe()))?;
     Ok(db)
+}
+
+/// Advisory-lock classes (first half of the key; the second is the schema's hash).
+const MIGRATION_LOCK_CLASS: i32 = 0x63706c6d; // "cplm"
+const START_LOCK_CLASS: i32 = 0x63706c73; // "cpls"
+const SCHEMA_LOCK_CLASS: i32 = 0x63706c63; // "cplc"
+
+/// Applies `M`'s pending migrations, then the runtime's upgrades, safely (module doc): what a
+/// service's `ServiceModule::migrate` should call.
+pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let txn = db.begin().await?;
+        lock_schema(&txn, MIGRATION_LOCK_CLASS).await?;
+        M::up(&txn, None).await?;
+        RuntimeUpgrades::up(&txn, None).await?;
+        txn.commit().await
+    } else {
+        // SQLite: one process owns the file; no lock, a transaction per migration.
+        migrate_each::<M>(db).await?;
+        migrate_each::<RuntimeUpgrades>(db).await
+    }
+}
+
+/// Runs a service's own migration code (`run`) as the host does at start-up: on PostgreSQL under
+/// an advisory lock held by a transaction beside it, so replicas starting together migrate one
+/// after the other; then the runtime's upgrades. A service whose `migrate` calls [`migrate`]
+/// also gets SQLite's transaction per migration.
+pub async fn migrate_service<F>(db: &DatabaseConnection, run: F) -> Result<(), DbErr>
+where
+    F: std::future::Future<Output = Result<(), DbErr>>,
+{
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let guard = db.begin().await?;
+        lock_schema(&guard, START_LOCK_CLASS).await?;
+        let ran = run.await;
+        let upgraded = match ran {
+            Ok(()) => {
+                let txn = db.begin().await?;
+                RuntimeUpgrades::up(&txn, None).await?;
+                txn.commit().await
+            }
+            Err(e) => Err(e),
+        };
+        guard.commit().await?;
+        upgraded
+    } else {
+        run.await?;
+        migrate_each::<RuntimeUpgrades>(db).await
+    }
+}
+
+/// Waits for the transaction-level advisory lock `class` of the current schema.
+async fn lock_schema<C: ConnectionTrait>(txn: &C, class: i32) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
+        vec![class.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Each pending migration of `M` in a transaction of its own, with its record.
+async fn migrate_each<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let pending: std::collections::HashSet<String> = M::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    for migration in M::migrations() {
+        if !pending.contains(migration.name()) {
+            continue;
+        }
+        let txn = db.begin().await?;
+        migration.up(&SchemaManager::new(&txn)).await?;
+        let record = Query::insert()
+            .into_table(M::migration_table_name())
+            .columns([Alias::new("version"), Alias::new("applied_at")])
+            .values([
+                migration.name().into(),
+                chrono::Utc::now().timestamp().into(),
+            ])
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .to_owned();
+        txn.execute(&record).await?;
+        txn.commit().await?;
+        tracing::info!(migration = migration.name(), "migration applied");
+    }
+    Ok(())
 }
 
 pub async fn connect(target: &DbTarget) -> anyhow::Result<DatabaseConnection> {
@@ -81,8 +178,17 @@ pub async fn connect(target: &DbTarget) -> anyhow::Result<DatabaseConnection> {
             let boot = Database::connect(url.as_str())
                 .await
                 .with_context(|| format!("connecting to {}", redact(url)))?;
-            boot.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            // Replicas starting together would collide on the catalogue's unique index.
+            let txn = boot.begin().await?;
+            txn.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                vec![SCHEMA_LOCK_CLASS.into(), schema.clone().into()],
+            ))
+            .await?;
+            txn.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
                 .await?;
+            txn.commit().await?;
             boot.close().await?;
             let mut opts = ConnectOptions::new(url.as_str());
             opts.set_schema_search_path(schema.as_str())
@@ -243,11 +349,8 @@ impl MigrationTrait for RuntimeTables {
                         .unique_key(),
                 )
                 .col(ColumnDef::new(Alias::new("stream")).string().not_null())
-                .col(
-                    ColumnDef::new(Alias::new("sequence"))
-                        .big_integer()
-                        .not_null(),
-                )
+                // Assigned by the relay at publish time (module `outbox`).
+                .col(ColumnDef::new(Alias::new("sequence")).big_integer().null())
                 .col(
                     ColumnDef::new(Alias::new("routing_key"))
                         .string()
@@ -326,14 +429,140 @@ impl MigrationTrait for RuntimeTables {
                 .to_owned(),
         )
         .await?;
-        Ok(())
+        create_reliability_tables(m).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["inbox", "outbox_sequence", "outbox"] {
+        for t in ["dead_letters", "inbox", "outbox_sequence", "outbox"] {
             m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
                 .await?;
         }
+        Ok(())
+    }
+}
+
+/// Dead letters and the indexes retention prunes by: in [`RuntimeTables`] for new databases,
+/// and in [`RuntimeUpgrades`] for older ones (idempotent).
+async fn create_reliability_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    use columns::*;
+    m.create_table(
+        Table::create()
+            .table(Alias::new("dead_letters"))
+            .if_not_exists()
+            .col(serial("id"))
+            .col(text("consumer"))
+            .col(text("queue"))
+            .col(text("event_id"))
+            .col(text("routing_key"))
+            .col(text("event_type"))
+            .col(bytes("envelope"))
+            .col(long_text("reason"))
+            .col(int("attempts"))
+            .col(instant("dead_at"))
+            .col(instant_null("redriven_at"))
+            .to_owned(),
+    )
+    .await?;
+    m.create_index(
+        Index::create()
+            .name("dead_letters_consumer_event")
+            .table(Alias::new("dead_letters"))
+            .col(Alias::new("consumer"))
+            .col(Alias::new("event_id"))
+            .unique()
+            .if_not_exists()
+            .to_owned(),
+    )
+    .await?;
+    m.create_index(
+        Index::create()
+            .name("inbox_applied_at")
+            .table(Alias::new("inbox"))
+            .col(Alias::new("applied_at"))
+            .if_not_exists()
+            .to_owned(),
+    )
+    .await?;
+    m.create_index(
+        Index::create()
+            .name("outbox_stream_published")
+            .table(Alias::new("outbox"))
+            .col(Alias::new("stream"))
+            .col(Alias::new("published_at"))
+            .if_not_exists()
+            .to_owned(),
+    )
+    .await
+}
+
+/// The runtime's upgrades of databases made by an older [`RuntimeTables`], tracked in their own
+/// table so that no service's migration list has to change when the runtime's tables do.
+pub struct RuntimeUpgrades;
+
+impl MigratorTrait for RuntimeUpgrades {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(SequenceAtPublish)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("cplds_runtime_migrations").into_iden()
+    }
+}
+
+/// The outbox's sequence is given by the relay, not at append (nullable), and the dead letters
+/// table and retention's indexes exist.
+struct SequenceAtPublish;
+
+impl MigrationName for SequenceAtPublish {
+    fn name(&self) -> &str {
+        "m20261201_000001_sequence_at_publish"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SequenceAtPublish {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        match db.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                db.execute_unprepared("ALTER TABLE outbox ALTER COLUMN sequence DROP NOT NULL")
+                    .await?;
+            }
+            _ => {
+                let not_null = db
+                    .query_one_raw(Statement::from_string(
+                        DatabaseBackend::Sqlite,
+                        "SELECT \"notnull\" AS n FROM pragma_table_info('outbox') WHERE name = 'sequence'",
+                    ))
+                    .await?
+                    .map(|r| r.try_get::<i64>("", "n"))
+                    .transpose()?
+                    .unwrap_or(0);
+                if not_null == 1 {
+                    // SQLite cannot drop a NOT NULL: the table is rebuilt (in the migration's
+                    // transaction), with its ids, so the relay's order is unchanged.
+                    db.execute_unprepared("ALTER TABLE outbox RENAME TO outbox_before_upgrade")
+                        .await?;
+                    for index in ["outbox_stream_sequence", "outbox_unpublished"] {
+                        db.execute_unprepared(&format!("DROP INDEX IF EXISTS {index}"))
+                            .await?;
+                    }
+                    RuntimeTables.up(m).await?;
+                    db.execute_unprepared(
+                        "INSERT INTO outbox (id, event_id, stream, sequence, routing_key, event_type, envelope, created_at, published_at) \
+                         SELECT id, event_id, stream, sequence, routing_key, event_type, envelope, created_at, published_at \
+                         FROM outbox_before_upgrade",
+                    )
+                    .await?;
+                    db.execute_unprepared("DROP TABLE outbox_before_upgrade")
+                        .await?;
+                }
+            }
+        }
+        create_reliability_tables(m).await
+    }
+
+    async fn down(&self, _: &SchemaManager) -> Result<(), DbErr> {
         Ok(())
     }
 }

@@ -5,9 +5,14 @@
 //! that have pages for the public (certificate verification) add them to a second, plain HTTP
 //! address (`http_listen`), behind the [`web`] layers.
 //!
+//! Every node also serves the operator API ([`crate::admin`]: dead letters, status) and keeps, per
+//! service database, a dead-letter keeper per consumer and a pruning job ([`crate::retention`]).
+//!
 //! Shutdown (SIGINT/SIGTERM in the binary, or [`RunningNode::shutdown`]): health turns
 //! NOT_SERVING, the server stops accepting and drains in-flight calls, consumers stop between
-//! two events, then each relay flushes what was committed, within the configured grace.
+//! two events, then each relay flushes what was committed, within the configured grace. A crash
+//! loses nothing either: the outbox keeps what is not confirmed, the bus (RabbitMQ, or the
+//! embedded bus's file) what is not acknowledged.
 
 use std::{collections::HashMap, convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -26,17 +31,21 @@ use tonic::{
 };
 use tower::Service;
 
+use cplds_proto::v1::admin_service_server::AdminServiceServer;
+
 use crate::{
+    admin::{self, Admin, AdminApi, ServiceHandle},
     auth::{AuthKeys, AuthLayer, Policy, TokenVerifier},
     bus::SharedBus,
     clock::SharedClock,
     config::Config,
     db::{self, DbTarget},
+    dead_letters,
     inbox::{self, Consumer},
     node::Node,
     outbox::{Outbox, OutboxRelay},
     pseudonym::Pseudonymizer,
-    web,
+    retention, web,
 };
 
 /// What every service receives from the host.
@@ -114,6 +123,9 @@ pub trait ServiceModule: Send + Sync + 'static {
     /// Short name: database file / schema, event source, queue suffix (`registration`).
     fn name(&self) -> &'static str;
 
+    /// Applies the service's migrations. The host runs it under a start-up lock (PostgreSQL),
+    /// then the runtime's own upgrades (see [`db::migrate_service`]); implement it with
+    /// [`db::migrate`]`::<Migrator>(db)` to also get a transaction per migration on SQLite.
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr>;
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()>;
@@ -206,6 +218,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     };
     let mut databases = HashMap::new();
     let mut relays = HashMap::new();
+    let mut handles = Vec::new();
     let mut tasks = JoinSet::new();
     let mut consumers = Vec::new();
 
@@ -213,8 +226,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         let name = module.name();
         let target = DbTarget::for_service(&config, &academy, name)?;
         let database = db::connect(&target).await?;
-        module
-            .migrate(&database)
+        db::migrate_service(&database, module.migrate(&database))
             .await
             .with_context(|| format!("migrating {}", target.describe()))?;
         tracing::info!(service = name, database = %target.describe(), "database ready");
@@ -234,37 +246,71 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         module
             .mount(&ctx, &mut mount)
             .with_context(|| format!("mounting {name}"))?;
-        for c in mount.consumers.drain(before..) {
-            consumers.push((c, database.clone(), outbox.clone()));
-        }
-        relays.insert(
-            name,
-            Arc::new(OutboxRelay::new(database.clone(), bus.clone(), outbox, {
+        let relay = Arc::new(OutboxRelay::new(
+            database.clone(),
+            bus.clone(),
+            outbox.clone(),
+            {
                 // The national node announces nothing to itself.
                 let mut c = config.outbox.clone();
                 if node.is_national() {
                     c.heartbeat_interval_ms = 0;
                 }
                 c
-            })),
-        );
+            },
+        ));
+        let mut handle = ServiceHandle {
+            name,
+            db: database.clone(),
+            relay: relay.clone(),
+            consumers: Vec::new(),
+        };
+        for c in mount.consumers.drain(before..) {
+            handle
+                .consumers
+                .push((c.name.clone(), c.queue.name.clone()));
+            consumers.push((c, database.clone(), outbox.clone()));
+        }
+        handles.push(handle);
+        relays.insert(name, relay);
+        tasks.spawn(retention::run(
+            name,
+            database.clone(),
+            config.retention.clone(),
+            clock.clone(),
+            shutdown.clone(),
+        ));
         databases.insert(name, database);
     }
 
-    // Queues exist before any relay publishes, so no event meant for them is dropped.
+    // Queues exist before any relay publishes, so no event meant for them is dropped; and every
+    // relay of the node knows which internal events have a consumer here (see
+    // `OutboxRelay::expect`).
     for (c, _, _) in &consumers {
         bus.declare(&c.queue)
             .await
             .with_context(|| format!("declaring queue {}", c.queue.name))?;
+        for relay in relays.values() {
+            relay.expect(c.queue.bindings.iter().cloned());
+        }
     }
     for (c, database, outbox) in consumers {
-        tasks.spawn(inbox::run(
+        tasks.spawn(dead_letters::keep(
+            database.clone(),
+            bus.clone(),
+            c.name.clone(),
+            c.queue.clone(),
+            clock.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(inbox::run_with(
             database,
             bus.clone(),
             c,
             clock.clone(),
             Some(outbox),
             shutdown.clone(),
+            config.inbox.clone(),
         ));
     }
     let mut relay_tasks = JoinSet::new();
@@ -298,7 +344,29 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         }
     }
 
+    let admin = Arc::new(Admin {
+        node,
+        bus: bus.clone(),
+        clock: clock.clone(),
+        services: handles,
+    });
+    let max = config.server.max_message_bytes;
+    mount.add_grpc(
+        AdminServiceServer::new(AdminApi::new(admin.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    );
+    admin::policy(mount.policy());
+
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    // Known before the first call is served; kept up to date after.
+    admin::update_health(&admin, &health_reporter, &mut None).await;
+    tasks.spawn(admin::watch_health(
+        admin,
+        health_reporter.clone(),
+        Duration::from_secs(5),
+        shutdown.clone(),
+    ));
     for name in &mount.grpc_names {
         health_reporter
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
@@ -405,7 +473,17 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     })
 }
 
-/// Where an académie node receives the national node's requests.
+/// How long a replay request waits to be served before it is stale (the national node asks again
+/// while the gap lasts), and how many may wait: a storm of requests cannot pile up.
+pub const CONTROL_TTL_MS: u32 = 10 * 60 * 1000;
+pub const CONTROL_MAX_LENGTH: u32 = 1_000;
+/// Events one replay request may cause, whatever it asks for.
+pub const REPLAY_CAP: u32 = 5_000;
+/// Events per publish while replaying, and the pause between two publishes.
+pub const REPLAY_BATCH: u32 = 500;
+const REPLAY_PAUSE: Duration = Duration::from_millis(20);
+
+/// Where an académie node receives the national node's requests: bounded in age and length.
 pub fn control_queue(academy: &str, service: &str) -> crate::bus::QueueSpec {
     crate::bus::QueueSpec::new(
         format!("{academy}.control.{service}"),
@@ -414,11 +492,14 @@ pub fn control_queue(academy: &str, service: &str) -> crate::bus::QueueSpec {
             format!("{academy}.national.replay_requested"),
         )],
     )
+    .with_message_ttl(CONTROL_TTL_MS)
+    .with_max_length(CONTROL_MAX_LENGTH)
 }
 
 /// Answers replay requests from the national node by publishing again, from the outbox history,
-/// the national events of the named service. Replays are idempotent for their consumers, so a
-/// request seen twice does no harm.
+/// the national events of the named service: at most [`REPLAY_CAP`] per request, in paced
+/// batches. A request for a (service, sequence) already served after it was sent is coalesced
+/// (answered by that replay). Replays are idempotent for their consumers.
 async fn serve_replays(
     bus: SharedBus,
     queue: crate::bus::QueueSpec,
@@ -427,6 +508,7 @@ async fn serve_replays(
     shutdown: CancellationToken,
 ) {
     use prost::Message as _;
+    let mut served = ServedReplays::default();
     loop {
         let mut sub = match bus.subscribe(&queue).await {
             Ok(s) => s,
@@ -447,22 +529,39 @@ async fn serve_replays(
             let request = crate::events::EventEnvelope::decode(delivery.body.as_slice())
                 .ok()
                 .and_then(|e| match e.payload {
-                    Some(crate::events::Payload::ReplayRequested(r)) => Some(r),
+                    Some(crate::events::Payload::ReplayRequested(r)) => {
+                        let sent = e
+                            .occurred_at
+                            .as_ref()
+                            .and_then(|t| crate::time::from_timestamp(t).ok());
+                        Some((r, sent))
+                    }
                     _ => None,
                 });
             match request {
-                Some(r) if r.academy == academy => match relays.get(r.source.as_str()) {
+                Some((r, sent)) if r.academy == academy => match relays.get(r.source.as_str()) {
                     Some(relay) => {
-                        let limit = r.limit.clamp(1, 10_000);
-                        match relay
-                            .replay(crate::events::Stream::National, r.from_sequence, limit)
-                            .await
-                        {
-                            Ok(n) => {
-                                tracing::info!(source = %r.source, from = r.from_sequence, replayed = n, "replayed national events on request")
-                            }
-                            Err(e) => {
-                                tracing::warn!(source = %r.source, error = %e, "replay failed; the request will come again");
+                        if served.covers(&r.source, r.from_sequence, sent) {
+                            tracing::debug!(source = %r.source, from = r.from_sequence, "replay already served since this request; coalesced");
+                        } else {
+                            let limit = r.limit.clamp(1, REPLAY_CAP);
+                            match relay
+                                .replay_paced(
+                                    crate::events::Stream::National,
+                                    r.from_sequence,
+                                    limit,
+                                    REPLAY_BATCH,
+                                    REPLAY_PAUSE,
+                                )
+                                .await
+                            {
+                                Ok(n) => {
+                                    served.record(&r.source, r.from_sequence, chrono::Utc::now());
+                                    tracing::info!(source = %r.source, from = r.from_sequence, replayed = n, "replayed national events on request")
+                                }
+                                Err(e) => {
+                                    tracing::warn!(source = %r.source, error = %e, "replay failed; the request will come again");
+                                }
                             }
                         }
                     }
@@ -473,7 +572,38 @@ async fn serve_replays(
                 _ => tracing::debug!("ignored a control message"),
             }
             let _ = delivery.ack().await;
+            served.forget_before(chrono::Utc::now());
         }
+    }
+}
+
+/// Replays served lately, by (source, from sequence), to coalesce the requests for the same
+/// range that queued up while one was served. A request is covered when that range was replayed
+/// after the request was sent (the national node's clock); a skewed clock only ever turns
+/// coalescing off, since a replay counts only within the control queue's TTL after the request.
+#[derive(Default)]
+struct ServedReplays(HashMap<(String, u64), chrono::DateTime<chrono::Utc>>);
+
+impl ServedReplays {
+    fn window() -> chrono::Duration {
+        chrono::Duration::milliseconds(i64::from(CONTROL_TTL_MS))
+    }
+
+    fn covers(&self, source: &str, from: u64, sent: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        match (self.0.get(&(source.to_owned(), from)), sent) {
+            (Some(at), Some(sent)) => *at >= sent && *at - sent < Self::window(),
+            _ => false,
+        }
+    }
+
+    fn record(&mut self, source: &str, from: u64, at: chrono::DateTime<chrono::Utc>) {
+        self.0.insert((source.to_owned(), from), at);
+    }
+
+    /// Forgets replays too old to cover any request still waiting in the queue.
+    fn forget_before(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        let horizon = now - Self::window();
+        self.0.retain(|_, at| *at > horizon);
     }
 }
 
@@ -496,5 +626,35 @@ pub async fn termination_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("SIGINT received; shutting down"),
         () = term => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::ServedReplays;
+
+    #[test]
+    fn replay_requests_for_a_range_just_served_are_coalesced() {
+        let t0 = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let mut served = ServedReplays::default();
+        assert!(
+            !served.covers("registration", 41, Some(t0)),
+            "nothing served yet"
+        );
+        served.record("registration", 41, t0 + Duration::seconds(5));
+        // Sent before that replay (it queued up meanwhile): answered by it.
+        assert!(served.covers("registration", 41, Some(t0)));
+        // Sent after it (the gap is still there): served again.
+        assert!(!served.covers("registration", 41, Some(t0 + Duration::seconds(6))));
+        // Another range, another source, or no sending time: served.
+        assert!(!served.covers("registration", 42, Some(t0)));
+        assert!(!served.covers("training", 41, Some(t0)));
+        assert!(!served.covers("registration", 41, None));
+        // A clock far behind does not silence requests for ever.
+        assert!(!served.covers("registration", 41, Some(t0 - Duration::days(3))));
+        served.forget_before(t0 + Duration::hours(1));
+        assert!(!served.covers("registration", 41, Some(t0)));
     }
 }

@@ -12,7 +12,9 @@ use tracing::Instrument;
 use crate::{
     bus::{Delivery, QueueSpec, SharedBus},
     clock::SharedClock,
+    config::InboxConfig,
     db::stmt,
+    dead_letters,
     events::EventEnvelope,
     outbox::Outbox,
     telemetry,
@@ -20,10 +22,11 @@ use crate::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
-    /// The event can never be applied (malformed, contradicts the rules): dead-lettered.
+    /// The event can never be applied (malformed, contradicts the rules): dead-lettered at once.
     #[error("permanent: {0}")]
     Permanent(String),
-    /// Try again later (database unavailable...): requeued.
+    /// Try again later (database unavailable...): retried in place; poison if it keeps failing
+    /// while the database is healthy.
     #[error("transient: {0}")]
     Transient(String),
 }
@@ -105,7 +108,7 @@ pub async fn apply(
     Ok(Outcome::Applied)
 }
 
-/// Consumes `consumer.queue` until `shutdown`; each delivery is applied, then acknowledged.
+/// Consumes `consumer.queue` until `shutdown`, with the default [`InboxConfig`].
 pub async fn run(
     db: DatabaseConnection,
     bus: SharedBus,
@@ -114,18 +117,56 @@ pub async fn run(
     outbox: Option<Outbox>,
     shutdown: CancellationToken,
 ) {
+    run_with(
+        db,
+        bus,
+        consumer,
+        clock,
+        outbox,
+        shutdown,
+        InboxConfig::default(),
+    )
+    .await
+}
+
+/// Consumes `consumer.queue` until `shutdown`; each delivery is applied, then acknowledged, in
+/// delivery order (the queue has one active consumer).
+///
+/// A delivery is never requeued: requeueing spends the broker's delivery budget (20, then the
+/// dead-letter queue), and a database outage would spend it on good events. Instead, a transient
+/// failure keeps the delivery in hand and tries it again with backoff for as long as the database
+/// does not answer; only when the database is healthy and the same event keeps failing is it
+/// poison. Events given up on are recorded in `dead_letters` ([`crate::dead_letters`]) and then
+/// acknowledged.
+pub async fn run_with(
+    db: DatabaseConnection,
+    bus: SharedBus,
+    consumer: Consumer,
+    clock: SharedClock,
+    outbox: Option<Outbox>,
+    shutdown: CancellationToken,
+    config: InboxConfig,
+) {
+    let runner = Runner {
+        db,
+        consumer,
+        clock,
+        outbox,
+        config,
+        shutdown,
+    };
     let mut backoff = Duration::from_millis(200);
     'subscribe: loop {
-        let mut sub = match bus.subscribe(&consumer.queue).await {
+        let mut sub = match bus.subscribe(&runner.consumer.queue).await {
             Ok(s) => {
                 backoff = Duration::from_millis(200);
                 s
             }
             Err(e) => {
-                tracing::warn!(queue = %consumer.queue.name, error = %e, "cannot subscribe; retrying");
+                tracing::warn!(queue = %runner.consumer.queue.name, error = %e, "cannot subscribe; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
-                    () = shutdown.cancelled() => return,
+                    () = runner.shutdown.cancelled() => return,
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(10));
                 continue 'subscribe;
@@ -134,7 +175,7 @@ pub async fn run(
         loop {
             let delivery = tokio::select! {
                 d = sub.next() => d,
-                () = shutdown.cancelled() => return,
+                () = runner.shutdown.cancelled() => return,
             };
             let Some(delivery) = delivery else {
                 continue 'subscribe;
@@ -147,17 +188,16 @@ pub async fn run(
             {
                 batch.push(d);
             }
-            if batch.len() == 1 {
-                process(
-                    &db,
-                    &consumer,
-                    &clock,
-                    outbox.as_ref(),
-                    batch.pop().expect("one"),
-                )
-                .await;
-            } else {
-                process_batch(&db, &consumer, &clock, outbox.as_ref(), batch).await;
+            let settled = match batch.pop() {
+                Some(only) if batch.is_empty() => runner.process(only).await,
+                Some(last) => {
+                    batch.push(last);
+                    runner.process_batch(batch).await
+                }
+                None => Settled::Yes,
+            };
+            if settled == Settled::Stopped {
+                return;
             }
         }
     }
@@ -166,100 +206,199 @@ pub async fn run(
 /// Deliveries applied together at most.
 const BATCH: usize = 128;
 
-/// Applies a batch in one transaction; if any event fails, nothing of the batch is kept and
-/// each delivery goes through [`process`] on its own, so one bad event cannot hold the others.
-async fn process_batch(
-    db: &DatabaseConnection,
-    consumer: &Consumer,
-    clock: &SharedClock,
-    outbox: Option<&Outbox>,
-    batch: Vec<Delivery>,
-) {
-    let mut decoded = Vec::with_capacity(batch.len());
-    for d in batch {
-        match EventEnvelope::decode(d.body.as_slice()) {
-            Ok(e) => decoded.push((d, e)),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Yes,
+    /// Shutdown came while a delivery waited for its database: left unsettled, it comes back.
+    Stopped,
+}
+
+struct Runner {
+    db: DatabaseConnection,
+    consumer: Consumer,
+    clock: SharedClock,
+    outbox: Option<Outbox>,
+    config: InboxConfig,
+    shutdown: CancellationToken,
+}
+
+/// Whether the database answers at all (a failure then is the event's, not the database's).
+pub async fn database_healthy(db: &DatabaseConnection) -> bool {
+    let ping = db.execute_unprepared("SELECT 1");
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), ping).await,
+        Ok(Ok(_))
+    )
+}
+
+impl Runner {
+    /// Applies a batch in one transaction; if that fails, each delivery goes through
+    /// [`Runner::process`] on its own, so one bad event cannot hold the others.
+    async fn process_batch(&self, batch: Vec<Delivery>) -> Settled {
+        let mut decoded = Vec::with_capacity(batch.len());
+        let mut undecodable = Vec::new();
+        for d in batch {
+            match EventEnvelope::decode(d.body.as_slice()) {
+                Ok(e) => decoded.push((d, e)),
+                Err(_) => undecodable.push(d),
+            }
+        }
+        if !undecodable.is_empty() {
+            // Out of the fast path: one at a time, in order, with the rest.
+            let mut all: Vec<Delivery> = decoded.into_iter().map(|(d, _)| d).collect();
+            all.extend(undecodable);
+            return self.one_by_one(all).await;
+        }
+        let consumer = &self.consumer;
+        let span =
+            tracing::info_span!("consume_batch", consumer = %consumer.name, events = decoded.len());
+        let applied = async {
+            let txn = self.db.begin().await?;
+            for (_, envelope) in &decoded {
+                let fresh = !consumer.handler.uses_inbox(envelope)
+                    || record(&txn, &consumer.name, &envelope.event_id, self.clock.now()).await?;
+                if fresh && let Err(e) = consumer.handler.handle(&txn, envelope).await {
+                    let _ = txn.rollback().await;
+                    return Err(e);
+                }
+            }
+            txn.commit().await?;
+            Ok::<(), HandleError>(())
+        }
+        .instrument(span)
+        .await;
+        match applied {
+            Ok(()) => {
+                if let Some(o) = &self.outbox {
+                    o.wake();
+                }
+                for (d, _) in decoded {
+                    if let Err(e) = d.ack().await {
+                        tracing::debug!(error = %e, "ack failed; the redelivery will be a duplicate");
+                    }
+                }
+                Settled::Yes
+            }
             Err(e) => {
-                tracing::error!(queue = %consumer.queue.name, message_id = %d.message_id, error = %e, "undecodable event; dead-lettered");
-                let _ = d.dead_letter().await;
+                tracing::debug!(error = %e, "batch not applied; one event at a time");
+                self.one_by_one(decoded.into_iter().map(|(d, _)| d).collect())
+                    .await
             }
         }
     }
-    let span =
-        tracing::info_span!("consume_batch", consumer = %consumer.name, events = decoded.len());
-    let applied = async {
-        let txn = db.begin().await?;
-        for (_, envelope) in &decoded {
-            let fresh = !consumer.handler.uses_inbox(envelope)
-                || record(&txn, &consumer.name, &envelope.event_id, clock.now()).await?;
-            if fresh && let Err(e) = consumer.handler.handle(&txn, envelope).await {
-                let _ = txn.rollback().await;
-                return Err(e);
+
+    async fn one_by_one(&self, deliveries: Vec<Delivery>) -> Settled {
+        let mut deliveries = deliveries.into_iter();
+        for d in deliveries.by_ref() {
+            if self.process(d).await == Settled::Stopped {
+                // The rest are dropped unsettled with the subscription: they come back in order.
+                return Settled::Stopped;
             }
         }
-        txn.commit().await?;
-        Ok::<(), HandleError>(())
+        Settled::Yes
     }
-    .instrument(span)
-    .await;
-    match applied {
-        Ok(()) => {
-            if let Some(o) = outbox {
-                o.wake();
+
+    /// Applies one delivery, retrying while its database is unavailable; settles it unless
+    /// shutdown comes first.
+    async fn process(&self, delivery: Delivery) -> Settled {
+        let consumer = &self.consumer;
+        let envelope = match EventEnvelope::decode(delivery.body.as_slice()) {
+            Ok(e) => e,
+            Err(e) => {
+                return self
+                    .give_up(delivery, &format!("undecodable event: {e}"), 1)
+                    .await;
             }
-            for (d, _) in decoded {
-                if let Err(e) = d.ack().await {
-                    tracing::debug!(error = %e, "ack failed; the redelivery will be a duplicate");
+        };
+        let mut failures = 0u32;
+        let mut wait = Duration::from_millis(self.config.retry_first_ms.max(1));
+        let cap = Duration::from_millis(self.config.retry_cap_ms.max(1));
+        loop {
+            let span = tracing::info_span!("consume", consumer = %consumer.name, event_type = %envelope.r#type, event_id = %envelope.event_id, academy = %envelope.academy);
+            telemetry::continue_trace(&span, &envelope.trace_context);
+            let result = apply(&self.db, consumer, &self.clock, &envelope)
+                .instrument(span)
+                .await;
+            match result {
+                Ok(outcome) => {
+                    if matches!(outcome, Outcome::Applied)
+                        && let Some(o) = &self.outbox
+                    {
+                        o.wake();
+                    }
+                    // If the ack is lost the event comes back and is found in the inbox.
+                    if let Err(e) = delivery.ack().await {
+                        tracing::debug!(error = %e, "ack failed; the redelivery will be a duplicate");
+                    }
+                    return Settled::Yes;
+                }
+                Err(HandleError::Permanent(reason)) => {
+                    return self
+                        .give_up(delivery, &format!("refused: {reason}"), failures + 1)
+                        .await;
+                }
+                Err(HandleError::Transient(reason)) => {
+                    if database_healthy(&self.db).await {
+                        failures += 1;
+                        if failures >= self.config.poison_attempts.max(1) {
+                            return self
+                                .give_up(
+                                    delivery,
+                                    &format!(
+                                        "failed {failures} times with the database up: {reason}"
+                                    ),
+                                    failures,
+                                )
+                                .await;
+                        }
+                        tracing::warn!(consumer = %consumer.name, event_id = %envelope.event_id, %reason, failures, "event not applied; trying again");
+                    } else {
+                        tracing::warn!(consumer = %consumer.name, event_id = %envelope.event_id, %reason, retry_in = ?wait,
+                            "database unavailable; the event waits (its delivery budget is not spent)");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.shutdown.cancelled() => return Settled::Stopped,
+                    }
+                    wait = (wait * 2).min(cap);
                 }
             }
         }
-        Err(e) => {
-            tracing::debug!(error = %e, "batch not applied; one event at a time");
-            for (d, _) in decoded {
-                process(db, consumer, clock, outbox, d).await;
-            }
-        }
     }
-}
 
-async fn process(
-    db: &DatabaseConnection,
-    consumer: &Consumer,
-    clock: &SharedClock,
-    outbox: Option<&Outbox>,
-    delivery: Delivery,
-) {
-    let envelope = match EventEnvelope::decode(delivery.body.as_slice()) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(queue = %consumer.queue.name, message_id = %delivery.message_id, error = %e, "undecodable event; dead-lettered");
-            let _ = delivery.dead_letter().await;
-            return;
-        }
-    };
-    let span = tracing::info_span!("consume", consumer = %consumer.name, event_type = %envelope.r#type, event_id = %envelope.event_id, academy = %envelope.academy);
-    telemetry::continue_trace(&span, &envelope.trace_context);
-    let result = apply(db, consumer, clock, &envelope).instrument(span).await;
-    match result {
-        Ok(outcome) => {
-            if matches!(outcome, Outcome::Applied)
-                && let Some(o) = outbox
-            {
-                o.wake();
+    /// Records the delivery as a dead letter, then acknowledges it. If the record cannot be
+    /// written (the database went away meanwhile), waits and tries again: a dead letter is never
+    /// dropped without its record.
+    async fn give_up(&self, delivery: Delivery, reason: &str, attempts: u32) -> Settled {
+        let mut wait = Duration::from_millis(self.config.retry_first_ms.max(1));
+        let cap = Duration::from_millis(self.config.retry_cap_ms.max(1));
+        loop {
+            let recorded = dead_letters::record_delivery(
+                &self.db,
+                &self.consumer.name,
+                &self.consumer.queue.name,
+                &delivery,
+                reason,
+                attempts,
+                self.clock.now(),
+            )
+            .await;
+            match recorded {
+                Ok(()) => {
+                    if let Err(e) = delivery.ack().await {
+                        tracing::debug!(error = %e, "ack failed; the redelivery will be dead-lettered again");
+                    }
+                    return Settled::Yes;
+                }
+                Err(e) => {
+                    tracing::warn!(consumer = %self.consumer.name, error = %e, "cannot record a dead letter yet");
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.shutdown.cancelled() => return Settled::Stopped,
+                    }
+                    wait = (wait * 2).min(cap);
+                }
             }
-            // If the ack is lost the event comes back and is found in the inbox.
-            if let Err(e) = delivery.ack().await {
-                tracing::debug!(error = %e, "ack failed; the redelivery will be a duplicate");
-            }
-        }
-        Err(HandleError::Permanent(reason)) => {
-            tracing::error!(consumer = %consumer.name, event_id = %envelope.event_id, %reason, "event refused; dead-lettered");
-            let _ = delivery.dead_letter().await;
-        }
-        Err(HandleError::Transient(reason)) => {
-            tracing::warn!(consumer = %consumer.name, event_id = %envelope.event_id, %reason, "event not applied; requeued");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let _ = delivery.requeue().await;
         }
     }
 }

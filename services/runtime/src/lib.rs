@@ -4,7 +4,9 @@
 //! - [`db`]: each service's own database (SQLite file or PostgreSQL schema) and migrations.
 //! - [`bus`]: the event bus trait, in-process and RabbitMQ implementations.
 //! - [`outbox`] / [`inbox`]: exactly-once in effect: events written with the change, relayed with
-//!   confirms; consumers record what they applied.
+//!   confirms; consumers record what they applied. [`dead_letters`]: what a consumer gave up on,
+//!   kept, listed and redriven. [`retention`]: how long those tables keep what they hold.
+//!   [`admin`]: the node's operator API (dead letters, status).
 //! - [`auth`]: bearer tokens, roles, the policy layer. [`error`]: service errors → gRPC statuses.
 //! - [`kit`]: the one way to write a service: parse, load, decide, write in a unit of work;
 //!   the handler table, stored enums, ids, paging, refusals, the audit history.
@@ -17,11 +19,13 @@
 //! Nothing here knows a service's domain; services never depend on each other.
 
 pub mod academy;
+pub mod admin;
 pub mod auth;
 pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod dead_letters;
 pub mod error;
 pub mod events;
 pub mod host;
@@ -33,6 +37,7 @@ pub mod pagination;
 pub mod pdf;
 pub mod people;
 pub mod pseudonym;
+pub mod retention;
 pub mod secrets;
 pub mod signing;
 pub mod telemetry;

@@ -23,17 +23,29 @@ pub fn server_url(var: &str, test: &str) -> Option<String> {
 }
 
 /// A database of its own on the PostgreSQL server, dropped at the end of the test.
+///
+/// Dropping a database costs a second or more (a checkpoint), so it is not waited for: the drop
+/// runs on a thread of its own, and a database a finished test process left behind (its name
+/// carries its creation time) is reclaimed by the next test that creates one.
 pub struct TestPostgres {
     admin_url: String,
     pub name: String,
     pub url: String,
 }
 
+/// Leftover test databases older than this, with nobody connected, are dropped.
+const LEFTOVER_AFTER_SECS: i64 = 600;
+
 impl TestPostgres {
     /// `admin_url` points at an existing database (e.g. `postgres://postgres@127.0.0.1:5432/test`).
     pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let now = chrono::Utc::now().timestamp();
+        let name = format!(
+            "t_{now}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let admin = Database::connect(admin_url).await?;
+        reclaim_leftovers(&admin, now).await;
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await?;
@@ -47,16 +59,45 @@ impl TestPostgres {
     }
 }
 
+/// Drops test databases whose test is long over (best effort: another run may race us to it).
+async fn reclaim_leftovers(admin: &sea_orm::DatabaseConnection, now: i64) {
+    let Ok(rows) = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT datname FROM pg_database d WHERE datname LIKE 't\\_%' \
+             AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"
+                .to_owned(),
+        ))
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let created = name.split('_').nth(1).and_then(|t| t.parse::<i64>().ok());
+        if created.is_some_and(|t| now - t > LEFTOVER_AFTER_SECS) {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await;
+        }
+    }
+}
+
 impl Drop for TestPostgres {
     fn drop(&mut self) {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
-        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
+        // Not joined: the test need not wait for the checkpoint a drop costs. If the process ends
+        // first, `reclaim_leftovers` drops it later.
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .expect("runtime");
+            else {
+                return;
+            };
             rt.block_on(async {
                 if let Ok(admin) = Database::connect(admin_url.as_str()).await {
                     let _ = admin
@@ -65,8 +106,7 @@ impl Drop for TestPostgres {
                     let _ = admin.close().await;
                 }
             });
-        })
-        .join();
+        });
     }
 }
 

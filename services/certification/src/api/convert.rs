@@ -1,6 +1,7 @@
 //! proto ⇄ domain. Parsing request fields yields domain values or messages for the field's
 //! violation; rendering turns stored rows into proto messages.
 
+use chrono::{DateTime, Utc};
 use cplds_proto::v1 as pb;
 use cplds_runtime::{academy::Academy, time::to_timestamp};
 
@@ -8,6 +9,7 @@ use crate::{
     domain::{
         certificate::{CertificateState, RevocationReason, Statement, TITLE, of_academy},
         number::CertificateNumber,
+        verification::{Finding, Rejection},
     },
     store::certificate,
 };
@@ -60,30 +62,25 @@ pub fn number(s: &str) -> Result<CertificateNumber, String> {
     CertificateNumber::parse(s).map_err(|e| e.to_string())
 }
 
-fn state_of(c: &certificate::Model) -> Option<CertificateState> {
-    CertificateState::parse(&c.state)
+/// A revocation as the public sees it: when, and the reason's code.
+pub fn public_revocation_pb(
+    at: Option<DateTime<Utc>>,
+    reason: Option<RevocationReason>,
+) -> Option<pb::Revocation> {
+    Some(pb::Revocation {
+        revoke_time: Some(to_timestamp(at?)),
+        reason: reason.map_or(0, |r| reason_pb(r) as i32),
+        reason_text: String::new(),
+        revoked_by: String::new(),
+    })
 }
 
-/// The revocation, with the staff-only details when `full`.
-pub fn revocation_pb(c: &certificate::Model, full: bool) -> Option<pb::Revocation> {
-    let at = c.revoked_at?;
-    Some(pb::Revocation {
-        revoke_time: Some(to_timestamp(at)),
-        reason: c
-            .revocation_reason
-            .as_deref()
-            .and_then(RevocationReason::parse)
-            .map_or(0, |r| reason_pb(r) as i32),
-        reason_text: if full {
-            c.revocation_text.clone().unwrap_or_default()
-        } else {
-            String::new()
-        },
-        revoked_by: if full {
-            c.revoked_by.clone().unwrap_or_default()
-        } else {
-            String::new()
-        },
+/// The revocation as staff see it: also who revoked, and their words.
+pub fn revocation_pb(c: &certificate::Model) -> Option<pb::Revocation> {
+    public_revocation_pb(c.revoked_at, c.revocation_reason).map(|r| pb::Revocation {
+        reason_text: c.revocation_text.clone().unwrap_or_default(),
+        revoked_by: c.revoked_by.clone().unwrap_or_default(),
+        ..r
     })
 }
 
@@ -96,7 +93,7 @@ pub fn certificate_pb(
         number: c.number.clone(),
         academy: academy.code.to_owned(),
         year: c.year,
-        state: state_of(c).map_or(0, |s| state_pb(s) as i32),
+        state: state_pb(c.state) as i32,
         candidacy_id: c.candidacy_id.clone(),
         holder_name: c.holder_name.clone(),
         last_name: c.last_name.clone(),
@@ -112,7 +109,7 @@ pub fn certificate_pb(
         key_id: c.key_id.clone().unwrap_or_default(),
         duplicate_count: c.duplicate_count.max(0) as u32,
         last_duplicate_time: c.last_duplicate_at.map(to_timestamp),
-        revocation: revocation_pb(c, true),
+        revocation: revocation_pb(c),
         status_list_index: c.status_index,
         verification_url,
     }
@@ -143,5 +140,35 @@ pub fn statement_pb(s: &Statement) -> pb::CertificateStatement {
         issue_date: s.issue_date(),
         signatory: s.signatory.clone(),
         last_duplicate_date: s.last_duplicate_date().unwrap_or_default(),
+    }
+}
+
+/// The public answer for a number.
+pub fn verification_pb(number: String, f: &Finding) -> pb::CertificateVerification {
+    let (status, revocation) = match f {
+        Finding::OtherAcademy(_) | Finding::NotIssued => (pb::VerificationStatus::Unknown, None),
+        Finding::Valid(_) => (pb::VerificationStatus::Valid, None),
+        Finding::Revoked { at, reason, .. } => (
+            pb::VerificationStatus::Revoked,
+            public_revocation_pb(*at, *reason),
+        ),
+    };
+    pb::CertificateVerification {
+        status: status as i32,
+        number,
+        explanation: f.explanation(),
+        statement: f.statement().map(statement_pb),
+        revocation,
+        ..Default::default()
+    }
+}
+
+/// The answer for a presented credential that is not valid.
+pub fn rejection_pb(number: String, r: &Rejection) -> pb::CertificateVerification {
+    pb::CertificateVerification {
+        status: pb::VerificationStatus::Invalid as i32,
+        number,
+        explanation: r.explanation(),
+        ..Default::default()
     }
 }

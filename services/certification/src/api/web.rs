@@ -78,7 +78,7 @@ async fn form_or_verify(
 }
 
 async fn by_number(inner: &Inner, number: &str, json: bool) -> Response {
-    let result = match Inner::parse_number("number", number) {
+    let result = match super::parse_number("number", number) {
         Ok(n) => inner.verify_number(n).await,
         Err(e) => Err(e),
     };

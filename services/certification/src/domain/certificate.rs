@@ -5,44 +5,26 @@
 //! and may be reinstated by a later decision; its number is never given to anyone else.
 
 use chrono::{DateTime, Datelike, Utc};
-use cplds_runtime::{academy::Academy, time::paris_date};
+use cplds_runtime::{
+    academy::Academy,
+    kit::{RuleViolation, refuse},
+    time::paris_date,
+};
 
-use super::number::CertificateNumber;
+use super::number::{CertificateNumber, FIRST_YEAR};
 
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-text_enum!(CertificateState {
+cplds_runtime::text_enum!(
+    /// Where a certificate stands.
+    CertificateState {
     Prepared => "prepared",
     Issued => "issued",
     Revoked => "revoked",
     Cancelled => "cancelled",
 });
 
-text_enum!(RevocationReason {
+cplds_runtime::text_enum!(
+    /// Why the recteur revoked a certificate: a code, published; the free text stays inside.
+    RevocationReason {
     Fraud => "fraud",
     AdministrativeError => "administrative_error",
     DecisionAnnulled => "decision_annulled",
@@ -66,20 +48,6 @@ pub const TITLE: &str =
     "Certificat de professionnalisation en matière de lutte contre le décrochage scolaire";
 pub const SHORT_TITLE: &str = "CPLDS";
 
-/// A rule of the procedure that forbids an act now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleViolation {
-    pub rule: &'static str,
-    pub message: String,
-}
-
-fn violation(rule: &'static str, message: impl Into<String>) -> RuleViolation {
-    RuleViolation {
-        rule,
-        message: message.into(),
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Issuance {
     /// Sign and issue it now.
@@ -92,28 +60,26 @@ pub fn can_issue(state: CertificateState) -> Result<Issuance, RuleViolation> {
     match state {
         CertificateState::Prepared => Ok(Issuance::Issue),
         CertificateState::Issued => Ok(Issuance::AlreadyIssued),
-        CertificateState::Revoked => Err(violation(
+        CertificateState::Revoked => refuse(
             "CERTIFICATE_REVOKED",
             "the certificate was revoked; it cannot be issued again",
-        )),
-        CertificateState::Cancelled => Err(violation(
+        ),
+        CertificateState::Cancelled => refuse(
             "CERTIFICATE_CANCELLED",
             "the results no longer say the candidate is admitted",
-        )),
+        ),
     }
 }
 
 pub fn can_revoke(state: CertificateState) -> Result<(), RuleViolation> {
     match state {
         CertificateState::Issued => Ok(()),
-        CertificateState::Revoked => Err(violation(
-            "ALREADY_REVOKED",
-            "the certificate is already revoked",
-        )),
-        CertificateState::Prepared | CertificateState::Cancelled => Err(violation(
-            "NOT_ISSUED",
-            "only an issued certificate can be revoked",
-        )),
+        CertificateState::Revoked => {
+            refuse("ALREADY_REVOKED", "the certificate is already revoked")
+        }
+        CertificateState::Prepared | CertificateState::Cancelled => {
+            refuse("NOT_ISSUED", "only an issued certificate can be revoked")
+        }
     }
 }
 
@@ -121,13 +87,63 @@ pub fn can_revoke(state: CertificateState) -> Result<(), RuleViolation> {
 pub fn can_deliver(state: CertificateState) -> Result<(), RuleViolation> {
     match state {
         CertificateState::Issued => Ok(()),
-        CertificateState::Revoked => Err(violation(
+        CertificateState::Revoked => refuse(
             "CERTIFICATE_REVOKED",
             "the certificate was revoked; it is no longer delivered",
-        )),
-        CertificateState::Prepared | CertificateState::Cancelled => Err(violation(
+        ),
+        CertificateState::Prepared | CertificateState::Cancelled => refuse(
             "NOT_ISSUED",
             "the certificate has not been issued by the recteur yet",
+        ),
+    }
+}
+
+/// A session can be issued once its results reached certification: at least one certificate
+/// of the year exists (prepared, issued or revoked).
+pub fn can_issue_session(year: i32, certificates_of_year: u64) -> Result<(), RuleViolation> {
+    if certificates_of_year == 0 {
+        return refuse(
+            "NO_ADMITTED_CANDIDATES",
+            format!(
+                "no admitted candidate of the {year} session has reached certification: \
+                 are the results published?"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Another act changed the certificate between reading and writing it: the caller reads again.
+pub fn changed_meanwhile() -> RuleViolation {
+    RuleViolation::new(
+        "CONCURRENT_CHANGE",
+        "the certificate changed meanwhile; read it again",
+    )
+}
+
+/// The recteur's own words on a revocation (kept inside the académie): at most 500
+/// characters, and required when the reason is `other`. `None` when empty.
+pub fn parse_revocation_text(
+    reason: Option<RevocationReason>,
+    text: &str,
+) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.chars().count() > 500 {
+        Err("must be at most 500 characters".into())
+    } else if text.is_empty() && reason == Some(RevocationReason::Other) {
+        Err("is required when the reason is OTHER".into())
+    } else {
+        Ok((!text.is_empty()).then(|| text.to_owned()))
+    }
+}
+
+/// A year filter of a list: 0 for every year, or a session year.
+pub fn parse_year_filter(year: i32) -> Result<Option<i32>, String> {
+    match year {
+        0 => Ok(None),
+        y if (FIRST_YEAR..=9999).contains(&y) => Ok(Some(y)),
+        _ => Err(format!(
+            "must be 0 (all years) or a session year from {FIRST_YEAR}"
         )),
     }
 }
@@ -162,13 +178,10 @@ pub fn on_decision(existing: Option<CertificateState>, admitted: bool) -> Prepar
 /// A session year the recteur may act on: from the first session to two years ahead of `now`.
 pub fn parse_session_year(year: i32, now: DateTime<Utc>) -> Result<i32, String> {
     let max = paris_date(now).year() + 2;
-    if (super::number::FIRST_YEAR..=max).contains(&year) {
+    if (FIRST_YEAR..=max).contains(&year) {
         Ok(year)
     } else {
-        Err(format!(
-            "must be between {} and {max}",
-            super::number::FIRST_YEAR
-        ))
+        Err(format!("must be between {FIRST_YEAR} and {max}"))
     }
 }
 
@@ -253,11 +266,26 @@ impl Statement {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use chrono::TimeZone;
+
     use super::*;
 
+    /// A statement as the tests of every module print, sign and verify it.
+    pub(crate) fn statement() -> Statement {
+        Statement {
+            number: CertificateNumber::parse("CPLDS-TOULOUSE-2025-000012").unwrap(),
+            holder_name: "Inès GARCIA".into(),
+            academy: Academy::find("toulouse").unwrap(),
+            admitted_at: Utc.with_ymd_and_hms(2025, 7, 3, 8, 0, 0).unwrap(),
+            issued_at: Utc.with_ymd_and_hms(2025, 7, 10, 9, 30, 0).unwrap(),
+            signatory: "Le recteur de l'académie de Toulouse, chancelier des universités".into(),
+            last_duplicate_at: None,
+        }
+    }
+
     #[test]
-    fn state_rules() {
+    fn issuing_signs_a_prepared_certificate_once() {
         use CertificateState::*;
         assert_eq!(can_issue(Prepared), Ok(Issuance::Issue));
         assert_eq!(can_issue(Issued), Ok(Issuance::AlreadyIssued));
@@ -266,21 +294,80 @@ mod tests {
             can_issue(Cancelled).unwrap_err().rule,
             "CERTIFICATE_CANCELLED"
         );
+    }
+
+    #[test]
+    fn only_an_issued_certificate_is_revoked() {
+        use CertificateState::*;
         assert!(can_revoke(Issued).is_ok());
         assert_eq!(can_revoke(Revoked).unwrap_err().rule, "ALREADY_REVOKED");
         assert_eq!(can_revoke(Prepared).unwrap_err().rule, "NOT_ISSUED");
+        assert_eq!(can_revoke(Cancelled).unwrap_err().rule, "NOT_ISSUED");
+    }
+
+    #[test]
+    fn only_an_issued_certificate_is_delivered() {
+        use CertificateState::*;
         assert!(can_deliver(Issued).is_ok());
         assert_eq!(
             can_deliver(Revoked).unwrap_err().rule,
             "CERTIFICATE_REVOKED"
         );
+        assert_eq!(can_deliver(Prepared).unwrap_err().rule, "NOT_ISSUED");
         assert_eq!(can_deliver(Cancelled).unwrap_err().rule, "NOT_ISSUED");
+    }
+
+    #[test]
+    fn a_session_without_certificates_is_not_issued() {
+        let refused = can_issue_session(2025, 0).unwrap_err();
+        assert_eq!(refused.rule, "NO_ADMITTED_CANDIDATES");
+        assert!(refused.message.contains("2025 session"));
+        assert!(can_issue_session(2025, 1).is_ok());
+        assert_eq!(changed_meanwhile().rule, "CONCURRENT_CHANGE");
+    }
+
+    #[test]
+    fn stored_words_read_back() {
         for s in CertificateState::ALL {
             assert_eq!(CertificateState::parse(s.as_str()), Some(*s));
         }
         for r in RevocationReason::ALL {
             assert_eq!(RevocationReason::parse(r.as_str()), Some(*r));
         }
+        assert!(
+            "withdrawn"
+                .parse::<CertificateState>()
+                .unwrap_err()
+                .to_string()
+                .contains("prepared, issued, revoked, cancelled")
+        );
+    }
+
+    #[test]
+    fn revocation_text_is_short_and_required_for_other() {
+        use RevocationReason::*;
+        assert_eq!(parse_revocation_text(Some(Fraud), "  "), Ok(None));
+        assert_eq!(
+            parse_revocation_text(Some(Other), " dossier 17 "),
+            Ok(Some("dossier 17".into()))
+        );
+        assert!(
+            parse_revocation_text(Some(Other), " ")
+                .unwrap_err()
+                .contains("OTHER")
+        );
+        // An unreadable reason is refused on its own field; the text is not blamed for it.
+        assert_eq!(parse_revocation_text(None, ""), Ok(None));
+        assert!(parse_revocation_text(Some(Fraud), &"é".repeat(501)).is_err());
+        assert!(parse_revocation_text(Some(Fraud), &"é".repeat(500)).is_ok());
+    }
+
+    #[test]
+    fn year_filters() {
+        assert_eq!(parse_year_filter(0), Ok(None));
+        assert_eq!(parse_year_filter(2017), Ok(Some(2017)));
+        assert!(parse_year_filter(2016).unwrap_err().contains("2017"));
+        assert!(parse_year_filter(10_000).is_err());
     }
 
     #[test]
@@ -300,7 +387,6 @@ mod tests {
 
     #[test]
     fn session_years() {
-        use chrono::TimeZone;
         let now = Utc.with_ymd_and_hms(2025, 7, 1, 0, 0, 0).unwrap();
         assert_eq!(parse_session_year(2025, now), Ok(2025));
         assert_eq!(parse_session_year(2017, now), Ok(2017));

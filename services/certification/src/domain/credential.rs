@@ -19,7 +19,7 @@ use super::{
     jcs::{self, JcsError},
     multibase::{self, MultibaseError},
     number::CertificateNumber,
-    status_list::Bitstring,
+    status_list::{Bitstring, StatusListError},
 };
 
 pub const VC_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
@@ -119,8 +119,8 @@ pub fn status_list_credential(
     bits: &Bitstring,
     valid_from: DateTime<Utc>,
     valid_until: DateTime<Utc>,
-) -> Value {
-    json!({
+) -> Result<Value, StatusListError> {
+    Ok(json!({
         "@context": [VC_CONTEXT],
         "id": list_id,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
@@ -131,9 +131,9 @@ pub fn status_list_credential(
             "id": format!("{list_id}#list"),
             "type": "BitstringStatusList",
             "statusPurpose": "revocation",
-            "encodedList": bits.encode(),
+            "encodedList": bits.encode()?,
         },
-    })
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -283,11 +283,14 @@ impl SignedParts {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use cplds_runtime::{academy::Academy, signing::KeyRing};
+    use cplds_runtime::signing::KeyRing;
     use ed25519_dalek::SigningKey;
 
     use super::*;
-    use crate::domain::multibase::tests::{W3C_PUBLIC, w3c_signing_key};
+    use crate::domain::{
+        certificate::tests::statement,
+        multibase::tests::{W3C_PUBLIC, w3c_signing_key},
+    };
 
     /// The signed "Alumni Credential" of the W3C vc-di-eddsa test vectors (eddsa-jcs-2022).
     const W3C_SIGNED: &str = r#"{
@@ -356,18 +359,6 @@ mod tests {
         ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public.as_bytes())
             .verify(b"", &signature.to_bytes())
             .unwrap();
-    }
-
-    fn statement() -> Statement {
-        Statement {
-            number: CertificateNumber::parse("CPLDS-TOULOUSE-2025-000012").unwrap(),
-            holder_name: "Inès GARCIA".into(),
-            academy: Academy::find("toulouse").unwrap(),
-            admitted_at: Utc.with_ymd_and_hms(2025, 7, 3, 8, 0, 0).unwrap(),
-            issued_at: Utc.with_ymd_and_hms(2025, 7, 10, 9, 30, 0).unwrap(),
-            signatory: "Le recteur de l'académie de Toulouse, chancelier des universités".into(),
-            last_duplicate_at: None,
-        }
     }
 
     fn signed_certificate(ring: &KeyRing) -> Value {
@@ -495,7 +486,8 @@ mod tests {
             &bits,
             now,
             now + chrono::Duration::days(1),
-        );
+        )
+        .unwrap();
         let key = ring.public_key(ring.current_kid()).unwrap();
         let signed = add_proof(
             &list,

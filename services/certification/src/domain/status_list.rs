@@ -29,6 +29,8 @@ pub enum StatusListError {
     Gzip,
     #[error("the list must hold between {MIN_BITS} and {MAX_BITS} bits, a multiple of 8")]
     Size,
+    #[error("compressing the list: {0}")]
+    Compress(String),
 }
 
 impl Bitstring {
@@ -76,12 +78,13 @@ impl Bitstring {
 
     /// `encodedList`: multibase base64url of the GZIP of the bits. Deterministic (no time or
     /// name in the GZIP header), so the same statuses give the same text.
-    pub fn encode(&self) -> String {
+    pub fn encode(&self) -> Result<String, StatusListError> {
+        let compress = |e: std::io::Error| StatusListError::Compress(e.to_string());
         let mut gz = GzBuilder::new()
             .mtime(0)
             .write(Vec::new(), Compression::best());
-        gz.write_all(&self.bytes).expect("writing to memory");
-        multibase::base64url(&gz.finish().expect("writing to memory"))
+        gz.write_all(&self.bytes).map_err(compress)?;
+        Ok(multibase::base64url(&gz.finish().map_err(compress)?))
     }
 
     pub fn decode(encoded: &str) -> Result<Self, StatusListError> {
@@ -127,7 +130,7 @@ mod tests {
     #[test]
     fn an_empty_list_is_small_and_decodes() {
         let b = Bitstring::for_index(10);
-        let text = b.encode();
+        let text = b.encode().unwrap();
         assert!(text.starts_with("uH4sI"), "GZIP magic in base64url: {text}");
         assert!(text.len() < 300, "{} characters", text.len());
         assert_eq!(Bitstring::decode(&text).unwrap(), b);
@@ -162,7 +165,7 @@ mod tests {
             for i in &indices {
                 b.set(*i, true).unwrap();
             }
-            let back = Bitstring::decode(&b.encode()).unwrap();
+            let back = Bitstring::decode(&b.encode().unwrap()).unwrap();
             prop_assert_eq!(back.len(), b.len());
             for i in &indices {
                 prop_assert!(back.get(*i).unwrap());

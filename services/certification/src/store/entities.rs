@@ -1,7 +1,10 @@
-//! Tables of the certification database. Enums are stored as their domain text (`as_str`).
+//! Tables of the certification database. Enum columns hold the domain enums themselves (stored
+//! as their text): an unknown stored value is an error where it is read.
 
 pub mod certificate {
     use sea_orm::entity::prelude::*;
+
+    use crate::domain::certificate::{CertificateState, RevocationReason};
 
     /// One per candidacy admitted: prepared, then issued, maybe revoked.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -22,7 +25,7 @@ pub mod certificate {
         /// As printed; fixed at issuance.
         pub holder_name: String,
         pub admitted_at: DateTimeUtc,
-        pub state: String,
+        pub state: CertificateState,
         #[sea_orm(unique)]
         pub status_index: i64,
         pub prepared_at: DateTimeUtc,
@@ -37,7 +40,7 @@ pub mod certificate {
         pub last_duplicate_at: Option<DateTimeUtc>,
         pub revoked_at: Option<DateTimeUtc>,
         pub revoked_by: Option<String>,
-        pub revocation_reason: Option<String>,
+        pub revocation_reason: Option<RevocationReason>,
         pub revocation_text: Option<String>,
         pub updated_at: DateTimeUtc,
     }
@@ -46,6 +49,48 @@ pub mod certificate {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    impl Model {
+        /// A certificate numbered at `at`, not signed: its candidacy and holder are the
+        /// caller's to fill in.
+        pub fn prepared(
+            number: String,
+            year: i32,
+            serial: i32,
+            status_index: i64,
+            at: DateTimeUtc,
+        ) -> Self {
+            Self {
+                number,
+                year,
+                serial,
+                candidacy_id: String::new(),
+                candidate_key: String::new(),
+                session_id: String::new(),
+                last_name: String::new(),
+                first_name: String::new(),
+                birth_date: String::new(),
+                email: String::new(),
+                holder_name: String::new(),
+                admitted_at: at,
+                state: CertificateState::Prepared,
+                status_index,
+                prepared_at: at,
+                issued_at: None,
+                issued_by: None,
+                signatory: None,
+                key_id: None,
+                credential: None,
+                duplicate_count: 0,
+                last_duplicate_at: None,
+                revoked_at: None,
+                revoked_by: None,
+                revocation_reason: None,
+                revocation_text: None,
+                updated_at: at,
+            }
+        }
+    }
 }
 
 pub mod signing_key {
@@ -62,28 +107,6 @@ pub mod signing_key {
         pub public_key: String,
         pub first_seen_at: DateTimeUtc,
         pub retired_at: Option<DateTimeUtc>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod history {
-    use sea_orm::entity::prelude::*;
-
-    /// Every act on a certificate, who and when.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "certificate_history")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub number: String,
-        pub at: DateTimeUtc,
-        pub actor: String,
-        pub action: String,
-        pub detail: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,18 +1,41 @@
-//! Persistence of certificates, counters, signing keys and history (sea-orm). Functions take
-//! any connection, so the api layer decides the transaction; no rule is decided here.
+//! Persistence of certificates, counters and signing keys (sea-orm); their audit trail is the
+//! runtime's history under [`HISTORY_KIND`]. Functions take any connection, so the caller
+//! decides the transaction; no rule is decided here.
 
 pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::db::{page, stmt};
+use cplds_runtime::{
+    db::{page, stmt},
+    kit::{Act, Paging},
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-pub use self::entities::{certificate, history, signing_key};
+pub use self::entities::{certificate, signing_key};
 use crate::domain::certificate::CertificateState;
+
+/// The kind of record certificates are in the audit history.
+pub const HISTORY_KIND: &str = "certificate";
+
+/// An act on certificate `number`, for the audit history.
+pub fn act<'a>(
+    number: &'a str,
+    actor: &'a str,
+    action: &'a str,
+    detail: Option<String>,
+) -> Act<'a> {
+    Act {
+        kind: HISTORY_KIND,
+        subject: number,
+        actor,
+        action,
+        detail,
+    }
+}
 
 /// Bumps the counter `name` and returns its new value (1 first). The row lock orders
 /// concurrent callers, so two certificates never get the same serial or status index.
@@ -55,18 +78,46 @@ pub async fn insert_certificate<C: ConnectionTrait>(
     model.into_active_model().reset_all().insert(db).await
 }
 
-/// Saves only if the state is still `expected` (a concurrent act may have changed it); fails
-/// with `RecordNotUpdated` otherwise.
+/// The row written, or `None` when the guarded update matched no row: a concurrent act changed
+/// the certificate first.
+fn guarded(result: Result<certificate::Model, DbErr>) -> Result<Option<certificate::Model>, DbErr> {
+    match result {
+        Ok(row) => Ok(Some(row)),
+        Err(DbErr::RecordNotUpdated) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Saves only if the state is still `expected`; `None` if a concurrent act changed it.
 pub async fn save_if_state<C: ConnectionTrait>(
     db: &C,
     am: certificate::ActiveModel,
     expected: CertificateState,
-) -> Result<certificate::Model, DbErr> {
-    certificate::Entity::update(am)
-        .validate()?
-        .filter(certificate::Column::State.eq(expected.as_str()))
-        .exec(db)
-        .await
+) -> Result<Option<certificate::Model>, DbErr> {
+    guarded(
+        certificate::Entity::update(am)
+            .validate()?
+            .filter(certificate::Column::State.eq(expected))
+            .exec(db)
+            .await,
+    )
+}
+
+/// Saves a duplicate only if the certificate is still issued with `count` duplicates; `None`
+/// if a concurrent act came first.
+pub async fn save_duplicate<C: ConnectionTrait>(
+    db: &C,
+    am: certificate::ActiveModel,
+    count: i32,
+) -> Result<Option<certificate::Model>, DbErr> {
+    guarded(
+        certificate::Entity::update(am)
+            .validate()?
+            .filter(certificate::Column::State.eq(CertificateState::Issued))
+            .filter(certificate::Column::DuplicateCount.eq(count))
+            .exec(db)
+            .await,
+    )
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,7 +134,7 @@ impl CertificateFilter {
             q = q.filter(certificate::Column::Year.eq(y));
         }
         if let Some(s) = self.state {
-            q = q.filter(certificate::Column::State.eq(s.as_str()));
+            q = q.filter(certificate::Column::State.eq(s));
         }
         if let Some(e) = &self.email {
             q = q.filter(certificate::Column::Email.eq(e.as_str()));
@@ -102,19 +153,18 @@ impl CertificateFilter {
     }
 }
 
-/// In number order; `after` is the last number of the previous page.
+/// A page in number order (one row more than the page, see [`Paging`]).
 pub async fn list_certificates<C: ConnectionTrait>(
     db: &C,
     filter: &CertificateFilter,
-    after: Option<&str>,
-    limit: u64,
+    paging: &Paging,
 ) -> Result<Vec<certificate::Model>, DbErr> {
     page(
         db,
         filter.apply(certificate::Entity::find()),
         certificate::Column::Number,
-        after,
-        limit,
+        paging.after.clone(),
+        paging.fetch(),
     )
     .await
 }
@@ -134,7 +184,7 @@ pub async fn certificates_in_state<C: ConnectionTrait>(
 ) -> Result<Vec<certificate::Model>, DbErr> {
     certificate::Entity::find()
         .filter(certificate::Column::Year.eq(year))
-        .filter(certificate::Column::State.eq(state.as_str()))
+        .filter(certificate::Column::State.eq(state))
         .order_by_asc(certificate::Column::Number)
         .all(db)
         .await
@@ -142,7 +192,7 @@ pub async fn certificates_in_state<C: ConnectionTrait>(
 
 /// The status list positions of revoked certificates, and the highest position given.
 pub async fn status_indices<C: ConnectionTrait>(db: &C) -> Result<(Vec<i64>, i64), DbErr> {
-    let rows: Vec<(i64, String)> = certificate::Entity::find()
+    let rows: Vec<(i64, CertificateState)> = certificate::Entity::find()
         .select_only()
         .column(certificate::Column::StatusIndex)
         .column(certificate::Column::State)
@@ -152,7 +202,7 @@ pub async fn status_indices<C: ConnectionTrait>(db: &C) -> Result<(Vec<i64>, i64
     let max = rows.iter().map(|r| r.0).max().unwrap_or(0);
     let revoked = rows
         .into_iter()
-        .filter(|r| r.1 == CertificateState::Revoked.as_str())
+        .filter(|r| r.1 == CertificateState::Revoked)
         .map(|r| r.0)
         .collect();
     Ok((revoked, max))
@@ -189,23 +239,104 @@ pub async fn set_key_retired<C: ConnectionTrait>(
     Ok(())
 }
 
-pub async fn record_history<C: ConnectionTrait>(
-    db: &C,
-    number: &str,
-    at: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    detail: Option<String>,
-) -> Result<(), DbErr> {
-    history::ActiveModel {
-        number: Set(number.to_owned()),
-        at: Set(at),
-        actor: Set(actor.to_owned()),
-        action: Set(action.to_owned()),
-        detail: Set(detail),
-        ..Default::default()
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use cplds_runtime::{
+        kit::history,
+        testing::{POSTGRES_ENV, TestPostgres, server_url},
+    };
+    use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+    use sea_orm_migration::{MigratorTrait, SchemaManager};
+
+    use super::{migration::Migrator, *};
+
+    const NUMBER: &str = "CPLDS-TOULOUSE-2025-000001";
+
+    /// SQLite in memory, and a PostgreSQL database of its own when switched on.
+    async fn databases(test: &str) -> Vec<(DatabaseConnection, Option<TestPostgres>)> {
+        let mut opts = ConnectOptions::new("sqlite::memory:");
+        opts.max_connections(1);
+        let mut out = vec![(Database::connect(opts).await.unwrap(), None)];
+        if let Some(url) = server_url(POSTGRES_ENV, test) {
+            let pg = TestPostgres::create(&url).await.unwrap();
+            out.push((Database::connect(pg.url.as_str()).await.unwrap(), Some(pg)));
+        }
+        out
     }
-    .insert(db)
-    .await?;
-    Ok(())
+
+    fn prepared(at: DateTime<Utc>) -> certificate::Model {
+        certificate::Model {
+            candidacy_id: "c1".into(),
+            email: "candidate0@ac-toulouse.fr".into(),
+            ..certificate::Model::prepared(NUMBER.into(), 2025, 1, 0, at)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_former_history_table_moves_into_the_runtime_history() {
+        for (db, _pg) in databases("the certification history migration on PostgreSQL").await {
+            moves_history(&db).await;
+        }
+    }
+
+    async fn moves_history(db: &DatabaseConnection) {
+        // The schema as it was before the kit: runtime tables and certification tables.
+        Migrator::up(db, Some(2)).await.unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 7, 10, 8, 0, 0).unwrap();
+        db.execute_raw(stmt(
+            db.get_database_backend(),
+            "INSERT INTO certificate_history (number, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                NUMBER.into(),
+                at.into(),
+                "recteur@ac-toulouse.fr".into(),
+                "issued".into(),
+                "key k1".into(),
+            ],
+        ))
+        .await
+        .unwrap();
+        Migrator::up(db, None).await.unwrap();
+        let entries = history::of(db, HISTORY_KIND, NUMBER).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(
+            (
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.detail.as_deref(),
+                e.at
+            ),
+            ("recteur@ac-toulouse.fr", "issued", Some("key k1"), at)
+        );
+        let schema = SchemaManager::new(db);
+        assert!(!schema.has_table("certificate_history").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_stored_state_is_an_error_where_it_is_read() {
+        for (db, _pg) in databases("unknown stored values on PostgreSQL").await {
+            unknown_state_is_an_error(&db).await;
+        }
+    }
+
+    async fn unknown_state_is_an_error(db: &DatabaseConnection) {
+        Migrator::up(db, None).await.unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 7, 10, 8, 0, 0).unwrap();
+        insert_certificate(db, prepared(at)).await.unwrap();
+        assert_eq!(
+            certificate(db, NUMBER).await.unwrap().map(|c| c.state),
+            Some(CertificateState::Prepared)
+        );
+        db.execute_unprepared("UPDATE certificates SET state = 'withdrawn'")
+            .await
+            .unwrap();
+        let err = certificate(db, NUMBER).await.unwrap_err().to_string();
+        assert!(
+            err.contains("CertificateState") && err.contains("withdrawn"),
+            "{err}"
+        );
+        assert!(status_indices(db).await.is_err());
+    }
 }

@@ -1,11 +1,37 @@
-//! Internal figures → proto messages.
+//! proto ⇄ domain: scopes and dimensions of a query, figures as messages.
 
 use cplds_proto::v1 as pb;
 
 use crate::domain::{
     figures::{self, Figures, Measure},
+    query::Scope,
     record::Dimension,
 };
+
+/// The scope of a query; none (or UNSPECIFIED) is the nation.
+pub fn scope(s: Option<&pb::Scope>) -> Result<Scope, String> {
+    let Some(s) = s else {
+        return Ok(Scope::National);
+    };
+    match pb::ScopeLevel::try_from(s.level) {
+        Ok(pb::ScopeLevel::Unspecified | pb::ScopeLevel::National) => Ok(Scope::National),
+        Ok(pb::ScopeLevel::Region) => Scope::region(&s.code),
+        Ok(pb::ScopeLevel::Academy) => Scope::academy(&s.code),
+        Err(_) => Err(format!("{} is not a known scope level", s.level)),
+    }
+}
+
+pub fn scope_pb(s: &Scope) -> pb::Scope {
+    let (level, code) = match s {
+        Scope::National => (pb::ScopeLevel::National, String::new()),
+        Scope::Region(c) => (pb::ScopeLevel::Region, (*c).to_owned()),
+        Scope::Academy(a) => (pb::ScopeLevel::Academy, a.code.to_owned()),
+    };
+    pb::Scope {
+        level: level as i32,
+        code,
+    }
+}
 
 fn count(f: &Figures, m: Measure) -> Option<pb::Count> {
     f.counts.get(&m).map(|c| pb::Count {

@@ -1,6 +1,14 @@
 //! Telling a gap from a quiet académie: every national event of a source carries a sequence
 //! without holes; heartbeats announce the last one sent.
 
+use chrono::{DateTime, Utc};
+
+/// Whether a source was heard from (a fact or a heartbeat, the later of `last`) within
+/// `window_ms` of `now`.
+pub fn heard_recently(last: Option<DateTime<Utc>>, now: DateTime<Utc>, window_ms: u64) -> bool {
+    last.is_some_and(|t| (now - t).num_milliseconds() <= window_ms as i64)
+}
+
 /// Missing sequence ranges (inclusive) after `applied`, given the sequences received above it
 /// (any order) and the highest sequence announced by heartbeats.
 pub fn gaps(applied: u64, received_above: &[u64], announced: u64) -> Vec<(u64, u64)> {
@@ -45,6 +53,19 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_source_is_heard_within_the_window() {
+        use chrono::Duration;
+        let now = Utc::now();
+        assert!(heard_recently(Some(now - Duration::seconds(5)), now, 5_000));
+        assert!(!heard_recently(
+            Some(now - Duration::seconds(6)),
+            now,
+            5_000
+        ));
+        assert!(!heard_recently(None, now, 5_000));
+    }
 
     #[test]
     fn examples() {

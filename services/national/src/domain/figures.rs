@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::{
-    record::{Dimension, Record, Training},
+    record::{Dimension, ExamResult, Part, Record, Training},
     suppression,
 };
 
@@ -121,7 +121,7 @@ pub struct MarkStats {
     pub suppressed: bool,
 }
 
-/// Ten buckets of two points: [0,2), [2,4), ... [18,20].
+/// Ten buckets of two points: `[0,2)`, `[2,4)`, ... `[18,20]`.
 pub const BUCKETS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,11 +156,9 @@ pub fn index_training(trainings: &[Training]) -> TrainingIndex<'_> {
 }
 
 fn marks_stats(marks: &[u8]) -> MarkStats {
-    if marks.is_empty() {
+    let (Some(&lo), Some(&hi)) = (marks.iter().min(), marks.iter().max()) else {
         return MarkStats::default();
-    }
-    let lo = *marks.iter().min().expect("non-empty");
-    let hi = *marks.iter().max().expect("non-empty");
+    };
     let sum: u64 = marks.iter().map(|&m| u64::from(m)).sum();
     MarkStats {
         lowest: f64::from(lo) / 2.0,
@@ -209,141 +207,179 @@ pub fn compute(
     trainings: &[&Training],
     training: &TrainingIndex<'_>,
 ) -> Figures {
-    let mut c: BTreeMap<Measure, i64> = Measure::ALL.iter().map(|m| (*m, 0)).collect();
-    let mut inc = |m: Measure| *c.get_mut(&m).expect("every measure") += 1;
-    let (mut p1, mut p2, mut avg) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut hours_admitted, mut hours_not) = (Vec::new(), Vec::new());
+    let mut t = Tally::default();
     for r in records {
+        t.registration(r);
+        let Some(e) = r.result() else { continue };
+        let trained = training
+            .get(&(r.academy.as_str(), r.candidate_key.as_str()))
+            .filter(|t| t.completed);
+        t.result(r, e, trained.copied());
+        t.marks(e);
+    }
+    for tr in trainings {
+        if tr.completed {
+            t.inc(Measure::TrainingCompleted);
+        }
+        if tr.abandoned {
+            t.inc(Measure::TrainingAbandoned);
+        }
+    }
+    t.finish()
+}
+
+/// The counts and marks gathered over candidates, before they become [`Figures`].
+#[derive(Default)]
+struct Tally {
+    counts: BTreeMap<Measure, i64>,
+    part_1: Vec<u8>,
+    part_2: Vec<u8>,
+    average: Vec<u8>,
+    /// Minutes of training of the trained candidates, admitted or not.
+    hours_admitted: Vec<u32>,
+    hours_not: Vec<u32>,
+}
+
+impl Tally {
+    fn inc(&mut self, m: Measure) {
+        *self.counts.entry(m).or_insert(0) += 1;
+    }
+
+    fn count(&self, m: Measure) -> i64 {
+        self.counts.get(&m).copied().unwrap_or(0)
+    }
+
+    /// Registrations, invalidations, withdrawals, admission to sit, certificates.
+    fn registration(&mut self, r: &Record) {
         if r.status.is_some() {
-            inc(Measure::Registrations);
+            self.inc(Measure::Registrations);
         }
         match r.status {
-            Some(super::record::RegistrationStatus::Rejected) => inc(Measure::Invalidated),
+            Some(super::record::RegistrationStatus::Rejected) => self.inc(Measure::Invalidated),
             _ if r.withdrawn() => {
-                inc(Measure::Withdrawn);
+                self.inc(Measure::Withdrawn);
                 if r.profile.staff_category == "first_degree" {
-                    inc(Measure::FirstDegreeWithdrawn);
+                    self.inc(Measure::FirstDegreeWithdrawn);
                 }
             }
             _ => {}
         }
         if r.admitted_to_sit() {
-            inc(Measure::AdmittedToSit);
+            self.inc(Measure::AdmittedToSit);
         }
         if r.certified {
-            inc(Measure::CertificatesIssued);
+            self.inc(Measure::CertificatesIssued);
         }
         if r.certificate_revoked {
-            inc(Measure::CertificatesRevoked);
+            self.inc(Measure::CertificatesRevoked);
         }
-        let Some(e) = r.result() else { continue };
-        let trained = training
-            .get(&(r.academy.as_str(), r.candidate_key.as_str()))
-            .filter(|t| t.completed);
-        inc(if e.admitted {
+    }
+
+    /// The jury's decision, among all and among MLDS actors, référents, trainees.
+    fn result(&mut self, r: &Record, e: &ExamResult, trained: Option<&Training>) {
+        let admitted = |t: &mut Self, with: Measure, among: Measure| {
+            t.inc(with);
+            if e.admitted {
+                t.inc(among);
+            }
+        };
+        self.inc(if e.admitted {
             Measure::Admitted
         } else {
             Measure::NotAdmitted
         });
         if r.profile.runs_mlds_actions {
-            inc(Measure::MldsActionsWithResult);
-            if e.admitted {
-                inc(Measure::MldsActionsAdmitted);
-            }
+            admitted(
+                self,
+                Measure::MldsActionsWithResult,
+                Measure::MldsActionsAdmitted,
+            );
         }
         if r.profile.is_dropout_referent {
-            inc(Measure::ReferentsWithResult);
-            if e.admitted {
-                inc(Measure::ReferentsAdmitted);
-            }
+            admitted(
+                self,
+                Measure::ReferentsWithResult,
+                Measure::ReferentsAdmitted,
+            );
         }
         match trained {
             Some(t) => {
-                inc(Measure::TrainedWithResult);
+                admitted(self, Measure::TrainedWithResult, Measure::TrainedAdmitted);
                 if e.admitted {
-                    inc(Measure::TrainedAdmitted);
-                    hours_admitted.push(t.minutes);
+                    self.hours_admitted.push(t.minutes);
                 } else {
-                    hours_not.push(t.minutes);
+                    self.hours_not.push(t.minutes);
                 }
             }
-            None => {
-                inc(Measure::UntrainedWithResult);
-                if e.admitted {
-                    inc(Measure::UntrainedAdmitted);
-                }
-            }
+            None => admitted(
+                self,
+                Measure::UntrainedWithResult,
+                Measure::UntrainedAdmitted,
+            ),
         }
-        for (part, marks, elim, absent) in [
-            (
-                e.part_1,
-                &mut p1,
-                Measure::EliminatoryPart1,
-                Measure::AbsentPart1,
-            ),
-            (
-                e.part_2,
-                &mut p2,
-                Measure::EliminatoryPart2,
-                Measure::AbsentPart2,
-            ),
-        ] {
-            match part.mark() {
-                Some(m) => {
-                    marks.push(m);
-                    if m <= 10 {
-                        inc(elim);
-                    }
-                }
-                None => inc(absent),
-            }
+    }
+
+    /// Marks, eliminatory marks and absences per épreuve, and the average of who sat both.
+    fn marks(&mut self, e: &ExamResult) {
+        if let Some(m) = self.part(e.part_1, Measure::EliminatoryPart1, Measure::AbsentPart1) {
+            self.part_1.push(m);
+        }
+        if let Some(m) = self.part(e.part_2, Measure::EliminatoryPart2, Measure::AbsentPart2) {
+            self.part_2.push(m);
         }
         if let (Some(a), Some(b)) = (e.part_1.mark(), e.part_2.mark()) {
-            inc(Measure::SatWholeExam);
+            self.inc(Measure::SatWholeExam);
             // The average of the two épreuves, in half points (rounded down to the half point).
-            avg.push(((u16::from(a) + u16::from(b)) / 2) as u8);
+            self.average.push(((u16::from(a) + u16::from(b)) / 2) as u8);
         }
     }
-    for t in trainings {
-        if t.completed {
-            inc(Measure::TrainingCompleted);
+
+    /// One épreuve: its mark (counted eliminatory at 5/20 or less), or an absence.
+    fn part(&mut self, part: Part, eliminatory: Measure, absent: Measure) -> Option<u8> {
+        let mark = part.mark();
+        match mark {
+            Some(m) if m <= 10 => self.inc(eliminatory),
+            Some(_) => {}
+            None => self.inc(absent),
         }
-        if t.abandoned {
-            inc(Measure::TrainingAbandoned);
-        }
+        mark
     }
-    let mean_hours = |v: &[u32]| {
-        if v.is_empty() {
-            0.0
-        } else {
-            round2(v.iter().map(|&m| f64::from(m)).sum::<f64>() / v.len() as f64 / 60.0)
+
+    fn finish(self) -> Figures {
+        let mean_hours = |v: &[u32]| {
+            if v.is_empty() {
+                0.0
+            } else {
+                round2(v.iter().map(|&m| f64::from(m)).sum::<f64>() / v.len() as f64 / 60.0)
+            }
+        };
+        let admitted = self.count(Measure::Admitted);
+        let not_admitted = self.count(Measure::NotAdmitted);
+        Figures {
+            // Every measure, zero included.
+            counts: Measure::ALL
+                .iter()
+                .map(|m| {
+                    (
+                        *m,
+                        Count {
+                            value: self.count(*m),
+                            suppressed: false,
+                        },
+                    )
+                })
+                .collect(),
+            admitted_rate: rate(admitted, admitted + not_admitted),
+            not_admitted_rate: rate(not_admitted, admitted + not_admitted),
+            part_1: marks_stats(&self.part_1),
+            part_2: marks_stats(&self.part_2),
+            average: marks_stats(&self.average),
+            distribution_part_1: distribution(&self.part_1),
+            distribution_part_2: distribution(&self.part_2),
+            distribution_average: distribution(&self.average),
+            mean_training_hours_admitted: mean_hours(&self.hours_admitted),
+            mean_training_hours_not_admitted: mean_hours(&self.hours_not),
         }
-    };
-    let admitted = c[&Measure::Admitted];
-    let not_admitted = c[&Measure::NotAdmitted];
-    Figures {
-        counts: c
-            .into_iter()
-            .map(|(m, v)| {
-                (
-                    m,
-                    Count {
-                        value: v,
-                        suppressed: false,
-                    },
-                )
-            })
-            .collect(),
-        admitted_rate: rate(admitted, admitted + not_admitted),
-        not_admitted_rate: rate(not_admitted, admitted + not_admitted),
-        part_1: marks_stats(&p1),
-        part_2: marks_stats(&p2),
-        average: marks_stats(&avg),
-        distribution_part_1: distribution(&p1),
-        distribution_part_2: distribution(&p2),
-        distribution_average: distribution(&avg),
-        mean_training_hours_admitted: mean_hours(&hours_admitted),
-        mean_training_hours_not_admitted: mean_hours(&hours_not),
     }
 }
 
@@ -406,14 +442,15 @@ pub fn suppress(totals: &mut Figures, cells: &mut [Cell], threshold: i64) {
         let total = totals.count(m);
         let (hidden, total_hidden) =
             suppression::suppress_table(&keys, dims, &values, total, threshold);
+        // Every measure is counted (zero included), so each figure has an entry to mark.
         for (cell, h) in cells.iter_mut().zip(hidden) {
-            cell.figures
-                .counts
-                .get_mut(&m)
-                .expect("every measure")
-                .suppressed = h;
+            if let Some(c) = cell.figures.counts.get_mut(&m) {
+                c.suppressed = h;
+            }
         }
-        totals.counts.get_mut(&m).expect("every measure").suppressed = total_hidden;
+        if let Some(c) = totals.counts.get_mut(&m) {
+            c.suppressed = total_hidden;
+        }
     }
     for f in std::iter::once(totals).chain(cells.iter_mut().map(|c| &mut c.figures)) {
         finish_publication(f, threshold);

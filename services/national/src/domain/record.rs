@@ -69,8 +69,36 @@ pub struct ExamResult {
     pub reason: String,
 }
 
+cplds_runtime::text_enum!(
+    /// Sex as the facts tell it; `unknown` when a fact leaves it unspecified.
+    Sex {
+        Female => "female",
+        Male => "male",
+        Unknown => "unknown",
+    }
+);
+
+impl Sex {
+    pub fn from_pb(sex: i32) -> Sex {
+        match cplds_proto::v1::Sex::try_from(sex) {
+            Ok(cplds_proto::v1::Sex::Female) => Sex::Female,
+            Ok(cplds_proto::v1::Sex::Male) => Sex::Male,
+            _ => Sex::Unknown,
+        }
+    }
+
+    pub fn to_pb(self) -> i32 {
+        (match self {
+            Sex::Female => cplds_proto::v1::Sex::Female,
+            Sex::Male => cplds_proto::v1::Sex::Male,
+            Sex::Unknown => cplds_proto::v1::Sex::Unspecified,
+        }) as i32
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
+    /// A [`Sex`] as text (records are kept as JSON).
     pub sex: String,
     pub department: String,
     pub staff_category: String,
@@ -173,4 +201,23 @@ pub struct Training {
     pub abandoned: bool,
     /// Minutes of training completed (all kinds).
     pub minutes: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unspecified_or_unknown_sex_is_unknown() {
+        assert_eq!(
+            Sex::from_pb(cplds_proto::v1::Sex::Female as i32),
+            Sex::Female
+        );
+        assert_eq!(Sex::from_pb(cplds_proto::v1::Sex::Male as i32), Sex::Male);
+        assert_eq!(Sex::from_pb(0), Sex::Unknown);
+        assert_eq!(Sex::from_pb(99), Sex::Unknown);
+        for s in Sex::ALL {
+            assert_eq!(Sex::from_pb(s.to_pb()), *s);
+        }
+    }
 }

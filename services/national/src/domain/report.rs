@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use cplds_runtime::pdf::{Document, Font, PAGE_HEIGHT};
+use cplds_runtime::pdf::{Document, Font, PAGE_HEIGHT, Page};
 
 use super::figures::{BUCKETS, Cell, Figures, MarkStats, Measure};
 
@@ -79,45 +79,26 @@ fn summary_rows(d: &ReportData) -> Vec<(String, String, String)> {
     .map(|(l, m)| ((*l).to_owned(), c(cur, *m), c(prev, *m)))
     .collect();
     rows.insert(7, ("Non admis (%)".into(), pct(cur), pct(prev)));
-    rows.push((
-        "Certifiés parmi les candidats déclarant des actions MLDS".into(),
-        format!(
-            "{} / {}",
-            cur.count(Measure::MldsActionsAdmitted),
-            cur.count(Measure::MldsActionsWithResult)
+    for (label, admitted, with_result) in [
+        (
+            "Certifiés parmi les candidats déclarant des actions MLDS",
+            Measure::MldsActionsAdmitted,
+            Measure::MldsActionsWithResult,
         ),
-        format!(
-            "{} / {}",
-            prev.count(Measure::MldsActionsAdmitted),
-            prev.count(Measure::MldsActionsWithResult)
+        (
+            "Certifiés parmi les référents décrochage",
+            Measure::ReferentsAdmitted,
+            Measure::ReferentsWithResult,
         ),
-    ));
-    rows.push((
-        "Certifiés parmi les référents décrochage".into(),
-        format!(
-            "{} / {}",
-            cur.count(Measure::ReferentsAdmitted),
-            cur.count(Measure::ReferentsWithResult)
+        (
+            "Certifiés parmi les candidats formés",
+            Measure::TrainedAdmitted,
+            Measure::TrainedWithResult,
         ),
-        format!(
-            "{} / {}",
-            prev.count(Measure::ReferentsAdmitted),
-            prev.count(Measure::ReferentsWithResult)
-        ),
-    ));
-    rows.push((
-        "Certifiés parmi les candidats formés".into(),
-        format!(
-            "{} / {}",
-            cur.count(Measure::TrainedAdmitted),
-            cur.count(Measure::TrainedWithResult)
-        ),
-        format!(
-            "{} / {}",
-            prev.count(Measure::TrainedAdmitted),
-            prev.count(Measure::TrainedWithResult)
-        ),
-    ));
+    ] {
+        let share = |f: &Figures| format!("{} / {}", f.count(admitted), f.count(with_result));
+        rows.push((label.to_owned(), share(cur), share(prev)));
+    }
     rows
 }
 
@@ -158,6 +139,20 @@ fn department_rows(cells: &[Cell]) -> Vec<(String, String, i64, i64, i64)> {
         .collect()
 }
 
+/// The jury's remarks, or a note that none came.
+fn remarks(d: &ReportData) -> &str {
+    d.remarks
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or("(aucune remarque transmise)")
+}
+
+/// Whether the figures hold anything to report: registrations or exam results.
+pub fn has_figures(f: &Figures) -> bool {
+    f.count(Measure::Registrations) != 0
+        || f.count(Measure::Admitted) + f.count(Measure::NotAdmitted) != 0
+}
+
 pub fn markdown(d: &ReportData) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -174,15 +169,28 @@ pub fn markdown(d: &ReportData) -> String {
             "non encore approuvés par l'académie (provisoires)"
         }
     );
+    markdown_table(&mut o, "Synthèse", d.year, summary_rows(d));
+    markdown_registrations(&mut o, d);
+    markdown_profiles(&mut o, d);
+    markdown_table(&mut o, "Notes", d.year, marks_rows(d));
+    markdown_distribution(&mut o, d);
+    let _ = writeln!(o, "\n## Remarques et conseils du jury\n\n{}", remarks(d));
+    o
+}
+
+/// A section of (label, this session, the previous one) rows.
+fn markdown_table(o: &mut String, title: &str, year: i32, rows: Vec<(String, String, String)>) {
     let _ = writeln!(
         o,
-        "## Synthèse\n\n| | {} | {} |\n|---|---:|---:|",
-        d.year,
-        d.year - 1
+        "## {title}\n\n| | {year} | {} |\n|---|---:|---:|",
+        year - 1
     );
-    for (l, c, p) in summary_rows(d) {
+    for (l, c, p) in rows {
         let _ = writeln!(o, "| {l} | {c} | {p} |");
     }
+}
+
+fn markdown_registrations(o: &mut String, d: &ReportData) {
     let _ = writeln!(o, "\n## Inscriptions par département et par sexe\n");
     for (title, cells) in [
         (d.year, &d.by_department_sex),
@@ -197,31 +205,22 @@ pub fn markdown(d: &ReportData) -> String {
         }
         let _ = writeln!(o);
     }
+}
+
+fn markdown_profiles(o: &mut String, d: &ReportData) {
     for (title, cells) in [
         ("Corps d'origine", &d.by_staff_category),
         ("Établissement d'exercice", &d.by_workplace_type),
     ] {
         let _ = writeln!(o, "## {title}\n\n| | Inscrits | Admis |\n|---|---:|---:|");
-        for c in cells {
-            let v = c.key.first().map(|(_, v)| label(v)).unwrap_or_default();
-            let _ = writeln!(
-                o,
-                "| {v} | {} | {} |",
-                c.figures.count(Measure::Registrations),
-                c.figures.count(Measure::Admitted)
-            );
+        for (v, registered, admitted) in profile_rows(cells) {
+            let _ = writeln!(o, "| {v} | {registered} | {admitted} |");
         }
         let _ = writeln!(o);
     }
-    let _ = writeln!(
-        o,
-        "## Notes\n\n| | {} | {} |\n|---|---:|---:|",
-        d.year,
-        d.year - 1
-    );
-    for (l, c, p) in marks_rows(d) {
-        let _ = writeln!(o, "| {l} | {c} | {p} |");
-    }
+}
+
+fn markdown_distribution(o: &mut String, d: &ReportData) {
     let _ = writeln!(
         o,
         "\n## Répartition des notes (session {})\n\n| Notes | Épreuve 1 | Épreuve 2 | Moyenne |\n|---|---:|---:|---:|",
@@ -238,15 +237,20 @@ pub fn markdown(d: &ReportData) -> String {
             d.current.distribution_average[b].value
         );
     }
-    let _ = writeln!(
-        o,
-        "\n## Remarques et conseils du jury\n\n{}",
-        d.remarks
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
-            .unwrap_or("(aucune remarque transmise)")
-    );
-    o
+}
+
+/// (corps or établissement, registrations, admitted).
+fn profile_rows(cells: &[Cell]) -> Vec<(&str, i64, i64)> {
+    cells
+        .iter()
+        .map(|c| {
+            (
+                c.key.first().map(|(_, v)| label(v)).unwrap_or_default(),
+                c.figures.count(Measure::Registrations),
+                c.figures.count(Measure::Admitted),
+            )
+        })
+        .collect()
 }
 
 pub fn pdf(d: &ReportData) -> Vec<u8> {
@@ -254,7 +258,14 @@ pub fn pdf(d: &ReportData) -> Vec<u8> {
         "Bilan de la session {} du CPLDS — {}",
         d.year, d.academy_name
     ));
-    let p = doc.page();
+    summary_page(doc.page(), d);
+    distribution_page(doc.page(), d);
+    profile_page(doc.page(), d);
+    doc.finish()
+}
+
+/// The title, the summary and marks tables, and registrations by département and sex.
+fn summary_page(p: &mut Page, d: &ReportData) {
     let mut y = PAGE_HEIGHT - 60.0;
     p.centered(
         y,
@@ -281,37 +292,9 @@ pub fn pdf(d: &ReportData) -> Vec<u8> {
         },
     );
     y -= 28.0;
-    let table = |p: &mut cplds_runtime::pdf::Page,
-                 mut y: f32,
-                 header: (&str, String, String),
-                 rows: Vec<(String, String, String)>|
-     -> f32 {
-        p.text(60.0, y, Font::Bold, 9.5, header.0)
-            .text(400.0, y, Font::Bold, 9.5, &header.1)
-            .text(480.0, y, Font::Bold, 9.5, &header.2);
-        y -= 4.0;
-        p.line(60.0, y, 535.0, y, 0.5);
-        y -= 12.0;
-        for (l, c, pr) in rows {
-            p.text(60.0, y, Font::Regular, 9.0, &l)
-                .text(400.0, y, Font::Regular, 9.0, &c)
-                .text(480.0, y, Font::Regular, 9.0, &pr);
-            y -= 13.0;
-        }
-        y - 10.0
-    };
-    y = table(
-        p,
-        y,
-        ("Synthèse", d.year.to_string(), (d.year - 1).to_string()),
-        summary_rows(d),
-    );
-    y = table(
-        p,
-        y,
-        ("Notes /20", d.year.to_string(), (d.year - 1).to_string()),
-        marks_rows(d),
-    );
+    let years = (d.year.to_string(), (d.year - 1).to_string());
+    y = pdf_table(p, y, ("Synthèse", &years), summary_rows(d));
+    y = pdf_table(p, y, ("Notes /20", &years), marks_rows(d));
     p.text(
         60.0,
         y,
@@ -333,8 +316,32 @@ pub fn pdf(d: &ReportData) -> Vec<u8> {
             .text(460.0, y, Font::Regular, 9.0, &withdrawn.to_string());
         y -= 12.0;
     }
+}
 
-    let p = doc.page();
+/// A table of (label, this session, the previous one) under its header; returns where it ends.
+fn pdf_table(
+    p: &mut Page,
+    mut y: f32,
+    (title, (current, previous)): (&str, &(String, String)),
+    rows: Vec<(String, String, String)>,
+) -> f32 {
+    p.text(60.0, y, Font::Bold, 9.5, title)
+        .text(400.0, y, Font::Bold, 9.5, current)
+        .text(480.0, y, Font::Bold, 9.5, previous);
+    y -= 4.0;
+    p.line(60.0, y, 535.0, y, 0.5);
+    y -= 12.0;
+    for (l, c, pr) in rows {
+        p.text(60.0, y, Font::Regular, 9.0, &l)
+            .text(400.0, y, Font::Regular, 9.0, &c)
+            .text(480.0, y, Font::Regular, 9.0, &pr);
+        y -= 13.0;
+    }
+    y - 10.0
+}
+
+/// A bar chart of the marks per épreuve and of the average.
+fn distribution_page(p: &mut Page, d: &ReportData) {
     let mut y = PAGE_HEIGHT - 60.0;
     p.text(
         60.0,
@@ -374,7 +381,10 @@ pub fn pdf(d: &ReportData) -> Vec<u8> {
         p.line(75.0, base, 525.0, base, 0.5);
         y = base - 40.0;
     }
-    let p = doc.page();
+}
+
+/// Corps d'origine, établissement d'exercice, and the jury's remarks.
+fn profile_page(p: &mut Page, d: &ReportData) {
     let y = PAGE_HEIGHT - 60.0;
     p.text(
         60.0,
@@ -385,18 +395,13 @@ pub fn pdf(d: &ReportData) -> Vec<u8> {
     );
     let mut y = y - 24.0;
     for cells in [&d.by_staff_category, &d.by_workplace_type] {
-        for c in cells {
-            let v = c.key.first().map(|(_, v)| label(v)).unwrap_or_default();
+        for (v, registered, admitted) in profile_rows(cells) {
             p.text(60.0, y, Font::Regular, 9.0, v).text(
                 360.0,
                 y,
                 Font::Regular,
                 9.0,
-                &format!(
-                    "{} inscrits, {} admis",
-                    c.figures.count(Measure::Registrations),
-                    c.figures.count(Measure::Admitted)
-                ),
+                &format!("{registered} inscrits, {admitted} admis"),
             );
             y -= 13.0;
         }
@@ -404,16 +409,5 @@ pub fn pdf(d: &ReportData) -> Vec<u8> {
     }
     y -= 10.0;
     p.text(60.0, y, Font::Bold, 12.0, "Remarques et conseils du jury");
-    p.paragraph(
-        60.0,
-        y - 18.0,
-        470.0,
-        Font::Regular,
-        10.0,
-        d.remarks
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
-            .unwrap_or("(aucune remarque transmise)"),
-    );
-    doc.finish()
+    p.paragraph(60.0, y - 18.0, 470.0, Font::Regular, 10.0, remarks(d));
 }

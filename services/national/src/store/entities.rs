@@ -1,5 +1,6 @@
 //! Tables of the national database: the event log (facts as received, never edited), the
-//! per-source progress, the records folded from the facts, approvals and surveys.
+//! per-source progress, the records folded from the facts, approvals and surveys. What happened
+//! to an approval is in the runtime's history (see [`super::APPROVAL_KIND`]).
 
 macro_rules! table {
     ($module:ident, $table:literal, { $($(#[$meta:meta])* pub $field:ident: $ty:ty,)* }) => {
@@ -79,16 +80,6 @@ table!(approval, "approvals", {
     pub remarks: String,
 });
 
-table!(approval_log, "approval_log", {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    pub academy: String,
-    pub year: i32,
-    pub at: DateTimeUtc,
-    pub action: String,
-    pub detail: String,
-});
-
 table!(survey_row, "mlds_survey_rows", {
     #[sea_orm(primary_key)]
     pub id: i64,
@@ -96,7 +87,7 @@ table!(survey_row, "mlds_survey_rows", {
     pub year: i32,
     pub version: i32,
     pub action_kind: String,
-    pub sex: String,
+    pub sex: crate::domain::record::Sex,
     pub age_band: String,
     pub outcome: String,
     pub young_people: i64,

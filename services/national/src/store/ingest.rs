@@ -18,8 +18,8 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
 
-use super::{approval, approval_log, received_event, record, stream, survey_row, training};
-use crate::domain::record::{ExamResult, Part, Profile, Record, RegistrationStatus, Training};
+use super::{approval, received_event, record, stream, survey_row, training};
+use crate::domain::record::{ExamResult, Part, Profile, Record, RegistrationStatus, Sex, Training};
 
 pub struct Ingest {
     pub clock: SharedClock,
@@ -244,13 +244,8 @@ async fn save_training(txn: &DatabaseTransaction, t: &Training) -> Result<(), Db
 }
 
 fn profile(p: Option<&cplds_proto::v1::CandidateProfile>) -> Option<Profile> {
-    use cplds_proto::v1::{Sex, StaffCategory, WorkplaceType};
+    use cplds_proto::v1::{StaffCategory, WorkplaceType};
     let p = p?;
-    let sex = match Sex::try_from(p.sex).unwrap_or(Sex::Unspecified) {
-        Sex::Female => "female",
-        Sex::Male => "male",
-        Sex::Unspecified => "unknown",
-    };
     let category =
         match StaffCategory::try_from(p.staff_category).unwrap_or(StaffCategory::Unspecified) {
             StaffCategory::FirstDegree => "first_degree",
@@ -269,7 +264,7 @@ fn profile(p: Option<&cplds_proto::v1::CandidateProfile>) -> Option<Profile> {
             WorkplaceType::Unspecified => "unknown",
         };
     Some(Profile {
-        sex: sex.into(),
+        sex: Sex::from_pb(p.sex).as_str().into(),
         department: p.department.clone(),
         staff_category: category.into(),
         workplace_type: workplace.into(),
@@ -401,7 +396,7 @@ async fn apply(
                 vec![a.into(), x.year.into(), true.into(), at.into(), x.remarks.clone().into()],
             ))
             .await?;
-            log(
+            super::record_approval_act(
                 txn,
                 a,
                 x.year,
@@ -422,11 +417,7 @@ async fn apply(
                     year: Set(x.year),
                     version: Set(x.version as i32),
                     action_kind: Set(row.action_kind.clone()),
-                    sex: Set(match cplds_proto::v1::Sex::try_from(row.sex) {
-                        Ok(cplds_proto::v1::Sex::Female) => "female".into(),
-                        Ok(cplds_proto::v1::Sex::Male) => "male".into(),
-                        _ => "unknown".into(),
-                    }),
+                    sex: Set(Sex::from_pb(row.sex)),
                     age_band: Set(row.age_band.clone()),
                     outcome: Set(row.outcome.clone()),
                     young_people: Set(i64::from(row.young_people)),
@@ -459,7 +450,7 @@ async fn apply(
         let mut am = ap.into_active_model();
         am.approved = Set(false);
         am.update(txn).await?;
-        log(
+        super::record_approval_act(
             txn,
             a,
             year,
@@ -472,27 +463,6 @@ async fn apply(
         )
         .await?;
     }
-    Ok(())
-}
-
-async fn log(
-    txn: &DatabaseTransaction,
-    academy: &str,
-    year: i32,
-    at: DateTime<Utc>,
-    action: &str,
-    detail: String,
-) -> Result<(), DbErr> {
-    approval_log::ActiveModel {
-        academy: Set(academy.to_owned()),
-        year: Set(year),
-        at: Set(at),
-        action: Set(action.to_owned()),
-        detail: Set(detail),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
     Ok(())
 }
 

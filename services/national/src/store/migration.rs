@@ -1,13 +1,23 @@
 //! Schema of the national database. Migrations are append-only.
 
-use cplds_runtime::db::{RuntimeTables, columns::col};
+use cplds_runtime::{
+    db::{RuntimeTables, columns::*},
+    kit::{HistoryTable, history::AdoptHistory},
+};
 use sea_orm_migration::prelude::*;
+
+use super::APPROVAL_KIND;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(RuntimeTables), Box::new(CreateTables)]
+        vec![
+            Box::new(RuntimeTables),
+            Box::new(CreateTables),
+            Box::new(HistoryTable),
+            Box::new(AdoptApprovalLog),
+        ]
     }
 }
 
@@ -27,119 +37,22 @@ fn pk(t: &mut TableCreateStatement, cols: &[&str]) {
     t.primary_key(&mut idx);
 }
 
+fn index(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
+    let mut idx = Index::create();
+    idx.name(name).table(Alias::new(table));
+    for c in cols {
+        idx.col(Alias::new(*c));
+    }
+    idx
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for CreateTables {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let mut t = Table::create();
-        t.table(Alias::new("received_events"))
-            .col(col("academy").string().not_null())
-            .col(col("source").string().not_null())
-            .col(col("sequence").big_integer().not_null())
-            .col(col("event_id").string().not_null().unique_key())
-            .col(col("event_type").string().not_null())
-            .col(col("occurred_at").timestamp_with_time_zone().not_null())
-            .col(col("envelope").binary().not_null())
-            .col(col("applied").boolean().not_null())
-            .col(col("received_at").timestamp_with_time_zone().not_null());
-        pk(&mut t, &["academy", "source", "sequence"]);
-        m.create_table(t.to_owned()).await?;
-
-        let mut t = Table::create();
-        t.table(Alias::new("streams"))
-            .col(col("academy").string().not_null())
-            .col(col("source").string().not_null())
-            .col(col("applied_sequence").big_integer().not_null())
-            .col(col("highest_seen").big_integer().not_null())
-            .col(col("announced_sequence").big_integer().not_null())
-            .col(col("last_event_at").timestamp_with_time_zone().null())
-            .col(col("last_heartbeat_at").timestamp_with_time_zone().null())
-            .col(
-                col("last_replay_request_at")
-                    .timestamp_with_time_zone()
-                    .null(),
-            );
-        pk(&mut t, &["academy", "source"]);
-        m.create_table(t.to_owned()).await?;
-
-        for (name, year) in [("records", "year"), ("trainings", "school_year")] {
-            let mut t = Table::create();
-            t.table(Alias::new(name))
-                .col(col("academy").string().not_null())
-                .col(col(year).integer().not_null())
-                .col(col("candidate_key").string().not_null())
-                .col(col("data").text().not_null());
-            pk(&mut t, &["academy", year, "candidate_key"]);
-            m.create_table(t.to_owned()).await?;
-            m.create_index(
-                Index::create()
-                    .name(format!("{name}_by_year"))
-                    .table(Alias::new(name))
-                    .col(Alias::new(year))
-                    .to_owned(),
-            )
-            .await?;
-        }
-
-        let mut t = Table::create();
-        t.table(Alias::new("approvals"))
-            .col(col("academy").string().not_null())
-            .col(col("year").integer().not_null())
-            .col(col("approved").boolean().not_null())
-            .col(col("approved_at").timestamp_with_time_zone().null())
-            .col(col("remarks").text().not_null());
-        pk(&mut t, &["academy", "year"]);
-        m.create_table(t.to_owned()).await?;
-
-        m.create_table(
-            Table::create()
-                .table(Alias::new("approval_log"))
-                .col(
-                    col("id")
-                        .big_integer()
-                        .not_null()
-                        .auto_increment()
-                        .primary_key(),
-                )
-                .col(col("academy").string().not_null())
-                .col(col("year").integer().not_null())
-                .col(col("at").timestamp_with_time_zone().not_null())
-                .col(col("action").string().not_null())
-                .col(col("detail").text().not_null())
-                .to_owned(),
-        )
-        .await?;
-        m.create_table(
-            Table::create()
-                .table(Alias::new("mlds_survey_rows"))
-                .col(
-                    col("id")
-                        .big_integer()
-                        .not_null()
-                        .auto_increment()
-                        .primary_key(),
-                )
-                .col(col("academy").string().not_null())
-                .col(col("year").integer().not_null())
-                .col(col("version").integer().not_null())
-                .col(col("action_kind").string().not_null())
-                .col(col("sex").string().not_null())
-                .col(col("age_band").string().not_null())
-                .col(col("outcome").string().not_null())
-                .col(col("young_people").big_integer().not_null())
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .name("mlds_survey_rows_by_year")
-                .table(Alias::new("mlds_survey_rows"))
-                .col(Alias::new("year"))
-                .col(Alias::new("academy"))
-                .col(Alias::new("version"))
-                .to_owned(),
-        )
-        .await?;
-        Ok(())
+        create_log_and_streams(m).await?;
+        create_records(m).await?;
+        create_approvals(m).await?;
+        create_surveys(m).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -156,5 +69,148 @@ impl MigrationTrait for CreateTables {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// The facts as received, and each source's progress.
+async fn create_log_and_streams(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let mut t = Table::create();
+    t.table(Alias::new("received_events"))
+        .col(text("academy"))
+        .col(text("source"))
+        .col(big("sequence"))
+        .col(text("event_id").unique_key())
+        .col(text("event_type"))
+        .col(instant("occurred_at"))
+        .col(bytes("envelope"))
+        .col(flag("applied"))
+        .col(instant("received_at"));
+    pk(&mut t, &["academy", "source", "sequence"]);
+    m.create_table(t.to_owned()).await?;
+
+    let mut t = Table::create();
+    t.table(Alias::new("streams"))
+        .col(text("academy"))
+        .col(text("source"))
+        .col(big("applied_sequence"))
+        .col(big("highest_seen"))
+        .col(big("announced_sequence"))
+        .col(instant_null("last_event_at"))
+        .col(instant_null("last_heartbeat_at"))
+        .col(instant_null("last_replay_request_at"));
+    pk(&mut t, &["academy", "source"]);
+    m.create_table(t.to_owned()).await
+}
+
+/// Candidates' records by session year, trainees' by school year.
+async fn create_records(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    for (name, year) in [("records", "year"), ("trainings", "school_year")] {
+        let mut t = Table::create();
+        t.table(Alias::new(name))
+            .col(text("academy"))
+            .col(int(year))
+            .col(text("candidate_key"))
+            .col(long_text("data"));
+        pk(&mut t, &["academy", year, "candidate_key"]);
+        m.create_table(t.to_owned()).await?;
+        m.create_index(index(&format!("{name}_by_year"), name, &[year]))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Approvals, and their former log (moved into the history by [`AdoptApprovalLog`]).
+async fn create_approvals(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let mut t = Table::create();
+    t.table(Alias::new("approvals"))
+        .col(text("academy"))
+        .col(int("year"))
+        .col(flag("approved"))
+        .col(instant_null("approved_at"))
+        .col(long_text("remarks"));
+    pk(&mut t, &["academy", "year"]);
+    m.create_table(t.to_owned()).await?;
+    m.create_table(
+        Table::create()
+            .table(Alias::new("approval_log"))
+            .col(serial("id"))
+            .col(text("academy"))
+            .col(int("year"))
+            .col(instant("at"))
+            .col(text("action"))
+            .col(long_text("detail"))
+            .to_owned(),
+    )
+    .await
+}
+
+async fn create_surveys(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    m.create_table(
+        Table::create()
+            .table(Alias::new("mlds_survey_rows"))
+            .col(serial("id"))
+            .col(text("academy"))
+            .col(int("year"))
+            .col(int("version"))
+            .col(text("action_kind"))
+            .col(text("sex"))
+            .col(text("age_band"))
+            .col(text("outcome"))
+            .col(big("young_people"))
+            .to_owned(),
+    )
+    .await?;
+    m.create_index(index(
+        "mlds_survey_rows_by_year",
+        "mlds_survey_rows",
+        &["year", "academy", "version"],
+    ))
+    .await
+}
+
+/// Moves the approval log into the runtime's history: each entry becomes an act on the
+/// approval `{académie}/{year}`, by the national node. The log names its record by two columns
+/// and has no actor, so both are added first for [`AdoptHistory`] to copy.
+struct AdoptApprovalLog;
+
+const ADOPT: AdoptHistory = AdoptHistory {
+    name: "m20261201_000500_national_adopt_approval_log",
+    table: "approval_log",
+    subject_column: "subject",
+    kind: APPROVAL_KIND,
+};
+
+impl MigrationName for AdoptApprovalLog {
+    fn name(&self) -> &str {
+        ADOPT.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AdoptApprovalLog {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        if !m.has_table(ADOPT.table).await? {
+            return Ok(());
+        }
+        for column in ["subject", "actor"] {
+            m.alter_table(
+                Table::alter()
+                    .table(Alias::new(ADOPT.table))
+                    .add_column(text_null(column))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.get_connection()
+            .execute_unprepared(&format!(
+                "UPDATE approval_log SET subject = academy || '/' || CAST(year AS TEXT), actor = '{}'",
+                crate::NAME
+            ))
+            .await?;
+        ADOPT.up(m).await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        ADOPT.down(m).await
     }
 }

@@ -1,5 +1,6 @@
 //! Persistence of the national node: the event log, progress per source, records, approvals and
-//! surveys; `ingest` applies each source's facts in sequence order.
+//! surveys; `ingest` applies each source's facts in sequence order. What happened to an
+//! académie's approval of a year is kept in the runtime's history ([`APPROVAL_KIND`]).
 
 pub mod entities;
 pub mod ingest;
@@ -8,12 +9,39 @@ pub mod migration;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use cplds_runtime::kit::{Act, history};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-pub use self::entities::{
-    approval, approval_log, received_event, record, stream, survey_row, training,
-};
+pub use self::entities::{approval, received_event, record, stream, survey_row, training};
 use crate::domain::record::{Record, Training};
+
+/// The kind of record an approval is in the audit history, named `{académie}/{year}`.
+pub const APPROVAL_KIND: &str = "approval";
+
+/// The history's name of an académie's approval of a year.
+pub fn approval_subject(academy: &str, year: i32) -> String {
+    format!("{academy}/{year}")
+}
+
+/// Records what happened to an approval: the national node acts on the académie's facts.
+pub async fn record_approval_act<C: ConnectionTrait>(
+    db: &C,
+    academy: &str,
+    year: i32,
+    at: DateTime<Utc>,
+    action: &str,
+    detail: String,
+) -> Result<(), DbErr> {
+    let subject = approval_subject(academy, year);
+    let act = Act {
+        kind: APPROVAL_KIND,
+        subject: &subject,
+        actor: crate::NAME,
+        action,
+        detail: Some(detail),
+    };
+    history::record(db, act, at).await
+}
 
 pub async fn records<C: ConnectionTrait>(
     db: &C,
@@ -93,15 +121,13 @@ pub async fn approvals<C: ConnectionTrait>(
         .await
 }
 
+/// What happened to an académie's approval of a year, oldest first.
 pub async fn approval_history<C: ConnectionTrait>(
     db: &C,
+    academy: &str,
     year: i32,
-) -> Result<Vec<approval_log::Model>, DbErr> {
-    approval_log::Entity::find()
-        .filter(approval_log::Column::Year.eq(year))
-        .order_by_asc(approval_log::Column::Id)
-        .all(db)
-        .await
+) -> Result<Vec<history::Entry>, DbErr> {
+    history::of(db, APPROVAL_KIND, &approval_subject(academy, year)).await
 }
 
 /// The latest survey version of each académie for a year.
@@ -145,6 +171,82 @@ pub async fn academies_with_data<C: ConnectionTrait>(
     Ok(rows)
 }
 
-pub fn is_recent(at: Option<DateTime<Utc>>, now: DateTime<Utc>, window_ms: u64) -> bool {
-    at.is_some_and(|t| (now - t).num_milliseconds() <= window_ms as i64)
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use cplds_runtime::{
+        db::stmt,
+        testing::{POSTGRES_ENV, TestPostgres, server_url},
+    };
+    use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+    use sea_orm_migration::{MigratorTrait, SchemaManager};
+
+    use super::{migration::Migrator, *};
+
+    /// SQLite in memory, and a PostgreSQL database of its own when switched on.
+    async fn databases(test: &str) -> Vec<(DatabaseConnection, Option<TestPostgres>)> {
+        let mut opts = ConnectOptions::new("sqlite::memory:");
+        opts.max_connections(1);
+        let mut out = vec![(Database::connect(opts).await.unwrap(), None)];
+        if let Some(url) = server_url(POSTGRES_ENV, test) {
+            let pg = TestPostgres::create(&url).await.unwrap();
+            out.push((Database::connect(pg.url.as_str()).await.unwrap(), Some(pg)));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_former_approval_log_moves_into_the_runtime_history() {
+        for (db, _pg) in databases("the approval log migration on PostgreSQL").await {
+            moves_approval_log(&db).await;
+        }
+    }
+
+    async fn moves_approval_log(db: &DatabaseConnection) {
+        // The schema as it was before the kit: runtime tables and national tables.
+        Migrator::up(db, Some(2)).await.unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 7, 10, 8, 0, 0).unwrap();
+        for (action, detail) in [
+            ("APPROVED", "approved by the académie (fact reporting #3)"),
+            ("REOPENED", "new fact after approval: examination #8"),
+        ] {
+            db.execute_raw(stmt(
+                db.get_database_backend(),
+                "INSERT INTO approval_log (academy, year, at, action, detail) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    "reims".into(),
+                    2025.into(),
+                    at.into(),
+                    action.into(),
+                    detail.into(),
+                ],
+            ))
+            .await
+            .unwrap();
+        }
+        Migrator::up(db, None).await.unwrap();
+        let entries = approval_history(db, "reims", 2025).await.unwrap();
+        let seen: Vec<(&str, &str, Option<&str>)> = entries
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str(), e.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "national",
+                    "APPROVED",
+                    Some("approved by the académie (fact reporting #3)")
+                ),
+                (
+                    "national",
+                    "REOPENED",
+                    Some("new fact after approval: examination #8")
+                ),
+            ]
+        );
+        assert!(entries.iter().all(|e| e.at == at));
+        let schema = SchemaManager::new(db);
+        assert!(!schema.has_table("approval_log").await.unwrap());
+    }
 }

@@ -3,9 +3,15 @@
 //! the keys it needs; a direct exchange `cplds.dead` with a `{queue}.dead` queue per consumer
 //! for poison messages.
 //!
-//! Publishing uses publisher confirms: `publish` returns only when the broker has taken
-//! responsibility for every message, which is what lets the outbox mark rows sent. Any failure
-//! drops the connection; the next call reconnects. Consumers reconnect on their own.
+//! Publishing uses publisher confirms and `mandatory`: `publish` returns only when the broker has
+//! taken responsibility for every message, which is what lets the outbox mark rows sent, and a
+//! message the broker returns because no queue is bound for it fails the publish
+//! ([`BusError::Unroutable`]) instead of being confirmed and dropped. Any other failure drops the
+//! connection; the next call reconnects. Consumers reconnect on their own.
+//!
+//! Consumer queues are declared with `x-single-active-consumer` (one replica applies a stream at
+//! a time, in order), and queues that ask for bounds with `x-message-ttl` and `x-max-length`
+//! (`x-overflow: drop-head`).
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -117,6 +123,25 @@ impl AmqpBus {
             QueueType::Classic => "classic",
         };
         args.insert("x-queue-type".into(), AMQPValue::LongString(kind.into()));
+        if spec.single_active_consumer {
+            args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+        }
+        if let Some(ttl) = spec.message_ttl_ms {
+            args.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(i64::from(ttl)),
+            );
+        }
+        if let Some(max) = spec.max_length {
+            args.insert(
+                "x-max-length".into(),
+                AMQPValue::LongLongInt(i64::from(max)),
+            );
+            args.insert(
+                "x-overflow".into(),
+                AMQPValue::LongString("drop-head".into()),
+            );
+        }
         if spec.kind == QueueKind::Consumer {
             args.insert(
                 "x-dead-letter-exchange".into(),
@@ -292,6 +317,30 @@ impl EventBus for AmqpBus {
     }
 
     async fn publish(&self, messages: &[Message]) -> Result<(), BusError> {
+        let targets: Vec<(&str, &str, &Message)> = messages
+            .iter()
+            .map(|m| (m.stream.exchange(), m.routing_key.as_str(), m))
+            .collect();
+        self.publish_confirmed(&targets).await
+    }
+
+    async fn publish_to_queue(&self, queue: &str, message: &Message) -> Result<(), BusError> {
+        // The default exchange routes by queue name to that queue only.
+        self.publish_confirmed(&[("", queue, message)]).await
+    }
+
+    async fn subscribe(&self, spec: &QueueSpec) -> Result<Subscription, BusError> {
+        self.subscribe_to(spec).await
+    }
+
+    fn kind(&self) -> &'static str {
+        "amqp"
+    }
+}
+
+impl AmqpBus {
+    /// Publishes each (exchange, routing key, message) mandatory and waits for every confirm.
+    async fn publish_confirmed(&self, messages: &[(&str, &str, &Message)]) -> Result<(), BusError> {
         let mut guard = self.publisher.lock().await;
         let healthy = guard
             .as_ref()
@@ -299,25 +348,37 @@ impl EventBus for AmqpBus {
         if !healthy {
             *guard = Some(self.open().await?);
         }
-        let (_, channel) = guard.as_ref().expect("publisher just opened");
+        let Some((_, channel)) = guard.as_ref() else {
+            return Err(BusError::Unavailable("no publishing channel".into()));
+        };
         let outcome = tokio::time::timeout(self.publish_timeout, async {
             let mut confirms = Vec::with_capacity(messages.len());
-            for m in messages {
+            for (exchange, key, m) in messages {
                 let confirm = channel
                     .basic_publish(
-                        m.stream.exchange().into(),
-                        m.routing_key.clone().into(),
-                        BasicPublishOptions::default(),
+                        (*exchange).into(),
+                        (*key).into(),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..Default::default()
+                        },
                         &m.body,
                         properties(m),
                     )
                     .await
                     .map_err(unavailable)?;
-                confirms.push(confirm);
+                confirms.push((confirm, *key, *m));
             }
-            for confirm in confirms {
+            for (confirm, key, m) in confirms {
                 match confirm.await.map_err(unavailable)? {
-                    Confirmation::Ack(_) => {}
+                    Confirmation::Ack(None) => {}
+                    // Returned: no queue was bound for it. Confirmed, yet stored nowhere.
+                    Confirmation::Ack(Some(_)) => {
+                        return Err(BusError::Unroutable {
+                            routing_key: key.to_owned(),
+                            message_id: m.message_id.clone(),
+                        });
+                    }
                     Confirmation::Nack(_) => {
                         return Err(BusError::Refused("broker nacked a message".into()));
                     }
@@ -334,7 +395,10 @@ impl EventBus for AmqpBus {
                 "publish not confirmed in time".into(),
             ))
         });
-        if outcome.is_err() {
+        if outcome
+            .as_ref()
+            .is_err_and(|e| !matches!(e, BusError::Unroutable { .. }))
+        {
             // Unconfirmed messages may or may not have arrived: the caller retries them all on a
             // fresh connection, and consumers drop the duplicates.
             if let Some((conn, _)) = guard.take() {
@@ -344,7 +408,7 @@ impl EventBus for AmqpBus {
         outcome
     }
 
-    async fn subscribe(&self, spec: &QueueSpec) -> Result<Subscription, BusError> {
+    async fn subscribe_to(&self, spec: &QueueSpec) -> Result<Subscription, BusError> {
         // The first connection is made here so a wrong URL or topology fails loudly now.
         let first = self.open_consumer(spec).await?;
         let (tx, rx) = mpsc::channel(spec.prefetch.max(1) as usize);
@@ -420,10 +484,6 @@ impl EventBus for AmqpBus {
             }
         });
         Ok(Subscription::new(rx, stop))
-    }
-
-    fn kind(&self) -> &'static str {
-        "amqp"
     }
 }
 

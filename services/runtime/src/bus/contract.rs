@@ -3,7 +3,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use super::{Binding, Delivery, EventBus, Message, QueueSpec, SharedBus, Stream, Subscription};
+use super::{
+    Binding, BusError, Delivery, EventBus, Message, QueueSpec, SharedBus, Stream, Subscription,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -49,16 +51,24 @@ pub async fn routes_by_stream_and_pattern(bus: SharedBus) {
             "toulouse.registration.candidacy_submitted",
             1,
         ),
-        msg(Stream::Internal, "lyon.registration.candidacy_submitted", 2),
         msg(
             Stream::National,
             "toulouse.registration.candidacy_registered",
             3,
         ),
-        msg(Stream::Internal, "toulouse.training.enrolled", 4),
     ])
     .await
     .unwrap();
+    // Keys no queue is bound to go nowhere (and say so: see `refuses_what_reaches_no_queue`).
+    for (n, key) in [
+        (2, "lyon.registration.candidacy_submitted"),
+        (4, "toulouse.training.enrolled"),
+    ] {
+        assert!(matches!(
+            bus.publish(&[msg(Stream::Internal, key, n)]).await,
+            Err(BusError::Unroutable { .. })
+        ));
+    }
     let mut sub = bus.subscribe(&exam).await.unwrap();
     let d = recv(&mut sub).await;
     assert_eq!(d.body, b"toulouse.registration.candidacy_submitted#1");
@@ -169,6 +179,204 @@ pub async fn dead_letters_poison(bus: SharedBus) {
     d.ack().await.unwrap();
 }
 
+/// A message that reaches no queue is not confirmed as sent: the publish fails, naming it, and
+/// what came before it in the same publish is stored. Once a queue is bound it goes through.
+pub async fn refuses_what_reaches_no_queue(bus: SharedBus) {
+    let early = msg(
+        Stream::National,
+        "caen.registration.candidacy_registered",
+        1,
+    );
+    let routed = QueueSpec::new("caen.local", vec![Binding::new(Stream::Internal, "caen.#")]);
+    bus.declare(&routed).await.unwrap();
+    let err = bus
+        .publish(&[
+            msg(Stream::Internal, "caen.registration.x", 0),
+            early.clone(),
+        ])
+        .await
+        .unwrap_err();
+    match err {
+        BusError::Unroutable {
+            routing_key,
+            message_id,
+        } => {
+            assert_eq!(routing_key, "caen.registration.candidacy_registered");
+            assert_eq!(message_id, early.message_id);
+        }
+        other => panic!("expected Unroutable, got {other:?}"),
+    }
+    let mut local = bus.subscribe(&routed).await.unwrap();
+    let d = recv(&mut local).await;
+    assert_eq!(
+        d.body, b"caen.registration.x#0",
+        "what preceded it was stored"
+    );
+    d.ack().await.unwrap();
+    let national = QueueSpec::new(
+        "national.caen-test",
+        vec![Binding::new(Stream::National, "#")],
+    );
+    bus.declare(&national).await.unwrap();
+    bus.publish(std::slice::from_ref(&early)).await.unwrap();
+    let mut sub = bus.subscribe(&national).await.unwrap();
+    let d = recv(&mut sub).await;
+    assert_eq!(d.body, early.body);
+    d.ack().await.unwrap();
+    assert_empty(&mut sub).await;
+}
+
+/// A consumer queue gives its deliveries to one subscriber at a time; when it goes, the next
+/// takes over where it left off, unsettled deliveries first, in order.
+pub async fn one_active_consumer_at_a_time(bus: SharedBus) {
+    let mut q = QueueSpec::new(
+        "dijon.single",
+        vec![Binding::new(Stream::Internal, "dijon.#")],
+    );
+    q.prefetch = 4;
+    bus.declare(&q).await.unwrap();
+    let batch: Vec<Message> = (0..10)
+        .map(|n| msg(Stream::Internal, "dijon.registration.x", n))
+        .collect();
+    bus.publish(&batch).await.unwrap();
+    let mut first = bus.subscribe(&q).await.unwrap();
+    let a = recv(&mut first).await;
+    assert_eq!(a.body, b"dijon.registration.x#0");
+    let mut second = bus.subscribe(&q).await.unwrap();
+    let b = recv(&mut first).await;
+    assert_eq!(b.body, b"dijon.registration.x#1");
+    a.ack().await.unwrap();
+    b.ack().await.unwrap();
+    let c = recv(&mut first).await;
+    assert_eq!(c.body, b"dijon.registration.x#2");
+    assert_empty(&mut second).await;
+    // The active one goes away with #2 unsettled: the other gets #2, then the rest, in order.
+    drop(c);
+    drop(first);
+    for n in 2..10 {
+        let d = recv(&mut second).await;
+        assert_eq!(d.body, format!("dijon.registration.x#{n}").into_bytes());
+        d.ack().await.unwrap();
+    }
+}
+
+/// A queue may drop messages older than its TTL and keep at most its maximum length (the
+/// oldest go first).
+pub async fn bounds_age_and_length(bus: SharedBus) {
+    let short = QueueSpec::new(
+        "brest.control",
+        vec![Binding::new(Stream::Control, "brest.#")],
+    )
+    .with_max_length(3);
+    bus.declare(&short).await.unwrap();
+    let batch: Vec<Message> = (0..6)
+        .map(|n| msg(Stream::Control, "brest.national.replay_requested", n))
+        .collect();
+    bus.publish(&batch).await.unwrap();
+    let mut sub = bus.subscribe(&short).await.unwrap();
+    for n in 3..6 {
+        let d = recv(&mut sub).await;
+        assert_eq!(
+            d.body,
+            format!("brest.national.replay_requested#{n}").into_bytes(),
+            "the oldest were dropped"
+        );
+        d.ack().await.unwrap();
+    }
+    assert_empty(&mut sub).await;
+    drop(sub);
+
+    let aging = QueueSpec::new(
+        "rouen.control",
+        vec![Binding::new(Stream::Control, "rouen.#")],
+    )
+    .with_message_ttl(300);
+    bus.declare(&aging).await.unwrap();
+    bus.publish(&[msg(Stream::Control, "rouen.national.replay_requested", 1)])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    bus.publish(&[msg(Stream::Control, "rouen.national.replay_requested", 2)])
+        .await
+        .unwrap();
+    let mut sub = bus.subscribe(&aging).await.unwrap();
+    let d = recv(&mut sub).await;
+    assert_eq!(
+        d.body, b"rouen.national.replay_requested#2",
+        "the stale message expired"
+    );
+    d.ack().await.unwrap();
+    assert_empty(&mut sub).await;
+}
+
+/// Publishing to one queue reaches that queue only (a redrive must not reach other consumers).
+pub async fn publishes_to_one_queue(bus: SharedBus) {
+    let mine = QueueSpec::new(
+        "lille.examination",
+        vec![Binding::new(Stream::Internal, "lille.registration.*")],
+    );
+    let other = QueueSpec::new("lille.spy", vec![Binding::new(Stream::Internal, "#")]);
+    bus.declare(&mine).await.unwrap();
+    bus.declare(&other).await.unwrap();
+    let m = msg(
+        Stream::Internal,
+        "lille.registration.candidacy_submitted",
+        1,
+    );
+    bus.publish_to_queue("lille.examination", &m).await.unwrap();
+    let mut sub = bus.subscribe(&mine).await.unwrap();
+    let d = recv(&mut sub).await;
+    assert_eq!(d.body, m.body);
+    assert_eq!(d.message_id, m.message_id);
+    d.ack().await.unwrap();
+    let mut spy = bus.subscribe(&other).await.unwrap();
+    assert_empty(&mut spy).await;
+    assert!(matches!(
+        bus.publish_to_queue("lille.nobody", &m).await,
+        Err(BusError::Unroutable { .. })
+    ));
+}
+
+/// What a durable bus stored survives the bus going away (a crash or restart): published and
+/// unsettled messages come back, acknowledged ones do not, in order.
+pub async fn survives_a_restart<F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = SharedBus>,
+{
+    let q = QueueSpec::new(
+        "nancy-metz.restart",
+        vec![Binding::new(Stream::Internal, "nancy-metz.#")],
+    );
+    {
+        let bus = open().await;
+        bus.declare(&q).await.unwrap();
+        let batch: Vec<Message> = (0..4)
+            .map(|n| msg(Stream::Internal, "nancy-metz.registration.x", n))
+            .collect();
+        bus.publish(&batch).await.unwrap();
+        let mut sub = bus.subscribe(&q).await.unwrap();
+        let d = recv(&mut sub).await;
+        assert_eq!(d.body, b"nancy-metz.registration.x#0");
+        d.ack().await.unwrap();
+        let unsettled = recv(&mut sub).await;
+        assert_eq!(unsettled.body, b"nancy-metz.registration.x#1");
+        // Gone without settling #1 (and before #2, #3 were delivered).
+        std::mem::forget(unsettled);
+    }
+    let bus = open().await;
+    let mut sub = bus.subscribe(&q).await.unwrap();
+    for n in 1..4 {
+        let d = recv(&mut sub).await;
+        assert_eq!(
+            d.body,
+            format!("nancy-metz.registration.x#{n}").into_bytes()
+        );
+        d.ack().await.unwrap();
+    }
+    assert_empty(&mut sub).await;
+}
+
 macro_rules! contract_tests {
     ($make:expr) => {
         #[tokio::test]
@@ -191,6 +399,26 @@ macro_rules! contract_tests {
             let Some((bus, _guard)) = $make else { return };
             super::dead_letters_poison(bus).await;
         }
+        #[tokio::test]
+        async fn refuses_what_reaches_no_queue() {
+            let Some((bus, _guard)) = $make else { return };
+            super::refuses_what_reaches_no_queue(bus).await;
+        }
+        #[tokio::test]
+        async fn one_active_consumer_at_a_time() {
+            let Some((bus, _guard)) = $make else { return };
+            super::one_active_consumer_at_a_time(bus).await;
+        }
+        #[tokio::test]
+        async fn bounds_age_and_length() {
+            let Some((bus, _guard)) = $make else { return };
+            super::bounds_age_and_length(bus).await;
+        }
+        #[tokio::test]
+        async fn publishes_to_one_queue() {
+            let Some((bus, _guard)) = $make else { return };
+            super::publishes_to_one_queue(bus).await;
+        }
     };
 }
 
@@ -205,6 +433,33 @@ mod memory {
     }
 
     contract_tests!(make());
+}
+
+/// The embedded node's bus: the same contract, stored in a SQLite file, and across a restart.
+mod memory_durable {
+    use super::*;
+    use crate::bus::memory::InMemoryBus;
+
+    async fn make() -> Option<(SharedBus, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = InMemoryBus::open(&dir.path().join("bus.sqlite"))
+            .await
+            .unwrap();
+        Some((Arc::new(bus) as SharedBus, dir))
+    }
+
+    contract_tests!(make().await);
+
+    #[tokio::test]
+    async fn survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bus.sqlite");
+        super::survives_a_restart(|| {
+            let path = path.clone();
+            async move { Arc::new(InMemoryBus::open(&path).await.unwrap()) as SharedBus }
+        })
+        .await;
+    }
 }
 
 mod amqp {
@@ -230,6 +485,31 @@ mod amqp {
     }
 
     contract_tests!(make().await);
+
+    #[tokio::test]
+    async fn survives_a_restart() {
+        let Some(base) = server_url(AMQP_ENV, "amqp bus restart") else {
+            return;
+        };
+        let vhost = TestVhost::create(&base).expect("test vhost");
+        let url = vhost.url.clone();
+        super::survives_a_restart(|| {
+            let url = url.clone();
+            async move {
+                Arc::new(
+                    AmqpBus::connect(
+                        &url,
+                        "restart-test",
+                        QueueType::Quorum,
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .expect("connect"),
+                ) as SharedBus
+            }
+        })
+        .await;
+    }
 }
 
 #[allow(dead_code)]

@@ -1,13 +1,18 @@
 //! The event bus: one trait, two implementations that pass the same contract tests.
 //!
-//! - [`memory::InMemoryBus`]: the embedded default, one process, no server.
+//! - [`memory::InMemoryBus`]: the embedded default, one process, no server; durable in a SQLite
+//!   file when opened with a path (what the node uses), or purely in memory (tests).
 //! - [`amqp::AmqpBus`]: RabbitMQ via lapin: durable topic exchanges, publisher confirms, durable
 //!   (quorum) queues per consumer, dead-lettering of poison messages.
 //!
 //! Semantics both honour: a publish returns once every message is safely stored (confirmed);
-//! a message routes to every queue bound to a matching pattern (`*` one word, `#` any words);
+//! a message routes to every queue bound to a matching pattern (`*` one word, `#` any words), and
+//! one that reaches no queue is **not** stored and fails the publish ([`BusError::Unroutable`]);
 //! a queue keeps messages while no consumer is attached; a delivery not acknowledged (consumer
-//! gone, connection lost) is redelivered; a dead-lettered delivery goes to `{queue}.dead`.
+//! gone, connection lost) is redelivered, in its place; a consumer queue gives its deliveries to
+//! one subscriber at a time (single active consumer), the next taking over when it goes; a
+//! dead-lettered delivery goes to `{queue}.dead`; a queue may bound its messages' age and its
+//! length (dropping the oldest).
 
 use std::{collections::BTreeMap, fmt, sync::Arc};
 
@@ -25,6 +30,13 @@ pub enum BusError {
     Unavailable(String),
     #[error("broker refused the message: {0}")]
     Refused(String),
+    /// The message reached no queue (mandatory publish returned). Messages before it in the same
+    /// publish were stored; it and those after it may not have been.
+    #[error("no queue receives {routing_key} (message {message_id})")]
+    Unroutable {
+        routing_key: String,
+        message_id: String,
+    },
     #[error("bus error: {0}")]
     Other(String),
 }
@@ -74,6 +86,13 @@ pub struct QueueSpec {
     /// Deliveries in flight (unacknowledged) at once.
     pub prefetch: u16,
     pub kind: QueueKind,
+    /// One subscriber at a time receives the queue's deliveries (`x-single-active-consumer`), so
+    /// replicas of a consumer apply a stream in order. On by default.
+    pub single_active_consumer: bool,
+    /// Messages older than this are dropped (`x-message-ttl`).
+    pub message_ttl_ms: Option<u32>,
+    /// At most this many ready messages; the oldest are dropped (`x-max-length`, drop-head).
+    pub max_length: Option<u32>,
 }
 
 impl QueueSpec {
@@ -83,7 +102,29 @@ impl QueueSpec {
             bindings,
             prefetch: 32,
             kind: QueueKind::Consumer,
+            single_active_consumer: true,
+            message_ttl_ms: None,
+            max_length: None,
         }
+    }
+
+    /// Drops messages older than `ms` (a request nobody served in time is stale).
+    pub fn with_message_ttl(mut self, ms: u32) -> Self {
+        self.message_ttl_ms = Some(ms);
+        self
+    }
+
+    /// Keeps at most `n` ready messages, dropping the oldest.
+    pub fn with_max_length(mut self, n: u32) -> Self {
+        self.max_length = Some(n);
+        self
+    }
+
+    /// Lets several subscribers share the deliveries, for a consumer that does not depend on
+    /// their order (it orders by construction, like the national aggregator).
+    pub fn order_insensitive(mut self) -> Self {
+        self.single_active_consumer = false;
+        self
     }
 
     pub fn dead_letter_queue_name(&self) -> String {
@@ -97,6 +138,9 @@ impl QueueSpec {
             bindings: Vec::new(),
             prefetch: self.prefetch,
             kind: QueueKind::DeadLetters,
+            single_active_consumer: true,
+            message_ttl_ms: None,
+            max_length: None,
         }
     }
 }
@@ -199,6 +243,16 @@ pub trait EventBus: Send + Sync + 'static {
     /// Declares the queue and starts consuming it. Survives broker restarts (reconnects).
     async fn subscribe(&self, queue: &QueueSpec) -> Result<Subscription, BusError>;
 
+    /// Publishes one message to the named queue only (RabbitMQ's default exchange), confirmed;
+    /// [`BusError::Unroutable`] when the queue does not exist. Redriving a dead letter uses it.
+    async fn publish_to_queue(&self, queue: &str, message: &Message) -> Result<(), BusError> {
+        let _ = (queue, message);
+        Err(BusError::Other(format!(
+            "the {} bus cannot publish to a single queue",
+            self.kind()
+        )))
+    }
+
     /// `memory` or `amqp`, for logs and the demo summary.
     fn kind(&self) -> &'static str;
 }
@@ -226,7 +280,10 @@ pub async fn connect(
                 .await?,
             ))
         }
-        None => Ok(Arc::new(memory::InMemoryBus::new())),
+        // Durable: what was published survives a crash or restart of the embedded node.
+        None => Ok(Arc::new(
+            memory::InMemoryBus::open(&config.data_dir.join("bus.sqlite")).await?,
+        )),
     }
 }
 
