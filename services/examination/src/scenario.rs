@@ -15,7 +15,7 @@ use std::{fmt, time::Duration};
 
 use anyhow::{Context, bail};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use chrono::Duration as Days;
+use chrono::TimeDelta;
 use cplds_proto::v1::{self as pb, examination_service_client::ExaminationServiceClient};
 use cplds_runtime::auth::Role;
 use ed25519_dalek::{Signer, SigningKey};
@@ -210,7 +210,7 @@ pub async fn run(
         .as_ref()
         .context("the admitted list has no publication time")?;
     let published = cplds_runtime::time::from_timestamp(published).map_err(anyhow::Error::msg)?;
-    let starts_on = cplds_runtime::time::paris_date(published) - Days::days(2);
+    let starts_on = cplds_runtime::time::paris_date(published) - TimeDelta::days(2);
     if session::bounds(year).is_none_or(|(first, _)| starts_on < first) {
         bail!("the {year} list was published too early for a session of {year} held before it");
     }
@@ -219,7 +219,7 @@ pub async fn run(
             pb::CreateExamSessionRequest {
                 year,
                 starts_on: starts_on.to_string(),
-                ends_on: (starts_on + Days::days(1)).to_string(),
+                ends_on: (starts_on + TimeDelta::days(1)).to_string(),
                 appeal_window_days: 30,
             },
             &office,
@@ -371,7 +371,7 @@ pub async fn run(
     // Épreuve 1 on the first day, one candidate every 45 minutes before each board; épreuve 2
     // on the second day, the board hearing one candidate every 30 minutes while the next
     // prepares.
-    let day = |d: i64| (starts_on + chrono::Duration::days(d)).to_string();
+    let day = |d: i64| (starts_on + TimeDelta::days(d)).to_string();
     let at = |d: i64, minutes: i64| format!("{}T{:02}:{:02}", day(d), minutes / 60, minutes % 60);
     for (b, board) in boards.iter().enumerate() {
         for (k, c) in board.candidates.iter().enumerate() {

@@ -239,7 +239,7 @@ impl Inner {
         caller: &Caller,
         b: &board::Model,
     ) -> ServiceResult<()> {
-        if access::sees_every_candidate(&capacities(caller, "GetBoard")) {
+        if access::sees_all(&capacities(caller, "GetBoard")) {
             return Ok(());
         }
         member_of(caller, b, &store::members_of(db, &b.id).await?)?;
@@ -275,7 +275,7 @@ impl Inner {
         let (session_id, p) = v.finish_with((session_id, p))?;
         let db = &self.core.db;
         self.session(db, &session_id).await?;
-        let only = if access::sees_every_candidate(&capacities(&caller, "ListBoards")) {
+        let only = if access::sees_all(&capacities(&caller, "ListBoards")) {
             None
         } else {
             Some(self.my_boards(db, &caller, Some(&session_id)).await?)
@@ -300,27 +300,30 @@ impl Inner {
         req: pb::RegisterBoardMemberKeyRequest,
     ) -> ServiceResult<pb::ExamBoardMember> {
         let r = parse_key_registration(&req)?;
-        let by_office = caller.has(Role::ExamOffice);
-        let uow = self.core.begin().await?;
-        let b = self.board(uow.txn(), &r.board_id).await?;
-        let s = self.session_locked(uow.txn(), &b.session_id).await?;
-        ensure_open(&s)?;
-        let members = store::members_of(uow.txn(), &b.id).await?;
-        let seat = match (by_office, r.member_id.as_deref()) {
-            (true, Some(id)) => members
-                .iter()
-                .find(|m| m.id == id)
-                .cloned()
-                .ok_or_else(|| ServiceError::not_found(format!("member {id} of board {}", b.id)))?,
+        let by_office = match (caller.has(Role::ExamOffice), r.member_id.as_deref()) {
+            (true, Some(id)) => Some(id),
             (true, None) => {
                 return Err(ServiceError::invalid(
                     "member_id",
                     "is required: the exam office names the seat whose key it registers",
                 ));
             }
-            (false, id) => {
+            (false, _) => None,
+        };
+        let uow = self.core.begin().await?;
+        let b = self.board(uow.txn(), &r.board_id).await?;
+        let s = self.session_locked(uow.txn(), &b.session_id).await?;
+        ensure_open(&s)?;
+        let members = store::members_of(uow.txn(), &b.id).await?;
+        let seat = match by_office {
+            Some(id) => members
+                .iter()
+                .find(|m| m.id == id)
+                .cloned()
+                .ok_or_else(|| ServiceError::not_found(format!("member {id} of board {}", b.id)))?,
+            None => {
                 let mine = member_of(&caller, &b, &members)?;
-                if id.is_some_and(|id| id != mine.id) {
+                if r.member_id.as_ref().is_some_and(|id| *id != mine.id) {
                     return Err(ServiceError::PermissionDenied(
                         "a member registers only their own key; the exam office registers others'"
                             .into(),
@@ -337,7 +340,7 @@ impl Inner {
             kind: "board_member",
             subject: &row.id,
             actor: &caller.subject,
-            action: if by_office {
+            action: if by_office.is_some() {
                 "key_registered_by_exam_office"
             } else {
                 "key_replaced_with_old_key"

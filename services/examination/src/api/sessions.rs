@@ -93,7 +93,7 @@ impl Inner {
         );
         let p = v.finish_with(p)?;
         let db = &self.core.db;
-        let only = if access::sees_every_candidate(&capacities(&caller, "ListExamCandidates")) {
+        let only = if access::sees_all(&capacities(&caller, "ListExamCandidates")) {
             None
         } else {
             let boards = self.my_boards(db, &caller, None).await?;

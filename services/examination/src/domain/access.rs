@@ -62,8 +62,9 @@ pub fn reach(capacities: &[Capacity], r: Relation) -> Option<Capacity> {
     })
 }
 
-/// Whether lists show every candidate (the office) or only those of the caller's boards.
-pub fn sees_every_candidate(capacities: &[Capacity]) -> bool {
+/// Whether the caller sees every candidate and board (the office) or only those of the boards
+/// they sit on.
+pub fn sees_all(capacities: &[Capacity]) -> bool {
     capacities.contains(&Capacity::Office)
 }
 
@@ -117,8 +118,8 @@ mod tests {
     fn the_office_reaches_everyone() {
         let c = capacities(&roles(&[Role::Recteur, Role::Candidate]), READ_RESULT);
         assert_eq!(reach(&c, Relation::default()), Some(Capacity::Office));
-        assert!(sees_every_candidate(&c));
-        assert!(!sees_every_candidate(&capacities(
+        assert!(sees_all(&c));
+        assert!(!sees_all(&capacities(
             &roles(&[Role::BoardMember]),
             READ_CANDIDATE
         )));
