@@ -5,8 +5,8 @@
 //! only marks for their own board, a candidate only reads their own results) is checked here.
 //!
 //! Who reaches a candidate's records is decided by [`crate::domain::access`] from the
-//! caller's roles the method allows (the [`RULES`] of the policy, so the layer and the handler
-//! read the same table) and how the candidate stands to them ([`Inner::reach`]).
+//! caller's roles the method allows (the `RULES` of the policy, so the layer and the handler
+//! read the same table) and how the candidate stands to them (`Inner::reach`).
 //!
 //! By area: [`sessions`] (the copy of the admitted list, sessions, the jury president),
 //! [`boards`] (boards, seats, keys, assignments), [`schedule`] (slots and convocations),
