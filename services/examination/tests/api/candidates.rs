@@ -1,8 +1,10 @@
 //! The exam's copy of the admitted list: registration's events in any order, a candidate's own
 //! record, pages.
 
-use cplds_proto::v1::{self as pb, event_envelope::Payload};
-use cplds_runtime::auth::Role;
+use cplds_proto::v1::{
+    self as pb, admin_service_client::AdminServiceClient, event_envelope::Payload,
+};
+use cplds_runtime::{auth::Role, testing::wait_for};
 use tonic::Code;
 
 use crate::helpers::*;
@@ -97,11 +99,29 @@ async fn registration_events_reach_the_copy_in_any_order(backend: Backend) {
     assert!(by_id(&c).withdrawn);
     assert_eq!(by_id(&a).email, "c1@ac-toulouse.fr");
     assert_eq!(by_id(&a).workplace_uai, uai(1));
-    // The list's malformed entry is kept as a dead letter, for the operator to see and redrive.
-    let dead = t.node.wait_dead_letters("examination", 1).await;
+    // The consumer keeps what it refused as a dead letter, which the operator sees.
+    let admin = AdminServiceClient::new(t.node.channel().await);
+    let it = t.token("it@ac-toulouse.fr", &[Role::ItAdmin]);
+    let dead = wait_for(EXAM_TIMEOUT, "the refused list as a dead letter", || {
+        let mut admin = admin.clone();
+        let req = authed(
+            pb::ListDeadLettersRequest {
+                service: "examination".into(),
+                ..Default::default()
+            },
+            &it,
+        );
+        async move {
+            let dead = admin.list_dead_letters(req).await.ok()?.into_inner();
+            (!dead.dead_letters.is_empty()).then_some(dead.dead_letters)
+        }
+    })
+    .await;
     assert_eq!(
-        dead[0].routing_key,
-        "toulouse.registration.admitted_list_published"
+        dead.iter()
+            .map(|d| d.routing_key.as_str())
+            .collect::<Vec<_>>(),
+        ["toulouse.registration.admitted_list_published"]
     );
 }
 
