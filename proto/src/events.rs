@@ -28,6 +28,7 @@ impl Payload {
             DeliberationClosed(_) => "deliberation_closed",
             ResultsPublished(_) | NationalResultsPublished(_) => "results_published",
             AppealDecided(_) => "appeal_decided",
+            JuryRemarksPublished(_) => "jury_remarks_published",
             NationalExamResult(_) => "exam_result",
             CertificateIssued(_) | NationalCertificateIssued(_) => "certificate_issued",
             CertificateRevoked(_) | NationalCertificateRevoked(_) => "certificate_revoked",
@@ -67,6 +68,7 @@ impl Payload {
             | DeliberationClosed(_)
             | ResultsPublished(_)
             | AppealDecided(_)
+            | JuryRemarksPublished(_)
             | CertificateIssued(_)
             | CertificateRevoked(_) => Stream::Internal,
             NationalCampaignOpened(_)

@@ -33,24 +33,28 @@ use crate::{
 
 /// The consumer of a node's examination events.
 pub fn consumer(academy: &'static Academy, clock: SharedClock) -> Consumer {
-    let code = academy.code;
     Consumer {
         name: "certification.examination".into(),
-        queue: QueueSpec::new(
-            format!("{code}.certification"),
-            vec![
-                Binding::new(
-                    Stream::Internal,
-                    format!("{code}.examination.results_published"),
-                ),
-                Binding::new(
-                    Stream::Internal,
-                    format!("{code}.examination.appeal_decided"),
-                ),
-            ],
-        ),
+        queue: queue(academy.code),
         handler: Arc::new(ExaminationEvents { academy, clock }),
     }
+}
+
+/// The queue of examination's results and appeal decisions.
+pub fn queue(code: &str) -> QueueSpec {
+    QueueSpec::new(
+        format!("{code}.certification"),
+        vec![
+            Binding::new(
+                Stream::Internal,
+                format!("{code}.examination.results_published"),
+            ),
+            Binding::new(
+                Stream::Internal,
+                format!("{code}.examination.appeal_decided"),
+            ),
+        ],
+    )
 }
 
 pub struct ExaminationEvents {

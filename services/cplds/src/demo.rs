@@ -70,8 +70,11 @@ const OTHERS: &[(&str, &[&str])] = &[
 ];
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<Demo> {
-    // One in-process bus stands for every broker and the federation between them.
-    let bus: SharedBus = Arc::new(InMemoryBus::new());
+    // One in-process bus stands for every broker and the federation between them; kept in a file
+    // of the demo's directory, so a crash loses nothing in flight.
+    std::fs::create_dir_all(&opts.data_dir)
+        .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    let bus: SharedBus = Arc::new(InMemoryBus::open(&opts.data_dir.join("bus.sqlite")).await?);
     let toulouse = {
         let mut spec = LocalNodeSpec::new(
             "toulouse",

@@ -52,3 +52,20 @@ pub fn academy_modules(names: &[String]) -> anyhow::Result<Vec<Arc<dyn ServiceMo
         })
         .collect()
 }
+
+/// The académie's services that `names` leaves to other processes (none when all run here):
+/// their queues are declared and awaited by this node too.
+pub fn peer_modules(names: &[String]) -> anyhow::Result<Vec<Arc<dyn ServiceModule>>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let others: Vec<String> = SERVICES
+        .iter()
+        .filter(|s| !names.iter().any(|n| n == *s))
+        .map(|s| (*s).to_owned())
+        .collect();
+    if others.is_empty() {
+        return Ok(Vec::new());
+    }
+    academy_modules(&others)
+}

@@ -337,6 +337,7 @@ async fn node(args: NodeArgs) -> anyhow::Result<()> {
         .context("connecting to the event bus")?;
     let node = host::start(NodeSpec {
         modules: cplds::academy_modules(&args.services)?,
+        peers: cplds::peer_modules(&args.services)?,
         config,
         node: Node::Academy(academy),
         bus,
@@ -357,6 +358,7 @@ async fn national(args: NationalArgs) -> anyhow::Result<()> {
         .context("connecting to the event bus")?;
     let node = host::start(NodeSpec {
         modules: cplds::national_modules(),
+        peers: Vec::new(),
         node: Node::National,
         config,
         bus,

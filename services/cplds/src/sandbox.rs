@@ -71,6 +71,7 @@ impl LocalNode {
             config: config.clone(),
             node,
             modules,
+            peers: Vec::new(),
             bus,
             clock,
             listener: Some(listener),

@@ -24,15 +24,20 @@ use crate::{
 pub fn consumer(academy: &str) -> Consumer {
     Consumer {
         name: NAME.to_owned(),
-        queue: QueueSpec::new(
-            format!("{academy}.{NAME}"),
-            vec![Binding::new(
-                Stream::Internal,
-                format!("{academy}.registration.*"),
-            )],
-        ),
+        queue: queue(academy),
         handler: Arc::new(RegistrationEvents),
     }
+}
+
+/// The queue of registration's events.
+pub fn queue(academy: &str) -> QueueSpec {
+    QueueSpec::new(
+        format!("{academy}.{NAME}"),
+        vec![Binding::new(
+            Stream::Internal,
+            format!("{academy}.registration.*"),
+        )],
+    )
 }
 
 pub struct RegistrationEvents;

@@ -1,7 +1,8 @@
 //! What the exam publishes. Internal events carry what the académie's other services need
-//! (certification issues certificates from them, names included); national ones carry only the
-//! pseudonymous key and statistical attributes (design rule 5): no name, e-mail, staff number or
-//! establishment code ever goes there.
+//! (certification issues certificates from them, names included; the results carry the date of
+//! the deliberation, which is the date of admission; the académie's report takes the jury's
+//! remarks); national ones carry only the pseudonymous key and statistical attributes (design
+//! rule 5): no name, e-mail, staff number or establishment code ever goes there.
 
 use chrono::{DateTime, Utc};
 use cplds_proto::v1::{self as pb, event_envelope::Payload};
@@ -10,10 +11,16 @@ use cplds_runtime::time::to_timestamp;
 use crate::{
     domain::{
         decision::{Decision, Outcome},
+        jury::Remarks,
         mark::PartResult,
     },
     store::{candidate, session},
 };
+
+/// When the session's deliberation closed: the date of admission of its results.
+fn deliberated_at(s: &session::Model) -> Option<prost_types::Timestamp> {
+    s.deliberation_closed_at.map(to_timestamp)
+}
 
 pub fn profile(c: &candidate::Model) -> pb::CandidateProfile {
     pb::CandidateProfile {
@@ -95,6 +102,7 @@ pub fn deliberation_closed(
         year: s.year,
         decisions: candidate_decisions(decisions),
         minutes_sha256: minutes_sha256.to_owned(),
+        deliberated_at: deliberated_at(s),
     })
 }
 
@@ -109,6 +117,7 @@ pub fn results_published(
         year: s.year,
         decisions: candidate_decisions(decisions),
         published_at: Some(to_timestamp(at)),
+        deliberated_at: deliberated_at(s),
     })];
     out.extend(decisions.iter().map(|(c, d)| national_result(s.year, c, d)));
     out.push(Payload::NationalResultsPublished(
@@ -138,9 +147,26 @@ pub fn appeal_decided(
         candidacy_id: c.candidacy_id.clone(),
         outcome: if upheld { "UPHELD" } else { "DISMISSED" }.to_owned(),
         decision: Some(candidate_decision(c, after)),
+        deliberated_at: deliberated_at(s),
     })];
     if upheld {
         out.push(national_result(s.year, c, after));
     }
     out
+}
+
+/// The jury's remarks published for the académie's session report.
+pub fn jury_remarks_published(s: &session::Model, r: &Remarks) -> Payload {
+    Payload::JuryRemarksPublished(pb::JuryRemarksPublished {
+        year: s.year,
+        session_id: s.id.clone(),
+        general_remarks: r.general_remarks.clone(),
+        part_1_remarks: r.part_1_remarks.clone(),
+        part_2_remarks: r.part_2_remarks.clone(),
+        advice: r.advice.clone(),
+        positive_points: r.positive_points.clone(),
+        points_to_improve: r.points_to_improve.clone(),
+        points_to_avoid: r.points_to_avoid.clone(),
+        conditions: r.conditions.clone(),
+    })
 }

@@ -1,20 +1,27 @@
 //! A typical exam session, driven through the public gRPC client only: the session, boards
-//! (with one refused conflict of interest), assignments, the schedule, convocations (one re-sent
-//! after a change), marks entered twice blind (one mismatch reconciled by the president), the
-//! signed deliberation and the publication of results. The integration tests and `cplds demo`
-//! run it against a node where registration has published its admitted list.
+//! (with one refused conflict of interest), the presidents' keys registered by the exam office,
+//! the jury president, assignments, the schedule, convocations (one re-sent after a change),
+//! marks entered twice blind (one mismatch reconciled by the president), the deliberation
+//! signed by the jury president, the publication of results and the jury's remarks. The
+//! integration tests and `cplds demo` run it against a node where registration has published
+//! its admitted list.
+//!
+//! Marks are entered once an épreuve has begun and the deliberation follows the last one, by
+//! the node's clock, which a client cannot move: the épreuves are held on the two days before
+//! the day the admitted list was published (the session of the list's year may start in the
+//! autumn before), so the whole session is over when the scenario enters its marks.
 
 use std::{fmt, time::Duration};
 
 use anyhow::{Context, bail};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use chrono::NaiveDate;
+use chrono::TimeDelta;
 use cplds_proto::v1::{self as pb, examination_service_client::ExaminationServiceClient};
 use cplds_runtime::auth::Role;
 use ed25519_dalek::{Signer, SigningKey};
 use tonic::{Code, transport::Channel};
 
-use crate::domain::people::uai_of;
+use crate::domain::{people::uai_of, session};
 
 type Client = ExaminationServiceClient<Channel>;
 
@@ -38,6 +45,8 @@ pub struct ScenarioSummary {
     pub minutes_sha256: String,
     pub minutes_signed_by: String,
     pub newly_published: bool,
+    /// The version of the jury's remarks published for the report.
+    pub jury_remarks_version: u32,
     pub statistics: pb::ExamStatistics,
 }
 
@@ -64,6 +73,11 @@ impl fmt::Display for ScenarioSummary {
             f,
             "  minutes signed by {} (SHA-256 {})",
             self.minutes_signed_by, self.minutes_sha256
+        )?;
+        writeln!(
+            f,
+            "  the jury's remarks for the session report published (version {})",
+            self.jury_remarks_version
         )?;
         writeln!(
             f,
@@ -120,6 +134,8 @@ const MEMBER_NAMES: &[(&str, &str)] = &[
 struct Board {
     id: String,
     president: String,
+    /// The president's seat (board member id).
+    seat: String,
     member: String,
     key: SigningKey,
     candidates: Vec<pb::ExamCandidate>,
@@ -188,13 +204,22 @@ pub async fn run(
         .cloned()
         .collect();
 
-    let starts_on = NaiveDate::from_ymd_opt(year, 12, 1).context("session year")?;
+    // The two days before the list's publication (see the module's comment).
+    let published = list
+        .publish_time
+        .as_ref()
+        .context("the admitted list has no publication time")?;
+    let published = cplds_runtime::time::from_timestamp(published).map_err(anyhow::Error::msg)?;
+    let starts_on = cplds_runtime::time::paris_date(published) - TimeDelta::days(2);
+    if session::bounds(year).is_none_or(|(first, _)| starts_on < first) {
+        bail!("the {year} list was published too early for a session of {year} held before it");
+    }
     let session = client
         .create_exam_session(authed(
             pb::CreateExamSessionRequest {
                 year,
                 starts_on: starts_on.to_string(),
-                ends_on: (starts_on + chrono::Duration::days(11)).to_string(),
+                ends_on: (starts_on + TimeDelta::days(1)).to_string(),
                 appeal_window_days: 30,
             },
             &office,
@@ -269,26 +294,47 @@ pub async fn run(
             .await
             .context("creating a board")?
             .into_inner();
-        // The president's key stays with the president; the service learns the public half.
+        // The president's key stays with the president; they hand the public half to the exam
+        // office, which registers it (a token alone never sets a key).
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let seat = created
+            .members
+            .iter()
+            .find(|m| m.email == president)
+            .map(|m| m.id.clone())
+            .context("the president's seat")?;
         client
             .register_board_member_key(authed(
                 pb::RegisterBoardMemberKeyRequest {
                     board_id: created.id.clone(),
                     public_key: STANDARD.encode(key.verifying_key().as_bytes()),
+                    member_id: seat.clone(),
+                    old_key_signature: String::new(),
                 },
-                &token(&president, &[Role::BoardMember]),
+                &office,
             ))
             .await
             .context("registering the president's key")?;
         boards.push(Board {
             id: created.id,
             president,
+            seat,
             member,
             key,
             candidates: Vec::new(),
         });
     }
+    // The president of the first board presides the jury of the session.
+    client
+        .appoint_jury_president(authed(
+            pb::AppointJuryPresidentRequest {
+                session_id: session.id.clone(),
+                member_id: boards[0].seat.clone(),
+            },
+            &office,
+        ))
+        .await
+        .context("appointing the jury president")?;
 
     let mut conflicts_refused = 0;
     for (i, c) in active.iter().enumerate() {
@@ -325,7 +371,7 @@ pub async fn run(
     // Épreuve 1 on the first day, one candidate every 45 minutes before each board; épreuve 2
     // on the second day, the board hearing one candidate every 30 minutes while the next
     // prepares.
-    let day = |d: i64| (starts_on + chrono::Duration::days(d)).to_string();
+    let day = |d: i64| (starts_on + TimeDelta::days(d)).to_string();
     let at = |d: i64, minutes: i64| format!("{}T{:02}:{:02}", day(d), minutes / 60, minutes % 60);
     for (b, board) in boards.iter().enumerate() {
         for (k, c) in board.candidates.iter().enumerate() {
@@ -450,8 +496,8 @@ pub async fn run(
         }
     }
 
-    // The deliberation: the president of the first board prepares the minutes, signs their
-    // digest with their own key, and closes.
+    // The deliberation: the jury president prepares the minutes, signs their digest with their
+    // own key, and closes for the whole session.
     let president = token(&boards[0].president, &[Role::BoardMember]);
     let draft = client
         .prepare_minutes(authed(
@@ -487,6 +533,7 @@ pub async fn run(
         .await
         .context("publishing the results")?
         .into_inner();
+    let remarks = publish_remarks(&mut client, &session.id, &president).await?;
     let statistics = client
         .get_exam_statistics(authed(
             pb::GetExamStatisticsRequest {
@@ -511,6 +558,53 @@ pub async fn run(
         minutes_sha256: minutes.sha256,
         minutes_signed_by: minutes.signed_by,
         newly_published: published.newly_published,
+        jury_remarks_version: remarks.version,
         statistics,
     })
+}
+
+/// The jury president writes the jury's remarks for the session report, then publishes them.
+async fn publish_remarks(
+    client: &mut Client,
+    session_id: &str,
+    president: &str,
+) -> anyhow::Result<pb::JuryRemarks> {
+    client
+        .save_jury_remarks(authed(
+            pb::SaveJuryRemarksRequest {
+                session_id: session_id.to_owned(),
+                sections: Some(pb::JuryRemarkSections {
+                    general_remarks: "Une session de bon niveau : les candidats connaissent les \
+                        dispositifs de la MLDS et savent les situer dans l'établissement."
+                        .into(),
+                    part_1_remarks: "Les séances de formation sont bien construites ; \
+                        l'entretien montre parfois un retour réflexif trop rapide."
+                        .into(),
+                    part_2_remarks: "Les diagnostics de l'étude de cas gagnent à s'appuyer \
+                        davantage sur les partenaires (CIO, PSAD, réseaux FOQUALE)."
+                        .into(),
+                    advice: "Préparer l'épreuve 1 avec un groupe de jeunes connu du candidat."
+                        .into(),
+                    positive_points: "Connaissance des publics et des partenaires.".into(),
+                    points_to_improve: "L'analyse de sa propre pratique.".into(),
+                    points_to_avoid: "Les séances individuelles, non recevables.".into(),
+                    conditions: "Deux épreuves notées sur 20 ; une note inférieure ou égale \
+                        à 5 est éliminatoire ; le certificat exige un total d'au moins 20 sur 40."
+                        .into(),
+                }),
+            },
+            president,
+        ))
+        .await
+        .context("writing the jury's remarks")?;
+    Ok(client
+        .publish_jury_remarks(authed(
+            pb::PublishJuryRemarksRequest {
+                session_id: session_id.to_owned(),
+            },
+            president,
+        ))
+        .await
+        .context("publishing the jury's remarks")?
+        .into_inner())
 }

@@ -17,7 +17,6 @@ use cplds_runtime::{
     time::{paris_date, to_timestamp},
 };
 use sea_orm::{DatabaseConnection, DbErr, Set};
-use sea_orm_migration::MigratorTrait;
 
 use crate::{
     NAME,
@@ -35,7 +34,7 @@ impl ServiceModule for ReportingModule {
     }
 
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        Migrator::up(db, None).await
+        cplds_runtime::db::migrate::<Migrator>(db).await
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {

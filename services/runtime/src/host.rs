@@ -129,6 +129,14 @@ pub trait ServiceModule: Send + Sync + 'static {
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr>;
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()>;
+
+    /// The consumer queues this service has in an académie node (those it mounts). A process
+    /// running other services of the académie declares them too and holds back an internal event
+    /// that one of them awaits until the queue exists: with one process per service, the first
+    /// to start does not publish into the void.
+    fn queues(&self, _node: Node) -> Vec<crate::bus::QueueSpec> {
+        Vec::new()
+    }
 }
 
 /// Everything a node needs that is not in the configuration.
@@ -136,6 +144,9 @@ pub struct NodeSpec {
     pub config: Config,
     pub node: Node,
     pub modules: Vec<Arc<dyn ServiceModule>>,
+    /// The académie's other services, run by other processes: their queues are declared and
+    /// awaited here too (see [`ServiceModule::queues`]).
+    pub peers: Vec<Arc<dyn ServiceModule>>,
     pub bus: SharedBus,
     pub clock: SharedClock,
     /// Bind here instead of `config.listen` (tests pass a listener on port 0).
@@ -178,6 +189,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         config,
         node,
         modules,
+        peers,
         bus,
         clock,
         listener,
@@ -292,6 +304,16 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             .with_context(|| format!("declaring queue {}", c.queue.name))?;
         for relay in relays.values() {
             relay.expect(c.queue.bindings.iter().cloned());
+        }
+    }
+    for queue in peers.iter().flat_map(|p| p.queues(node)) {
+        // Best effort: a broker user limited to its own service may not declare another's queue,
+        // which the broker definitions then declare. Either way the relays wait for it.
+        if let Err(e) = bus.declare(&queue).await {
+            tracing::warn!(queue = %queue.name, error = %e, "could not declare a peer service's queue; the broker definitions must");
+        }
+        for relay in relays.values() {
+            relay.expect(queue.bindings.iter().cloned());
         }
     }
     for (c, database, outbox) in consumers {

@@ -305,6 +305,31 @@ impl TestNodeOptions {
 }
 
 impl TestNode {
+    /// Waits until `service`'s database keeps at least `n` dead letters (of every consumer of
+    /// that service), and returns them oldest first.
+    pub async fn wait_dead_letters(
+        &self,
+        service: &str,
+        n: usize,
+    ) -> Vec<crate::dead_letters::DeadLetter> {
+        let db = self.node.databases.get(service).cloned();
+        wait_for(
+            std::time::Duration::from_secs(20),
+            &format!("{n} dead letter(s) in {service}"),
+            || {
+                let db = db.clone();
+                async move {
+                    let db = db?;
+                    let found = crate::dead_letters::list(&db, None, true, 0, 1_000)
+                        .await
+                        .ok()?;
+                    (found.len() >= n).then_some(found)
+                }
+            },
+        )
+        .await
+    }
+
     pub async fn start(opts: TestNodeOptions) -> anyhow::Result<Self> {
         crate::install_crypto_provider();
         crate::telemetry::init_for_tests();
@@ -341,6 +366,7 @@ impl TestNode {
             config: config.clone(),
             node: crate::node::Node::parse(&opts.academy).map_err(anyhow::Error::msg)?,
             modules: opts.modules,
+            peers: Vec::new(),
             bus: bus.clone(),
             clock: clock.clone(),
             listener: Some(listener),

@@ -132,6 +132,7 @@ fn start_node(data_dir: &Path) -> tokio::runtime::Runtime {
             config,
             node: cplds_runtime::node::Node::parse("toulouse").unwrap(),
             modules: vec![Arc::new(Stream300)],
+            peers: Vec::new(),
             bus,
             clock: clock::system(),
             listener: Some(listener),

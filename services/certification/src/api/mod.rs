@@ -32,7 +32,6 @@ use cplds_runtime::{
     web::{PublicBase, route_prefix},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
-use sea_orm_migration::MigratorTrait;
 use tokio::sync::OnceCell;
 
 use crate::{
@@ -54,7 +53,14 @@ impl ServiceModule for CertificationModule {
     }
 
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        Migrator::up(db, None).await
+        cplds_runtime::db::migrate::<Migrator>(db).await
+    }
+
+    fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
+        node.academy()
+            .map(|a| crate::consumer::queue(a.code))
+            .into_iter()
+            .collect()
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {

@@ -174,6 +174,7 @@ pub fn results(year: i32, decisions: Vec<pb::CandidateDecision>) -> Payload {
         year,
         decisions,
         published_at: Some(to_timestamp(parse_paris_local("2025-07-03T10:00").unwrap())),
+        deliberated_at: Some(to_timestamp(parse_paris_local("2025-07-02T17:00").unwrap())),
     })
 }
 
@@ -184,6 +185,7 @@ pub fn appeal(outcome: &str, d: pb::CandidateDecision) -> Payload {
         candidacy_id: d.candidacy_id.clone(),
         outcome: outcome.into(),
         decision: Some(d),
+        deliberated_at: Some(to_timestamp(parse_paris_local("2025-07-02T17:00").unwrap())),
     })
 }
 
@@ -546,6 +548,7 @@ pub async fn start_keyed(
         config: config.clone(),
         node: cplds_runtime::node::Node::parse("toulouse").unwrap(),
         modules: vec![Arc::new(CertificationModule)],
+        peers: Vec::new(),
         bus: bus.clone(),
         clock,
         listener: Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),

@@ -2,16 +2,12 @@
 //! whatever the redeliveries; cancelled and reinstated by later decisions; a malformed event
 //! refused whole.
 
-use cplds_proto::v1::{self as pb, EventEnvelope};
-use cplds_runtime::{
-    bus::QueueSpec,
-    testing::{authed, precondition_rule},
-};
-use prost::Message as _;
+use cplds_proto::v1 as pb;
+use cplds_runtime::testing::{authed, precondition_rule};
 use tonic::Code;
 
 use crate::helpers::{
-    Backend, WAIT, appeal, decision, email, number_req, publish, results, session_decisions, start,
+    Backend, appeal, decision, email, number_req, publish, results, session_decisions, start,
     status, wait_certificates,
 };
 
@@ -129,20 +125,8 @@ async fn a_malformed_results_event_is_refused_whole(backend: Backend) {
     let prepared = t.prepared(1).await;
     assert_eq!(prepared[0].holder_name, "Chloé ROUX");
     assert_eq!(prepared[0].number, "CPLDS-TOULOUSE-2025-000001");
-    let dead = t
-        .node
-        .bus
-        .subscribe(&QueueSpec::new("toulouse.certification", vec![]).dead_letters())
-        .await;
-    let mut dead = dead.unwrap();
-    let d = tokio::time::timeout(WAIT, dead.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        EventEnvelope::decode(d.body.as_slice()).unwrap().r#type,
-        "results_published"
-    );
+    let dead = t.node.wait_dead_letters("certification", 1).await;
+    assert_eq!(dead[0].event_type, "results_published");
     // Nothing was prepared for the refused event: the one certificate is Roux's.
     let all = t
         .client

@@ -3,23 +3,25 @@
 
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
-    auth::Caller,
+    auth::{Caller, Role},
     db::is_unique_violation,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, Paging, new_id, parse_id},
+    kit::{self, Decided, Paging, new_id, parse_id, parse_optional_id},
     time::to_timestamp,
 };
+use ed25519_dalek::{Signature, VerifyingKey};
 use sea_orm::ConnectionTrait;
 
-use super::{Inner, convert, ensure_open, id_field, member_of};
+use super::{Inner, capacities, convert, ensure_open, id_field, member_of};
 use crate::{
     domain::{
+        access,
         board::{self as board_rules, Member},
         candidate::{self as candidate_rules, Act, Assigning},
         keys,
         people::parse_text,
     },
-    store::{self, assignment, board},
+    store::{self, assignment, board, board_member},
 };
 
 fn assignment_pb(a: &assignment::Model) -> pb::BoardAssignment {
@@ -72,6 +74,61 @@ fn parse_replacement(
         }
     };
     v.finish_with((board_id, member_id, reason, replacement))
+}
+
+/// A key registration: the board, the seat (required from the office), the new key, and the
+/// old key's signature of it (a member replacing their own).
+struct KeyRegistration {
+    board_id: String,
+    member_id: Option<String>,
+    key: VerifyingKey,
+    old_key_signature: Option<Signature>,
+}
+
+fn parse_key_registration(
+    req: &pb::RegisterBoardMemberKeyRequest,
+) -> ServiceResult<KeyRegistration> {
+    let mut v = Violations::default();
+    let board_id = v.check("board_id", parse_id(&req.board_id));
+    let member_id = v.check("member_id", parse_optional_id(&req.member_id));
+    let key = v.check("public_key", keys::parse_public_key(&req.public_key));
+    let old_key_signature = if req.old_key_signature.trim().is_empty() {
+        Some(None)
+    } else {
+        v.check(
+            "old_key_signature",
+            keys::parse_signature(&req.old_key_signature).map(Some),
+        )
+    };
+    let (board_id, member_id, key, old_key_signature) =
+        v.finish_with((board_id, member_id, key, old_key_signature))?;
+    Ok(KeyRegistration {
+        board_id,
+        member_id,
+        key,
+        old_key_signature,
+    })
+}
+
+/// A member replacing their own key: they hold one, and it signed the new one.
+fn replaced_by_holder(mine: &board_member::Model, r: &KeyRegistration) -> ServiceResult<()> {
+    let current = mine.public_key.as_deref().and_then(keys::decode_stored_key);
+    let old = keys::holder_may_replace(current)
+        .on(format!("board/{}/member/{}", mine.board_id, mine.id))?;
+    let signature = r.old_key_signature.ok_or_else(|| {
+        ServiceError::invalid(
+            "old_key_signature",
+            "is required to replace your key: sign the new key's 32 bytes with the old key",
+        )
+    })?;
+    if keys::verify_replacement(&old, &r.key, &signature) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            "old_key_signature",
+            "does not verify with your registered key over the new key's 32 bytes",
+        ))
+    }
 }
 
 impl Inner {
@@ -175,19 +232,36 @@ impl Inner {
         Ok(out)
     }
 
+    /// A board member reads the boards they sit on; the office every board.
+    async fn ensure_reads_board<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        caller: &Caller,
+        b: &board::Model,
+    ) -> ServiceResult<()> {
+        if access::sees_all(&capacities(caller, "GetBoard")) {
+            return Ok(());
+        }
+        member_of(caller, b, &store::members_of(db, &b.id).await?)?;
+        Ok(())
+    }
+
     pub(super) async fn get_board(
         &self,
-        _caller: Caller,
+        caller: Caller,
         req: pb::GetBoardRequest,
     ) -> ServiceResult<pb::ExamBoard> {
         let id = id_field("board_id", &req.board_id)?;
-        let b = self.board(&self.core.db, &id).await?;
-        self.board_pb(&self.core.db, &b).await
+        let db = &self.core.db;
+        let b = self.board(db, &id).await?;
+        self.ensure_reads_board(db, &caller, &b).await?;
+        self.board_pb(db, &b).await
     }
 
+    /// The session's boards: every one for the office, those they sit on for a member.
     pub(super) async fn list_boards(
         &self,
-        _caller: Caller,
+        caller: Caller,
         req: pb::ListBoardsRequest,
     ) -> ServiceResult<pb::ListBoardsResponse> {
         let mut v = Violations::default();
@@ -201,7 +275,12 @@ impl Inner {
         let (session_id, p) = v.finish_with((session_id, p))?;
         let db = &self.core.db;
         self.session(db, &session_id).await?;
-        let mut rows = store::boards_page(db, &session_id, &p).await?;
+        let only = if access::sees_all(&capacities(&caller, "ListBoards")) {
+            None
+        } else {
+            Some(self.my_boards(db, &caller, Some(&session_id)).await?)
+        };
+        let mut rows = store::boards_page(db, &session_id, only.as_deref(), &p).await?;
         let next_page_token = p.finish(&mut rows, |b| b.id.clone());
         let mut boards = Vec::with_capacity(rows.len());
         for b in &rows {
@@ -213,25 +292,64 @@ impl Inner {
         })
     }
 
+    /// A seat's signing key: the exam office registers any member's; a member replaces their
+    /// own only with the old key's signature of the new one.
     pub(super) async fn register_key(
         &self,
         caller: Caller,
         req: pb::RegisterBoardMemberKeyRequest,
     ) -> ServiceResult<pb::ExamBoardMember> {
-        let mut v = Violations::default();
-        let board_id = v.check("board_id", parse_id(&req.board_id));
-        let key = v.check("public_key", keys::parse_public_key(&req.public_key));
-        let (board_id, key) = v.finish_with((board_id, key))?;
+        let r = parse_key_registration(&req)?;
+        let by_office = match (caller.has(Role::ExamOffice), r.member_id.as_deref()) {
+            (true, Some(id)) => Some(id),
+            (true, None) => {
+                return Err(ServiceError::invalid(
+                    "member_id",
+                    "is required: the exam office names the seat whose key it registers",
+                ));
+            }
+            (false, _) => None,
+        };
         let uow = self.core.begin().await?;
-        let b = self.board(uow.txn(), &board_id).await?;
+        let b = self.board(uow.txn(), &r.board_id).await?;
         let s = self.session_locked(uow.txn(), &b.session_id).await?;
         ensure_open(&s)?;
         let members = store::members_of(uow.txn(), &b.id).await?;
-        let seat = member_of(&caller, &b, &members)?.clone();
+        let seat = match by_office {
+            Some(id) => members
+                .iter()
+                .find(|m| m.id == id)
+                .cloned()
+                .ok_or_else(|| ServiceError::not_found(format!("member {id} of board {}", b.id)))?,
+            None => {
+                let mine = member_of(&caller, &b, &members)?;
+                if r.member_id.as_ref().is_some_and(|id| *id != mine.id) {
+                    return Err(ServiceError::PermissionDenied(
+                        "a member registers only their own key; the exam office registers others'"
+                            .into(),
+                    ));
+                }
+                replaced_by_holder(mine, &r)?;
+                mine.clone()
+            }
+        };
         let now = uow.now();
-        let row = store::register_key(uow.txn(), seat, keys::encode_public_key(&key), now).await?;
+        let row =
+            store::register_key(uow.txn(), seat, keys::encode_public_key(&r.key), now).await?;
+        uow.record(kit::Act {
+            kind: "board_member",
+            subject: &row.id,
+            actor: &caller.subject,
+            action: if by_office.is_some() {
+                "key_registered_by_exam_office"
+            } else {
+                "key_replaced_with_old_key"
+            },
+            detail: Some(format!("key {}", keys::key_id(&r.key))),
+        })
+        .await?;
         uow.commit().await?;
-        tracing::info!(board = %b.id, member = %row.email, kid = %keys::key_id(&key), "signing key registered");
+        tracing::info!(board = %b.id, member = %row.id, kid = %keys::key_id(&r.key), "signing key registered");
         Ok(convert::member_pb(&row))
     }
 

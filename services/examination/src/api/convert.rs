@@ -21,7 +21,7 @@ use crate::{
         people::parse_email,
         schedule::{ExamPart, timing},
         session::{SessionState, appeal_deadline},
-        statistics::{MarkSummary, Statistics, show_average},
+        statistics::{MarkSummary, Statistics},
     },
     store::{
         self, SheetRows, SlotSnapshot, StoredDecision, appeal, board, board_member,
@@ -166,6 +166,7 @@ pub fn session_pb(academy: &str, s: &session_row::Model) -> pb::ExamSession {
         appeal_deadline: s
             .results_published_at
             .map(|p| to_timestamp(appeal_deadline(p, s.appeal_window_days as u32))),
+        jury_president_member_id: s.jury_president_member_id.clone().unwrap_or_default(),
     }
 }
 
@@ -426,15 +427,11 @@ pub fn statistics_pb(s: &session_row::Model, st: &Statistics) -> pb::ExamStatist
         part_2: Some(summary_pb(&st.part_2)),
         average: Some(pb::ExamAverageSummary {
             count: st.average.count,
-            lowest: st
-                .average
-                .lowest_total
-                .map(show_average)
-                .unwrap_or_default(),
+            lowest: st.average.lowest.map(|a| a.to_string()).unwrap_or_default(),
             highest: st
                 .average
-                .highest_total
-                .map(show_average)
+                .highest
+                .map(|a| a.to_string())
                 .unwrap_or_default(),
             mean: st.average.mean,
         }),

@@ -1,16 +1,17 @@
-//! The deliberation: the minutes prepared from the decisions, signed by a board president's own
-//! key and countersigned by the académie's, which closes the session.
+//! The deliberation: the minutes prepared from the decisions by the session's jury president,
+//! signed with their own key and countersigned by the académie's, which closes the session —
+//! once the last épreuve of the candidates is over.
 
+use chrono::{DateTime, Utc};
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
     kit::{Decided, parse_id},
 };
-use ed25519_dalek::VerifyingKey;
 use sea_orm::ConnectionTrait;
 
-use super::{Inner, convert, ensure_open, id_field, is_office, seat};
+use super::{Inner, convert, ensure_open, id_field, is_office};
 use crate::{
     documents::{self, MinutesBoard, MinutesMember, MinutesRow},
     domain::{
@@ -25,19 +26,6 @@ use crate::{
     store::{self, SheetRows, board_member, candidate, session},
 };
 
-/// The caller's president seats in a session.
-fn presidencies<'a>(
-    members: &'a [board_member::Model],
-    caller: &Caller,
-) -> Vec<&'a board_member::Model> {
-    members
-        .iter()
-        .filter(|m| {
-            m.role == BoardRole::President && seat(std::slice::from_ref(*m), caller).is_some()
-        })
-        .collect()
-}
-
 /// What the minutes print of the seats.
 fn printed(members: &[board_member::Model]) -> impl Iterator<Item = Printed<'_>> {
     members.iter().map(|m| Printed {
@@ -49,14 +37,16 @@ fn printed(members: &[board_member::Model]) -> impl Iterator<Item = Printed<'_>>
 
 impl Inner {
     /// The decision for every candidate of the session's year, or why the deliberation cannot
-    /// take place yet.
+    /// take place yet (at `now`).
     pub(super) async fn deliberate<C: ConnectionTrait>(
         &self,
         db: &C,
         s: &session::Model,
+        now: DateTime<Utc>,
     ) -> ServiceResult<Vec<(candidate::Model, Decision)>> {
         let candidates = store::candidates_of_year(db, s.year).await?;
         let assignments = store::assignments_of_session(db, &s.id).await?;
+        let slots = store::slots_of_session(db, &s.id).await?;
         let ids: Vec<String> = candidates.iter().map(|c| c.candidacy_id.clone()).collect();
         let rows = SheetRows::of(db, &ids).await?;
         let standings: Vec<Standing> = candidates
@@ -67,9 +57,15 @@ impl Inner {
                 assigned: assignments.iter().any(|a| a.candidacy_id == c.candidacy_id),
                 sheets: [ExamPart::TrainingSession, ExamPart::CaseStudy]
                     .map(|p| rows.sheet(&c.candidacy_id, p)),
+                epreuves_end: slots
+                    .iter()
+                    .filter(|x| x.candidacy_id == c.candidacy_id)
+                    .map(|x| x.ends_at)
+                    .max(),
             })
             .collect();
-        let decisions = deliberation::deliberate(&standings).on(format!("session/{}", s.id))?;
+        let decisions =
+            deliberation::deliberate(&standings, now).on(format!("session/{}", s.id))?;
         Ok(candidates.into_iter().zip(decisions).collect())
     }
 
@@ -82,13 +78,10 @@ impl Inner {
         let uow = self.core.begin().await?;
         let s = self.session_locked(uow.txn(), &id).await?;
         ensure_open(&s)?;
+        self.as_jury_president(uow.txn(), &s, &caller, "prepares the minutes")
+            .await?;
         let members = store::members_of_session(uow.txn(), &s.id).await?;
-        if presidencies(&members, &caller).is_empty() {
-            return Err(ServiceError::PermissionDenied(
-                "only a board president of the session prepares and signs the minutes".into(),
-            ));
-        }
-        let decided = self.deliberate(uow.txn(), &s).await?;
+        let decided = self.deliberate(uow.txn(), &s, uow.now()).await?;
         let json = store::decisions_json(&decided)?;
         let boards = store::boards_of_session(uow.txn(), &s.id).await?;
         let minutes_boards: Vec<MinutesBoard> = boards
@@ -150,29 +143,25 @@ impl Inner {
         let mut uow = self.core.begin().await?;
         let s = self.session_locked(uow.txn(), &id).await?;
         ensure_open(&s)?;
-        let members = store::members_of_session(uow.txn(), &s.id).await?;
-        let seats = presidencies(&members, &caller);
-        if seats.is_empty() {
-            return Err(ServiceError::PermissionDenied(
-                "only a board president of the session closes the deliberation".into(),
-            ));
-        }
-        let signer_keys: Vec<(&board_member::Model, VerifyingKey)> = seats
-            .iter()
-            .filter_map(|m| Some((*m, keys::decode_stored_key(m.public_key.as_deref()?)?)))
-            .collect();
-        minutes_rules::ensure_signing_key(!signer_keys.is_empty()).on(&subject)?;
+        let signer = self
+            .as_jury_president(uow.txn(), &s, &caller, "closes the deliberation")
+            .await?;
+        let key = signer
+            .public_key
+            .as_deref()
+            .and_then(keys::decode_stored_key);
+        minutes_rules::ensure_signing_key(key.is_some()).on(&subject)?;
         let latest =
             minutes_rules::prepared(store::latest_minutes(uow.txn(), &s.id).await?).on(&subject)?;
         minutes_rules::ensure_latest(&latest.sha256, &digest).on(&subject)?;
-        let decided = self.deliberate(uow.txn(), &s).await?;
+        let members = store::members_of_session(uow.txn(), &s.id).await?;
+        let decided = self.deliberate(uow.txn(), &s, uow.now()).await?;
         let now_printed =
             minutes_rules::fingerprint(&store::decisions_json(&decided)?, printed(&members));
         minutes_rules::ensure_unchanged(&latest.decisions_fingerprint, &now_printed)
             .on(&subject)?;
-        let (signer, key) = signer_keys
-            .iter()
-            .find(|(_, k)| keys::verify(k, &digest, &signature))
+        let key = key
+            .filter(|k| keys::verify(k, &digest, &signature))
             .ok_or_else(|| {
                 ServiceError::invalid(
                     "signature",
@@ -186,7 +175,7 @@ impl Inner {
             latest,
             store::Signatures {
                 signed_by: signer.email.clone(),
-                signer_key_id: keys::key_id(key),
+                signer_key_id: keys::key_id(&key),
                 signature: keys::encode_signature(&signature),
                 academy_key_id: academy_kid,
                 academy_signature: keys::encode_signature(&academy_signature),
@@ -211,14 +200,12 @@ impl Inner {
         let id = id_field("session_id", &req.session_id)?;
         let db = &self.core.db;
         let s = self.session(db, &id).await?;
-        if !is_office(&caller) {
-            let members = store::members_of_session(db, &s.id).await?;
-            if seat(&members, &caller).is_none() {
-                return Err(ServiceError::PermissionDenied(format!(
-                    "{} sits on no board of this session",
-                    caller.subject
-                )));
-            }
+        // The minutes print every candidate's decision: the office's and the jury president's.
+        if !is_office(&caller) && !self.is_jury_president_of(db, &s, &caller).await? {
+            return Err(ServiceError::PermissionDenied(
+                "the minutes are read by the exam office, the recteur and the jury president"
+                    .into(),
+            ));
         }
         let m = match store::signed_minutes(db, &s.id).await? {
             Some(m) => Some(m),

@@ -106,7 +106,7 @@ impl Inner {
     }
 
     /// The candidate's board, the caller's seat on it, and the rules before any mark: an open
-    /// session, a candidate still sitting, the épreuve scheduled.
+    /// session, a candidate still sitting, the épreuve scheduled and begun.
     async fn load_marking(
         &self,
         uow: &UnitOfWork,
@@ -126,7 +126,11 @@ impl Inner {
         ensure_open(&session)?;
         candidate_rules::not_withdrawn(c.withdrawn_at.is_some(), Act::Mark).on(&subject)?;
         let slots = store::slots_of_candidate(uow.txn(), candidacy_id).await?;
-        schedule::ensure_scheduled(slots.iter().any(|x| x.exam_part == part)).on(&subject)?;
+        let slot = slots.iter().find(|x| x.exam_part == part);
+        schedule::ensure_scheduled(slot.is_some()).on(&subject)?;
+        if let Some(x) = slot {
+            schedule::ensure_begun(x.starts_at, uow.now()).on(&subject)?;
+        }
         let rows = SheetRows::of(uow.txn(), &[candidacy_id.to_owned()]).await?;
         Ok(Marking {
             session,

@@ -4,15 +4,21 @@
 //! checked before, by the node's auth layer against [`policy`]; what depends on data (a member
 //! only marks for their own board, a candidate only reads their own results) is checked here.
 //!
-//! By area: [`sessions`] (the copy of the admitted list, sessions), [`boards`] (boards, seats,
-//! keys, assignments), [`schedule`] (slots and convocations), [`marks`], [`deliberation`] (the
-//! minutes), [`results`] (publication, results, appeals, statistics).
+//! Who reaches a candidate's records is decided by [`crate::domain::access`] from the
+//! caller's roles the method allows (the `RULES` of the policy, so the layer and the handler
+//! read the same table) and how the candidate stands to them (`Inner::reach`).
+//!
+//! By area: [`sessions`] (the copy of the admitted list, sessions, the jury president),
+//! [`boards`] (boards, seats, keys, assignments), [`schedule`] (slots and convocations),
+//! [`marks`], [`deliberation`] (the minutes), [`remarks`] (the jury's remarks), [`results`]
+//! (publication, results, appeals, statistics).
 
 pub mod convert;
 
 mod boards;
 mod deliberation;
 mod marks;
+mod remarks;
 mod results;
 mod schedule;
 mod sessions;
@@ -33,11 +39,12 @@ use cplds_runtime::{
     signing::KeyRing,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
-use sea_orm_migration::MigratorTrait;
 
 use crate::{
     NAME,
     domain::{
+        access::{self, Capacity, Relation},
+        jury,
         people::same_person,
         session::{self as session_rules, SessionState},
     },
@@ -54,7 +61,14 @@ impl ServiceModule for ExaminationModule {
     }
 
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        Migrator::up(db, None).await
+        cplds_runtime::db::migrate::<Migrator>(db).await
+    }
+
+    fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
+        node.academy()
+            .map(|a| crate::consumer::queue(a.code))
+            .into_iter()
+            .collect()
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
@@ -87,7 +101,8 @@ const STAFF_AND_CANDIDATE: &[Role] = &[
 ];
 
 /// Who may call what. Marks are entered only by board members; results are published by the
-/// exam office or the recteur; candidates read only their own records (checked in handlers).
+/// exam office or the recteur; board members reach only the candidates of their boards and
+/// candidates only their own records (checked in handlers, from the same table).
 pub fn policy(p: &mut Policy) {
     for (method, roles) in RULES {
         p.allow(SERVICE, method, Access::Roles(roles));
@@ -104,7 +119,11 @@ const RULES: &[(&str, &[Role])] = &[
     ("GetBoard", STAFF),
     ("ListBoards", STAFF),
     ("ReplaceBoardMember", OFFICE),
-    ("RegisterBoardMemberKey", BOARD),
+    (
+        "RegisterBoardMemberKey",
+        &[Role::ExamOffice, Role::BoardMember],
+    ),
+    ("AppointJuryPresident", OFFICE_AND_RECTEUR),
     ("AssignCandidate", OFFICE),
     ("ScheduleExamPart", OFFICE),
     ("ListExamSlots", STAFF),
@@ -119,6 +138,9 @@ const RULES: &[(&str, &[Role])] = &[
     ("PrepareMinutes", BOARD),
     ("CloseDeliberation", BOARD),
     ("GetMinutes", STAFF),
+    ("SaveJuryRemarks", BOARD),
+    ("PublishJuryRemarks", BOARD),
+    ("GetJuryRemarks", STAFF),
     ("PublishResults", OFFICE_AND_RECTEUR),
     (
         "GetExamResult",
@@ -155,6 +177,7 @@ cplds_runtime::grpc_handlers! {
         list_boards(pb::ListBoardsRequest) -> pb::ListBoardsResponse => list_boards;
         replace_board_member(pb::ReplaceBoardMemberRequest) -> pb::ExamBoard => replace_member;
         register_board_member_key(pb::RegisterBoardMemberKeyRequest) -> pb::ExamBoardMember => register_key;
+        appoint_jury_president(pb::AppointJuryPresidentRequest) -> pb::ExamSession => appoint_jury_president;
         assign_candidate(pb::AssignCandidateRequest) -> pb::BoardAssignment => assign;
         schedule_exam_part(pb::ScheduleExamPartRequest) -> pb::ExamSlot => schedule;
         list_exam_slots(pb::ListExamSlotsRequest) -> pb::ListExamSlotsResponse => list_slots;
@@ -169,6 +192,9 @@ cplds_runtime::grpc_handlers! {
         prepare_minutes(pb::PrepareMinutesRequest) -> pb::DeliberationMinutes => prepare_minutes;
         close_deliberation(pb::CloseDeliberationRequest) -> pb::DeliberationMinutes => close_deliberation;
         get_minutes(pb::GetMinutesRequest) -> pb::DeliberationMinutes => get_minutes;
+        save_jury_remarks(pb::SaveJuryRemarksRequest) -> pb::JuryRemarks => save_remarks;
+        publish_jury_remarks(pb::PublishJuryRemarksRequest) -> pb::JuryRemarks => publish_remarks;
+        get_jury_remarks(pb::GetJuryRemarksRequest) -> pb::JuryRemarks => get_remarks;
         publish_results(pb::PublishResultsRequest) -> pb::PublishResultsResponse => publish_results;
         get_exam_result(pb::GetExamResultRequest) -> pb::ExamResult => get_result;
         list_exam_results(pb::ListExamResultsRequest) -> pb::ListExamResultsResponse => list_results;
@@ -216,19 +242,22 @@ pub(crate) fn member_of<'a>(
     })
 }
 
-/// The office and boards see every candidate; a candidate only themselves (token subject =
-/// e-mail).
-pub(crate) fn ensure_own(caller: &Caller, c: &candidate::Model) -> ServiceResult<()> {
-    if is_office(caller) || caller.has(Role::BoardMember) {
-        return Ok(());
-    }
-    if caller.has(Role::Candidate) && same_person(&c.email, &caller.subject) {
-        return Ok(());
-    }
-    Err(ServiceError::PermissionDenied(format!(
-        "candidacy {} is not yours",
-        c.candidacy_id
-    )))
+/// The roles the policy opens `method` to.
+pub(crate) fn allowed(method: &str) -> &'static [Role] {
+    RULES
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map_or(&[], |(_, roles)| *roles)
+}
+
+/// The capacities the caller acts in for `method`, the widest first.
+pub(crate) fn capacities(caller: &Caller, method: &str) -> Vec<Capacity> {
+    access::capacities(&caller.roles, allowed(method))
+}
+
+/// The caller is the session's jury president (and acts as a board member).
+fn is_jury_president(caller: &Caller, seat: &board_member::Model) -> bool {
+    caller.has(Role::BoardMember) && same_person(&seat.email, &caller.subject)
 }
 
 pub(crate) fn state(s: &session::Model) -> SessionState {
@@ -292,6 +321,106 @@ impl Inner {
         store::board(db, id)
             .await?
             .ok_or_else(|| ServiceError::not_found(format!("board {id}")))
+    }
+
+    /// How candidate `c` stands to the caller: themself, or on a board the caller sits on now.
+    async fn relation<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        caller: &Caller,
+        c: &candidate::Model,
+    ) -> ServiceResult<Relation> {
+        let own = caller.has(Role::Candidate) && same_person(&c.email, &caller.subject);
+        let on_my_board = match store::assignment(db, &c.candidacy_id).await? {
+            Some(a) if caller.has(Role::BoardMember) => {
+                seat(&store::members_of(db, &a.board_id).await?, caller).is_some()
+            }
+            _ => false,
+        };
+        Ok(Relation { own, on_my_board })
+    }
+
+    /// The capacity in which the caller reaches candidate `c` through `method`, judged under
+    /// each of their roles alone, or PERMISSION_DENIED.
+    async fn reach<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        caller: &Caller,
+        c: &candidate::Model,
+        method: &str,
+    ) -> ServiceResult<Capacity> {
+        let capacities = capacities(caller, method);
+        let relation = self.relation(db, caller, c).await?;
+        access::reach(&capacities, relation).ok_or_else(|| {
+            ServiceError::PermissionDenied(format!(
+                "candidacy {} is neither yours nor a candidate of your boards",
+                c.candidacy_id
+            ))
+        })
+    }
+
+    /// The boards the caller sits on now, in the session (all sessions when `None`).
+    async fn my_boards<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        caller: &Caller,
+        session_id: Option<&str>,
+    ) -> ServiceResult<Vec<String>> {
+        if !caller.has(Role::BoardMember) {
+            return Ok(Vec::new());
+        }
+        Ok(store::seats_of_person(db, &caller.subject)
+            .await?
+            .into_iter()
+            .filter(|m| session_id.is_none_or(|s| m.session_id == s))
+            .map(|m| m.board_id)
+            .collect())
+    }
+
+    /// The seat of the session's jury president, if appointed and still on their board.
+    async fn jury_seat<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        s: &session::Model,
+    ) -> ServiceResult<Option<board_member::Model>> {
+        let Some(id) = &s.jury_president_member_id else {
+            return Ok(None);
+        };
+        Ok(store::board_member(db, id)
+            .await?
+            .filter(|m| m.left_at.is_none()))
+    }
+
+    /// The jury president's seat when the caller is them: NO_JURY_PRESIDENT when none acts,
+    /// PERMISSION_DENIED for anyone else.
+    async fn as_jury_president<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        s: &session::Model,
+        caller: &Caller,
+        act: &str,
+    ) -> ServiceResult<board_member::Model> {
+        let seat = jury::appointed(self.jury_seat(db, s).await?).on(format!("session/{}", s.id))?;
+        if is_jury_president(caller, &seat) {
+            Ok(seat)
+        } else {
+            Err(ServiceError::PermissionDenied(format!(
+                "only the jury president of the session {act}"
+            )))
+        }
+    }
+
+    /// True when the caller is the session's jury president.
+    async fn is_jury_president_of<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        s: &session::Model,
+        caller: &Caller,
+    ) -> ServiceResult<bool> {
+        Ok(self
+            .jury_seat(db, s)
+            .await?
+            .is_some_and(|seat| is_jury_president(caller, &seat)))
     }
 }
 

@@ -11,9 +11,10 @@ use cplds_runtime::{
 };
 use sea_orm::ConnectionTrait;
 
-use super::{Inner, convert, ensure_deliberated, ensure_own, id_field, is_office, state};
+use super::{Inner, convert, ensure_deliberated, id_field, state};
 use crate::{
     domain::{
+        access::Capacity,
         appeal::{self as appeal_rules, AppealStatus},
         decision::{Decision, Outcome, Reason},
         mark::PartResult,
@@ -184,9 +185,9 @@ impl Inner {
         let id = id_field("candidacy_id", &req.candidacy_id)?;
         let db = &self.core.db;
         let c = self.candidate(db, &id).await?;
-        ensure_own(&caller, &c)?;
+        let capacity = self.reach(db, &caller, &c, "GetExamResult").await?;
         let s = self.session_of(db, &c).await?;
-        if !is_office(&caller) {
+        if capacity != Capacity::Office {
             session_rules::ensure_published(state(&s)).on(format!("candidacy/{id}"))?;
         }
         let d = self.decision_of(db, &s, &id).await?;
@@ -237,7 +238,7 @@ impl Inner {
         let subject = format!("candidacy/{id}");
         let uow = self.core.begin().await?;
         let c = self.candidate(uow.txn(), &id).await?;
-        ensure_own(&caller, &c)?;
+        self.reach(uow.txn(), &caller, &c, "FileAppeal").await?;
         let s = self.session_of(uow.txn(), &c).await?;
         let s = self.session_locked(uow.txn(), &s.id).await?;
         can_appeal(

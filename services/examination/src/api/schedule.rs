@@ -9,7 +9,7 @@ use cplds_runtime::{
     time::{format_paris_local, parse_paris_local},
 };
 
-use super::{Inner, convert, ensure_open, ensure_own, id_field, is_office, member_of};
+use super::{Inner, convert, ensure_open, id_field, is_office, member_of};
 use crate::{
     documents::{self, ConvocationSlot},
     domain::{
@@ -348,7 +348,7 @@ impl Inner {
         let before = p.after_as::<i32>()?;
         let db = &self.core.db;
         let c = self.candidate(db, &id).await?;
-        ensure_own(&caller, &c)?;
+        self.reach(db, &caller, &c, "ListConvocations").await?;
         let latest = store::latest_convocation(db, &id)
             .await?
             .map_or(0, |l| l.version);
@@ -371,7 +371,7 @@ impl Inner {
         let id = id_field("candidacy_id", &req.candidacy_id)?;
         let db = &self.core.db;
         let c = self.candidate(db, &id).await?;
-        ensure_own(&caller, &c)?;
+        self.reach(db, &caller, &c, "GetConvocation").await?;
         let latest = store::latest_convocation(db, &id).await?;
         let latest_version = latest.as_ref().map_or(0, |l| l.version);
         let row = if req.version == 0 {

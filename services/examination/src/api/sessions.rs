@@ -1,18 +1,19 @@
-//! Candidates (as learnt from registration) and the yearly session.
+//! Candidates (as learnt from registration), the yearly session and its jury president.
 
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     db::is_unique_violation,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Paging, new_id},
+    kit::{Act, Paging, new_id, parse_id},
     time::to_timestamp,
 };
 use sea_orm::ConnectionTrait;
 
-use super::{Inner, convert, ensure_own, id_field};
+use super::{Inner, capacities, convert, ensure_open, id_field};
 use crate::{
     domain::{
+        access,
         schedule::{self, ExamPart},
         session::{self as session_rules, Period, PeriodError},
     },
@@ -77,9 +78,10 @@ impl Inner {
         })
     }
 
+    /// The office lists every candidate; a board member those of the boards they sit on.
     pub(super) async fn list_candidates(
         &self,
-        _caller: Caller,
+        caller: Caller,
         req: pb::ListExamCandidatesRequest,
     ) -> ServiceResult<pb::ListExamCandidatesResponse> {
         let mut v = Violations::default();
@@ -91,7 +93,19 @@ impl Inner {
         );
         let p = v.finish_with(p)?;
         let db = &self.core.db;
-        let mut rows = store::candidates_page(db, req.year, &p).await?;
+        let only = if access::sees_all(&capacities(&caller, "ListExamCandidates")) {
+            None
+        } else {
+            let boards = self.my_boards(db, &caller, None).await?;
+            Some(
+                store::assignments_of_boards(db, &boards)
+                    .await?
+                    .into_iter()
+                    .map(|a| a.candidacy_id)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut rows = store::candidates_page(db, req.year, only.as_deref(), &p).await?;
         let next_page_token = p.finish(&mut rows, |c| c.candidacy_id.clone());
         let mut candidates = Vec::with_capacity(rows.len());
         for c in &rows {
@@ -110,7 +124,8 @@ impl Inner {
     ) -> ServiceResult<pb::ExamCandidate> {
         let id = id_field("candidacy_id", &req.candidacy_id)?;
         let c = self.candidate(&self.core.db, &id).await?;
-        ensure_own(&caller, &c)?;
+        self.reach(&self.core.db, &caller, &c, "GetExamCandidate")
+            .await?;
         self.candidate_pb(&self.core.db, &c).await
     }
 
@@ -147,6 +162,7 @@ impl Inner {
                 results_published_at: None,
                 results_published_by: None,
                 updated_at: now,
+                jury_president_member_id: None,
             },
         )
         .await
@@ -161,6 +177,43 @@ impl Inner {
         uow.commit().await?;
         tracing::info!(year, by = %caller.subject, "exam session created");
         Ok(convert::session_pb(self.academy.code, &row))
+    }
+
+    /// The exam office appoints the jury president among the current members of the session's
+    /// boards, until the deliberation.
+    pub(super) async fn appoint_jury_president(
+        &self,
+        caller: Caller,
+        req: pb::AppointJuryPresidentRequest,
+    ) -> ServiceResult<pb::ExamSession> {
+        let mut v = Violations::default();
+        let session_id = v.check("session_id", parse_id(&req.session_id));
+        let member_id = v.check("member_id", parse_id(&req.member_id));
+        let (session_id, member_id) = v.finish_with((session_id, member_id))?;
+        let uow = self.core.begin().await?;
+        let s = self.session_locked(uow.txn(), &session_id).await?;
+        ensure_open(&s)?;
+        let seat = store::board_member(uow.txn(), &member_id)
+            .await?
+            .filter(|m| m.session_id == s.id && m.left_at.is_none())
+            .ok_or_else(|| {
+                ServiceError::not_found(format!(
+                    "member {member_id} sitting on a board of session {}",
+                    s.id
+                ))
+            })?;
+        let s = store::appoint_jury_president(uow.txn(), s, &seat.id, uow.now()).await?;
+        uow.record(Act {
+            kind: "session",
+            subject: &s.id,
+            actor: &caller.subject,
+            action: "jury_president_appointed",
+            detail: Some(format!("member {}", seat.id)),
+        })
+        .await?;
+        uow.commit().await?;
+        tracing::info!(session = %s.id, member = %seat.id, "jury president appointed");
+        Ok(convert::session_pb(self.academy.code, &s))
     }
 
     pub(super) async fn get_session(

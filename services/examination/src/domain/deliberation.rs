@@ -1,7 +1,10 @@
-//! When the deliberation may take place: every candidate who did not withdraw sits before a
-//! board and has the mark of each épreuve settled (both entries agree, or the president
-//! reconciled them). Then each is decided by the rules of [`super::decision`].
+//! When the deliberation may take place: every candidate who did not withdraw has sat every
+//! épreuve — the last one is over (issue 13 §3: results dated before the épreuves were
+//! accepted) —, sits before a board and has the mark of each épreuve settled (both entries
+//! agree, or the president reconciled them). Then each is decided by the rules of
+//! [`super::decision`] (arrêté of 5 May 2017).
 
+use chrono::{DateTime, Utc};
 use cplds_runtime::kit::{RuleViolation, refuse};
 
 use super::{
@@ -19,19 +22,31 @@ pub struct Standing {
     pub assigned: bool,
     /// The sheets of épreuve 1 and épreuve 2.
     pub sheets: [Sheet; 2],
+    /// When the candidate's last scheduled épreuve ends, if any is scheduled.
+    pub epreuves_end: Option<DateTime<Utc>>,
 }
 
 /// The decision for each candidate, in their order, or why the deliberation cannot take place
-/// yet: a mismatch to reconcile, then a missing mark, then a candidate without a board. A
-/// withdrawn candidate is decided whatever was entered before they withdrew.
-pub fn deliberate(candidates: &[Standing]) -> Result<Vec<Decision>, RuleViolation> {
+/// yet: an épreuve not over, then a mismatch to reconcile, then a missing mark, then a
+/// candidate without a board. A withdrawn candidate is decided whatever was entered before
+/// they withdrew.
+pub fn deliberate(
+    candidates: &[Standing],
+    now: DateTime<Utc>,
+) -> Result<Vec<Decision>, RuleViolation> {
     let (mut unassigned, mut incomplete, mut mismatched) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sitting = Vec::new();
+    let mut last_end: Option<DateTime<Utc>> = None;
     let mut out = Vec::with_capacity(candidates.len());
     for c in candidates {
         let results = [c.sheets[0].agreed(), c.sheets[1].agreed()];
         if c.withdrawn {
             out.push(decide_with(true, results[0], results[1]));
             continue;
+        }
+        if let Some(end) = c.epreuves_end.filter(|end| *end > now) {
+            sitting.push(c.name.clone());
+            last_end = last_end.max(Some(end));
         }
         if !c.assigned {
             unassigned.push(c.name.clone());
@@ -51,6 +66,16 @@ pub fn deliberate(candidates: &[Standing]) -> Result<Vec<Decision>, RuleViolatio
         if complete {
             out.push(decide_with(false, results[0], results[1]));
         }
+    }
+    if let Some(end) = last_end {
+        return refuse(
+            "EPREUVES_NOT_OVER",
+            format!(
+                "the deliberation takes place after the last épreuve, which ends on {} (Europe/Paris); still to sit: {}",
+                cplds_runtime::time::format_paris_human(end),
+                list(&sitting)
+            ),
+        );
     }
     if !mismatched.is_empty() {
         return refuse(
@@ -133,24 +158,37 @@ mod tests {
             withdrawn,
             assigned,
             sheets,
+            epreuves_end: Some(at("2025-11-18T11:30")),
         }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        cplds_runtime::time::parse_paris_local(s).unwrap()
+    }
+
+    /// The day after the épreuves.
+    fn after() -> DateTime<Utc> {
+        at("2025-11-19T09:00")
     }
 
     #[test]
     fn every_candidate_is_decided_once_marks_are_settled() {
-        let d = deliberate(&[
-            standing("A", false, true, [agreed(mark(28)), agreed(mark(29))]),
-            standing(
-                "B",
-                false,
-                true,
-                [
-                    sheet(&[mark(20), mark(22)], Some(mark(22))),
-                    agreed(PartResult::Absent),
-                ],
-            ),
-            standing("C", true, false, [Sheet::default(), Sheet::default()]),
-        ])
+        let d = deliberate(
+            &[
+                standing("A", false, true, [agreed(mark(28)), agreed(mark(29))]),
+                standing(
+                    "B",
+                    false,
+                    true,
+                    [
+                        sheet(&[mark(20), mark(22)], Some(mark(22))),
+                        agreed(PartResult::Absent),
+                    ],
+                ),
+                standing("C", true, false, [Sheet::default(), Sheet::default()]),
+            ],
+            after(),
+        )
         .unwrap();
         assert_eq!(d[0].outcome, Outcome::Admitted);
         assert_eq!(d[1].reason, Some(Reason::Absent));
@@ -160,15 +198,18 @@ mod tests {
 
     #[test]
     fn a_mismatch_is_reconciled_first() {
-        let e = deliberate(&[
-            standing(
-                "A",
-                false,
-                true,
-                [sheet(&[mark(20), mark(22)], None), Sheet::default()],
-            ),
-            standing("B", false, false, [Sheet::default(), Sheet::default()]),
-        ])
+        let e = deliberate(
+            &[
+                standing(
+                    "A",
+                    false,
+                    true,
+                    [sheet(&[mark(20), mark(22)], None), Sheet::default()],
+                ),
+                standing("B", false, false, [Sheet::default(), Sheet::default()]),
+            ],
+            after(),
+        )
         .unwrap_err();
         assert_eq!(e.rule, "UNRECONCILED_DOUBLE_ENTRY");
         assert!(e.message.contains("A (épreuve 1)"));
@@ -176,12 +217,15 @@ mod tests {
 
     #[test]
     fn missing_marks_are_named() {
-        let e = deliberate(&[standing(
-            "A",
-            false,
-            true,
-            [agreed(mark(28)), sheet(&[mark(20)], None)],
-        )])
+        let e = deliberate(
+            &[standing(
+                "A",
+                false,
+                true,
+                [agreed(mark(28)), sheet(&[mark(20)], None)],
+            )],
+            after(),
+        )
         .unwrap_err();
         assert_eq!(e.rule, "MARKS_INCOMPLETE");
         assert!(e.message.ends_with("A (épreuve 2)"));
@@ -189,15 +233,38 @@ mod tests {
 
     #[test]
     fn every_candidate_sits_before_a_board() {
-        let e = deliberate(&[standing(
-            "A",
-            false,
-            false,
-            [agreed(mark(28)), agreed(mark(28))],
-        )])
+        let e = deliberate(
+            &[standing(
+                "A",
+                false,
+                false,
+                [agreed(mark(28)), agreed(mark(28))],
+            )],
+            after(),
+        )
         .unwrap_err();
         assert_eq!(e.rule, "CANDIDATES_UNASSIGNED");
         assert!(e.message.ends_with("A"));
+    }
+
+    /// Marks may all be in while a candidate has still an épreuve to sit (a slot moved later):
+    /// the deliberation waits for its end; a withdrawn candidate's slots do not count.
+    #[test]
+    fn the_deliberation_waits_for_the_last_epreuve() {
+        let done = [agreed(mark(28)), agreed(mark(28))];
+        let mut late = standing("B", false, true, done.clone());
+        late.epreuves_end = Some(at("2025-11-20T16:00"));
+        let mut gone = standing("C", true, true, [Sheet::default(), Sheet::default()]);
+        gone.epreuves_end = Some(at("2025-11-21T16:00"));
+        let all = [standing("A", false, true, done.clone()), late, gone];
+        let e = deliberate(&all, at("2025-11-20T15:59")).unwrap_err();
+        assert_eq!(e.rule, "EPREUVES_NOT_OVER");
+        assert!(
+            e.message.contains("20/11/2025 à 16:00") && e.message.ends_with(": B"),
+            "{}",
+            e.message
+        );
+        assert_eq!(deliberate(&all, at("2025-11-20T16:00")).unwrap().len(), 3);
     }
 
     #[test]
@@ -217,7 +284,7 @@ mod tests {
                 standing(&format!("N{i}"), *withdrawn, *assigned, [agreed(mark(*a)), second])
             }).collect();
             let blocked = cands.iter().any(|c| !c.withdrawn && (!c.assigned || c.sheets.iter().any(|s| s.agreed().is_none())));
-            match deliberate(&cands) {
+            match deliberate(&cands, after()) {
                 Ok(d) => {
                     prop_assert!(!blocked);
                     prop_assert_eq!(d.len(), cands.len());

@@ -1,8 +1,13 @@
-//! Board members' signing keys (Ed25519) and the president's signature of the minutes: the
+//! Board members' signing keys (Ed25519) and the jury president's signature of the minutes: the
 //! president signs the 32 bytes of the SHA-256 of the minutes document, locally, with their own
 //! key; the service only ever holds the public key.
+//!
+//! A key is what the minutes' signature is checked against, so a token alone never changes it
+//! (issue 12 §4): the exam office registers a member's key (the first one, or after a loss),
+//! and a member replaces their own only with the old key's signature of the new one.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use cplds_runtime::kit::{RuleViolation, refuse};
 use ed25519_dalek::{Signature, VerifyingKey, pkcs8::DecodePublicKey};
 use sha2::{Digest, Sha256};
 
@@ -71,6 +76,24 @@ pub fn encode_signature(s: &Signature) -> String {
     STANDARD.encode(s.to_bytes())
 }
 
+/// The key a member replaces by themself: they must hold one, registered by the exam office.
+pub fn holder_may_replace(current: Option<VerifyingKey>) -> Result<VerifyingKey, RuleViolation> {
+    current.map_or_else(
+        || {
+            refuse(
+                "FIRST_KEY_BY_EXAM_OFFICE",
+                "your first signing key is registered by the exam office; give it your public key",
+            )
+        },
+        Ok,
+    )
+}
+
+/// True when `old` signed the new key: the signature is of its 32 raw bytes.
+pub fn verify_replacement(old: &VerifyingKey, new: &VerifyingKey, signature: &Signature) -> bool {
+    old.verify_strict(new.as_bytes(), signature).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use ed25519_dalek::{
@@ -113,5 +136,26 @@ mod tests {
             digest
         );
         assert!(parse_digest("abc").is_err());
+    }
+
+    #[test]
+    fn only_the_old_key_replaces_a_key() {
+        let old = SigningKey::from_bytes(&[3; 32]);
+        let new = SigningKey::from_bytes(&[4; 32]).verifying_key();
+        assert_eq!(
+            holder_may_replace(None).unwrap_err().rule,
+            "FIRST_KEY_BY_EXAM_OFFICE"
+        );
+        assert_eq!(
+            holder_may_replace(Some(old.verifying_key())),
+            Ok(old.verifying_key())
+        );
+        let signed = old.sign(new.as_bytes());
+        assert!(verify_replacement(&old.verifying_key(), &new, &signed));
+        // The new key signing itself proves nothing.
+        let own = SigningKey::from_bytes(&[4; 32]).sign(new.as_bytes());
+        assert!(!verify_replacement(&old.verifying_key(), &new, &own));
+        let other = SigningKey::from_bytes(&[5; 32]).verifying_key();
+        assert!(!verify_replacement(&old.verifying_key(), &other, &signed));
     }
 }

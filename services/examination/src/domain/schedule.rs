@@ -177,6 +177,21 @@ pub fn ensure_scheduled(scheduled: bool) -> Result<(), RuleViolation> {
     )
 }
 
+/// A mark records what the board saw: it is entered once the épreuve has begun (results dated
+/// before the épreuves were accepted: issue 13 §3), an absence too.
+pub fn ensure_begun(starts_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), RuleViolation> {
+    if now >= starts_at {
+        return Ok(());
+    }
+    refuse(
+        "EPREUVE_NOT_BEGUN",
+        format!(
+            "the épreuve begins on {} (Europe/Paris): its mark is entered once it has begun",
+            cplds_runtime::time::format_paris_human(starts_at)
+        ),
+    )
+}
+
 /// True once every épreuve of the candidate is scheduled (`scheduled`: how many are).
 pub fn is_complete(scheduled: usize) -> bool {
     scheduled >= ExamPart::ALL.len()
@@ -313,6 +328,16 @@ mod tests {
     fn marks_need_a_scheduled_epreuve() {
         assert!(ensure_scheduled(true).is_ok());
         assert_eq!(ensure_scheduled(false).unwrap_err().rule, "NOT_SCHEDULED");
+    }
+
+    #[test]
+    fn a_mark_waits_for_its_epreuve() {
+        let start = at("2025-11-17T09:00");
+        let e = ensure_begun(start, at("2025-11-17T08:59")).unwrap_err();
+        assert_eq!(e.rule, "EPREUVE_NOT_BEGUN");
+        assert!(e.message.contains("17/11/2025 à 09:00"), "{}", e.message);
+        assert!(ensure_begun(start, start).is_ok());
+        assert!(ensure_begun(start, at("2025-11-18T09:00")).is_ok());
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! The yearly exam session: its period (set by the recteur), its state, and the appeal window
 //! that opens at publication.
+//!
+//! Sources: the exam takes place once a year in a period set by the recteur (arrêté of 5 May
+//! 2017 on the exam); sessions straddle calendar years — Toulouse held épreuve 2 of its session
+//! 2021 on 16-20 November 2020, épreuve 1 later (`/work/shared/domain/README.md`, "Details of
+//! the sources"). So a session N may start in the autumn of N-1 and runs, once a year, for less
+//! than a year.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use cplds_runtime::{
     kit::{RuleViolation, refuse},
     time::parse_date,
@@ -9,8 +15,8 @@ use cplds_runtime::{
 
 /// First session of the CPLDS (décret of 5 May 2017).
 pub const FIRST_YEAR: i32 = 2017;
-/// A period is a few days or weeks; a quarter at most.
-pub const MAX_PERIOD_DAYS: i64 = 92;
+/// A session N starts at the earliest at the school year's start in N-1: 1 September.
+pub const EARLIEST_START_MONTH: u32 = 9;
 pub const DEFAULT_APPEAL_WINDOW_DAYS: u32 = 60;
 pub const MAX_APPEAL_WINDOW_DAYS: u32 = 120;
 
@@ -29,25 +35,48 @@ pub enum PeriodError {
     EndsOn(String),
 }
 
+/// The days a session of `year` may use: from 1 September of the year before to 31 December.
+pub fn bounds(year: i32) -> Option<(NaiveDate, NaiveDate)> {
+    Some((
+        NaiveDate::from_ymd_opt(year - 1, EARLIEST_START_MONTH, 1)?,
+        NaiveDate::from_ymd_opt(year, 12, 31)?,
+    ))
+}
+
 impl Period {
+    /// The period of a session of `year`: within [`bounds`], ordered, less than a year long.
     pub fn parse(starts_on: &str, ends_on: &str, year: i32) -> Result<Self, Vec<PeriodError>> {
-        let in_year = |d: NaiveDate| {
-            if d.year() == year {
-                Ok(d)
-            } else {
-                Err(format!("{d} is not in the session year {year}"))
-            }
+        let Some((first, last)) = bounds(year) else {
+            return Err(vec![PeriodError::StartsOn(format!(
+                "no period exists for the year {year}"
+            ))]);
         };
-        let s = parse_date(starts_on.trim()).and_then(in_year);
-        let e = parse_date(ends_on.trim()).and_then(in_year);
+        let s = parse_date(starts_on.trim()).and_then(|d| {
+            if d < first {
+                Err(format!(
+                    "{d} is too early: a session {year} starts on {first} at the earliest (the autumn before)"
+                ))
+            } else {
+                Ok(d)
+            }
+        });
+        let e = parse_date(ends_on.trim()).and_then(|d| {
+            if d > last {
+                Err(format!(
+                    "{d} is too late: a session {year} ends on {last} at the latest"
+                ))
+            } else {
+                Ok(d)
+            }
+        });
         match (s, e) {
             (Ok(s), Ok(e)) if e < s => Err(vec![PeriodError::EndsOn(
                 "the period must end on or after the day it starts".into(),
             )]),
-            (Ok(s), Ok(e)) if (e - s).num_days() >= MAX_PERIOD_DAYS => {
-                Err(vec![PeriodError::EndsOn(format!(
-                    "the period lasts at most {MAX_PERIOD_DAYS} days"
-                ))])
+            (Ok(s), Ok(e)) if s.checked_add_months(Months::new(12)).is_none_or(|y| e >= y) => {
+                Err(vec![PeriodError::EndsOn(
+                    "the period lasts less than a year: the exam takes place once a year".into(),
+                )])
             }
             (Ok(s), Ok(e)) => Ok(Period {
                 starts_on: s,
@@ -211,9 +240,28 @@ mod tests {
             Period::parse("2025-11-21", "2025-11-17", 2025).unwrap_err()[..],
             [PeriodError::EndsOn(_)]
         ));
-        assert_eq!(Period::parse("x", "2024-01-01", 2025).unwrap_err().len(), 2);
-        assert!(Period::parse("2025-01-01", "2025-06-30", 2025).is_err());
-        assert!(Period::parse("2024-12-20", "2025-01-10", 2025).is_err());
+        assert_eq!(Period::parse("x", "2024-01-01", 2025).unwrap_err().len(), 1);
+        assert_eq!(Period::parse("x", "y", 2025).unwrap_err().len(), 2);
+        // Longer than a quarter is fine: Toulouse's sessions run from autumn to spring.
+        assert!(Period::parse("2025-01-01", "2025-06-30", 2025).is_ok());
+        assert!(Period::parse("2024-12-20", "2025-01-10", 2025).is_ok());
+    }
+
+    /// Toulouse's session 2021 held épreuve 2 on 16-20 November 2020: a session N starts in the
+    /// autumn of N-1.
+    #[test]
+    fn a_session_starts_in_the_autumn_before_its_year() {
+        let p = Period::parse("2020-11-16", "2021-04-02", 2021).unwrap();
+        assert_eq!(p.starts_on.year(), 2020);
+        assert!(Period::parse("2020-09-01", "2020-09-30", 2021).is_ok());
+        let e = Period::parse("2020-08-31", "2020-11-20", 2021).unwrap_err();
+        assert!(matches!(&e[..], [PeriodError::StartsOn(m)] if m.contains("2020-09-01")));
+        let e = Period::parse("2021-11-16", "2022-01-05", 2021).unwrap_err();
+        assert!(matches!(&e[..], [PeriodError::EndsOn(m)] if m.contains("2021-12-31")));
+        // Once a year: less than a year long.
+        assert!(Period::parse("2020-09-01", "2021-08-31", 2021).is_ok());
+        let e = Period::parse("2020-09-01", "2021-09-01", 2021).unwrap_err();
+        assert!(matches!(&e[..], [PeriodError::EndsOn(m)] if m.contains("less than a year")));
     }
 
     #[test]
@@ -280,11 +328,13 @@ mod tests {
 
     proptest! {
         #[test]
-        fn period_days_are_ordered_and_in_the_year(a in 0i64..365, len in 0i64..120) {
-            let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + Duration::days(a);
+        fn period_days_are_ordered_and_within_the_bounds(a in 0i64..500, len in 0i64..400) {
+            let start = NaiveDate::from_ymd_opt(2024, 8, 1).unwrap() + Duration::days(a);
             let end = start + Duration::days(len);
             let r = Period::parse(&start.to_string(), &end.to_string(), 2025);
-            let valid = end.year() == 2025 && len < MAX_PERIOD_DAYS;
+            let (first, last) = bounds(2025).unwrap();
+            let a_year_later = start.checked_add_months(Months::new(12)).unwrap();
+            let valid = start >= first && end <= last && end < a_year_later;
             prop_assert_eq!(r.is_ok(), valid);
             if let Ok(p) = r {
                 prop_assert!(p.starts_on <= p.ends_on);

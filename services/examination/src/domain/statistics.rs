@@ -1,6 +1,18 @@
 //! The exam half of the jury's session report: who sat, who was absent, admitted or not and why,
 //! eliminatory marks per épreuve, lowest / highest / mean per épreuve and of the two-épreuve
 //! average, and the distribution of marks.
+//!
+//! **Averages and rounding, one rule for every report** (the académie's and the national one):
+//! - a candidate's two-épreuve average is half their total /40 and is **never rounded**: marks
+//!   are given in half points, so the average is exact in quarter points ([`Average`],
+//!   "11.25"). The arrêté of 5 May 2017 decides on the total (at least 20/40, "an average of
+//!   10" in `/work/shared/domain/README.md`); the report shows the lowest, highest and mean "of
+//!   the two-épreuve average" — the same number the jury decided on. Rounding it down to the
+//!   half point would show a candidate with 9.75 as 9.5 and a mean that is no candidate's.
+//! - means over candidates (per épreuve, of the averages) are shown rounded to the hundredth,
+//!   half away from zero ([`round_mean`]), once, where the figure is made.
+
+use std::fmt;
 
 use super::{
     decision::{Decision, Outcome, Reason, is_eliminatory},
@@ -14,6 +26,7 @@ pub struct MarkSummary {
     pub eliminatory: i64,
     pub lowest: Option<HalfPoints>,
     pub highest: Option<HalfPoints>,
+    /// Rounded to the hundredth ([`round_mean`]).
     pub mean: f64,
     /// Index i counts marks in [i, i+1); index 20 counts the marks of 20.
     pub distribution: [i64; 21],
@@ -22,9 +35,9 @@ pub struct MarkSummary {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AverageSummary {
     pub count: i64,
-    /// Totals /40 in half points; the average /20 is the total / 4.
-    pub lowest_total: Option<u32>,
-    pub highest_total: Option<u32>,
+    pub lowest: Option<Average>,
+    pub highest: Option<Average>,
+    /// The mean of the averages, rounded to the hundredth ([`round_mean`]).
     pub mean: f64,
 }
 
@@ -43,15 +56,48 @@ pub struct Statistics {
     pub not_admitted_by_reason: Vec<(Reason, i64)>,
 }
 
-/// "11.25": an average /20 from a total /40 in half points.
-pub fn show_average(total_half_points: u32) -> String {
-    let whole = total_half_points / 4;
-    match total_half_points % 4 {
-        0 => format!("{whole}"),
-        1 => format!("{whole}.25"),
-        2 => format!("{whole}.5"),
-        _ => format!("{whole}.75"),
+/// A candidate's two-épreuve average /20, exact: the total /40 in half points is the average in
+/// quarter points (a total of 41 half points, 20.5/40, is an average of 10.25/20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Average(u32);
+
+impl Average {
+    /// The average of two marks, unrounded.
+    pub fn of(a: HalfPoints, b: HalfPoints) -> Self {
+        Self(a.half_points() + b.half_points())
     }
+
+    /// The average of a total /40 given in half points.
+    pub fn of_total(total_half_points: u32) -> Self {
+        Self(total_half_points)
+    }
+
+    /// The average in quarter points (0..=80): 41 is 10.25/20.
+    pub fn quarter_points(self) -> u32 {
+        self.0
+    }
+
+    pub fn value(self) -> f64 {
+        f64::from(self.0) / 4.0
+    }
+}
+
+/// "11.25", "10.5", "9.75", "20".
+impl fmt::Display for Average {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.0 / 4;
+        match self.0 % 4 {
+            0 => write!(f, "{whole}"),
+            1 => write!(f, "{whole}.25"),
+            2 => write!(f, "{whole}.5"),
+            _ => write!(f, "{whole}.75"),
+        }
+    }
+}
+
+/// A mean as the report shows it: to the hundredth, half away from zero.
+pub fn round_mean(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 fn summarize(results: impl Iterator<Item = Option<PartResult>>) -> MarkSummary {
@@ -82,7 +128,7 @@ fn summarize(results: impl Iterator<Item = Option<PartResult>>) -> MarkSummary {
         }
     }
     if s.present > 0 {
-        s.mean = sum as f64 / 2.0 / s.present as f64;
+        s.mean = round_mean(sum as f64 / 2.0 / s.present as f64);
     }
     s
 }
@@ -97,7 +143,11 @@ pub fn compute(decisions: &[Decision]) -> Statistics {
         .iter()
         .filter(|d| d.reason != Some(Reason::Withdrawn))
         .collect();
-    let totals: Vec<u32> = staying.iter().filter_map(|d| d.total()).collect();
+    let averages: Vec<Average> = staying
+        .iter()
+        .filter_map(|d| d.total())
+        .map(Average::of_total)
+        .collect();
     let admitted = staying
         .iter()
         .filter(|d| d.outcome == Outcome::Admitted)
@@ -139,13 +189,13 @@ pub fn compute(decisions: &[Decision]) -> Statistics {
         part_1: summarize(staying.iter().map(|d| d.part_1)),
         part_2: summarize(staying.iter().map(|d| d.part_2)),
         average: AverageSummary {
-            count: totals.len() as i64,
-            lowest_total: totals.iter().copied().min(),
-            highest_total: totals.iter().copied().max(),
-            mean: if totals.is_empty() {
+            count: averages.len() as i64,
+            lowest: averages.iter().copied().min(),
+            highest: averages.iter().copied().max(),
+            mean: if averages.is_empty() {
                 0.0
             } else {
-                totals.iter().map(|&t| f64::from(t)).sum::<f64>() / 4.0 / totals.len() as f64
+                round_mean(averages.iter().map(|a| a.value()).sum::<f64>() / averages.len() as f64)
             },
         },
         not_admitted_by_reason,
@@ -185,13 +235,13 @@ mod tests {
         assert_eq!(s.part_1.eliminatory, 1);
         assert_eq!(s.part_1.lowest.unwrap().to_string(), "5");
         assert_eq!(s.part_1.highest.unwrap().to_string(), "12");
-        assert!((s.part_1.mean - (12.0 + 5.0 + 9.5) / 3.0).abs() < 1e-9);
+        assert_eq!(s.part_1.mean, 8.83, "(12 + 5 + 9.5) / 3, to the hundredth");
         assert_eq!(s.part_1.distribution[9], 1, "9.5 falls in [9, 10)");
         assert_eq!(s.part_2.present, 4);
         assert_eq!(s.part_2.distribution[18], 1);
         assert_eq!(s.average.count, 3);
-        assert_eq!(show_average(s.average.lowest_total.unwrap()), "9.75");
-        assert_eq!(show_average(s.average.highest_total.unwrap()), "13.5");
+        assert_eq!(s.average.lowest.unwrap().to_string(), "9.75");
+        assert_eq!(s.average.highest.unwrap().to_string(), "13.5");
         assert_eq!(
             s.not_admitted_by_reason,
             vec![
@@ -209,8 +259,34 @@ mod tests {
         assert_eq!(s.candidates, 0);
         assert_eq!(s.part_1.lowest, None);
         assert_eq!(s.not_admitted_percent, 0.0);
-        assert_eq!(show_average(45), "11.25");
-        assert_eq!(show_average(80), "20");
+        assert_eq!(Average::of_total(45).to_string(), "11.25");
+        assert_eq!(Average::of_total(80).to_string(), "20");
+    }
+
+    /// A candidate's average is never rounded (9.75 stays 9.75, not 9.5); means are rounded to
+    /// the hundredth, half away from zero.
+    #[test]
+    fn averages_are_exact_and_means_rounded_to_the_hundredth() {
+        let mark = |s: &str| HalfPoints::parse(s).unwrap();
+        assert_eq!(Average::of(mark("9.5"), mark("10")).to_string(), "9.75");
+        assert_eq!(Average::of(mark("10"), mark("10.5")).quarter_points(), 41);
+        let ds = [
+            decide(false, m(20), m(21)), // 10.25
+            decide(false, m(20), m(22)), // 10.5
+            decide(false, m(21), m(21)), // 10.5
+            decide(false, m(19), m(20)), // 9.75
+        ];
+        let s = compute(&ds);
+        assert_eq!(s.average.lowest.unwrap().to_string(), "9.75");
+        assert_eq!(s.average.highest.unwrap().to_string(), "10.5");
+        assert_eq!(s.average.mean, 10.25);
+        let s = compute(&ds[..3]);
+        assert_eq!(
+            s.average.mean, 10.42,
+            "(10.25 + 10.5 + 10.5) / 3 = 10.41666…"
+        );
+        assert_eq!(round_mean(10.125), 10.13);
+        assert_eq!(round_mean(8.8333), 8.83);
     }
 
     fn any_result() -> impl Strategy<Value = PartResult> {
@@ -234,8 +310,13 @@ mod tests {
             prop_assert_eq!(by_reason, s.not_admitted + s.withdrawn);
             if let (Some(l), Some(h)) = (s.part_1.lowest, s.part_1.highest) {
                 prop_assert!(l <= h);
-                prop_assert!(s.part_1.mean >= f64::from(l.half_points()) / 2.0 - 1e-9);
-                prop_assert!(s.part_1.mean <= f64::from(h.half_points()) / 2.0 + 1e-9);
+                prop_assert!(s.part_1.mean >= f64::from(l.half_points()) / 2.0 - 0.005);
+                prop_assert!(s.part_1.mean <= f64::from(h.half_points()) / 2.0 + 0.005);
+            }
+            if let (Some(l), Some(h)) = (s.average.lowest, s.average.highest) {
+                prop_assert!(s.average.mean >= l.value() - 0.005 && s.average.mean <= h.value() + 0.005);
+                // The mean is shown to the hundredth.
+                prop_assert!((s.average.mean * 100.0 - (s.average.mean * 100.0).round()).abs() < 1e-6);
             }
         }
     }

@@ -15,15 +15,20 @@ pub async fn candidate<C: ConnectionTrait>(
     candidate::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
-/// A page of the candidates of a year, by candidacy id.
+/// A page of the candidates of a year, by candidacy id; `only` those candidacies when given.
 pub async fn candidates_page<C: ConnectionTrait>(
     db: &C,
     year: i32,
+    only: Option<&[String]>,
     p: &Paging,
 ) -> Result<Vec<candidate::Model>, DbErr> {
+    let mut q = candidate::Entity::find().filter(candidate::Column::Year.eq(year));
+    if let Some(ids) = only {
+        q = q.filter(candidate::Column::CandidacyId.is_in(ids.iter().cloned()));
+    }
     page(
         db,
-        candidate::Entity::find().filter(candidate::Column::Year.eq(year)),
+        q,
         candidate::Column::CandidacyId,
         p.after.clone(),
         p.fetch(),

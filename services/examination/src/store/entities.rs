@@ -76,6 +76,8 @@ pub mod session {
         pub results_published_at: Option<DateTimeUtc>,
         pub results_published_by: Option<String>,
         pub updated_at: DateTimeUtc,
+        /// The seat (board member id) of the jury president, once appointed.
+        pub jury_president_member_id: Option<String>,
     }
 
     no_relations!();
@@ -369,6 +371,29 @@ pub mod appeal {
         /// The decision when the appeal was filed and after it was decided (JSON).
         pub before_json: String,
         pub after_json: Option<String>,
+    }
+
+    no_relations!();
+}
+
+pub mod jury_remarks {
+    use sea_orm::entity::prelude::*;
+
+    /// The jury's remarks of a session: the draft being written and the latest version
+    /// published (JSON of the domain's sections); every act is in the history.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "jury_remarks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub session_id: String,
+        pub draft_json: String,
+        pub draft_updated_at: DateTimeUtc,
+        pub draft_updated_by: String,
+        /// Versions published so far (0: none).
+        pub version: i32,
+        pub published_json: Option<String>,
+        pub published_at: Option<DateTimeUtc>,
+        pub published_by: Option<String>,
     }
 
     no_relations!();

@@ -1,6 +1,9 @@
 //! Schema of the examination database. Migrations are append-only.
 
-use cplds_runtime::db::{RuntimeTables, columns::*};
+use cplds_runtime::{
+    db::{RuntimeTables, columns::*},
+    kit::HistoryTable,
+};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
@@ -11,6 +14,8 @@ impl MigratorTrait for Migrator {
             Box::new(RuntimeTables),
             Box::new(CreateTables),
             Box::new(BoardReplacements),
+            Box::new(HistoryTable),
+            Box::new(Jury),
         ]
     }
 }
@@ -84,6 +89,60 @@ impl MigrationTrait for BoardReplacements {
             Table::alter()
                 .table(Alias::new("board_members"))
                 .drop_column(Alias::new("left_at"))
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// The session's jury president (a seat) and the jury's remarks.
+struct Jury;
+
+impl MigrationName for Jury {
+    fn name(&self) -> &str {
+        "m20261201_000100_examination_jury"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Jury {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("sessions"))
+                .add_column(text_null("jury_president_member_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Alias::new("jury_remarks"))
+                .col(id("session_id"))
+                .col(long_text("draft_json"))
+                .col(instant("draft_updated_at"))
+                .col(text("draft_updated_by"))
+                .col(int("version"))
+                .col(long_text_null("published_json"))
+                .col(instant_null("published_at"))
+                .col(text_null("published_by"))
+                .foreign_key(&mut fk("jury_remarks", "session_id", "sessions", "id"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table(Alias::new("jury_remarks"))
+                .if_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("sessions"))
+                .drop_column(Alias::new("jury_president_member_id"))
                 .to_owned(),
         )
         .await

@@ -8,6 +8,7 @@ pub mod migration;
 mod candidates;
 mod marks;
 mod planning;
+mod remarks;
 mod results;
 
 use sea_orm::DbErr;
@@ -17,11 +18,12 @@ pub use self::{
     candidates::*,
     entities::{
         appeal, assignment, board, board_member, board_replacement, candidate, convocation,
-        decision, mark_entry, mark_history, minutes, pending_withdrawal, reconciliation, session,
-        slot,
+        decision, jury_remarks, mark_entry, mark_history, minutes, pending_withdrawal,
+        reconciliation, session, slot,
     },
     marks::*,
     planning::*,
+    remarks::*,
     results::*,
 };
 

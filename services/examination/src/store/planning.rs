@@ -77,6 +77,19 @@ pub async fn insert_session<C: ConnectionTrait>(
     row.into_active_model().reset_all().insert(db).await
 }
 
+/// The session's jury president: a seat of one of its boards.
+pub async fn appoint_jury_president<C: ConnectionTrait>(
+    db: &C,
+    s: session::Model,
+    member_id: &str,
+    at: DateTime<Utc>,
+) -> Result<session::Model, DbErr> {
+    let mut am = s.into_active_model();
+    am.jury_president_member_id = Set(Some(member_id.to_owned()));
+    am.updated_at = Set(at);
+    am.update(db).await
+}
+
 /// The deliberation closed: the session is frozen.
 pub async fn close_session<C: ConnectionTrait>(
     db: &C,
@@ -119,19 +132,18 @@ pub async fn boards_of_session<C: ConnectionTrait>(
         .await
 }
 
+/// A page of a session's boards; `only` those boards when given.
 pub async fn boards_page<C: ConnectionTrait>(
     db: &C,
     session_id: &str,
+    only: Option<&[String]>,
     p: &Paging,
 ) -> Result<Vec<board::Model>, DbErr> {
-    page(
-        db,
-        board::Entity::find().filter(board::Column::SessionId.eq(session_id)),
-        board::Column::Id,
-        p.after.clone(),
-        p.fetch(),
-    )
-    .await
+    let mut q = board::Entity::find().filter(board::Column::SessionId.eq(session_id));
+    if let Some(ids) = only {
+        q = q.filter(board::Column::Id.is_in(ids.iter().cloned()));
+    }
+    page(db, q, board::Column::Id, p.after.clone(), p.fetch()).await
 }
 
 /// A new seat on board `b`, no key registered yet.
@@ -217,6 +229,30 @@ pub async fn members_of<C: ConnectionTrait>(
 ) -> Result<Vec<board_member::Model>, DbErr> {
     board_member::Entity::find()
         .filter(board_member::Column::BoardId.eq(board_id))
+        .filter(board_member::Column::LeftAt.is_null())
+        .order_by_asc(board_member::Column::Id)
+        .all(db)
+        .await
+}
+
+/// A seat, current or left.
+pub async fn board_member<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+) -> Result<Option<board_member::Model>, DbErr> {
+    board_member::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+}
+
+/// The seats a person holds now, on the boards of every session (e-mails are stored
+/// lowercase).
+pub async fn seats_of_person<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> Result<Vec<board_member::Model>, DbErr> {
+    board_member::Entity::find()
+        .filter(board_member::Column::Email.eq(email.trim().to_ascii_lowercase()))
         .filter(board_member::Column::LeftAt.is_null())
         .order_by_asc(board_member::Column::Id)
         .all(db)
@@ -340,6 +376,21 @@ pub async fn assignments_page<C: ConnectionTrait>(
     .await
 }
 
+/// The assignments to any of `boards`.
+pub async fn assignments_of_boards<C: ConnectionTrait>(
+    db: &C,
+    boards: &[String],
+) -> Result<Vec<assignment::Model>, DbErr> {
+    if boards.is_empty() {
+        return Ok(Vec::new());
+    }
+    assignment::Entity::find()
+        .filter(assignment::Column::BoardId.is_in(boards.iter().cloned()))
+        .order_by_asc(assignment::Column::CandidacyId)
+        .all(db)
+        .await
+}
+
 pub async fn assignments_of_session<C: ConnectionTrait>(
     db: &C,
     session_id: &str,
@@ -371,6 +422,17 @@ pub async fn slots_of_board<C: ConnectionTrait>(
     slot::Entity::find()
         .filter(slot::Column::BoardId.eq(board_id))
         .order_by_asc(slot::Column::BoardStartsAt)
+        .all(db)
+        .await
+}
+
+pub async fn slots_of_session<C: ConnectionTrait>(
+    db: &C,
+    session_id: &str,
+) -> Result<Vec<slot::Model>, DbErr> {
+    slot::Entity::find()
+        .filter(slot::Column::SessionId.eq(session_id))
+        .order_by_asc(slot::Column::Id)
         .all(db)
         .await
 }

@@ -1,16 +1,25 @@
-//! Who may call what: the roles of the policy, tokens of another académie, no token; reflection
-//! and health.
+//! Who may call what: the roles of the policy, tokens of another académie, no token; board
+//! members reach only the candidates and boards of their own boards; a token with several roles
+//! is judged under each role alone; reflection and health.
 
 use cplds_proto::v1 as pb;
 use cplds_runtime::auth::Role;
 use tonic::Code;
 
-use crate::helpers::*;
+use crate::{
+    helpers::*,
+    schedule::{TwoBoards, two_boards},
+};
 
 on_both!(
     only_the_exam_office_creates_a_session,
     results_are_published_by_the_office_or_the_recteur,
     candidates_are_listed_by_staff,
+    a_board_member_lists_the_candidates_of_their_boards_only,
+    a_board_member_reads_the_candidates_of_their_boards_only,
+    a_board_member_reads_their_own_boards_only,
+    a_candidate_who_sits_on_a_board_reads_as_a_candidate,
+    the_minutes_are_read_by_the_office_and_the_jury_president,
     history_and_statistics_are_for_the_office_and_the_recteur,
     the_node_serves_reflection_and_health,
 );
@@ -129,6 +138,178 @@ async fn candidates_are_listed_by_staff(backend: Backend) {
         code(k.t.exam.list_exam_candidates(list(&k.member)).await),
         Code::Ok
     );
+}
+
+impl TwoBoards {
+    /// The ids of the candidates `token` lists for 2025.
+    async fn listed_by(&mut self, token: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .t
+            .exam
+            .list_exam_candidates(authed(
+                pb::ListExamCandidatesRequest {
+                    year: 2025,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .candidates
+            .into_iter()
+            .map(|c| c.candidacy_id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    async fn read_candidate(&mut self, id: &str, token: &str) -> Code {
+        let req = authed(
+            pb::GetExamCandidateRequest {
+                candidacy_id: id.into(),
+            },
+            token,
+        );
+        code(self.t.exam.get_exam_candidate(req).await)
+    }
+}
+
+/// M1 sits on "Commission 1" (candidates 2 and 3), P2 on "Commission 2" (candidate 1).
+async fn a_board_member_lists_the_candidates_of_their_boards_only(backend: Backend) {
+    let Some(mut s) = two_boards(backend).await else {
+        return;
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let m1 = s.t.board_member(M1);
+    let p2 = s.t.board_member(P2);
+    assert_eq!(
+        s.listed_by(&m1).await,
+        sorted(vec![s.c2.clone(), s.c3.clone()])
+    );
+    assert_eq!(s.listed_by(&p2).await, [s.c1.clone()]);
+    let nobody = s.t.board_member("outsider@ac-toulouse.fr");
+    assert!(s.listed_by(&nobody).await.is_empty());
+    let office = s.t.office.clone();
+    assert_eq!(s.listed_by(&office).await.len(), 3);
+}
+
+async fn a_board_member_reads_the_candidates_of_their_boards_only(backend: Backend) {
+    let Some(mut s) = two_boards(backend).await else {
+        return;
+    };
+    let m1 = s.t.board_member(M1);
+    let (c1, c2) = (s.c1.clone(), s.c2.clone());
+    assert_eq!(s.read_candidate(&c2, &m1).await, Code::Ok);
+    assert_eq!(s.read_candidate(&c1, &m1).await, Code::PermissionDenied);
+}
+
+/// A member reads and lists the boards they sit on; the office every board.
+async fn a_board_member_reads_their_own_boards_only(backend: Backend) {
+    let Some(s) = two_boards(backend).await else {
+        return;
+    };
+    let m1 = s.t.board_member(M1);
+    let read = |board: &str, token: &str| {
+        authed(
+            pb::GetBoardRequest {
+                board_id: board.into(),
+            },
+            token,
+        )
+    };
+    let mut exam = s.t.exam.clone();
+    assert_eq!(code(exam.get_board(read(&s.a.id, &m1)).await), Code::Ok);
+    assert_eq!(
+        code(exam.get_board(read(&s.b.id, &m1)).await),
+        Code::PermissionDenied
+    );
+    let list = |token: &str| {
+        authed(
+            pb::ListBoardsRequest {
+                session_id: s.session.id.clone(),
+                ..Default::default()
+            },
+            token,
+        )
+    };
+    let mine = exam.list_boards(list(&m1)).await.unwrap().into_inner();
+    assert_eq!(
+        mine.boards.iter().map(|b| &b.id).collect::<Vec<_>>(),
+        [&s.a.id]
+    );
+    let all = exam
+        .list_boards(list(&s.t.office))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.boards.len(), 2);
+}
+
+/// M1 examines candidate 1 and also holds the candidate role: results, convocations and
+/// appeals are a candidate's to reach, so M1 reaches only their own (none), never candidate
+/// 1's; reading candidate 1's record is a board's act, and allowed.
+async fn a_candidate_who_sits_on_a_board_reads_as_a_candidate(backend: Backend) {
+    let Some(mut p) = planned(backend, true).await else {
+        return;
+    };
+    p.publish().await;
+    let both = p.t.token(M1, &[Role::Candidate, Role::BoardMember]);
+    let (c1, c2) = (p.c1.clone(), p.c2.clone());
+    assert_eq!(code(p.t.result(&c1, &both).await), Code::PermissionDenied);
+    assert_eq!(
+        code(p.t.file_appeal(&c2, &both).await),
+        Code::PermissionDenied
+    );
+    let convocation = authed(
+        pb::GetConvocationRequest {
+            candidacy_id: c1.clone(),
+            version: 0,
+        },
+        &both,
+    );
+    assert_eq!(
+        code(p.t.exam.get_convocation(convocation).await),
+        Code::PermissionDenied
+    );
+    let record = authed(
+        pb::GetExamCandidateRequest {
+            candidacy_id: c1.clone(),
+        },
+        &both,
+    );
+    assert_eq!(code(p.t.exam.get_exam_candidate(record).await), Code::Ok);
+    // The candidates themselves still read their own result.
+    let me1 = p.me(1);
+    p.t.result(&c1, &me1).await.unwrap();
+}
+
+/// The minutes print every candidate's decision: a member of the boards does not read them.
+async fn the_minutes_are_read_by_the_office_and_the_jury_president(backend: Backend) {
+    let Some(mut p) = planned(backend, true).await else {
+        return;
+    };
+    p.deliberate().await;
+    let read = |token: &str| {
+        authed(
+            pb::GetMinutesRequest {
+                session_id: p.sid.clone(),
+            },
+            token,
+        )
+    };
+    let mut exam = p.t.exam.clone();
+    let m1 = p.t.board_member(M1);
+    assert_eq!(
+        code(exam.get_minutes(read(&m1)).await),
+        Code::PermissionDenied
+    );
+    let p1 = p.t.board_member(P1);
+    assert_eq!(code(exam.get_minutes(read(&p1)).await), Code::Ok);
+    assert_eq!(code(exam.get_minutes(read(&p.t.recteur)).await), Code::Ok);
 }
 
 async fn history_and_statistics_are_for_the_office_and_the_recteur(backend: Backend) {

@@ -1,8 +1,10 @@
 //! The exam's copy of the admitted list: registration's events in any order, a candidate's own
 //! record, pages.
 
-use cplds_proto::v1::{self as pb, event_envelope::Payload};
-use cplds_runtime::{auth::Role, bus::QueueSpec};
+use cplds_proto::v1::{
+    self as pb, admin_service_client::AdminServiceClient, event_envelope::Payload,
+};
+use cplds_runtime::{auth::Role, testing::wait_for};
 use tonic::Code;
 
 use crate::helpers::*;
@@ -97,17 +99,30 @@ async fn registration_events_reach_the_copy_in_any_order(backend: Backend) {
     assert!(by_id(&c).withdrawn);
     assert_eq!(by_id(&a).email, "c1@ac-toulouse.fr");
     assert_eq!(by_id(&a).workplace_uai, uai(1));
-    let dead = QueueSpec::new("toulouse.examination", vec![]).dead_letters();
-    let mut dead = t.node.bus.subscribe(&dead).await.unwrap();
-    let d = tokio::time::timeout(EXAM_TIMEOUT, dead.next())
-        .await
-        .unwrap()
-        .unwrap();
+    // The consumer keeps what it refused as a dead letter, which the operator sees.
+    let admin = AdminServiceClient::new(t.node.channel().await);
+    let it = t.token("it@ac-toulouse.fr", &[Role::ItAdmin]);
+    let dead = wait_for(EXAM_TIMEOUT, "the refused list as a dead letter", || {
+        let mut admin = admin.clone();
+        let req = authed(
+            pb::ListDeadLettersRequest {
+                service: "examination".into(),
+                ..Default::default()
+            },
+            &it,
+        );
+        async move {
+            let dead = admin.list_dead_letters(req).await.ok()?.into_inner();
+            (!dead.dead_letters.is_empty()).then_some(dead.dead_letters)
+        }
+    })
+    .await;
     assert_eq!(
-        d.routing_key,
-        "toulouse.registration.admitted_list_published"
+        dead.iter()
+            .map(|d| d.routing_key.as_str())
+            .collect::<Vec<_>>(),
+        ["toulouse.registration.admitted_list_published"]
     );
-    d.ack().await.unwrap();
 }
 
 /// The candidate of the malformed entry is not there; a candidate reads their own record.

@@ -1,6 +1,6 @@
-//! The deliberation: it waits for every mark, its minutes are signed by a board president with
-//! the key they registered, only the latest unchanged minutes close it, and it freezes the
-//! session.
+//! The deliberation: it waits for the last épreuve and every mark, its minutes are prepared and
+//! signed by the session's jury president with their registered key, only the latest unchanged
+//! minutes close it, and it freezes the session.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::TimeDelta;
@@ -13,16 +13,16 @@ use crate::helpers::*;
 
 on_both!(
     results_and_statistics_wait_for_the_deliberation,
-    only_a_president_prepares_the_minutes,
+    the_deliberation_waits_for_the_last_epreuve,
+    only_the_jury_president_prepares_the_minutes,
     a_mismatch_is_reconciled_before_the_deliberation,
     every_mark_is_in_before_the_deliberation,
     the_minutes_print_every_decision,
     a_key_is_registered_before_signing,
-    a_members_key_is_checked_when_registered,
     a_signature_must_verify,
     only_the_latest_minutes_are_signed,
     minutes_are_prepared_again_after_a_change_of_marks,
-    only_a_president_closes_the_deliberation,
+    only_the_jury_president_closes_the_deliberation,
     the_signed_minutes_close_the_deliberation,
     the_deliberation_freezes_the_session,
 );
@@ -42,12 +42,33 @@ async fn results_and_statistics_wait_for_the_deliberation(backend: Backend) {
     );
 }
 
-async fn only_a_president_prepares_the_minutes(backend: Backend) {
+/// Every mark is in at 10:30 on the 18th, when candidate 2 still sits épreuve 2 (10:00-11:30).
+async fn the_deliberation_waits_for_the_last_epreuve(backend: Backend) {
     let Some(mut p) = planned(backend, true).await else {
         return;
     };
+    p.t.node.clock.set(at("2025-11-18T10:30"));
+    p.mark_all().await;
+    let refused = p.t.prepare(P1, &p.sid).await;
+    let message = refused.as_ref().err().map(|s| s.message().to_owned());
+    assert_eq!(rule_of(refused), "EPREUVES_NOT_OVER");
+    assert!(message.unwrap().contains("18/11/2025 à 11:30"));
+    p.t.node.clock.set(at("2025-11-18T11:30"));
+    p.t.prepare(P1, &p.sid).await.unwrap();
+}
+
+/// Neither a member nor the president of another board: the jury president.
+async fn only_the_jury_president_prepares_the_minutes(backend: Backend) {
+    let Some(mut p) = planned(backend, true).await else {
+        return;
+    };
+    p.t.create_board(&p.session, "Commission 2", commission_2())
+        .await
+        .unwrap();
     p.mark_all().await;
     assert_eq!(code(p.t.prepare(M1, &p.sid).await), Code::PermissionDenied);
+    assert_eq!(code(p.t.prepare(P2, &p.sid).await), Code::PermissionDenied);
+    p.t.prepare(P1, &p.sid).await.unwrap();
 }
 
 async fn a_mismatch_is_reconciled_before_the_deliberation(backend: Backend) {
@@ -102,26 +123,6 @@ async fn a_key_is_registered_before_signing(backend: Backend) {
         rule_of(p.t.close(P1, &p.sid, &draft.sha256, &president_key()).await),
         "NO_SIGNING_KEY"
     );
-}
-
-async fn a_members_key_is_checked_when_registered(backend: Backend) {
-    let Some(mut p) = planned(backend, true).await else {
-        return;
-    };
-    let board = p.board.id.clone();
-    assert_eq!(
-        fields_of(p.t.register_key(P1, &board, "AAAA".into()).await),
-        ["public_key"]
-    );
-    assert_eq!(
-        code(
-            p.t.register_key("outsider@ac-toulouse.fr", &board, pem(&president_key()))
-                .await
-        ),
-        Code::PermissionDenied
-    );
-    let me = p.register_president_key().await;
-    assert_eq!(me.signing_key_id.len(), 16);
 }
 
 async fn a_signature_must_verify(backend: Backend) {
@@ -186,10 +187,20 @@ async fn minutes_are_prepared_again_after_a_change_of_marks(backend: Backend) {
     );
 }
 
-async fn only_a_president_closes_the_deliberation(backend: Backend) {
+/// The president of another board of the session, with a key of their own, does not close the
+/// deliberation of the whole session: its jury president does.
+async fn only_the_jury_president_closes_the_deliberation(backend: Backend) {
     let Some(mut p) = planned(backend, true).await else {
         return;
     };
+    let other =
+        p.t.create_board(&p.session, "Commission 2", commission_2())
+            .await
+            .unwrap();
+    let p2_key = SigningKey::from_bytes(&[22; 32]);
+    p.t.office_registers_key(&other.id, &seat_of(&other, P2), pem(&p2_key))
+        .await
+        .unwrap();
     p.mark_all().await;
     p.register_president_key().await;
     let last = p.t.prepare(P1, &p.sid).await.unwrap();
@@ -197,6 +208,13 @@ async fn only_a_president_closes_the_deliberation(backend: Backend) {
         code(p.t.close(M1, &p.sid, &last.sha256, &president_key()).await),
         Code::PermissionDenied
     );
+    assert_eq!(
+        code(p.t.close(P2, &p.sid, &last.sha256, &p2_key).await),
+        Code::PermissionDenied
+    );
+    p.t.close(P1, &p.sid, &last.sha256, &president_key())
+        .await
+        .unwrap();
 }
 
 async fn the_signed_minutes_close_the_deliberation(backend: Backend) {

@@ -253,15 +253,13 @@ pub fn commission_1() -> Vec<pb::NewBoardMember> {
     ]
 }
 
-/// "Commission 2": p2 presides, m3 works in establishment 91.
+/// The president of "Commission 2".
+pub const P2: &str = "p2@ac-toulouse.fr";
+
+/// "Commission 2": P2 presides, m3 works in establishment 91.
 pub fn commission_2() -> Vec<pb::NewBoardMember> {
     vec![
-        member(
-            "p2@ac-toulouse.fr",
-            "Lafon",
-            "",
-            pb::ExamBoardRole::President,
-        ),
+        member(P2, "Lafon", "", pb::ExamBoardRole::President),
         member(
             "m3@ac-toulouse.fr",
             "Benali",
@@ -698,11 +696,14 @@ impl Ctx {
             .into_inner()
     }
 
+    /// A member registers a key for their own seat with their token, the old key's signature
+    /// of the new one if given.
     pub async fn register_key(
         &mut self,
         who: &str,
         board: &str,
         public_key: String,
+        old_key_signature: String,
     ) -> Result<pb::ExamBoardMember, Status> {
         let token = self.board_member(who);
         self.exam
@@ -710,11 +711,58 @@ impl Ctx {
                 pb::RegisterBoardMemberKeyRequest {
                     board_id: board.into(),
                     public_key,
+                    member_id: String::new(),
+                    old_key_signature,
                 },
                 &token,
             ))
             .await
             .map(|r| r.into_inner())
+    }
+
+    /// The exam office registers the key of seat `member_id`.
+    pub async fn office_registers_key(
+        &mut self,
+        board: &str,
+        member_id: &str,
+        public_key: String,
+    ) -> Result<pb::ExamBoardMember, Status> {
+        self.exam
+            .register_board_member_key(authed(
+                pb::RegisterBoardMemberKeyRequest {
+                    board_id: board.into(),
+                    public_key,
+                    member_id: member_id.into(),
+                    old_key_signature: String::new(),
+                },
+                &self.office,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The exam office appoints seat `member_id` jury president of the session.
+    pub async fn appoint(
+        &mut self,
+        session: &str,
+        member_id: &str,
+    ) -> Result<pb::ExamSession, Status> {
+        self.exam
+            .appoint_jury_president(authed(
+                pb::AppointJuryPresidentRequest {
+                    session_id: session.into(),
+                    member_id: member_id.into(),
+                },
+                &self.office,
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The clock past the fixtures' épreuves (the 17th and 18th of November 2025, in the
+    /// morning): marks may be entered and the deliberation held.
+    pub fn epreuves_over(&self) {
+        self.node.clock.set(at("2025-11-18T12:00"));
     }
 
     pub async fn prepare(
@@ -833,9 +881,10 @@ impl Ctx {
 
 // ---- a session at a stage ---------------------------------------------------------------------
 
-/// Three candidates, the 2025 session and "Commission 1" ([`commission_1`]); candidates 1 and 2
-/// are assigned to it, candidate 3 withdrew after the list. With `scheduled`, both épreuves of
-/// candidates 1 (09:00) and 2 (10:00) are scheduled.
+/// Three candidates, the 2025 session and "Commission 1" ([`commission_1`]) whose president P1
+/// presides the jury; candidates 1 and 2 are assigned to it, candidate 3 withdrew after the
+/// list. With `scheduled`, both épreuves of candidates 1 (09:00) and 2 (10:00) are scheduled
+/// and the clock is past them.
 pub struct Planned {
     pub t: Ctx,
     pub cands: Vec<pb::ExamCandidate>,
@@ -856,6 +905,7 @@ pub async fn planned(backend: Backend, scheduled: bool) -> Option<Planned> {
         .create_board(&session, "Commission 1", commission_1())
         .await
         .unwrap();
+    t.appoint(&session.id, &seat_of(&board, P1)).await.unwrap();
     t.assign(&board.id, &ids[0]).await.unwrap();
     t.assign(&board.id, &ids[1]).await.unwrap();
     t.withdraw(&ids[2], 3).await;
@@ -863,6 +913,7 @@ pub async fn planned(backend: Backend, scheduled: bool) -> Option<Planned> {
     if scheduled {
         t.schedule_both(&ids[0], 9).await;
         t.schedule_both(&ids[1], 10).await;
+        t.epreuves_over();
     }
     Some(Planned {
         t,
@@ -881,6 +932,15 @@ pub fn president_key() -> SigningKey {
     SigningKey::from_bytes(&[11; 32])
 }
 
+/// The seat (member id) of `email` on board `b`.
+pub fn seat_of(b: &pb::ExamBoard, email: &str) -> String {
+    b.members
+        .iter()
+        .find(|m| m.email == email)
+        .map(|m| m.id.clone())
+        .unwrap()
+}
+
 impl Planned {
     /// Every mark settled: candidate 1 has 14.5 (14 and 14.5, reconciled by the president) and
     /// 14, a total of 28.5; candidate 2 was absent from épreuve 1 and has 10 in épreuve 2.
@@ -897,11 +957,12 @@ impl Planned {
         t.agree([P1, M2], &c2, PART_2, "10").await;
     }
 
-    /// The president registered [`president_key`].
+    /// The exam office registered the president's [`president_key`].
     pub async fn register_president_key(&mut self) -> pb::ExamBoardMember {
         let board = self.board.id.clone();
+        let seat = seat_of(&self.board, P1);
         self.t
-            .register_key(P1, &board, pem(&president_key()))
+            .office_registers_key(&board, &seat, pem(&president_key()))
             .await
             .unwrap()
     }

@@ -18,6 +18,8 @@ mod boards;
 mod candidates;
 mod convocations;
 mod deliberation;
+mod jury;
+mod keys;
 mod marks;
 mod replacement;
 mod results;

@@ -12,6 +12,7 @@ on_both!(
     only_members_of_the_candidates_board_mark,
     an_unassigned_candidate_is_not_marked,
     marks_need_a_scheduled_epreuve,
+    a_mark_waits_for_its_epreuve,
     the_second_entry_is_blind,
     a_member_enters_a_mark_once,
     different_entries_are_a_mismatch_of_two,
@@ -101,6 +102,30 @@ async fn marks_need_a_scheduled_epreuve(backend: Backend) {
     assert_eq!(
         rule_of(p.t.enter(P1, &p.c1, PART_1, "12").await),
         "NOT_SCHEDULED"
+    );
+}
+
+/// Candidate 1 sits épreuve 1 on the 17th at 09:00 and épreuve 2 on the 18th: no mark, no
+/// absence before each has begun.
+async fn a_mark_waits_for_its_epreuve(backend: Backend) {
+    let Some(mut p) = planned(backend, true).await else {
+        return;
+    };
+    let c1 = p.c1.clone();
+    p.t.node.clock.set(at("2025-11-17T08:59"));
+    assert_eq!(
+        rule_of(p.t.enter(P1, &c1, PART_1, "12").await),
+        "EPREUVE_NOT_BEGUN"
+    );
+    assert_eq!(
+        rule_of(p.t.enter(P1, &c1, PART_1, "").await),
+        "EPREUVE_NOT_BEGUN"
+    );
+    p.t.node.clock.set(at("2025-11-17T09:00"));
+    p.t.enter(P1, &c1, PART_1, "12").await.unwrap();
+    assert_eq!(
+        rule_of(p.t.enter(P1, &c1, PART_2, "12").await),
+        "EPREUVE_NOT_BEGUN"
     );
 }
 

@@ -49,6 +49,7 @@ async fn sitting(backend: Backend) -> Option<Sitting> {
     }
     t.schedule_both(&c1, 9).await;
     t.schedule_both(&c2, 10).await;
+    t.epreuves_over();
     t.enter(M1, &c1, PART_1, "14").await.unwrap();
     Some(Sitting {
         t,
@@ -57,14 +58,6 @@ async fn sitting(backend: Backend) -> Option<Sitting> {
         sid: session.id,
         board,
     })
-}
-
-fn id_of(b: &pb::ExamBoard, email: &str) -> String {
-    b.members
-        .iter()
-        .find(|m| m.email == email)
-        .map(|m| m.id.clone())
-        .unwrap()
 }
 
 fn newcomer(email: &str, uai_n: u32, role: pb::ExamBoardRole) -> Option<pb::NewBoardMember> {
@@ -103,7 +96,7 @@ impl Sitting {
 
     /// M1 falls ill; M3 takes the seat.
     async fn m1_replaced_by_m3(&mut self) -> pb::ExamBoard {
-        let m1 = id_of(&self.board, M1);
+        let m1 = seat_of(&self.board, M1);
         self.replace(
             &m1,
             newcomer(M3, 92, pb::ExamBoardRole::Member),
@@ -120,9 +113,9 @@ impl Sitting {
         assert!(unchanged.replacements.is_empty());
     }
 
-    /// After M1's replacement, every mark settled and the president's key registered, minutes
-    /// are prepared; then M2 gives their seat to M4, the minutes are outdated, prepared again
-    /// (they print the newcomer) and signed.
+    /// After M1's replacement, every mark settled and the president (the jury's) given a key,
+    /// minutes are prepared; then M2 gives their seat to M4, the minutes are outdated, prepared
+    /// again (they print the newcomer) and signed.
     async fn deliberate_after_replacement(&mut self) -> pb::ExamBoard {
         let b = self.m1_replaced_by_m3().await;
         let (c1, c2, sid) = (self.c1.clone(), self.c2.clone(), self.sid.clone());
@@ -131,12 +124,16 @@ impl Sitting {
             self.t.agree([P1, M2], c, part, mark).await;
         }
         let key = SigningKey::from_bytes(&[21; 32]);
-        let board = self.board.id.clone();
-        self.t.register_key(P1, &board, pem(&key)).await.unwrap();
+        let (board, p1) = (self.board.id.clone(), seat_of(&self.board, P1));
+        self.t
+            .office_registers_key(&board, &p1, pem(&key))
+            .await
+            .unwrap();
+        self.t.appoint(&sid, &p1).await.unwrap();
         let draft = self.t.prepare(P1, &sid).await.unwrap();
         let b = self
             .replace(
-                &id_of(&b, M2),
+                &seat_of(&b, M2),
                 newcomer(M4, 93, pb::ExamBoardRole::Member),
                 "mutation",
             )
@@ -160,7 +157,7 @@ async fn only_the_exam_office_replaces_a_member(backend: Backend) {
         return;
     };
     let req = s.request(
-        &id_of(&s.board, M1),
+        &seat_of(&s.board, M1),
         newcomer(M3, 92, pb::ExamBoardRole::Member),
         "malade",
     );
@@ -174,7 +171,7 @@ async fn a_replacement_names_its_bad_fields(backend: Backend) {
     let Some(mut s) = sitting(backend).await else {
         return;
     };
-    let m1 = id_of(&s.board, M1);
+    let m1 = seat_of(&s.board, M1);
     assert_eq!(
         fields_of(s.replace(&m1, None, " ").await),
         ["reason", "replacement"]
@@ -211,7 +208,7 @@ async fn a_sitting_member_takes_no_second_seat(backend: Backend) {
     let Some(mut s) = sitting(backend).await else {
         return;
     };
-    let m1 = id_of(&s.board, M1);
+    let m1 = seat_of(&s.board, M1);
     let r = s
         .replace(&m1, newcomer(M2, 92, pb::ExamBoardRole::Member), "malade")
         .await;
@@ -224,7 +221,7 @@ async fn a_replacement_keeps_clear_of_conflicts_of_interest(backend: Backend) {
     let Some(mut s) = sitting(backend).await else {
         return;
     };
-    let m1 = id_of(&s.board, M1);
+    let m1 = seat_of(&s.board, M1);
     let r = s
         .replace(&m1, newcomer(M3, 1, pb::ExamBoardRole::Member), "malade")
         .await;
@@ -237,7 +234,7 @@ async fn a_replacement_keeps_a_president(backend: Backend) {
     let Some(mut s) = sitting(backend).await else {
         return;
     };
-    let p1 = id_of(&s.board, P1);
+    let p1 = seat_of(&s.board, P1);
     let r = s
         .replace(&p1, newcomer(M3, 92, pb::ExamBoardRole::Member), "malade")
         .await;
@@ -257,7 +254,7 @@ async fn the_replacement_takes_the_seat_and_the_board_keeps_its_work(backend: Ba
     assert_eq!(b.replacements.len(), 1);
     let r = &b.replacements[0];
     assert_eq!(r.former.as_ref().unwrap().email, M1);
-    assert_eq!(r.replacement_member_id, id_of(&b, M3));
+    assert_eq!(r.replacement_member_id, seat_of(&b, M3));
     assert_eq!(r.reason, "arrêt maladie");
     assert_eq!(r.replaced_by, "dec@ac-toulouse.fr");
     assert!(r.replace_time.is_some());
@@ -278,7 +275,7 @@ async fn who_left_does_not_come_back(backend: Backend) {
     let b = s.m1_replaced_by_m3().await;
     let r = s
         .replace(
-            &id_of(&b, M3),
+            &seat_of(&b, M3),
             newcomer(M1, 90, pb::ExamBoardRole::Member),
             "retour",
         )
@@ -301,7 +298,7 @@ async fn no_replacement_after_the_deliberation(backend: Backend) {
     let b = s.deliberate_after_replacement().await;
     let r = s
         .replace(
-            &id_of(&b, M4),
+            &seat_of(&b, M4),
             newcomer("m5@ac-toulouse.fr", 94, pb::ExamBoardRole::Member),
             "trop tard",
         )

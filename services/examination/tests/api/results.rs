@@ -1,13 +1,16 @@
-//! Results: read by the office once deliberated, by candidates once published; publication; the
-//! session statistics.
+//! Results: read by the office once deliberated, by candidates once published; publication,
+//! whose events carry the date of the deliberation (the date of admission); the session
+//! statistics.
 
-use cplds_proto::v1 as pb;
+use chrono::TimeDelta;
+use cplds_proto::v1::{self as pb, event_envelope::Payload};
 
 use crate::helpers::*;
 
 on_both!(
     the_office_reads_results_before_publication,
     candidates_read_their_result_once_published,
+    the_results_carry_the_date_of_the_deliberation,
     the_statistics_of_the_session,
 );
 
@@ -55,6 +58,38 @@ async fn candidates_read_their_result_once_published(backend: Backend) {
         r.decision.unwrap().outcome,
         pb::ExamOutcome::Admitted as i32
     );
+}
+
+/// Deliberated on the 19th, published two days later: certificates state the 19th.
+async fn the_results_carry_the_date_of_the_deliberation(backend: Backend) {
+    let Some(mut p) = planned(backend, true).await else {
+        return;
+    };
+    let mut events = p.t.listen().await;
+    p.t.node.clock.set(at("2025-11-19T17:00"));
+    p.deliberate().await;
+    advance(&p.t, TimeDelta::days(2));
+    let recteur = p.t.recteur.clone();
+    let published = p.t.publish(&p.sid, &recteur).await.unwrap();
+    let session = published.session.unwrap();
+    let deliberated = session.deliberation_close_time.unwrap();
+    assert_eq!(
+        cplds_runtime::time::from_timestamp(&deliberated).unwrap(),
+        at("2025-11-19T17:00")
+    );
+    let sent = events_until(&mut events, pb::Stream::Internal, "results_published").await;
+    let mut dates = Vec::new();
+    for e in &sent {
+        match &e.payload {
+            Some(Payload::DeliberationClosed(d)) => dates.push(d.deliberated_at.unwrap()),
+            Some(Payload::ResultsPublished(r)) => {
+                assert_ne!(r.published_at.unwrap(), deliberated);
+                dates.push(r.deliberated_at.unwrap());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(dates, [deliberated, deliberated]);
 }
 
 async fn the_statistics_of_the_session(backend: Backend) {

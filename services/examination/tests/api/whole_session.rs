@@ -89,6 +89,7 @@ async fn the_scenario_deliberates_and_publishes(backend: Backend) {
     );
     assert_eq!(summary.mismatches_reconciled, 1);
     assert!(summary.newly_published);
+    assert_eq!(summary.jury_remarks_version, 1);
     assert!(
         summary
             .to_string()
@@ -119,6 +120,9 @@ async fn the_scenario_deliberates_and_publishes(backend: Backend) {
         (avg.count, avg.lowest.as_str(), avg.highest.as_str()),
         (4, "10.25", "13.25")
     );
+    // Averages unrounded (13.25, 10.5, 10.25, 12.5); their mean 11.625 to the hundredth.
+    assert_eq!(avg.mean, 11.63);
+    assert_eq!(p2.mean, 13.2);
 
     // The minutes: what was signed is what is kept.
     let minutes =
@@ -149,8 +153,13 @@ async fn only_pseudonymous_facts_reach_the_national_stream(backend: Backend) {
         return;
     };
     let sent = events_until(&mut r.events, pb::Stream::National, "results_published").await;
+    // The jury's remarks, published after the results, may come before the last national fact.
+    let internal: Vec<String> = types(&sent, pb::Stream::Internal)
+        .into_iter()
+        .filter(|t| t != "jury_remarks_published")
+        .collect();
     assert_eq!(
-        types(&sent, pb::Stream::Internal),
+        internal,
         [
             "exam_session_created",
             "deliberation_closed",
@@ -312,11 +321,23 @@ async fn an_upheld_appeal_revises_a_published_result(backend: Backend) {
         decided.decision_before.unwrap().outcome,
         pb::ExamOutcome::NotAdmitted as i32
     );
-    let next = events_until(&mut r.events, pb::Stream::National, "exam_result").await;
+    let next: Vec<_> = events_until(&mut r.events, pb::Stream::National, "exam_result")
+        .await
+        .into_iter()
+        .filter(|e| e.r#type != "jury_remarks_published")
+        .collect();
     assert_eq!(
         next.iter().map(|e| e.r#type.as_str()).collect::<Vec<_>>(),
         ["appeal_decided", "exam_result"],
         "publishing again sent nothing"
+    );
+    let Some(Payload::AppealDecided(appeal_event)) = &next[0].payload else {
+        panic!("the appeal's decision");
+    };
+    assert_eq!(
+        appeal_event.deliberated_at,
+        again.session.as_ref().unwrap().deliberation_close_time,
+        "the date of admission stays the deliberation's"
     );
     let Some(Payload::NationalExamResult(revised)) = &next[1].payload else {
         panic!("a national fact");

@@ -31,7 +31,6 @@ use cplds_runtime::{
     kit::ServiceCore,
 };
 use sea_orm::{DatabaseConnection, DbErr};
-use sea_orm_migration::MigratorTrait;
 
 use crate::{
     NAME,
@@ -77,7 +76,7 @@ impl ServiceModule for NationalModule {
     }
 
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        Migrator::up(db, None).await
+        cplds_runtime::db::migrate::<Migrator>(db).await
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {

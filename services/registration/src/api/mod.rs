@@ -32,7 +32,6 @@ use cplds_runtime::{
     pseudonym::Pseudonymizer,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
-use sea_orm_migration::MigratorTrait;
 
 use crate::{
     NAME,
@@ -55,7 +54,14 @@ impl ServiceModule for RegistrationModule {
     }
 
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        Migrator::up(db, None).await
+        cplds_runtime::db::migrate::<Migrator>(db).await
+    }
+
+    fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
+        node.academy()
+            .map(|a| events::queue(a.code))
+            .into_iter()
+            .collect()
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {

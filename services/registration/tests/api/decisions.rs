@@ -147,6 +147,7 @@ fn results_published(year: i32) -> cplds_runtime::bus::Message {
             year,
             decisions: vec![],
             published_at: None,
+            deliberated_at: None,
         })),
     };
     cplds_runtime::bus::Message {

@@ -41,7 +41,6 @@ use cplds_runtime::{
     web::{PublicBase, route_prefix},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
-use sea_orm_migration::MigratorTrait;
 
 use crate::{
     NAME,
@@ -62,7 +61,14 @@ impl ServiceModule for TrainingModule {
     }
 
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        Migrator::up(db, None).await
+        cplds_runtime::db::migrate::<Migrator>(db).await
+    }
+
+    fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
+        node.academy()
+            .map(|a| events::regional_queue(a.code))
+            .into_iter()
+            .collect()
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
