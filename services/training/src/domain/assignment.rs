@@ -4,8 +4,9 @@
 //!   attendance only at those sessions, and follows (reads the enrolments and progress of) only
 //!   the cohorts they run a session of;
 //! - the recteur designates each trainee's tutor (arrêté of 5 May 2017 on the training, art. 2:
-//!   "il est désigné par le recteur"); the tutor, who acts with the trainer role, records the
-//!   trainee's internship and reads their enrolment;
+//!   "il est désigné par le recteur"), and so reads every enrolment, as the training office
+//!   does; the tutor, who acts with the trainer role, records the trainee's internship and reads
+//!   their enrolment;
 //! - nobody records hours for themselves.
 //!
 //! Each act is judged under the role it is performed as: a trainer who is also in training reads
@@ -80,15 +81,15 @@ pub fn may_record_internship(caller: &Caller, a: &Around<'_>) -> Result<(), NotA
     }))
 }
 
-/// The training office reads every enrolment; a trainer those of the cohorts they run a session
-/// of and of the trainees they tutor; a candidate their own.
+/// The training office and the recteur read every enrolment; a trainer those of the cohorts
+/// they run a session of and of the trainees they tutor; a candidate their own.
 pub fn may_read_enrolment(
     caller: &Caller,
     enrolment_id: &str,
     a: &Around<'_>,
 ) -> Result<(), NotAllowed> {
     let me = caller.subject.as_str();
-    let as_office = caller.has(Role::TrainingOffice);
+    let as_office = caller.has(Role::TrainingOffice) || caller.has(Role::Recteur);
     let as_trainer = caller.has(Role::Trainer)
         && (among(me, a.cohort_trainers) || a.tutor.is_some_and(|t| same(t, me)));
     let as_trainee = caller.has(Role::Candidate) && same(a.trainee, me);
@@ -100,13 +101,15 @@ pub fn may_read_enrolment(
     )))
 }
 
-/// The training office follows every cohort; a trainer the cohorts they run a session of.
+/// The training office and the recteur follow every cohort; a trainer the cohorts they run a
+/// session of.
 pub fn may_follow_cohort(
     caller: &Caller,
     cohort_id: &str,
     cohort_trainers: &[String],
 ) -> Result<(), NotAllowed> {
     if caller.has(Role::TrainingOffice)
+        || caller.has(Role::Recteur)
         || (caller.has(Role::Trainer) && among(&caller.subject, cohort_trainers))
     {
         return Ok(());
@@ -188,6 +191,7 @@ mod tests {
         };
         for ok in [
             caller("eafc@ac-toulouse.fr", &[Role::TrainingOffice]),
+            caller("recteur@ac-toulouse.fr", &[Role::Recteur]),
             caller("formateur@ac-toulouse.fr", &[Role::Trainer]),
             caller("paul@ac-toulouse.fr", &[Role::Trainer]),
             caller(TRAINEE, &[Role::Candidate]),
@@ -209,6 +213,7 @@ mod tests {
         assert!(
             may_follow_cohort(&caller("eafc@x.fr", &[Role::TrainingOffice]), "c1", &[]).is_ok()
         );
+        assert!(may_follow_cohort(&caller("r@x.fr", &[Role::Recteur]), "c1", &[]).is_ok());
         let trainer = caller("formateur@ac-toulouse.fr", &[Role::Trainer]);
         assert!(may_follow_cohort(&trainer, "c1", &t).is_ok());
         assert!(may_follow_cohort(&trainer, "c2", &[]).is_err());

@@ -14,6 +14,9 @@
 //! - the presence/distance balance: about a third in presence (seminars) and two thirds at a
 //!   distance in the Poitiers organisation (région académique Nouvelle-Aquitaine). No text sets
 //!   it: by default no target; an académie that sets one is warned below it, never refused.
+//!
+//! A cohort of a région académique follows the settings of the académie that runs it: that
+//! académie issues the attestation.
 
 use super::FieldError;
 

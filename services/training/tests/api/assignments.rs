@@ -111,17 +111,29 @@ async fn a_trainer_follows_only_the_cohorts_they_teach(backend: Backend) {
             ))
             .await,
     );
-    // The trainer who runs its sessions follows the cohort.
-    let trainer = f.t.trainer.clone();
-    f.t.client
-        .get_cohort_progress(authed(
-            pb::GetCohortProgressRequest {
-                cohort_id: f.cohort.id.clone(),
-            },
-            &trainer,
-        ))
-        .await
-        .unwrap();
+    // The trainer who runs its sessions follows the cohort, and the recteur, who designates
+    // the tutors, reads its enrolments.
+    for token in [f.t.trainer.clone(), f.t.recteur.clone()] {
+        f.t.client
+            .get_cohort_progress(authed(
+                pb::GetCohortProgressRequest {
+                    cohort_id: f.cohort.id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+        f.t.client
+            .list_enrolments(authed(
+                pb::ListEnrolmentsRequest {
+                    cohort_id: f.cohort.id.clone(),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .unwrap();
+    }
 }
 
 /// A trainer who is also in training does not credit their own hours, whatever the session.
