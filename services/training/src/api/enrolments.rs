@@ -52,19 +52,16 @@ impl Inner {
         c.participating_academies
             .admits(trainee.home_academy)
             .on(format!("cohort/{}", c.id))?;
-        let duplicate = || {
-            ServiceError::AlreadyExists(format!(
-                "staff number {} already has a request in cohort {}",
-                trainee.staff_number.as_str(),
-                c.id
-            ))
-        };
-        if store::live_enrolment_of(uow.txn(), &c.id, trainee.staff_number.as_str())
+        let account = trainee.email.as_str();
+        let own = store::live_enrolment_of_account(uow.txn(), &c.id, account).await?;
+        let taken = store::live_enrolment_of(uow.txn(), &c.id, trainee.staff_number.as_str())
             .await?
-            .is_some()
-        {
-            return Err(duplicate());
-        }
+            .is_some();
+        let duplicate = |own: Option<&str>, taken| {
+            rules::one_live_request(&c.id, account, own, taken)
+                .map_err(|d| ServiceError::AlreadyExists(d.0))
+        };
+        duplicate(own.as_ref().map(|e| e.id.as_str()), taken)?;
         let mut roster = store::roster(uow.txn(), &c).await?;
         let id = new_id();
         let status = roster.request(id.clone());
@@ -80,10 +77,9 @@ impl Inner {
             by: &caller.subject,
         };
         let row = store::insert_enrolment(uow.txn(), new).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                duplicate()
-            } else {
-                e.into()
+            match duplicate(None, true) {
+                Err(d) if is_unique_violation(&e) => d,
+                _ => e.into(),
             }
         })?;
         let detail = Some(status.as_str().to_owned());

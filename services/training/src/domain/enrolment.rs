@@ -60,6 +60,34 @@ pub fn may_act_on(caller: &Caller, enrolment_id: &str, email: &str) -> Result<()
     Err(NotAllowed(format!("enrolment {enrolment_id} is not yours")))
 }
 
+/// Why a request duplicates one already live in the cohort (ALREADY_EXISTS); the message names
+/// no one but the account's own request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Duplicate(pub String);
+
+/// One live request per person and cohort (issue 12 §4): per account, so that one account does
+/// not take several places by giving other staff numbers, and per staff number.
+pub fn one_live_request(
+    cohort_id: &str,
+    account: &str,
+    account_request: Option<&str>,
+    staff_number_taken: bool,
+) -> Result<(), Duplicate> {
+    if let Some(id) = account_request {
+        return Err(Duplicate(format!(
+            "the account {account} already has a request in cohort {cohort_id} ({id})"
+        )));
+    }
+    if staff_number_taken {
+        return Err(Duplicate(format!(
+            "a request in cohort {cohort_id} already gives this staff number; the training \
+             office can tell more"
+        )));
+    }
+    Ok(())
+}
+
 /// Only a trainee holding a place, and not done, is followed: a tutor, hours, an attestation.
 pub fn in_training(status: EnrolmentStatus) -> Result<(), RuleViolation> {
     match status {
@@ -189,6 +217,15 @@ mod tests {
             &[Role::Trainer, Role::Candidate],
         );
         assert!(may_act_on(&trainer, "e2", "x@y.fr").is_err());
+    }
+
+    #[test]
+    fn one_live_request_per_account_and_staff_number() {
+        assert!(one_live_request("c1", "a@b.fr", None, false).is_ok());
+        let own = one_live_request("c1", "a@b.fr", Some("e1"), false).unwrap_err();
+        assert!(own.0.contains("e1") && own.0.contains("a@b.fr"), "{own}");
+        let taken = one_live_request("c1", "a@b.fr", None, true).unwrap_err();
+        assert!(!taken.0.contains('@'), "names nobody: {taken}");
     }
 
     #[test]
