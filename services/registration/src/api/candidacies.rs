@@ -6,14 +6,14 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, Paging, new_id},
+    kit::{Decided, Paging, UnitOfWork, new_id},
 };
 
 use super::{Inner, OFFICE, STAFF_READERS, act, campaign_subject, convert, parse_candidacy_id};
 use crate::{
     NAME,
     domain::{
-        access::{self, AccountRefusal, AccountYear},
+        access::{self, AccountRefusal, AccountYear, Acting},
         campaign::{self as rules, Reception},
         candidate::Department,
         eligibility,
@@ -43,25 +43,13 @@ impl Inner {
         let year = campaign.year;
         let reception =
             rules::can_submit(&campaign.facts(), channel, uow.now()).on(campaign_subject(year))?;
-        let account = candidate.email.as_str();
-        let opened = store::opened_by_account(uow.txn(), year, account).await?;
-        let live = store::live_candidacy_of_account(uow.txn(), year, account).await?;
-        let account_year = AccountYear {
-            opened,
-            live: live.as_ref().map(|c| c.id.as_str()),
-        };
-        access::may_open(&acting, account, year, &account_year).map_err(|r| match r {
-            AccountRefusal::Live(why) => ServiceError::AlreadyExists(why),
-            AccountRefusal::Rule(rule) => rule.on(campaign_subject(year)),
-        })?;
+        self.may_open(&uow, &acting, year, candidate.email.as_str())
+            .await?;
         let staff_number = candidate.staff_number.as_str();
         let candidate_key = self.pseudonymizer.candidate_key(staff_number);
-        // The first live candidacy giving the staff number holds it; a later one waits.
-        store::lock_claims(uow.txn(), year, &candidate_key).await?;
-        let holds_staff_number = store::live_claims(uow.txn(), year, staff_number)
-            .await?
-            .holder()
-            .is_none();
+        let holds_staff_number = self
+            .would_hold(&uow, year, staff_number, &candidate_key)
+            .await?;
         let eligibility = eligibility::evaluate(
             candidate.sector,
             candidate.status,
@@ -106,6 +94,41 @@ impl Inner {
         }
         uow.commit().await?;
         self.render(&self.core.db, &row, &acting).await
+    }
+
+    /// One live candidacy per account and year, and a bounded number of them; the account's
+    /// acts of the year are locked from here on.
+    async fn may_open(
+        &self,
+        uow: &UnitOfWork,
+        acting: &Acting<'_>,
+        year: i32,
+        account: &str,
+    ) -> ServiceResult<()> {
+        let opened = store::opened_by_account(uow.txn(), year, account).await?;
+        let live = store::live_candidacy_of_account(uow.txn(), year, account).await?;
+        let account_year = AccountYear {
+            opened,
+            live: live.as_ref().map(|c| c.id.as_str()),
+        };
+        access::may_open(acting, account, year, &account_year).map_err(|r| match r {
+            AccountRefusal::Live(why) => ServiceError::AlreadyExists(why),
+            AccountRefusal::Rule(rule) => rule.on(campaign_subject(year)),
+        })
+    }
+
+    /// Whether a new candidacy giving `staff_number` holds it (no live one gives it yet); the
+    /// acts on that number are locked from here on.
+    async fn would_hold(
+        &self,
+        uow: &UnitOfWork,
+        year: i32,
+        staff_number: &str,
+        candidate_key: &str,
+    ) -> ServiceResult<bool> {
+        store::lock_claims(uow.txn(), year, candidate_key).await?;
+        let claims = store::live_claims(uow.txn(), year, staff_number).await?;
+        Ok(claims.holder().is_none())
     }
 
     pub(super) async fn get(
