@@ -19,6 +19,7 @@ impl Payload {
             CampaignUpdated(_) => "campaign_updated",
             NationalCandidacyRegistered(_) => "candidacy_registered",
             NationalCandidacyDecided(_) => "candidacy_decided",
+            NationalCandidacyInadmissible(_) => "candidacy_inadmissible",
             TrainingEnrolled(_) | NationalTrainingEnrolled(_) => "training_enrolled",
             TrainingCompleted(_) | NationalTrainingCompleted(_) => "training_completed",
             TrainingAbandoned(_) | NationalTrainingAbandoned(_) => "training_abandoned",
@@ -75,6 +76,7 @@ impl Payload {
             | NationalCandidacyDecided(_)
             | NationalCandidacyWithdrawn(_)
             | NationalAdmittedListPublished(_)
+            | NationalCandidacyInadmissible(_)
             | NationalTrainingEnrolled(_)
             | NationalTrainingCompleted(_)
             | NationalTrainingAbandoned(_)

@@ -1,6 +1,12 @@
 //! What registration publishes. Every state change emits two events in its transaction:
 //! one on the internal stream, with what the académie's other services need (names included),
 //! and one on the national stream with the pseudonymous facts only (design rule 5).
+//!
+//! The national stream knows a person by the keyed hash of their staff number: only the
+//! candidacy holding a staff number ([`crate::domain::candidacy::Claims`]) speaks for that
+//! person there; another candidacy giving the same number reaches it once it holds the number
+//! ([`registered`]). A candidacy received after the window closed has one national fact,
+//! [`inadmissible`], and no internal one: it never reaches the exam.
 
 use async_trait::async_trait;
 use cplds_proto::v1::{self as pb, EventEnvelope, event_envelope::Payload};
@@ -13,7 +19,7 @@ use cplds_runtime::{
 use sea_orm::DatabaseTransaction;
 
 use crate::{
-    domain::candidacy::RejectionReason,
+    domain::{campaign::Late, candidacy::RejectionReason},
     store::{self, campaign, candidacy},
 };
 
@@ -58,23 +64,47 @@ pub fn campaign_updated(c: &campaign::Model) -> [Payload; 1] {
     })]
 }
 
-pub fn submitted(c: &candidacy::Model) -> [Payload; 2] {
-    [
-        Payload::CandidacySubmitted(pb::CandidacySubmitted {
-            candidacy_id: c.id.clone(),
+/// A candidacy submitted in time; on the national stream only if it holds its staff number.
+pub fn submitted(c: &candidacy::Model, holds_staff_number: bool) -> Vec<Payload> {
+    let mut out = vec![Payload::CandidacySubmitted(pb::CandidacySubmitted {
+        candidacy_id: c.id.clone(),
+        year: c.year,
+        candidate_key: c.candidate_key.clone(),
+        identity: Some(identity(c)),
+        profile: Some(profile(c)),
+        eligible: c.eligible,
+    })];
+    if holds_staff_number {
+        out.extend(registered(c));
+    }
+    out
+}
+
+/// The registration of the person a candidacy's staff number names, on the national stream.
+pub fn registered(c: &candidacy::Model) -> [Payload; 1] {
+    [Payload::NationalCandidacyRegistered(
+        pb::NationalCandidacyRegistered {
             year: c.year,
             candidate_key: c.candidate_key.clone(),
-            identity: Some(identity(c)),
             profile: Some(profile(c)),
             eligible: c.eligible,
-        }),
-        Payload::NationalCandidacyRegistered(pb::NationalCandidacyRegistered {
+        },
+    )]
+}
+
+/// A candidacy received after the window closed: counted nationally, pseudonymous.
+pub fn inadmissible(c: &candidacy::Model, late: &Late) -> [Payload; 1] {
+    [Payload::NationalCandidacyInadmissible(
+        pb::NationalCandidacyInadmissible {
             year: c.year,
             candidate_key: c.candidate_key.clone(),
             profile: Some(profile(c)),
             eligible: c.eligible,
-        }),
-    ]
+            channel: late.channel.kind().as_str().to_owned(),
+            days_late: late.days_late(),
+            reason: "received_after_closing".into(),
+        },
+    )]
 }
 
 pub fn validated(c: &candidacy::Model) -> [Payload; 2] {
@@ -93,38 +123,46 @@ pub fn validated(c: &candidacy::Model) -> [Payload; 2] {
     ]
 }
 
-pub fn rejected(c: &candidacy::Model, reason: RejectionReason) -> [Payload; 2] {
+/// A rejection; on the national stream only if the candidacy held its staff number.
+pub fn rejected(c: &candidacy::Model, reason: RejectionReason, held: bool) -> Vec<Payload> {
     let reason = reason.as_str().to_owned();
-    [
-        Payload::CandidacyRejected(pb::CandidacyRejected {
-            candidacy_id: c.id.clone(),
-            year: c.year,
-            candidate_key: c.candidate_key.clone(),
-            reason: reason.clone(),
-        }),
-        Payload::NationalCandidacyDecided(pb::NationalCandidacyDecided {
-            year: c.year,
-            candidate_key: c.candidate_key.clone(),
-            validated: false,
-            rejection_reason: reason,
-        }),
-    ]
+    let mut out = vec![Payload::CandidacyRejected(pb::CandidacyRejected {
+        candidacy_id: c.id.clone(),
+        year: c.year,
+        candidate_key: c.candidate_key.clone(),
+        reason: reason.clone(),
+    })];
+    if held {
+        out.push(Payload::NationalCandidacyDecided(
+            pb::NationalCandidacyDecided {
+                year: c.year,
+                candidate_key: c.candidate_key.clone(),
+                validated: false,
+                rejection_reason: reason,
+            },
+        ));
+    }
+    out
 }
 
-pub fn withdrawn(c: &candidacy::Model) -> [Payload; 2] {
-    [
-        Payload::CandidacyWithdrawn(pb::CandidacyWithdrawn {
-            candidacy_id: c.id.clone(),
-            year: c.year,
-            candidate_key: c.candidate_key.clone(),
-            was_admitted_to_sit: c.on_admitted_list,
-        }),
-        Payload::NationalCandidacyWithdrawn(pb::NationalCandidacyWithdrawn {
-            year: c.year,
-            candidate_key: c.candidate_key.clone(),
-            was_admitted_to_sit: c.on_admitted_list,
-        }),
-    ]
+/// A withdrawal; on the national stream only if the candidacy held its staff number.
+pub fn withdrawn(c: &candidacy::Model, held: bool) -> Vec<Payload> {
+    let mut out = vec![Payload::CandidacyWithdrawn(pb::CandidacyWithdrawn {
+        candidacy_id: c.id.clone(),
+        year: c.year,
+        candidate_key: c.candidate_key.clone(),
+        was_admitted_to_sit: c.on_admitted_list,
+    })];
+    if held {
+        out.push(Payload::NationalCandidacyWithdrawn(
+            pb::NationalCandidacyWithdrawn {
+                year: c.year,
+                candidate_key: c.candidate_key.clone(),
+                was_admitted_to_sit: c.on_admitted_list,
+            },
+        ));
+    }
+    out
 }
 
 pub fn admitted_list_published(year: i32, admitted: &[candidacy::Model]) -> [Payload; 2] {

@@ -1,7 +1,8 @@
 //! A whole cohort run through the public gRPC API only: a programme version, a cohort, requests
 //! (one by a member of staff for themselves) with a waiting list, a withdrawal that promotes the
-//! first person waiting, seminars and distance sessions, attendance and the tutored internship,
-//! an abandonment, and a completion with its attestation. Used by the tests and by `cplds demo`.
+//! first person waiting, seminars and distance sessions run by the cohort's trainer, attendance
+//! recorded by that trainer and the internship by the tutor the recteur designates, an
+//! abandonment, and a completion with its attestation. Used by the tests and by `cplds demo`.
 
 use std::fmt;
 
@@ -235,6 +236,42 @@ pub fn staff(academy: &Academy, n: u32) -> pb::TraineeDetails {
     }
 }
 
+/// The trainer who runs the scenario's sessions in an académie.
+pub fn trainer_email(academy: &Academy) -> String {
+    format!("formateur@ac-{}.fr", academy.code)
+}
+
+/// The tutor the recteur designates in the scenario.
+pub fn tutor_email(academy: &Academy) -> String {
+    format!("paul.riviere@ac-{}.fr", academy.code)
+}
+
+/// The tokens of those who act on a cohort besides its trainees.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub office: String,
+    /// Designates tutors.
+    pub recteur: String,
+    /// Runs the sessions ([`trainer_email`]).
+    pub trainer: String,
+    /// Accompanies the trainees' internship ([`tutor_email`]); acts with the trainer role.
+    pub tutor: String,
+}
+
+impl Team {
+    pub fn mint(academy: &Academy, mint: &dyn Fn(&str, &[Role]) -> String) -> Team {
+        Team {
+            office: mint(
+                &format!("eafc@ac-{}.fr", academy.code),
+                &[Role::TrainingOffice],
+            ),
+            recteur: mint(&format!("recteur@ac-{}.fr", academy.code), &[Role::Recteur]),
+            trainer: mint(&trainer_email(academy), &[Role::Trainer]),
+            tutor: mint(&tutor_email(academy), &[Role::Trainer]),
+        }
+    }
+}
+
 fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut r = tonic::Request::new(message);
     r.metadata_mut().insert(
@@ -263,19 +300,19 @@ pub async fn run_for_year(
 ) -> anyhow::Result<Summary> {
     let ac = Academy::parse(academy).map_err(anyhow::Error::msg)?;
     let mut client = TrainingServiceClient::new(channel);
-    let office = mint(&format!("eafc@ac-{academy}.fr"), &[Role::TrainingOffice]);
-    let trainer = mint(&format!("formateur@ac-{academy}.fr"), &[Role::Trainer]);
+    let team = Team::mint(ac, mint);
+    let (office, trainer) = (&team.office, &team.trainer);
     let y = school_year;
 
     // The programme: the next version of the académie's catalogue.
     let versions = client
-        .list_programmes(authed(pb::ListProgrammesRequest::default(), &office))
+        .list_programmes(authed(pb::ListProgrammesRequest::default(), office))
         .await
         .context("listing programmes")?
         .into_inner();
     let version = versions.programmes.first().map_or(1, |p| p.version + 1);
     let programme = client
-        .create_programme(authed(standard_programme(version), &office))
+        .create_programme(authed(standard_programme(version), office))
         .await
         .context("creating the programme")?
         .into_inner();
@@ -290,7 +327,7 @@ pub async fn run_for_year(
                 scope: pb::TrainingCohortScope::Academy as i32,
                 capacity,
             },
-            &office,
+            office,
         ))
         .await
         .context("creating the cohort")?
@@ -339,7 +376,7 @@ pub async fn run_for_year(
         .promoted
         .context("the first person waiting gets the freed place")?;
 
-    let sessions = standard_sessions(&mut client, &cohort.id, y, ac, &office).await?;
+    let sessions = standard_sessions(&mut client, &cohort.id, y, ac, office).await?;
 
     // The first trainee follows everything; the third starts, then abandons.
     let first = &enrolments[0];
@@ -350,15 +387,14 @@ pub async fn run_for_year(
         &first.id,
         ac,
         &mint(&people[0].email, &[Role::Candidate]),
-        &office,
-        &trainer,
+        &team,
     )
     .await?;
     for e in [third, &promoted] {
-        assign_tutor(&mut client, &e.id, ac, &office).await?;
+        assign_tutor(&mut client, &e.id, ac, &team.recteur).await?;
     }
     for s in &sessions[..2] {
-        attend(&mut client, s, &third.id, &trainer).await?;
+        attend(&mut client, s, &third.id, trainer).await?;
     }
     client
         .record_abandonment(authed(
@@ -366,7 +402,7 @@ pub async fn run_for_year(
                 enrolment_id: third.id.clone(),
                 reason: "raisons de santé".into(),
             },
-            &office,
+            office,
         ))
         .await
         .context("abandonment")?;
@@ -376,7 +412,7 @@ pub async fn run_for_year(
             pb::IssueAttestationRequest {
                 enrolment_id: first.id.clone(),
             },
-            &office,
+            office,
         ))
         .await
         .context("issuing the attestation")?
@@ -395,7 +431,7 @@ pub async fn run_for_year(
             pb::GetCohortProgressRequest {
                 cohort_id: cohort.id.clone(),
             },
-            &trainer,
+            trainer,
         ))
         .await
         .context("cohort progress")?
@@ -436,7 +472,8 @@ fn name(e: &pb::TrainingEnrolment) -> String {
 pub type Client = TrainingServiceClient<Channel>;
 
 /// Three two-day seminars in cities of the région, synchronous classes and asynchronous courses,
-/// covering the six theory modules and the deepening modules A2, A3 and A5.
+/// covering the six theory modules and the deepening modules A2, A3 and A5, all run by
+/// [`trainer_email`].
 pub async fn standard_sessions(
     client: &mut Client,
     cohort_id: &str,
@@ -445,6 +482,7 @@ pub async fn standard_sessions(
     office: &str,
 ) -> anyhow::Result<Vec<pb::TrainingSession>> {
     let cities: Vec<&str> = ac.region_academies().map(|a| a.name).collect();
+    let trainers = vec![trainer_email(ac)];
     let city = |i: usize| cities[i % cities.len()];
     let sm = |code: &str, hours: u32| pb::SessionModule {
         module_code: code.into(),
@@ -485,6 +523,7 @@ pub async fn standard_sessions(
                         city: c.into(),
                         place: format!("Centre académique de formation, {c}"),
                         modules,
+                        trainers: trainers.clone(),
                     },
                     office,
                 ))
@@ -519,6 +558,7 @@ pub async fn standard_sessions(
                         mode: pb::TrainingDistanceMode::Synchronous as i32,
                         starts_at_local: at,
                         modules,
+                        trainers: trainers.clone(),
                         ..Default::default()
                     },
                     office,
@@ -552,6 +592,7 @@ pub async fn standard_sessions(
                         opens_on: opens,
                         closes_on: closes,
                         modules,
+                        trainers: trainers.clone(),
                         ..Default::default()
                     },
                     office,
@@ -564,11 +605,12 @@ pub async fn standard_sessions(
     Ok(sessions)
 }
 
+/// The recteur designates [`tutor_email`] as the trainee's tutor.
 pub async fn assign_tutor(
     client: &mut Client,
     enrolment_id: &str,
     ac: &Academy,
-    office: &str,
+    recteur: &str,
 ) -> anyhow::Result<pb::TrainingEnrolment> {
     Ok(client
         .assign_tutor(authed(
@@ -576,10 +618,10 @@ pub async fn assign_tutor(
                 enrolment_id: enrolment_id.into(),
                 last_name: "Rivière".into(),
                 first_name: "Paul".into(),
-                email: format!("paul.riviere@ac-{}.fr", ac.code),
+                email: tutor_email(ac),
                 qualification: pb::TrainingTutorQualification::Cplds as i32,
             },
-            office,
+            recteur,
         ))
         .await
         .context("assigning a tutor")?
@@ -613,16 +655,16 @@ pub async fn attend(
 }
 
 /// Everything one trainee needs for the attestation, on the sessions of [`standard_sessions`]:
-/// the deepening modules A2, A3 and A5 (chosen with `chooser`'s token), a tutor, every session,
-/// and 40 h of internship including the GPDS session.
+/// the deepening modules A2, A3 and A5 (chosen with `chooser`'s token), a tutor designated by
+/// the recteur, every session (recorded by its trainer), and 40 h of internship including the
+/// GPDS meeting (recorded by the tutor).
 pub async fn follow_whole_training(
     client: &mut Client,
     sessions: &[pb::TrainingSession],
     enrolment_id: &str,
     ac: &Academy,
     chooser: &str,
-    office: &str,
-    trainer: &str,
+    team: &Team,
 ) -> anyhow::Result<pb::TrainingEnrolment> {
     client
         .choose_deepening_modules(authed(
@@ -634,9 +676,9 @@ pub async fn follow_whole_training(
         ))
         .await
         .context("choosing deepening modules")?;
-    assign_tutor(client, enrolment_id, ac, office).await?;
+    assign_tutor(client, enrolment_id, ac, &team.recteur).await?;
     for s in sessions {
-        attend(client, s, enrolment_id, trainer).await?;
+        attend(client, s, enrolment_id, &team.trainer).await?;
     }
     let y = sessions
         .first()
@@ -687,7 +729,7 @@ pub async fn follow_whole_training(
                         establishment_uai: uai.clone(),
                         description: String::new(),
                     },
-                    trainer,
+                    &team.tutor,
                 ))
                 .await
                 .context("recording the internship")?

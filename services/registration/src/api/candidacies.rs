@@ -1,16 +1,23 @@
 //! Candidacies: submitted online by the candidate or entered by the exam office (post, e-mail),
 //! read by their candidate and the staff, listed and counted for the office and the recteur.
+//! One received after the window closed is recorded as inadmissible and answered as such.
 
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, Paging, new_id},
+    kit::{Decided, Paging, UnitOfWork, new_id},
 };
 
-use super::{Inner, access, act, campaign_subject, convert, duplicate, parse_candidacy_id};
+use super::{Inner, OFFICE, STAFF_READERS, act, campaign_subject, convert, parse_candidacy_id};
 use crate::{
-    domain::{campaign as rules, candidate::Department, eligibility},
+    NAME,
+    domain::{
+        access::{self, AccountRefusal, AccountYear, Acting},
+        campaign::{self as rules, Reception},
+        candidate::Department,
+        eligibility,
+    },
     events,
     store::{self, CandidacyFilter, Lock, NewCandidacy},
 };
@@ -26,50 +33,102 @@ impl Inner {
         let candidate = convert::candidate(req.candidate.as_ref(), self.academy, now, &mut v);
         let channel = convert::channel(&req, now, &mut v);
         let (candidate, channel) = v.finish_with((candidate, channel))?;
-        access::ensure_may_submit(&caller, &candidate, channel)?;
+        let acting = access::acting(&caller, OFFICE)?;
+        acting.may_submit(&candidate, channel)?;
 
         let mut uow = self.core.begin().await?;
         let campaign = self
             .campaign_locked(uow.txn(), req.year, Lock::Shared)
             .await?;
         let year = campaign.year;
-        let effective =
+        let reception =
             rules::can_submit(&campaign.facts(), channel, uow.now()).on(campaign_subject(year))?;
+        self.may_open(&uow, &acting, year, candidate.email.as_str())
+            .await?;
         let staff_number = candidate.staff_number.as_str();
-        if let Some(existing) = store::live_candidacy_of(uow.txn(), year, staff_number).await? {
-            return Err(ServiceError::AlreadyExists(format!(
-                "staff number {staff_number} already has a live candidacy for {year} ({})",
-                existing.id
-            )));
-        }
+        let candidate_key = self.pseudonymizer.candidate_key(staff_number);
+        let holds_staff_number = self
+            .would_hold(&uow, year, staff_number, &candidate_key)
+            .await?;
         let eligibility = eligibility::evaluate(
             candidate.sector,
             candidate.status,
             candidate.function,
             candidate.corps,
         );
+        let (effective_at, late) = match reception {
+            Reception::InTime(at) => (at, None),
+            Reception::Late(late) => (late.received_at, Some(late)),
+        };
         let new = NewCandidacy {
             id: new_id(),
             year,
             candidate: &candidate,
-            candidate_key: self.pseudonymizer.candidate_key(staff_number),
+            candidate_key,
             eligibility: &eligibility,
             channel,
-            effective_at: effective,
+            effective_at,
             submitted_by: &caller.subject,
             at: uow.now(),
+            inadmissible: late.map(|l| (l.explanation(), NAME)),
         };
-        let row = store::insert_candidacy(uow.txn(), new).await.map_err(|e| {
-            duplicate(e, || {
-                format!("staff number {staff_number} already has a live candidacy for {year}")
-            })
-        })?;
+        let row = store::insert_candidacy(uow.txn(), new).await?;
         let detail = format!("channel {}", channel.kind());
         uow.record(act(&row.id, &caller, "submitted", Some(detail)))
             .await?;
-        uow.emit(events::submitted(&row)).await?;
+        match late {
+            Some(late) => {
+                uow.record(act(
+                    &row.id,
+                    &caller,
+                    "inadmissible",
+                    Some(late.explanation()),
+                ))
+                .await?;
+                uow.emit(events::inadmissible(&row, &late)).await?;
+            }
+            None => {
+                uow.emit(events::submitted(&row, holds_staff_number))
+                    .await?
+            }
+        }
         uow.commit().await?;
-        self.render(&self.core.db, &row).await
+        self.render(&self.core.db, &row, &acting).await
+    }
+
+    /// One live candidacy per account and year, and a bounded number of them; the account's
+    /// acts of the year are locked from here on.
+    async fn may_open(
+        &self,
+        uow: &UnitOfWork,
+        acting: &Acting<'_>,
+        year: i32,
+        account: &str,
+    ) -> ServiceResult<()> {
+        let opened = store::opened_by_account(uow.txn(), year, account).await?;
+        let live = store::live_candidacy_of_account(uow.txn(), year, account).await?;
+        let account_year = AccountYear {
+            opened,
+            live: live.as_ref().map(|c| c.id.as_str()),
+        };
+        access::may_open(acting, account, year, &account_year).map_err(|r| match r {
+            AccountRefusal::Live(why) => ServiceError::AlreadyExists(why),
+            AccountRefusal::Rule(rule) => rule.on(campaign_subject(year)),
+        })
+    }
+
+    /// Whether a new candidacy giving `staff_number` holds it (no live one gives it yet); the
+    /// acts on that number are locked from here on.
+    async fn would_hold(
+        &self,
+        uow: &UnitOfWork,
+        year: i32,
+        staff_number: &str,
+        candidate_key: &str,
+    ) -> ServiceResult<bool> {
+        store::lock_claims(uow.txn(), year, candidate_key).await?;
+        let claims = store::live_claims(uow.txn(), year, staff_number).await?;
+        Ok(claims.holder().is_none())
     }
 
     pub(super) async fn get(
@@ -78,14 +137,15 @@ impl Inner {
         req: pb::GetCandidacyRequest,
     ) -> ServiceResult<pb::Candidacy> {
         let id = parse_candidacy_id(&req.candidacy_id)?;
+        let acting = access::acting(&caller, STAFF_READERS)?;
         let c = self.candidacy(&self.core.db, &id).await?;
-        access::ensure_own(&caller, &c)?;
-        self.render(&self.core.db, &c).await
+        acting.may_see(&c.id, &c.email)?;
+        self.render(&self.core.db, &c, &acting).await
     }
 
     pub(super) async fn list(
         &self,
-        _caller: Caller,
+        caller: Caller,
         req: pb::ListCandidaciesRequest,
     ) -> ServiceResult<pb::ListCandidaciesResponse> {
         let mut v = Violations::default();
@@ -113,6 +173,7 @@ impl Inner {
         };
         let paging = Paging::parse(&mut v, scope, req.page_size, token);
         let (filter, paging) = v.finish_with((filter, paging))?;
+        let acting = access::acting(&caller, STAFF_READERS)?;
 
         let db = &self.core.db;
         self.campaign(db, req.year).await?;
@@ -122,7 +183,7 @@ impl Inner {
         let total_size = store::count_candidacies(db, &filter).await? as i64;
         let mut candidacies = Vec::with_capacity(rows.len());
         for r in &rows {
-            candidacies.push(self.render(db, r).await?);
+            candidacies.push(self.render(db, r, &acting).await?);
         }
         Ok(pb::ListCandidaciesResponse {
             candidacies,

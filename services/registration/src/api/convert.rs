@@ -36,7 +36,7 @@ cplds_runtime::wire_enums! {
         FirstDegree, SecondDegreeTenured, PublicContractSecondDegree, PrivateUnderContract,
     }
     DocumentKind => pb::DocumentKind { EmploymentProof, Identity, Other }
-    CandidacyStatus => pb::CandidacyStatus { Submitted, Validated, Rejected, Withdrawn }
+    CandidacyStatus => pb::CandidacyStatus { Submitted, Validated, Rejected, Withdrawn, Inadmissible }
     RejectionReason => pb::RejectionReason { Ineligible, Incomplete, Inadmissible, Other }
     ChannelKind => pb::SubmissionChannel { Online, Post, Email }
     CampaignState => pb::CampaignState { Scheduled, Open, Closed, ListPublished }
@@ -237,15 +237,19 @@ pub fn candidate_details_pb(c: &candidacy::Model) -> pb::CandidateDetails {
     }
 }
 
+/// A candidacy; `same_staff_number` lists the other live candidacies giving its staff number
+/// (for staff only: the caller decides).
 pub fn candidacy_pb(
     academy: &str,
     c: &candidacy::Model,
     present_documents: &[DocumentKind],
+    same_staff_number: Vec<String>,
 ) -> ServiceResult<pb::Candidacy> {
     let decision = c.decided_at.map(|at| pb::Decision {
-        outcome: match c.decision_reason {
-            Some(_) => CandidacyStatus::Rejected,
-            None => CandidacyStatus::Validated,
+        outcome: match (c.status, c.decision_reason) {
+            (CandidacyStatus::Inadmissible, _) => CandidacyStatus::Inadmissible,
+            (_, Some(_)) => CandidacyStatus::Rejected,
+            (_, None) => CandidacyStatus::Validated,
         }
         .to_wire(),
         reason: c.decision_reason.map_or(0, Wire::to_wire),
@@ -282,6 +286,7 @@ pub fn candidacy_pb(
             .collect(),
         on_admitted_list: c.on_admitted_list,
         update_time: Some(to_timestamp(c.updated_at)),
+        same_staff_number_candidacy_ids: same_staff_number,
     })
 }
 

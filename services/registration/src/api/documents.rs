@@ -1,5 +1,6 @@
-//! Supporting documents: uploaded while the candidacy awaits its decision, read back by the
-//! candidate and the exam office. The bytes are checked, not the client's word about them.
+//! Supporting documents: uploaded while the candidacy awaits its decision (a bounded number of
+//! each kind), read back by the candidate and the exam office. The bytes are checked, not the
+//! client's word about them.
 
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
@@ -8,9 +9,9 @@ use cplds_runtime::{
     kit::{Decided, new_id, parse_id},
 };
 
-use super::{Inner, access, act, candidacy_subject, convert, parse_candidacy_id};
+use super::{Inner, OFFICE, act, candidacy_subject, convert, parse_candidacy_id};
 use crate::{
-    domain::{candidacy as rules, documents},
+    domain::{access, candidacy as rules, documents},
     store::{self, document},
 };
 
@@ -30,12 +31,17 @@ impl Inner {
         );
         let (id, kind, file_name, (content_type, sha256)) =
             v.finish_with((id, kind, file_name, content))?;
+        let acting = access::acting(&caller, OFFICE)?;
 
         let uow = self.core.begin().await?;
         let c = self.candidacy(uow.txn(), &id).await?;
-        access::ensure_own(&caller, &c)?;
-        let facts = self.facts(uow.txn(), &c).await?;
+        acting.may_see(&c.id, &c.email)?;
+        // `facts` locks the acts on the candidacy's staff number: two uploads at once cannot
+        // both take the last place of a kind.
+        let (facts, _) = self.facts(uow.txn(), &c).await?;
         rules::can_add_document(&facts).on(candidacy_subject(&id))?;
+        let present = store::document_kinds(uow.txn(), &id).await?;
+        documents::can_add(kind, &present).on(candidacy_subject(&id))?;
         let meta = document::Model {
             id: new_id(),
             candidacy_id: id.clone(),
@@ -61,8 +67,9 @@ impl Inner {
         req: pb::ListSupportingDocumentsRequest,
     ) -> ServiceResult<pb::ListSupportingDocumentsResponse> {
         let id = parse_candidacy_id(&req.candidacy_id)?;
+        let acting = access::acting(&caller, OFFICE)?;
         let c = self.candidacy(&self.core.db, &id).await?;
-        access::ensure_own(&caller, &c)?;
+        acting.may_see(&c.id, &c.email)?;
         let docs = store::documents(&self.core.db, &id).await?;
         Ok(pb::ListSupportingDocumentsResponse {
             documents: docs.iter().map(convert::document_pb).collect(),
@@ -78,10 +85,11 @@ impl Inner {
         let id = v.check("candidacy_id", parse_id(&req.candidacy_id));
         let doc_id = v.check("document_id", parse_id(&req.document_id));
         let (id, doc_id) = v.finish_with((id, doc_id))?;
+        let acting = access::acting(&caller, OFFICE)?;
 
         let db = &self.core.db;
         let c = self.candidacy(db, &id).await?;
-        access::ensure_own(&caller, &c)?;
+        acting.may_see(&c.id, &c.email)?;
         let (meta, content) = store::document_with_content(db, &id, &doc_id)
             .await?
             .ok_or_else(|| {

@@ -3,11 +3,11 @@
 //! [`crate::domain`], and write the change, its history and its events in one
 //! [`UnitOfWork`](cplds_runtime::kit::UnitOfWork). Roles are checked before, by the node's auth
 //! layer against [`policy`]; what depends on data (a candidate only sees their own candidacy) is
-//! checked in [`access`].
+//! decided by [`crate::domain::access`], under the role the act is performed as: the handler
+//! gives it the staff roles of the very same policy entry.
 //!
 //! By area: [`campaigns`], [`candidacies`], [`documents`], [`decisions`], [`admitted_list`].
 
-mod access;
 mod admitted_list;
 mod campaigns;
 mod candidacies;
@@ -35,7 +35,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 use crate::{
     NAME,
-    domain::{candidacy::Facts, documents as docs},
+    domain::{
+        access::{Acting, NotAllowed},
+        candidacy::{Claims, Facts},
+        documents as docs,
+    },
     events,
     store::{self, CANDIDACY, Lock, campaign, candidacy, migration::Migrator},
 };
@@ -84,9 +88,12 @@ impl ServiceModule for RegistrationModule {
 }
 
 const SERVICE: &str = "cplds.v1.RegistrationService";
+/// The staff of acts on a candidacy that its candidate may also do (upload, documents,
+/// withdrawal, submission): the exam office.
 const OFFICE: &[Role] = &[Role::ExamOffice];
 const OFFICE_OR_CANDIDATE: &[Role] = &[Role::ExamOffice, Role::Candidate];
 const READERS: &[Role] = &[Role::ExamOffice, Role::Recteur, Role::Candidate];
+/// The staff who read candidacies: the exam office and the recteur.
 const STAFF_READERS: &[Role] = &[Role::ExamOffice, Role::Recteur];
 const ANYONE_OF_THE_ACADEMY: &[Role] = &[
     Role::Candidate,
@@ -202,30 +209,52 @@ impl Inner {
             .ok_or_else(|| ServiceError::not_found(format!("candidacy {id}")))
     }
 
-    /// What the rules of a candidacy need, its campaign locked for the acts it allows.
+    /// What the rules of a candidacy need, its campaign locked for the acts it allows and the
+    /// acts on its staff number locked (see [`store::lock_claims`]).
     async fn facts<C: ConnectionTrait>(
         &self,
         db: &C,
         c: &candidacy::Model,
-    ) -> ServiceResult<Facts> {
+    ) -> ServiceResult<(Facts, Claims)> {
         let campaign = self.campaign_locked(db, c.year, Lock::Shared).await?;
+        store::lock_claims(db, c.year, &c.candidate_key).await?;
+        let claims = store::live_claims(db, c.year, &c.staff_number).await?;
         let present = store::document_kinds(db, &c.id).await?;
-        Ok(Facts {
+        let facts = Facts {
             status: c.status,
             eligible: c.eligible,
             missing_documents: docs::missing(&present),
             list_published: campaign.list_published_at.is_some(),
             results_published: campaign.results_published_at.is_some(),
-        })
+            rivals: claims.rivals_of(&c.id),
+        };
+        Ok((facts, claims))
     }
 
+    /// The candidacy as `acting` sees it: staff also see the other candidacies giving the same
+    /// staff number; a candidate learns nothing about anyone else.
     async fn render<C: ConnectionTrait>(
         &self,
         db: &C,
         c: &candidacy::Model,
+        acting: &Acting<'_>,
     ) -> ServiceResult<pb::Candidacy> {
         let present = store::document_kinds(db, &c.id).await?;
-        convert::candidacy_pb(self.academy.code, c, &present)
+        let rivals = match acting {
+            Acting::Staff(_) if c.status.is_live() => {
+                store::live_claims(db, c.year, &c.staff_number)
+                    .await?
+                    .rivals_of(&c.id)
+            }
+            _ => Vec::new(),
+        };
+        convert::candidacy_pb(self.academy.code, c, &present, rivals)
+    }
+}
+
+impl From<NotAllowed> for ServiceError {
+    fn from(e: NotAllowed) -> Self {
+        ServiceError::PermissionDenied(e.0)
     }
 }
 
@@ -255,7 +284,8 @@ fn act<'a>(id: &'a str, caller: &'a Caller, action: &'a str, detail: Option<Stri
     }
 }
 
-/// A unique index refused a second row: ALREADY_EXISTS, said as `what`.
+/// A unique index refused a second row: ALREADY_EXISTS, said as `what` (which names nobody but
+/// the caller's own records).
 fn duplicate(e: DbErr, what: impl FnOnce() -> String) -> ServiceError {
     if is_unique_violation(&e) {
         ServiceError::AlreadyExists(what())

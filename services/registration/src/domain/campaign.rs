@@ -4,6 +4,13 @@
 //! another) and stored as instants. What counts against it: the moment of an online submission,
 //! the reception of an e-mail, the postmark date of a letter (a date, compared with the dates of
 //! opening and closing).
+//!
+//! Sources (`/work/shared/domain/README.md`, "Registration"): registration online, by post
+//! (the postmark date counts) or by e-mail before the closing time; anything received after the
+//! deadline is *irrecevable*. An inadmissible candidacy is recorded, not refused ([`Late`]): the
+//! session report counts the "candidatures irrecevables", which a refusal leaving no trace could
+//! not (issue 13 §4). One that comes before the window opens is refused: no text makes it a
+//! candidacy of the session.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
@@ -83,20 +90,75 @@ pub struct CampaignFacts {
     pub list_published: bool,
 }
 
-/// The instant a submission counts from, if the campaign takes it: nothing once the recteur has
-/// published the list, and only inside the window.
+/// How the campaign receives a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reception {
+    /// Inside the window: the instant it counts from.
+    InTime(DateTime<Utc>),
+    /// After the window closed: recorded as inadmissible.
+    Late(Late),
+}
+
+/// A candidacy received after the window closed (*irrecevable*): recorded with its channel,
+/// the moment that counted and why, counted in the figures, never entered in the exam.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Late {
+    pub channel: Channel,
+    /// What counted: the online submission, the e-mail's reception, noon of the postmark day.
+    pub received_at: DateTime<Utc>,
+    pub closed_at: DateTime<Utc>,
+}
+
+impl Late {
+    /// Whole days from the closing day to the day it counted from (Europe/Paris).
+    pub fn days_late(&self) -> u32 {
+        let days = (paris_date(self.received_at) - paris_date(self.closed_at)).num_days();
+        u32::try_from(days).unwrap_or(0)
+    }
+
+    /// Why it is inadmissible, in French, as the candidate and the exam office read it.
+    pub fn explanation(&self) -> String {
+        let received = match self.channel {
+            Channel::Post { postmark } => {
+                format!("le {} (cachet de la poste)", postmark.format("%d/%m/%Y"))
+            }
+            Channel::Email { received_at } => {
+                format!(
+                    "le {} (réception du courriel)",
+                    format_paris_human(received_at)
+                )
+            }
+            Channel::Online => format!("le {} (en ligne)", format_paris_human(self.received_at)),
+        };
+        format!(
+            "Candidature reçue {received}, après la clôture des inscriptions le {} : \
+             irrecevable.",
+            format_paris_human(self.closed_at)
+        )
+    }
+}
+
+/// How the campaign receives a submission: late ones are recorded whatever the state of the
+/// campaign; one in time is taken until the recteur publishes the list; one before the window
+/// opens is refused.
 pub fn can_submit(
     c: &CampaignFacts,
     channel: Channel,
     now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, RuleViolation> {
-    if c.list_published {
-        return refuse(
+) -> Result<Reception, RuleViolation> {
+    match admissibility(c.window, channel, now) {
+        Ok(_) if c.list_published => refuse(
             "ADMITTED_LIST_PUBLISHED",
             "the admitted list is published: registration is over",
-        );
+        ),
+        Ok(at) => Ok(Reception::InTime(at)),
+        Err(Inadmissible::AfterClosing { received_at, .. }) => Ok(Reception::Late(Late {
+            channel,
+            received_at,
+            closed_at: c.window.closes_at,
+        })),
+        Err(e) => Err(e.into()),
     }
-    admissibility(c.window, channel, now).map_err(RuleViolation::from)
 }
 
 /// The window may move (an extension, a correction) until the list is published.
@@ -191,7 +253,11 @@ pub enum Inadmissible {
     #[error(
         "registration closed on {closes} (Europe/Paris); the candidacy is inadmissible (irrecevable)"
     )]
-    AfterClosing { closes: String },
+    AfterClosing {
+        closes: String,
+        /// The instant it counted from (noon of the postmark day for a letter).
+        received_at: DateTime<Utc>,
+    },
 }
 
 impl From<Inadmissible> for RuleViolation {
@@ -213,8 +279,9 @@ pub fn admissibility(
     let before = || Inadmissible::BeforeOpening {
         opens: format_paris_human(window.opens_at),
     };
-    let after = || Inadmissible::AfterClosing {
+    let after = |received_at| Inadmissible::AfterClosing {
         closes: format_paris_human(window.closes_at),
+        received_at,
     };
     match channel {
         Channel::Online | Channel::Email { .. } => {
@@ -225,7 +292,7 @@ pub fn admissibility(
             if at < window.opens_at {
                 Err(before())
             } else if at > window.closes_at {
-                Err(after())
+                Err(after(at))
             } else {
                 Ok(at)
             }
@@ -235,7 +302,7 @@ pub fn admissibility(
             if postmark < paris_date(window.opens_at) {
                 Err(before())
             } else if postmark > paris_date(window.closes_at) {
-                Err(after())
+                Err(after(paris_noon(postmark)))
             } else {
                 Ok(paris_noon(postmark).clamp(window.opens_at, window.closes_at))
             }
@@ -322,7 +389,10 @@ mod tests {
     #[test]
     fn submission_inside_the_window_counts_from_now() {
         let now = at("2025-06-01T10:00");
-        assert_eq!(can_submit(&facts(false), Channel::Online, now), Ok(now));
+        assert_eq!(
+            can_submit(&facts(false), Channel::Online, now),
+            Ok(Reception::InTime(now))
+        );
     }
 
     #[test]
@@ -331,15 +401,40 @@ mod tests {
         assert_eq!(e.rule, "WINDOW_NOT_OPEN");
     }
 
+    /// Before, a late candidacy was refused and left no trace: it could not be counted.
     #[test]
-    fn submission_after_the_window_is_refused_as_closed() {
-        let e = can_submit(&facts(false), Channel::Online, at("2025-06-20T17:01")).unwrap_err();
-        assert_eq!(e.rule, "WINDOW_CLOSED");
-        assert!(e.message.contains("irrecevable"), "{}", e.message);
+    fn a_submission_after_the_window_is_received_as_inadmissible() {
+        let when = at("2025-06-20T17:01");
+        let Ok(Reception::Late(late)) = can_submit(&facts(false), Channel::Online, when) else {
+            panic!("not late")
+        };
+        assert_eq!((late.received_at, late.days_late()), (when, 0));
+        assert_eq!(
+            late.explanation(),
+            "Candidature reçue le 20/06/2025 à 17:01 (en ligne), après la clôture des \
+             inscriptions le 20/06/2025 à 17:00 : irrecevable."
+        );
     }
 
     #[test]
-    fn no_submission_once_the_list_is_published() {
+    fn a_late_letter_counts_from_its_postmark_day_even_after_the_list() {
+        let letter = Channel::Post {
+            postmark: NaiveDate::from_ymd_opt(2025, 6, 23).unwrap(),
+        };
+        let Ok(Reception::Late(late)) = can_submit(&facts(true), letter, at("2025-07-02T09:00"))
+        else {
+            panic!("not late")
+        };
+        assert_eq!(late.received_at, at("2025-06-23T12:00"));
+        assert_eq!(late.days_late(), 3);
+        assert!(
+            late.explanation()
+                .contains("le 23/06/2025 (cachet de la poste)")
+        );
+    }
+
+    #[test]
+    fn no_submission_in_time_once_the_list_is_published() {
         let e = can_submit(&facts(true), Channel::Online, at("2025-06-01T10:00")).unwrap_err();
         assert_eq!(e.rule, "ADMITTED_LIST_PUBLISHED");
     }

@@ -1,12 +1,27 @@
 //! The life of a candidacy: submitted → validated | rejected; submitted or validated → withdrawn.
 //! Withdrawal is recorded, never deleted. Once the recteur has published the admitted list, the
-//! decisions are frozen; only withdrawals remain possible, until results.
+//! decisions are frozen; only withdrawals remain possible, until results. A candidacy received
+//! after the window closed is inadmissible from the start and stays so (see
+//! [`super::campaign::Late`]).
+//!
+//! Sources (`/work/shared/domain/README.md`, "Registration"): a candidacy can be invalidated
+//! (missing piece, not eligible); the recteur publishes the list of admitted candidates;
+//! candidates may withdraw at any time (*démissionnaires*).
 
 use cplds_runtime::kit::{RuleViolation, refuse};
 
 use super::documents::DocumentKind;
 
-cplds_runtime::text_enum!(CandidacyStatus { Submitted => "submitted", Validated => "validated", Rejected => "rejected", Withdrawn => "withdrawn" });
+cplds_runtime::text_enum!(CandidacyStatus { Submitted => "submitted", Validated => "validated", Rejected => "rejected", Withdrawn => "withdrawn", Inadmissible => "inadmissible" });
+
+impl CandidacyStatus {
+    /// Submitted or validated: the candidacy may still lead to the exam.
+    pub const LIVE: [CandidacyStatus; 2] = [CandidacyStatus::Submitted, CandidacyStatus::Validated];
+
+    pub fn is_live(self) -> bool {
+        Self::LIVE.contains(&self)
+    }
+}
 cplds_runtime::text_enum!(RejectionReason { Ineligible => "ineligible", Incomplete => "incomplete", Inadmissible => "inadmissible", Other => "other" });
 
 /// The longest free text of a decision or a withdrawal.
@@ -77,6 +92,57 @@ pub struct Facts {
     pub missing_documents: Vec<DocumentKind>,
     pub list_published: bool,
     pub results_published: bool,
+    /// The other live candidacies of the year that give the same staff number.
+    pub rivals: Vec<String>,
+}
+
+/// The live candidacies of a year that give one staff number, oldest first.
+///
+/// A staff number is proven by the documents the exam office checks (employment proof,
+/// identity), not by being given first: a second candidacy giving it is recorded rather than
+/// refused, so nobody can block its owner by giving it first, nor learn from the answer that its
+/// owner applied. The oldest holds the number: its facts are the person's on the national stream
+/// (which knows people only by the keyed hash of their staff number). None is validated while
+/// another lives ([`can_validate`]); when the holder leaves, the next one holds the number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims(Vec<String>);
+
+/// What a departure from the claims changes on the national stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The one leaving held the number: its departure is the person's.
+    pub was_holder: bool,
+    /// Who holds the number now, if the holder left and another claim lives.
+    pub new_holder: Option<String>,
+}
+
+impl Claims {
+    /// The ids of the live claims, oldest first.
+    pub fn new(ids: Vec<String>) -> Self {
+        Claims(ids)
+    }
+
+    pub fn holder(&self) -> Option<&str> {
+        self.0.first().map(String::as_str)
+    }
+
+    /// The claims other than `id`.
+    pub fn rivals_of(&self, id: &str) -> Vec<String> {
+        self.0.iter().filter(|c| *c != id).cloned().collect()
+    }
+
+    /// `id` leaves (rejected, withdrawn).
+    pub fn release(&self, id: &str) -> Release {
+        let was_holder = self.holder() == Some(id);
+        Release {
+            was_holder,
+            new_holder: if was_holder {
+                self.0.get(1).cloned()
+            } else {
+                None
+            },
+        }
+    }
 }
 
 fn frozen(f: &Facts) -> Result<(), RuleViolation> {
@@ -102,6 +168,16 @@ pub fn can_validate(f: &Facts) -> Result<(), RuleViolation> {
                 format!("a {s} candidacy cannot be validated"),
             );
         }
+    }
+    if !f.rivals.is_empty() {
+        return refuse(
+            "STAFF_NUMBER_CLAIMED_TWICE",
+            format!(
+                "candidacies {} give the same staff number: reject the ones the documents do not \
+                 support first",
+                f.rivals.join(", ")
+            ),
+        );
     }
     if !f.eligible {
         return refuse(
@@ -140,9 +216,10 @@ pub fn can_withdraw(f: &Facts) -> Result<(), RuleViolation> {
         CandidacyStatus::Withdrawn => {
             refuse("ALREADY_WITHDRAWN", "the candidate has already withdrawn")
         }
-        CandidacyStatus::Rejected => {
-            refuse("NOT_PENDING", "a rejected candidacy cannot be withdrawn")
-        }
+        s @ (CandidacyStatus::Rejected | CandidacyStatus::Inadmissible) => refuse(
+            "NOT_PENDING",
+            format!("a {s} candidacy cannot be withdrawn"),
+        ),
     }
 }
 
@@ -194,6 +271,7 @@ mod tests {
             missing_documents: vec![],
             list_published: false,
             results_published: false,
+            rivals: vec![],
         }
     }
 
@@ -220,6 +298,54 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.text.as_deref(), Some("pièce d'identité illisible"));
+    }
+
+    #[test]
+    fn a_staff_number_given_twice_is_validated_for_neither() {
+        let mut f = facts(CandidacyStatus::Submitted);
+        f.rivals = vec!["c2".into()];
+        let e = can_validate(&f).unwrap_err();
+        assert_eq!(e.rule, "STAFF_NUMBER_CLAIMED_TWICE");
+        assert!(e.message.contains("c2"), "{e}");
+        assert!(can_reject(&f).is_ok());
+        assert!(can_withdraw(&f).is_ok());
+    }
+
+    #[test]
+    fn the_oldest_claim_holds_the_number_until_it_leaves() {
+        let claims = Claims::new(vec!["c1".into(), "c2".into(), "c3".into()]);
+        assert_eq!(claims.holder(), Some("c1"));
+        assert_eq!(claims.rivals_of("c2"), ["c1", "c3"]);
+        assert_eq!(
+            claims.release("c2"),
+            Release {
+                was_holder: false,
+                new_holder: None
+            }
+        );
+        assert_eq!(
+            claims.release("c1"),
+            Release {
+                was_holder: true,
+                new_holder: Some("c2".into())
+            }
+        );
+        let alone = Claims::new(vec!["c1".into()]);
+        assert_eq!(alone.release("c1").new_holder, None);
+    }
+
+    #[test]
+    fn an_inadmissible_candidacy_is_final() {
+        let f = facts(CandidacyStatus::Inadmissible);
+        for e in [
+            can_validate(&f).unwrap_err(),
+            can_reject(&f).unwrap_err(),
+            can_withdraw(&f).unwrap_err(),
+            can_add_document(&f).unwrap_err(),
+        ] {
+            assert_eq!(e.rule, "NOT_PENDING");
+        }
+        assert!(!CandidacyStatus::Inadmissible.is_live());
     }
 
     #[test]

@@ -1,11 +1,34 @@
 //! Supporting documents (pièces justificatives): what is required, what is accepted.
 //!
+//! Source (`/work/shared/domain/README.md`, "Registration"): the arrêté de titularisation, or the
+//! definitive contract / CDI, and a copy of an identity document.
+//!
 //! The content type is read from the bytes, not trusted from the client; the SHA-256 is kept so
-//! a document can be proven unchanged.
+//! a document can be proven unchanged. A candidacy holds a bounded number of documents, so
+//! nobody fills the académie's storage five mebibytes at a time (issue 12 §4).
 
+use cplds_runtime::kit::{RuleViolation, refuse};
 use sha2::{Digest, Sha256};
 
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
+
+/// At most this many documents of one kind on a candidacy: a scan may take several files
+/// (recto, verso), and the bound per kind keeps room for the required kinds.
+pub const MAX_DOCUMENTS_PER_KIND: usize = 3;
+
+/// One more document of `kind`, with `present` already there, or the bound that forbids it.
+pub fn can_add(kind: DocumentKind, present: &[DocumentKind]) -> Result<(), RuleViolation> {
+    if present.iter().filter(|k| **k == kind).count() >= MAX_DOCUMENTS_PER_KIND {
+        return refuse(
+            "TOO_MANY_DOCUMENTS",
+            format!(
+                "a candidacy holds at most {MAX_DOCUMENTS_PER_KIND} documents of a kind ({})",
+                kind.label()
+            ),
+        );
+    }
+    Ok(())
+}
 
 cplds_runtime::text_enum!(DocumentKind { EmploymentProof => "employment_proof", Identity => "identity", Other => "other" });
 
@@ -164,6 +187,17 @@ mod tests {
         assert_eq!(parse_file_name("  ").unwrap_err(), "is required");
         assert!(parse_file_name(&"x".repeat(256)).is_err());
         assert_eq!(parse_file_name(" arrêté.pdf ").unwrap(), "arrêté.pdf");
+    }
+
+    #[test]
+    fn documents_are_bounded_per_kind() {
+        let three = [DocumentKind::Other; MAX_DOCUMENTS_PER_KIND];
+        assert_eq!(
+            can_add(DocumentKind::Other, &three).unwrap_err().rule,
+            "TOO_MANY_DOCUMENTS"
+        );
+        assert!(can_add(DocumentKind::Identity, &three).is_ok());
+        assert!(can_add(DocumentKind::Other, &three[1..]).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Values are parsed once, at the edge, into types that can only hold valid values; the rest of
 //! the service never checks them again.
 
+pub mod access;
 pub mod campaign;
 pub mod candidacy;
 pub mod candidate;

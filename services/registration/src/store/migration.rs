@@ -3,7 +3,7 @@
 
 use cplds_runtime::{
     db::{RuntimeTables, columns::*},
-    kit::{HistoryTable, history::AdoptHistory},
+    kit::{CountersTable, HistoryTable, history::AdoptHistory},
 };
 use sea_orm_migration::prelude::*;
 
@@ -22,9 +22,63 @@ impl MigratorTrait for Migrator {
                 subject_column: "candidacy_id",
                 kind: crate::store::CANDIDACY,
             }),
+            // Counters lock an account's and a staff number's acts of a year (see `store`).
+            Box::new(CountersTable),
+            Box::new(StaffNumbersClaimedTwice),
         ]
     }
 }
+
+/// A staff number given by two live candidacies is recorded, not refused (the office decides
+/// from the documents): the unique index on live staff numbers becomes a plain one.
+struct StaffNumbersClaimedTwice;
+
+impl MigrationName for StaffNumbersClaimedTwice {
+    fn name(&self) -> &str {
+        "m20261201_000100_registration_staff_numbers_claimed_twice"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for StaffNumbersClaimedTwice {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("candidacies_live_staff_number")
+                .table(Alias::new("candidacies"))
+                .if_exists()
+                .to_owned(),
+        )
+        .await?;
+        index(
+            m,
+            "candidacies_year_staff_number",
+            "candidacies",
+            &["year", "staff_number"],
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("candidacies_year_staff_number")
+                .table(Alias::new("candidacies"))
+                .if_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.get_connection()
+            .execute_unprepared(LIVE_STAFF_NUMBER_UNIQUE)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// One live candidacy per staff number and year, as the first schema had it. Partial unique
+/// indexes exist in both SQLite and PostgreSQL.
+const LIVE_STAFF_NUMBER_UNIQUE: &str = "CREATE UNIQUE INDEX candidacies_live_staff_number ON candidacies (year, staff_number) \
+     WHERE status IN ('submitted', 'validated')";
 
 struct CreateTables;
 
@@ -53,13 +107,9 @@ impl MigrationTrait for CreateTables {
             &["year", "department"],
         )
         .await?;
-        // One live candidacy per person and year; a rejected or withdrawn one may be followed by
-        // a new one. Partial unique indexes exist in both SQLite and PostgreSQL.
+        // Replaced by `StaffNumbersClaimedTwice`; kept so the migrations replay as they ran.
         m.get_connection()
-            .execute_unprepared(
-                "CREATE UNIQUE INDEX candidacies_live_staff_number ON candidacies (year, staff_number) \
-                 WHERE status IN ('submitted', 'validated')",
-            )
+            .execute_unprepared(LIVE_STAFF_NUMBER_UNIQUE)
             .await?;
         m.create_table(documents()).await?;
         index(m, "documents_candidacy", "documents", &["candidacy_id"]).await?;

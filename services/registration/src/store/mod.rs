@@ -1,22 +1,28 @@
 //! Persistence of campaigns, candidacies and documents (sea-orm). Functions take any connection,
 //! so the api layer decides the transaction (a [`cplds_runtime::kit::UnitOfWork`]); no rule is
 //! decided here. The audit trail of candidacies is the kit's shared history, kind [`CANDIDACY`].
+//!
+//! Acts that depend on an account's candidacies of a year, or on the candidacies giving one
+//! staff number, first take that account's or that number's counter ([`opened_by_account`],
+//! [`lock_claims`]): the counter's row stays locked until the transaction ends (PostgreSQL), so
+//! such acts run one at a time and each sees what the previous one committed.
 
 pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::{academy::Academy, db::page, time::format_paris_local};
+use cplds_runtime::{academy::Academy, db::page, kit::next_counter, time::format_paris_local};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, Func},
 };
+use sha2::{Digest, Sha256};
 
 pub use self::entities::{campaign, candidacy, document, document_content};
 use crate::domain::{
     campaign::{Channel, Window},
-    candidacy::{CandidacyStatus, Rejection},
+    candidacy::{CandidacyStatus, Claims, Rejection, RejectionReason},
     candidate::{Candidate, Department},
     documents::DocumentKind,
     eligibility::Eligibility,
@@ -165,6 +171,8 @@ pub struct NewCandidacy<'a> {
     pub effective_at: DateTime<Utc>,
     pub submitted_by: &'a str,
     pub at: DateTime<Utc>,
+    /// Received after the window closed: why it is inadmissible, and who decided (the rule).
+    pub inadmissible: Option<(String, &'a str)>,
 }
 
 pub async fn insert_candidacy<C: ConnectionTrait>(
@@ -172,10 +180,16 @@ pub async fn insert_candidacy<C: ConnectionTrait>(
     new: NewCandidacy<'_>,
 ) -> Result<candidacy::Model, DbErr> {
     let c = new.candidate;
+    let (status, decided) = match new.inadmissible {
+        Some((why, by)) => (CandidacyStatus::Inadmissible, Some((why, by.to_owned()))),
+        None => (CandidacyStatus::Submitted, None),
+    };
+    let decided_at = decided.is_some().then_some(new.at);
+    let (decision_text, decided_by) = decided.unzip();
     candidacy::Model {
         id: new.id,
         year: new.year,
-        status: CandidacyStatus::Submitted,
+        status,
         last_name: c.last_name.as_str().into(),
         first_name: c.first_name.as_str().into(),
         birth_date: c.birth_date.to_iso(),
@@ -203,10 +217,10 @@ pub async fn insert_candidacy<C: ConnectionTrait>(
             .map(|d| d.format("%Y-%m-%d").to_string()),
         effective_submit_at: new.effective_at,
         submitted_by: new.submitted_by.to_owned(),
-        decision_reason: None,
-        decision_text: None,
-        decided_at: None,
-        decided_by: None,
+        decision_reason: decided_at.map(|_| RejectionReason::Inadmissible),
+        decision_text,
+        decided_at,
+        decided_by,
         withdrawn_at: None,
         withdrawn_by: None,
         withdrawal_reason: None,
@@ -235,21 +249,67 @@ pub fn explanations(c: &candidacy::Model) -> Result<Vec<String>, DbErr> {
     })
 }
 
-/// The live (submitted or validated) candidacy of a person for a year, if any.
-pub async fn live_candidacy_of<C: ConnectionTrait>(
+/// The account a candidacy belongs to: its e-mail address, compared without case.
+pub fn account_of(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+/// How many candidacies `account` opened in `year` before this one; locks the account's acts of
+/// the year until the transaction ends (a refused act rolls the count back).
+pub async fn opened_by_account<C: ConnectionTrait>(
     db: &C,
     year: i32,
-    staff_number: &str,
+    account: &str,
+) -> Result<i64, DbErr> {
+    let digest = hex::encode(Sha256::digest(account_of(account).as_bytes()));
+    Ok(next_counter(db, &format!("accounts/{year}/{digest}")).await? - 1)
+}
+
+/// The live (submitted or validated) candidacy of an account for a year, if any.
+pub async fn live_candidacy_of_account<C: ConnectionTrait>(
+    db: &C,
+    year: i32,
+    account: &str,
 ) -> Result<Option<candidacy::Model>, DbErr> {
     candidacy::Entity::find()
         .filter(candidacy::Column::Year.eq(year))
-        .filter(candidacy::Column::StaffNumber.eq(staff_number))
         .filter(
-            candidacy::Column::Status
-                .is_in([CandidacyStatus::Submitted, CandidacyStatus::Validated]),
+            Expr::expr(Func::lower(Expr::col(candidacy::Column::Email))).eq(account_of(account)),
         )
+        .filter(candidacy::Column::Status.is_in(CandidacyStatus::LIVE))
         .one(db)
         .await
+}
+
+/// Locks the acts on the candidacies giving one staff number in a year (named by its
+/// pseudonymous key) until the transaction ends.
+pub async fn lock_claims<C: ConnectionTrait>(
+    db: &C,
+    year: i32,
+    candidate_key: &str,
+) -> Result<(), DbErr> {
+    next_counter(db, &format!("claims/{year}/{candidate_key}")).await?;
+    Ok(())
+}
+
+/// The live candidacies of a year giving `staff_number`, oldest first.
+pub async fn live_claims<C: ConnectionTrait>(
+    db: &C,
+    year: i32,
+    staff_number: &str,
+) -> Result<Claims, DbErr> {
+    let ids = candidacy::Entity::find()
+        .select_only()
+        .column(candidacy::Column::Id)
+        .filter(candidacy::Column::Year.eq(year))
+        .filter(candidacy::Column::StaffNumber.eq(staff_number))
+        .filter(candidacy::Column::Status.is_in(CandidacyStatus::LIVE))
+        .order_by_asc(candidacy::Column::CreatedAt)
+        .order_by_asc(candidacy::Column::Id)
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    Ok(Claims::new(ids))
 }
 
 /// A decision or a withdrawal, written only if the candidacy is still as it was read.

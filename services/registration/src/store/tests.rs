@@ -89,6 +89,30 @@ async fn the_old_candidacy_history_moves_into_the_shared_one() {
     assert!(!schema.has_table("candidacy_history").await.unwrap());
 }
 
+/// A database that refused a second live candidacy giving a staff number takes one once
+/// migrated, and keeps what it had.
+#[tokio::test]
+async fn a_staff_number_may_be_given_twice_once_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    // The schema before: runtime tables, registration's, the shared history (and its adoption).
+    Migrator::up(&db, Some(4)).await.unwrap();
+    let first = one_candidacy(&db).await;
+    assert!(second_claim(&db).await.is_err(), "the old unique index");
+    Migrator::up(&db, None).await.unwrap();
+    second_claim(&db).await.unwrap();
+    let claims = live_claims(&db, 2025, &first.staff_number).await.unwrap();
+    assert_eq!(claims.holder(), Some(first.id.as_str()));
+    assert_eq!(claims.rivals_of(&first.id).len(), 1);
+}
+
+/// Another account's candidacy giving the same staff number as [`one_candidacy`].
+async fn second_claim(db: &DatabaseConnection) -> Result<candidacy::Model, DbErr> {
+    let mut candidate = tenured_teacher();
+    candidate.email = crate::domain::candidate::Email::parse("hugo@ac-toulouse.fr").unwrap();
+    insert(db, &candidate, at("2025-06-02T10:00")).await
+}
+
 /// A campaign and one submitted candidacy, straight through the store.
 async fn one_candidacy(db: &DatabaseConnection) -> candidacy::Model {
     let academy = Academy::find("toulouse").unwrap();
@@ -97,7 +121,15 @@ async fn one_candidacy(db: &DatabaseConnection) -> candidacy::Model {
     insert_campaign(db, 2025, academy, window, now)
         .await
         .unwrap();
-    let candidate = tenured_teacher();
+    insert(db, &tenured_teacher(), now).await.unwrap()
+}
+
+/// `candidate`'s candidacy for 2025, submitted online by themselves at `now`.
+async fn insert(
+    db: &DatabaseConnection,
+    candidate: &Candidate,
+    now: DateTime<Utc>,
+) -> Result<candidacy::Model, DbErr> {
     let eligibility = eligibility::evaluate(
         candidate.sector,
         candidate.status,
@@ -109,17 +141,17 @@ async fn one_candidacy(db: &DatabaseConnection) -> candidacy::Model {
         NewCandidacy {
             id: cplds_runtime::kit::new_id(),
             year: 2025,
-            candidate: &candidate,
+            candidate,
             candidate_key: "key".into(),
             eligibility: &eligibility,
             channel: Channel::Online,
             effective_at: now,
-            submitted_by: "camille.martin@ac-toulouse.fr",
+            submitted_by: candidate.email.as_str(),
             at: now,
+            inadmissible: None,
         },
     )
     .await
-    .unwrap()
 }
 
 #[tokio::test]

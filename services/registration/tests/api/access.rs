@@ -18,6 +18,8 @@ on_both!(
     another_academy_s_office_is_nobody_here,
     it_administrators_count_but_do_not_read_identities,
     a_call_without_a_valid_token_is_unauthenticated,
+    a_recteur_who_is_a_candidate_acts_on_others_only_as_recteur,
+    a_candidate_who_is_a_trainer_registers_only_themselves,
 );
 
 async fn a_candidate_reads_only_their_own_candidacy(backend: Backend) {
@@ -175,4 +177,70 @@ async fn a_call_without_a_valid_token_is_unauthenticated(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+/// Uploading, reading documents and withdrawing are acts of the exam office or of the
+/// candidate: a recteur who also holds a candidate account acts on another's candidacy only
+/// where the recteur may (reading it), never through the candidate role (issue 12 §4).
+async fn a_recteur_who_is_a_candidate_acts_on_others_only_as_recteur(backend: Backend) {
+    let Some(mut t) = spawn_with_campaign(backend, DURING).await else {
+        return;
+    };
+    let mine = t.submit_online(person(1)).await.unwrap();
+    let theirs = t.submit_online(person(2)).await.unwrap();
+    let both = t.node.token(&email(1), &[Role::Candidate, Role::Recteur]);
+    t.get(&theirs.id, &both).await.unwrap();
+    let err = t
+        .upload(&theirs.id, pb::DocumentKind::Identity, &both)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = t
+        .client
+        .list_supporting_documents(authed(
+            pb::ListSupportingDocumentsRequest {
+                candidacy_id: theirs.id.clone(),
+            },
+            &both,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = t.withdraw(&theirs.id, "", &both).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // Their own, as a candidate.
+    t.upload(&mine.id, pb::DocumentKind::Identity, &both)
+        .await
+        .unwrap();
+    let office = t.office.clone();
+    assert_eq!(
+        t.get(&theirs.id, &office).await.unwrap().status,
+        pb::CandidacyStatus::Submitted as i32
+    );
+}
+
+/// Holding a role that may not register anyone (trainer) does not lift the candidate's rules.
+async fn a_candidate_who_is_a_trainer_registers_only_themselves(backend: Backend) {
+    let Some(mut t) = spawn_with_campaign(backend, DURING).await else {
+        return;
+    };
+    let both = t.node.token(&email(1), &[Role::Candidate, Role::Trainer]);
+    let someone_else = pb::SubmitCandidacyRequest {
+        year: 2025,
+        candidate: Some(person(3)),
+        ..Default::default()
+    };
+    let err = t
+        .client
+        .submit_candidacy(authed(someone_else, &both))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = t
+        .client
+        .submit_candidacy(authed(by_post(1, "2025-05-30"), &both))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert_eq!(t.count().await, 0);
 }

@@ -51,13 +51,12 @@ async fn the_closing_hour_is_the_academy_s(backend: Backend) {
     };
     t.submit_online(person(2)).await.unwrap();
     t.set_clock("2025-06-20T17:01");
-    let err = t.submit_online(person(3)).await.unwrap_err();
-    assert_eq!(precondition_rule(&err).as_deref(), Some("WINDOW_CLOSED"));
-    assert!(err.message().contains("irrecevable"), "{}", err.message());
-    assert_eq!(t.count().await, 1, "a refused submission changes nothing");
+    let late = t.submit_online(person(3)).await.unwrap();
+    assert_inadmissible(&late, "20/06/2025 à 17:00");
 }
 
-/// A letter stamped on the closing day, entered later, is admissible; one stamped after is not.
+/// A letter stamped on the closing day, entered later, is admissible; one stamped after is
+/// recorded as inadmissible.
 async fn a_letter_counts_by_its_postmark(backend: Backend) {
     let Some(mut t) = spawn_with_campaign(backend, "2025-06-24T11:00").await else {
         return;
@@ -65,12 +64,12 @@ async fn a_letter_counts_by_its_postmark(backend: Backend) {
     let c = t.enter(by_post(4, "2025-06-20")).await.unwrap();
     assert_eq!(c.channel, pb::SubmissionChannel::Post as i32);
     assert_eq!(c.postmark_date, "2025-06-20");
-    let err = t.enter(by_post(5, "2025-06-21")).await.unwrap_err();
-    assert_eq!(precondition_rule(&err).as_deref(), Some("WINDOW_CLOSED"));
-    assert_eq!(t.count().await, 1, "a refused submission changes nothing");
+    let late = t.enter(by_post(5, "2025-06-21")).await.unwrap();
+    assert_inadmissible(&late, "cachet de la poste");
+    assert_eq!(late.postmark_date, "2025-06-21");
 }
 
-/// An e-mail received at 17:30 on the closing day is late.
+/// An e-mail received at 17:30 on the closing day is late: recorded as inadmissible.
 async fn an_e_mail_counts_by_its_reception(backend: Backend) {
     let Some(mut t) = spawn_with_campaign(backend, "2025-06-24T11:00").await else {
         return;
@@ -82,9 +81,8 @@ async fn an_e_mail_counts_by_its_reception(backend: Backend) {
         email_received_at: Some(to_timestamp(parse_paris_local("2025-06-20T17:30").unwrap())),
         ..Default::default()
     };
-    let err = t.enter(mail).await.unwrap_err();
-    assert_eq!(precondition_rule(&err).as_deref(), Some("WINDOW_CLOSED"));
-    assert_eq!(t.count().await, 0, "a refused submission changes nothing");
+    let late = t.enter(mail).await.unwrap();
+    assert_inadmissible(&late, "20/06/2025 à 17:30");
 }
 
 /// A midnight closing, as another académie sets it, after the office extends the window.
@@ -205,4 +203,14 @@ async fn campaigns_are_listed_most_recent_first(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&err), ["page_size", "page_token"]);
+}
+
+/// A candidacy received after the window is recorded, inadmissible (irrecevable), with why.
+fn assert_inadmissible(c: &pb::Candidacy, received: &str) {
+    assert_eq!(c.status, pb::CandidacyStatus::Inadmissible as i32, "{c:?}");
+    let d = c.decision.as_ref().unwrap();
+    assert_eq!(d.outcome, pb::CandidacyStatus::Inadmissible as i32);
+    assert_eq!(d.reason, pb::RejectionReason::Inadmissible as i32);
+    assert!(d.reason_text.contains("irrecevable"), "{}", d.reason_text);
+    assert!(d.reason_text.contains(received), "{}", d.reason_text);
 }

@@ -13,6 +13,7 @@ on_both!(
     a_document_is_at_most_5_mib,
     a_document_reads_back_as_uploaded,
     no_documents_after_the_decision,
+    documents_are_bounded_per_kind,
 );
 
 async fn validation_waits_for_the_documents(backend: Backend) {
@@ -154,4 +155,38 @@ async fn no_documents_after_the_decision(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(precondition_rule(&err).as_deref(), Some("NOT_PENDING"));
+}
+
+/// A candidacy holds at most three documents of a kind (a scan may take several files):
+/// nobody fills the académie's storage five mebibytes at a time.
+async fn documents_are_bounded_per_kind(backend: Backend) {
+    let Some(mut t) = spawn_with_campaign(backend, DURING).await else {
+        return;
+    };
+    let c = t.submit_online(person(1)).await.unwrap();
+    let me = t.candidate_token(1);
+    for _ in 0..3 {
+        t.upload(&c.id, pb::DocumentKind::Other, &me).await.unwrap();
+    }
+    let err = t
+        .upload(&c.id, pb::DocumentKind::Other, &me)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        precondition_rule(&err).as_deref(),
+        Some("TOO_MANY_DOCUMENTS")
+    );
+    let office = t.office.clone();
+    let err = t
+        .upload(&c.id, pb::DocumentKind::Other, &office)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        precondition_rule(&err).as_deref(),
+        Some("TOO_MANY_DOCUMENTS")
+    );
+    // Other kinds still fit.
+    t.upload(&c.id, pb::DocumentKind::Identity, &me)
+        .await
+        .unwrap();
 }

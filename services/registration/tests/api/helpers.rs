@@ -333,6 +333,15 @@ impl TestApp {
     }
 }
 
+/// The count of one status in a CountCandidacies answer.
+pub fn count_of(counts: &pb::CountCandidaciesResponse, status: pb::CandidacyStatus) -> i64 {
+    counts
+        .counts
+        .iter()
+        .find(|c| c.status == status as i32)
+        .map_or(0, |c| c.count)
+}
+
 /// The next event, heartbeats (outside the sequence) skipped.
 pub async fn next_event(sub: &mut Subscription) -> EventEnvelope {
     loop {

@@ -115,14 +115,7 @@ async fn candidacies_are_counted_by_status_and_department(backend: Backend) {
     let office = t.office.clone();
     let counts = t.counts(&office).await.unwrap();
     assert_eq!(counts.total, 12);
-    let of = |s: pb::CandidacyStatus| {
-        counts
-            .counts
-            .iter()
-            .find(|c| c.status == s as i32)
-            .unwrap()
-            .count
-    };
+    let of = |s: pb::CandidacyStatus| count_of(&counts, s);
     assert_eq!(
         (
             of(pb::CandidacyStatus::Submitted),

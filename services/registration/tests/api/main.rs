@@ -16,11 +16,13 @@ macro_rules! on_both {
 }
 
 mod access;
+mod accounts;
 mod admitted_list;
 mod campaigns;
 mod decisions;
 mod documents;
 mod helpers;
+mod inadmissible;
 mod lifecycle;
 mod lists;
 mod service;

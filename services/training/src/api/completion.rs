@@ -14,7 +14,7 @@ use cplds_runtime::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{Inner, OFFICE, act, convert, enrolment_subject, id_field};
+use super::{Inner, act, convert, enrolment_subject, id_field};
 use crate::{
     domain::{
         attestation::{self, Attestation, Issued, Verdict},
@@ -44,7 +44,8 @@ impl Inner {
         let mut uow = self.core.begin().await?;
         let f = self.file(uow.txn(), &id).await?;
         let (p, choice, ledger) = (&f.programme.programme, f.choice.as_ref(), f.ledger());
-        hours::can_complete(f.status(), p, choice, &ledger, f.internship())
+        let settings = self.settings(uow.txn()).await?;
+        hours::can_complete(f.status(), p, choice, &ledger, f.internship(), &settings)
             .on(enrolment_subject(&id))?;
         let progress = hours::progress(p, choice, &ledger);
 
@@ -149,7 +150,7 @@ impl Inner {
     ) -> ServiceResult<pb::TrainingAttestation> {
         let id = id_field("enrolment_id", &r.enrolment_id)?;
         let e = self.enrolment(&self.core.db, &id).await?;
-        may_act_on(&caller, OFFICE, &e.id, &e.email)?;
+        may_act_on(&caller, &e.id, &e.email)?;
         let a = store::attestation_of(&self.core.db, &id)
             .await?
             .ok_or_else(|| {

@@ -14,6 +14,7 @@ use sea_orm::DbErr;
 
 use crate::{
     domain::{
+        assignment::MAX_SESSION_TRAINERS,
         cohort::CohortScope,
         hours::{self, Hours},
         identity::*,
@@ -23,11 +24,12 @@ use crate::{
         },
         regional::ExternalStatus,
         roster::EnrolmentStatus,
-        session::SessionKind,
+        session::{Balance, SessionKind},
+        settings::Settings,
     },
     store::{
-        self, ProgrammeRecord, Records, activity, attestation, cohort, credit, enrolment,
-        external_record, session, session_module,
+        self, ProgrammeRecord, Records, SessionRecord, activity, attestation, cohort, credit,
+        enrolment, external_record, session, session_module, session_trainer, settings,
     },
 };
 
@@ -241,6 +243,35 @@ pub fn trainee(
     Some(t)
 }
 
+/// The trainers who run a session: e-mail addresses, at most ten, none twice; violations named
+/// `trainers[i]`.
+pub fn trainers(emails: &[String], v: &mut Violations) -> Option<Vec<String>> {
+    if emails.len() > MAX_SESSION_TRAINERS {
+        v.add(
+            "trainers",
+            format!("at most {MAX_SESSION_TRAINERS} trainers run a session"),
+        );
+        return None;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(emails.len());
+    let mut ok = true;
+    for (i, e) in emails.iter().enumerate() {
+        let field = format!("trainers[{i}]");
+        match Email::parse(e) {
+            Ok(email) if out.iter().any(|o| email.same_person(o)) => {
+                ok = false;
+                v.add(field, format!("{} is given twice", email.as_str()));
+            }
+            Ok(email) => out.push(email.as_str().to_owned()),
+            Err(why) => {
+                ok = false;
+                v.add(field, why);
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
 pub fn tutor(r: &pb::AssignTutorRequest, v: &mut Violations) -> Option<Tutor> {
     let last_name = v.check("last_name", PersonName::parse(&r.last_name));
     let first_name = v.check("first_name", PersonName::parse(&r.first_name));
@@ -314,7 +345,17 @@ pub fn cohort_pb(
     }
 }
 
-pub fn session_pb(s: &session::Model, modules: &[session_module::Model]) -> pb::TrainingSession {
+/// A stored session.
+pub fn session_record_pb(r: &SessionRecord) -> pb::TrainingSession {
+    session_pb(&r.row, &r.modules, &r.trainers)
+}
+
+/// One of `sessions`; `modules` and `trainers` may hold other sessions' rows.
+pub fn session_pb(
+    s: &session::Model,
+    modules: &[session_module::Model],
+    trainers: &[session_trainer::Model],
+) -> pb::TrainingSession {
     use pb::training_session::Details;
     let details = match s.kind {
         SessionKind::Seminar => Details::Seminar(pb::SeminarDetails {
@@ -347,6 +388,38 @@ pub fn session_pb(s: &session::Model, modules: &[session_module::Model]) -> pb::
             .collect(),
         create_time: Some(to_timestamp(s.created_at)),
         created_by: s.created_by.clone(),
+        trainers: trainers
+            .iter()
+            .filter(|t| t.session_id == s.id)
+            .map(|t| t.email.clone())
+            .collect(),
+    }
+}
+
+/// The balance of a cohort's sessions against the académie's target.
+pub fn balance_pb(b: &Balance, settings: &Settings) -> pb::SessionBalance {
+    pb::SessionBalance {
+        presence_minutes: b.presence,
+        synchronous_distance_minutes: b.synchronous,
+        asynchronous_distance_minutes: b.asynchronous,
+        presence_percent: b.presence_percent(),
+        target_presence_percent: settings.target_presence_percent.map_or(0, u32::from),
+        warnings: b.warnings(settings.target_presence_percent),
+    }
+}
+
+pub fn settings_pb(
+    academy: &str,
+    s: &Settings,
+    row: Option<&settings::Model>,
+) -> pb::TrainingSettings {
+    pb::TrainingSettings {
+        academy: academy.to_owned(),
+        require_tutor: s.require_tutor,
+        require_gpds_session: s.require_gpds_session,
+        target_presence_percent: s.target_presence_percent.map_or(0, u32::from),
+        update_time: row.map(|r| to_timestamp(r.updated_at)),
+        updated_by: row.map(|r| r.updated_by.clone()).unwrap_or_default(),
     }
 }
 
@@ -370,6 +443,8 @@ pub struct EnrolmentView<'a> {
     pub cohort: &'a cohort::Model,
     pub programme: &'a Programme,
     pub records: &'a Records,
+    /// What the académie's attestation requires beyond the hours.
+    pub settings: &'a Settings,
 }
 
 impl EnrolmentView<'_> {
@@ -386,10 +461,11 @@ impl EnrolmentView<'_> {
         let ledger = store::ledger_of(&self.records.credits, &e.id);
         let internship = store::internship_of(e, &self.records.activities);
         let pr = hours::progress(p, choice.as_ref(), &ledger);
-        let missing: Vec<String> = hours::missing(p, choice.as_ref(), &ledger, internship)
-            .into_iter()
-            .map(|(_, why)| why)
-            .collect();
+        let missing: Vec<String> =
+            hours::missing(p, choice.as_ref(), &ledger, internship, self.settings)
+                .into_iter()
+                .map(|(_, why)| why)
+                .collect();
         Ok(pb::TrainingProgress {
             required_minutes: pr.required_minutes,
             credited_minutes: pr.credited_minutes,

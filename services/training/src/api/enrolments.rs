@@ -14,9 +14,10 @@ use cplds_runtime::{
     kit::{Decided, RuleViolation, new_id, parse_id},
 };
 
-use super::{Inner, OFFICE, STAFF, act, convert, enrolment_subject, id_field, paging_of};
+use super::{Inner, act, convert, enrolment_subject, id_field, paging_of};
 use crate::{
     domain::{
+        assignment::{self, Around},
         cohort::free_text,
         enrolment::{self as rules, may_act_on},
         identity::{Trainee, academy},
@@ -51,19 +52,16 @@ impl Inner {
         c.participating_academies
             .admits(trainee.home_academy)
             .on(format!("cohort/{}", c.id))?;
-        let duplicate = || {
-            ServiceError::AlreadyExists(format!(
-                "staff number {} already has a request in cohort {}",
-                trainee.staff_number.as_str(),
-                c.id
-            ))
-        };
-        if store::live_enrolment_of(uow.txn(), &c.id, trainee.staff_number.as_str())
+        let account = trainee.email.as_str();
+        let own = store::live_enrolment_of_account(uow.txn(), &c.id, account).await?;
+        let taken = store::live_enrolment_of(uow.txn(), &c.id, trainee.staff_number.as_str())
             .await?
-            .is_some()
-        {
-            return Err(duplicate());
-        }
+            .is_some();
+        let duplicate = |own: Option<&str>, taken| {
+            rules::one_live_request(&c.id, account, own, taken)
+                .map_err(|d| ServiceError::AlreadyExists(d.0))
+        };
+        duplicate(own.as_ref().map(|e| e.id.as_str()), taken)?;
         let mut roster = store::roster(uow.txn(), &c).await?;
         let id = new_id();
         let status = roster.request(id.clone());
@@ -79,10 +77,9 @@ impl Inner {
             by: &caller.subject,
         };
         let row = store::insert_enrolment(uow.txn(), new).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                duplicate()
-            } else {
-                e.into()
+            match duplicate(None, true) {
+                Err(d) if is_unique_violation(&e) => d,
+                _ => e.into(),
             }
         })?;
         let detail = Some(status.as_str().to_owned());
@@ -106,15 +103,22 @@ impl Inner {
         r: pb::GetEnrolmentRequest,
     ) -> ServiceResult<pb::TrainingEnrolment> {
         let id = id_field("enrolment_id", &r.enrolment_id)?;
-        let e = self.enrolment(&self.core.db, &id).await?;
-        may_act_on(&caller, STAFF, &e.id, &e.email)?;
-        self.render(&self.core.db, &e).await
+        let db = &self.core.db;
+        let e = self.enrolment(db, &id).await?;
+        let cohort_trainers = store::cohort_trainers(db, &e.cohort_id).await?;
+        let around = Around {
+            trainee: &e.email,
+            tutor: e.tutor_email.as_deref(),
+            cohort_trainers: &cohort_trainers,
+        };
+        assignment::may_read_enrolment(&caller, &e.id, &around)?;
+        self.render(db, &e).await
     }
 
     /// In order of request, filtered by status and home académie.
     pub(super) async fn list_enrolments(
         &self,
-        _caller: Caller,
+        caller: Caller,
         r: pb::ListEnrolmentsRequest,
     ) -> ServiceResult<pb::ListEnrolmentsResponse> {
         let mut v = Violations::default();
@@ -144,6 +148,8 @@ impl Inner {
 
         let db = &self.core.db;
         let c = self.cohort(db, &filter.cohort_id).await?;
+        let cohort_trainers = store::cohort_trainers(db, &c.id).await?;
+        assignment::may_follow_cohort(&caller, &c.id, &cohort_trainers)?;
         let p = self.programme(db, &c.programme_id).await?;
         let mut rows = store::list_enrolments(db, &filter, after, paging.fetch()).await?;
         let next_page_token = paging.finish(&mut rows, |e| e.request_number.to_string());
@@ -151,7 +157,8 @@ impl Inner {
         let roster = store::roster(db, &c).await?;
         let ids: Vec<String> = rows.iter().map(|e| e.id.clone()).collect();
         let records = store::records_of(db, &ids).await?;
-        let view = self.view(&c, &p.programme, &records);
+        let settings = self.settings(db).await?;
+        let view = self.view(&c, &p.programme, &records, &settings);
         let enrolments = rows
             .iter()
             .map(|e| view.enrolment_pb(e, roster.waiting_position(&e.id).unwrap_or(0)))
@@ -222,7 +229,7 @@ impl Inner {
     ) -> ServiceResult<(pb::TrainingEnrolment, Option<pb::TrainingEnrolment>)> {
         let mut uow = self.core.begin().await?;
         let f = self.file(uow.txn(), id).await?;
-        may_act_on(caller, OFFICE, &f.enrolment.id, &f.enrolment.email)?;
+        may_act_on(caller, &f.enrolment.id, &f.enrolment.email)?;
         let mut roster = store::roster(uow.txn(), &f.cohort).await?;
         let d = leave(&mut roster, f.started()).on(enrolment_subject(id))?;
 
@@ -261,7 +268,7 @@ impl Inner {
         let id = id_field("enrolment_id", &r.enrolment_id)?;
         let uow = self.core.begin().await?;
         let f = self.file(uow.txn(), &id).await?;
-        may_act_on(&caller, OFFICE, &f.enrolment.id, &f.enrolment.email)?;
+        may_act_on(&caller, &f.enrolment.id, &f.enrolment.email)?;
         let choice = f
             .programme
             .programme
@@ -288,6 +295,8 @@ impl Inner {
 
         let uow = self.core.begin().await?;
         let f = self.file(uow.txn(), &id).await?;
+        assignment::may_tutor(&f.enrolment.email, tutor.email.as_str())
+            .map_err(|why| ServiceError::invalid("email", why))?;
         rules::in_training(f.status()).on(enrolment_subject(&id))?;
 
         let (now, by) = (uow.now(), caller.subject.as_str());

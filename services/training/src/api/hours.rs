@@ -1,5 +1,6 @@
-//! What trainers record (attendance at sessions, internship activities) and what the training
-//! office follows (a cohort's progress). The ledger never credits a module beyond its hours.
+//! What trainers record (attendance at the sessions they run) and tutors (the internship of
+//! their trainees), and what the training office and a cohort's trainers follow (its progress).
+//! The ledger never credits a module beyond its hours.
 
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
@@ -11,13 +12,14 @@ use cplds_runtime::{
 use super::{Inner, act, convert, enrolment_subject, id_field, invalid};
 use crate::{
     domain::{
+        assignment::{self, Around},
         attendance,
         calendar::{optional_day, required_day},
         cohort::free_text,
         format_minutes,
         hours::Hours,
         identity::Uai,
-        internship::{self, activity_minutes},
+        internship::{self, Tutoring, activity_minutes},
         programme::ModuleCode,
         roster::EnrolmentStatus,
     },
@@ -43,6 +45,13 @@ impl Inner {
 
         let uow = self.core.begin().await?;
         let f = self.file(uow.txn(), &id).await?;
+        let cohort_trainers = store::cohort_trainers(uow.txn(), &f.cohort.id).await?;
+        let around = Around {
+            trainee: &f.enrolment.email,
+            tutor: f.enrolment.tutor_email.as_deref(),
+            cohort_trainers: &cohort_trainers,
+        };
+        assignment::may_record_internship(&caller, &around)?;
         let mut v = Violations::default();
         let module = v.check(
             "module_code",
@@ -52,11 +61,14 @@ impl Inner {
             v.add("date", why);
         }
         let module = v.finish_with(module)?;
-        let tutor = f.enrolment.tutor_email.is_some();
+        let tutoring = Tutoring {
+            required: self.settings(uow.txn()).await?.require_tutor,
+            assigned: f.enrolment.tutor_email.is_some(),
+        };
         let mut ledger = f.ledger();
         internship::record(
             f.status(),
-            tutor,
+            tutoring,
             &mut ledger,
             module,
             f.choice.as_ref(),
@@ -101,6 +113,7 @@ impl Inner {
         let session = store::planned_session(uow.txn(), &session_id)
             .await?
             .ok_or_else(|| ServiceError::not_found(format!("session {session_id}")))?;
+        assignment::may_record_attendance(&caller, &session.trainers, &f.enrolment.email)?;
         let p = &f.programme.programme;
         let choice = f.choice.as_ref();
         let attended = attendance::read(&session, &f.cohort.id, p, choice, given, completed_on)
@@ -123,16 +136,18 @@ impl Inner {
             .await
     }
 
-    /// Every trainee followed (in training, completed or abandoned) with their progress, and
-    /// the cohort's counts.
+    /// Every trainee followed (in training, completed or abandoned) with their progress, the
+    /// cohort's counts, and the balance of its sessions.
     pub(super) async fn cohort_progress(
         &self,
-        _caller: Caller,
+        caller: Caller,
         r: pb::GetCohortProgressRequest,
     ) -> ServiceResult<pb::CohortProgress> {
         let id = id_field("cohort_id", &r.cohort_id)?;
         let db = &self.core.db;
         let c = self.cohort(db, &id).await?;
+        let cohort_trainers = store::cohort_trainers(db, &c.id).await?;
+        assignment::may_follow_cohort(&caller, &c.id, &cohort_trainers)?;
         let p = self.programme(db, &c.programme_id).await?;
         let all = store::cohort_enrolments(db, &c.id).await?;
         let followed: Vec<&enrolment::Model> = all
@@ -148,7 +163,8 @@ impl Inner {
             .collect();
         let ids: Vec<String> = followed.iter().map(|e| e.id.clone()).collect();
         let records = store::records_of(db, &ids).await?;
-        let view = self.view(&c, &p.programme, &records);
+        let settings = self.settings(db).await?;
+        let view = self.view(&c, &p.programme, &records, &settings);
         let mut total = Hours::default();
         let mut trainees = Vec::with_capacity(followed.len());
         for e in followed {
@@ -163,7 +179,12 @@ impl Inner {
             });
         }
         let count = |s: EnrolmentStatus| all.iter().filter(|e| e.status == s).count() as u32;
+        let sessions = store::sessions_of(db, &c.id).await?;
+        let session_ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
+        let modules = store::session_modules(db, &session_ids).await?;
+        let balance = store::balance(&sessions, &modules);
         Ok(pb::CohortProgress {
+            session_balance: Some(convert::balance_pb(&balance, &settings)),
             cohort: Some(self.render_cohort(db, &c).await?),
             trainees,
             total_hours: Some(convert::hours_pb(&total)),

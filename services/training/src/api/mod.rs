@@ -3,12 +3,14 @@
 //! decide with a rule of [`crate::domain`], and write the change, its audit history and its
 //! events in one [`cplds_runtime::kit::UnitOfWork`]. Authentication and roles are checked
 //! before, by the node's auth layer against [`policy`]; what depends on data (a candidate only
-//! acts on their own enrolment) is a rule of [`crate::domain::enrolment`].
+//! acts on their own enrolment, a trainer on the sessions they run, a tutor on their trainees)
+//! is a rule of [`crate::domain::enrolment`] and [`crate::domain::assignment`].
 //!
-//! By area: [`catalogue`] (programmes and cohorts), [`sessions`], [`enrolments`] (places, the
-//! waiting list, departures, the deepening choice, tutors, staff trained elsewhere), [`hours`]
-//! (attendance, the internship, a cohort's progress), [`completion`] (the attestation and its
-//! public verification, also served as a page by [`web`]).
+//! By area: [`catalogue`] (programmes and cohorts), [`sessions`] (and who runs them),
+//! [`enrolments`] (places, the waiting list, departures, the deepening choice, tutors, staff
+//! trained elsewhere), [`hours`] (attendance, the internship, a cohort's progress),
+//! [`completion`] (the attestation and its public verification, also served as a page by
+//! [`web`]), [`settings`] (what the académie's attestation requires beyond the hours).
 
 mod catalogue;
 mod completion;
@@ -16,6 +18,7 @@ pub mod convert;
 mod enrolments;
 mod hours;
 mod sessions;
+mod settings;
 mod web;
 
 use std::sync::Arc;
@@ -41,7 +44,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 use crate::{
     NAME,
-    domain::{FieldError, enrolment::NotAllowed, programme::Programme},
+    domain::{FieldError, enrolment::NotAllowed, programme::Programme, settings::Settings},
     events::{self, RegionalRecordHandler},
     store::{
         self, EnrolmentFile, ProgrammeRecord, Records, cohort, enrolment, migration::Migrator,
@@ -105,12 +108,25 @@ impl ServiceModule for TrainingModule {
 const SERVICE: &str = "cplds.v1.TrainingService";
 const OFFICE: &[Role] = &[Role::TrainingOffice];
 const TRAINER: &[Role] = &[Role::Trainer];
-const STAFF: &[Role] = &[Role::TrainingOffice, Role::Trainer];
+/// Who follows trainees: the office and the recteur all of them, a trainer those of the cohorts
+/// they run a session of (and of the trainees they tutor), decided by
+/// [`crate::domain::assignment`].
+const STAFF: &[Role] = &[Role::TrainingOffice, Role::Recteur, Role::Trainer];
 const OFFICE_OR_CANDIDATE: &[Role] = &[Role::TrainingOffice, Role::Candidate];
 const READERS: &[Role] = &[Role::TrainingOffice, Role::Trainer, Role::Candidate];
+/// An enrolment is read by the staff who follow it and by its trainee.
+const ENROLMENT_READERS: &[Role] = &[
+    Role::TrainingOffice,
+    Role::Recteur,
+    Role::Trainer,
+    Role::Candidate,
+];
 
-/// Who may call what. The training office runs the training; trainers record attendance and
-/// the internship; a member of staff (candidate) asks for a place and follows their own.
+/// Who may call what. The training office runs the training and assigns the trainers of each
+/// session; the recteur designates tutors (arrêté of 5 May 2017 on the training, art. 2);
+/// trainers record attendance at the sessions they run and tutors the internship of their
+/// trainees (both with the trainer role); a member of staff (candidate) asks for a place and
+/// follows their own.
 pub fn policy(p: &mut Policy) {
     let rules: &[(&str, &'static [Role])] = &[
         ("CreateProgramme", OFFICE),
@@ -121,13 +137,16 @@ pub fn policy(p: &mut Policy) {
         ("ListCohorts", READERS),
         ("CreateSeminar", OFFICE),
         ("CreateDistanceSession", OFFICE),
+        ("AssignSessionTrainers", OFFICE),
         ("ListSessions", READERS),
+        ("GetTrainingSettings", ENROLMENT_READERS),
+        ("UpdateTrainingSettings", OFFICE),
         ("RequestEnrolment", OFFICE_OR_CANDIDATE),
-        ("GetEnrolment", READERS),
+        ("GetEnrolment", ENROLMENT_READERS),
         ("ListEnrolments", STAFF),
         ("WithdrawEnrolment", OFFICE_OR_CANDIDATE),
         ("ChooseDeepeningModules", OFFICE_OR_CANDIDATE),
-        ("AssignTutor", OFFICE),
+        ("AssignTutor", &[Role::Recteur]),
         ("RecordInternshipActivity", TRAINER),
         ("RecordAttendance", TRAINER),
         ("GetCohortProgress", STAFF),
@@ -168,7 +187,10 @@ cplds_runtime::grpc_handlers! {
         list_cohorts(pb::ListCohortsRequest) -> pb::ListCohortsResponse => list_cohorts;
         create_seminar(pb::CreateSeminarRequest) -> pb::TrainingSession => create_seminar;
         create_distance_session(pb::CreateDistanceSessionRequest) -> pb::TrainingSession => create_distance_session;
+        assign_session_trainers(pb::AssignSessionTrainersRequest) -> pb::TrainingSession => assign_session_trainers;
         list_sessions(pb::ListSessionsRequest) -> pb::ListSessionsResponse => list_sessions;
+        get_training_settings(pb::GetTrainingSettingsRequest) -> pb::TrainingSettings => get_settings;
+        update_training_settings(pb::UpdateTrainingSettingsRequest) -> pb::TrainingSettings => update_settings;
         request_enrolment(pb::RequestEnrolmentRequest) -> pb::TrainingEnrolment => request_enrolment;
         get_enrolment(pb::GetEnrolmentRequest) -> pb::TrainingEnrolment => get_enrolment;
         list_enrolments(pb::ListEnrolmentsRequest) -> pb::ListEnrolmentsResponse => list_enrolments;
@@ -310,8 +332,14 @@ impl Inner {
         let p = self.programme(db, &c.programme_id).await?;
         let records = store::records_of(db, std::slice::from_ref(&e.id)).await?;
         let position = store::waiting_position(db, &c.id, e.request_number).await?;
-        let view = self.view(&c, &p.programme, &records);
+        let settings = self.settings(db).await?;
+        let view = self.view(&c, &p.programme, &records, &settings);
         Ok(view.enrolment_pb(e, position as u32)?)
+    }
+
+    /// The académie's settings (the arrêté's while none are stored).
+    async fn settings<C: ConnectionTrait>(&self, db: &C) -> ServiceResult<Settings> {
+        Ok(store::settings(db, self.academy.code).await?.0)
     }
 
     /// Ends an act on one enrolment: its history, the commit, then the enrolment as it now is.
@@ -332,12 +360,14 @@ impl Inner {
         c: &'a cohort::Model,
         p: &'a Programme,
         records: &'a Records,
+        settings: &'a Settings,
     ) -> convert::EnrolmentView<'a> {
         convert::EnrolmentView {
             organizing: self.academy.code,
             cohort: c,
             programme: p,
             records,
+            settings,
         }
     }
 }

@@ -3,6 +3,9 @@
 //! trainer gives, each planned and at most its planned minutes. An asynchronous session is
 //! attended on the day the trainee completed it, inside its opening days. A second record for a
 //! session replaces the first: the ledger it is checked against leaves the first out.
+//!
+//! Who records it is [`super::assignment`]: a trainer who runs the session. The hours credited
+//! are those of the arrêté's modules ([`super::programme`]).
 
 use chrono::NaiveDate;
 use cplds_runtime::kit::{RuleViolation, refuse};
@@ -26,6 +29,8 @@ pub struct Planned {
     pub last_day: NaiveDate,
     /// The modules it covers, with their minutes.
     pub modules: Vec<(ModuleCode, u32)>,
+    /// The e-mail addresses of the trainers who run it.
+    pub trainers: Vec<String>,
 }
 
 /// What a record credits: on which day, which modules, how long.
@@ -162,6 +167,7 @@ mod tests {
             first_day: day("2025-10-20"),
             last_day: day("2025-10-21"),
             modules: vec![(code("T1"), 720), (code("T2"), 360)],
+            trainers: vec![],
         }
     }
 

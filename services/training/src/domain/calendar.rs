@@ -1,4 +1,7 @@
 //! The school year a cohort runs (1 September to 31 August) and the days inside it.
+//!
+//! Source: arrêté of 5 May 2017 on the training, art. 3: the training is organised over one
+//! school year (`/work/shared/domain/README.md`, "Training": e.g. October to April).
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use cplds_runtime::time::{paris_date, parse_date};

@@ -1,5 +1,9 @@
 //! A cohort: who may enrol (the académie, or every académie of its région académique) and how
 //! many places it has.
+//!
+//! Source (`/work/shared/domain/README.md`, "Training"): the training is sometimes organised by
+//! a whole région académique for several académies together (Bordeaux, Limoges and Poitiers in
+//! Nouvelle-Aquitaine); its places are limited.
 
 use std::{fmt, str::FromStr};
 

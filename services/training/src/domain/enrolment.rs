@@ -2,7 +2,11 @@
 //! and when the deepening modules may be chosen again.
 //!
 //! Roles are checked before the handlers by the node's auth layer; these are the rules that
-//! depend on the enrolment (a candidate acts on their own only).
+//! depend on the enrolment (a candidate acts on their own only). Who acts on sessions and
+//! trainees by assignment (trainers, tutors) is [`super::assignment`].
+//!
+//! Source (`/work/shared/domain/README.md`, "Training"): the deepening modules are chosen by the
+//! trainee (arrêté of 5 May 2017 on the training, art. 1 b, *au choix*).
 
 use cplds_runtime::{
     academy::Academy,
@@ -44,21 +48,44 @@ pub fn may_request(caller: &Caller, trainee: &Trainee, node: &Academy) -> Result
     Ok(())
 }
 
-/// Staff of the roles in `staff` act on every enrolment; a candidate on their own only (the
+/// The training office acts on every enrolment; a candidate on their own only (the
 /// enrolment's e-mail address is the token's subject).
-pub fn may_act_on(
-    caller: &Caller,
-    staff: &[Role],
-    enrolment_id: &str,
-    email: &str,
-) -> Result<(), NotAllowed> {
-    if staff.iter().any(|r| caller.has(*r)) {
+pub fn may_act_on(caller: &Caller, enrolment_id: &str, email: &str) -> Result<(), NotAllowed> {
+    if caller.has(Role::TrainingOffice) {
         return Ok(());
     }
     if caller.has(Role::Candidate) && email.eq_ignore_ascii_case(caller.subject.trim()) {
         return Ok(());
     }
     Err(NotAllowed(format!("enrolment {enrolment_id} is not yours")))
+}
+
+/// Why a request duplicates one already live in the cohort (ALREADY_EXISTS); the message names
+/// no one but the account's own request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Duplicate(pub String);
+
+/// One live request per person and cohort (issue 12 §4): per account, so that one account does
+/// not take several places by giving other staff numbers, and per staff number.
+pub fn one_live_request(
+    cohort_id: &str,
+    account: &str,
+    account_request: Option<&str>,
+    staff_number_taken: bool,
+) -> Result<(), Duplicate> {
+    if let Some(id) = account_request {
+        return Err(Duplicate(format!(
+            "the account {account} already has a request in cohort {cohort_id} ({id})"
+        )));
+    }
+    if staff_number_taken {
+        return Err(Duplicate(format!(
+            "a request in cohort {cohort_id} already gives this staff number; the training \
+             office can tell more"
+        )));
+    }
+    Ok(())
 }
 
 /// Only a trainee holding a place, and not done, is followed: a tutor, hours, an attestation.
@@ -108,20 +135,10 @@ pub fn may_choose(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use cplds_runtime::people::{Email, PersonName, StaffNumber, Uai};
 
     use super::*;
-    use crate::domain::{identity::Sex, programme::tests::standard};
-
-    fn caller(subject: &str, roles: &[Role]) -> Caller {
-        Caller {
-            subject: subject.into(),
-            academy: "toulouse".into(),
-            roles: roles.iter().copied().collect::<BTreeSet<_>>(),
-        }
-    }
+    use crate::domain::{caller, identity::Sex, programme::tests::standard};
 
     fn trainee(email: &str, home: &str) -> Trainee {
         let home = Academy::find(home).unwrap();
@@ -189,20 +206,26 @@ mod tests {
     #[test]
     fn a_candidate_acts_on_their_own_enrolment_only() {
         let me = caller("Camille@ac-toulouse.fr", &[Role::Candidate]);
-        assert!(may_act_on(&me, &[Role::TrainingOffice], "e1", "camille@ac-toulouse.fr").is_ok());
-        let e = may_act_on(&me, &[Role::TrainingOffice], "e2", "hugo@ac-toulouse.fr");
+        assert!(may_act_on(&me, "e1", "camille@ac-toulouse.fr").is_ok());
+        let e = may_act_on(&me, "e2", "hugo@ac-toulouse.fr");
         assert_eq!(e.unwrap_err().0, "enrolment e2 is not yours");
-        let trainer = caller("formateur@ac-toulouse.fr", &[Role::Trainer]);
-        assert!(
-            may_act_on(
-                &trainer,
-                &[Role::TrainingOffice, Role::Trainer],
-                "e2",
-                "x@y.fr"
-            )
-            .is_ok()
+        let office = caller("eafc@ac-toulouse.fr", &[Role::TrainingOffice]);
+        assert!(may_act_on(&office, "e2", "x@y.fr").is_ok());
+        // A trainer acts on an enrolment by assignment only (see `assignment`).
+        let trainer = caller(
+            "formateur@ac-toulouse.fr",
+            &[Role::Trainer, Role::Candidate],
         );
-        assert!(may_act_on(&trainer, &[Role::TrainingOffice], "e2", "x@y.fr").is_err());
+        assert!(may_act_on(&trainer, "e2", "x@y.fr").is_err());
+    }
+
+    #[test]
+    fn one_live_request_per_account_and_staff_number() {
+        assert!(one_live_request("c1", "a@b.fr", None, false).is_ok());
+        let own = one_live_request("c1", "a@b.fr", Some("e1"), false).unwrap_err();
+        assert!(own.0.contains("e1") && own.0.contains("a@b.fr"), "{own}");
+        let taken = one_live_request("c1", "a@b.fr", None, true).unwrap_err();
+        assert!(!taken.0.contains('@'), "names nobody: {taken}");
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Hours per trainee and module: a ledger that never credits a module beyond its hours, the
 //! progress against the 190 h summed by kind of module and by presence / distance, and what
 //! the attestation needs.
+//!
+//! Sources: the hours are the arrêté's (5 May 2017, on the training, art. 1 and its annex: 120 h
+//! of theory in six modules, three deepening modules of 30 h chosen by the trainee, 40 h of
+//! practical training in two modules). What the attestation needs beyond them (a tutor, a GPDS
+//! meeting led) is the académie's setting ([`super::settings`]).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +18,7 @@ use super::{
         DeepeningChoice, Module, ModuleCode, ModuleKind, ModuleMode, Programme, is_required,
     },
     roster::EnrolmentStatus,
+    settings::Settings,
 };
 
 /// Minutes by kind of module and by mode (the `TrainingHours` of the events). Practical modules
@@ -189,13 +195,14 @@ pub struct Internship {
     pub gpds_session_led: bool,
 }
 
-/// What is still missing for the attestation, as (rule, sentence in French), in the order the
-/// rules are checked.
+/// What is still missing for the attestation under the académie's `settings`, as (rule,
+/// sentence in French), in the order the rules are checked.
 pub fn missing(
     programme: &Programme,
     choice: Option<&DeepeningChoice>,
     ledger: &Ledger,
     internship: Internship,
+    settings: &Settings,
 ) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if choice.is_none() {
@@ -227,10 +234,10 @@ pub fn missing(
             format!("modules incomplets : {}", incomplete.join(", ")),
         ));
     }
-    if !internship.tutor_assigned {
+    if settings.require_tutor && !internship.tutor_assigned {
         out.push(("NO_TUTOR", "aucun tuteur n'est désigné".to_owned()));
     }
-    if !internship.gpds_session_led {
+    if settings.require_gpds_session && !internship.gpds_session_led {
         out.push((
             "GPDS_SESSION_NOT_LED",
             "la séance du GPDS conduite en stage n'est pas enregistrée".to_owned(),
@@ -247,6 +254,7 @@ pub fn can_complete(
     choice: Option<&DeepeningChoice>,
     ledger: &Ledger,
     internship: Internship,
+    settings: &Settings,
 ) -> Result<(), RuleViolation> {
     match status {
         EnrolmentStatus::Accepted => {}
@@ -260,7 +268,7 @@ pub fn can_complete(
             );
         }
     }
-    match missing(programme, choice, ledger, internship)
+    match missing(programme, choice, ledger, internship, settings)
         .into_iter()
         .next()
     {
@@ -326,6 +334,13 @@ mod tests {
         assert!(!pr.hours_complete());
     }
 
+    /// Every requirement on: the order the rules are checked in.
+    const STRICT: Settings = Settings {
+        require_tutor: true,
+        require_gpds_session: true,
+        target_presence_percent: None,
+    };
+
     #[test]
     fn completion_rules_in_order() {
         let p = standard();
@@ -335,7 +350,7 @@ mod tests {
         };
         let mut l = Ledger::default();
         let rule = |l: &Ledger, c: Option<&DeepeningChoice>, i: Internship| {
-            can_complete(EnrolmentStatus::Accepted, &p, c, l, i)
+            can_complete(EnrolmentStatus::Accepted, &p, c, l, i, &STRICT)
                 .err()
                 .map(|e| e.rule)
         };
@@ -361,19 +376,54 @@ mod tests {
             Some("GPDS_SESSION_NOT_LED")
         );
         assert_eq!(rule(&l, Some(&choice), ok), None);
-        assert_eq!(
-            can_complete(EnrolmentStatus::Waitlisted, &p, Some(&choice), &l, ok)
+        let refused_when = |s: EnrolmentStatus| {
+            can_complete(s, &p, Some(&choice), &l, ok, &STRICT)
                 .unwrap_err()
-                .rule,
-            "NOT_IN_TRAINING"
-        );
+                .rule
+        };
+        assert_eq!(refused_when(EnrolmentStatus::Waitlisted), "NOT_IN_TRAINING");
         assert_eq!(
-            can_complete(EnrolmentStatus::Completed, &p, Some(&choice), &l, ok)
-                .unwrap_err()
-                .rule,
+            refused_when(EnrolmentStatus::Completed),
             "ALREADY_COMPLETED"
         );
         assert!(progress(&p, Some(&choice), &l).hours_complete());
+    }
+
+    /// Before, the GPDS meeting and the tutor were required everywhere, whatever the académie.
+    #[test]
+    fn beyond_the_hours_the_academie_s_settings_decide() {
+        let p = standard();
+        let choice = p
+            .choose_deepening(&["A1".into(), "A4".into(), "A5".into()])
+            .unwrap();
+        let mut l = Ledger::default();
+        for m in p.required_modules(Some(&choice)) {
+            l.credit(m, Some(&choice), m.minutes).unwrap();
+        }
+        let none = Internship {
+            tutor_assigned: false,
+            gpds_session_led: false,
+        };
+        let tutored = Internship {
+            tutor_assigned: true,
+            ..none
+        };
+        let rules = |i: Internship, s: &Settings| -> Vec<&str> {
+            missing(&p, Some(&choice), &l, i, s)
+                .into_iter()
+                .map(|(r, _)| r)
+                .collect()
+        };
+        // The arrêté's: a tutor, the GPDS meeting an objective only.
+        let arrete = Settings::default();
+        assert_eq!(rules(none, &arrete), ["NO_TUTOR"]);
+        assert!(rules(tutored, &arrete).is_empty());
+        assert_eq!(rules(tutored, &STRICT), ["GPDS_SESSION_NOT_LED"]);
+        let untutored = Settings {
+            require_tutor: false,
+            ..arrete
+        };
+        assert!(rules(none, &untutored).is_empty());
     }
 
     proptest! {

@@ -1,5 +1,9 @@
 //! Who a trainee or a tutor is, as valid values only.
 //!
+//! Source of the tutor's qualification: arrêté of 5 May 2017 on the training, art. 2: a
+//! volunteer chosen for experience among staff holding the CAPES / CAPLP *coordination
+//! pédagogique et ingénierie de formation* (CPIF) or the CPLDS itself, working in the MLDS.
+//!
 //! Names, e-mail, NUMEN, UAI and birth dates are the runtime's `people` types, parsed by the
 //! same rules in every service.
 

@@ -1,5 +1,12 @@
 //! The tutored internship (*stage avec tuteur*): observing and co-leading training sequences in
 //! an establishment, and leading a GPDS meeting, each credited to a practical module.
+//!
+//! Sources: the practical training in an establishment, two modules, 40 h (arrêté of 5 May 2017
+//! on the training, art. 1 c); the tutor who accompanies the trainee, designated by the recteur
+//! (art. 2); what the internship holds (`/work/shared/domain/README.md`, "Training": observing
+//! and co-leading sequences with an MLDS coordinator, leading a GPDS meeting). Whether the
+//! internship waits for a tutor is the académie's setting ([`super::settings`]), by default as
+//! art. 2 says.
 
 use cplds_runtime::kit::{RuleViolation, refuse};
 
@@ -36,24 +43,31 @@ pub fn practical_module<'a>(p: &'a Programme, code: &ModuleCode) -> Result<&'a M
 }
 
 /// Records an activity's minutes in the trainee's ledger, or the rule that forbids it: the
-/// trainee is in training, has a tutor (the internship is tutored), and the module is not
-/// credited beyond its hours.
+/// trainee is in training, has a tutor where the académie requires one (the internship is
+/// tutored), and the module is not credited beyond its hours.
 pub fn record(
     status: EnrolmentStatus,
-    tutor_assigned: bool,
+    tutor: Tutoring,
     ledger: &mut Ledger,
     module: &Module,
     choice: Option<&DeepeningChoice>,
     minutes: u32,
 ) -> Result<(), RuleViolation> {
     in_training(status)?;
-    if !tutor_assigned {
+    if tutor.required && !tutor.assigned {
         return refuse(
             "NO_TUTOR",
-            "the internship is tutored: assign a tutor first",
+            "the internship is tutored: the recteur designates a tutor first",
         );
     }
     ledger.credit(module, choice, minutes)
+}
+
+/// Whether the académie requires a tutor, and whether the trainee has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tutoring {
+    pub required: bool,
+    pub assigned: bool,
 }
 
 #[cfg(test)]
@@ -64,6 +78,15 @@ mod tests {
     fn code(c: &str) -> ModuleCode {
         ModuleCode::parse(c).unwrap()
     }
+
+    const TUTORED: Tutoring = Tutoring {
+        required: true,
+        assigned: true,
+    };
+    const UNTUTORED: Tutoring = Tutoring {
+        required: true,
+        assigned: false,
+    };
 
     #[test]
     fn a_gpds_session_may_take_no_more_time() {
@@ -98,10 +121,23 @@ mod tests {
         let p = standard();
         let p1 = p.module(&code("P1")).unwrap();
         let mut l = Ledger::default();
-        let e = record(EnrolmentStatus::Accepted, false, &mut l, p1, None, 900).unwrap_err();
+        let e = record(EnrolmentStatus::Accepted, UNTUTORED, &mut l, p1, None, 900).unwrap_err();
         assert_eq!(e.rule, "NO_TUTOR");
         assert_eq!(l.credited(&p1.code), 0, "nothing credited");
-        record(EnrolmentStatus::Accepted, true, &mut l, p1, None, 900).unwrap();
+        record(EnrolmentStatus::Accepted, TUTORED, &mut l, p1, None, 900).unwrap();
+        assert_eq!(l.credited(&p1.code), 900);
+    }
+
+    #[test]
+    fn an_academie_may_not_require_a_tutor() {
+        let p = standard();
+        let p1 = p.module(&code("P1")).unwrap();
+        let mut l = Ledger::default();
+        let optional = Tutoring {
+            required: false,
+            assigned: false,
+        };
+        record(EnrolmentStatus::Accepted, optional, &mut l, p1, None, 900).unwrap();
         assert_eq!(l.credited(&p1.code), 900);
     }
 
@@ -111,7 +147,7 @@ mod tests {
         let p1 = p.module(&code("P1")).unwrap();
         let e = record(
             EnrolmentStatus::Completed,
-            false,
+            UNTUTORED,
             &mut Ledger::default(),
             p1,
             None,
@@ -126,10 +162,10 @@ mod tests {
         let p = standard();
         let p1 = p.module(&code("P1")).unwrap();
         let mut l = Ledger::default();
-        record(EnrolmentStatus::Accepted, true, &mut l, p1, None, 900).unwrap();
-        let e = record(EnrolmentStatus::Accepted, true, &mut l, p1, None, 360).unwrap_err();
+        record(EnrolmentStatus::Accepted, TUTORED, &mut l, p1, None, 900).unwrap();
+        let e = record(EnrolmentStatus::Accepted, TUTORED, &mut l, p1, None, 360).unwrap_err();
         assert_eq!(e.rule, "MODULE_HOURS_EXCEEDED");
-        record(EnrolmentStatus::Accepted, true, &mut l, p1, None, 300).unwrap();
+        record(EnrolmentStatus::Accepted, TUTORED, &mut l, p1, None, 300).unwrap();
         assert_eq!(l.credited(&p1.code), 20 * 60);
     }
 }

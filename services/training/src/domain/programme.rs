@@ -2,6 +2,11 @@
 //!
 //! The names are the académie's (the annex of the arrêté may change); the totals per kind are
 //! the arrêté's and are checked here, so a programme that exists can be followed to 190 h.
+//!
+//! Source: arrêté of 5 May 2017 on the training, art. 1 (`/work/shared/domain/README.md`,
+//! "Training"): a) six compulsory theory modules, 120 h; b) three deepening modules chosen by
+//! the trainee (*au choix*), 30 h; c) two compulsory practical modules in an establishment,
+//! 40 h; the modules are fixed by its annex, hence a versioned catalogue.
 
 use std::collections::BTreeSet;
 

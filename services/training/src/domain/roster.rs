@@ -2,6 +2,10 @@
 //! while places remain, else it waits; a place freed (withdrawal, abandonment) goes to the
 //! first person waiting. The api loads a cohort's roster (tens of rows) in the transaction that
 //! locks the cohort, applies one act here, and stores what changed.
+//!
+//! Source (`/work/shared/domain/README.md`, "Registration"): registering for the training is an
+//! act separate from registering for the exam, the training is not compulsory to sit it, and its
+//! places are limited. The order of requests is the académies' practice, not a text.
 
 use cplds_runtime::kit::{RuleViolation, refuse};
 

@@ -1,6 +1,13 @@
 //! The sessions of a cohort: seminars in presence, synchronous distance sessions (a class at a
 //! given time) and asynchronous ones (open between two days). When a session takes place and
 //! which modules it covers are checked against the cohort's school year and programme.
+//!
+//! Sources (`/work/shared/domain/README.md`, "Training"): the training is organised over one
+//! school year (arrêté of 5 May 2017 on the training, art. 3); seminars of two days in different
+//! cities, synchronous and asynchronous sessions on a distance-learning platform. About one third
+//! in presence and two thirds at a distance is how the Poitiers organisation does it, not a
+//! text: the [`Balance`] of a cohort's sessions is reported against the académie's target, as a
+//! warning, never a refusal.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cplds_runtime::time::{paris_date, parse_paris_local};
@@ -22,6 +29,58 @@ impl SessionKind {
             SessionKind::Synchronous => ModuleMode::SynchronousDistance,
             SessionKind::Asynchronous => ModuleMode::AsynchronousDistance,
         }
+    }
+}
+
+/// How the planned hours of a cohort's sessions divide between presence (seminars) and distance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Balance {
+    pub presence: u32,
+    pub synchronous: u32,
+    pub asynchronous: u32,
+}
+
+impl Balance {
+    /// A session of `kind` giving its modules `minutes` in all.
+    pub fn add(&mut self, kind: SessionKind, minutes: u32) {
+        match kind {
+            SessionKind::Seminar => self.presence += minutes,
+            SessionKind::Synchronous => self.synchronous += minutes,
+            SessionKind::Asynchronous => self.asynchronous += minutes,
+        }
+    }
+
+    pub fn total(&self) -> u32 {
+        self.presence + self.synchronous + self.asynchronous
+    }
+
+    /// The share of presence, in whole percent (rounded), 0 without sessions.
+    pub fn presence_percent(&self) -> u32 {
+        let total = u64::from(self.total());
+        if total == 0 {
+            return 0;
+        }
+        let percent = (u64::from(self.presence) * 200 + total) / (2 * total);
+        u32::try_from(percent).unwrap_or(100)
+    }
+
+    /// What the training office should know of this balance against the académie's target
+    /// (French): presence below it. A warning, never a refusal.
+    pub fn warnings(&self, target_percent: Option<u8>) -> Vec<String> {
+        let Some(target) = target_percent else {
+            return Vec::new();
+        };
+        let total = u64::from(self.total());
+        if total == 0 || u64::from(self.presence) * 100 >= u64::from(target) * total {
+            return Vec::new();
+        }
+        vec![format!(
+            "Les séminaires en présentiel représentent {} % des heures des sessions ({} sur {}) ; \
+             l'académie en vise au moins {target} %.",
+            self.presence_percent(),
+            format_minutes(self.presence),
+            format_minutes(self.total())
+        )]
     }
 }
 
@@ -217,6 +276,32 @@ mod tests {
 
     fn code(c: &str) -> ModuleCode {
         ModuleCode::parse(c).unwrap()
+    }
+
+    #[test]
+    fn the_balance_warns_below_the_target_and_refuses_nothing() {
+        let mut b = Balance::default();
+        assert_eq!(b.presence_percent(), 0);
+        assert!(b.warnings(Some(33)).is_empty(), "no session yet");
+        b.add(SessionKind::Seminar, 20 * 60);
+        b.add(SessionKind::Synchronous, 40 * 60);
+        b.add(SessionKind::Asynchronous, 40 * 60);
+        assert_eq!(b.presence_percent(), 20);
+        let w = b.warnings(Some(33));
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("20 %") && w[0].contains("33 %"), "{w:?}");
+        assert!(b.warnings(None).is_empty(), "no target, no warning");
+        // A third exactly is enough.
+        b.add(SessionKind::Seminar, 20 * 60);
+        b.add(SessionKind::Seminar, 10 * 60);
+        assert_eq!((b.presence, b.total()), (50 * 60, 130 * 60));
+        let third = Balance {
+            presence: 10,
+            synchronous: 10,
+            asynchronous: 10,
+        };
+        assert!(third.warnings(Some(33)).is_empty());
+        assert_eq!(third.warnings(Some(34)).len(), 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, Func},
 };
 
 use super::{
@@ -111,6 +111,26 @@ pub async fn roster<C: ConnectionTrait>(
         .map(|e| (e.id, e.status))
         .collect();
     Ok(Roster::new(c.capacity as u32, entries))
+}
+
+/// The live request of an account (its e-mail, without case) in a cohort, if any.
+pub async fn live_enrolment_of_account<C: ConnectionTrait>(
+    db: &C,
+    cohort_id: &str,
+    email: &str,
+) -> Result<Option<enrolment::Model>, DbErr> {
+    enrolment::Entity::find()
+        .filter(enrolment::Column::CohortId.eq(cohort_id))
+        .filter(
+            Expr::expr(Func::lower(Expr::col(enrolment::Column::Email)))
+                .eq(email.trim().to_ascii_lowercase()),
+        )
+        .filter(
+            enrolment::Column::Status
+                .is_in(EnrolmentStatus::ALL.iter().copied().filter(|s| s.is_live())),
+        )
+        .one(db)
+        .await
 }
 
 pub async fn live_enrolment_of<C: ConnectionTrait>(

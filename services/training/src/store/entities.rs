@@ -300,3 +300,48 @@ pub mod external_record {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod session_trainer {
+    use sea_orm::entity::prelude::*;
+
+    /// A trainer who runs a session, as the training office assigned them.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "session_trainers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub session_id: String,
+        /// Their e-mail address: the subject of their tokens.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub email: String,
+        pub position: i32,
+        pub assigned_at: DateTimeUtc,
+        pub assigned_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod settings {
+    use sea_orm::entity::prelude::*;
+
+    /// The académie's settings of what the attestation requires (one row once set).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub academy: String,
+        pub require_tutor: bool,
+        pub require_gpds_session: bool,
+        pub target_presence_percent: Option<i32>,
+        pub updated_at: DateTimeUtc,
+        pub updated_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -22,7 +22,56 @@ impl MigratorTrait for Migrator {
                 subject_column: "enrolment_id",
                 kind: super::HISTORY_KIND,
             }),
+            Box::new(Assignments),
         ]
+    }
+}
+
+/// Who runs each session (the training office assigns them), and the académie's settings of
+/// what the attestation requires beyond the hours.
+struct Assignments;
+
+impl MigrationName for Assignments {
+    fn name(&self) -> &str {
+        "m20261201_000200_training_session_trainers_and_settings"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Assignments {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let trainers = vec![
+            text("session_id"),
+            text("email"),
+            int("position"),
+            instant("assigned_at"),
+            text("assigned_by"),
+        ];
+        m.create_table(table(
+            "session_trainers",
+            trainers,
+            &[("session_id", "sessions")],
+            &["session_id", "email"],
+        ))
+        .await?;
+        index(m, "session_trainers_email", "session_trainers", &["email"]).await?;
+        let settings = vec![
+            id("academy"),
+            flag("require_tutor"),
+            flag("require_gpds_session"),
+            int_null("target_presence_percent"),
+            instant("updated_at"),
+            text("updated_by"),
+        ];
+        m.create_table(table("settings", settings, &[], &[])).await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in ["settings", "session_trainers"] {
+            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }
 

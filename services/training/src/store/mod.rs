@@ -19,7 +19,7 @@ pub use self::{
     enrolments::*,
     entities::{
         activity, attestation, cohort, credit, enrolment, external_record, programme,
-        programme_module, session, session_module,
+        programme_module, session, session_module, session_trainer, settings,
     },
 };
 use crate::domain::{
@@ -29,7 +29,8 @@ use crate::domain::{
     hours::Hours,
     programme::{ARRETE_2017, Module, ModuleCode, Programme},
     regional::ExternalStatus,
-    session::Schedule,
+    session::{Balance, Schedule},
+    settings::Settings,
 };
 
 /// The kind of record the audit history of this service is about.
@@ -229,6 +230,15 @@ pub struct NewSession {
     /// City and place of a seminar.
     pub venue: Option<(String, String)>,
     pub modules: Vec<(ModuleCode, u32)>,
+    /// The e-mail addresses of the trainers who run it.
+    pub trainers: Vec<String>,
+}
+
+/// A session as stored, with its modules and trainers.
+pub struct SessionRecord {
+    pub row: session::Model,
+    pub modules: Vec<session_module::Model>,
+    pub trainers: Vec<session_trainer::Model>,
 }
 
 pub async fn insert_session<C: ConnectionTrait>(
@@ -236,7 +246,7 @@ pub async fn insert_session<C: ConnectionTrait>(
     new: NewSession,
     at: DateTime<Utc>,
     by: &str,
-) -> Result<(session::Model, Vec<session_module::Model>), DbErr> {
+) -> Result<SessionRecord, DbErr> {
     let (city, place) = new.venue.map_or((None, None), |(c, p)| (Some(c), Some(p)));
     let s = &new.schedule;
     let row = session::Model {
@@ -268,7 +278,102 @@ pub async fn insert_session<C: ConnectionTrait>(
         m.clone().into_active_model().reset_all().insert(db).await?;
         modules.push(m);
     }
-    Ok((row, modules))
+    let trainers = replace_session_trainers(db, &row.id, &new.trainers, at, by).await?;
+    Ok(SessionRecord {
+        row,
+        modules,
+        trainers,
+    })
+}
+
+pub async fn session<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<SessionRecord>, DbErr> {
+    let Some(row) = session::Entity::find_by_id(id.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    let ids = std::slice::from_ref(&row.id);
+    Ok(Some(SessionRecord {
+        modules: session_modules(db, ids).await?,
+        trainers: session_trainers(db, ids).await?,
+        row,
+    }))
+}
+
+/// Replaces the trainers of a session, in the order given.
+pub async fn replace_session_trainers<C: ConnectionTrait>(
+    db: &C,
+    session_id: &str,
+    emails: &[String],
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<Vec<session_trainer::Model>, DbErr> {
+    session_trainer::Entity::delete_many()
+        .filter(session_trainer::Column::SessionId.eq(session_id))
+        .exec(db)
+        .await?;
+    let mut out = Vec::with_capacity(emails.len());
+    for (i, email) in emails.iter().enumerate() {
+        let t = session_trainer::Model {
+            session_id: session_id.to_owned(),
+            email: email.clone(),
+            position: i as i32,
+            assigned_at: at,
+            assigned_by: by.to_owned(),
+        };
+        t.clone().into_active_model().reset_all().insert(db).await?;
+        out.push(t);
+    }
+    Ok(out)
+}
+
+pub async fn session_trainers<C: ConnectionTrait>(
+    db: &C,
+    session_ids: &[String],
+) -> Result<Vec<session_trainer::Model>, DbErr> {
+    if session_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    session_trainer::Entity::find()
+        .filter(session_trainer::Column::SessionId.is_in(session_ids.iter().cloned()))
+        .order_by_asc(session_trainer::Column::SessionId)
+        .order_by_asc(session_trainer::Column::Position)
+        .all(db)
+        .await
+}
+
+/// The trainers who run at least one session of a cohort.
+pub async fn cohort_trainers<C: ConnectionTrait>(
+    db: &C,
+    cohort_id: &str,
+) -> Result<Vec<String>, DbErr> {
+    let sessions: Vec<String> = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::CohortId.eq(cohort_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut emails: Vec<String> = session_trainers(db, &sessions)
+        .await?
+        .into_iter()
+        .map(|t| t.email)
+        .collect();
+    emails.sort();
+    emails.dedup();
+    Ok(emails)
+}
+
+/// How the planned hours of sessions divide between presence and distance.
+pub fn balance(sessions: &[session::Model], modules: &[session_module::Model]) -> Balance {
+    let mut b = Balance::default();
+    for s in sessions {
+        let minutes = modules
+            .iter()
+            .filter(|m| m.session_id == s.id)
+            .map(|m| m.minutes as u32)
+            .sum();
+        b.add(s.kind, minutes);
+    }
+    b
 }
 
 /// A session as it was planned, for the attendance rules.
@@ -279,12 +384,19 @@ pub async fn planned_session<C: ConnectionTrait>(
     let Some(s) = session::Entity::find_by_id(id.to_owned()).one(db).await? else {
         return Ok(None);
     };
-    let modules = session_modules(db, std::slice::from_ref(&s.id))
+    let ids = std::slice::from_ref(&s.id);
+    let modules = session_modules(db, ids)
         .await?
         .into_iter()
         .map(|m| (m.module_code, m.minutes as u32))
         .collect();
+    let trainers = session_trainers(db, ids)
+        .await?
+        .into_iter()
+        .map(|t| t.email)
+        .collect();
     Ok(Some(Planned {
+        trainers,
         kind: s.kind,
         first_day: stored_day(&s.first_day).map_err(unreadable)?,
         last_day: stored_day(&s.last_day).map_err(unreadable)?,
@@ -320,6 +432,65 @@ pub async fn sessions_of<C: ConnectionTrait>(
         .order_by_asc(session::Column::Id)
         .all(db)
         .await
+}
+
+// ---- settings --------------------------------------------------------------------------------
+
+/// The académie's settings; the arrêté's while none are stored.
+pub async fn settings<C: ConnectionTrait>(
+    db: &C,
+    academy: &str,
+) -> Result<(Settings, Option<settings::Model>), DbErr> {
+    let row = settings::Entity::find_by_id(academy.to_owned())
+        .one(db)
+        .await?;
+    let s = match &row {
+        None => Settings::default(),
+        Some(r) => Settings {
+            require_tutor: r.require_tutor,
+            require_gpds_session: r.require_gpds_session,
+            target_presence_percent: match r.target_presence_percent {
+                None => None,
+                Some(p) => Some(
+                    u8::try_from(p)
+                        .ok()
+                        .filter(|p| (1..=100).contains(p))
+                        .ok_or_else(|| {
+                            unreadable(Unreadable {
+                                kind: "target presence percent",
+                                value: p.to_string(),
+                                reason: "not between 1 and 100".into(),
+                            })
+                        })?,
+                ),
+            },
+        },
+    };
+    Ok((s, row))
+}
+
+pub async fn save_settings<C: ConnectionTrait>(
+    db: &C,
+    academy: &str,
+    s: &Settings,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<settings::Model, DbErr> {
+    settings::Entity::delete_by_id(academy.to_owned())
+        .exec(db)
+        .await?;
+    settings::Model {
+        academy: academy.to_owned(),
+        require_tutor: s.require_tutor,
+        require_gpds_session: s.require_gpds_session,
+        target_presence_percent: s.target_presence_percent.map(i32::from),
+        updated_at: at,
+        updated_by: by.to_owned(),
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(db)
+    .await
 }
 
 // ---- attestations ----------------------------------------------------------------------------

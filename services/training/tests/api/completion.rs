@@ -18,14 +18,17 @@ on_both!(
     a_waitlisted_person_has_no_training_to_complete,
     the_office_issues_and_the_holder_reads_the_attestation,
     the_attestation_s_qr_code_leads_to_its_page,
+    the_gpds_session_is_an_objective_not_a_condition_by_default,
 );
 
 /// In the order the rules are checked: the deepening choice, every module's hours, the GPDS
-/// session led; then the attestation is issued with the tutor's name.
+/// session led (in an académie that requires it); then the attestation is issued with the
+/// tutor's name.
 async fn the_attestation_waits_for_every_requirement(backend: Backend) {
     let Some(mut f) = in_training(backend).await else {
         return;
     };
+    f.t.settings(true, true, 0).await;
     let id = f.trainee.id.clone();
     let issue_rule = |r: Result<pb::TrainingAttestation, tonic::Status>| rule_of(&r.unwrap_err());
     assert_eq!(issue_rule(f.t.issue(&id).await), "DEEPENING_NOT_CHOSEN");
@@ -202,4 +205,18 @@ async fn the_attestation_s_qr_code_leads_to_its_page(backend: Backend) {
     let bad = get("/verify/attestations/nope?format=json".into(), "text/html").await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["violations"][0]["field"], "number");
+}
+
+/// The annex of the arrêté lists leading a GPDS meeting among the internship's objectives, not
+/// as a condition of the attestation: by default the attestation does not wait for it.
+async fn the_gpds_session_is_an_objective_not_a_condition_by_default(backend: Backend) {
+    let Some(mut f) = in_training(backend).await else {
+        return;
+    };
+    let id = f.trainee.id.clone();
+    f.follow_all_but_the_gpds_meeting().await;
+    let e = f.t.get(&id).await;
+    assert!(!e.gpds_session_led);
+    assert!(e.progress.unwrap().complete);
+    f.t.issue(&id).await.unwrap();
 }

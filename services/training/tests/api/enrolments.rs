@@ -129,6 +129,32 @@ async fn one_live_request_per_person_and_cohort(backend: Backend) {
             .await
             .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
+    // One account does not take several places by giving other staff numbers, and the answer
+    // names only its own request.
+    let mut another_number = f.people[0].clone();
+    another_number.staff_number = person("toulouse", 7).staff_number;
+    let a_token = f.a_token.clone();
+    let err =
+        f.t.request(&f.cohort.id, another_number, &a_token)
+            .await
+            .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    assert!(err.message().contains(&f.a.id), "{}", err.message());
+    // Someone else's staff number: the answer does not say it.
+    let mut someone_else = person("toulouse", 8);
+    someone_else.staff_number = f.people[1].staff_number.clone();
+    let theirs = f.t.candidate(&someone_else.email);
+    let err =
+        f.t.request(&f.cohort.id, someone_else, &theirs)
+            .await
+            .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    assert!(
+        !err.message().contains(&f.people[1].staff_number),
+        "{}",
+        err.message()
+    );
+    assert_eq!(f.t.get_cohort(&f.cohort.id).await.waiting_count, 3);
 }
 
 async fn a_cohort_takes_staff_of_its_academies_only(backend: Backend) {
@@ -502,7 +528,7 @@ async fn tutor_and_deepening_fields_are_checked_and_change_nothing(backend: Back
         return;
     };
     let (t, a) = (&mut f.t, &f.trainee);
-    let office = t.office.clone();
+    let (office, recteur) = (t.office.clone(), t.recteur.clone());
     let err = t
         .client
         .assign_tutor(authed(
@@ -513,7 +539,7 @@ async fn tutor_and_deepening_fields_are_checked_and_change_nothing(backend: Back
                 email: "paul".into(),
                 qualification: 7,
             },
-            &office,
+            &recteur,
         ))
         .await
         .unwrap_err();
@@ -527,6 +553,22 @@ async fn tutor_and_deepening_fields_are_checked_and_change_nothing(backend: Back
             "qualification"
         ])
     );
+    // A trainee is not their own tutor.
+    let err = t
+        .client
+        .assign_tutor(authed(
+            pb::AssignTutorRequest {
+                enrolment_id: a.id.clone(),
+                last_name: "Durand".into(),
+                first_name: "Camille".into(),
+                email: a.trainee.as_ref().unwrap().email.to_uppercase(),
+                qualification: pb::TrainingTutorQualification::Cplds as i32,
+            },
+            &recteur,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields_of(&err), ["email"]);
     for codes in [
         vec!["A1", "A2"],
         vec!["A1", "A2", "T1"],

@@ -71,7 +71,12 @@ pub struct Node {
     pub client: Client,
     pub academy: &'static Academy,
     pub office: String,
+    /// Runs every session of the fixtures' cohorts.
     pub trainer: String,
+    /// Designates tutors.
+    pub recteur: String,
+    /// The tutor the recteur designates in the fixtures (a trainer role).
+    pub tutor: String,
     /// Dropped after the node.
     _db: Option<Arc<TestPostgres>>,
 }
@@ -98,15 +103,27 @@ impl Node {
         let node = TestNode::start(opts).await.expect("node starts");
         node.clock.set(parse_paris_local(NOW).unwrap());
         let client = TrainingServiceClient::new(node.channel().await);
-        let office = node.token(&format!("eafc@ac-{academy}.fr"), &[Role::TrainingOffice]);
-        let trainer = node.token(&format!("formateur@ac-{academy}.fr"), &[Role::Trainer]);
+        let ac = Academy::find(academy).expect("known académie");
+        let team = scenario::Team::mint(ac, &|sub, roles| node.token(sub, roles));
         Node {
             node,
             client,
-            academy: Academy::find(academy).expect("known académie"),
-            office,
-            trainer,
+            academy: ac,
+            office: team.office,
+            trainer: team.trainer,
+            recteur: team.recteur,
+            tutor: team.tutor,
             _db: pg,
+        }
+    }
+
+    /// The tokens of the office, the recteur, the trainer and the tutor.
+    pub fn team(&self) -> scenario::Team {
+        scenario::Team {
+            office: self.office.clone(),
+            recteur: self.recteur.clone(),
+            trainer: self.trainer.clone(),
+            tutor: self.tutor.clone(),
         }
     }
 
@@ -306,9 +323,10 @@ impl Node {
             .map(|r| r.into_inner())
     }
 
+    /// The recteur designates the fixtures' tutor.
     pub async fn assign_tutor(&mut self, id: &str) -> Result<(), Status> {
-        let office = self.office.clone();
-        scenario::assign_tutor(&mut self.client, id, self.academy, &office)
+        let recteur = self.recteur.clone();
+        scenario::assign_tutor(&mut self.client, id, self.academy, &recteur)
             .await
             .map(|_| ())
             .map_err(|e| e.downcast_ref::<Status>().cloned().unwrap())
@@ -334,12 +352,13 @@ impl Node {
             .unwrap();
     }
 
+    /// The tutor records an internship activity.
     pub async fn activity(
         &mut self,
         request: pb::RecordInternshipActivityRequest,
     ) -> Result<pb::TrainingEnrolment, Status> {
         self.client
-            .record_internship_activity(authed(request, &self.trainer))
+            .record_internship_activity(authed(request, &self.tutor))
             .await
             .map(|r| r.into_inner())
     }
@@ -350,18 +369,38 @@ impl Node {
         sessions: &[pb::TrainingSession],
         enrolment: &str,
     ) -> pb::TrainingEnrolment {
-        let (office, trainer) = (self.office.clone(), self.trainer.clone());
+        let (office, team) = (self.office.clone(), self.team());
         scenario::follow_whole_training(
             &mut self.client,
             sessions,
             enrolment,
             self.academy,
             &office,
-            &office,
-            &trainer,
+            &team,
         )
         .await
         .unwrap()
+    }
+
+    /// The office sets the académie's settings.
+    pub async fn settings(
+        &mut self,
+        require_tutor: bool,
+        require_gpds_session: bool,
+        target_presence_percent: u32,
+    ) -> pb::TrainingSettings {
+        self.client
+            .update_training_settings(authed(
+                pb::UpdateTrainingSettingsRequest {
+                    require_tutor,
+                    require_gpds_session,
+                    target_presence_percent,
+                },
+                &self.office,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
     }
 
     pub async fn issue(&mut self, enrolment: &str) -> Result<pb::TrainingAttestation, Status> {
@@ -452,6 +491,21 @@ impl InTraining {
             minutes,
             establishment_uai: scenario::establishment(self.t.academy, 3),
             description: "Séquence collective, classe relais".into(),
+        }
+    }
+
+    /// Everything for the attestation but the GPDS meeting: the deepening choice, a tutor,
+    /// every session, 40 h of co-leading.
+    pub async fn follow_all_but_the_gpds_meeting(&mut self) {
+        let id = self.trainee.id.clone();
+        self.choose_a2_a3_a5().await;
+        self.t.assign_tutor(&id).await.unwrap();
+        for s in self.sessions.clone() {
+            self.t.attend_all(&s, &id).await;
+        }
+        for code in ["P1", "P2"] {
+            let activity = self.activity(pb::InternshipActivityKind::CoLeading, code, 1200);
+            self.t.activity(activity).await.unwrap();
         }
     }
 

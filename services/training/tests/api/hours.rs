@@ -71,6 +71,7 @@ async fn catch_up_seminar(f: &mut InTraining) -> pb::TrainingSession {
                 city: "Albi".into(),
                 place: "Lycée Bellevue".into(),
                 modules: vec![sm("T1", 240)],
+                trainers: vec![scenario::trainer_email(f.t.academy)],
             },
             &f.t.office,
         ))
@@ -129,12 +130,15 @@ async fn deepening_modules_with_hours_stay_chosen(backend: Backend) {
     assert!(err.message().contains("A2, A5"), "{}", err.message());
 }
 
+/// The cohort's trainer is told the internship waits for a tutor; once the recteur designated
+/// one, the tutor records it.
 async fn the_internship_is_tutored(backend: Backend) {
     let Some(mut f) = in_training(backend).await else {
         return;
     };
     let err =
-        f.t.activity(f.activity(K::Observation, "P1", 900))
+        f.t.client
+            .record_internship_activity(authed(f.activity(K::Observation, "P1", 900), &f.t.trainer))
             .await
             .unwrap_err();
     assert_eq!(rule_of(&err), "NO_TUTOR");
@@ -223,6 +227,7 @@ async fn internship_fields_are_checked_and_named(backend: Backend) {
     let Some(mut f) = in_training(backend).await else {
         return;
     };
+    f.t.assign_tutor(&f.trainee.id).await.unwrap();
     let err =
         f.t.activity(pb::RecordInternshipActivityRequest {
             enrolment_id: f.trainee.id.clone(),

@@ -7,6 +7,7 @@
 #[macro_use]
 mod helpers;
 
+mod assignments;
 mod catalogue;
 mod completion;
 mod enrolments;
@@ -14,3 +15,4 @@ mod hours;
 mod regional;
 mod scenario;
 mod sessions;
+mod settings;

@@ -33,6 +33,7 @@ fn seminar(
         city: "Toulouse".into(),
         place: "Lycée Pierre-de-Fermat".into(),
         modules,
+        trainers: vec![],
     }
 }
 
@@ -59,6 +60,11 @@ async fn seminar_fields_are_checked_and_named(backend: Backend) {
             city: String::new(),
             place: " ".into(),
             modules: vec![],
+            trainers: vec![
+                "formateur@ac-toulouse.fr".into(),
+                "Formateur@ac-toulouse.fr".into(),
+                "personne".into(),
+            ],
         },
     )
     .await;
@@ -71,7 +77,9 @@ async fn seminar_fields_are_checked_and_named(backend: Backend) {
             "last_day",
             "city",
             "place",
-            "modules"
+            "modules",
+            "trainers[1]",
+            "trainers[2]",
         ])
     );
     assert!(t.listed_sessions(&cohort.id).await.is_empty());
@@ -133,6 +141,7 @@ async fn a_distance_session_is_synchronous_or_asynchronous(backend: Backend) {
             opens_on: opens.into(),
             closes_on: closes.into(),
             modules: vec![sm("T3", 2 * 60)],
+            trainers: vec![],
         }
     };
     use pb::TrainingDistanceMode::{Asynchronous, Synchronous, Unspecified};
