@@ -288,6 +288,7 @@ fn figures_year(p: &Payload) -> Option<i32> {
         Payload::NationalCandidacyRegistered(x) => x.year,
         Payload::NationalCandidacyDecided(x) => x.year,
         Payload::NationalCandidacyWithdrawn(x) => x.year,
+        Payload::NationalCandidacyInadmissible(x) => x.year,
         Payload::NationalAdmittedListPublished(x) => x.year,
         Payload::NationalExamResult(x) => x.year,
         Payload::NationalResultsPublished(x) => x.year,
@@ -427,9 +428,11 @@ async fn apply(
                 .await?;
             }
         }
+        // Known facts that move no record (yet): the figures of late files come from them.
         Payload::NationalCampaignOpened(_)
         | Payload::NationalAdmittedListPublished(_)
-        | Payload::NationalResultsPublished(_) => {}
+        | Payload::NationalResultsPublished(_)
+        | Payload::NationalCandidacyInadmissible(_) => {}
         other => {
             return Err(HandleError::Permanent(format!(
                 "{} is not a national fact",

@@ -9,6 +9,7 @@ mod approvals;
 mod exports;
 mod figures;
 mod helpers;
+mod late;
 mod privacy;
 mod publication;
 mod replay;
