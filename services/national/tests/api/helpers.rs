@@ -3,10 +3,7 @@
 //! published as an académie's relay would.
 
 use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -32,12 +29,13 @@ use cplds_runtime::{
 use prost::Message as _;
 use tonic::transport::Channel;
 
-/// Drops chosen national messages once, as a broken federation link would.
+/// Drops chosen national facts (by their sequence) the first time they are sent, as a broken
+/// federation link would; a replay of them goes through. Choosing by sequence, not by arrival
+/// rank, keeps the loss the same whenever the replay happens.
 pub struct LossyBus {
     pub inner: InMemoryBus,
-    pub national_seen: AtomicUsize,
-    pub drop_nth: Vec<usize>,
-    pub dropped: Mutex<Vec<String>>,
+    pub drop_sequences: Vec<u64>,
+    pub dropped: Mutex<Vec<u64>>,
 }
 
 #[async_trait]
@@ -50,9 +48,12 @@ impl EventBus for LossyBus {
         let mut kept = Vec::new();
         for m in messages {
             if m.stream == Stream::National && m.event_type != "heartbeat" {
-                let n = self.national_seen.fetch_add(1, Ordering::SeqCst) + 1;
-                if self.drop_nth.contains(&n) {
-                    self.dropped.lock().unwrap().push(m.routing_key.clone());
+                let sequence = EventEnvelope::decode(m.body.as_slice())
+                    .map(|e| e.sequence)
+                    .unwrap_or_default();
+                let mut dropped = self.dropped.lock().unwrap();
+                if self.drop_sequences.contains(&sequence) && !dropped.contains(&sequence) {
+                    dropped.push(sequence);
                     continue;
                 }
             }

@@ -2,7 +2,7 @@
 //! heartbeat, and replayed on request.
 
 use std::{
-    sync::{Arc, Mutex, atomic::AtomicUsize},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -20,8 +20,7 @@ async fn a_lost_fact_is_found_and_replayed() {
     let f = national(&bus).await;
     let lossy = Arc::new(LossyBus {
         inner: bus.clone(),
-        national_seen: AtomicUsize::new(0),
-        drop_nth: vec![3, 6],
+        drop_sequences: vec![3, 6],
         dropped: Mutex::new(Vec::new()),
     });
     let toulouse = academy("toulouse", lossy.clone()).await;
