@@ -30,7 +30,14 @@ use tower::{Layer, Service};
 
 use crate::config::{AuthConfig, Config};
 
-const AUDIENCE: &str = "cplds";
+/// The audience of tokens for a node (`cplds:toulouse`, `cplds:national`): a token minted for one
+/// node is refused by every other, whatever else it carries.
+pub fn audience(node: &str) -> String {
+    format!("cplds:{node}")
+}
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+const LEEWAY_SECS: u64 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -143,6 +150,10 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub fn new(signing_key: &SigningKey, issuer: &str, ttl_secs: u64) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            ttl_secs <= MAX_LIFETIME_SECS,
+            "a token may live at most {MAX_LIFETIME_SECS} s (asked {ttl_secs} s): nodes refuse longer ones"
+        );
         let der = signing_key
             .to_pkcs8_der()
             .context("encoding the signing key")?;
@@ -161,7 +172,7 @@ impl TokenIssuer {
             academy: academy.to_owned(),
             roles: roles.iter().copied().collect(),
             iss: self.issuer.clone(),
-            aud: AUDIENCE.to_owned(),
+            aud: audience(academy),
             iat: now,
             exp: now + self.ttl_secs as i64,
         };
@@ -199,10 +210,12 @@ impl TokenVerifier {
             .map(|k| (key_id(k), DecodingKey::from_ed_der(k.as_bytes())))
             .collect();
         let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_audience(&[AUDIENCE]);
+        // The audience is the node's: checked by the policy, which knows the node.
+        validation.validate_aud = false;
         validation.set_issuer(&[issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
         Ok(Self { keys, validation })
     }
 
@@ -224,12 +237,34 @@ impl TokenVerifier {
         let mut last = String::new();
         for key in candidates {
             match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
-                Ok(data) => return Ok(data.claims),
+                Ok(data) => return check_lifetime(data.claims, chrono::Utc::now().timestamp()),
                 Err(e) => last = e.to_string(),
             }
         }
         Err(format!("invalid token: {last}"))
     }
+}
+
+/// The longest a token may live (`exp - iat`): a leaked token is worth a working day at most.
+pub const MAX_LIFETIME_SECS: u64 = 12 * 3600;
+
+/// Refuses tokens issued in the future or living longer than [`MAX_LIFETIME_SECS`]; `exp` and `nbf`
+/// are checked by the JWT library.
+fn check_lifetime(claims: Claims, now: i64) -> Result<Claims, String> {
+    let leeway = LEEWAY_SECS as i64;
+    if claims.iat > now + leeway {
+        return Err(format!(
+            "invalid token: issued in the future (iat {} > now {now})",
+            claims.iat
+        ));
+    }
+    if claims.exp - claims.iat > MAX_LIFETIME_SECS as i64 {
+        return Err(format!(
+            "invalid token: lives {} s, longer than the {MAX_LIFETIME_SECS} s allowed",
+            claims.exp - claims.iat
+        ));
+    }
+    Ok(claims)
 }
 
 /// Short identifier of a public key, carried as `kid` in token headers.
@@ -416,9 +451,11 @@ impl Policy {
                 )));
             }
             Some(Access::Public) => {
-                // A token on a public method is still read, so handlers may show more to staff.
+                // A token on a public method is still read, so handlers may show more to staff
+                // of this node (never to another node's).
                 return Ok(bearer(headers)
                     .and_then(|t| verifier.verify(t).ok())
+                    .filter(|c| c.academy == academy && c.aud == audience(academy))
                     .map(caller_of));
             }
             Some(Access::Roles(roles)) => roles,
@@ -431,6 +468,13 @@ impl Policy {
             return Err(Status::permission_denied(format!(
                 "token is for académie {:?}; this node serves {academy:?}",
                 claims.academy
+            )));
+        }
+        if claims.aud != audience(academy) {
+            return Err(Status::unauthenticated(format!(
+                "token audience {:?} is not this node's ({:?})",
+                claims.aud,
+                audience(academy)
             )));
         }
         if !roles.iter().any(|r| claims.roles.contains(r)) {
@@ -675,7 +719,7 @@ mod tests {
                 academy: "toulouse".into(),
                 roles: [Role::Recteur].into(),
                 iss: "cplds".into(),
-                aud: AUDIENCE.into(),
+                aud: audience("toulouse"),
                 iat: now - 7200,
                 exp: now - 3600,
             })
@@ -688,6 +732,78 @@ mod tests {
         payload[5] = if payload[5] == b'A' { b'B' } else { b'A' };
         parts[1] = String::from_utf8(payload).unwrap();
         assert!(verifier.verify(&parts.join(".")).is_err());
+    }
+
+    /// A token for toulouse signed by the node's own key, with claims bent by `bend`.
+    fn bent(issuer: &TokenIssuer, bend: impl FnOnce(&mut serde_json::Value)) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = serde_json::json!({
+            "sub": "dec@ac-toulouse.fr", "academy": "toulouse", "roles": ["exam_office"],
+            "iss": "cplds", "aud": audience("toulouse"), "iat": now, "exp": now + 600,
+        });
+        bend(&mut claims);
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(issuer.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &issuer.key).unwrap()
+    }
+
+    #[test]
+    fn tokens_are_bounded_in_time_and_bound_to_their_node() {
+        let (_, issuer, verifier) = keys();
+        let p = policy();
+        let now = chrono::Utc::now().timestamp();
+        let call = |t: &str| p.authorize(&verifier, "toulouse", "/cplds.v1.S/Decide", &headers(t));
+        assert!(
+            call(&bent(&issuer, |_| {})).is_ok(),
+            "the reference token passes"
+        );
+        let refused = [
+            (
+                "a year-long token",
+                bent(&issuer, |c| c["exp"] = (now + 365 * 86_400).into()),
+            ),
+            (
+                "issued in the future",
+                bent(&issuer, |c| c["iat"] = (now + 3_600).into()),
+            ),
+            (
+                "without iat",
+                bent(&issuer, |c| {
+                    c.as_object_mut().unwrap().remove("iat");
+                }),
+            ),
+            (
+                "not yet valid",
+                bent(&issuer, |c| c["nbf"] = (now + 3_600).into()),
+            ),
+            (
+                "another node's",
+                bent(&issuer, |c| c["aud"] = audience("bordeaux").into()),
+            ),
+            (
+                "for every node",
+                bent(&issuer, |c| c["aud"] = "cplds".into()),
+            ),
+        ];
+        for (what, token) in refused {
+            let status = call(&token).expect_err(what);
+            assert_eq!(
+                status.code(),
+                tonic::Code::Unauthenticated,
+                "{what}: {status:?}"
+            );
+        }
+        // Nor does a public method treat such a token as staff.
+        let other = bent(&issuer, |c| c["aud"] = audience("bordeaux").into());
+        let caller = p.authorize(
+            &verifier,
+            "toulouse",
+            "/cplds.v1.S/Verify",
+            &headers(&other),
+        );
+        assert_eq!(caller.unwrap(), None);
+        // The issuer refuses to mint what nodes would refuse.
+        assert!(TokenIssuer::new(&SigningKey::from_bytes(&[7u8; 32]), "cplds", 86_400).is_err());
     }
 
     #[test]
