@@ -38,7 +38,8 @@ pub enum PeriodError {
 /// The days a session of `year` may use: from 1 September of the year before to 31 December.
 pub fn bounds(year: i32) -> Option<(NaiveDate, NaiveDate)> {
     Some((
-        NaiveDate::from_ymd_opt(year - 1, EARLIEST_START_MONTH, 1)?,
+        // A year out of any calendar (i32::MIN) has no bounds rather than an overflow.
+        NaiveDate::from_ymd_opt(year.checked_sub(1)?, EARLIEST_START_MONTH, 1)?,
         NaiveDate::from_ymd_opt(year, 12, 31)?,
     ))
 }
@@ -225,6 +226,12 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_year_out_of_the_calendar_has_no_bounds() {
+        assert_eq!(bounds(i32::MIN), None);
+        assert!(Period::parse("2025-01-01", "2025-01-02", i32::MIN).is_err());
+    }
 
     #[test]
     fn periods() {
