@@ -121,6 +121,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// How logs and traces name the caller: a hash of the subject, never the e-mail itself.
+    pub fn log_id(&self) -> String {
+        log_id(&self.subject)
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -265,6 +270,16 @@ fn check_lifetime(claims: Claims, now: i64) -> Result<Claims, String> {
         ));
     }
     Ok(claims)
+}
+
+/// A stable pseudonym of a person's identifier (an e-mail, a subject) for logs and traces, which
+/// are exported and kept outside the node: operators can follow one person's acts across lines
+/// without the logs holding the address.
+pub fn log_id(identifier: &str) -> String {
+    format!(
+        "u-{}",
+        hex::encode(&Sha256::digest(identifier.as_bytes())[..6])
+    )
 }
 
 /// Short identifier of a public key, carried as `kid` in token headers.

@@ -536,3 +536,46 @@ pub fn precondition_rule(status: &tonic::Status) -> Option<String> {
         .precondition_failure()
         .and_then(|p| p.violations.first().map(|v| v.r#type.clone()))
 }
+
+/// Everything the process logs from now on (every level of the project's crates, `info` of the
+/// others), as text: for tests that check what logs and traces may hold. Installs the global
+/// subscriber, so it must run first in its test binary.
+pub fn capture_logs() -> LogCapture {
+    let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = buffer.clone();
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,cplds=trace"))
+        .with_ansi(false)
+        .with_writer(move || LogSink(sink.clone()))
+        .try_init()
+        .is_ok();
+    assert!(
+        installed,
+        "capture_logs must run before any other subscriber"
+    );
+    LogCapture(buffer)
+}
+
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

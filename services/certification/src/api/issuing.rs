@@ -120,7 +120,7 @@ impl Inner {
             }
         }
         uow.commit().await?;
-        tracing::info!(year, issued = issued.len(), already, by = %caller.subject, "certificates issued");
+        tracing::info!(year, issued = issued.len(), already, by = %caller.log_id(), "certificates issued");
         Ok(pb::IssueCertificatesResponse {
             issued: issued.iter().map(|c| self.render(c)).collect(),
             already_issued_count: already as i64,
@@ -158,7 +158,7 @@ impl Inner {
             .await?;
         uow.emit(events::revoked(&row)).await?;
         uow.commit().await?;
-        tracing::info!(%number, %reason, by = %caller.subject, "certificate revoked");
+        tracing::info!(%number, %reason, by = %caller.log_id(), "certificate revoked");
         Ok(self.render(&row))
     }
 

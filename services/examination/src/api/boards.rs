@@ -185,7 +185,7 @@ impl Inner {
             })?;
         let out = self.board_pb(uow.txn(), &b).await?;
         uow.commit().await?;
-        tracing::info!(board = %b.id, session = %s.id, members = members.len(), by = %caller.subject, "board created");
+        tracing::info!(board = %b.id, session = %s.id, members = members.len(), by = %caller.log_id(), "board created");
         Ok(out)
     }
 
@@ -228,7 +228,7 @@ impl Inner {
         .await?;
         let out = self.board_pb(uow.txn(), &b).await?;
         uow.commit().await?;
-        tracing::info!(board = %b.id, former = %former, replacement = %seat.email, by = %caller.subject, "board member replaced");
+        tracing::info!(board = %b.id, former = %cplds_runtime::auth::log_id(&former), replacement = %cplds_runtime::auth::log_id(&seat.email), by = %caller.log_id(), "board member replaced");
         Ok(out)
     }
 

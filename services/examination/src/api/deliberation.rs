@@ -188,7 +188,7 @@ impl Inner {
         uow.emit([events::deliberation_closed(&s, &decided, &signed.sha256)])
             .await?;
         uow.commit().await?;
-        tracing::info!(session = %s.id, decisions = decided.len(), signed_by = %signer.email, "deliberation closed");
+        tracing::info!(session = %s.id, decisions = decided.len(), signed_by = %cplds_runtime::auth::log_id(&signer.email), "deliberation closed");
         convert::minutes_pb(s.year, &signed)
     }
 

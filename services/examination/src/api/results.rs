@@ -150,7 +150,7 @@ impl Inner {
         uow.emit(events::results_published(&s, &decided, now))
             .await?;
         uow.commit().await?;
-        tracing::info!(session = %s.id, candidates = decided.len(), admitted, by = %caller.subject, "results published");
+        tracing::info!(session = %s.id, candidates = decided.len(), admitted, by = %caller.log_id(), "results published");
         Ok(response(&s, true))
     }
 
@@ -328,7 +328,7 @@ impl Inner {
         uow.emit(events::appeal_decided(&s, &c, upheld, &after))
             .await?;
         uow.commit().await?;
-        tracing::info!(appeal = %row.id, outcome = %decided.outcome, by = %caller.subject, "appeal decided");
+        tracing::info!(appeal = %row.id, outcome = %decided.outcome, by = %caller.log_id(), "appeal decided");
         convert::appeal_pb(&row)
     }
 

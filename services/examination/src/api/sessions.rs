@@ -175,7 +175,7 @@ impl Inner {
         })?;
         uow.emit([events::session_created(&row)]).await?;
         uow.commit().await?;
-        tracing::info!(year, by = %caller.subject, "exam session created");
+        tracing::info!(year, by = %caller.log_id(), "exam session created");
         Ok(convert::session_pb(self.academy.code, &row))
     }
 

@@ -54,7 +54,7 @@ impl Inner {
         uow.emit(events::admitted_list_published(year, &admitted))
             .await?;
         uow.commit().await?;
-        tracing::info!(year, admitted = admitted.len(), by = %caller.subject, "admitted list published");
+        tracing::info!(year, admitted = admitted.len(), by = %caller.log_id(), "admitted list published");
         self.admitted_list(caller, pb::GetAdmittedListRequest { year: req.year })
             .await
     }

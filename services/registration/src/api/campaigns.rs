@@ -42,7 +42,7 @@ impl Inner {
             .map_err(|e| duplicate(e, || format!("the {year} campaign already exists")))?;
         uow.emit(events::campaign_opened(&row)).await?;
         uow.commit().await?;
-        tracing::info!(year, by = %caller.subject, "campaign created");
+        tracing::info!(year, by = %caller.log_id(), "campaign created");
         Ok(convert::campaign_pb(&row, now))
     }
 
@@ -92,7 +92,7 @@ impl Inner {
         uow.emit(events::campaign_updated(&row)).await?;
         let now = uow.now();
         uow.commit().await?;
-        tracing::info!(year = row.year, by = %caller.subject, "campaign window changed");
+        tracing::info!(year = row.year, by = %caller.log_id(), "campaign window changed");
         Ok(convert::campaign_pb(&row, now))
     }
 }

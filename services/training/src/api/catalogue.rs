@@ -57,7 +57,7 @@ impl Inner {
                 }
             })?;
         uow.commit().await?;
-        tracing::info!(version = p.version, by = %caller.subject, "programme version created");
+        tracing::info!(version = p.version, by = %caller.log_id(), "programme version created");
         Ok(convert::programme_pb(&ProgrammeRecord {
             row,
             programme: p,
@@ -133,7 +133,7 @@ impl Inner {
         )
         .await?;
         uow.commit().await?;
-        tracing::info!(cohort = %row.id, school_year = row.school_year, scope = %row.scope, capacity = row.capacity, by = %caller.subject, "cohort created");
+        tracing::info!(cohort = %row.id, school_year = row.school_year, scope = %row.scope, capacity = row.capacity, by = %caller.log_id(), "cohort created");
         Ok(convert::cohort_pb(
             &row,
             self.academy.code,
