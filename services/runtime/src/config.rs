@@ -97,8 +97,9 @@ impl Default for NationalConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct DocumentsConfig {
-    /// PKCS#8 PEM Ed25519 keys signing certificates and minutes: the first signs, the others are
-    /// retired keys that still verify what they signed. Generated under data_dir when empty.
+    /// PEM Ed25519 keys of certificates and minutes: the first (PKCS#8 private) signs, the others
+    /// are retired keys that still verify what they signed, given as public keys (SPKI PEM).
+    /// Generated under data_dir when empty.
     pub signing_key_files: Vec<PathBuf>,
     /// Public base URL printed in certificates' QR codes, e.g. `https://cplds.ac-toulouse.fr/verify`.
     pub verification_base_url: Option<String>,

@@ -137,6 +137,13 @@ pub trait ServiceModule: Send + Sync + 'static {
     fn queues(&self, _node: Node) -> Vec<crate::bus::QueueSpec> {
         Vec::new()
     }
+
+    /// Whether the service turns staff numbers into national candidate keys. Only then does a
+    /// process load the académie's pseudonymisation secret: a process running other services
+    /// never holds it.
+    fn uses_pseudonym_secret(&self) -> bool {
+        false
+    }
 }
 
 /// Everything a node needs that is not in the configuration.
@@ -201,10 +208,10 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
 
     let pseudonymizer = match node {
-        Node::National => None,
-        Node::Academy(_) => Some(Pseudonymizer::new(crate::secrets::pseudonym_secret(
-            &config,
-        )?)),
+        Node::Academy(_) if modules.iter().any(|m| m.uses_pseudonym_secret()) => Some(
+            Pseudonymizer::new(crate::secrets::pseudonym_secret(&config)?),
+        ),
+        _ => None,
     };
     let academy = node.code().to_owned();
     let keys = AuthKeys::load(&config)?;

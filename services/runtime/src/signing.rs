@@ -58,7 +58,7 @@ impl KeyRing {
         let current = read_signing_key(&files[0])?;
         let retired = files[1..]
             .iter()
-            .map(|p| read_signing_key(p).map(|k| k.verifying_key()))
+            .map(|p| read_retired_key(p))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self::new(current, retired))
     }
@@ -91,9 +91,42 @@ impl KeyRing {
     }
 }
 
+/// A retired key only verifies: its public half is all a node needs (a private key file is still
+/// accepted, with a warning, so that a rotation can be done in two steps).
+fn read_retired_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    if pem.contains("BEGIN PUBLIC KEY") {
+        return crate::auth::read_verifying_key(path);
+    }
+    tracing::warn!(path = %path.display(), "a retired document key is given as a private key; give its public key (cplds keygen writes both)");
+    Ok(read_signing_key(path)?.verifying_key())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retired_key_is_given_as_a_public_key() {
+        use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
+        let dir = tempfile::tempdir().unwrap();
+        let old = SigningKey::from_bytes(&[1; 32]);
+        let (old_kid, sig) = KeyRing::new(old.clone(), vec![]).sign(b"certificate 1");
+        let current = dir.path().join("current.pem");
+        let retired = dir.path().join("retired.pub.pem");
+        let key = SigningKey::from_bytes(&[2; 32]);
+        std::fs::write(
+            &current,
+            key.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes(),
+        )
+        .unwrap();
+        std::fs::write(&retired, crate::auth::public_key_pem(&old.verifying_key())).unwrap();
+        let mut config = Config::default();
+        config.documents.signing_key_files = vec![current, retired];
+        let ring = KeyRing::load(&config).unwrap();
+        assert!(ring.verify(&old_kid, b"certificate 1", &sig));
+    }
 
     #[test]
     fn rotation_keeps_old_signatures_valid() {

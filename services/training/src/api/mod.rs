@@ -64,6 +64,10 @@ impl ServiceModule for TrainingModule {
         cplds_runtime::db::migrate::<Migrator>(db).await
     }
 
+    fn uses_pseudonym_secret(&self) -> bool {
+        true
+    }
+
     fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
         node.academy()
             .map(|a| events::regional_queue(a.code))

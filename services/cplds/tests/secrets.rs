@@ -1,0 +1,23 @@
+//! Secrets only where they are used: a process that runs neither registration nor training (one
+//! service per pod) never creates nor reads the académie's pseudonymisation secret.
+
+use cplds_runtime::testing::{TestNode, TestNodeOptions};
+
+async fn holds_pseudonym_secret(services: &[&str]) -> bool {
+    let names: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
+    let modules = cplds::academy_modules(&names).unwrap();
+    let node = TestNode::start(TestNodeOptions::new("toulouse", modules))
+        .await
+        .unwrap();
+    node.config.secrets_dir().join("pseudonym.key").exists()
+}
+
+#[tokio::test]
+async fn only_the_services_that_make_candidate_keys_hold_the_pseudonym_secret() {
+    for services in [&["examination"][..], &["certification"], &["reporting"]] {
+        assert!(!holds_pseudonym_secret(services).await, "{services:?}");
+    }
+    for services in [&["registration"][..], &["training"]] {
+        assert!(holds_pseudonym_secret(services).await, "{services:?}");
+    }
+}
