@@ -12,7 +12,7 @@ use cplds_runtime::{
 use super::Inner;
 use crate::{
     domain::{
-        completeness::{gaps, heard_recently},
+        completeness::{SourceFacts, SourceState, assess, gaps, heard_recently, next_replay_due},
         query::parse_academy_filter,
     },
     store::{self, stream},
@@ -27,6 +27,7 @@ impl Inner {
         let academy =
             parse_academy_filter(&r.academy).map_err(|e| ServiceError::invalid("academy", e))?;
         let now = self.core.now();
+        let counts = store::kept_and_conflicts(&self.core.db).await?;
         let mut sources = Vec::new();
         for s in store::streams(&self.core.db).await? {
             if academy.is_some_and(|a| a.code != s.academy) {
@@ -35,7 +36,11 @@ impl Inner {
             let pending =
                 store::pending_sequences(&self.core.db, &s.academy, &s.source, s.applied_sequence)
                     .await?;
-            sources.push(self.source_pb(s, &pending, now));
+            let (kept, conflicts) = counts
+                .get(&(s.academy.clone(), s.source.clone()))
+                .copied()
+                .unwrap_or_default();
+            sources.push(self.source_pb(s, &pending, (kept, conflicts), now));
         }
         Ok(pb::Completeness {
             sources,
@@ -43,11 +48,13 @@ impl Inner {
         })
     }
 
-    /// A source's state, given the sequences received above the one applied.
+    /// A source's state, given the sequences received above the one applied, and its facts kept
+    /// for an upgrade and sequence conflicts.
     fn source_pb(
         &self,
         s: stream::Model,
         pending: &[u64],
+        (kept, conflicts): (u64, u64),
         now: DateTime<Utc>,
     ) -> pb::SourceCompleteness {
         let gaps = gaps(
@@ -60,8 +67,32 @@ impl Inner {
             now,
             self.config.silence_ms,
         );
+        let state = assess(SourceFacts {
+            has_gap: !gaps.is_empty(),
+            behind: !pending.is_empty(),
+            heard_recently: heard,
+            unanswered_replays: s.unanswered_replays,
+            kept_for_upgrade: kept,
+            sequence_conflicts: conflicts,
+        });
+        let next_request = (!gaps.is_empty())
+            .then(|| {
+                next_replay_due(
+                    s.last_replay_request_at,
+                    s.unanswered_replays,
+                    self.config.replay_backoff_ms,
+                )
+                .unwrap_or(now)
+            })
+            .map(to_timestamp);
         pb::SourceCompleteness {
-            up_to_date: gaps.is_empty() && heard,
+            up_to_date: state == SourceState::UpToDate,
+            state: state_pb(state) as i32,
+            operator_action: state.operator_action().into(),
+            facts_waiting_for_upgrade: kept,
+            sequence_conflicts: conflicts,
+            unanswered_replay_requests: s.unanswered_replays.max(0) as u32,
+            next_replay_request_time: next_request,
             academy: s.academy,
             source: s.source,
             applied_sequence: s.applied_sequence as u64,
@@ -74,5 +105,16 @@ impl Inner {
             last_heartbeat_time: s.last_heartbeat_at.map(to_timestamp),
             last_replay_request_time: s.last_replay_request_at.map(to_timestamp),
         }
+    }
+}
+
+fn state_pb(s: SourceState) -> pb::SourceState {
+    match s {
+        SourceState::SequenceReused => pb::SourceState::SequenceReused,
+        SourceState::GapUnfillable => pb::SourceState::GapUnfillable,
+        SourceState::Silent => pb::SourceState::Silent,
+        SourceState::CatchingUp => pb::SourceState::CatchingUp,
+        SourceState::WaitingForUpgrade => pb::SourceState::WaitingForUpgrade,
+        SourceState::UpToDate => pb::SourceState::UpToDate,
     }
 }

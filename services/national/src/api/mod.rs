@@ -100,6 +100,7 @@ impl ServiceModule for NationalModule {
             queue: queue(),
             handler: Arc::new(Ingest {
                 clock: ctx.clock.clone(),
+                catch_up_limit: crate::store::ingest::CATCH_UP_PER_TRANSACTION,
             }),
         });
         mount.job(Box::pin(replay::request_replays(
