@@ -5,14 +5,20 @@ use chrono::{DateTime, Utc};
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
-    error::{ServiceError, ServiceResult},
+    error::{ServiceError, ServiceResult, Violations},
+    kit::{Act, Decided},
     time::to_timestamp,
 };
 
 use super::Inner;
+
+/// The kind of record a source's resets are in the audit history, named `{académie}/{source}`.
+const SOURCE_KIND: &str = "source";
 use crate::{
     domain::{
-        completeness::{SourceFacts, SourceState, assess, gaps, heard_recently, next_replay_due},
+        completeness::{
+            SourceFacts, SourceState, assess, gaps, heard_recently, next_replay_due, reset_from,
+        },
         query::parse_academy_filter,
     },
     store::{self, stream},
@@ -45,6 +51,57 @@ impl Inner {
         Ok(pb::Completeness {
             sources,
             as_of: Some(to_timestamp(now)),
+        })
+    }
+
+    /// Resets a source after its académie was restored from a backup (see
+    /// [`store::ingest::reset_source`]).
+    pub(super) async fn reset_source(
+        &self,
+        caller: Caller,
+        r: pb::ResetSourceRequest,
+    ) -> ServiceResult<pb::ResetSourceResponse> {
+        let mut v = Violations::default();
+        let academy = v.check(
+            "academy",
+            parse_academy_filter(&r.academy).and_then(|a| a.ok_or_else(|| "required".to_owned())),
+        );
+        if r.source.trim().is_empty() {
+            v.add("source", "required");
+        }
+        let academy = v.finish_with(academy)?;
+        let (academy, source) = (academy.code, r.source.trim());
+        let uow = self.core.begin().await?;
+        if !store::streams(uow.txn())
+            .await?
+            .iter()
+            .any(|s| s.academy == academy && s.source == source)
+        {
+            return Err(ServiceError::not_found(format!(
+                "source {academy}/{source}"
+            )));
+        }
+        let lowest = store::ingest::lowest_conflict(uow.txn(), academy, source).await?;
+        let from = reset_from(r.from_sequence, lowest).on(format!("{academy}/{source}"))?;
+        let done = store::ingest::reset_source(uow.txn(), academy, source, from).await?;
+        let subject = format!("{academy}/{source}");
+        uow.record(Act {
+            kind: SOURCE_KIND,
+            subject: &subject,
+            actor: &caller.subject,
+            action: "RESET",
+            detail: Some(format!(
+                "from sequence {from}: {} facts forgotten, {} conflicts cleared",
+                done.facts_forgotten, done.conflicts_cleared
+            )),
+        })
+        .await?;
+        uow.commit().await?;
+        tracing::warn!(%academy, %source, from, forgotten = done.facts_forgotten, "source reset after a restore: the académie's records are rebuilt");
+        Ok(pb::ResetSourceResponse {
+            from_sequence: from,
+            facts_forgotten: done.facts_forgotten,
+            conflicts_cleared: done.conflicts_cleared,
         })
     }
 

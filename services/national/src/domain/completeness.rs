@@ -2,6 +2,7 @@
 //! without holes; heartbeats announce the last one sent.
 
 use chrono::{DateTime, Utc};
+use cplds_runtime::kit::{RuleViolation, refuse};
 
 /// Whether a source was heard from (a fact or a heartbeat, the later of `last`) within
 /// `window_ms` of `now`.
@@ -144,6 +145,20 @@ impl SourceState {
     }
 }
 
+/// Where a source is reset from after its académie was restored from a backup: the sequence
+/// the operator names, or else the lowest one in conflict (the first the restored académie
+/// issued again).
+pub fn reset_from(requested: u64, lowest_conflict: Option<u64>) -> Result<u64, RuleViolation> {
+    match (requested, lowest_conflict) {
+        (0, Some(c)) => Ok(c),
+        (0, None) => refuse(
+            "RESET_NEEDS_A_SEQUENCE",
+            "no sequence conflict is recorded for this source: name the first sequence the restored académie lacks",
+        ),
+        (n, _) => Ok(n),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -224,6 +239,17 @@ mod tests {
             SourceState::SequenceReused
                 .operator_action()
                 .starts_with("sequence reused: restored from backup?")
+        );
+    }
+
+    #[test]
+    fn a_reset_starts_at_the_named_sequence_or_the_first_conflict() {
+        assert_eq!(reset_from(0, Some(7)), Ok(7));
+        assert_eq!(reset_from(5, Some(7)), Ok(5));
+        assert_eq!(reset_from(5, None), Ok(5));
+        assert_eq!(
+            reset_from(0, None).unwrap_err().rule,
+            "RESET_NEEDS_A_SEQUENCE"
         );
     }
 
