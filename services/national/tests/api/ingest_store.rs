@@ -112,3 +112,41 @@ async fn a_long_buffered_run_is_applied_in_bounded_transactions() {
         assert_eq!(again, CatchUp::default());
     }
 }
+
+/// Figures, not a check: 10 000 facts that waited behind a gap, applied by the catch-up in
+/// bounded transactions (`cargo test -p cplds-national --test api -- --ignored --nocapture`).
+#[tokio::test]
+#[ignore = "benchmark: prints figures"]
+async fn catch_up_figures() {
+    for (db, pg) in databases("catch-up figures on PostgreSQL").await {
+        let backend = if pg.is_some() { "postgres" } else { "sqlite" };
+        let n = 10_000u64;
+        let started = std::time::Instant::now();
+        for sequence in 2..=n {
+            deliver(&db, sequence, 500).await;
+        }
+        let buffered = started.elapsed();
+        let started = std::time::Instant::now();
+        deliver(&db, 1, 500).await;
+        let done = catch_up(
+            &db,
+            "toulouse",
+            "registration",
+            store::ingest::CATCH_UP_PER_TRANSACTION,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let applied_in = started.elapsed();
+        assert_eq!(applied(&db).await, n as i64);
+        println!(
+            "{backend}: {} facts logged out of order in {:.1} s; the gap closed: 501 with the delivery, {} more in {} transactions; all applied in {:.1} s ({:.0} facts/s)",
+            n - 1,
+            buffered.as_secs_f64(),
+            done.facts,
+            done.transactions,
+            applied_in.as_secs_f64(),
+            n as f64 / applied_in.as_secs_f64()
+        );
+    }
+}
