@@ -40,6 +40,9 @@ async fn an_unknown_payload_is_kept_and_the_facts_around_it_apply() {
         !source.up_to_date,
         "a kept fact is missing from the figures"
     );
+    let figures = f.statistics_as(&f.ministry).await.unwrap();
+    let toulouse = figures.academies.iter().find(|a| a.academy == "toulouse");
+    assert!(toulouse.is_some_and(|a| !a.up_to_date), "{toulouse:?}");
     assert!(dead_letters(&f).await.is_empty());
 }
 

@@ -58,6 +58,12 @@ async fn a_reused_sequence_is_recorded_and_the_source_is_not_complete() {
     );
     assert_eq!(source.applied_sequence, 2);
     wait_registrations(&f, academy_scope("toulouse"), 2).await;
+    let figures = f.statistics_as(&f.ministry).await.unwrap();
+    let toulouse = figures.academies.iter().find(|a| a.academy == "toulouse");
+    assert!(
+        toulouse.is_some_and(|a| !a.up_to_date),
+        "the figures do not call a rewound académie up to date: {toulouse:?}"
+    );
 
     // The restore procedure: the national IT resets the source from the first conflict.
     let mut stats = f.stats.clone();
