@@ -1,5 +1,7 @@
 //! What each académie's sources delivered: the sequence applied, the gaps, when they were last
-//! heard from and when a replay was last asked.
+//! heard from and when a replay was last asked, the facts kept for an upgrade and the sequences
+//! reused; the state this makes and the operator's action. And the action after a restore
+//! from backup: resetting a source.
 
 use chrono::{DateTime, Utc};
 use cplds_proto::v1 as pb;
@@ -11,9 +13,6 @@ use cplds_runtime::{
 };
 
 use super::Inner;
-
-/// The kind of record a source's resets are in the audit history, named `{académie}/{source}`.
-const SOURCE_KIND: &str = "source";
 use crate::{
     domain::{
         completeness::{
@@ -23,6 +22,9 @@ use crate::{
     },
     store::{self, stream},
 };
+
+/// The kind of record a source's resets are in the audit history, named `{académie}/{source}`.
+const SOURCE_KIND: &str = "source";
 
 impl Inner {
     pub(super) async fn completeness(

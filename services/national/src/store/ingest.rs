@@ -211,6 +211,15 @@ async fn already_logged(
                 am.waiting_upgrade = Set(false);
                 am.applied = Set(true);
                 am.update(txn).await?;
+            } else if sequence > s.applied_sequence
+                && e.payload.is_some()
+                && EventEnvelope::decode(row.envelope.as_slice()).is_ok_and(|l| l.payload.is_none())
+            {
+                // Logged by a node that did not know its payload, still behind a gap: the
+                // readable copy replaces it and is applied in its order.
+                let mut am = row.into_active_model();
+                am.envelope = Set(e.encode_to_vec());
+                am.update(txn).await?;
             }
             Ok(())
         }

@@ -120,3 +120,56 @@ async fn kept_facts_are_asked_again_at_start_and_applied() {
     assert_eq!(source.state, pb::SourceState::UpToDate as i32, "{source:?}");
     f.national.node.shutdown().await.unwrap();
 }
+
+/// A fact logged before this node knew its payload, still waiting behind a gap, is replaced by
+/// the readable copy a replay brings to the upgraded node, and applied in its order.
+#[tokio::test]
+async fn a_readable_replay_replaces_a_waiting_unknown_fact() {
+    let bus = InMemoryBus::new();
+    let f = national(&bus).await;
+    let unknown = unknown_fact("toulouse", "registration", 3);
+    bus.publish(&[
+        unknown.clone(),
+        fact("toulouse", "registration", 4, registration_fact("k4")),
+    ])
+    .await
+    .unwrap();
+    wait_completeness(&f, "toulouse", "facts 3 and 4 waiting", |c| {
+        c.sources
+            .iter()
+            .any(|s| s.highest_known_sequence == 4)
+            .then_some(())
+    })
+    .await;
+    // The replay of the gap, from an académie whose fact this node now reads (a withdrawal).
+    let mut readable = EventEnvelope::decode(unknown.body.as_slice()).unwrap();
+    readable.payload = Some(Payload::NationalCandidacyWithdrawn(
+        pb::NationalCandidacyWithdrawn {
+            year: 2025,
+            candidate_key: "k1".into(),
+            was_admitted_to_sit: false,
+        },
+    ));
+    let mut replayed = unknown.clone();
+    replayed.body = readable.encode_to_vec();
+    // One queue, one consumer: the copy is logged before the gap closes.
+    bus.publish(&[
+        replayed,
+        fact("toulouse", "registration", 1, registration_fact("k1")),
+        fact("toulouse", "registration", 2, registration_fact("k2")),
+    ])
+    .await
+    .unwrap();
+    let source = wait_completeness(&f, "toulouse", "the stream applied", |c| {
+        c.sources.iter().find(|s| s.applied_sequence == 4).cloned()
+    })
+    .await;
+    assert_eq!(source.facts_waiting_for_upgrade, 0, "{source:?}");
+    wait_totals(
+        &f,
+        academy_scope("toulouse"),
+        "the withdrawal applied",
+        |t| t.withdrawn.is_some_and(|w| w.value == 1),
+    )
+    .await;
+}
