@@ -67,6 +67,7 @@ pub fn policy(p: &mut Policy) {
         "GetCompleteness",
         Access::Roles(&[Role::Ministry, Role::ItAdmin]),
     );
+    p.allow(SERVICE, "ResetSource", Access::Roles(&[Role::ItAdmin]));
 }
 
 #[async_trait]
@@ -100,6 +101,7 @@ impl ServiceModule for NationalModule {
             queue: queue(),
             handler: Arc::new(Ingest {
                 clock: ctx.clock.clone(),
+                catch_up_limit: crate::store::ingest::CATCH_UP_PER_TRANSACTION,
             }),
         });
         mount.job(Box::pin(replay::request_replays(
@@ -127,6 +129,7 @@ cplds_runtime::grpc_handlers! {
         get_statistics(pb::GetStatisticsRequest) -> pb::Statistics => statistics;
         export_statistics(pb::ExportStatisticsRequest) -> pb::ExportStatisticsResponse => export;
         get_completeness(pb::GetCompletenessRequest) -> pb::Completeness => completeness;
+        reset_source(pb::ResetSourceRequest) -> pb::ResetSourceResponse => reset_source;
         list_approvals(pb::ListApprovalsRequest) -> pb::ListApprovalsResponse => approvals;
         get_mlds_survey(pb::GetMldsSurveyRequest) -> pb::MldsSurvey => survey;
         get_session_report(pb::GetSessionReportRequest) -> pb::SessionReport => session_report;

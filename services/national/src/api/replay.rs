@@ -20,8 +20,14 @@ use crate::{NAME, store};
 /// How many facts one request asks for; a longer gap is asked again from where it stops.
 const REPLAY_LIMIT: u32 = 5_000;
 
+/// Runs of kept facts asked again at start, at most (the rest at the next start).
+const KEPT_RUNS_ASKED: usize = 100;
+
 /// Looks for gaps and asks the académie concerned to publish again from the first missing
-/// sequence; repeated while the gap lasts.
+/// sequence, while the gap lasts, backing off while it goes unanswered. Replicas share the
+/// schedule through the database: each request is claimed by one of them. Facts waiting behind
+/// a closed gap are applied first, a bounded transaction at a time. At start, facts kept for an
+/// upgrade are asked again: this build may know their payload.
 pub(super) async fn request_replays(
     core: ServiceCore,
     bus: SharedBus,
@@ -29,12 +35,17 @@ pub(super) async fn request_replays(
     shutdown: CancellationToken,
 ) {
     let every = Duration::from_millis(config.gap_check_interval_ms.max(100));
+    let mut kept_asked = false;
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             () = shutdown.cancelled() => return,
         }
         let now = core.now();
+        if !kept_asked {
+            kept_asked = ask_kept_again(&core, &bus, now).await;
+        }
+        catch_up(&core, now).await;
         let gaps =
             match store::ingest::gaps_to_request(&core.db, now, config.replay_backoff_ms).await {
                 Ok(g) => g,
@@ -44,33 +55,118 @@ pub(super) async fn request_replays(
                 }
             };
         for s in gaps {
+            match store::ingest::claim_replay(&core.db, &s, now).await {
+                Ok(true) => {}
+                Ok(false) => continue, // another replica asked this round
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim a replay request");
+                    continue;
+                }
+            }
             let from = s.applied_sequence as u64 + 1;
             match bus
-                .publish(&[replay_request(&s.academy, &s.source, from, now)])
+                .publish(&[replay_request(
+                    &s.academy,
+                    &s.source,
+                    from,
+                    REPLAY_LIMIT,
+                    now,
+                )])
                 .await
             {
                 Ok(()) => {
-                    tracing::info!(academy = %s.academy, source = %s.source, from, "gap found: replay requested");
-                    if let Err(e) =
-                        store::ingest::mark_replay_requested(&core.db, &s.academy, &s.source, now)
-                            .await
-                    {
-                        tracing::warn!(error = %e, "cannot note the replay request; it will be sent again");
+                    tracing::info!(academy = %s.academy, source = %s.source, from, unanswered = s.unanswered_replays, "gap found: replay requested");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot request a replay");
+                    if let Err(e) = store::ingest::release_replay(&core.db, &s).await {
+                        tracing::warn!(error = %e, "cannot release the replay request; asked again after the backoff");
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot request a replay"),
             }
         }
     }
 }
 
+/// Applies what waits behind gaps that closed, [`store::ingest::CATCH_UP_PER_TRANSACTION`]
+/// facts per transaction.
+async fn catch_up(core: &ServiceCore, now: DateTime<Utc>) {
+    let behind = match store::ingest::streams_behind(&core.db).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for facts waiting");
+            return;
+        }
+    };
+    for s in behind {
+        match store::ingest::catch_up(
+            &core.db,
+            &s.academy,
+            &s.source,
+            store::ingest::CATCH_UP_PER_TRANSACTION,
+            now,
+        )
+        .await
+        {
+            Ok(done) if done.facts > 0 => {
+                tracing::info!(academy = %s.academy, source = %s.source, facts = done.facts, transactions = done.transactions, "caught up")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(academy = %s.academy, source = %s.source, error = %e, "catch-up failed; next check")
+            }
+        }
+    }
+}
+
+/// Asks again, once per start, for the facts kept because their payload was unknown; true once
+/// asked (or nothing to ask).
+async fn ask_kept_again(core: &ServiceCore, bus: &SharedBus, now: DateTime<Utc>) -> bool {
+    let runs = match store::ingest::kept_runs(&core.db).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the facts kept for an upgrade");
+            return false;
+        }
+    };
+    let requests: Vec<Message> = runs
+        .iter()
+        .take(KEPT_RUNS_ASKED)
+        .map(|(academy, source, from, n)| {
+            replay_request(academy, source, *from, (*n).min(REPLAY_LIMIT), now)
+        })
+        .collect();
+    if requests.is_empty() {
+        return true;
+    }
+    match bus.publish(&requests).await {
+        Ok(()) => {
+            tracing::info!(
+                runs = requests.len(),
+                "facts kept for an upgrade asked again"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot ask again for the facts kept for an upgrade");
+            false
+        }
+    }
+}
+
 /// The control message asking `academy` to publish `source`'s facts again from `from`.
-fn replay_request(academy: &str, source: &str, from: u64, now: DateTime<Utc>) -> Message {
+fn replay_request(
+    academy: &str,
+    source: &str,
+    from: u64,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> Message {
     let payload = Payload::ReplayRequested(ReplayRequested {
         academy: academy.to_owned(),
         source: source.to_owned(),
         from_sequence: from,
-        limit: REPLAY_LIMIT,
+        limit,
     });
     let envelope = EventEnvelope {
         event_id: new_id(),
@@ -99,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_replay_request_goes_to_the_academy_on_the_control_stream() {
-        let m = replay_request("toulouse", "registration", 7, Utc::now());
+        let m = replay_request("toulouse", "registration", 7, REPLAY_LIMIT, Utc::now());
         assert_eq!(m.stream, Stream::Control);
         assert_eq!(m.routing_key, "toulouse.national.replay_requested");
         let e = EventEnvelope::decode(m.body.as_slice()).unwrap();

@@ -140,7 +140,8 @@ impl Inner {
         ))
     }
 
-    /// Per académie: up to date (no gap, heard from recently) and approved for the year.
+    /// Per académie: up to date (every source complete: no gap, nothing waiting, kept or in
+    /// conflict, heard from recently) and approved for the year.
     async fn academy_states(
         &self,
         year: i32,
@@ -148,6 +149,7 @@ impl Inner {
     ) -> ServiceResult<Vec<AcademyState>> {
         let now = self.core.now();
         let streams = store::streams(&self.core.db).await?;
+        let kept_or_conflicting = store::kept_and_conflicts(&self.core.db).await?;
         let approvals = store::approvals(&self.core.db, year).await?;
         let mut names: Vec<String> = match academies {
             Some(a) => a.to_vec(),
@@ -166,6 +168,8 @@ impl Inner {
                 let up_to_date = !own.is_empty()
                     && own.iter().all(|s| {
                         s.highest_seen.max(s.announced_sequence) <= s.applied_sequence
+                            && !kept_or_conflicting
+                                .contains_key(&(s.academy.clone(), s.source.clone()))
                             && heard_recently(
                                 s.last_heartbeat_at.max(s.last_event_at),
                                 now,

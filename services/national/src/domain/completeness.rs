@@ -2,6 +2,7 @@
 //! without holes; heartbeats announce the last one sent.
 
 use chrono::{DateTime, Utc};
+use cplds_runtime::kit::{RuleViolation, refuse};
 
 /// Whether a source was heard from (a fact or a heartbeat, the later of `last`) within
 /// `window_ms` of `now`.
@@ -48,6 +49,116 @@ pub fn contiguous(applied: u64, received_above: &[u64]) -> u64 {
     at
 }
 
+/// Replay requests left unanswered after which a gap is reported as one replay cannot fill.
+pub const UNANSWERED_LIMIT: i32 = 5;
+
+/// The longest wait between two replay requests for the same gap.
+pub const REPLAY_BACKOFF_CAP_MS: u64 = 30 * 60 * 1000;
+
+/// When the gap of a source may be asked for again: at once if it never was; else `backoff_ms`
+/// after the last request, doubled for each further request left unanswered (an académie
+/// that is down is not asked every few seconds), at most [`REPLAY_BACKOFF_CAP_MS`].
+pub fn next_replay_due(
+    last_request: Option<DateTime<Utc>>,
+    unanswered: i32,
+    backoff_ms: u64,
+) -> Option<DateTime<Utc>> {
+    let last = last_request?;
+    let doublings = unanswered.saturating_sub(1).clamp(0, 32) as u32;
+    let wait = backoff_ms
+        .saturating_mul(1u64 << doublings)
+        .min(REPLAY_BACKOFF_CAP_MS.max(backoff_ms));
+    Some(last + chrono::Duration::milliseconds(wait as i64))
+}
+
+/// What a source's completeness is, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceState {
+    /// Another event came under a sequence already applied: the académie's history was
+    /// rewound (a schema restored from a backup).
+    SequenceReused,
+    /// A gap the académie was asked to replay [`UNANSWERED_LIMIT`] times, heard from meanwhile,
+    /// without anything arriving: its history no longer holds those facts.
+    GapUnfillable,
+    /// Neither a fact nor a heartbeat within the allowed silence.
+    Silent,
+    /// A gap being replayed, or facts received and not applied yet.
+    CatchingUp,
+    /// Every fact received, some kept until this node knows their payload.
+    WaitingForUpgrade,
+    UpToDate,
+}
+
+/// What decides a source's state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SourceFacts {
+    pub has_gap: bool,
+    /// Facts received after the applied sequence.
+    pub behind: bool,
+    pub heard_recently: bool,
+    pub unanswered_replays: i32,
+    pub kept_for_upgrade: u64,
+    pub sequence_conflicts: u64,
+}
+
+pub fn assess(f: SourceFacts) -> SourceState {
+    if f.sequence_conflicts > 0 {
+        SourceState::SequenceReused
+    } else if f.has_gap && f.heard_recently && f.unanswered_replays >= UNANSWERED_LIMIT {
+        SourceState::GapUnfillable
+    } else if !f.heard_recently {
+        SourceState::Silent
+    } else if f.has_gap || f.behind {
+        SourceState::CatchingUp
+    } else if f.kept_for_upgrade > 0 {
+        SourceState::WaitingForUpgrade
+    } else {
+        SourceState::UpToDate
+    }
+}
+
+impl SourceState {
+    /// What the operator does about it; empty when nothing is needed.
+    pub fn operator_action(self) -> &'static str {
+        match self {
+            SourceState::SequenceReused => {
+                "sequence reused: restored from backup? Another event came under a sequence already \
+                 applied. Follow the restore procedure of deploy/README.md (reset this source on the \
+                 national node from the first sequence the backup lacks)."
+            }
+            SourceState::GapUnfillable => {
+                "gap that replay cannot fill: the académie answers heartbeats but not the replay \
+                 requests. Check its control queue and federation link, and whether its outbox \
+                 history still holds these sequences (retention); if not, restore them from a backup \
+                 (deploy/README.md, restore)."
+            }
+            SourceState::Silent => {
+                "nothing heard within the allowed silence: check the académie's node and its \
+                 federation link to the national broker."
+            }
+            SourceState::WaitingForUpgrade => {
+                "facts of a newer contract are kept, not applied: upgrade the national node; they \
+                 are asked again and applied at its start."
+            }
+            SourceState::CatchingUp | SourceState::UpToDate => "",
+        }
+    }
+}
+
+/// Where a source is reset from after its académie was restored from a backup: the sequence
+/// the operator names, or else the lowest one in conflict (the first the restored académie
+/// issued again).
+pub fn reset_from(requested: u64, lowest_conflict: Option<u64>) -> Result<u64, RuleViolation> {
+    match (requested, lowest_conflict) {
+        (0, Some(c)) => Ok(c),
+        (0, None) => refuse(
+            "RESET_NEEDS_A_SEQUENCE",
+            "no sequence conflict is recorded for this source: name the first sequence the restored académie lacks",
+        ),
+        (n, _) => Ok(n),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -65,6 +176,81 @@ mod tests {
             5_000
         ));
         assert!(!heard_recently(None, now, 5_000));
+    }
+
+    #[test]
+    fn replay_requests_back_off_on_silence_up_to_a_cap() {
+        let t = Utc::now();
+        let due = |n| next_replay_due(Some(t), n, 15_000).map(|d| (d - t).num_milliseconds());
+        assert_eq!(
+            next_replay_due(None, 0, 15_000),
+            None,
+            "never asked: due now"
+        );
+        assert_eq!(due(0), Some(15_000), "after progress, the base backoff");
+        assert_eq!(due(1), Some(15_000));
+        assert_eq!(due(2), Some(30_000));
+        assert_eq!(due(4), Some(120_000));
+        assert_eq!(due(20), Some(REPLAY_BACKOFF_CAP_MS as i64));
+        assert_eq!(due(i32::MAX), Some(REPLAY_BACKOFF_CAP_MS as i64));
+    }
+
+    #[test]
+    fn the_worst_state_wins() {
+        let heard = SourceFacts {
+            heard_recently: true,
+            ..Default::default()
+        };
+        assert_eq!(assess(heard), SourceState::UpToDate);
+        let gap = SourceFacts {
+            has_gap: true,
+            unanswered_replays: UNANSWERED_LIMIT - 1,
+            ..heard
+        };
+        assert_eq!(assess(gap), SourceState::CatchingUp);
+        let unfillable = SourceFacts {
+            unanswered_replays: UNANSWERED_LIMIT,
+            ..gap
+        };
+        assert_eq!(assess(unfillable), SourceState::GapUnfillable);
+        assert_eq!(
+            assess(SourceFacts {
+                heard_recently: false,
+                ..unfillable
+            }),
+            SourceState::Silent,
+            "a silent académie is not asked whether its history was pruned"
+        );
+        assert_eq!(
+            assess(SourceFacts {
+                kept_for_upgrade: 1,
+                ..heard
+            }),
+            SourceState::WaitingForUpgrade
+        );
+        assert_eq!(
+            assess(SourceFacts {
+                sequence_conflicts: 1,
+                ..unfillable
+            }),
+            SourceState::SequenceReused
+        );
+        assert!(
+            SourceState::SequenceReused
+                .operator_action()
+                .starts_with("sequence reused: restored from backup?")
+        );
+    }
+
+    #[test]
+    fn a_reset_starts_at_the_named_sequence_or_the_first_conflict() {
+        assert_eq!(reset_from(0, Some(7)), Ok(7));
+        assert_eq!(reset_from(5, Some(7)), Ok(5));
+        assert_eq!(reset_from(5, None), Ok(5));
+        assert_eq!(
+            reset_from(0, None).unwrap_err().rule,
+            "RESET_NEEDS_A_SEQUENCE"
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ table!(received_event, "received_events", {
     pub envelope: Vec<u8>,
     pub applied: bool,
     pub received_at: DateTimeUtc,
+    /// Its payload is unknown to this build (an académie upgraded first): counted as received,
+    /// folded once a replay brings it to an upgraded node.
+    pub waiting_upgrade: bool,
 });
 
 table!(stream, "streams", {
@@ -47,6 +50,11 @@ table!(stream, "streams", {
     pub last_event_at: Option<DateTimeUtc>,
     pub last_heartbeat_at: Option<DateTimeUtc>,
     pub last_replay_request_at: Option<DateTimeUtc>,
+    /// Bumped by the replica that sends a replay request (a conditional update): one request
+    /// per round whatever the number of replicas.
+    pub replay_round: i64,
+    /// Replay requests sent since the applied sequence last moved.
+    pub unanswered_replays: i32,
 });
 
 table!(record, "records", {
@@ -91,4 +99,22 @@ table!(survey_row, "mlds_survey_rows", {
     pub age_band: String,
     pub outcome: String,
     pub young_people: i64,
+});
+
+table!(sequence_conflict, "sequence_conflicts", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub academy: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub source: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub sequence: i64,
+    /// The event that came under a sequence already holding another (or renumbered).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub event_id: String,
+    pub event_type: String,
+    /// The event kept under that sequence; empty when the sequence was free but the event had
+    /// come under another sequence before.
+    pub kept_event_id: String,
+    pub envelope: Vec<u8>,
+    pub received_at: DateTimeUtc,
 });

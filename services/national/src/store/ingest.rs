@@ -14,15 +14,25 @@ use cplds_runtime::{
 };
 use prost::Message as _;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::Expr,
 };
 
-use super::{approval, received_event, record, stream, survey_row, training};
-use crate::domain::record::{ExamResult, Part, Profile, Record, RegistrationStatus, Sex, Training};
+use super::{approval, received_event, record, sequence_conflict, stream, survey_row, training};
+use crate::domain::{
+    completeness::next_replay_due,
+    record::{ExamResult, Part, Profile, Record, RegistrationStatus, Sex, Training},
+};
+
+/// Buffered facts applied at most in one transaction: a long run waiting behind a gap that
+/// closes is applied by [`catch_up`], a transaction per bound, not in one long transaction.
+pub const CATCH_UP_PER_TRANSACTION: u32 = 500;
 
 pub struct Ingest {
     pub clock: SharedClock,
+    /// Buffered facts applied at most with one delivery ([`CATCH_UP_PER_TRANSACTION`]).
+    pub catch_up_limit: u32,
 }
 
 #[async_trait]
@@ -32,7 +42,7 @@ impl EventHandler for Ingest {
         txn: &DatabaseTransaction,
         event: &EventEnvelope,
     ) -> Result<(), HandleError> {
-        ingest(txn, event, self.clock.now()).await
+        ingest_with(txn, event, self.clock.now(), self.catch_up_limit).await
     }
 
     /// Facts are deduplicated by (académie, source, sequence); heartbeats need no record.
@@ -79,10 +89,22 @@ async fn stream_row(
         .ok_or_else(|| DbErr::RecordNotFound(format!("stream {academy}/{source}")))
 }
 
+/// Logs one fact and applies what it makes applicable, with the default bound on buffered facts.
 pub async fn ingest(
     txn: &DatabaseTransaction,
     e: &EventEnvelope,
     now: DateTime<Utc>,
+) -> Result<(), HandleError> {
+    ingest_with(txn, e, now, CATCH_UP_PER_TRANSACTION).await
+}
+
+/// Logs one fact under (académie, source, sequence) and applies, in sequence order, it and at
+/// most `limit` of the facts that were waiting behind it.
+pub async fn ingest_with(
+    txn: &DatabaseTransaction,
+    e: &EventEnvelope,
+    now: DateTime<Utc>,
+    limit: u32,
 ) -> Result<(), HandleError> {
     if e.stream != PbStream::National as i32 {
         return Err(HandleError::Permanent(format!(
@@ -121,8 +143,8 @@ pub async fn ingest(
     let inserted = txn
         .execute_raw(stmt(
             txn.get_database_backend(),
-            "INSERT INTO received_events (academy, source, sequence, event_id, event_type, occurred_at, envelope, applied, received_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO received_events (academy, source, sequence, event_id, event_type, occurred_at, envelope, applied, received_at, waiting_upgrade) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             vec![
                 e.academy.clone().into(),
                 e.source.clone().into(),
@@ -133,41 +155,210 @@ pub async fn ingest(
                 e.encode_to_vec().into(),
                 in_order.into(),
                 now.into(),
+                false.into(),
             ],
         ))
         .await?;
     if inserted.rows_affected() == 0 {
-        // Already logged (redelivery or replay).
-        return Ok(());
+        return already_logged(txn, &s, e, at, now).await;
     }
-    let mut applied = s.applied_sequence;
+    let was_applied = s.applied_sequence;
+    let mut applied = was_applied;
     let highest = s.highest_seen.max(e.sequence as i64);
     let last_event = s.last_event_at.map_or(at, |t| t.max(at));
     if in_order {
-        apply(txn, e, at).await?;
+        if !apply(txn, e, at).await? {
+            keep_for_upgrade(txn, &e.academy, &e.source, e.sequence as i64).await?;
+        }
         applied += 1;
     }
     // Facts that arrived early wait in the log until the gap before them closes.
-    while highest > applied {
-        let next =
-            received_event::Entity::find_by_id((e.academy.clone(), e.source.clone(), applied + 1))
-                .one(txn)
-                .await?;
-        let Some(next) = next else { break };
-        let fact = EventEnvelope::decode(next.envelope.as_slice())
-            .map_err(|err| HandleError::Permanent(err.to_string()))?;
-        apply(txn, &fact, occurred(&fact, now)).await?;
-        let mut am = next.into_active_model();
-        am.applied = Set(true);
-        am.update(txn).await?;
-        applied += 1;
-    }
+    applied = drain(txn, &e.academy, &e.source, applied, highest, limit, now).await?;
     let mut am = s.into_active_model();
     am.applied_sequence = Set(applied);
     am.highest_seen = Set(highest);
     am.last_event_at = Set(Some(last_event));
+    if applied > was_applied {
+        // The gap narrowed: replays are answered (the backoff starts again from its base).
+        am.unanswered_replays = Set(0);
+    }
     am.update(txn).await?;
     Ok(())
+}
+
+/// A fact whose (académie, source, sequence) or event id is already in the log: a redelivery or
+/// a replay (ignored), the replay of a fact kept for an upgrade (applied now if this node knows
+/// it), or another event under a used sequence, recorded as a conflict: an académie restored
+/// from a backup issues its sequences again, and dropping them would report it complete.
+async fn already_logged(
+    txn: &DatabaseTransaction,
+    s: &stream::Model,
+    e: &EventEnvelope,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), HandleError> {
+    let sequence = e.sequence as i64;
+    let logged =
+        received_event::Entity::find_by_id((e.academy.clone(), e.source.clone(), sequence))
+            .one(txn)
+            .await?;
+    match logged {
+        Some(row) if row.event_id == e.event_id => {
+            if row.waiting_upgrade && sequence <= s.applied_sequence && apply(txn, e, at).await? {
+                tracing::info!(academy = %e.academy, source = %e.source, sequence, "a fact kept for an upgrade is applied");
+                let mut am = row.into_active_model();
+                am.envelope = Set(e.encode_to_vec());
+                am.waiting_upgrade = Set(false);
+                am.applied = Set(true);
+                am.update(txn).await?;
+            } else if sequence > s.applied_sequence
+                && e.payload.is_some()
+                && EventEnvelope::decode(row.envelope.as_slice()).is_ok_and(|l| l.payload.is_none())
+            {
+                // Logged by a node that did not know its payload, still behind a gap: the
+                // readable copy replaces it and is applied in its order.
+                let mut am = row.into_active_model();
+                am.envelope = Set(e.encode_to_vec());
+                am.update(txn).await?;
+            }
+            Ok(())
+        }
+        row => {
+            let kept = row.map(|r| r.event_id).unwrap_or_default();
+            tracing::error!(academy = %e.academy, source = %e.source, sequence, event_id = %e.event_id, kept_event_id = %kept,
+                "sequence reused by another event (académie restored from a backup?): recorded as a conflict");
+            txn.execute_raw(stmt(
+                txn.get_database_backend(),
+                "INSERT INTO sequence_conflicts (academy, source, sequence, event_id, event_type, kept_event_id, envelope, received_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                vec![
+                    e.academy.clone().into(),
+                    e.source.clone().into(),
+                    sequence.into(),
+                    e.event_id.clone().into(),
+                    e.r#type.clone().into(),
+                    kept.into(),
+                    e.encode_to_vec().into(),
+                    now.into(),
+                ],
+            ))
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Marks a logged fact as kept until the node knows its payload: it counts as received (no
+/// gap, the facts after it apply) and is not applied.
+async fn keep_for_upgrade(
+    txn: &DatabaseTransaction,
+    academy: &str,
+    source: &str,
+    sequence: i64,
+) -> Result<(), DbErr> {
+    tracing::warn!(%academy, %source, sequence, "fact of a payload this node does not know: kept until an upgrade");
+    received_event::Entity::update_many()
+        .col_expr(received_event::Column::WaitingUpgrade, Expr::value(true))
+        .col_expr(received_event::Column::Applied, Expr::value(false))
+        .filter(received_event::Column::Academy.eq(academy))
+        .filter(received_event::Column::Source.eq(source))
+        .filter(received_event::Column::Sequence.eq(sequence))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Applies the logged facts following `applied` while the next one is there, at most `limit`;
+/// returns the sequence applied up to.
+async fn drain(
+    txn: &DatabaseTransaction,
+    academy: &str,
+    source: &str,
+    mut applied: i64,
+    highest: i64,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> Result<i64, HandleError> {
+    if highest <= applied || limit == 0 {
+        return Ok(applied);
+    }
+    // Most deliveries come before the gap closes: one row looked up, not the run behind it.
+    let next =
+        received_event::Entity::find_by_id((academy.to_owned(), source.to_owned(), applied + 1))
+            .select_only()
+            .column(received_event::Column::Sequence)
+            .into_tuple::<i64>()
+            .one(txn)
+            .await?;
+    if next.is_none() {
+        return Ok(applied);
+    }
+    let waiting = received_event::Entity::find()
+        .filter(received_event::Column::Academy.eq(academy))
+        .filter(received_event::Column::Source.eq(source))
+        .filter(received_event::Column::Sequence.gt(applied))
+        .filter(received_event::Column::Sequence.lte(applied + i64::from(limit)))
+        .order_by_asc(received_event::Column::Sequence)
+        .all(txn)
+        .await?;
+    for next in waiting {
+        if next.sequence != applied + 1 {
+            break;
+        }
+        let folded = match EventEnvelope::decode(next.envelope.as_slice()) {
+            Ok(fact) if !next.waiting_upgrade => apply(txn, &fact, occurred(&fact, now)).await?,
+            Ok(_) => false,
+            Err(err) => {
+                tracing::error!(%academy, %source, sequence = next.sequence, error = %err, "logged fact unreadable");
+                false
+            }
+        };
+        if folded {
+            let mut am = next.into_active_model();
+            am.applied = Set(true);
+            am.update(txn).await?;
+        } else {
+            keep_for_upgrade(txn, academy, source, next.sequence).await?;
+        }
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+/// What [`catch_up`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CatchUp {
+    pub facts: u64,
+    pub transactions: u32,
+}
+
+/// Applies the facts waiting behind a closed gap of (`academy`, `source`), at most `limit` per
+/// transaction, until the next one is missing.
+pub async fn catch_up(
+    db: &DatabaseConnection,
+    academy: &str,
+    source: &str,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> Result<CatchUp, HandleError> {
+    let mut done = CatchUp::default();
+    loop {
+        let txn = db.begin().await?;
+        let s = stream_row(&txn, academy, source).await?;
+        let was = s.applied_sequence;
+        let applied = drain(&txn, academy, source, was, s.highest_seen, limit, now).await?;
+        if applied == was {
+            txn.rollback().await?;
+            return Ok(done);
+        }
+        let mut am = s.into_active_model();
+        am.applied_sequence = Set(applied);
+        am.unanswered_replays = Set(0);
+        am.update(&txn).await?;
+        txn.commit().await?;
+        done.facts += (applied - was) as u64;
+        done.transactions += 1;
+    }
 }
 
 async fn load(
@@ -302,15 +493,16 @@ fn figures_year(p: &Payload) -> Option<i32> {
     })
 }
 
-/// Folds one fact into the records. Called in sequence order of its source.
+/// Folds one fact into the records. Called in sequence order of its source. False when this
+/// node does not know the fact's payload (a newer académie): nothing is changed.
 async fn apply(
     txn: &DatabaseTransaction,
     e: &EventEnvelope,
     at: DateTime<Utc>,
-) -> Result<(), HandleError> {
+) -> Result<bool, HandleError> {
     let a = e.academy.as_str();
     let Some(p) = &e.payload else {
-        return Err(HandleError::Permanent("fact without payload".into()));
+        return Ok(false);
     };
     match p {
         Payload::NationalCandidacyRegistered(x) => {
@@ -433,12 +625,8 @@ async fn apply(
         | Payload::NationalAdmittedListPublished(_)
         | Payload::NationalResultsPublished(_)
         | Payload::NationalCandidacyInadmissible(_) => {}
-        other => {
-            return Err(HandleError::Permanent(format!(
-                "{} is not a national fact",
-                other.name()
-            )));
-        }
+        // A payload of the contract that is not a national fact this node folds.
+        _ => return Ok(false),
     }
     // A fact of an approved year that comes after the approval reopens it: corrections never
     // slip silently into figures called final.
@@ -466,41 +654,214 @@ async fn apply(
         )
         .await?;
     }
-    Ok(())
+    Ok(true)
 }
 
-/// Sources whose known sequence is ahead of what was applied and whose last replay request is
-/// old enough to be asked again.
+/// Sources with a gap (a fact known to exist is missing after the applied sequence) whose next
+/// replay request is due: right away the first time, then after the backoff, doubled for each
+/// request left unanswered ([`next_replay_due`]).
 pub async fn gaps_to_request<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
     backoff_ms: u64,
 ) -> Result<Vec<stream::Model>, DbErr> {
+    let mut out = Vec::new();
+    for s in super::streams(db).await? {
+        if s.highest_seen.max(s.announced_sequence) <= s.applied_sequence
+            || next_replay_due(s.last_replay_request_at, s.unanswered_replays, backoff_ms)
+                .is_some_and(|due| due > now)
+        {
+            continue;
+        }
+        // A fact waiting right after the applied one is no gap: the catch-up applies it.
+        let next = received_event::Entity::find_by_id((
+            s.academy.clone(),
+            s.source.clone(),
+            s.applied_sequence + 1,
+        ))
+        .one(db)
+        .await?;
+        if next.is_none() {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Sources with facts received beyond the applied sequence (what [`catch_up`] may apply).
+pub async fn streams_behind<C: ConnectionTrait>(db: &C) -> Result<Vec<stream::Model>, DbErr> {
     Ok(super::streams(db)
         .await?
         .into_iter()
-        .filter(|s| s.highest_seen.max(s.announced_sequence) > s.applied_sequence)
-        .filter(|s| {
-            s.last_replay_request_at
-                .is_none_or(|t| (now - t).num_milliseconds() >= backoff_ms as i64)
-        })
+        .filter(|s| s.highest_seen > s.applied_sequence)
         .collect())
 }
 
-pub async fn mark_replay_requested<C: ConnectionTrait>(
+/// Takes the replay request of `s`'s gap for this round: a conditional update on the round this
+/// replica read, so of several replicas that found the same gap, one sends the request. True if
+/// this replica is the one; it then sends the request, or [`release_replay`]s it.
+pub async fn claim_replay<C: ConnectionTrait>(
+    db: &C,
+    s: &stream::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let taken = db
+        .execute_raw(stmt(
+            db.get_database_backend(),
+            "UPDATE streams SET replay_round = replay_round + 1, unanswered_replays = unanswered_replays + 1, \
+             last_replay_request_at = ? WHERE academy = ? AND source = ? AND replay_round = ?",
+            vec![
+                now.into(),
+                s.academy.clone().into(),
+                s.source.clone().into(),
+                s.replay_round.into(),
+            ],
+        ))
+        .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
+/// Gives back a round taken by [`claim_replay`] whose request could not be sent: the next
+/// check asks again without waiting for a backoff that nothing answered.
+pub async fn release_replay<C: ConnectionTrait>(db: &C, s: &stream::Model) -> Result<(), DbErr> {
+    db.execute_raw(stmt(
+        db.get_database_backend(),
+        "UPDATE streams SET unanswered_replays = ?, last_replay_request_at = ? \
+         WHERE academy = ? AND source = ? AND replay_round = ?",
+        vec![
+            s.unanswered_replays.into(),
+            s.last_replay_request_at.into(),
+            s.academy.clone().into(),
+            s.source.clone().into(),
+            (s.replay_round + 1).into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The facts kept for an upgrade, as runs of consecutive sequences per source: (académie,
+/// source, first sequence, how many).
+pub async fn kept_runs<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(String, String, u64, u32)>, DbErr> {
+    let kept = received_event::Entity::find()
+        .filter(received_event::Column::WaitingUpgrade.eq(true))
+        .order_by_asc(received_event::Column::Academy)
+        .order_by_asc(received_event::Column::Source)
+        .order_by_asc(received_event::Column::Sequence)
+        .all(db)
+        .await?;
+    let mut runs: Vec<(String, String, u64, u32)> = Vec::new();
+    for k in kept {
+        let sequence = k.sequence as u64;
+        match runs.last_mut() {
+            Some((a, s, first, n))
+                if *a == k.academy && *s == k.source && *first + u64::from(*n) == sequence =>
+            {
+                *n += 1
+            }
+            _ => runs.push((k.academy, k.source, sequence, 1)),
+        }
+    }
+    Ok(runs)
+}
+
+/// The lowest sequence recorded in conflict for a source, if any.
+pub async fn lowest_conflict<C: ConnectionTrait>(
     db: &C,
     academy: &str,
     source: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    stream::Entity::update_many()
-        .col_expr(
-            stream::Column::LastReplayRequestAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(stream::Column::Academy.eq(academy))
-        .filter(stream::Column::Source.eq(source))
-        .exec(db)
+) -> Result<Option<u64>, DbErr> {
+    Ok(sequence_conflict::Entity::find()
+        .filter(sequence_conflict::Column::Academy.eq(academy))
+        .filter(sequence_conflict::Column::Source.eq(source))
+        .order_by_asc(sequence_conflict::Column::Sequence)
+        .one(db)
+        .await?
+        .map(|c| c.sequence as u64))
+}
+
+/// What [`reset_source`] dropped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reset {
+    pub facts_forgotten: u64,
+    pub conflicts_cleared: u64,
+}
+
+/// After `academy` restored `source`'s schema from a backup: forgets the source's facts from
+/// `from` on and its conflicts, and rebuilds the académie's records from the facts kept. The
+/// records fold facts of every source of the académie and a fact cannot be unfolded, so they
+/// are dropped with what derives from them (trainings, survey rows, approvals) and every
+/// source of the académie is applied again from its first fact, by the catch-up job, in
+/// bounded transactions. What is known to exist of `source` stops before `from` until its
+/// heartbeat says more; the gap then found is replayed from the académie.
+pub async fn reset_source(
+    txn: &DatabaseTransaction,
+    academy: &str,
+    source: &str,
+    from: u64,
+) -> Result<Reset, DbErr> {
+    let from = from.max(1) as i64;
+    let forgotten = received_event::Entity::delete_many()
+        .filter(received_event::Column::Academy.eq(academy))
+        .filter(received_event::Column::Source.eq(source))
+        .filter(received_event::Column::Sequence.gte(from))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let cleared = sequence_conflict::Entity::delete_many()
+        .filter(sequence_conflict::Column::Academy.eq(academy))
+        .filter(sequence_conflict::Column::Source.eq(source))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    record::Entity::delete_many()
+        .filter(record::Column::Academy.eq(academy))
+        .exec(txn)
         .await?;
-    Ok(())
+    training::Entity::delete_many()
+        .filter(training::Column::Academy.eq(academy))
+        .exec(txn)
+        .await?;
+    survey_row::Entity::delete_many()
+        .filter(survey_row::Column::Academy.eq(academy))
+        .exec(txn)
+        .await?;
+    approval::Entity::delete_many()
+        .filter(approval::Column::Academy.eq(academy))
+        .exec(txn)
+        .await?;
+    received_event::Entity::update_many()
+        .col_expr(received_event::Column::Applied, Expr::value(false))
+        .col_expr(received_event::Column::WaitingUpgrade, Expr::value(false))
+        .filter(received_event::Column::Academy.eq(academy))
+        .exec(txn)
+        .await?;
+    stream::Entity::update_many()
+        .col_expr(stream::Column::AppliedSequence, Expr::value(0i64))
+        .col_expr(stream::Column::UnansweredReplays, Expr::value(0i32))
+        .filter(stream::Column::Academy.eq(academy))
+        .exec(txn)
+        .await?;
+    txn.execute_raw(stmt(
+        txn.get_database_backend(),
+        "UPDATE streams SET \
+         highest_seen = CASE WHEN highest_seen >= ? THEN ? ELSE highest_seen END, \
+         announced_sequence = CASE WHEN announced_sequence >= ? THEN ? ELSE announced_sequence END, \
+         last_replay_request_at = NULL WHERE academy = ? AND source = ?",
+        vec![
+            from.into(),
+            (from - 1).into(),
+            from.into(),
+            (from - 1).into(),
+            academy.into(),
+            source.into(),
+        ],
+    ))
+    .await?;
+    Ok(Reset {
+        facts_forgotten: forgotten,
+        conflicts_cleared: cleared,
+    })
 }

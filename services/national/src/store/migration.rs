@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateTables),
             Box::new(HistoryTable),
             Box::new(AdoptApprovalLog),
+            Box::new(IngestGuards),
         ]
     }
 }
@@ -212,5 +213,66 @@ impl MigrationTrait for AdoptApprovalLog {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         ADOPT.down(m).await
+    }
+}
+
+/// What ingestion must not lose or hide: facts kept until this node knows their payload,
+/// sequences reused with another event (a restored académie), and the replay scheduler's state
+/// (a round taken by one replica at a time, requests unanswered since the gap last narrowed).
+struct IngestGuards;
+
+impl MigrationName for IngestGuards {
+    fn name(&self) -> &str {
+        "m20261202_000500_national_ingest_guards"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for IngestGuards {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("received_events"))
+                .add_column(flag("waiting_upgrade").default(false))
+                .to_owned(),
+        )
+        .await?;
+        for mut column in [big("replay_round"), int("unanswered_replays")] {
+            m.alter_table(
+                Table::alter()
+                    .table(Alias::new("streams"))
+                    .add_column(column.default(0))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        let mut t = Table::create();
+        t.table(Alias::new("sequence_conflicts"))
+            .col(text("academy"))
+            .col(text("source"))
+            .col(big("sequence"))
+            .col(text("event_id"))
+            .col(text("event_type"))
+            .col(text("kept_event_id"))
+            .col(bytes("envelope"))
+            .col(instant("received_at"));
+        pk(&mut t, &["academy", "source", "sequence", "event_id"]);
+        m.create_table(t.to_owned()).await?;
+        m.create_index(index(
+            "received_events_waiting_upgrade",
+            "received_events",
+            &["waiting_upgrade"],
+        ))
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table(Alias::new("sequence_conflicts"))
+                .if_exists()
+                .to_owned(),
+        )
+        .await
     }
 }

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use cplds_runtime::kit::{Act, history};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-pub use self::entities::{approval, received_event, record, stream, survey_row, training};
+pub use self::entities::{
+    approval, received_event, record, sequence_conflict, stream, survey_row, training,
+};
 use crate::domain::record::{Record, Training};
 
 /// The kind of record an approval is in the audit history, named `{académie}/{year}`.
@@ -108,6 +110,51 @@ pub async fn pending_sequences<C: ConnectionTrait>(
         .into_iter()
         .map(|r| r.sequence as u64)
         .collect())
+}
+
+/// Per (académie, source): the facts kept for an upgrade and the sequence conflicts recorded.
+pub async fn kept_and_conflicts<C: ConnectionTrait>(
+    db: &C,
+) -> Result<BTreeMap<(String, String), (u64, u64)>, DbErr> {
+    use sea_orm::{
+        QuerySelect,
+        sea_query::{Expr, Func},
+    };
+    let mut out: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    let kept: Vec<(String, String, i64)> = received_event::Entity::find()
+        .select_only()
+        .column(received_event::Column::Academy)
+        .column(received_event::Column::Source)
+        .column_as(
+            Expr::from(Func::count(Expr::col(received_event::Column::Sequence))),
+            "n",
+        )
+        .filter(received_event::Column::WaitingUpgrade.eq(true))
+        .group_by(received_event::Column::Academy)
+        .group_by(received_event::Column::Source)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (a, s, n) in kept {
+        out.entry((a, s)).or_default().0 = n as u64;
+    }
+    let conflicts: Vec<(String, String, i64)> = sequence_conflict::Entity::find()
+        .select_only()
+        .column(sequence_conflict::Column::Academy)
+        .column(sequence_conflict::Column::Source)
+        .column_as(
+            Expr::from(Func::count(Expr::col(sequence_conflict::Column::Sequence))),
+            "n",
+        )
+        .group_by(sequence_conflict::Column::Academy)
+        .group_by(sequence_conflict::Column::Source)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (a, s, n) in conflicts {
+        out.entry((a, s)).or_default().1 = n as u64;
+    }
+    Ok(out)
 }
 
 pub async fn approvals<C: ConnectionTrait>(

@@ -113,8 +113,18 @@ impl Federation {
 }
 
 pub async fn national(bus: &InMemoryBus) -> Federation {
+    start_national(bus, None).await
+}
+
+/// The national node on the database at `url` (which a restarted node finds again).
+pub async fn national_on(bus: &InMemoryBus, url: &str) -> Federation {
+    start_national(bus, Some(url.to_owned())).await
+}
+
+async fn start_national(bus: &InMemoryBus, database_url: Option<String>) -> Federation {
     let mut opts = TestNodeOptions::new("national", vec![Arc::new(NationalModule)]);
     opts.bus = Some(Arc::new(bus.clone()));
+    opts.database_url = database_url;
     opts.tweak_config = Some(Box::new(|c| {
         c.national.gap_check_interval_ms = 200;
         c.national.replay_backoff_ms = 0;
@@ -539,4 +549,89 @@ pub async fn reims_approves(bus: &InMemoryBus, f: &Federation) -> Reims {
     })
     .await;
     r
+}
+
+/// A fact of a payload this build does not know, as an académie upgraded first would send it:
+/// the envelope of a known fact whose payload is under field number 199 (free in the contract),
+/// written as raw protobuf bytes.
+pub fn unknown_fact(academy: &str, source: &str, sequence: u64) -> Message {
+    let e = EventEnvelope {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        academy: academy.into(),
+        source: source.into(),
+        sequence,
+        occurred_at: Some(to_timestamp(chrono::Utc::now())),
+        r#type: "national_candidacy_relocated".into(),
+        stream: pb::Stream::National as i32,
+        trace_context: Default::default(),
+        payload: None,
+    };
+    let mut body = e.encode_to_vec();
+    let inner = b"\x0a\x05k-new\x10\xe9\x0f";
+    prost::encoding::encode_key(199, prost::encoding::WireType::LengthDelimited, &mut body);
+    prost::encoding::encode_varint(inner.len() as u64, &mut body);
+    body.extend_from_slice(inner);
+    Message {
+        stream: Stream::National,
+        routing_key: format!("{academy}.{source}.{}", e.r#type),
+        message_id: e.event_id.clone(),
+        event_type: e.r#type.clone(),
+        body,
+        headers: Default::default(),
+    }
+}
+
+/// A registration fact of candidate `key` in 2025.
+pub fn registration_fact(key: &str) -> Payload {
+    Payload::NationalCandidacyRegistered(pb::NationalCandidacyRegistered {
+        year: 2025,
+        candidate_key: key.into(),
+        profile: Some(pb::CandidateProfile {
+            sex: pb::Sex::Female as i32,
+            department: "31".into(),
+            ..Default::default()
+        }),
+        eligible: true,
+    })
+}
+
+/// The completeness of `academy`'s sources, once `done` finds what it waits for.
+pub async fn wait_completeness<T>(
+    f: &Federation,
+    academy: &str,
+    what: &str,
+    done: impl Fn(&pb::Completeness) -> Option<T> + Clone,
+) -> T {
+    let (stats, token, academy) = (f.stats.clone(), f.ministry.clone(), academy.to_owned());
+    wait_for(Duration::from_secs(20), what, || {
+        let (mut stats, token, academy, done) =
+            (stats.clone(), token.clone(), academy.clone(), done.clone());
+        async move {
+            let c = stats
+                .get_completeness(authed(pb::GetCompletenessRequest { academy }, &token))
+                .await
+                .unwrap()
+                .into_inner();
+            done(&c)
+        }
+    })
+    .await
+}
+
+/// The dead letters of the national node.
+pub async fn dead_letters(f: &Federation) -> Vec<pb::DeadLetter> {
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(f.national.channel().await);
+    let it = f.national.token("it@education.gouv.fr", &[Role::ItAdmin]);
+    admin
+        .list_dead_letters(authed(
+            pb::ListDeadLettersRequest {
+                include_redriven: true,
+                ..Default::default()
+            },
+            &it,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .dead_letters
 }

@@ -12,7 +12,12 @@ use cplds_runtime::{
     testing::{authed, wait_for},
 };
 
-use crate::helpers::{LossyBus, academy, academy_scope, national, register, wait_registrations};
+use cplds_runtime::bus::EventBus;
+
+use crate::helpers::{
+    LossyBus, academy, academy_scope, fact, national, register, registration_fact,
+    wait_completeness, wait_registrations,
+};
 
 #[tokio::test]
 async fn a_lost_fact_is_found_and_replayed() {
@@ -58,4 +63,35 @@ async fn a_lost_fact_is_found_and_replayed() {
         "the gap was closed by a replay request"
     );
     assert!(completeness.up_to_date);
+}
+
+/// More facts wait behind a gap than one transaction applies: the delivery that closes the gap
+/// applies the first ones, the replay job the rest, and nothing is left behind.
+#[tokio::test]
+async fn a_long_run_behind_a_gap_is_applied_in_full() {
+    let bus = InMemoryBus::new();
+    let f = national(&bus).await;
+    let n = cplds_national::store::ingest::CATCH_UP_PER_TRANSACTION as u64 * 2 + 50;
+    let waiting: Vec<_> = (2..=n)
+        .map(|s| {
+            fact(
+                "toulouse",
+                "registration",
+                s,
+                registration_fact(&format!("k{s}")),
+            )
+        })
+        .collect();
+    for chunk in waiting.chunks(200) {
+        bus.publish(chunk).await.unwrap();
+    }
+    bus.publish(&[fact("toulouse", "registration", 1, registration_fact("k1"))])
+        .await
+        .unwrap();
+    let source = wait_completeness(&f, "toulouse", "every fact applied", |c| {
+        c.sources.iter().find(|s| s.applied_sequence == n).cloned()
+    })
+    .await;
+    assert!(source.up_to_date, "{source:?}");
+    wait_registrations(&f, academy_scope("toulouse"), n as i64).await;
 }
