@@ -54,6 +54,25 @@ async fn the_demo_runs_end_to_end() {
         .unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Certificat valide"), "{}", page.body);
+    // The same address serves the node's metrics, which count what the demo did.
+    let metrics = cplds_runtime::testing::http(web, "GET", "/metrics", &[], b"")
+        .await
+        .unwrap()
+        .body;
+    let issued: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cplds_certificates_issued_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(issued > 0, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("cplds_relay_published_events_total{")
+                && l.contains("stream=\"national\"")
+                && !l.ends_with(" 0")),
+        "{metrics}"
+    );
     demo.shutdown().await.unwrap();
 }
 

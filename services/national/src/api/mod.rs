@@ -100,6 +100,10 @@ impl ServiceModule for NationalModule {
             queue: queue(),
             handler: Arc::new(Ingest {
                 clock: ctx.clock.clone(),
+                heard: ctx.metrics.gauge_family(
+                    "cplds_national_last_heard_timestamp_seconds",
+                    "When the national node last received a fact or heartbeat of an académie's source (Unix time)",
+                ),
             }),
         });
         mount.job(Box::pin(replay::request_replays(

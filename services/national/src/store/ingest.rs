@@ -23,6 +23,8 @@ use crate::domain::record::{ExamResult, Part, Profile, Record, RegistrationStatu
 
 pub struct Ingest {
     pub clock: SharedClock,
+    /// Last heard, per académie and source (a metric: completeness at a glance).
+    pub heard: cplds_runtime::metrics::GaugeFamily,
 }
 
 #[async_trait]
@@ -32,7 +34,18 @@ impl EventHandler for Ingest {
         txn: &DatabaseTransaction,
         event: &EventEnvelope,
     ) -> Result<(), HandleError> {
-        ingest(txn, event, self.clock.now()).await
+        let now = self.clock.now();
+        let result = ingest(txn, event, now).await;
+        if result.is_ok() && cplds_runtime::academy::Academy::find(&event.academy).is_some() {
+            let labels = vec![
+                ("academy", event.academy.clone()),
+                ("source", event.source.clone()),
+            ];
+            self.heard
+                .get_or_create(&labels)
+                .set(now.timestamp() as f64);
+        }
+        result
     }
 
     /// Facts are deduplicated by (académie, source, sequence); heartbeats need no record.
