@@ -8,6 +8,7 @@
 
 pub mod compose;
 pub mod k8s;
+pub mod monitoring;
 pub mod node_config;
 pub mod otel;
 pub mod rabbitmq;
@@ -150,6 +151,9 @@ pub enum FileKind {
     RabbitConf,
     EnabledPlugins,
     OtelCollector,
+    /// The Grafana dashboard (JSON) and the Prometheus rules and configuration (YAML).
+    GrafanaDashboard,
+    Prometheus,
     /// This crate's own files (the schemas are checked as schemas).
     CheckCrate,
     /// Documentation, scripts, examples: read by the cross-checks and the private-key scan.
@@ -180,6 +184,10 @@ pub fn classify(rel: &str) -> Option<FileKind> {
         FileKind::EnabledPlugins
     } else if rel.starts_with("otel/") && name.ends_with(".yaml") {
         FileKind::OtelCollector
+    } else if rel.starts_with("monitoring/grafana/") && name.ends_with(".json") {
+        FileKind::GrafanaDashboard
+    } else if rel.starts_with("monitoring/prometheus/") && name.ends_with(".yaml") {
+        FileKind::Prometheus
     } else if name.ends_with(".md")
         || name == ".gitignore"
         || name.ends_with(".sh")
@@ -215,7 +223,8 @@ pub fn check_every_file_parses() -> Problems {
                     }
                 })
             }
-            FileKind::OtelCollector => load_yaml(&path).map(|_| ()),
+            FileKind::OtelCollector | FileKind::Prometheus => load_yaml(&path).map(|_| ()),
+            FileKind::GrafanaDashboard => load_json(&path).map(|_| ()),
             FileKind::NodeConfig => read(&path).and_then(|t| {
                 t.parse::<toml::Table>()
                     .map(|_| ())

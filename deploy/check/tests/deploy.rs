@@ -1,8 +1,8 @@
 //! The deployment material of `deploy/` as it is: every check finds nothing wrong.
 
 use cplds_deploy_check::{
-    Problems, check_every_file_parses, compose, k8s, node_config, otel, rabbitmq, schema::Schemas,
-    secrets,
+    Problems, check_every_file_parses, compose, k8s, monitoring, node_config, otel, rabbitmq,
+    schema::Schemas, secrets,
 };
 
 fn assert_clean(what: &str, problems: Problems) {
@@ -73,6 +73,11 @@ fn rabbitmq_conf_and_plugins_are_fit_for_production() {
 #[test]
 fn otel_collector_pipelines_reference_defined_components() {
     assert_clean("deploy/otel", otel::check_file());
+}
+
+#[test]
+fn the_dashboard_and_alert_rules_hold_what_grafana_and_prometheus_need() {
+    assert_clean("deploy/monitoring", monitoring::check_files());
 }
 
 #[test]

@@ -139,7 +139,7 @@ struct DemoArgs {
     /// Address of the académie's public pages (certificate verification).
     #[arg(long, default_value = "127.0.0.1:8080")]
     http_listen: SocketAddr,
-    /// Data directory [default: a new temporary directory].
+    /// Data directory, kept [default: a temporary directory, removed when the demo ends].
     #[arg(long)]
     data_dir: Option<PathBuf>,
 }
@@ -379,9 +379,17 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         },
         "cplds-demo",
     )?;
-    let data_dir = match args.data_dir {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!("cplds-demo-{}", uuid::Uuid::new_v4().simple())),
+    // Without --data-dir the data is the demo's alone: removed when it ends, however it ends
+    // (the guard is dropped after the nodes have stopped).
+    let (data_dir, temporary) = match args.data_dir {
+        Some(d) => (d, None),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("cplds-demo-")
+                .tempdir()
+                .context("creating the demo's data directory")?;
+            (dir.path().to_path_buf(), Some(dir))
+        }
     };
     let demo = cplds::demo::run(cplds::demo::DemoOptions {
         listen: args.listen,
@@ -394,7 +402,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         println!("Serving until Ctrl-C.");
         termination_signal().await;
     }
-    demo.shutdown().await
+    let stopped = demo.shutdown().await;
+    if let Some(dir) = temporary {
+        let path = dir.path().to_path_buf();
+        if let Err(e) = dir.close() {
+            eprintln!("could not remove {}: {e}", path.display());
+        }
+    }
+    stopped
 }
 
 fn token(args: TokenArgs) -> anyhow::Result<()> {

@@ -54,6 +54,25 @@ async fn the_demo_runs_end_to_end() {
         .unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Certificat valide"), "{}", page.body);
+    // The same address serves the node's metrics, which count what the demo did.
+    let metrics = cplds_runtime::testing::http(web, "GET", "/metrics", &[], b"")
+        .await
+        .unwrap()
+        .body;
+    let issued: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cplds_certificates_issued_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(issued > 0, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("cplds_relay_published_events_total{")
+                && l.contains("stream=\"national\"")
+                && !l.ends_with(" 0")),
+        "{metrics}"
+    );
     demo.shutdown().await.unwrap();
 }
 
@@ -68,4 +87,39 @@ fn the_example_node_configuration_is_valid() {
     assert_eq!(c.amqp_queue_type, QueueType::Quorum);
     assert_eq!(c.documents.signing_key_files.len(), 2);
     assert_eq!(c.server.max_message_bytes, 8 * 1024 * 1024);
+}
+
+/// `cplds demo --once` without `--data-dir` removes the temporary directory it made (it was left
+/// behind: about 2 MiB of SQLite files per run).
+#[test]
+fn the_demo_removes_its_temporary_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cplds"))
+        .args([
+            "demo",
+            "--once",
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("figures final: yes"),
+        "the demo ran: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -1,9 +1,10 @@
 //! Hosting services in a node: each service brings its migrations, gRPC services, method policy,
 //! consumers and background jobs ([`ServiceModule`]); the host gives each its own database and
 //! outbox, declares the bus topology, starts relays and consumers, and serves everything on one
-//! address behind the same layers (auth, timeout, tracing) with health and reflection. Services
-//! that have pages for the public (certificate verification) add them to a second, plain HTTP
-//! address (`http_listen`), behind the [`web`] layers.
+//! address behind the same layers (metrics, auth, timeout, tracing) with health and reflection.
+//! Services that have pages for the public (certificate verification) add them to a second,
+//! plain HTTP address (`http_listen`), behind the [`web`] layers; it also serves the node's
+//! metrics (`GET /metrics`, [`crate::metrics`]).
 //!
 //! Every node also serves the operator API ([`crate::admin`]: dead letters, status) and keeps, per
 //! service database, a dead-letter keeper per consumer and a pruning job ([`crate::retention`]).
@@ -42,6 +43,7 @@ use crate::{
     db::{self, DbTarget},
     dead_letters,
     inbox::{self, Consumer},
+    metrics::{GrpcMetricsLayer, KnownMethods, Metrics},
     node::Node,
     outbox::{Outbox, OutboxRelay},
     pseudonym::Pseudonymizer,
@@ -63,6 +65,8 @@ pub struct ServiceContext {
     pub shutdown: CancellationToken,
     /// Where the node's public pages are served, when `http_listen` is set.
     pub http_addr: Option<SocketAddr>,
+    /// The node's metrics, where a service declares its own.
+    pub metrics: Metrics,
 }
 
 /// What a service adds to the node it is mounted in.
@@ -170,6 +174,8 @@ pub struct RunningNode {
     pub databases: HashMap<&'static str, DatabaseConnection>,
     /// Each service's outbox relay, for replay requests.
     pub relays: HashMap<&'static str, Arc<OutboxRelay>>,
+    /// What `GET /metrics` on the HTTP address shows.
+    pub metrics: Metrics,
     shutdown: CancellationToken,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -203,6 +209,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         tls,
     } = spec;
     let config = Arc::new(config);
+    let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
     let relay_stop = CancellationToken::new();
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
@@ -260,24 +267,23 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             config: config.clone(),
             shutdown: shutdown.clone(),
             http_addr,
+            metrics: metrics.clone(),
         };
         let before = mount.consumers.len();
         module
             .mount(&ctx, &mut mount)
             .with_context(|| format!("mounting {name}"))?;
-        let relay = Arc::new(OutboxRelay::new(
-            database.clone(),
-            bus.clone(),
-            outbox.clone(),
-            {
+        let relay = Arc::new(
+            OutboxRelay::new(database.clone(), bus.clone(), outbox.clone(), {
                 // The national node announces nothing to itself.
                 let mut c = config.outbox.clone();
                 if node.is_national() {
                     c.heartbeat_interval_ms = 0;
                 }
                 c
-            },
-        ));
+            })
+            .with_metrics(metrics.clone()),
+        );
         let mut handle = ServiceHandle {
             name,
             db: database.clone(),
@@ -291,6 +297,14 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             consumers.push((c, database.clone(), outbox.clone()));
         }
         handles.push(handle);
+        if !node.is_national() {
+            for stream in [
+                crate::events::Stream::Internal,
+                crate::events::Stream::National,
+            ] {
+                metrics.init_relay(name, stream);
+            }
+        }
         relays.insert(name, relay);
         tasks.spawn(retention::run(
             name,
@@ -324,6 +338,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         }
     }
     for (c, database, outbox) in consumers {
+        metrics.init_consumer(&c.name, &c.queue.name);
         tasks.spawn(dead_letters::keep(
             database.clone(),
             bus.clone(),
@@ -332,7 +347,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             clock.clone(),
             shutdown.clone(),
         ));
-        tasks.spawn(inbox::run_with(
+        tasks.spawn(inbox::run_metered(
             database,
             bus.clone(),
             c,
@@ -340,6 +355,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             Some(outbox),
             shutdown.clone(),
             config.inbox.clone(),
+            metrics.clone(),
         ));
     }
     let mut relay_tasks = JoinSet::new();
@@ -379,6 +395,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         clock: clock.clone(),
         services: handles,
     });
+    let metrics_page = metrics_route(metrics.clone(), admin.clone());
     let max = config.server.max_message_bytes;
     mount.add_grpc(
         AdminServiceServer::new(AdminApi::new(admin.clone()))
@@ -401,11 +418,34 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(cplds_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let served: Vec<&str> = mount
+        .grpc_names
+        .iter()
+        .copied()
+        .chain(ALWAYS_SERVED)
+        .collect();
+    // Both reflection versions: grpcurl before 1.9, grpc_cli and several GUI clients speak only
+    // v1alpha. Each lists only what this node serves; the google.rpc error details are there so
+    // that clients can print a refusal's BadRequest / PreconditionFailure.
+    let reflection = || {
+        let mut b = tonic_reflection::server::Builder::configure();
+        for set in DESCRIPTOR_SETS {
+            b = b.register_encoded_file_descriptor_set(set);
+        }
+        for name in &served {
+            b = b.with_service_name(*name);
+        }
+        b
+    };
+    let reflection_v1 = reflection()
         .build_v1()
         .context("building the reflection service")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("building the reflection service (v1alpha)")?;
+    let known_methods = KnownMethods::from_descriptor_sets(&DESCRIPTOR_SETS)
+        .context("reading the contracts' methods")?;
+    metrics.init_calls(&known_methods, &served);
 
     let listener = match listener {
         Some(l) => l,
@@ -435,14 +475,23 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     })?;
     let routes = std::mem::take(&mut mount.routes).routes();
     let router = builder
+        // Outside the auth layer, so that its refusals are counted too.
+        .layer(GrpcMetricsLayer::new(
+            metrics.clone(),
+            known_methods,
+            Duration::from_millis(config.server.request_timeout_ms),
+        ))
         .layer(AuthLayer::new(verifier, mount.policy, academy.clone()))
         .add_routes(routes)
         .add_service(health_service)
-        .add_service(reflection);
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
 
-    let http_addr = match (http_listener, mount.http.take()) {
-        (Some(listener), Some(router)) => {
-            let router = web::layers(router, &config);
+    // The HTTP address serves the metrics, and the services' public pages if any.
+    let http_addr = match http_listener {
+        Some(listener) => {
+            let pages = mount.http.take().unwrap_or_default();
+            let router = web::layers(pages.merge(metrics_page), &config);
             let stop = shutdown.clone();
             tasks.spawn(async move {
                 let served = axum::serve(listener, router)
@@ -456,11 +505,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             });
             http_addr
         }
-        (Some(_), None) => {
-            tracing::warn!("http_listen is set but no service of this node has public pages");
-            None
-        }
-        _ => None,
+        None => None,
     };
 
     let stop = shutdown.clone();
@@ -497,9 +542,52 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         node,
         databases,
         relays,
+        metrics,
         shutdown,
         done,
     })
+}
+
+/// Descriptor sets served by reflection: the contracts, health, and google.rpc's error details.
+const DESCRIPTOR_SETS: [&[u8]; 5] = [
+    cplds_proto::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_types::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+];
+
+/// Services every node serves beside its mounted ones.
+const ALWAYS_SERVED: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// `GET /metrics`: the node's metrics, gauges read from the databases at each scrape.
+fn metrics_route(metrics: Metrics, admin: Arc<Admin>) -> axum::Router {
+    use axum::{
+        http::{StatusCode, header},
+        response::IntoResponse,
+    };
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            let admin = admin.clone();
+            async move {
+                metrics.refresh(&admin).await;
+                match metrics.encode() {
+                    Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
+                        .into_response(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "encoding the metrics failed");
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
+                }
+            }
+        }),
+    )
 }
 
 /// How long a replay request waits to be served before it is stale (the national node asks again

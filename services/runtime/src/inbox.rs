@@ -16,6 +16,7 @@ use crate::{
     db::stmt,
     dead_letters,
     events::EventEnvelope,
+    metrics::Metrics,
     outbox::Outbox,
     telemetry,
 };
@@ -147,6 +148,31 @@ pub async fn run_with(
     shutdown: CancellationToken,
     config: InboxConfig,
 ) {
+    run_metered(
+        db,
+        bus,
+        consumer,
+        clock,
+        outbox,
+        shutdown,
+        config,
+        Metrics::default(),
+    )
+    .await
+}
+
+/// [`run_with`], counting redeliveries and dead letters in the node's `metrics`.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_metered(
+    db: DatabaseConnection,
+    bus: SharedBus,
+    consumer: Consumer,
+    clock: SharedClock,
+    outbox: Option<Outbox>,
+    shutdown: CancellationToken,
+    config: InboxConfig,
+    metrics: Metrics,
+) {
     let runner = Runner {
         db,
         consumer,
@@ -154,6 +180,7 @@ pub async fn run_with(
         outbox,
         config,
         shutdown,
+        metrics,
     };
     let mut backoff = Duration::from_millis(200);
     'subscribe: loop {
@@ -180,12 +207,14 @@ pub async fn run_with(
             let Some(delivery) = delivery else {
                 continue 'subscribe;
             };
+            runner.count_redelivery(&delivery);
             // What is already waiting is applied in the same transaction: a replay of years
             // of events is not a transaction per event.
             let mut batch = vec![delivery];
             while batch.len() < BATCH
                 && let Some(d) = sub.try_next()
             {
+                runner.count_redelivery(&d);
                 batch.push(d);
             }
             let settled = match batch.pop() {
@@ -220,6 +249,7 @@ struct Runner {
     outbox: Option<Outbox>,
     config: InboxConfig,
     shutdown: CancellationToken,
+    metrics: Metrics,
 }
 
 /// Whether the database answers at all (a failure then is the event's, not the database's).
@@ -232,6 +262,13 @@ pub async fn database_healthy(db: &DatabaseConnection) -> bool {
 }
 
 impl Runner {
+    fn count_redelivery(&self, delivery: &Delivery) {
+        if delivery.redelivered {
+            self.metrics
+                .redelivered(&self.consumer.name, &self.consumer.queue.name);
+        }
+    }
+
     /// Applies a batch in one transaction; if that fails, each delivery goes through
     /// [`Runner::process`] on its own, so one bad event cannot hold the others.
     async fn process_batch(&self, batch: Vec<Delivery>) -> Settled {
@@ -385,6 +422,8 @@ impl Runner {
             .await;
             match recorded {
                 Ok(()) => {
+                    self.metrics
+                        .dead_lettered(&self.consumer.name, &self.consumer.queue.name);
                     if let Err(e) = delivery.ack().await {
                         tracing::debug!(error = %e, "ack failed; the redelivery will be dead-lettered again");
                     }

@@ -13,6 +13,7 @@
 //! - [`node`]: which node a process is (an académie's or the national one), typed.
 //! - [`host`]: mounting services into a node, serving them with health and reflection, shutdown.
 //!   [`web`]: the public pages' layers and error mapping.
+//! - [`metrics`]: the node's Prometheus metrics and the gRPC layer that measures every call.
 //! - [`pdf`]: printable documents. [`telemetry`]: tracing and OpenTelemetry. [`academy`]: reference data. [`time`], [`clock`],
 //!   [`pagination`], [`pseudonym`]: small shared rules.
 //!
@@ -31,6 +32,7 @@ pub mod events;
 pub mod host;
 pub mod inbox;
 pub mod kit;
+pub mod metrics;
 pub mod node;
 pub mod outbox;
 pub mod pagination;

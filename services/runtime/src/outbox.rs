@@ -50,6 +50,7 @@ use crate::{
     events::{
         EventEnvelope, Payload, Stream, parse_stream, routing_key, routing_key_of, stream_name,
     },
+    metrics::Metrics,
     telemetry,
 };
 
@@ -188,6 +189,7 @@ pub struct OutboxRelay {
     parked: std::sync::Mutex<HashMap<Stream, Parked>>,
     /// Whether every stream's counter row is known to exist.
     counters_ready: std::sync::atomic::AtomicBool,
+    metrics: Metrics,
 }
 
 /// A stream whose head could not be routed: retried after `until`, with a growing backoff.
@@ -215,7 +217,14 @@ impl OutboxRelay {
             expected: std::sync::RwLock::new(Vec::new()),
             parked: std::sync::Mutex::new(HashMap::new()),
             counters_ready: std::sync::atomic::AtomicBool::new(false),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Counts what is published in the node's metrics (else in a registry of its own).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Tells the relay which internal-stream keys have a consumer in this node. An internal event
@@ -584,6 +593,8 @@ impl OutboxRelay {
             match self.bus.publish(&messages).await {
                 Ok(()) => {
                     mark_published(&self.db, rest, self.outbox.clock.now()).await?;
+                    self.metrics
+                        .published(self.outbox.source, stream, rest.len());
                     self.unpark(stream);
                     return Ok(settled + rest.len());
                 }
@@ -598,6 +609,8 @@ impl OutboxRelay {
                         .unwrap_or(0);
                     let (done, tail) = rest.split_at(at);
                     mark_published(&self.db, done, self.outbox.clock.now()).await?;
+                    self.metrics
+                        .published(self.outbox.source, stream, done.len());
                     settled += done.len();
                     if self.awaited(stream, &routing_key) {
                         self.park(stream, &routing_key);

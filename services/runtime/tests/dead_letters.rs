@@ -195,6 +195,14 @@ async fn poison_is_kept_listed_and_redriven(postgres: bool) {
     })
     .await;
     assert_eq!(health(&node, "").await, serving, "probes are not affected");
+    // The node's metrics count both, for the consumer and its queue.
+    let metrics = node.node.metrics.encode().unwrap();
+    assert!(
+        metrics.contains(
+            "cplds_consumer_dead_lettered_total{consumer=\"picky\",queue=\"toulouse.picky\"} 2"
+        ),
+        "{metrics}"
+    );
     let status = admin
         .get_node_status(authed(pb::GetNodeStatusRequest {}, &token))
         .await

@@ -73,14 +73,17 @@ impl Inner {
         self.ensure_keys().await?;
         let mut uow = self.core.begin().await?;
         let c = self.find(uow.txn(), &number).await?;
-        let row = match rules::can_issue(c.state).on(subject(&number))? {
-            Issuance::AlreadyIssued => c,
-            Issuance::Issue => self
-                .issue_in(&mut uow, &caller.subject, c, signatory_name.as_deref())
-                .await?
-                .ok_or_else(|| changed_meanwhile().on(subject(&number)))?,
+        let (row, newly) = match rules::can_issue(c.state).on(subject(&number))? {
+            Issuance::AlreadyIssued => (c, 0),
+            Issuance::Issue => (
+                self.issue_in(&mut uow, &caller.subject, c, signatory_name.as_deref())
+                    .await?
+                    .ok_or_else(|| changed_meanwhile().on(subject(&number)))?,
+                1,
+            ),
         };
         uow.commit().await?;
+        self.issued.inc_by(newly);
         Ok(self.render(&row))
     }
 
@@ -120,6 +123,7 @@ impl Inner {
             }
         }
         uow.commit().await?;
+        self.issued.inc_by(issued.len() as u64);
         tracing::info!(year, issued = issued.len(), already, by = %caller.log_id(), "certificates issued");
         Ok(pb::IssueCertificatesResponse {
             issued: issued.iter().map(|c| self.render(c)).collect(),

@@ -78,6 +78,10 @@ impl ServiceModule for CertificationModule {
             keys: KeyRing::load(&ctx.config)?,
             base_url: public.map(|p| p.url().to_owned()),
             keys_recorded: OnceCell::new(),
+            issued: ctx.metrics.counter(
+                "cplds_certificates_issued",
+                "Certificates issued (signed) by the recteur's office; duplicates excluded",
+            ),
         });
         let api = CertificationApi {
             inner: inner.clone(),
@@ -135,6 +139,8 @@ struct Inner {
     /// `documents.verification_base_url`, where QR codes and the status list point.
     base_url: Option<String>,
     keys_recorded: OnceCell<()>,
+    /// `cplds_certificates_issued_total`, counted once committed.
+    issued: cplds_runtime::metrics::MetricCounter,
 }
 
 cplds_runtime::grpc_handlers! {

@@ -102,6 +102,10 @@ impl ServiceModule for NationalModule {
             handler: Arc::new(Ingest {
                 clock: ctx.clock.clone(),
                 catch_up_limit: crate::store::ingest::CATCH_UP_PER_TRANSACTION,
+                heard: ctx.metrics.gauge_family(
+                    "cplds_national_last_heard_timestamp_seconds",
+                    "When the national node last received a fact or heartbeat of an académie's source (Unix time)",
+                ),
             }),
         });
         mount.job(Box::pin(replay::request_replays(

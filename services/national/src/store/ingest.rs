@@ -33,6 +33,8 @@ pub struct Ingest {
     pub clock: SharedClock,
     /// Buffered facts applied at most with one delivery ([`CATCH_UP_PER_TRANSACTION`]).
     pub catch_up_limit: u32,
+    /// Last heard, per académie and source (a metric: completeness at a glance).
+    pub heard: cplds_runtime::metrics::GaugeFamily,
 }
 
 #[async_trait]
@@ -42,7 +44,18 @@ impl EventHandler for Ingest {
         txn: &DatabaseTransaction,
         event: &EventEnvelope,
     ) -> Result<(), HandleError> {
-        ingest_with(txn, event, self.clock.now(), self.catch_up_limit).await
+        let now = self.clock.now();
+        let result = ingest_with(txn, event, now, self.catch_up_limit).await;
+        if result.is_ok() && cplds_runtime::academy::Academy::find(&event.academy).is_some() {
+            let labels = vec![
+                ("academy", event.academy.clone()),
+                ("source", event.source.clone()),
+            ];
+            self.heard
+                .get_or_create(&labels)
+                .set(now.timestamp() as f64);
+        }
+        result
     }
 
     /// Facts are deduplicated by (académie, source, sequence); heartbeats need no record.
