@@ -190,6 +190,20 @@ pub async fn certificates_in_state<C: ConnectionTrait>(
         .await
 }
 
+/// Whether a certificate holds status list position `index`.
+pub async fn status_index_taken<C: ConnectionTrait>(db: &C, index: i64) -> Result<bool, DbErr> {
+    Ok(certificate::Entity::find()
+        .filter(certificate::Column::StatusIndex.eq(index))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// How many certificates there are, every year and state.
+pub async fn certificate_count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    certificate::Entity::find().count(db).await
+}
+
 /// The status list positions of revoked certificates, and the highest position given.
 pub async fn status_indices<C: ConnectionTrait>(db: &C) -> Result<(Vec<i64>, i64), DbErr> {
     let rows: Vec<(i64, CertificateState)> = certificate::Entity::find()
@@ -269,7 +283,7 @@ mod tests {
         certificate::Model {
             candidacy_id: "c1".into(),
             email: "candidate0@ac-toulouse.fr".into(),
-            ..certificate::Model::prepared(NUMBER.into(), 2025, 1, 0, at)
+            ..certificate::Model::prepared(NUMBER.into(), 2025, 1, 0, "0".repeat(16), at)
         }
     }
 
