@@ -329,6 +329,73 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn certificates_prepared_before_codes_get_one() {
+        for (db, _pg) in databases("the verification codes migration on PostgreSQL").await {
+            codes_given(&db).await;
+        }
+    }
+
+    async fn codes_given(db: &DatabaseConnection) {
+        // The schema before verification codes, with two certificates.
+        Migrator::up(db, Some(4)).await.unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 7, 10, 8, 0, 0).unwrap();
+        for serial in [1, 2] {
+            let number = format!("CPLDS-TOULOUSE-2025-{serial:06}");
+            let mut values: Vec<sea_orm::Value> = vec![
+                number.into(),
+                2025.into(),
+                serial.into(),
+                format!("c{serial}").into(),
+            ];
+            for text in [
+                "k",
+                "s",
+                "GARCIA",
+                "Inès",
+                "1981-02-03",
+                "x@y.fr",
+                "Inès GARCIA",
+            ] {
+                values.push(text.into());
+            }
+            values.extend([
+                "issued".into(),
+                at.into(),
+                i64::from(serial).into(),
+                at.into(),
+                0.into(),
+                at.into(),
+            ]);
+            db.execute_raw(stmt(
+                db.get_database_backend(),
+                "INSERT INTO certificates (number, year, serial, candidacy_id, candidate_key, \
+                 session_id, last_name, first_name, birth_date, email, holder_name, state, \
+                 admitted_at, status_index, prepared_at, duplicate_count, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            ))
+            .await
+            .unwrap();
+        }
+        Migrator::up(db, None).await.unwrap();
+        let codes: Vec<String> = certificate::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.verification_code.unwrap())
+            .collect();
+        assert_eq!(codes.len(), 2);
+        for code in &codes {
+            assert!(
+                crate::domain::code::VerificationCode::parse(code).is_ok(),
+                "{code}"
+            );
+        }
+        assert_ne!(codes[0], codes[1]);
+    }
+
+    #[tokio::test]
     async fn an_unknown_stored_state_is_an_error_where_it_is_read() {
         for (db, _pg) in databases("unknown stored values on PostgreSQL").await {
             unknown_state_is_an_error(&db).await;
