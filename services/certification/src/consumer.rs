@@ -26,7 +26,9 @@ use sea_orm::{DatabaseTransaction, IntoActiveModel, Set};
 use crate::{
     domain::{
         certificate::{self, CertificateState, Preparation, holder_name, parse_name},
+        code::VerificationCode,
         number::{CertificateNumber, FIRST_YEAR},
+        status_list,
     },
     store::{self, certificate as row},
 };
@@ -270,7 +272,8 @@ impl ExaminationEvents {
         Ok(())
     }
 
-    /// A new certificate: the next serial of the year and the next status list position.
+    /// A new certificate: the next serial of the year, a status list position drawn at random
+    /// and a fresh verification code.
     async fn prepare(
         &self,
         txn: &DatabaseTransaction,
@@ -280,7 +283,7 @@ impl ExaminationEvents {
         at: &Admission<'_>,
     ) -> Result<(), HandleError> {
         let serial = store::next_counter(txn, &format!("serial:{year}")).await?;
-        let index = store::next_counter(txn, "status_index").await? - 1;
+        let index = free_status_index(txn).await?;
         let number = u32::try_from(serial)
             .ok()
             .and_then(|s| CertificateNumber::new(self.academy, year, s).ok())
@@ -297,13 +300,34 @@ impl ExaminationEvents {
                 email: h.email.clone(),
                 holder_name: holder_name(&h.first_name, &h.last_name),
                 admitted_at: at.admitted_at,
-                ..row::Model::prepared(number.to_string(), year, serial as i32, index, at.now)
+                ..row::Model::prepared(
+                    number.to_string(),
+                    year,
+                    serial as i32,
+                    index,
+                    VerificationCode::generate().as_str().to_owned(),
+                    at.now,
+                )
             },
         )
         .await?;
         let detail = Some(format!("session {}", at.session));
         record(txn, &row.number, "prepared", detail, at.now).await
     }
+}
+
+/// A status list position no certificate holds, drawn at random (three draws in four are free:
+/// see [`status_list::draw_range`]).
+async fn free_status_index(txn: &DatabaseTransaction) -> Result<i64, HandleError> {
+    let taken = store::certificate_count(txn).await?;
+    for _ in 0..64 {
+        let drawn = status_list::draw_index(&mut rand::thread_rng(), taken);
+        let index = i64::try_from(drawn).map_err(|_| permanent("status list full"))?;
+        if !store::status_index_taken(txn, index).await? {
+            return Ok(index);
+        }
+    }
+    Err(permanent("no free status list position found in 64 draws"))
 }
 
 /// The decision's session and dates, the same for every certificate of an event.

@@ -19,8 +19,13 @@ fn human_date(t: DateTime<Utc>) -> String {
 }
 
 /// The PDF of an issued certificate. `verification` is what the QR code holds (the verification
-/// URL, or the number alone when no public address is configured).
-pub fn certificate_pdf(s: &Statement, verification: &str) -> Result<Vec<u8>, String> {
+/// URL, or the number and code alone when no public address is configured); `code` the
+/// verification code printed beside it.
+pub fn certificate_pdf(
+    s: &Statement,
+    verification: &str,
+    code: Option<&str>,
+) -> Result<Vec<u8>, String> {
     let mut doc = Document::new(&format!("{SHORT_TITLE} {}", s.number));
     let page = doc.page();
     heading(page, s);
@@ -39,7 +44,7 @@ pub fn certificate_pdf(s: &Statement, verification: &str) -> Result<Vec<u8>, Str
         &format!("Fait le {}", human_date(s.issued_at)),
     );
     page.paragraph(330.0, 362.0, 200.0, Font::Oblique, 10.0, &s.signatory);
-    verification_block(page, verification)?;
+    verification_block(page, verification, code)?;
     Ok(doc.finish())
 }
 
@@ -117,8 +122,21 @@ fn statements(page: &mut Page, s: &Statement) -> f32 {
 }
 
 /// The QR code and its caption: where and how to verify.
-fn verification_block(page: &mut Page, verification: &str) -> Result<(), String> {
+fn verification_block(
+    page: &mut Page,
+    verification: &str,
+    code: Option<&str>,
+) -> Result<(), String> {
     page.qr_code(QR_X, QR_Y, QR_SIDE, verification)?;
+    if let Some(code) = code {
+        page.text(
+            QR_X,
+            QR_Y - 16.0,
+            Font::Mono,
+            10.0,
+            &format!("Code de vérification : {code}"),
+        );
+    }
     let caption_x = QR_X + QR_SIDE + 16.0;
     page.text(
         caption_x,
@@ -134,8 +152,9 @@ fn verification_block(page: &mut Page, verification: &str) -> Result<(), String>
         )
     } else {
         format!(
-            "Le code contient le numéro {verification}, à vérifier auprès du service public \
-             de vérification de l'académie (VerifyCertificate, sans authentification)."
+            "Le code contient le numéro et le code de vérification ({verification}), à \
+             vérifier auprès du service public de vérification de l'académie \
+             (VerifyCertificate, sans authentification)."
         )
     };
     page.paragraph(
@@ -145,7 +164,8 @@ fn verification_block(page: &mut Page, verification: &str) -> Result<(), String>
         Font::Regular,
         8.0,
         &format!(
-            "{caption} Le titulaire dispose aussi d'une attestation numérique signée \
+            "{caption} Le numéro seul indique seulement si le certificat est valide ; le code de \
+             vérification, imprimé sous le QR code, en montre les mentions. Le titulaire dispose aussi d'une attestation numérique signée \
              (W3C Verifiable Credential) vérifiable hors ligne avec les clés publiques de l'académie."
         ),
     );
@@ -174,8 +194,8 @@ mod tests {
 
     #[test]
     fn prints_the_statement_and_a_readable_qr_code() {
-        let url = "https://cplds.ac-toulouse.fr/verify/CPLDS-TOULOUSE-2025-000012";
-        let pdf = certificate_pdf(&statement(false), url).unwrap();
+        let url = "https://cplds.ac-toulouse.fr/verify/CPLDS-TOULOUSE-2025-000012?code=7KQ2-M9XD-A4TB-H3NW";
+        let pdf = certificate_pdf(&statement(false), url, Some("7KQ2-M9XD-A4TB-H3NW")).unwrap();
         assert!(pdf.starts_with(b"%PDF-1.4"));
         let text = extract_text(&pdf);
         for expected in [
@@ -186,18 +206,22 @@ mod tests {
             "publiée le 03/07/2025",
             "Fait le 10/07/2025",
             "session 2025",
+            "Code de vérification : 7KQ2-M9XD-A4TB-H3NW",
         ] {
             assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
         }
         assert!(!text.contains("DUPLICATA"));
         assert_eq!(read_qr(&pdf), url);
         // The same certificate always gives the same bytes.
-        assert_eq!(pdf, certificate_pdf(&statement(false), url).unwrap());
+        assert_eq!(
+            pdf,
+            certificate_pdf(&statement(false), url, Some("7KQ2-M9XD-A4TB-H3NW")).unwrap()
+        );
     }
 
     #[test]
     fn a_duplicate_says_so_and_a_bare_number_is_encoded() {
-        let pdf = certificate_pdf(&statement(true), "CPLDS-TOULOUSE-2025-000012").unwrap();
+        let pdf = certificate_pdf(&statement(true), "CPLDS-TOULOUSE-2025-000012", None).unwrap();
         let text = extract_text(&pdf);
         assert!(text.contains("DUPLICATA délivré le 05/01/2026"), "{text}");
         assert_eq!(read_qr(&pdf), "CPLDS-TOULOUSE-2025-000012");

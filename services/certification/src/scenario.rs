@@ -117,12 +117,14 @@ pub async fn issue_and_verify(
         .find(|c| c.state == pb::CertificateState::Issued as i32)
         .context("no issued certificate to verify")?;
 
-    // Anyone, without a token: by the number printed on the certificate...
+    // Anyone, without a token: by the number and the code printed on the certificate (the
+    // number alone says only valid or revoked)...
     let by_number = client
         .verify_certificate(pb::VerifyCertificateRequest {
             subject: Some(pb::verify_certificate_request::Subject::Number(
                 first.number.clone(),
             )),
+            code: first.verification_code.clone(),
         })
         .await?
         .into_inner();
@@ -155,6 +157,7 @@ pub async fn issue_and_verify(
             subject: Some(pb::verify_certificate_request::Subject::CredentialJson(
                 credential,
             )),
+            code: String::new(),
         })
         .await?
         .into_inner();

@@ -239,6 +239,14 @@ enum BenchCommand {
         #[arg(long, default_value_t = 15)]
         seconds: u32,
     },
+    /// Public verification under abuse: the CPU to refuse a 60 KB proof, and simultaneous
+    /// maximal calls (answered, refused by the gate, peak memory, health meanwhile).
+    Verify {
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        #[arg(long, default_value_t = 200)]
+        concurrent: usize,
+    },
     /// Candidacy submission through gRPC under concurrency, with echo and insert baselines.
     Registration {
         #[arg(long, default_value_t = 32)]
@@ -293,6 +301,28 @@ fn main() -> anyhow::Result<()> {
                         seconds,
                     })
                     .await?;
+                println!("{report}");
+                Ok(())
+            }
+            Command::Bench {
+                which:
+                    BenchCommand::Verify {
+                        requests,
+                        concurrent,
+                    },
+            } => {
+                let _ = telemetry::init(
+                    &cplds_runtime::config::TelemetryConfig {
+                        log_filter: "error".into(),
+                        ..Default::default()
+                    },
+                    "cplds-bench",
+                );
+                let report = cplds::bench_verify::run(cplds::bench_verify::VerifyBenchOptions {
+                    requests,
+                    concurrent,
+                })
+                .await?;
                 println!("{report}");
                 Ok(())
             }

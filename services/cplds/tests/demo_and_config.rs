@@ -87,6 +87,11 @@ fn the_example_node_configuration_is_valid() {
     assert_eq!(c.amqp_queue_type, QueueType::Quorum);
     assert_eq!(c.documents.signing_key_files.len(), 2);
     assert_eq!(c.server.max_message_bytes, 8 * 1024 * 1024);
+    assert_eq!(c.server.public.per_client_per_minute, 60);
+    assert_eq!(
+        c.server.public.trusted_proxies,
+        [std::net::IpAddr::from([127, 0, 0, 1])]
+    );
 }
 
 /// `cplds demo --once` without `--data-dir` removes the temporary directory it made (it was left

@@ -214,6 +214,33 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight calls and the outbox flush.
     pub shutdown_grace_ms: u64,
     pub max_message_bytes: usize,
+    /// Limits of the public methods and pages (no token: certificate verification).
+    pub public: PublicLimits,
+}
+
+/// What the public methods and pages (no token) answer, so a node exposed without an ingress
+/// stays available: calls at once (the rest get RESOURCE_EXHAUSTED / HTTP 429 at once), and per
+/// client address a burst then a steady rate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct PublicLimits {
+    pub max_concurrent: u32,
+    pub per_client_burst: u32,
+    pub per_client_per_minute: u32,
+    /// Reverse proxies in front of the node: a call from one of them is counted against the
+    /// address its `X-Forwarded-For` names (the last one not itself a proxy of this list).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for PublicLimits {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 16,
+            per_client_burst: 30,
+            per_client_per_minute: 60,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -282,6 +309,7 @@ impl Default for ServerConfig {
             request_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
             max_message_bytes: 8 * 1024 * 1024,
+            public: PublicLimits::default(),
         }
     }
 }

@@ -494,8 +494,13 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             let router = web::layers(pages.merge(metrics_page), &config);
             let stop = shutdown.clone();
             tasks.spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(stop.clone().cancelled_owned());
+                // The peer's address reaches the pages (`ConnectInfo`): public pages limit
+                // their rate per client.
+                let served = axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop.clone().cancelled_owned());
                 tokio::select! {
                     r = served => if let Err(e) = r {
                         tracing::error!(error = %e, "public pages server failed");

@@ -9,7 +9,7 @@ use crate::{
     domain::{
         certificate::{CertificateState, RevocationReason, Statement, TITLE, of_academy},
         number::CertificateNumber,
-        verification::{Finding, Rejection},
+        verification::{Answer, Finding, Rejection},
     },
     store::certificate,
 };
@@ -112,6 +112,12 @@ pub fn certificate_pb(
         revocation: revocation_pb(c),
         status_list_index: c.status_index,
         verification_url,
+        verification_code: c
+            .verification_code
+            .as_deref()
+            .and_then(|t| crate::domain::code::VerificationCode::parse(t).ok())
+            .map(|code| code.grouped())
+            .unwrap_or_default(),
     }
 }
 
@@ -143,21 +149,28 @@ pub fn statement_pb(s: &Statement) -> pb::CertificateStatement {
     }
 }
 
-/// The public answer for a number.
-pub fn verification_pb(number: String, f: &Finding) -> pb::CertificateVerification {
-    let (status, revocation) = match f {
-        Finding::OtherAcademy(_) | Finding::NotIssued => (pb::VerificationStatus::Unknown, None),
-        Finding::Valid(_) => (pb::VerificationStatus::Valid, None),
-        Finding::Revoked { at, reason, .. } => (
+/// The public answer for a number: the statements and the revocation's date and (closed)
+/// reason only when the verifier holds the document.
+pub fn verification_pb(number: String, a: &Answer) -> pb::CertificateVerification {
+    let (status, revocation) = match a {
+        Answer::Full(Finding::OtherAcademy(_) | Finding::NotIssued) => {
+            (pb::VerificationStatus::Unknown, None)
+        }
+        Answer::Full(Finding::Valid(_)) | Answer::StatusOnly { revoked: false } => {
+            (pb::VerificationStatus::Valid, None)
+        }
+        Answer::Full(Finding::Revoked { at, reason, .. }) => (
             pb::VerificationStatus::Revoked,
             public_revocation_pb(*at, *reason),
         ),
+        Answer::StatusOnly { revoked: true } => (pb::VerificationStatus::Revoked, None),
+        Answer::WrongCode => (pb::VerificationStatus::Invalid, None),
     };
     pb::CertificateVerification {
         status: status as i32,
         number,
-        explanation: f.explanation(),
-        statement: f.statement().map(statement_pb),
+        explanation: a.explanation(),
+        statement: a.statement().map(statement_pb),
         revocation,
         ..Default::default()
     }

@@ -11,6 +11,7 @@
 pub mod convert;
 mod issuing;
 mod keys;
+pub mod limits;
 mod reading;
 mod verification;
 mod web;
@@ -36,12 +37,20 @@ use tokio::sync::OnceCell;
 
 use crate::{
     NAME,
-    domain::{number::CertificateNumber, reader::Reader},
+    domain::{
+        code::VerificationCode, credential::MAX_CREDENTIAL_BYTES, number::CertificateNumber,
+        reader::Reader,
+    },
     store::{self, certificate, migration::Migrator},
 };
 
 /// How long verifiers may cache the status list before fetching it again.
 pub const STATUS_LIST_TTL_HOURS: i64 = 24;
+
+/// The largest request certification decodes: a presented credential (64 KiB) and its framing.
+/// Every other request of the service is a number or a year; the node's general limit
+/// (`server.max_message_bytes`, 8 MiB) is for documents going out.
+pub const MAX_REQUEST_BYTES: usize = MAX_CREDENTIAL_BYTES + 1024;
 
 /// Mounts certification in a node.
 pub struct CertificationModule;
@@ -86,9 +95,17 @@ impl ServiceModule for CertificationModule {
         let api = CertificationApi {
             inner: inner.clone(),
         };
-        cplds_runtime::add_grpc!(mount, ctx, CertificationServiceServer::new(api));
+        // The public methods and pages share one gate: concurrency, and a rate per client.
+        let gate = Arc::new(limits::PublicGate::new(&ctx.config.server.public));
+        let max = ctx.config.server.max_message_bytes;
+        let server = CertificationServiceServer::new(api)
+            .max_decoding_message_size(max.min(MAX_REQUEST_BYTES))
+            .max_encoding_message_size(max);
+        let public = PUBLIC.iter().map(|m| format!("/{SERVICE}/{m}")).collect();
+        mount.add_grpc(limits::Gated::new(server, gate.clone(), public));
         policy(mount.policy());
-        mount.add_http(web::routes(inner.clone(), &prefix));
+        mount.add_http(web::routes(inner.clone(), &prefix, gate.clone()));
+        mount.job(Box::pin(gate.tidy(ctx.shutdown.clone())));
         mount.consume(crate::consumer::consumer(academy, ctx.clock.clone()));
         // The key history is written at start, so the published list dates each key from the
         // first start that used it (calls that need it wait for it, or retry it on failure).
@@ -106,6 +123,9 @@ const RECTEUR: &[Role] = &[Role::Recteur];
 /// Staff who read certificates, and holders (their own only, checked in the handlers).
 const READERS: &[Role] = &[Role::Recteur, Role::ExamOffice, Role::Candidate];
 
+/// The methods anyone may call, without a token (and within [`limits`]).
+const PUBLIC: &[&str] = &["VerifyCertificate", "ListSigningKeys", "GetStatusList"];
+
 /// Who may call what. Issuing, revoking and duplicates are acts of the recteur's office;
 /// verification, keys and the status list are public.
 pub fn policy(p: &mut Policy) {
@@ -118,12 +138,13 @@ pub fn policy(p: &mut Policy) {
         ("IssueDuplicate", Access::Roles(RECTEUR)),
         ("GetCertificatePdf", Access::Roles(READERS)),
         ("GetCertificateCredential", Access::Roles(READERS)),
-        ("VerifyCertificate", Access::Public),
-        ("ListSigningKeys", Access::Public),
-        ("GetStatusList", Access::Public),
     ];
     for (method, access) in rules {
         p.allow(SERVICE, method, *access);
+    }
+    // The same list the gate stands in front of.
+    for method in PUBLIC {
+        p.allow(SERVICE, method, Access::Public);
     }
 }
 
@@ -169,6 +190,13 @@ fn subject(number: &str) -> String {
     format!("certificate/{number}")
 }
 
+/// The verification code a certificate holds, if it has a readable one.
+fn stored_code(c: &certificate::Model) -> Option<VerificationCode> {
+    c.verification_code
+        .as_deref()
+        .and_then(|t| VerificationCode::parse(t).ok())
+}
+
 /// The reader a token makes.
 fn reader(caller: &Caller) -> Reader {
     Reader::new(
@@ -179,11 +207,16 @@ fn reader(caller: &Caller) -> Reader {
 }
 
 impl Inner {
-    /// What the QR code of a certificate holds.
-    fn verification_url(&self, number: &str) -> String {
-        match &self.base_url {
-            Some(base) => format!("{base}/{number}"),
-            None => number.to_owned(),
+    /// What the QR code of a certificate holds: its page with the code, so whoever scans the
+    /// document sees what it states; or the number and the code, when the académie has no
+    /// public address.
+    fn verification_url(&self, c: &certificate::Model) -> String {
+        let number = &c.number;
+        match (&self.base_url, stored_code(c)) {
+            (Some(base), Some(code)) => format!("{base}/{number}?code={}", code.grouped()),
+            (Some(base), None) => format!("{base}/{number}"),
+            (None, Some(code)) => format!("{number} {}", code.grouped()),
+            (None, None) => number.clone(),
         }
     }
 
@@ -195,7 +228,7 @@ impl Inner {
     }
 
     fn render(&self, c: &certificate::Model) -> pb::Certificate {
-        convert::certificate_pb(self.academy, c, self.verification_url(&c.number))
+        convert::certificate_pb(self.academy, c, self.verification_url(c))
     }
 
     async fn find(

@@ -76,8 +76,10 @@ impl Inner {
         let statement = convert::statement(self.academy, &c).ok_or_else(|| {
             ServiceError::internal(format!("issued certificate {} without statement", c.number))
         })?;
-        let content = printable::certificate_pdf(&statement, &self.verification_url(&c.number))
-            .map_err(ServiceError::internal)?;
+        let code = super::stored_code(&c).map(|code| code.grouped());
+        let content =
+            printable::certificate_pdf(&statement, &self.verification_url(&c), code.as_deref())
+                .map_err(ServiceError::internal)?;
         Ok(pb::CertificatePdf {
             number: c.number.clone(),
             file_name: format!("{}.pdf", c.number),

@@ -1,19 +1,25 @@
-//! Public verification, by number or from a presented credential: no token needed, and the
-//! answer shows only what the certificate prints ([`crate::domain::verification`] decides it).
+//! Public verification, by number (with or without the document's verification code) or from a
+//! presented credential: no token needed. [`crate::domain::verification`] decides what the
+//! verifier may see: by the number alone, nothing personal.
+//!
+//! Parsing a credential, canonicalising it and checking its signature take CPU: they run on the
+//! blocking pool, never on the workers that answer every other call (health included), and the
+//! lengths of the proof's values are checked before anything is decoded.
 
 use cplds_proto::v1::{self as pb, verify_certificate_request::Subject};
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult},
 };
-use serde_json::Value;
+use ed25519_dalek::VerifyingKey;
 
-use super::{Inner, convert, parse_number};
+use super::{Inner, convert, parse_number, stored_code};
 use crate::{
     domain::{
+        code::VerificationCode,
         credential::{SignedParts, claimed_number, signed_parts},
         number::CertificateNumber,
-        verification::{self, Registered, Rejection, parse_presented},
+        verification::{self, Evidence, Rejection, oversized_proof, parse_presented},
     },
     store,
 };
@@ -25,6 +31,25 @@ struct Proven {
     retired: bool,
 }
 
+/// Runs CPU-bound work on the blocking pool.
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ServiceResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ServiceError::internal)
+}
+
+/// A code typed beside a number, or INVALID_ARGUMENT naming `code`; empty means none.
+pub(super) fn parse_code(s: &str) -> ServiceResult<Option<VerificationCode>> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    VerificationCode::parse(s)
+        .map(Some)
+        .map_err(|e| ServiceError::invalid("code", e))
+}
+
 impl Inner {
     pub(super) async fn verify(
         &self,
@@ -32,8 +57,13 @@ impl Inner {
         r: pb::VerifyCertificateRequest,
     ) -> ServiceResult<pb::CertificateVerification> {
         match r.subject {
-            Some(Subject::Number(n)) => self.verify_number(parse_number("number", &n)?).await,
-            Some(Subject::CredentialJson(json)) => self.verify_credential(&json).await,
+            Some(Subject::Number(n)) => {
+                let number = parse_number("number", &n)?;
+                let code = parse_code(&r.code)?;
+                let evidence = code.as_ref().map_or(Evidence::Nothing, Evidence::Code);
+                self.verify_number(number, evidence).await
+            }
+            Some(Subject::CredentialJson(json)) => self.verify_credential(json).await,
             None => Err(ServiceError::invalid(
                 "number",
                 "a certificate number (or credential_json) is required",
@@ -41,42 +71,60 @@ impl Inner {
         }
     }
 
-    /// The answer for a number: the registry's state and the statements as printed.
+    /// The answer for a number: the registry's state, and the statements as printed when the
+    /// verifier holds the document (`evidence`).
     pub(super) async fn verify_number(
         &self,
         number: CertificateNumber,
+        evidence: Evidence<'_>,
     ) -> ServiceResult<pb::CertificateVerification> {
         let text = number.to_string();
-        let registered = store::certificate(&self.core.db, &text)
-            .await?
-            .map(|c| Registered {
-                state: c.state,
-                statement: convert::statement(self.academy, &c),
-                revoked_at: c.revoked_at,
-                reason: c.revocation_reason,
-            });
+        let row = store::certificate(&self.core.db, &text).await?;
+        let code = row.as_ref().and_then(stored_code);
+        let registered = row.map(|c| verification::Registered {
+            state: c.state,
+            statement: convert::statement(self.academy, &c),
+            revoked_at: c.revoked_at,
+            reason: c.revocation_reason,
+        });
         let finding = verification::finding(self.academy, &number, registered);
-        Ok(convert::verification_pb(text, &finding))
+        let answer = verification::answer(finding, evidence, code.as_ref());
+        Ok(convert::verification_pb(text, &answer))
     }
 
     /// The answer for a presented credential: its proof, then the registry.
     pub(super) async fn verify_credential(
         &self,
-        json: &str,
+        json: String,
     ) -> ServiceResult<pb::CertificateVerification> {
-        let document =
-            parse_presented(json).map_err(|e| ServiceError::invalid("credential_json", e))?;
-        let claimed = claimed_number(&document)
-            .map(|n| n.to_string())
-            .unwrap_or_default();
-        let proven = match self.prove(&document).await? {
-            Ok(p) => p,
+        // Parsed, measured and canonicalised off the workers; nothing is decoded from a proof
+        // value longer than any genuine one.
+        let parsed = off_workers(move || {
+            let document = parse_presented(&json).map_err(|e| ("credential_json", e))?;
+            if let Some(oversized) = oversized_proof(&document) {
+                return Err(oversized);
+            }
+            let claimed = claimed_number(&document)
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            let parts = signed_parts(&document)
+                .map_err(Rejection::Proof)
+                .and_then(|p| p.did_key().map(|k| (p, k)).map_err(Rejection::Key));
+            Ok((claimed, parts))
+        })
+        .await?;
+        let (claimed, parts) = parsed.map_err(|(field, e)| ServiceError::invalid(field, e))?;
+        let proven = match parts {
+            Ok((parts, key)) => match self.prove(parts, key).await? {
+                Ok(p) => p,
+                Err(rejection) => return Ok(convert::rejection_pb(claimed, &rejection)),
+            },
             Err(rejection) => return Ok(convert::rejection_pb(claimed, &rejection)),
         };
         let Some(number) = claimed_number(&proven.parts.unsecured) else {
             return Ok(convert::rejection_pb(claimed, &Rejection::NotACertificate));
         };
-        let mut result = self.verify_number(number).await?;
+        let mut result = self.verify_number(number, Evidence::Credential).await?;
         result.key_id = proven.kid;
         result.key_retired = proven.retired;
         // The registry must hold these very statements: a signed credential that differs from
@@ -85,7 +133,10 @@ impl Inner {
             let stored = store::certificate(&self.core.db, &result.number)
                 .await?
                 .and_then(|c| c.credential);
-            if !verification::as_issued(stored.as_deref(), &proven.parts) {
+            let parts = proven.parts;
+            let same =
+                off_workers(move || verification::as_issued(stored.as_deref(), &parts)).await?;
+            if !same {
                 let rejected = convert::rejection_pb(String::new(), &Rejection::NotAsIssued);
                 return Ok(pb::CertificateVerification {
                     status: rejected.status,
@@ -99,26 +150,23 @@ impl Inner {
         Ok(result)
     }
 
-    /// Whether the proof of `document` holds with a key of the académie.
-    async fn prove(&self, document: &Value) -> ServiceResult<Result<Proven, Rejection>> {
-        let parts = match signed_parts(document) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(Rejection::Proof(e))),
-        };
-        let key = match parts.did_key() {
-            Ok(k) => k,
-            Err(e) => return Ok(Err(Rejection::Key(e))),
-        };
+    /// Whether the proof holds with `key`, a key of the académie.
+    async fn prove(
+        &self,
+        parts: SignedParts,
+        key: VerifyingKey,
+    ) -> ServiceResult<Result<Proven, Rejection>> {
         let Some((kid, retired)) = self.academy_key(&key).await? else {
             return Ok(Err(Rejection::ForeignKey(self.academy.name)));
         };
-        if parts.verify(&key).is_err() {
-            return Ok(Err(Rejection::Altered));
-        }
-        Ok(Ok(Proven {
-            parts,
-            kid,
-            retired,
-        }))
+        off_workers(move || match parts.verify(&key) {
+            Ok(()) => Ok(Proven {
+                parts,
+                kid,
+                retired,
+            }),
+            Err(_) => Err(Rejection::Altered),
+        })
+        .await
     }
 }

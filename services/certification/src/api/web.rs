@@ -2,11 +2,14 @@
 //! public gRPC methods, as a page for people and as JSON for programs. Under the path of
 //! `documents.verification_base_url` (default `/verify`):
 //!
-//! - `GET {base}/{number}` (or `GET {base}?number=…` from the form at `GET {base}`): the
-//!   verification; 404 when no such certificate was issued here.
+//! - `GET {base}/{number}?code=…` (what the QR code holds; or `GET {base}?number=…&code=…` from
+//!   the form at `GET {base}`): the verification; 404 when no such certificate was issued here.
+//!   Without the code, only valid or revoked, and a form asking for it.
 //! - `POST {base}` with a credential (JSON) as the body: its proof, then the registry (JSON).
 //! - `GET {base}/status-list`: the signed Bitstring Status List credential, cacheable.
 //! - `GET {base}/keys`: the académie's signing keys with their history.
+//!
+//! Every page passes the node's public gate first ([`super::limits`]): 429 beyond it.
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use axum::{
     body::Bytes,
     extract::{DefaultBodyLimit, Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -26,11 +30,13 @@ use cplds_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Inner, STATUS_LIST_TTL_HOURS};
-use crate::domain::{certificate::RevocationReason, credential::MAX_CREDENTIAL_BYTES};
+use super::{Inner, STATUS_LIST_TTL_HOURS, limits::PublicGate, verification::parse_code};
+use crate::domain::{
+    certificate::RevocationReason, credential::MAX_CREDENTIAL_BYTES, verification::Evidence,
+};
 
-/// The routes under `prefix` (a path such as `/verify`, or empty for the root).
-pub(super) fn routes(inner: Arc<Inner>, prefix: &str) -> Router {
+/// The routes under `prefix` (a path such as `/verify`, or empty for the root), behind `gate`.
+pub(super) fn routes(inner: Arc<Inner>, prefix: &str, gate: Arc<PublicGate>) -> Router {
     let root = if prefix.is_empty() { "/" } else { prefix };
     Router::new()
         .route(root, get(form_or_verify).post(verify_credential))
@@ -38,12 +44,17 @@ pub(super) fn routes(inner: Arc<Inner>, prefix: &str) -> Router {
         .route(&format!("{prefix}/keys"), get(keys))
         .route(&format!("{prefix}/{{number}}"), get(verify_number))
         .layer(DefaultBodyLimit::max(MAX_CREDENTIAL_BYTES))
+        .route_layer(middleware::from_fn_with_state(
+            gate,
+            super::limits::gate_pages,
+        ))
         .with_state(inner)
 }
 
 #[derive(Deserialize)]
 struct Params {
     number: Option<String>,
+    code: Option<String>,
     format: Option<String>,
 }
 
@@ -54,7 +65,7 @@ async fn verify_number(
     headers: HeaderMap,
 ) -> Response {
     let json = wants_json(&headers, params.format.as_deref());
-    by_number(&inner, &number, json).await
+    by_number(&inner, &number, params.code.as_deref(), json).await
 }
 
 async fn form_or_verify(
@@ -64,7 +75,7 @@ async fn form_or_verify(
 ) -> Response {
     let json = wants_json(&headers, params.format.as_deref());
     match params.number.as_deref().map(str::trim) {
-        Some(n) if !n.is_empty() => by_number(&inner, n, json).await,
+        Some(n) if !n.is_empty() => by_number(&inner, n, params.code.as_deref(), json).await,
         _ if json => error_response(ServiceError::invalid(
             "number",
             "a certificate number is required",
@@ -72,14 +83,19 @@ async fn form_or_verify(
         _ => page(
             StatusCode::OK,
             &format!("Vérifier un certificat CPLDS — {}", inner.academy.name),
-            &format!("{FORM}{FOOTER}"),
+            &format!("{}{FOOTER}", form("", "")),
         ),
     }
 }
 
-async fn by_number(inner: &Inner, number: &str, json: bool) -> Response {
-    let result = match super::parse_number("number", number) {
-        Ok(n) => inner.verify_number(n).await,
+async fn by_number(inner: &Inner, number: &str, code: Option<&str>, json: bool) -> Response {
+    let parsed = super::parse_number("number", number)
+        .and_then(|n| Ok((n, parse_code(code.unwrap_or_default())?)));
+    let result = match parsed {
+        Ok((n, code)) => {
+            let evidence = code.as_ref().map_or(Evidence::Nothing, Evidence::Code);
+            inner.verify_number(n, evidence).await
+        }
         Err(e) => Err(e),
     };
     match (result, json) {
@@ -93,8 +109,10 @@ async fn by_number(inner: &Inner, number: &str, json: bool) -> Response {
             "Numéro de certificat non valable",
             &format!(
                 "<p class=\"status invalid\">{}</p><p>Le numéro figure sous le titre du certificat, \
-                 par exemple CPLDS-TOULOUSE-2025-000012.</p>{FORM}{FOOTER}",
+                 par exemple CPLDS-TOULOUSE-2025-000012, et le code de vérification sous le QR \
+                 code.</p>{}{FOOTER}",
                 escape(&e.to_string()),
+                form("", ""),
             ),
         ),
         (Err(e), _) => error_response(e),
@@ -102,7 +120,7 @@ async fn by_number(inner: &Inner, number: &str, json: bool) -> Response {
 }
 
 async fn verify_credential(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
-    let Ok(text) = std::str::from_utf8(&body) else {
+    let Ok(text) = String::from_utf8(body.to_vec()) else {
         return error_response(ServiceError::invalid(
             "credential_json",
             "must be UTF-8 JSON",
@@ -289,6 +307,16 @@ fn verification_page(v: &pb::CertificateVerification) -> Response {
         "<p class=\"status {class}\">{heading}</p><p>{}</p>",
         escape(&v.explanation)
     );
+    // By the number alone (or a mistyped code): ask for the code printed beside it.
+    let known = matches!(
+        pb::VerificationStatus::try_from(v.status),
+        Ok(pb::VerificationStatus::Valid
+            | pb::VerificationStatus::Revoked
+            | pb::VerificationStatus::Invalid)
+    );
+    if known && v.statement.is_none() {
+        body.push_str(&form(&v.number, ""));
+    }
     if let Some(s) = &v.statement {
         let mut rows = vec![
             ("Numéro", s.number.clone()),
@@ -330,9 +358,18 @@ fn verification_page(v: &pb::CertificateVerification) -> Response {
     page(status, heading, &body)
 }
 
-const FORM: &str = "<form method=\"get\"><p><label for=\"number\">Numéro du certificat</label> \
-    <input id=\"number\" name=\"number\" required size=\"30\" \
-    placeholder=\"CPLDS-TOULOUSE-2025-000012\"> <button>Vérifier</button></p></form>";
+/// The form: the number and the code printed on the certificate.
+fn form(number: &str, code: &str) -> String {
+    format!(
+        "<form method=\"get\"><p><label for=\"number\">Numéro du certificat</label> \
+         <input id=\"number\" name=\"number\" required size=\"30\" value=\"{}\" \
+         placeholder=\"CPLDS-TOULOUSE-2025-000012\"></p><p><label for=\"code\">Code de \
+         vérification</label> <input id=\"code\" name=\"code\" size=\"22\" value=\"{}\" \
+         placeholder=\"7KQ2-M9XD-A4TB-H3NW\" autocomplete=\"off\"> <button>Vérifier</button></p></form>",
+        escape(number),
+        escape(code),
+    )
+}
 
 const FOOTER: &str = "<p><small>Vérification hors ligne : la liste des révocations (<code>status-list</code>) et \
      les clés de signature de l'académie (<code>keys</code>) sont publiées à côté de cette page. \

@@ -23,6 +23,19 @@ pub enum MultibaseError {
     NotSignature,
     #[error("not a did:key verification method of the form did:key:z6Mk…#z6Mk…")]
     NotDidKey,
+    #[error("is longer than {0} characters: more than the value it must hold")]
+    TooLong(usize),
+}
+
+/// Bytes of an Ed25519 signature, and of a Multikey (codec prefix and public key).
+pub const SIGNATURE_BYTES: usize = 64;
+pub const MULTIKEY_BYTES: usize = 34;
+
+/// The longest base58btc text (with its `z`) of `bytes` bytes: each character carries
+/// log2(58) ≈ 5.858 bits, so `bytes` bytes need at most ⌈bytes × 1.3657⌉ characters (leading
+/// zero bytes take one character each, fewer than that).
+pub const fn max_base58btc_chars(bytes: usize) -> usize {
+    1 + (bytes * 13_657).div_ceil(10_000)
 }
 
 pub fn base58btc(bytes: &[u8]) -> String {
@@ -34,6 +47,16 @@ pub fn from_base58btc(s: &str) -> Result<Vec<u8>, MultibaseError> {
     bs58::decode(body)
         .into_vec()
         .map_err(|_| MultibaseError::Alphabet("base58btc"))
+}
+
+/// Base58btc of at most `max_bytes` bytes. The length is checked before decoding: base58
+/// decoding takes time quadratic in the length, and a long value could only be refused after.
+pub fn from_base58btc_max(s: &str, max_bytes: usize) -> Result<Vec<u8>, MultibaseError> {
+    let max = max_base58btc_chars(max_bytes);
+    if s.len() > max {
+        return Err(MultibaseError::TooLong(max));
+    }
+    from_base58btc(s)
 }
 
 pub fn base64url(bytes: &[u8]) -> String {
@@ -55,7 +78,7 @@ pub fn multikey(key: &VerifyingKey) -> String {
 }
 
 pub fn parse_multikey(s: &str) -> Result<VerifyingKey, MultibaseError> {
-    let bytes = from_base58btc(s)?;
+    let bytes = from_base58btc_max(s, MULTIKEY_BYTES).map_err(|_| MultibaseError::NotEd25519Key)?;
     let raw = bytes
         .strip_prefix(&ED25519_PUB)
         .and_then(|k| <[u8; 32]>::try_from(k).ok())
@@ -71,6 +94,9 @@ pub fn did_key_method(key: &VerifyingKey) -> String {
 }
 
 pub fn parse_did_key_method(s: &str) -> Result<VerifyingKey, MultibaseError> {
+    if s.len() > "did:key:#".len() + 2 * max_base58btc_chars(MULTIKEY_BYTES) {
+        return Err(MultibaseError::NotDidKey);
+    }
     let rest = s
         .strip_prefix("did:key:")
         .ok_or(MultibaseError::NotDidKey)?;
@@ -82,7 +108,7 @@ pub fn parse_did_key_method(s: &str) -> Result<VerifyingKey, MultibaseError> {
 }
 
 pub fn signature(s: &str) -> Result<Signature, MultibaseError> {
-    let bytes = from_base58btc(s)?;
+    let bytes = from_base58btc_max(s, SIGNATURE_BYTES)?;
     let raw = <[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| MultibaseError::NotSignature)?;
     Ok(Signature::from_bytes(&raw))
 }
@@ -145,11 +171,37 @@ pub(crate) mod tests {
         );
     }
 
+    #[test]
+    fn lengths_are_checked_before_decoding() {
+        // The longest values of their kind fit; one character more is refused undecoded.
+        assert_eq!(max_base58btc_chars(SIGNATURE_BYTES), 89);
+        assert_eq!(max_base58btc_chars(MULTIKEY_BYTES), 48);
+        let longest = base58btc(&[0xff; SIGNATURE_BYTES]);
+        assert_eq!(longest.len(), 89);
+        assert!(signature(&longest).is_ok());
+        assert_eq!(
+            signature(&format!("{longest}1")),
+            Err(MultibaseError::TooLong(89))
+        );
+        let huge = format!("z{}", "2".repeat(60_000));
+        assert_eq!(signature(&huge), Err(MultibaseError::TooLong(89)));
+        assert_eq!(parse_multikey(&huge), Err(MultibaseError::NotEd25519Key));
+        assert_eq!(
+            parse_did_key_method(&format!("did:key:{huge}#{huge}")),
+            Err(MultibaseError::NotDidKey)
+        );
+    }
+
     proptest! {
         #[test]
         fn round_trips(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
             prop_assert_eq!(from_base58btc(&base58btc(&bytes)).unwrap(), bytes.clone());
             prop_assert_eq!(from_base64url(&base64url(&bytes)).unwrap(), bytes);
+        }
+
+        #[test]
+        fn every_value_fits_its_maximal_length(bytes in prop::collection::vec(any::<u8>(), 0..100)) {
+            prop_assert!(base58btc(&bytes).len() <= max_base58btc_chars(bytes.len()));
         }
 
         #[test]

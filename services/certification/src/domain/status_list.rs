@@ -2,6 +2,9 @@
 //! credential names in its `credentialStatus`. The list is published whole, GZIP-compressed and
 //! multibase base64url-encoded (`u…`), so a verifier learns the status of a certificate without
 //! telling the académie which one it checks. Bit 0 is the most significant bit of the first byte.
+//!
+//! Positions are drawn at random (the specification's privacy advice): a sequential index would
+//! tell the order of issuance, and neighbours in the list would be neighbours in the registry.
 
 use std::io::{Read, Write};
 
@@ -13,6 +16,19 @@ use super::multibase::{self, MultibaseError};
 pub const MIN_BITS: usize = 131_072;
 /// A decoded list larger than this is refused (a small GZIP input may inflate enormously).
 pub const MAX_BITS: usize = 64 * MIN_BITS;
+
+/// Where a new certificate's position is drawn, with `taken` positions already given: the first
+/// multiple of [`MIN_BITS`] at least four times as large, so three draws in four find a free
+/// position and the list stays its minimal size for tens of thousands of certificates.
+pub fn draw_range(taken: u64) -> u64 {
+    let blocks = taken.saturating_mul(4) / MIN_BITS as u64 + 1;
+    blocks.saturating_mul(MIN_BITS as u64)
+}
+
+/// A position drawn uniformly in [`draw_range`]; the caller draws again if it is taken.
+pub fn draw_index(rng: &mut impl rand::Rng, taken: u64) -> u64 {
+    rng.gen_range(0..draw_range(taken))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bitstring {
@@ -155,6 +171,18 @@ mod tests {
         gz.write_all(&vec![0u8; MAX_BITS / 8 + 4096]).unwrap();
         let bomb = multibase::base64url(&gz.finish().unwrap());
         assert_eq!(Bitstring::decode(&bomb), Err(StatusListError::Size));
+    }
+
+    #[test]
+    fn positions_are_drawn_over_the_whole_list() {
+        assert_eq!(draw_range(0), MIN_BITS as u64);
+        assert_eq!(draw_range(MIN_BITS as u64 / 4 - 1), MIN_BITS as u64);
+        assert_eq!(draw_range(MIN_BITS as u64 / 4), 2 * MIN_BITS as u64);
+        let mut rng = rand::thread_rng();
+        let drawn: Vec<u64> = (0..50).map(|_| draw_index(&mut rng, 0)).collect();
+        assert!(drawn.iter().all(|i| *i < MIN_BITS as u64));
+        // Spread over the list, not packed at its start.
+        assert!(drawn.iter().any(|i| *i >= MIN_BITS as u64 / 2), "{drawn:?}");
     }
 
     proptest! {

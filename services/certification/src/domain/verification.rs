@@ -1,6 +1,8 @@
 //! What public verification answers, and why, in the words a verifier reads. The registry's
-//! word on a number ([`Finding`]) and the reasons a presented credential is not valid
-//! ([`Rejection`]) are decided here; the api only loads the certificate and renders.
+//! word on a number ([`Finding`]), how much of it the verifier may see ([`Answer`]: by the
+//! number alone, nothing personal; with the document's code or credential, what it states) and
+//! the reasons a presented credential is not valid ([`Rejection`]) are decided here; the api
+//! only loads the certificate and renders.
 
 use chrono::{DateTime, Utc};
 use cplds_runtime::{academy::Academy, time::paris_date};
@@ -8,8 +10,10 @@ use serde_json::Value;
 
 use super::{
     certificate::{CertificateState, RevocationReason, Statement, of_academy},
+    code::VerificationCode,
     credential::{MAX_CREDENTIAL_BYTES, ProofError, SignedParts, signed_parts},
     jcs,
+    multibase::{MULTIKEY_BYTES, SIGNATURE_BYTES, max_base58btc_chars},
     number::CertificateNumber,
 };
 
@@ -107,6 +111,78 @@ impl Finding {
     }
 }
 
+/// What the verifier holds of the document, beside its number.
+#[derive(Debug, Clone, Copy)]
+pub enum Evidence<'a> {
+    /// The number alone (typed, or looped over).
+    Nothing,
+    /// The verification code printed on the document (or carried by its QR code).
+    Code(&'a VerificationCode),
+    /// The credential, whose proof held: it states everything itself.
+    Credential,
+}
+
+/// How much of the registry's word the verifier sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Everything the document states, and a revocation's date and reason: the verifier holds
+    /// the document. Also a number that names no certificate here (nothing to hide).
+    Full(Finding),
+    /// The number alone: whether it is valid or revoked, and nothing personal (no name, no
+    /// statement, no reason), so a loop over numbers lists nobody.
+    StatusOnly { revoked: bool },
+    /// A code that is not this certificate's: nothing is shown.
+    WrongCode,
+}
+
+/// What `evidence` lets the verifier see of `finding`; `code` is the certificate's own.
+pub fn answer(finding: Finding, evidence: Evidence<'_>, code: Option<&VerificationCode>) -> Answer {
+    let revoked = match &finding {
+        Finding::OtherAcademy(_) | Finding::NotIssued => return Answer::Full(finding),
+        Finding::Valid(_) => false,
+        Finding::Revoked { .. } => true,
+    };
+    match evidence {
+        Evidence::Credential => Answer::Full(finding),
+        Evidence::Code(given) if code.is_some_and(|c| c.matches(given)) => Answer::Full(finding),
+        Evidence::Code(_) => Answer::WrongCode,
+        Evidence::Nothing => Answer::StatusOnly { revoked },
+    }
+}
+
+impl Answer {
+    pub fn explanation(&self) -> String {
+        match self {
+            Answer::Full(f) => f.explanation(),
+            Answer::StatusOnly { revoked: false } => {
+                "Ce numéro est celui d'un certificat délivré par l'académie et valide. Pour voir \
+                 son titulaire et ses mentions, saisissez aussi le code de vérification imprimé \
+                 sous le QR code du certificat."
+                    .into()
+            }
+            Answer::StatusOnly { revoked: true } => {
+                "Ce numéro est celui d'un certificat délivré par l'académie puis révoqué : il \
+                 n'est plus valide. Le code de vérification imprimé sur le certificat permet d'en \
+                 voir les mentions."
+                    .into()
+            }
+            Answer::WrongCode => {
+                "Le code de vérification ne correspond pas à ce numéro : vérifiez la saisie ; \
+                 sinon le document présenté n'est pas celui que l'académie a délivré sous ce numéro."
+                    .into()
+            }
+        }
+    }
+
+    /// The statements, only when the verifier holds the document.
+    pub fn statement(&self) -> Option<&Statement> {
+        match self {
+            Answer::Full(f) => f.statement(),
+            Answer::StatusOnly { .. } | Answer::WrongCode => None,
+        }
+    }
+}
+
 /// Why a presented credential is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
@@ -151,6 +227,43 @@ pub fn as_issued(stored: Option<&str>, presented: &SignedParts) -> bool {
         .and_then(|text| jcs::parse_strict(text).ok())
         .and_then(|v| signed_parts(&v).ok())
         .is_some_and(|s| s.unsecured == presented.unsecured)
+}
+
+/// The longest `proof.verificationMethod` a credential of the académie holds (did:key, the
+/// Multikey twice).
+pub const MAX_METHOD_CHARS: usize = "did:key:#".len() + 2 * max_base58btc_chars(MULTIKEY_BYTES);
+
+/// A proof value longer than any genuine one, refused before any decoding (base58 decoding is
+/// quadratic in the length): the field's path and why.
+pub fn oversized_proof(document: &Value) -> Option<(&'static str, String)> {
+    let proof = document.get("proof")?;
+    [
+        (
+            "credential_json.proof.proofValue",
+            "proofValue",
+            max_base58btc_chars(SIGNATURE_BYTES),
+            "an Ed25519 signature in base58btc",
+        ),
+        (
+            "credential_json.proof.verificationMethod",
+            "verificationMethod",
+            MAX_METHOD_CHARS,
+            "a did:key of an Ed25519 key",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(path, name, max, what)| {
+        let value = proof.get(name)?.as_str()?;
+        (value.len() > max).then(|| {
+            (
+                path,
+                format!(
+                    "must be at most {max} characters ({what}); it has {}",
+                    value.len()
+                ),
+            )
+        })
+    })
 }
 
 /// A credential presented for verification: at most [`MAX_CREDENTIAL_BYTES`], strict JSON
@@ -229,6 +342,58 @@ mod tests {
         let text = f.explanation();
         assert!(text.contains("révoqué le 01/09/2025"), "{text}");
         assert!(text.contains("(motif : fraude)"), "{text}");
+    }
+
+    #[test]
+    fn the_number_alone_says_valid_or_revoked_and_nothing_personal() {
+        let n = number("CPLDS-TOULOUSE-2025-000012");
+        let code = VerificationCode::from_bytes([7; 10]);
+        let wrong = VerificationCode::from_bytes([8; 10]);
+        for (state, revoked) in [
+            (CertificateState::Issued, false),
+            (CertificateState::Revoked, true),
+        ] {
+            let f = || finding(toulouse(), &n, registered(state, true));
+            let alone = answer(f(), Evidence::Nothing, Some(&code));
+            assert_eq!(alone, Answer::StatusOnly { revoked });
+            assert!(alone.statement().is_none());
+            let text = alone.explanation();
+            assert!(
+                !text.contains("GARCIA") && !text.contains("fraude"),
+                "{text}"
+            );
+            let wrong = answer(f(), Evidence::Code(&wrong), Some(&code));
+            assert_eq!(wrong, Answer::WrongCode);
+            assert!(wrong.statement().is_none());
+            // A certificate without a stored code is never opened by a code.
+            assert_eq!(answer(f(), Evidence::Code(&code), None), Answer::WrongCode);
+            for shown in [Evidence::Code(&code), Evidence::Credential] {
+                let full = answer(f(), shown, Some(&code));
+                assert_eq!(full, Answer::Full(f()));
+                assert!(full.explanation().contains("Inès GARCIA"));
+            }
+        }
+        // Nothing issued: nothing to hide, whatever is given.
+        assert_eq!(
+            answer(finding(toulouse(), &n, None), Evidence::Code(&code), None),
+            Answer::Full(Finding::NotIssued)
+        );
+    }
+
+    #[test]
+    fn oversized_proof_values_are_named_before_decoding() {
+        let ok = serde_json::json!({"proof": {"proofValue": format!("z{}", "2".repeat(88))}});
+        assert_eq!(oversized_proof(&ok), None);
+        let big = serde_json::json!({"proof": {"proofValue": format!("z{}", "2".repeat(60_000))}});
+        let (path, why) = oversized_proof(&big).unwrap();
+        assert_eq!(path, "credential_json.proof.proofValue");
+        assert!(why.contains("at most 89 characters"), "{why}");
+        let method = serde_json::json!({"proof": {"verificationMethod": "d".repeat(200)}});
+        assert_eq!(
+            oversized_proof(&method).unwrap().0,
+            "credential_json.proof.verificationMethod"
+        );
+        assert_eq!(oversized_proof(&serde_json::json!({"proof": [1]})), None);
     }
 
     #[test]

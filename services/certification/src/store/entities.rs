@@ -43,6 +43,9 @@ pub mod certificate {
         pub revocation_reason: Option<RevocationReason>,
         pub revocation_text: Option<String>,
         pub updated_at: DateTimeUtc,
+        /// Printed on the certificate and carried by its QR code (see `domain::code`); only
+        /// those prepared before codes existed may lack one until the migration gives it.
+        pub verification_code: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -58,6 +61,7 @@ pub mod certificate {
             year: i32,
             serial: i32,
             status_index: i64,
+            verification_code: String,
             at: DateTimeUtc,
         ) -> Self {
             Self {
@@ -88,6 +92,7 @@ pub mod certificate {
                 revocation_reason: None,
                 revocation_text: None,
                 updated_at: at,
+                verification_code: Some(verification_code),
             }
         }
     }

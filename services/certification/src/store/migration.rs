@@ -1,12 +1,13 @@
 //! Schema of the certification database. Migrations are append-only.
 
 use cplds_runtime::{
-    db::{RuntimeTables, columns::*},
+    db::{RuntimeTables, columns::*, stmt},
     kit::{HistoryTable, history::AdoptHistory},
 };
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, sea_orm::ConnectionTrait};
 
 use super::HISTORY_KIND;
+use crate::domain::code::VerificationCode;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
                 subject_column: "number",
                 kind: HISTORY_KIND,
             }),
+            Box::new(VerificationCodes),
         ]
     }
 }
@@ -163,4 +165,56 @@ async fn create_history(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         &["number"],
     ))
     .await
+}
+
+/// Every certificate gets a verification code (printed on its PDF, carried by its QR code):
+/// those prepared before get theirs now, printed from their next PDF on.
+struct VerificationCodes;
+
+impl MigrationName for VerificationCodes {
+    fn name(&self) -> &str {
+        "m20261201_000500_certification_verification_codes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for VerificationCodes {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("certificates"))
+                .add_column(text_null("verification_code"))
+                .to_owned(),
+        )
+        .await?;
+        let db = m.get_connection();
+        let backend = db.get_database_backend();
+        let rows = db
+            .query_all_raw(stmt(
+                backend,
+                "SELECT number FROM certificates WHERE verification_code IS NULL",
+                vec![],
+            ))
+            .await?;
+        for row in rows {
+            let number: String = row.try_get("", "number")?;
+            db.execute_raw(stmt(
+                backend,
+                "UPDATE certificates SET verification_code = ? WHERE number = ?",
+                vec![VerificationCode::generate().as_str().into(), number.into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("certificates"))
+                .drop_column(Alias::new("verification_code"))
+                .to_owned(),
+        )
+        .await
+    }
 }

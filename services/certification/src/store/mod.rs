@@ -190,6 +190,20 @@ pub async fn certificates_in_state<C: ConnectionTrait>(
         .await
 }
 
+/// Whether a certificate holds status list position `index`.
+pub async fn status_index_taken<C: ConnectionTrait>(db: &C, index: i64) -> Result<bool, DbErr> {
+    Ok(certificate::Entity::find()
+        .filter(certificate::Column::StatusIndex.eq(index))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// How many certificates there are, every year and state.
+pub async fn certificate_count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    certificate::Entity::find().count(db).await
+}
+
 /// The status list positions of revoked certificates, and the highest position given.
 pub async fn status_indices<C: ConnectionTrait>(db: &C) -> Result<(Vec<i64>, i64), DbErr> {
     let rows: Vec<(i64, CertificateState)> = certificate::Entity::find()
@@ -269,7 +283,7 @@ mod tests {
         certificate::Model {
             candidacy_id: "c1".into(),
             email: "candidate0@ac-toulouse.fr".into(),
-            ..certificate::Model::prepared(NUMBER.into(), 2025, 1, 0, at)
+            ..certificate::Model::prepared(NUMBER.into(), 2025, 1, 0, "0".repeat(16), at)
         }
     }
 
@@ -312,6 +326,73 @@ mod tests {
         );
         let schema = SchemaManager::new(db);
         assert!(!schema.has_table("certificate_history").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn certificates_prepared_before_codes_get_one() {
+        for (db, _pg) in databases("the verification codes migration on PostgreSQL").await {
+            codes_given(&db).await;
+        }
+    }
+
+    async fn codes_given(db: &DatabaseConnection) {
+        // The schema before verification codes, with two certificates.
+        Migrator::up(db, Some(4)).await.unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 7, 10, 8, 0, 0).unwrap();
+        for serial in [1, 2] {
+            let number = format!("CPLDS-TOULOUSE-2025-{serial:06}");
+            let mut values: Vec<sea_orm::Value> = vec![
+                number.into(),
+                2025.into(),
+                serial.into(),
+                format!("c{serial}").into(),
+            ];
+            for text in [
+                "k",
+                "s",
+                "GARCIA",
+                "Inès",
+                "1981-02-03",
+                "x@y.fr",
+                "Inès GARCIA",
+            ] {
+                values.push(text.into());
+            }
+            values.extend([
+                "issued".into(),
+                at.into(),
+                i64::from(serial).into(),
+                at.into(),
+                0.into(),
+                at.into(),
+            ]);
+            db.execute_raw(stmt(
+                db.get_database_backend(),
+                "INSERT INTO certificates (number, year, serial, candidacy_id, candidate_key, \
+                 session_id, last_name, first_name, birth_date, email, holder_name, state, \
+                 admitted_at, status_index, prepared_at, duplicate_count, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            ))
+            .await
+            .unwrap();
+        }
+        Migrator::up(db, None).await.unwrap();
+        let codes: Vec<String> = certificate::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.verification_code.unwrap())
+            .collect();
+        assert_eq!(codes.len(), 2);
+        for code in &codes {
+            assert!(
+                crate::domain::code::VerificationCode::parse(code).is_ok(),
+                "{code}"
+            );
+        }
+        assert_ne!(codes[0], codes[1]);
     }
 
     #[tokio::test]

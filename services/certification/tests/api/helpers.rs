@@ -132,7 +132,7 @@ pub fn candidacy_id(n: usize) -> String {
 }
 
 pub fn decision(n: usize, admitted: bool) -> pb::CandidateDecision {
-    let (last, first) = PEOPLE[n];
+    let (last, first) = PEOPLE[n % PEOPLE.len()];
     let part = |mark| {
         Some(pb::ExamPartResult {
             absent: false,
@@ -217,15 +217,23 @@ pub async fn publish(bus: &SharedBus, e: &EventEnvelope) {
     .unwrap();
 }
 
+/// By the number alone: valid, revoked or unknown, nothing personal.
 pub fn number_req(number: &str) -> pb::VerifyCertificateRequest {
+    code_req(number, "")
+}
+
+/// By the number and the verification code printed beside it.
+pub fn code_req(number: &str, code: &str) -> pb::VerifyCertificateRequest {
     pb::VerifyCertificateRequest {
         subject: Some(Subject::Number(number.into())),
+        code: code.into(),
     }
 }
 
 pub fn credential_req(json: &str) -> pb::VerifyCertificateRequest {
     pb::VerifyCertificateRequest {
         subject: Some(Subject::CredentialJson(json.into())),
+        code: String::new(),
     }
 }
 
@@ -294,7 +302,7 @@ impl Ctx {
     }
 
     /// The 2025 session's results for `decisions` published, prepared and issued: the issued
-    /// certificates in number order.
+    /// certificates in number order (at most 50: one page).
     pub async fn issued(&mut self, decisions: Vec<pb::CandidateDecision>) -> Vec<pb::Certificate> {
         let admitted = decisions.iter().filter(|d| d.outcome == "ADMITTED").count();
         self.publish(results(2025, decisions)).await;

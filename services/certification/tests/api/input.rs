@@ -68,7 +68,10 @@ async fn malformed_numbers_are_named(backend: Backend) {
     }
     let err = t
         .client
-        .verify_certificate(pb::VerifyCertificateRequest { subject: None })
+        .verify_certificate(pb::VerifyCertificateRequest {
+            subject: None,
+            code: String::new(),
+        })
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&err), ["number"]);
@@ -86,15 +89,25 @@ async fn malformed_credentials_are_named(backend: Backend) {
             .unwrap_err();
         assert_eq!(bad_fields(&err), ["credential_json"], "{json}");
     }
+    // Just under the service's decode limit: read, and refused for its size.
     let err = t
         .client
         .verify_certificate(credential_req(&format!(
             r#"{{"x": "{}"}}"#,
-            "a".repeat(70_000)
+            "a".repeat(65_600)
         )))
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&err), ["credential_json"]);
+    // Beyond it (no credential is that large): refused from the message's length prefix,
+    // before the message is read (the node's general limit is 8 MiB).
+    let err = t
+        .client
+        .verify_certificate(credential_req(&"a".repeat(70_000)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert!(err.message().contains("too large"), "{}", err.message());
 }
 
 async fn a_json_object_that_is_not_a_signed_certificate_is_not_valid(backend: Backend) {

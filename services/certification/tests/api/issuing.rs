@@ -41,8 +41,11 @@ async fn the_recteur_issues_the_session(backend: Backend) {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].status, pb::SigningKeyStatus::Current as i32);
     assert_eq!(issued.key_id, keys[0].key_id);
-    // No public address configured: the QR code holds the number.
-    assert_eq!(issued.verification_url, issued.number);
+    // No public address configured: the QR code holds the number and the code.
+    assert_eq!(
+        issued.verification_url,
+        format!("{} {}", issued.number, issued.verification_code)
+    );
 }
 
 async fn issuing_tells_each_certificate_and_its_national_fact(backend: Backend) {

@@ -95,7 +95,10 @@ async fn the_public_address_goes_into_qr_codes_and_the_status_list(backend: Back
     let (issued, credential) = first_issued(&n1).await;
     assert_eq!(
         issued.verification_url,
-        "https://cplds.ac-toulouse.fr/verifier/CPLDS-TOULOUSE-2025-000001"
+        format!(
+            "https://cplds.ac-toulouse.fr/verifier/CPLDS-TOULOUSE-2025-000001?code={}",
+            issued.verification_code
+        )
     );
     let vc: Value = serde_json::from_str(&credential).unwrap();
     assert_eq!(

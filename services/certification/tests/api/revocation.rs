@@ -12,7 +12,7 @@ use serde_json::Value;
 use tonic::Code;
 
 use crate::helpers::{
-    Backend, Ctx, NOW, credential_req, decision, next_event, number_req, start, status,
+    Backend, Ctx, NOW, code_req, credential_req, decision, next_event, number_req, start, status,
     verify_with_ring,
 };
 
@@ -116,8 +116,15 @@ async fn verification_says_revoked_with_date_and_reason_only(backend: Backend) {
     t.revoke(&revoked.number, pb::RevocationReason::Fraud, FRAUD_TEXT)
         .await
         .unwrap();
-    // Verification says revoked, with date and reason, and never the recteur's free text.
+    // By the number alone: revoked, and nothing more.
     let v = t.verify(number_req(&revoked.number)).await;
+    assert_eq!(status(&v), pb::VerificationStatus::Revoked);
+    assert!(v.revocation.is_none() && v.statement.is_none(), "{v:?}");
+    // With its code, verification says revoked, with date and reason, and never the recteur's
+    // free text.
+    let v = t
+        .verify(code_req(&revoked.number, &revoked.verification_code))
+        .await;
     assert_eq!(status(&v), pb::VerificationStatus::Revoked);
     let pub_rev = v.revocation.clone().unwrap();
     assert_eq!(pub_rev.reason, pb::RevocationReason::Fraud as i32);

@@ -15,6 +15,8 @@ use crate::helpers::{Backend, Ctx, decision, start_with, verify_with_ring};
 
 on_both!(
     the_qr_code_leads_to_a_page_with_the_statements,
+    the_number_alone_gets_a_page_asking_for_the_code,
+    pages_are_limited_per_client,
     unknown_and_malformed_numbers_get_a_page_or_a_problem,
     the_keys_and_the_status_list_are_where_credentials_say,
     a_posted_credential_is_verified,
@@ -123,7 +125,12 @@ async fn the_qr_code_leads_to_a_page_with_the_statements(backend: Backend) {
     let kept = &w.kept;
     assert_eq!(
         kept.verification_url,
-        format!("{}/{}", w.base(), kept.number)
+        format!(
+            "{}/{}?code={}",
+            w.base(),
+            kept.number,
+            kept.verification_code
+        )
     );
     // A browser following the QR code gets the statements as printed, escaped, never cached.
     let page = w.get(&w.path(&kept.verification_url), "text/html").await;
@@ -152,9 +159,14 @@ async fn the_qr_code_leads_to_a_page_with_the_statements(backend: Backend) {
     assert_eq!(v["status"], "valid");
     assert_eq!(v["statement"]["holder_name"], kept.holder_name.as_str());
     assert_eq!(v["statement"]["year"], 2025);
-    let sloppy = format!("/verify?number=++{}+", kept.number.to_lowercase());
+    let sloppy = format!(
+        "/verify?number=++{}+&code={}",
+        kept.number.to_lowercase(),
+        kept.verification_code.to_lowercase().replace('-', "+")
+    );
     let page = w.get(&sloppy, "text/html").await;
     assert!(page.body.contains("Certificat valide"), "{}", page.body);
+    assert!(page.body.contains(&kept.holder_name), "{}", page.body);
     let form = w.get("/verify", "text/html").await;
     assert_eq!(form.status, 200);
     assert!(form.body.contains("<form"));
@@ -162,6 +174,88 @@ async fn the_qr_code_leads_to_a_page_with_the_statements(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(refused.status, 405);
+}
+
+async fn the_number_alone_gets_a_page_asking_for_the_code(backend: Backend) {
+    let Some(mut w) = serving(backend).await else {
+        return;
+    };
+    let number = w.kept.number.clone();
+    let page = w.get(&format!("/verify/{number}"), "text/html").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Certificat valide"), "{}", page.body);
+    assert!(!page.body.contains(&w.kept.holder_name), "{}", page.body);
+    assert!(page.body.contains("name=\"code\""), "{}", page.body);
+    let json = w
+        .get(&format!("/verify/{number}"), "application/json")
+        .await
+        .json();
+    assert_eq!(json["status"], "valid");
+    assert!(json.get("statement").is_none(), "{json}");
+    // Revoked for fraud: by the number alone, revoked, without why.
+    let revoked = w.revoked.number.clone();
+    w.t.revoke(&revoked, pb::RevocationReason::Fraud, "dossier 2025-17")
+        .await
+        .unwrap();
+    let json = w
+        .get(&format!("/verify/{revoked}"), "application/json")
+        .await
+        .json();
+    assert_eq!(json["status"], "revoked");
+    assert!(
+        json.get("revocation").is_none() && json.get("statement").is_none(),
+        "{json}"
+    );
+    // A wrong code: invalid, and nothing shown.
+    let page = w
+        .get(
+            &format!("/verify/{number}?code=0000-0000-0000-0000"),
+            "text/html",
+        )
+        .await;
+    assert!(page.body.contains("ne correspond pas"), "{}", page.body);
+    assert!(!page.body.contains(&w.kept.holder_name));
+    let bad = w
+        .get(&format!("/verify/{number}?code=nope"), "application/json")
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["violations"][0]["field"], "code");
+}
+
+/// The pages share the public allowance of the gRPC methods: a burst per address, then 429.
+async fn pages_are_limited_per_client(backend: Backend) {
+    let tweak: ConfigTweak = Box::new(|c: &mut Config| {
+        c.http_listen = Some(([127, 0, 0, 1], 0).into());
+        c.server.public.per_client_burst = 3;
+        c.server.public.per_client_per_minute = 1;
+    });
+    let Some(t) = start_with(backend, Some(tweak)).await else {
+        return;
+    };
+    let addr = t.node.node.http_addr.expect("public pages served");
+    let get = |path: &'static str| async move {
+        http(addr, "GET", path, &[("Accept", "application/json")], b"")
+            .await
+            .unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(get("/verify/CPLDS-TOULOUSE-2025-000001").await.status, 404);
+    }
+    let refused = get("/verify/keys").await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // The gRPC methods are out of allowance too, for the same address.
+    let mut client = t.client.clone();
+    let err = client
+        .get_status_list(pb::GetStatusListRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
 }
 
 async fn unknown_and_malformed_numbers_get_a_page_or_a_problem(backend: Backend) {
