@@ -175,6 +175,7 @@ async fn nodes_serve_the_metrics_the_dashboard_and_alerts_use() {
                 subject: Some(pb::verify_certificate_request::Subject::Number(
                     "not a number".into(),
                 )),
+                code: String::new(),
             })
             .await
             .unwrap_err();
