@@ -6,6 +6,8 @@
 //! nothing with a name, an e-mail, a staff number or an establishment code reaches the national
 //! broker.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::{collections::BTreeMap, time::Duration};
 
 use cplds::sandbox::{LocalNode, authed};
@@ -167,7 +169,9 @@ async fn national_figures_converge_across_a_real_federation() {
             .await
             .unwrap();
         let mut client = RegistrationServiceClient::new(node.channel().await.unwrap());
-        let office = node.token(&format!("dec@ac-{code}.fr"), &[Role::ExamOffice]);
+        let office = node
+            .token(&format!("dec@ac-{code}.fr"), &[Role::ExamOffice])
+            .unwrap();
         client
             .create_campaign(authed(
                 pb::CreateCampaignRequest {
@@ -242,7 +246,8 @@ async fn national_figures_converge_across_a_real_federation() {
         let mut reporting = ReportingServiceClient::new(a.node.channel().await.unwrap());
         let recteur = a
             .node
-            .token(&format!("recteur@ac-{}.fr", a.code), &[Role::Recteur]);
+            .token(&format!("recteur@ac-{}.fr", a.code), &[Role::Recteur])
+            .unwrap();
         reporting
             .approve_figures(authed(
                 pb::ApproveFiguresRequest {
@@ -257,7 +262,9 @@ async fn national_figures_converge_across_a_real_federation() {
 
     // The national figures are exactly the sums of what was submitted.
     let stats = NationalStatisticsServiceClient::new(national.channel().await.unwrap());
-    let ministry = national.token("dgesco@education.gouv.fr", &[Role::Ministry]);
+    let ministry = national
+        .token("dgesco@education.gouv.fr", &[Role::Ministry])
+        .unwrap();
     let expected: BTreeMap<&str, (i64, i64, i64)> = [
         ("lyon", (7, 1, 1)),
         ("montpellier", (7, 0, 1)),

@@ -3,6 +3,8 @@
 //! federation of `deploy/rabbitmq`. A trainee's records reach their own académie, and only it:
 //! the other académie of the région never receives a record naming someone else's staff.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use cplds::sandbox::{LocalNode, authed};
@@ -105,7 +107,9 @@ async fn regional_records_reach_the_trainee_s_academy_only() {
             .await
             .unwrap();
         let client = TrainingServiceClient::new(node.channel().await.unwrap());
-        let office = node.token(&format!("eafc@ac-{code}.fr"), &[Role::TrainingOffice]);
+        let office = node
+            .token(&format!("eafc@ac-{code}.fr"), &[Role::TrainingOffice])
+            .unwrap();
         nodes.push(Node {
             node,
             client,

@@ -541,7 +541,7 @@ pub fn check_all() -> Problems {
 /// The variables a compose file interpolates: (name, required) for `${NAME}`, `${NAME:-x}`,
 /// `${NAME:?message}`.
 pub fn variables(text: &str) -> Vec<(String, bool)> {
-    let re = regex::Regex::new(r"\$\{([A-Z_][A-Z0-9_]*)(:?[-?][^}]*)?\}").expect("valid regex");
+    let re = crate::literal_regex(r"\$\{([A-Z_][A-Z0-9_]*)(:?[-?][^}]*)?\}");
     re.captures_iter(text)
         .map(|c| {
             let modifier = c.get(2).map(|m| m.as_str()).unwrap_or("");

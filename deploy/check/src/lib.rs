@@ -62,10 +62,16 @@ pub const PLACEHOLDER_MARKER: &str = "REPLACE_ME";
 
 /// `deploy/`.
 pub fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("deploy/check has a parent")
-        .to_path_buf()
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    dir.pop();
+    dir
+}
+
+/// A regular expression whose pattern is a literal of this crate: whether it compiles is fixed
+/// when the crate is written (and every one is exercised by the tests), not at run time.
+#[allow(clippy::expect_used)]
+pub(crate) fn literal_regex(pattern: &'static str) -> regex::Regex {
+    regex::Regex::new(pattern).expect("a literal pattern compiles")
 }
 
 /// A path relative to `deploy/`, for messages.

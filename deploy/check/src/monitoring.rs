@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use regex::Regex;
 use serde_json::Value;
 
 use crate::{Problems, arr_at, deploy_dir, duration_ms, load_json, load_yaml, rel, str_at};
@@ -23,7 +22,7 @@ pub const SEVERITIES: &[&str] = &["critical", "warning"];
 /// Metric names in a PromQL expression: the node's own families start with `cplds_` or
 /// `grpc_server_` (the go-grpc-prometheus names).
 pub fn metric_names(expr: &str) -> BTreeSet<String> {
-    let re = Regex::new(r"\b(?:cplds|grpc_server)_[a-zA-Z0-9_]+").expect("a valid regex");
+    let re = crate::literal_regex(r"\b(?:cplds|grpc_server)_[a-zA-Z0-9_]+");
     re.find_iter(expr).map(|m| m.as_str().to_owned()).collect()
 }
 
@@ -127,7 +126,7 @@ pub fn check_alerts(what: &str, rules: &Value) -> Problems {
     if groups.is_empty() {
         problems.push(format!("{what}: no groups"));
     }
-    let camel = Regex::new(r"^[A-Z][A-Za-z0-9]*$").expect("a valid regex");
+    let camel = crate::literal_regex(r"^[A-Z][A-Za-z0-9]*$");
     let mut names = BTreeSet::new();
     for group in groups {
         let gname = str_at(group, "/name").unwrap_or("");

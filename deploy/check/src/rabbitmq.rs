@@ -29,7 +29,7 @@ pub fn dir() -> PathBuf {
 
 /// The `${NAME}` placeholders of a text.
 pub fn placeholders(text: &str) -> BTreeSet<String> {
-    let re = Regex::new(r"\$\{([A-Z][A-Z0-9_]*)\}").expect("valid regex");
+    let re = crate::literal_regex(r"\$\{([A-Z][A-Z0-9_]*)\}");
     re.captures_iter(text).map(|c| c[1].to_owned()).collect()
 }
 

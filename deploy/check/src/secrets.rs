@@ -12,8 +12,7 @@ use crate::{PLACEHOLDER_MARKER, Problems, all_files, read, rel};
 fn private_key_pem() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\s*\r?\n\s*[A-Za-z0-9+/=]{32,}")
-            .expect("valid regex")
+        crate::literal_regex(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\s*\r?\n\s*[A-Za-z0-9+/=]{32,}")
     })
 }
 
@@ -25,7 +24,7 @@ pub fn holds_private_key(text: &str) -> bool {
 /// A long run of base64 or hex, as a raw key or token would be (placeholders are words).
 fn looks_like_raw_secret(text: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"[A-Za-z0-9+/=_-]{40,}").expect("valid regex"))
+    RE.get_or_init(|| crate::literal_regex(r"[A-Za-z0-9+/=_-]{40,}"))
         .is_match(text)
 }
 

@@ -1,6 +1,8 @@
 //! The checks catch broken files: each test takes an in-memory copy of a real file, checks that
 //! the copy is clean, breaks one thing, and expects the check to name it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use cplds_deploy_check::{
     Problems, compose, deploy_dir, k8s, load_yaml,
     node_config::{self, Role},

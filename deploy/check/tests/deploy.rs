@@ -1,5 +1,7 @@
 //! The deployment material of `deploy/` as it is: every check finds nothing wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use cplds_deploy_check::{
     Problems, check_every_file_parses, compose, k8s, monitoring, node_config, otel, rabbitmq,
     schema::Schemas, secrets,

@@ -315,7 +315,7 @@ async fn floor_bench(
 }
 
 async fn submit_bench(node: &LocalNode, clients: usize, requests: usize) -> anyhow::Result<Stats> {
-    let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice]);
+    let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice])?;
     let chans = channels(node.node.addr, clients.min(16)).await?;
     let mut client = RegistrationServiceClient::new(chans[0].clone());
     let now = Utc::now();

@@ -277,14 +277,13 @@ async fn replay(
         }
     }
     let mut client = NationalStatisticsServiceClient::new(national.channel().await?);
-    let ministry = national.token("bench@education.gouv.fr", &[Role::Ministry]);
-    let expected: std::collections::HashMap<(String, String), u64> =
-        facts.iter().fold(Default::default(), |mut m, f| {
-            let e = EventEnvelope::decode(f.body.as_slice()).expect("own envelope");
-            let v = m.entry((e.academy, e.source)).or_insert(0);
-            *v = (*v).max(e.sequence);
-            m
-        });
+    let ministry = national.token("bench@education.gouv.fr", &[Role::Ministry])?;
+    let mut expected: std::collections::HashMap<(String, String), u64> = Default::default();
+    for f in facts {
+        let e = EventEnvelope::decode(f.body.as_slice()).context("decoding a synthesized fact")?;
+        let v = expected.entry((e.academy, e.source)).or_insert(0);
+        *v = (*v).max(e.sequence);
+    }
     loop {
         let c = client
             .get_completeness(authed(pb::GetCompletenessRequest::default(), &ministry))
@@ -393,7 +392,7 @@ async fn latency(
     );
     let node = LocalNode::start(spec).await?;
     let mut client = RegistrationServiceClient::new(node.channel().await?);
-    let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice]);
+    let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice])?;
     let now = Utc::now();
     let year: i32 = cplds_runtime::time::paris_date(now)
         .format("%Y")

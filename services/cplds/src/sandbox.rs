@@ -86,10 +86,8 @@ impl LocalNode {
         })
     }
 
-    pub fn token(&self, subject: &str, roles: &[Role]) -> String {
-        self.issuer
-            .mint(subject, self.node.node.code(), roles)
-            .expect("minting a token")
+    pub fn token(&self, subject: &str, roles: &[Role]) -> anyhow::Result<String> {
+        self.issuer.mint(subject, self.node.node.code(), roles)
     }
 
     pub async fn channel(&self) -> anyhow::Result<Channel> {
@@ -99,12 +97,4 @@ impl LocalNode {
     }
 }
 
-/// A request with a bearer token.
-pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(message);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("a token is ASCII"),
-    );
-    r
-}
+pub use cplds_runtime::auth::authed;

@@ -1,5 +1,7 @@
 //! The README's main command and the example configuration keep working.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use cplds_runtime::config::{Config, QueueType};
 
 #[tokio::test]

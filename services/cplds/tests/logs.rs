@@ -2,6 +2,8 @@
 //! and hashes, never a person's e-mail address. The whole demo scenario (every service, the
 //! national node) runs with every log line captured, and no line holds an address.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[tokio::test]
 async fn the_logs_of_a_whole_scenario_hold_no_email_address() {
     let logs = cplds_runtime::testing::capture_logs();

@@ -2,6 +2,8 @@
 //! clients use it (v1alpha), and the Prometheus metrics the dashboard and alert rules of
 //! deploy/monitoring read.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 
 use cplds_proto::v1 as pb;

@@ -1,6 +1,8 @@
 //! Secrets only where they are used: a process that runs neither registration nor training (one
 //! service per pod) never creates nor reads the académie's pseudonymisation secret.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use cplds_runtime::testing::{TestNode, TestNodeOptions};
 
 async fn holds_pseudonym_secret(services: &[&str]) -> bool {

@@ -4,6 +4,8 @@
 //! clear status: never `INTERNAL` or `UNKNOWN` (a panic or an unmapped error), never a dropped
 //! connection, and nothing changes (no event, no history row written).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::{collections::HashMap, str::FromStr, sync::Arc};
 
 use cplds_runtime::{

@@ -99,11 +99,7 @@ impl MigratorTrait for Migrator {
 
 struct CreateTables;
 
-impl MigrationName for CreateTables {
-    fn name(&self) -> &str {
-        "m20261101_000600_reporting_tables"
-    }
-}
+cplds_runtime::migration_name!(CreateTables, "m20261101_000600_reporting_tables");
 
 #[async_trait::async_trait]
 impl MigrationTrait for CreateTables {

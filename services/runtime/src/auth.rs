@@ -16,10 +16,7 @@ use std::{
 use anyhow::Context as _;
 use ed25519_dalek::{
     SigningKey,
-    pkcs8::{
-        DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey,
-        spki::der::pem::LineEnding,
-    },
+    pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, spki::der::pem::LineEnding},
 };
 use futures_util::future::{Either, Ready, ready};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -354,9 +351,30 @@ pub fn read_verifying_key(path: &Path) -> anyhow::Result<ed25519_dalek::Verifyin
         .with_context(|| format!("{} is not a PEM Ed25519 public key", path.display()))
 }
 
+/// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32 key bytes follow.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// The key as a PEM `PUBLIC KEY`. Written by hand because its DER is a fixed prefix and the key:
+/// the encoder's `Result` could only fail for key types of variable size.
 pub fn public_key_pem(key: &ed25519_dalek::VerifyingKey) -> String {
-    key.to_public_key_pem(LineEnding::LF)
-        .expect("an Ed25519 key always encodes")
+    use base64::Engine as _;
+    let mut der = ED25519_SPKI_PREFIX.to_vec();
+    der.extend_from_slice(key.as_bytes());
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    format!("-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n")
+}
+
+/// A request carrying a bearer token, as clients send it (scenarios, the demo, tests). Minted
+/// tokens are ASCII; one that is no header value is left out, and the server answers
+/// `Unauthenticated`.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        r.metadata_mut().insert("authorization", value);
+    }
+    r
 }
 
 /// Who may call a method.
@@ -626,6 +644,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_key_pem_is_what_the_encoder_writes() {
+        use ed25519_dalek::pkcs8::EncodePublicKey;
+        for seed in [[7u8; 32], [0u8; 32], [255u8; 32]] {
+            let key = SigningKey::from_bytes(&seed).verifying_key();
+            let expected = key.to_public_key_pem(LineEnding::LF).unwrap();
+            assert_eq!(public_key_pem(&key), expected);
+            assert_eq!(read_verifying_key_pem(&public_key_pem(&key)), key);
+        }
+    }
+
+    fn read_verifying_key_pem(pem: &str) -> ed25519_dalek::VerifyingKey {
+        ed25519_dalek::VerifyingKey::from_public_key_pem(pem).unwrap()
+    }
 
     fn keys() -> (SigningKey, TokenIssuer, TokenVerifier) {
         let key = SigningKey::from_bytes(&[7u8; 32]);

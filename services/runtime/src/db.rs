@@ -285,7 +285,61 @@ where
 /// Column definitions for migrations, named by what they hold (`text`, `instant`, `flag`...),
 /// `_null` for the nullable variant: schema code reads like the table it declares.
 pub mod columns {
-    use sea_orm_migration::prelude::{Alias, ColumnDef};
+    use sea_orm_migration::prelude::{
+        Alias, ColumnDef, DbErr, ForeignKey, ForeignKeyCreateStatement, Index,
+        IndexCreateStatement, IndexDropStatement, SchemaManager, Table,
+    };
+
+    /// A foreign key from `table.column` to `to.to_column`.
+    pub fn fk(table: &str, column: &str, to: &str, to_column: &str) -> ForeignKeyCreateStatement {
+        ForeignKey::create()
+            .from(Alias::new(table), Alias::new(column))
+            .to(Alias::new(to), Alias::new(to_column))
+            .to_owned()
+    }
+
+    /// An index `name` on `table`'s `cols`, in that order.
+    pub fn index_on(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
+        let mut idx = Index::create();
+        idx.name(name).table(Alias::new(table));
+        for c in cols {
+            idx.col(Alias::new(*c));
+        }
+        idx
+    }
+
+    /// Creates the index `name` on `table`'s `cols`, unique or not.
+    pub async fn create_index(
+        m: &SchemaManager<'_>,
+        name: &str,
+        table: &str,
+        cols: &[&str],
+        unique: bool,
+    ) -> Result<(), DbErr> {
+        let mut idx = index_on(name, table, cols);
+        if unique {
+            idx.unique();
+        }
+        m.create_index(idx).await
+    }
+
+    /// Drops the index `name` of `table`, if it exists.
+    pub fn drop_index(name: &str, table: &str) -> IndexDropStatement {
+        Index::drop()
+            .name(name)
+            .table(Alias::new(table))
+            .if_exists()
+            .to_owned()
+    }
+
+    /// Drops `tables`, in that order (dependents first), those that exist.
+    pub async fn drop_tables(m: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
+        for t in tables {
+            m.drop_table(Table::drop().table(Alias::new(*t)).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
 
     pub fn col(name: &str) -> ColumnDef {
         ColumnDef::new(Alias::new(name))
@@ -319,14 +373,23 @@ pub mod columns {
     }
 }
 
+/// Names a migration: `migration_name!(CreateTables, "m20261101_000200_training_tables");`. The
+/// name is what the migrations table records, so a released one never changes.
+#[macro_export]
+macro_rules! migration_name {
+    ($migration:ty, $name:literal) => {
+        impl ::sea_orm_migration::MigrationName for $migration {
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+    };
+}
+
 /// The runtime's own tables, first in every service's migrations.
 pub struct RuntimeTables;
 
-impl MigrationName for RuntimeTables {
-    fn name(&self) -> &str {
-        "m20261101_000001_runtime_outbox_inbox"
-    }
-}
+crate::migration_name!(RuntimeTables, "m20261101_000001_runtime_outbox_inbox");
 
 #[async_trait::async_trait]
 impl MigrationTrait for RuntimeTables {
@@ -433,11 +496,7 @@ impl MigrationTrait for RuntimeTables {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["dead_letters", "inbox", "outbox_sequence", "outbox"] {
-            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        columns::drop_tables(m, &["dead_letters", "inbox", "outbox_sequence", "outbox"]).await
     }
 }
 
@@ -513,11 +572,7 @@ impl MigratorTrait for RuntimeUpgrades {
 /// table and retention's indexes exist.
 struct SequenceAtPublish;
 
-impl MigrationName for SequenceAtPublish {
-    fn name(&self) -> &str {
-        "m20261201_000001_sequence_at_publish"
-    }
-}
+crate::migration_name!(SequenceAtPublish, "m20261201_000001_sequence_at_publish");
 
 #[async_trait::async_trait]
 impl MigrationTrait for SequenceAtPublish {

@@ -171,8 +171,9 @@ impl Document {
     }
 
     pub fn page(&mut self) -> &mut Page {
+        let index = self.pages.len();
         self.pages.push(Page::default());
-        self.pages.last_mut().expect("just pushed")
+        &mut self.pages[index]
     }
 
     /// The PDF bytes. Deterministic: the same content gives the same bytes (checksums are stable).

@@ -161,7 +161,10 @@ impl Uai {
                 "{s:?} is not a UAI code (7 digits and a letter, e.g. 0310036W)"
             ));
         }
-        let expected = Self::check_letter(&t[..7]);
+        let number = b[..7]
+            .iter()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        let expected = Self::check_letter_of(number);
         if b[7] != expected {
             return Err(format!(
                 "{t} has a wrong check letter (expected {})",
@@ -171,9 +174,17 @@ impl Uai {
         Ok(Self(t))
     }
 
-    pub fn check_letter(digits: &str) -> u8 {
-        let n: u64 = digits.parse().expect("7 digits");
-        UAI_KEY[(n % 23) as usize]
+    /// The check letter of seven digits; `None` when `digits` is not exactly seven ASCII digits.
+    pub fn check_letter(digits: &str) -> Option<u8> {
+        if digits.len() != 7 || !digits.bytes().all(|d| d.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok().map(Self::check_letter_of)
+    }
+
+    /// The check letter of the number the seven digits write.
+    pub fn check_letter_of(number: u32) -> u8 {
+        UAI_KEY[(number % 23) as usize]
     }
 
     pub fn as_str(&self) -> &str {
@@ -272,10 +283,27 @@ mod tests {
         assert!(Uai::parse("0310036X").unwrap_err().contains("expected W"));
         assert!(Uai::parse("031003W").is_err());
         assert!(Uai::parse("").unwrap_err().contains("required"));
-        let corsica = format!("6200002{}", Uai::check_letter("6200002") as char);
+        let corsica = format!("6200002{}", Uai::check_letter("6200002").unwrap() as char);
         assert_eq!(Uai::parse(&corsica).unwrap().department(), "2A");
-        let overseas = format!("9710001{}", Uai::check_letter("9710001") as char);
+        let overseas = format!("9710001{}", Uai::check_letter("9710001").unwrap() as char);
         assert_eq!(Uai::parse(&overseas).unwrap().department(), "971");
+    }
+
+    /// A check letter is asked of anything but seven digits: no letter (it panicked).
+    #[test]
+    fn no_check_letter_without_seven_digits() {
+        for digits in [
+            "",
+            "031003",
+            "03100361",
+            "031003A",
+            "０３１００３６",
+            "-310036",
+        ] {
+            assert_eq!(Uai::check_letter(digits), None, "{digits:?}");
+        }
+        assert_eq!(Uai::check_letter("0310036"), Some(b'W'));
+        assert_eq!(Uai::check_letter_of(310036), b'W');
     }
 
     proptest! {

@@ -508,15 +508,7 @@ pub async fn http(
     })
 }
 
-/// A request carrying a bearer token.
-pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(message);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    r
-}
+pub use crate::auth::authed;
 
 /// The field paths named in an INVALID_ARGUMENT status.
 pub fn bad_fields(status: &tonic::Status) -> Vec<String> {

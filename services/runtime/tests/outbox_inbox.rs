@@ -2,6 +2,8 @@
 //! exactly once in effect, on SQLite and PostgreSQL, on the in-process bus and on RabbitMQ,
 //! including when the broker connection is cut mid-stream.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::{
     sync::{
         Arc,

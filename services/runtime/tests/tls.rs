@@ -1,6 +1,8 @@
 //! A node serving over mutual TLS: a client with a certificate of the configured CA gets
 //! through; a client without one, with one from another CA, or in plaintext, is refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use cplds_runtime::{

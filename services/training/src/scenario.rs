@@ -8,7 +8,11 @@ use std::fmt;
 
 use anyhow::Context;
 use cplds_proto::v1::{self as pb, training_service_client::TrainingServiceClient};
-use cplds_runtime::{academy::Academy, auth::Role, time::paris_date};
+use cplds_runtime::{
+    academy::Academy,
+    auth::{Role, authed},
+    time::paris_date,
+};
 use tonic::transport::Channel;
 
 use crate::domain::{calendar::SchoolYear, format_minutes, identity::Uai};
@@ -210,7 +214,10 @@ pub fn establishment(academy: &Academy, n: u32) -> String {
         d => d.to_owned(),
     };
     let digits = format!("{prefix}{:04}", 20 + n);
-    format!("{digits}{}", Uai::check_letter(&digits) as char)
+    // Every académie's first département makes seven digits (tested below), so the letter is
+    // there; were it not, the UAI would lack it and the service would refuse it by name.
+    let letter = Uai::check_letter(&digits).map(char::from);
+    format!("{digits}{}", letter.map(String::from).unwrap_or_default())
 }
 
 /// Staff member `n` of the académie.
@@ -259,34 +266,24 @@ pub struct Team {
 }
 
 impl Team {
-    pub fn mint(academy: &Academy, mint: &dyn Fn(&str, &[Role]) -> String) -> Team {
-        Team {
+    pub fn mint(academy: &Academy, mint: MintToken<'_>) -> anyhow::Result<Team> {
+        Ok(Team {
             office: mint(
                 &format!("eafc@ac-{}.fr", academy.code),
                 &[Role::TrainingOffice],
-            ),
-            recteur: mint(&format!("recteur@ac-{}.fr", academy.code), &[Role::Recteur]),
-            trainer: mint(&trainer_email(academy), &[Role::Trainer]),
-            tutor: mint(&tutor_email(academy), &[Role::Trainer]),
-        }
+            )?,
+            recteur: mint(&format!("recteur@ac-{}.fr", academy.code), &[Role::Recteur])?,
+            trainer: mint(&trainer_email(academy), &[Role::Trainer])?,
+            tutor: mint(&tutor_email(academy), &[Role::Trainer])?,
+        })
     }
 }
 
-fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(message);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    r
-}
+/// Mints a bearer token for a subject (an e-mail) with roles, on the node's académie.
+pub type MintToken<'a> = &'a dyn Fn(&str, &[Role]) -> anyhow::Result<String>;
 
 /// Runs a cohort of the current school year (Europe/Paris, system clock).
-pub async fn run(
-    channel: Channel,
-    academy: &str,
-    mint: &dyn Fn(&str, &[Role]) -> String,
-) -> anyhow::Result<Summary> {
+pub async fn run(channel: Channel, academy: &str, mint: MintToken<'_>) -> anyhow::Result<Summary> {
     let year = SchoolYear::containing(paris_date(chrono::Utc::now())).year();
     run_for_year(channel, academy, mint, year).await
 }
@@ -295,86 +292,20 @@ pub async fn run(
 pub async fn run_for_year(
     channel: Channel,
     academy: &str,
-    mint: &dyn Fn(&str, &[Role]) -> String,
+    mint: MintToken<'_>,
     school_year: i32,
 ) -> anyhow::Result<Summary> {
     let ac = Academy::parse(academy).map_err(anyhow::Error::msg)?;
     let mut client = TrainingServiceClient::new(channel);
-    let team = Team::mint(ac, mint);
+    let team = Team::mint(ac, mint)?;
     let (office, trainer) = (&team.office, &team.trainer);
     let y = school_year;
 
-    // The programme: the next version of the académie's catalogue.
-    let versions = client
-        .list_programmes(authed(pb::ListProgrammesRequest::default(), office))
-        .await
-        .context("listing programmes")?
-        .into_inner();
-    let version = versions.programmes.first().map_or(1, |p| p.version + 1);
-    let programme = client
-        .create_programme(authed(standard_programme(version), office))
-        .await
-        .context("creating the programme")?
-        .into_inner();
-
     let capacity = 3;
-    let cohort = client
-        .create_cohort(authed(
-            pb::CreateCohortRequest {
-                school_year: y,
-                programme_id: programme.id.clone(),
-                title: String::new(),
-                scope: pb::TrainingCohortScope::Academy as i32,
-                capacity,
-            },
-            office,
-        ))
-        .await
-        .context("creating the cohort")?
-        .into_inner();
-
-    // Requests: one member of staff asks for themselves, the office enters three more; the
-    // fourth waits.
+    let (programme, cohort) = open_cohort(&mut client, office, y, capacity).await?;
     let people: Vec<pb::TraineeDetails> = (0..4).map(|n| staff(ac, n)).collect();
-    let mut enrolments = Vec::new();
-    for (n, person) in people.iter().enumerate() {
-        let token = if n == 0 {
-            mint(&person.email, &[Role::Candidate])
-        } else {
-            office.clone()
-        };
-        let e = client
-            .request_enrolment(authed(
-                pb::RequestEnrolmentRequest {
-                    cohort_id: cohort.id.clone(),
-                    trainee: Some(person.clone()),
-                },
-                &token,
-            ))
-            .await
-            .with_context(|| format!("enrolment request {n}"))?
-            .into_inner();
-        enrolments.push(e);
-    }
-    anyhow::ensure!(
-        enrolments[3].status == pb::TrainingEnrolmentStatus::Waitlisted as i32,
-        "the fourth request should wait"
-    );
-    // The second withdraws (their own token): the fourth gets the place.
-    let withdrawn = client
-        .withdraw_enrolment(authed(
-            pb::WithdrawEnrolmentRequest {
-                enrolment_id: enrolments[1].id.clone(),
-                reason: "mutation à la rentrée".into(),
-            },
-            &mint(&people[1].email, &[Role::Candidate]),
-        ))
-        .await
-        .context("withdrawal")?
-        .into_inner();
-    let promoted = withdrawn
-        .promoted
-        .context("the first person waiting gets the freed place")?;
+    let (enrolments, promoted) =
+        fill_places(&mut client, mint, office, &cohort.id, &people).await?;
 
     let sessions = standard_sessions(&mut client, &cohort.id, y, ac, office).await?;
 
@@ -386,7 +317,7 @@ pub async fn run_for_year(
         &sessions,
         &first.id,
         ac,
-        &mint(&people[0].email, &[Role::Candidate]),
+        &mint(&people[0].email, &[Role::Candidate])?,
         &team,
     )
     .await?;
@@ -407,25 +338,7 @@ pub async fn run_for_year(
         .await
         .context("abandonment")?;
 
-    let attestation = client
-        .issue_attestation(authed(
-            pb::IssueAttestationRequest {
-                enrolment_id: first.id.clone(),
-            },
-            office,
-        ))
-        .await
-        .context("issuing the attestation")?
-        .into_inner();
-    // Whoever the trainee shows it to checks it without an account.
-    let check = client
-        .verify_attestation(pb::VerifyAttestationRequest {
-            number: attestation.number.clone(),
-            sha256: attestation.sha256.clone(),
-        })
-        .await
-        .context("verifying the attestation")?
-        .into_inner();
+    let (attestation, check) = attest(&mut client, office, &first.id).await?;
     let progress = client
         .get_cohort_progress(authed(
             pb::GetCohortProgressRequest {
@@ -460,6 +373,121 @@ pub async fn run_for_year(
         waiting: progress.waiting,
         cohort_credited_minutes: progress.total_credited_minutes,
     })
+}
+
+/// The programme (the next version of the académie's catalogue) and a cohort of `capacity`
+/// places following it.
+async fn open_cohort(
+    client: &mut Client,
+    office: &str,
+    school_year: i32,
+    capacity: u32,
+) -> anyhow::Result<(pb::TrainingProgramme, pb::TrainingCohort)> {
+    let versions = client
+        .list_programmes(authed(pb::ListProgrammesRequest::default(), office))
+        .await
+        .context("listing programmes")?
+        .into_inner();
+    let version = versions.programmes.first().map_or(1, |p| p.version + 1);
+    let programme = client
+        .create_programme(authed(standard_programme(version), office))
+        .await
+        .context("creating the programme")?
+        .into_inner();
+    let cohort = client
+        .create_cohort(authed(
+            pb::CreateCohortRequest {
+                school_year,
+                programme_id: programme.id.clone(),
+                title: String::new(),
+                scope: pb::TrainingCohortScope::Academy as i32,
+                capacity,
+            },
+            office,
+        ))
+        .await
+        .context("creating the cohort")?
+        .into_inner();
+    Ok((programme, cohort))
+}
+
+/// Requests: one member of staff asks for themselves, the office enters three more; the fourth
+/// waits. The second then withdraws (their own token) and the fourth gets the place. Returns the
+/// four requests, and the promoted one.
+async fn fill_places(
+    client: &mut Client,
+    mint: MintToken<'_>,
+    office: &str,
+    cohort_id: &str,
+    people: &[pb::TraineeDetails],
+) -> anyhow::Result<(Vec<pb::TrainingEnrolment>, pb::TrainingEnrolment)> {
+    let mut enrolments = Vec::new();
+    for (n, person) in people.iter().enumerate() {
+        let token = if n == 0 {
+            mint(&person.email, &[Role::Candidate])?
+        } else {
+            office.to_owned()
+        };
+        let e = client
+            .request_enrolment(authed(
+                pb::RequestEnrolmentRequest {
+                    cohort_id: cohort_id.to_owned(),
+                    trainee: Some(person.clone()),
+                },
+                &token,
+            ))
+            .await
+            .with_context(|| format!("enrolment request {n}"))?
+            .into_inner();
+        enrolments.push(e);
+    }
+    anyhow::ensure!(
+        enrolments[3].status == pb::TrainingEnrolmentStatus::Waitlisted as i32,
+        "the fourth request should wait"
+    );
+    let withdrawn = client
+        .withdraw_enrolment(authed(
+            pb::WithdrawEnrolmentRequest {
+                enrolment_id: enrolments[1].id.clone(),
+                reason: "mutation à la rentrée".into(),
+            },
+            &mint(&people[1].email, &[Role::Candidate])?,
+        ))
+        .await
+        .context("withdrawal")?
+        .into_inner();
+    let promoted = withdrawn
+        .promoted
+        .context("the first person waiting gets the freed place")?;
+    Ok((enrolments, promoted))
+}
+
+/// The office issues the attestation of a completed training; whoever the trainee shows it to
+/// checks it without an account.
+async fn attest(
+    client: &mut Client,
+    office: &str,
+    enrolment_id: &str,
+) -> anyhow::Result<(pb::TrainingAttestation, pb::AttestationVerification)> {
+    let attestation = client
+        .issue_attestation(authed(
+            pb::IssueAttestationRequest {
+                enrolment_id: enrolment_id.to_owned(),
+            },
+            office,
+        ))
+        .await
+        .context("issuing the attestation")?
+        .into_inner();
+    let check = client
+        .verify_attestation(pb::VerifyAttestationRequest {
+            number: attestation.number.clone(),
+            sha256: attestation.sha256.clone(),
+        })
+        .await
+        .context("verifying the attestation")?
+        .into_inner();
+    Ok((attestation, check))
 }
 
 fn name(e: &pb::TrainingEnrolment) -> String {
@@ -737,4 +765,20 @@ pub async fn follow_whole_training(
         );
     }
     last.context("activities recorded")
+}
+
+#[cfg(test)]
+mod tests {
+    use cplds_runtime::academy::ACADEMIES;
+
+    use super::*;
+
+    /// `establishment` relies on every académie's first département making seven digits.
+    #[test]
+    fn every_academy_has_a_valid_establishment() {
+        for academy in ACADEMIES {
+            let uai = establishment(academy, 1);
+            assert!(Uai::parse(&uai).is_ok(), "{}: {uai}", academy.code);
+        }
+    }
 }

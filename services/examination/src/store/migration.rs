@@ -22,20 +22,15 @@ impl MigratorTrait for Migrator {
 
 struct CreateTables;
 
-impl MigrationName for CreateTables {
-    fn name(&self) -> &str {
-        "m20261124_000100_examination_tables"
-    }
-}
+cplds_runtime::migration_name!(CreateTables, "m20261124_000100_examination_tables");
 
 /// Members leave a board (`left_at`) when replaced; each replacement is kept.
 struct BoardReplacements;
 
-impl MigrationName for BoardReplacements {
-    fn name(&self) -> &str {
-        "m20261124_000200_examination_board_replacements"
-    }
-}
+cplds_runtime::migration_name!(
+    BoardReplacements,
+    "m20261124_000200_examination_board_replacements"
+);
 
 #[async_trait::async_trait]
 impl MigrationTrait for BoardReplacements {
@@ -67,7 +62,7 @@ impl MigrationTrait for BoardReplacements {
                 .to_owned(),
         )
         .await?;
-        index(
+        create_index(
             m,
             "board_replacements_board",
             "board_replacements",
@@ -98,11 +93,7 @@ impl MigrationTrait for BoardReplacements {
 /// The session's jury president (a seat) and the jury's remarks.
 struct Jury;
 
-impl MigrationName for Jury {
-    fn name(&self) -> &str {
-        "m20261201_000100_examination_jury"
-    }
-}
+cplds_runtime::migration_name!(Jury, "m20261201_000100_examination_jury");
 
 #[async_trait::async_trait]
 impl MigrationTrait for Jury {
@@ -149,31 +140,6 @@ impl MigrationTrait for Jury {
     }
 }
 
-fn fk(table: &str, column: &str, to: &str, to_column: &str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(Alias::new(table), Alias::new(column))
-        .to(Alias::new(to), Alias::new(to_column))
-        .to_owned()
-}
-
-async fn index(
-    m: &SchemaManager<'_>,
-    name: &str,
-    table: &str,
-    cols: &[&str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut idx = Index::create();
-    idx.name(name).table(Alias::new(table));
-    for c in cols {
-        idx.col(Alias::new(*c));
-    }
-    if unique {
-        idx.unique();
-    }
-    m.create_index(idx.to_owned()).await
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for CreateTables {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -189,26 +155,26 @@ impl MigrationTrait for CreateTables {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in [
-            "appeals",
-            "decisions",
-            "minutes",
-            "mark_history",
-            "reconciliations",
-            "mark_entries",
-            "convocations",
-            "slots",
-            "assignments",
-            "board_members",
-            "boards",
-            "sessions",
-            "pending_withdrawals",
-            "candidates",
-        ] {
-            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(
+            m,
+            &[
+                "appeals",
+                "decisions",
+                "minutes",
+                "mark_history",
+                "reconciliations",
+                "mark_entries",
+                "convocations",
+                "slots",
+                "assignments",
+                "board_members",
+                "boards",
+                "sessions",
+                "pending_withdrawals",
+                "candidates",
+            ],
+        )
+        .await
     }
 }
 
@@ -240,7 +206,7 @@ async fn candidate_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         .col(instant("listed_at"))
         .col(instant_null("withdrawn_at"));
     m.create_table(candidates.to_owned()).await?;
-    index(
+    create_index(
         m,
         "candidates_year",
         "candidates",
@@ -248,7 +214,7 @@ async fn candidate_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         false,
     )
     .await?;
-    index(m, "candidates_email", "candidates", &["email"], false).await?;
+    create_index(m, "candidates_email", "candidates", &["email"], false).await?;
 
     m.create_table(
         Table::create()
@@ -294,7 +260,7 @@ async fn board_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "boards_session_name",
         "boards",
@@ -320,7 +286,7 @@ async fn board_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "board_members_board_email",
         "board_members",
@@ -328,7 +294,7 @@ async fn board_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         true,
     )
     .await?;
-    index(m, "board_members_email", "board_members", &["email"], false).await?;
+    create_index(m, "board_members_email", "board_members", &["email"], false).await?;
     Ok(())
 }
 
@@ -352,7 +318,7 @@ async fn schedule_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "assignments_board",
         "assignments",
@@ -385,7 +351,7 @@ async fn schedule_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "slots_candidate_part",
         "slots",
@@ -393,7 +359,7 @@ async fn schedule_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         true,
     )
     .await?;
-    index(
+    create_index(
         m,
         "slots_board",
         "slots",
@@ -401,7 +367,7 @@ async fn schedule_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         false,
     )
     .await?;
-    index(m, "slots_session", "slots", &["session_id", "id"], false).await?;
+    create_index(m, "slots_session", "slots", &["session_id", "id"], false).await?;
     Ok(())
 }
 
@@ -429,7 +395,7 @@ async fn convocation_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "convocations_candidate_version",
         "convocations",
@@ -467,7 +433,7 @@ async fn mark_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     .await?;
     // One entry per member and épreuve; the limit of two entries is checked under the
     // session's lock.
-    index(
+    create_index(
         m,
         "mark_entries_entrant",
         "mark_entries",
@@ -475,7 +441,7 @@ async fn mark_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         true,
     )
     .await?;
-    index(
+    create_index(
         m,
         "mark_entries_board",
         "mark_entries",
@@ -532,7 +498,7 @@ async fn mark_history_table(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "mark_history_candidate",
         "mark_history",
@@ -566,7 +532,7 @@ async fn result_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "minutes_session",
         "minutes",
@@ -593,7 +559,7 @@ async fn result_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "decisions_session",
         "decisions",
@@ -630,7 +596,7 @@ async fn appeal_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(
+    create_index(
         m,
         "appeals_session",
         "appeals",

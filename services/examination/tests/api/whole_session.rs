@@ -46,7 +46,7 @@ async fn run(backend: Backend) -> Option<Run> {
         .unwrap()
         .into_inner();
     let node = &t.node;
-    let mint = |subject: &str, roles: &[Role]| node.token(subject, roles);
+    let mint = |subject: &str, roles: &[Role]| Ok(node.token(subject, roles));
     let summary = scenario::run(node.channel().await, "toulouse", &mint, &list)
         .await
         .unwrap();

@@ -33,41 +33,29 @@ impl MigratorTrait for Migrator {
 /// from the documents): the unique index on live staff numbers becomes a plain one.
 struct StaffNumbersClaimedTwice;
 
-impl MigrationName for StaffNumbersClaimedTwice {
-    fn name(&self) -> &str {
-        "m20261201_000100_registration_staff_numbers_claimed_twice"
-    }
-}
+cplds_runtime::migration_name!(
+    StaffNumbersClaimedTwice,
+    "m20261201_000100_registration_staff_numbers_claimed_twice"
+);
 
 #[async_trait::async_trait]
 impl MigrationTrait for StaffNumbersClaimedTwice {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("candidacies_live_staff_number")
-                .table(Alias::new("candidacies"))
-                .if_exists()
-                .to_owned(),
-        )
-        .await?;
-        index(
+        m.drop_index(drop_index("candidacies_live_staff_number", "candidacies"))
+            .await?;
+        create_index(
             m,
             "candidacies_year_staff_number",
             "candidacies",
             &["year", "staff_number"],
+            false,
         )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("candidacies_year_staff_number")
-                .table(Alias::new("candidacies"))
-                .if_exists()
-                .to_owned(),
-        )
-        .await?;
+        m.drop_index(drop_index("candidacies_year_staff_number", "candidacies"))
+            .await?;
         m.get_connection()
             .execute_unprepared(LIVE_STAFF_NUMBER_UNIQUE)
             .await
@@ -82,29 +70,27 @@ const LIVE_STAFF_NUMBER_UNIQUE: &str = "CREATE UNIQUE INDEX candidacies_live_sta
 
 struct CreateTables;
 
-impl MigrationName for CreateTables {
-    fn name(&self) -> &str {
-        "m20261101_000100_registration_tables"
-    }
-}
+cplds_runtime::migration_name!(CreateTables, "m20261101_000100_registration_tables");
 
 #[async_trait::async_trait]
 impl MigrationTrait for CreateTables {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(campaigns()).await?;
         m.create_table(candidacies()).await?;
-        index(
+        create_index(
             m,
             "candidacies_year_status",
             "candidacies",
             &["year", "status"],
+            false,
         )
         .await?;
-        index(
+        create_index(
             m,
             "candidacies_year_department",
             "candidacies",
             &["year", "department"],
+            false,
         )
         .await?;
         // Replaced by `StaffNumbersClaimedTwice`; kept so the migrations replay as they ran.
@@ -112,30 +98,38 @@ impl MigrationTrait for CreateTables {
             .execute_unprepared(LIVE_STAFF_NUMBER_UNIQUE)
             .await?;
         m.create_table(documents()).await?;
-        index(m, "documents_candidacy", "documents", &["candidacy_id"]).await?;
+        create_index(
+            m,
+            "documents_candidacy",
+            "documents",
+            &["candidacy_id"],
+            false,
+        )
+        .await?;
         m.create_table(document_contents()).await?;
         m.create_table(candidacy_history()).await?;
-        index(
+        create_index(
             m,
             "candidacy_history_candidacy",
             "candidacy_history",
             &["candidacy_id"],
+            false,
         )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in [
-            "candidacy_history",
-            "document_contents",
-            "documents",
-            "candidacies",
-            "campaigns",
-        ] {
-            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(
+            m,
+            &[
+                "candidacy_history",
+                "document_contents",
+                "documents",
+                "candidacies",
+                "campaigns",
+            ],
+        )
+        .await
     }
 }
 
@@ -201,7 +195,7 @@ fn candidacies() -> TableCreateStatement {
         .col(flag("on_admitted_list"))
         .col(instant("created_at"))
         .col(instant("updated_at"))
-        .foreign_key(&mut references("candidacies", "year", "campaigns", "year"))
+        .foreign_key(&mut fk("candidacies", "year", "campaigns", "year"))
         .to_owned()
 }
 
@@ -217,12 +211,7 @@ fn documents() -> TableCreateStatement {
         .col(text("sha256"))
         .col(instant("uploaded_at"))
         .col(text("uploaded_by"))
-        .foreign_key(&mut references(
-            "documents",
-            "candidacy_id",
-            "candidacies",
-            "id",
-        ))
+        .foreign_key(&mut fk("documents", "candidacy_id", "candidacies", "id"))
         .to_owned()
 }
 
@@ -231,7 +220,7 @@ fn document_contents() -> TableCreateStatement {
         .table(Alias::new("document_contents"))
         .col(id("document_id"))
         .col(bytes("content"))
-        .foreign_key(&mut references(
+        .foreign_key(&mut fk(
             "document_contents",
             "document_id",
             "documents",
@@ -252,20 +241,4 @@ fn candidacy_history() -> TableCreateStatement {
         .col(text("action"))
         .col(text_null("detail"))
         .to_owned()
-}
-
-fn references(from: &str, from_col: &str, to: &str, to_col: &str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(Alias::new(from), Alias::new(from_col))
-        .to(Alias::new(to), Alias::new(to_col))
-        .to_owned()
-}
-
-async fn index(m: &SchemaManager<'_>, name: &str, table: &str, cols: &[&str]) -> Result<(), DbErr> {
-    let mut idx = Index::create();
-    idx.name(name).table(Alias::new(table));
-    for c in cols {
-        idx.col(Alias::new(*c));
-    }
-    m.create_index(idx.to_owned()).await
 }

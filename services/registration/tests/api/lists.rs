@@ -25,7 +25,7 @@ async fn twelve(t: &mut TestApp) -> Vec<String> {
         let mut p = person(n);
         if n % 4 == 0 {
             p.department = "81".into();
-            p.workplace_uai = format!("0810001{}", Uai::check_letter("0810001") as char);
+            p.workplace_uai = format!("0810001{}", Uai::check_letter("0810001").unwrap() as char);
         }
         ids.push(t.submit_online(p).await.unwrap().id);
     }

@@ -106,11 +106,7 @@ pub async fn page_of<C: ConnectionTrait>(
 /// The `history` table, in every service's migrations after [`crate::db::RuntimeTables`].
 pub struct HistoryTable;
 
-impl MigrationName for HistoryTable {
-    fn name(&self) -> &str {
-        "m20261130_000001_runtime_history"
-    }
-}
+crate::migration_name!(HistoryTable, "m20261130_000001_runtime_history");
 
 #[async_trait::async_trait]
 impl MigrationTrait for HistoryTable {

@@ -46,11 +46,7 @@ pub async fn next_counter<C: ConnectionTrait>(db: &C, name: &str) -> Result<i64,
 /// The `counters` table of [`next_counter`]; a service that had its own keeps it (same shape).
 pub struct CountersTable;
 
-impl MigrationName for CountersTable {
-    fn name(&self) -> &str {
-        "m20261130_000002_runtime_counters"
-    }
-}
+crate::migration_name!(CountersTable, "m20261130_000002_runtime_counters");
 
 #[async_trait::async_trait]
 impl MigrationTrait for CountersTable {

@@ -154,8 +154,11 @@ mod tests {
             email: Email::parse(email).unwrap(),
             staff_number: StaffNumber::parse("12E0000001ABC").unwrap(),
             sex: Sex::Female,
-            workplace_uai: Uai::parse(&format!("{digits}{}", Uai::check_letter(digits) as char))
-                .unwrap(),
+            workplace_uai: Uai::parse(&format!(
+                "{digits}{}",
+                Uai::check_letter(digits).unwrap() as char
+            ))
+            .unwrap(),
             home_academy: home,
         }
     }

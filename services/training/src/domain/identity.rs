@@ -95,19 +95,19 @@ mod tests {
     #[test]
     fn uai_check_letters_and_academies() {
         // Lycée Montesquieu (Bordeaux), Lycée Gay-Lussac (Limoges).
-        let bordeaux = format!("0330021{}", Uai::check_letter("0330021") as char);
+        let bordeaux = format!("0330021{}", Uai::check_letter("0330021").unwrap() as char);
         assert_eq!(
             Uai::parse(&bordeaux).unwrap().academy().unwrap().code,
             "bordeaux"
         );
-        let limoges = format!("0870015{}", Uai::check_letter("0870015") as char);
+        let limoges = format!("0870015{}", Uai::check_letter("0870015").unwrap() as char);
         assert_eq!(
             Uai::parse(&limoges).unwrap().academy().unwrap().code,
             "limoges"
         );
         assert!(Uai::parse("0310036X").unwrap_err().contains("expected W"));
         assert!(Uai::parse("").unwrap_err().contains("required"));
-        let corsica = format!("6200002{}", Uai::check_letter("6200002") as char);
+        let corsica = format!("6200002{}", Uai::check_letter("6200002").unwrap() as char);
         assert_eq!(Uai::parse(&corsica).unwrap().department(), "2A");
     }
 
@@ -148,7 +148,8 @@ mod tests {
 
     #[test]
     fn workplace_must_be_in_the_home_academy() {
-        let uai = |d: &str| Uai::parse(&format!("{d}{}", Uai::check_letter(d) as char)).unwrap();
+        let uai =
+            |d: &str| Uai::parse(&format!("{d}{}", Uai::check_letter(d).unwrap() as char)).unwrap();
         let t = |home: &str, workplace: Uai| Trainee {
             last_name: PersonName::parse("Martin").unwrap(),
             first_name: PersonName::parse("Léa").unwrap(),

@@ -31,11 +31,10 @@ impl MigratorTrait for Migrator {
 /// what the attestation requires beyond the hours.
 struct Assignments;
 
-impl MigrationName for Assignments {
-    fn name(&self) -> &str {
-        "m20261201_000200_training_session_trainers_and_settings"
-    }
-}
+cplds_runtime::migration_name!(
+    Assignments,
+    "m20261201_000200_training_session_trainers_and_settings"
+);
 
 #[async_trait::async_trait]
 impl MigrationTrait for Assignments {
@@ -54,7 +53,14 @@ impl MigrationTrait for Assignments {
             &["session_id", "email"],
         ))
         .await?;
-        index(m, "session_trainers_email", "session_trainers", &["email"]).await?;
+        create_index(
+            m,
+            "session_trainers_email",
+            "session_trainers",
+            &["email"],
+            false,
+        )
+        .await?;
         let settings = vec![
             id("academy"),
             flag("require_tutor"),
@@ -67,11 +73,7 @@ impl MigrationTrait for Assignments {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["settings", "session_trainers"] {
-            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(m, &["settings", "session_trainers"]).await
     }
 }
 
@@ -80,11 +82,10 @@ struct CreateTables;
 /// Attestations carry the académie's signature of their digest (null for earlier ones).
 struct SignedAttestations;
 
-impl MigrationName for SignedAttestations {
-    fn name(&self) -> &str {
-        "m20261124_000100_training_signed_attestations"
-    }
-}
+cplds_runtime::migration_name!(
+    SignedAttestations,
+    "m20261124_000100_training_signed_attestations"
+);
 
 #[async_trait::async_trait]
 impl MigrationTrait for SignedAttestations {
@@ -116,11 +117,7 @@ impl MigrationTrait for SignedAttestations {
     }
 }
 
-impl MigrationName for CreateTables {
-    fn name(&self) -> &str {
-        "m20261101_000200_training_tables"
-    }
-}
+cplds_runtime::migration_name!(CreateTables, "m20261101_000200_training_tables");
 
 /// A table of `columns`, each `(column, table)` of `references` a foreign key to that table's
 /// `id` (every key in this schema is an `id`), and an optional composite primary key.
@@ -152,15 +149,6 @@ fn table(
     t.to_owned()
 }
 
-async fn index(m: &SchemaManager<'_>, name: &str, table: &str, cols: &[&str]) -> Result<(), DbErr> {
-    let mut idx = Index::create();
-    idx.name(name).table(Alias::new(table));
-    for c in cols {
-        idx.col(Alias::new(*c));
-    }
-    m.create_index(idx.to_owned()).await
-}
-
 const TABLES: &[&str] = &[
     "enrolment_history",
     "external_records",
@@ -187,11 +175,7 @@ impl MigrationTrait for CreateTables {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in TABLES {
-            m.drop_table(Table::drop().table(Alias::new(*t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(m, TABLES).await
     }
 }
 
@@ -244,7 +228,7 @@ async fn catalogue(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         &[],
     ))
     .await?;
-    index(m, "cohorts_school_year", "cohorts", &["school_year"]).await
+    create_index(m, "cohorts_school_year", "cohorts", &["school_year"], false).await
 }
 
 /// Requests for a place, with the trainee, the tutor and the departure.
@@ -311,7 +295,7 @@ async fn enrolments(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    index(m, "enrolments_email", "enrolments", &["email"]).await?;
+    create_index(m, "enrolments_email", "enrolments", &["email"], false).await?;
     // One live request per person and cohort; one who left may ask again. Partial unique
     // indexes exist in both SQLite and PostgreSQL.
     m.get_connection()
@@ -346,11 +330,12 @@ async fn sessions(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         &[],
     ))
     .await?;
-    index(
+    create_index(
         m,
         "sessions_cohort",
         "sessions",
         &["cohort_id", "first_day"],
+        false,
     )
     .await?;
     let modules = vec![
@@ -389,11 +374,12 @@ async fn ledger(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         &[],
     ))
     .await?;
-    index(
+    create_index(
         m,
         "internship_activities_enrolment",
         "internship_activities",
         &["enrolment_id"],
+        false,
     )
     .await?;
     let credits = vec![
@@ -414,11 +400,12 @@ async fn ledger(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     ];
     m.create_table(table("credits", credits, &references, &[]))
         .await?;
-    index(
+    create_index(
         m,
         "credits_enrolment",
         "credits",
         &["enrolment_id", "session_id"],
+        false,
     )
     .await
 }
@@ -469,11 +456,12 @@ async fn outcomes(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     ]);
     m.create_table(table("external_records", external, &[], &[]))
         .await?;
-    index(
+    create_index(
         m,
         "external_records_year",
         "external_records",
         &["school_year", "status"],
+        false,
     )
     .await?;
     let history = vec![
@@ -486,11 +474,12 @@ async fn outcomes(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     ];
     m.create_table(table("enrolment_history", history, &[], &[]))
         .await?;
-    index(
+    create_index(
         m,
         "enrolment_history_enrolment",
         "enrolment_history",
         &["enrolment_id"],
+        false,
     )
     .await
 }

@@ -1,0 +1,226 @@
+//! The national side of the demo: each académie reports, the ministry reads the figures.
+
+use std::fmt::Write as _;
+
+use cplds_proto::v1::{
+    self as pb, national_statistics_service_client::NationalStatisticsServiceClient,
+    reporting_service_client::ReportingServiceClient,
+};
+use cplds_runtime::auth::Role;
+
+use tonic::transport::Channel;
+
+use super::OTHERS;
+use crate::sandbox::{LocalNode, authed};
+
+/// Each académie sends its MLDS survey and approves its figures.
+pub(super) async fn report_to_ministry(node: &LocalNode, year: i32) -> anyhow::Result<()> {
+    let mut client = ReportingServiceClient::new(node.channel().await?);
+    let recteur = node.token(
+        &format!("recteur@ac-{}.fr", node.node.node),
+        &[Role::Recteur],
+    )?;
+    let seed = node.node.node.code().len() as u32;
+    let lines = [
+        (
+            "remobilisation",
+            pb::Sex::Male,
+            "16-17",
+            "school",
+            40 + seed,
+        ),
+        (
+            "remobilisation",
+            pb::Sex::Female,
+            "16-17",
+            "school",
+            35 + seed,
+        ),
+        (
+            "remise_a_niveau",
+            pb::Sex::Male,
+            "18-20",
+            "apprenticeship",
+            22,
+        ),
+        (
+            "remise_a_niveau",
+            pb::Sex::Female,
+            "18-20",
+            "vocational_training",
+            18 + seed,
+        ),
+        ("accompaniment", pb::Sex::Male, "21-25", "employment", 9),
+        ("accompaniment", pb::Sex::Female, "16-17", "no_solution", 4),
+    ]
+    .into_iter()
+    .map(|(k, s, a, o, n)| pb::MldsSurveyLine {
+        action_kind: k.into(),
+        sex: s as i32,
+        age_band: a.into(),
+        outcome: o.into(),
+        young_people: n,
+    })
+    .collect();
+    client
+        .submit_mlds_survey(authed(
+            pb::SubmitMldsSurveyRequest { year, lines },
+            &recteur,
+        ))
+        .await?;
+    client
+        .approve_figures(authed(
+            pb::ApproveFiguresRequest {
+                year,
+                remarks: "Session de démonstration : candidats bien préparés à l'étude de cas."
+                    .into(),
+            },
+            &recteur,
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Waits until the national node has applied everything every académie sent, then prints the
+/// consolidated figures.
+pub(super) async fn national_report(
+    national: &LocalNode,
+    year: i32,
+    expected_registrations: i64,
+) -> anyhow::Result<String> {
+    let mut stats = NationalStatisticsServiceClient::new(national.channel().await?);
+    let ministry = national.token("dgesco@education.gouv.fr", &[Role::Ministry])?;
+    let s = converged_figures(&mut stats, &ministry, year, expected_registrations).await?;
+    let survey = stats
+        .get_mlds_survey(authed(
+            pb::GetMldsSurveyRequest { year, scope: None },
+            &ministry,
+        ))
+        .await?
+        .into_inner();
+    Ok(format_report(year, s, &survey))
+}
+
+/// The national figures once the national node has applied every fact of every académie, their
+/// approvals included (30 s at most).
+async fn converged_figures(
+    stats: &mut NationalStatisticsServiceClient<Channel>,
+    ministry: &str,
+    year: i32,
+    expected_registrations: i64,
+) -> anyhow::Result<pb::Statistics> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let s = stats
+            .get_statistics(authed(
+                pb::GetStatisticsRequest {
+                    year,
+                    breakdown: vec![pb::Dimension::Academy as i32],
+                    ..Default::default()
+                },
+                ministry,
+            ))
+            .await?
+            .into_inner();
+        let c = stats
+            .get_completeness(authed(pb::GetCompletenessRequest::default(), ministry))
+            .await?
+            .into_inner();
+        let converged = s
+            .totals
+            .as_ref()
+            .and_then(|t| t.registrations)
+            .is_some_and(|r| r.value == expected_registrations)
+            && c.sources
+                .iter()
+                .all(|x| x.gaps.is_empty() && x.applied_sequence == x.highest_known_sequence)
+            // Every académie's approval (its last fact) has arrived.
+            && s.academies.len() == 1 + OTHERS.len()
+            && s.academies.iter().all(|a| a.approved);
+
+        if converged {
+            return Ok(s);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the national figures did not converge in 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The figures per académie and in total, as the demo prints them.
+fn format_report(year: i32, s: pb::Statistics, survey: &pb::MldsSurvey) -> String {
+    let v = |c: Option<pb::Count>| c.map_or(0, |c| c.value);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nNational figures {year} (national node, pseudonymous facts only)"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<10} {:>10} {:>8} {:>9} {:>9} {:>8} {:>9} {:>6} {:>10} {:>9} {:>9}",
+        "académie",
+        "registered",
+        "invalid",
+        "withdrawn",
+        "to sit",
+        "admitted",
+        "not adm.",
+        "rate",
+        "certified",
+        "approved",
+        "complete"
+    );
+    let row = |name: &str, f: &pb::Figures, approved: &str, complete: &str| {
+        let rate = f
+            .admitted_rate
+            .filter(|r| !r.undefined)
+            .map_or("—".to_owned(), |r| format!("{:.0} %", r.percent));
+        format!(
+            "  {:<10} {:>10} {:>8} {:>9} {:>9} {:>8} {:>9} {:>6} {:>10} {:>9} {:>9}\n",
+            name,
+            v(f.registrations),
+            v(f.invalidated),
+            v(f.withdrawn),
+            v(f.admitted_to_sit),
+            v(f.admitted),
+            v(f.not_admitted),
+            rate,
+            v(f.certificates_issued),
+            approved,
+            complete
+        )
+    };
+    for c in &s.cells {
+        let f = c.figures.clone().unwrap_or_default();
+        let academy = c.key.first().map(|k| k.value.clone()).unwrap_or_default();
+        let st = s.academies.iter().find(|a| a.academy == academy);
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        out.push_str(&row(
+            &academy,
+            &f,
+            yes(st.is_some_and(|a| a.approved)),
+            yes(st.is_some_and(|a| a.up_to_date)),
+        ));
+    }
+    let t = s.totals.unwrap_or_default();
+    out.push_str(&row("total", &t, "", ""));
+    let _ = writeln!(
+        out,
+        "  figures final: {}",
+        if s.r#final {
+            "yes (every académie up to date and approved)"
+        } else {
+            "no"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  MLDS survey: {} young people accompanied in {} académies ({} have not sent theirs)",
+        survey.young_people,
+        30 - survey.missing.len(),
+        survey.missing.len()
+    );
+    out
+}
