@@ -155,15 +155,21 @@ pub fn index_training(trainings: &[Training]) -> TrainingIndex<'_> {
         .collect()
 }
 
-fn marks_stats(marks: &[u8]) -> MarkStats {
+/// Marks are counted in half points (an épreuve) or quarter points (a two-épreuve average, which
+/// is never rounded: 9.5 and 10 average 9.75, as the jury's report shows it).
+const HALF: u8 = 2;
+const QUARTER: u8 = 4;
+
+fn marks_stats(marks: &[u8], per_point: u8) -> MarkStats {
     let (Some(&lo), Some(&hi)) = (marks.iter().min(), marks.iter().max()) else {
         return MarkStats::default();
     };
     let sum: u64 = marks.iter().map(|&m| u64::from(m)).sum();
+    let per_point = f64::from(per_point);
     MarkStats {
-        lowest: f64::from(lo) / 2.0,
-        highest: f64::from(hi) / 2.0,
-        mean: round2(sum as f64 / marks.len() as f64 / 2.0),
+        lowest: f64::from(lo) / per_point,
+        highest: f64::from(hi) / per_point,
+        mean: round2(sum as f64 / marks.len() as f64 / per_point),
         marks: marks.len() as i64,
         suppressed: false,
     }
@@ -173,15 +179,15 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Bucket of a mark in half points (0..=40).
-fn bucket(half_points: u8) -> usize {
-    (usize::from(half_points) / 4).min(BUCKETS - 1)
+/// Bucket of two points of a mark counted in `per_point` units.
+fn bucket(mark: u8, per_point: u8) -> usize {
+    (usize::from(mark) / (2 * usize::from(per_point))).min(BUCKETS - 1)
 }
 
-fn distribution(marks: &[u8]) -> Vec<Count> {
+fn distribution(marks: &[u8], per_point: u8) -> Vec<Count> {
     let mut d = vec![Count::default(); BUCKETS];
     for &m in marks {
-        d[bucket(m)].value += 1;
+        d[bucket(m, per_point)].value += 1;
     }
     d
 }
@@ -234,6 +240,7 @@ struct Tally {
     counts: BTreeMap<Measure, i64>,
     part_1: Vec<u8>,
     part_2: Vec<u8>,
+    /// In quarter points.
     average: Vec<u8>,
     /// Minutes of training of the trained candidates, admitted or not.
     hours_admitted: Vec<u32>,
@@ -329,8 +336,8 @@ impl Tally {
         }
         if let (Some(a), Some(b)) = (e.part_1.mark(), e.part_2.mark()) {
             self.inc(Measure::SatWholeExam);
-            // The average of the two épreuves, in half points (rounded down to the half point).
-            self.average.push(((u16::from(a) + u16::from(b)) / 2) as u8);
+            // The sum of two marks in half points is their exact average in quarter points.
+            self.average.push(a + b);
         }
     }
 
@@ -371,12 +378,12 @@ impl Tally {
                 .collect(),
             admitted_rate: rate(admitted, admitted + not_admitted),
             not_admitted_rate: rate(not_admitted, admitted + not_admitted),
-            part_1: marks_stats(&self.part_1),
-            part_2: marks_stats(&self.part_2),
-            average: marks_stats(&self.average),
-            distribution_part_1: distribution(&self.part_1),
-            distribution_part_2: distribution(&self.part_2),
-            distribution_average: distribution(&self.average),
+            part_1: marks_stats(&self.part_1, HALF),
+            part_2: marks_stats(&self.part_2, HALF),
+            average: marks_stats(&self.average, QUARTER),
+            distribution_part_1: distribution(&self.part_1, HALF),
+            distribution_part_2: distribution(&self.part_2, HALF),
+            distribution_average: distribution(&self.average, QUARTER),
             mean_training_hours_admitted: mean_hours(&self.hours_admitted),
             mean_training_hours_not_admitted: mean_hours(&self.hours_not),
         }
@@ -596,6 +603,33 @@ mod tests {
         assert_eq!(f.mean_training_hours_admitted, 190.0);
         assert_eq!(f.count(Measure::MldsActionsAdmitted), 1);
         assert_eq!(f.count(Measure::TrainingCompleted), 1);
+    }
+
+    #[test]
+    fn the_average_of_two_epreuves_is_never_rounded() {
+        use Part::*;
+        // 9.5 and 10 average 9.75 (the jury's report shows 9.75, not 9.5); 12 and 13.5: 12.75.
+        let rs = [
+            rec(
+                "a",
+                RegistrationStatus::Validated,
+                Some((Mark(19), Mark(20), false)),
+            ),
+            rec(
+                "b",
+                RegistrationStatus::Validated,
+                Some((Mark(24), Mark(27), true)),
+            ),
+        ];
+        let refs: Vec<&Record> = rs.iter().collect();
+        let f = compute(&refs, &[], &HashMap::new());
+        assert_eq!(
+            (f.average.lowest, f.average.highest, f.average.mean),
+            (9.75, 12.75, 11.25)
+        );
+        // Two-point buckets: 9.75 in [8,10), 12.75 in [12,14).
+        let buckets: Vec<i64> = f.distribution_average.iter().map(|c| c.value).collect();
+        assert_eq!(buckets, vec![0, 0, 0, 0, 1, 0, 1, 0, 0, 0]);
     }
 
     #[test]
