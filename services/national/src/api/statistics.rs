@@ -252,6 +252,7 @@ fn csv(q: &Query, c: &Computed) -> String {
     header.extend(
         [
             "admitted_rate",
+            "not_admitted_rate_present_at_both",
             "part_1_mean",
             "part_2_mean",
             "average_mean",
@@ -287,15 +288,16 @@ fn csv_row(c: &Computed, key: Vec<String>, f: &Figures) -> String {
         let v = f.counts.get(&m).copied().unwrap_or_default();
         cols.push(secret(v.suppressed, v.value.to_string()));
     }
-    let rate = &f.admitted_rate;
-    cols.push(secret(
-        rate.suppressed,
-        if rate.undefined {
-            String::new()
-        } else {
-            format!("{:.1}", rate.percent)
-        },
-    ));
+    for rate in [&f.admitted_rate, &f.not_admitted_rate_present_at_both] {
+        cols.push(secret(
+            rate.suppressed,
+            if rate.undefined {
+                String::new()
+            } else {
+                format!("{:.1}", rate.percent)
+            },
+        ));
+    }
     for s in [&f.part_1, &f.part_2, &f.average] {
         cols.push(secret(
             s.suppressed,
