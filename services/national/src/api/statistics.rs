@@ -68,6 +68,8 @@ struct Computed {
     academies: Vec<AcademyState>,
     #[serde(rename = "final")]
     is_final: bool,
+    /// Académies of the scope not (yet) up to date and approved: the figures are provisional.
+    missing_academies: Vec<String>,
     suppressed: bool,
     suppression_threshold: i64,
 }
@@ -140,23 +142,25 @@ impl Inner {
         ))
     }
 
-    /// Per académie: up to date (no gap, heard from recently) and approved for the year.
+    /// Per académie: up to date (no gap, heard from recently) and approved for the year; the
+    /// académies `expected` to report, and any other of the scope that sent figures.
     async fn academy_states(
         &self,
         year: i32,
         academies: Option<&[String]>,
+        expected: &[String],
     ) -> ServiceResult<Vec<AcademyState>> {
         let now = self.core.now();
         let streams = store::streams(&self.core.db).await?;
         let approvals = store::approvals(&self.core.db, year).await?;
-        let mut names: Vec<String> = match academies {
-            Some(a) => a.to_vec(),
-            None => {
-                let mut n = store::academies_with_data(&self.core.db, year).await?;
-                n.extend(streams.iter().map(|s| s.academy.clone()));
-                n
-            }
-        };
+        let mut names: Vec<String> = expected.to_vec();
+        names.extend(
+            store::academies_with_data(&self.core.db, year)
+                .await?
+                .into_iter()
+                .chain(streams.iter().map(|s| s.academy.clone()))
+                .filter(|a| academies.is_none_or(|scope| scope.contains(a))),
+        );
         names.sort();
         names.dedup();
         Ok(names
@@ -203,8 +207,18 @@ impl Inner {
                 figures::suppress(t, &mut previous_cells, threshold);
             }
         }
-        let states = self.academy_states(q.year, academies.as_deref()).await?;
-        let is_final = !states.is_empty() && states.iter().all(|s| s.up_to_date && s.approved);
+        let expected = q.scope.expected(&self.active, q.year);
+        let states = self
+            .academy_states(q.year, academies.as_deref(), &expected)
+            .await?;
+        // Final only when every académie expected (and any other that sent figures) is complete
+        // and approved; otherwise provisional, naming the missing ones.
+        let missing: Vec<String> = states
+            .iter()
+            .filter(|s| !(s.up_to_date && s.approved))
+            .map(|s| s.academy.clone())
+            .collect();
+        let is_final = !states.is_empty() && missing.is_empty();
         Ok(Computed {
             year: q.year,
             scope: q.scope.label(),
@@ -214,6 +228,7 @@ impl Inner {
             previous_cells,
             academies: states,
             is_final,
+            missing_academies: missing,
             suppressed: q.for_publication,
             suppression_threshold: threshold,
         })
@@ -239,6 +254,7 @@ fn statistics_pb(q: &Query, c: &Computed) -> pb::Statistics {
             })
             .collect(),
         r#final: c.is_final,
+        missing_academies: c.missing_academies.clone(),
         suppressed: c.suppressed,
         suppression_threshold: c.suppression_threshold as i32,
     }
