@@ -11,7 +11,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use cplds::sandbox::{LocalNode, authed};
-use cplds_federation_tests::{Topology, amqp_bus, start_node};
+use cplds_federation_tests::{Topology, amqp_bus, start_national_node, start_node};
 use cplds_proto::v1::{
     self as pb, EventEnvelope, national_statistics_service_client::NationalStatisticsServiceClient,
     registration_service_client::RegistrationServiceClient,
@@ -135,12 +135,12 @@ async fn national_figures_converge_across_a_real_federation() {
         let bus = amqp_bus(&topology.url("national"), "national")
             .await
             .unwrap();
-        start_node(
-            "national",
+        start_national_node(
             dir.path().join("national"),
-            cplds::national_modules(),
             bus,
             &national_db.url,
+            YEAR,
+            &codes,
         )
         .await
         .unwrap()

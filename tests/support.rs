@@ -237,6 +237,39 @@ pub async fn start_node(
     bus: SharedBus,
     database_url: &str,
 ) -> anyhow::Result<LocalNode> {
+    LocalNode::start(node_spec(academy, data_dir, modules, bus, database_url)).await
+}
+
+/// The national node of [`start_node`], expecting only `academies` to report in `year` (so
+/// that their figures can be final).
+pub async fn start_national_node(
+    data_dir: PathBuf,
+    bus: SharedBus,
+    database_url: &str,
+    year: i32,
+    academies: &[&str],
+) -> anyhow::Result<LocalNode> {
+    let mut spec = node_spec(
+        "national",
+        data_dir,
+        cplds::national_modules(),
+        bus,
+        database_url,
+    );
+    spec.config.national.active_academies.insert(
+        year.to_string(),
+        academies.iter().map(|a| (*a).to_owned()).collect(),
+    );
+    LocalNode::start(spec).await
+}
+
+fn node_spec(
+    academy: &str,
+    data_dir: PathBuf,
+    modules: Vec<std::sync::Arc<dyn cplds_runtime::host::ServiceModule>>,
+    bus: SharedBus,
+    database_url: &str,
+) -> LocalNodeSpec {
     let mut spec = LocalNodeSpec::new(academy, data_dir, modules, bus);
     spec.config.database_url = Some(database_url.to_owned());
     spec.config.amqp_queue_type = QueueType::Quorum;
@@ -245,5 +278,5 @@ pub async fn start_node(
     spec.config.national.gap_check_interval_ms = 500;
     spec.config.national.replay_backoff_ms = 2_000;
     spec.config.server.shutdown_grace_ms = 3_000;
-    LocalNode::start(spec).await
+    spec
 }

@@ -5,6 +5,7 @@
 //! on first start. Setting `database_url` / `amqp_url` switches to PostgreSQL / RabbitMQ.
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
 };
@@ -81,6 +82,10 @@ pub struct NationalConfig {
     pub replay_backoff_ms: u64,
     /// A source heard from (event or heartbeat) within this long is up to date if it has no gap.
     pub silence_ms: u64,
+    /// Per session year (`"2025"`), the codes of the académies expected to report; a year not
+    /// listed expects all of them. Figures are final only when every expected académie is up to
+    /// date and has approved.
+    pub active_academies: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for NationalConfig {
@@ -90,6 +95,7 @@ impl Default for NationalConfig {
             gap_check_interval_ms: 5_000,
             replay_backoff_ms: 15_000,
             silence_ms: 120_000,
+            active_academies: BTreeMap::new(),
         }
     }
 }

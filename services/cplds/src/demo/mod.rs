@@ -123,14 +123,26 @@ async fn start_nodes(opts: &DemoOptions) -> anyhow::Result<(LocalNode, LocalNode
             .await
             .context("starting the toulouse node")?
     };
-    let national = start_node(
-        cplds_national::NATIONAL,
-        opts,
-        1,
-        crate::national_modules(),
-        &bus,
-    )
-    .await?;
+    let national = {
+        let mut spec = LocalNodeSpec::new(
+            cplds_national::NATIONAL,
+            opts.data_dir.join(cplds_national::NATIONAL),
+            crate::national_modules(),
+            bus.clone(),
+        );
+        spec.config.listen = port(opts.listen, 1);
+        // The demo's académies are the only ones expected to report, so its figures can be final.
+        spec.config.national.active_academies.insert(
+            demo_year().to_string(),
+            std::iter::once("toulouse")
+                .chain(OTHERS.iter().map(|(code, _)| *code))
+                .map(String::from)
+                .collect(),
+        );
+        LocalNode::start(spec)
+            .await
+            .context("starting the national node")?
+    };
     let mut others = Vec::new();
     for (i, (code, _)) in OTHERS.iter().enumerate() {
         others.push(

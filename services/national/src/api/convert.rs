@@ -55,6 +55,7 @@ fn marks(m: &figures::MarkStats) -> Option<pb::MarkStats> {
         mean: m.mean,
         marks: m.marks,
         suppressed: m.suppressed,
+        extremes_suppressed: m.extremes_suppressed,
     })
 }
 
@@ -109,6 +110,16 @@ pub fn figures_pb(f: &Figures) -> pb::Figures {
         training_abandoned: count(f, TrainingAbandoned),
         certificates_issued: count(f, CertificatesIssued),
         certificates_revoked: count(f, CertificatesRevoked),
+        mlds_declarers: count(f, MldsDeclarers),
+        referents: count(f, Referents),
+        first_degree_registered: count(f, FirstDegreeRegistered),
+        present_at_both: count(f, PresentAtBoth),
+        absent_from_an_epreuve: count(f, AbsentFromAnEpreuve),
+        awaiting_result: count(f, AwaitingResult),
+        not_admitted_present_at_both: count(f, NotAdmittedPresentAtBoth),
+        not_admitted_rate_present_at_both: rate(&f.not_admitted_rate_present_at_both),
+        failed_on_total_only: count(f, FailedOnTotalOnly),
+        eliminated_candidates: count(f, EliminatedCandidates),
     }
 }
 

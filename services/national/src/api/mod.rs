@@ -34,6 +34,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::{
     NAME,
+    domain::query::ActiveAcademies,
     store::{ingest::Ingest, migration::Migrator},
 };
 
@@ -88,10 +89,13 @@ impl ServiceModule for NationalModule {
         );
         let core = ServiceCore::new(ctx);
         let config = ctx.config.national.clone();
+        let active = ActiveAcademies::parse(&config.active_academies)
+            .map_err(|e| anyhow::anyhow!("national: {e}"))?;
         let api = NationalApi {
             inner: Arc::new(Inner {
                 core: core.clone(),
                 config: config.clone(),
+                active,
             }),
         };
         cplds_runtime::add_grpc!(mount, ctx, NationalStatisticsServiceServer::new(api));
@@ -126,6 +130,8 @@ pub struct NationalApi {
 struct Inner {
     core: ServiceCore,
     config: NationalConfig,
+    /// The académies expected to report, per year.
+    active: ActiveAcademies,
 }
 
 cplds_runtime::grpc_handlers! {

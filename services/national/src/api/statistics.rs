@@ -68,6 +68,8 @@ struct Computed {
     academies: Vec<AcademyState>,
     #[serde(rename = "final")]
     is_final: bool,
+    /// Académies of the scope not (yet) up to date and approved: the figures are provisional.
+    missing_academies: Vec<String>,
     suppressed: bool,
     suppression_threshold: i64,
 }
@@ -141,24 +143,26 @@ impl Inner {
     }
 
     /// Per académie: up to date (every source complete: no gap, nothing waiting, kept or in
-    /// conflict, heard from recently) and approved for the year.
+    /// conflict, heard from recently) and approved for the year; the académies `expected` to
+    /// report, and any other of the scope that sent figures.
     async fn academy_states(
         &self,
         year: i32,
         academies: Option<&[String]>,
+        expected: &[String],
     ) -> ServiceResult<Vec<AcademyState>> {
         let now = self.core.now();
         let streams = store::streams(&self.core.db).await?;
         let kept_or_conflicting = store::kept_and_conflicts(&self.core.db).await?;
         let approvals = store::approvals(&self.core.db, year).await?;
-        let mut names: Vec<String> = match academies {
-            Some(a) => a.to_vec(),
-            None => {
-                let mut n = store::academies_with_data(&self.core.db, year).await?;
-                n.extend(streams.iter().map(|s| s.academy.clone()));
-                n
-            }
-        };
+        let mut names: Vec<String> = expected.to_vec();
+        names.extend(
+            store::academies_with_data(&self.core.db, year)
+                .await?
+                .into_iter()
+                .chain(streams.iter().map(|s| s.academy.clone()))
+                .filter(|a| academies.is_none_or(|scope| scope.contains(a))),
+        );
         names.sort();
         names.dedup();
         Ok(names
@@ -207,8 +211,18 @@ impl Inner {
                 figures::suppress(t, &mut previous_cells, threshold);
             }
         }
-        let states = self.academy_states(q.year, academies.as_deref()).await?;
-        let is_final = !states.is_empty() && states.iter().all(|s| s.up_to_date && s.approved);
+        let expected = q.scope.expected(&self.active, q.year);
+        let states = self
+            .academy_states(q.year, academies.as_deref(), &expected)
+            .await?;
+        // Final only when every académie expected (and any other that sent figures) is complete
+        // and approved; otherwise provisional, naming the missing ones.
+        let missing: Vec<String> = states
+            .iter()
+            .filter(|s| !(s.up_to_date && s.approved))
+            .map(|s| s.academy.clone())
+            .collect();
+        let is_final = !states.is_empty() && missing.is_empty();
         Ok(Computed {
             year: q.year,
             scope: q.scope.label(),
@@ -218,6 +232,7 @@ impl Inner {
             previous_cells,
             academies: states,
             is_final,
+            missing_academies: missing,
             suppressed: q.for_publication,
             suppression_threshold: threshold,
         })
@@ -243,6 +258,7 @@ fn statistics_pb(q: &Query, c: &Computed) -> pb::Statistics {
             })
             .collect(),
         r#final: c.is_final,
+        missing_academies: c.missing_academies.clone(),
         suppressed: c.suppressed,
         suppression_threshold: c.suppression_threshold as i32,
     }
@@ -256,6 +272,7 @@ fn csv(q: &Query, c: &Computed) -> String {
     header.extend(
         [
             "admitted_rate",
+            "not_admitted_rate_present_at_both",
             "part_1_mean",
             "part_2_mean",
             "average_mean",
@@ -291,15 +308,16 @@ fn csv_row(c: &Computed, key: Vec<String>, f: &Figures) -> String {
         let v = f.counts.get(&m).copied().unwrap_or_default();
         cols.push(secret(v.suppressed, v.value.to_string()));
     }
-    let rate = &f.admitted_rate;
-    cols.push(secret(
-        rate.suppressed,
-        if rate.undefined {
-            String::new()
-        } else {
-            format!("{:.1}", rate.percent)
-        },
-    ));
+    for rate in [&f.admitted_rate, &f.not_admitted_rate_present_at_both] {
+        cols.push(secret(
+            rate.suppressed,
+            if rate.undefined {
+                String::new()
+            } else {
+                format!("{:.1}", rate.percent)
+            },
+        ));
+    }
     for s in [&f.part_1, &f.part_2, &f.average] {
         cols.push(secret(
             s.suppressed,

@@ -1,6 +1,8 @@
 //! What the ministry asks of the figures: a session year, a scope (the nation, a région
 //! académique or an académie) and up to three breakdown dimensions.
 
+use std::collections::BTreeMap;
+
 use cplds_runtime::academy::{ACADEMIES, Academy, regions};
 
 use super::record::Dimension;
@@ -72,6 +74,21 @@ impl Scope {
         }
     }
 
+    /// The académies of the scope expected to report for `year`, by code: the active ones of
+    /// the nation or the région; an académie asked for by name is expected.
+    pub fn expected(&self, active: &ActiveAcademies, year: i32) -> Vec<String> {
+        match self {
+            Scope::Academy(a) => vec![a.code.to_owned()],
+            Scope::National => active.of(year).iter().map(|a| a.code.to_owned()).collect(),
+            Scope::Region(code) => active
+                .of(year)
+                .iter()
+                .filter(|a| a.region.code == *code)
+                .map(|a| a.code.to_owned())
+                .collect(),
+        }
+    }
+
     /// As exports name it: `national`, `region-occitanie`, `academy-toulouse`.
     pub fn label(&self) -> String {
         match self {
@@ -79,6 +96,39 @@ impl Scope {
             Scope::Region(c) => format!("region-{c}"),
             Scope::Academy(a) => format!("academy-{}", a.code),
         }
+    }
+}
+
+/// The académies expected to report each session year: every académie unless configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActiveAcademies(BTreeMap<i32, Vec<&'static Academy>>);
+
+impl ActiveAcademies {
+    /// From the configuration: session years (as text) to académie codes.
+    pub fn parse(config: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {
+        let mut years = BTreeMap::new();
+        for (year, codes) in config {
+            let y = year
+                .parse::<i32>()
+                .map_err(|_| format!("{year:?} is not a session year"))
+                .and_then(parse_year)
+                .map_err(|e| format!("active_academies.{year}: {e}"))?;
+            let academies = codes
+                .iter()
+                .map(|c| Academy::parse(c))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("active_academies.{year}: {e}"))?;
+            years.insert(y, academies);
+        }
+        Ok(Self(years))
+    }
+
+    /// The académies expected for `year`.
+    pub fn of(&self, year: i32) -> Vec<&'static Academy> {
+        self.0
+            .get(&year)
+            .cloned()
+            .unwrap_or_else(|| ACADEMIES.iter().collect())
     }
 }
 
@@ -116,6 +166,26 @@ pub fn check_dimension_count(dims: &[Dimension]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_academies_expected_are_configured_per_year() {
+        let config: BTreeMap<String, Vec<String>> =
+            [("2025".to_owned(), vec!["reims".to_owned()])].into();
+        let active = ActiveAcademies::parse(&config).unwrap();
+        assert_eq!(Scope::National.expected(&active, 2025), ["reims"]);
+        assert_eq!(Scope::National.expected(&active, 2024).len(), 30);
+        let grand_est = Scope::region("grand-est").unwrap();
+        assert_eq!(grand_est.expected(&active, 2025), ["reims"]);
+        assert_eq!(
+            grand_est.expected(&active, 2024),
+            ["nancy-metz", "reims", "strasbourg"]
+        );
+        for bad in [("25", "reims"), ("2025", "gotham")] {
+            let config = [(bad.0.to_owned(), vec![bad.1.to_owned()])].into();
+            let e = ActiveAcademies::parse(&config).unwrap_err();
+            assert!(e.starts_with(&format!("active_academies.{}", bad.0)), "{e}");
+        }
+    }
 
     #[test]
     fn years_start_with_the_first_session() {

@@ -156,6 +156,26 @@ impl Record {
         self.exam.as_ref().filter(|e| e.reason != "WITHDRAWN")
     }
 
+    /// Where a registered candidate stands; `None` for one known only from exam facts (not
+    /// counted among registrations until its registration arrives). The fates partition the
+    /// registrations, so a row of the report adds up.
+    pub fn fate(&self) -> Option<Fate> {
+        let status = self.status?;
+        Some(if status == RegistrationStatus::Rejected {
+            Fate::Invalidated
+        } else if self.withdrawn() {
+            Fate::Withdrawn
+        } else {
+            match self.result() {
+                None => Fate::AwaitingResult,
+                Some(e) if e.part_1.mark().is_some() && e.part_2.mark().is_some() => {
+                    Fate::PresentAtBoth
+                }
+                Some(_) => Fate::AbsentFromAnEpreuve,
+            }
+        })
+    }
+
     /// Value of a breakdown dimension.
     pub fn dimension(&self, d: Dimension) -> String {
         match d {
@@ -166,6 +186,22 @@ impl Record {
             Dimension::Academy => self.academy.clone(),
         }
     }
+}
+
+/// The fate of a registered candidate, one of five: the columns of the report's table by
+/// département and sex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// The candidacy was invalidated (rejected).
+    Invalidated,
+    /// Withdrew (démissionnaire), before or during the exam.
+    Withdrawn,
+    /// Has a result and a mark at both épreuves.
+    PresentAtBoth,
+    /// Has a result and was absent from at least one épreuve.
+    AbsentFromAnEpreuve,
+    /// Admitted to sit (or still under review), no result yet.
+    AwaitingResult,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

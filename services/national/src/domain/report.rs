@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use cplds_runtime::pdf::{Document, Font, PAGE_HEIGHT, Page};
 
-use super::figures::{BUCKETS, Cell, Figures, MarkStats, Measure};
+use super::figures::{BUCKETS, Cell, Figures, MarkStats, Measure, Rate};
 
 pub struct ReportData {
     pub academy_name: String,
@@ -50,53 +50,87 @@ fn marks(m: &MarkStats) -> String {
 /// Rows of (label, current, previous) for the main table.
 fn summary_rows(d: &ReportData) -> Vec<(String, String, String)> {
     let c = |f: &Figures, m: Measure| f.count(m).to_string();
-    let pct = |f: &Figures| {
-        if f.not_admitted_rate.undefined {
+    let pct = |r: &Rate| {
+        if r.undefined {
             "—".into()
         } else {
-            format!("{:.1} %", f.not_admitted_rate.percent)
+            format!("{:.1} %", r.percent)
         }
     };
     let (cur, prev) = (&d.current, &d.previous);
-    let mut rows: Vec<(String, String, String)> = [
+    let counts = |rows: &[(&str, Measure)]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|(l, m)| ((*l).to_owned(), c(cur, *m), c(prev, *m)))
+            .collect()
+    };
+    let mut rows = counts(&[
         ("Inscrits", Measure::Registrations),
         ("Candidatures invalidées", Measure::Invalidated),
         ("Démissionnaires", Measure::Withdrawn),
         ("Admis à se présenter", Measure::AdmittedToSit),
         ("Présents aux deux épreuves", Measure::SatWholeExam),
+        (
+            "Absents à une épreuve au moins",
+            Measure::AbsentFromAnEpreuve,
+        ),
+        ("En attente de résultat", Measure::AwaitingResult),
         ("Admis", Measure::Admitted),
         ("Non admis", Measure::NotAdmitted),
+        (
+            "Non admis parmi les présents aux deux épreuves",
+            Measure::NotAdmittedPresentAtBoth,
+        ),
+    ]);
+    // The published report's rate is among who sat every épreuve; the other counts the absent.
+    rows.push((
+        "Non admis parmi les présents aux deux épreuves (%)".into(),
+        pct(&cur.not_admitted_rate_present_at_both),
+        pct(&prev.not_admitted_rate_present_at_both),
+    ));
+    rows.push((
+        "Non admis parmi les candidats ayant un résultat (%)".into(),
+        pct(&cur.not_admitted_rate),
+        pct(&prev.not_admitted_rate),
+    ));
+    rows.extend(counts(&[
+        (
+            "Non admis sur le seul total (< 20/40)",
+            Measure::FailedOnTotalOnly,
+        ),
+        (
+            "Candidats ayant au moins une note éliminatoire",
+            Measure::EliminatedCandidates,
+        ),
         ("Notes éliminatoires, épreuve 1", Measure::EliminatoryPart1),
         ("Notes éliminatoires, épreuve 2", Measure::EliminatoryPart2),
         ("Absents à l'épreuve 1", Measure::AbsentPart1),
         ("Absents à l'épreuve 2", Measure::AbsentPart2),
-        (
-            "Démissionnaires du premier degré",
-            Measure::FirstDegreeWithdrawn,
-        ),
-    ]
-    .iter()
-    .map(|(l, m)| ((*l).to_owned(), c(cur, *m), c(prev, *m)))
-    .collect();
-    rows.insert(7, ("Non admis (%)".into(), pct(cur), pct(prev)));
-    for (label, admitted, with_result) in [
+    ]));
+    // Shares as the report gives them: among every registered candidate of the group
+    // ("11 sur 13"), except training, which is joined to exam results.
+    for (label, part, among) in [
         (
             "Certifiés parmi les candidats déclarant des actions MLDS",
             Measure::MldsActionsAdmitted,
-            Measure::MldsActionsWithResult,
+            Measure::MldsDeclarers,
         ),
         (
             "Certifiés parmi les référents décrochage",
             Measure::ReferentsAdmitted,
-            Measure::ReferentsWithResult,
+            Measure::Referents,
         ),
         (
-            "Certifiés parmi les candidats formés",
+            "Démissionnaires parmi les candidats du premier degré",
+            Measure::FirstDegreeWithdrawn,
+            Measure::FirstDegreeRegistered,
+        ),
+        (
+            "Certifiés parmi les candidats formés ayant un résultat",
             Measure::TrainedAdmitted,
             Measure::TrainedWithResult,
         ),
     ] {
-        let share = |f: &Figures| format!("{} / {}", f.count(admitted), f.count(with_result));
+        let share = |f: &Figures| format!("{} / {}", f.count(part), f.count(among));
         rows.push((label.to_owned(), share(cur), share(prev)));
     }
     rows
@@ -122,8 +156,18 @@ fn marks_rows(d: &ReportData) -> Vec<(String, String, String)> {
     ]
 }
 
-/// (département, sex) → (registered and present at both, withdrawn, registrations).
-fn department_rows(cells: &[Cell]) -> Vec<(String, String, i64, i64, i64)> {
+/// The columns of the département × sex table after the registrations: the fates, which add up
+/// to them.
+const FATES: [(&str, Measure); 5] = [
+    ("Invalidés", Measure::Invalidated),
+    ("Démissionnaires", Measure::Withdrawn),
+    ("Présents aux deux épreuves", Measure::PresentAtBoth),
+    ("Absents à une épreuve", Measure::AbsentFromAnEpreuve),
+    ("En attente de résultat", Measure::AwaitingResult),
+];
+
+/// (département, sex, registrations, a count per fate).
+fn department_rows(cells: &[Cell]) -> Vec<(String, String, i64, [i64; 5])> {
     cells
         .iter()
         .map(|c| {
@@ -131,9 +175,8 @@ fn department_rows(cells: &[Cell]) -> Vec<(String, String, i64, i64, i64)> {
             (
                 v(0),
                 label(&v(1)).to_owned(),
-                c.figures.count(Measure::SatWholeExam),
-                c.figures.count(Measure::Withdrawn),
                 c.figures.count(Measure::Registrations),
+                FATES.map(|(_, m)| c.figures.count(m)),
             )
         })
         .collect()
@@ -196,12 +239,16 @@ fn markdown_registrations(o: &mut String, d: &ReportData) {
         (d.year, &d.by_department_sex),
         (d.year - 1, &d.previous_by_department_sex),
     ] {
+        let header: Vec<&str> = FATES.iter().map(|(l, _)| *l).collect();
         let _ = writeln!(
             o,
-            "### Session {title}\n\n| Département | Sexe | Inscrits | Présents aux deux épreuves | Démissionnaires |\n|---|---|---:|---:|---:|"
+            "### Session {title}\n\n| Département | Sexe | Inscrits | {} |\n|---|---|---:|{}",
+            header.join(" | "),
+            "---:|".repeat(FATES.len())
         );
-        for (dep, sex, present, withdrawn, reg) in department_rows(cells) {
-            let _ = writeln!(o, "| {dep} | {sex} | {reg} | {present} | {withdrawn} |");
+        for (dep, sex, reg, fates) in department_rows(cells) {
+            let fates: Vec<String> = fates.iter().map(i64::to_string).collect();
+            let _ = writeln!(o, "| {dep} | {sex} | {reg} | {} |", fates.join(" | "));
         }
         let _ = writeln!(o);
     }
@@ -301,19 +348,35 @@ fn summary_page(p: &mut Page, d: &ReportData) {
         Font::Bold,
         9.5,
         "Inscriptions par département et par sexe",
-    )
-    .text(330.0, y, Font::Bold, 9.0, "Inscrits")
-    .text(395.0, y, Font::Bold, 9.0, "Présents")
-    .text(460.0, y, Font::Bold, 9.0, "Démissionnaires");
-    y -= 14.0;
-    for (dep, sex, present, withdrawn, reg) in department_rows(&d.by_department_sex) {
+    );
+    y -= 13.0;
+    // Short headers: registered, then the fates, which add up to it.
+    let columns = [
+        "Inscrits",
+        "Invalidés",
+        "Démiss.",
+        "Présents",
+        "Absents",
+        "En attente",
+    ];
+    for (i, h) in columns.iter().enumerate() {
+        p.text(230.0 + i as f32 * 52.0, y, Font::Bold, 8.5, h);
+    }
+    y -= 13.0;
+    for (dep, sex, reg, fates) in department_rows(&d.by_department_sex) {
         if y < 80.0 {
             break;
         }
-        p.text(60.0, y, Font::Regular, 9.0, &format!("{dep} — {sex}"))
-            .text(330.0, y, Font::Regular, 9.0, &reg.to_string())
-            .text(395.0, y, Font::Regular, 9.0, &present.to_string())
-            .text(460.0, y, Font::Regular, 9.0, &withdrawn.to_string());
+        p.text(60.0, y, Font::Regular, 9.0, &format!("{dep} — {sex}"));
+        for (i, v) in std::iter::once(reg).chain(fates).enumerate() {
+            p.text(
+                230.0 + i as f32 * 52.0,
+                y,
+                Font::Regular,
+                9.0,
+                &v.to_string(),
+            );
+        }
         y -= 12.0;
     }
 }
@@ -410,4 +473,103 @@ fn profile_page(p: &mut Page, d: &ReportData) {
     y -= 10.0;
     p.text(60.0, y, Font::Bold, 12.0, "Remarques et conseils du jury");
     p.paragraph(60.0, y - 18.0, 470.0, Font::Regular, 10.0, remarks(d));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::domain::{
+        figures::{breakdown, compute},
+        record::{Dimension, ExamResult, Part, Profile, Record, RegistrationStatus},
+    };
+
+    /// A registered candidate of Haute-Garonne; `exam` is (épreuve 1, épreuve 2, admitted).
+    fn rec(
+        key: &str,
+        status: RegistrationStatus,
+        exam: Option<(Part, Part, bool)>,
+        mlds: bool,
+    ) -> Record {
+        let mut r = Record::new("toulouse", 2025, key);
+        r.status = Some(status);
+        r.profile = Profile {
+            sex: "female".into(),
+            department: "31".into(),
+            staff_category: "first_degree".into(),
+            workplace_type: "college".into(),
+            runs_mlds_actions: mlds,
+            is_dropout_referent: false,
+        };
+        r.exam = exam.map(|(part_1, part_2, admitted)| ExamResult {
+            part_1,
+            part_2,
+            admitted,
+            reason: String::new(),
+        });
+        r
+    }
+
+    /// Every fate once: admitted, eliminated, absent at épreuve 2, invalidated, withdrawn,
+    /// awaiting a result, failed on the total (9 + 9.5 < 20).
+    fn session() -> ReportData {
+        use Part::*;
+        use RegistrationStatus::*;
+        let rs = [
+            rec("a", Validated, Some((Mark(24), Mark(30), true)), true),
+            rec("b", Validated, Some((Mark(10), Mark(36), false)), true),
+            rec("c", Validated, Some((Mark(20), Absent, false)), true),
+            rec("d", Rejected, None, true),
+            rec("e", Withdrawn, None, true),
+            rec("f", Validated, None, true),
+            rec("g", Validated, Some((Mark(18), Mark(19), false)), false),
+        ];
+        let refs: Vec<&Record> = rs.iter().collect();
+        let idx = HashMap::new();
+        let dims = [Dimension::Department, Dimension::Sex];
+        ReportData {
+            academy_name: "Toulouse".into(),
+            year: 2025,
+            current: compute(&refs, &[], &idx),
+            previous: compute(&[], &[], &idx),
+            by_department_sex: breakdown(&refs, &[], &idx, &dims),
+            previous_by_department_sex: Vec::new(),
+            by_staff_category: Vec::new(),
+            by_workplace_type: Vec::new(),
+            remarks: None,
+            approved: true,
+        }
+    }
+
+    #[test]
+    fn mlds_declarers_are_counted_whatever_their_fate() {
+        let md = markdown(&session());
+        // Six registered declarers (one invalidated, one withdrawn, one awaiting), one certified:
+        // the published report's "11 sur 13" counts every declarer registered.
+        assert!(
+            md.contains("| Certifiés parmi les candidats déclarant des actions MLDS | 1 / 6 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_department_row_adds_up() {
+        let md = markdown(&session());
+        // Registered 7 = invalidated 1 + withdrawn 1 + present at both 3 + absent 1 + awaiting 1.
+        assert!(
+            md.contains("| 31 | Femmes | 7 | 1 | 1 | 3 | 1 | 1 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn the_not_admitted_rate_of_the_report_is_among_who_sat_every_epreuve() {
+        let md = markdown(&session());
+        // Two not admitted among the three who sat both épreuves (the absent one is not counted).
+        assert!(
+            md.contains("| Non admis parmi les présents aux deux épreuves (%) | 66.7 % |"),
+            "{md}"
+        );
+    }
 }

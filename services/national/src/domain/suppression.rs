@@ -1,31 +1,70 @@
-//! Statistical disclosure control for published tables: primary suppression of small counts and
-//! complementary suppression, so that no hidden cell can be recomputed from the totals.
+//! Statistical disclosure control for published answers: primary suppression of small counts and
+//! complementary suppression, so that no hidden count can be recomputed from what is shown.
 //!
-//! A table has cells keyed by one value per dimension. A *line* is the set of cells that share
-//! every value but one; its sum can be known (from a margin or another query), so a line must
-//! never hold exactly one hidden cell. Hiding goes on, smallest cell first, until that holds.
+//! An answer is a set of *items* (counts) and *lines*: sets of items whose sum is known to the
+//! reader, or whose items add up (a margin and its cells; a measure and the measures it is the
+//! sum of). A line holding exactly one hidden item gives it away (the sum minus the others), so
+//! hiding goes on, smallest item first, until no line holds exactly one. A reader who chains
+//! lines learns nothing more: every line with a hidden item holds another, never learnt either.
 
 use std::collections::BTreeMap;
 
-/// Returns which cells to hide and whether the table total must be hidden too.
-///
-/// `keys[i]` are the dimension values of cell `i` (`dims` of them); `total` is the table total
-/// (published beside it). Counts with `0 < value < threshold` are hidden (zeros are not: a zero
-/// reveals nobody).
-pub fn suppress_table(
-    keys: &[Vec<String>],
-    dims: usize,
+/// Which items to hide: the `0 < value < threshold` ones (a zero reveals nobody), and enough
+/// others that no line holds exactly one hidden item. `ties` are (item, items hidden with it):
+/// figures that would bound a hidden count (the marks under 6 when eliminatory marks are hidden).
+pub fn suppress_items(
     values: &[i64],
-    total: i64,
+    lines: &[Vec<usize>],
+    ties: &[(usize, Vec<usize>)],
     threshold: i64,
-) -> (Vec<bool>, bool) {
+) -> Vec<bool> {
     let mut hidden: Vec<bool> = values.iter().map(|&v| v > 0 && v < threshold).collect();
-    let total_hidden = total > 0 && total < threshold;
-    if dims == 0 || keys.is_empty() {
-        return (hidden, total_hidden);
+    loop {
+        let mut changed = false;
+        for (item, with) in ties {
+            if hidden[*item] {
+                for &i in with {
+                    changed |= !hidden[i];
+                    hidden[i] = true;
+                }
+            }
+        }
+        for line in lines {
+            if line.iter().filter(|&&i| hidden[i]).count() != 1 {
+                continue;
+            }
+            // Hide the smallest other item, preferring non-zero ones (a hidden zero can be
+            // guessed when it is the only candidate).
+            if let Some(i) = line
+                .iter()
+                .copied()
+                .filter(|&i| !hidden[i])
+                .min_by_key(|&i| (values[i] == 0, values[i], i))
+            {
+                hidden[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return hidden;
+        }
     }
-    // Lines: for each dimension, the cells that agree on all the other dimensions.
+}
+
+/// The lines of a table of `keys.len()` cells keyed by one value per dimension (`dims` of
+/// them), with the table total as index `keys.len()`. A line is the set of cells that share
+/// every value but one (its sum is a margin, published here or in another answer); with one
+/// dimension that margin is the total, and the cells and the total always make a line. Lines of
+/// one cell are left out: that cell is its margin, which another answer publishes.
+pub fn table_lines(keys: &[Vec<String>], dims: usize) -> Vec<Vec<usize>> {
+    let total = keys.len();
     let mut lines: Vec<Vec<usize>> = Vec::new();
+    if keys.is_empty() {
+        return lines;
+    }
+    if dims != 1 {
+        lines.push((0..=total).collect());
+    }
     for d in 0..dims {
         let mut by_rest: BTreeMap<Vec<&str>, Vec<usize>> = BTreeMap::new();
         for (i, k) in keys.iter().enumerate() {
@@ -37,39 +76,33 @@ pub fn suppress_table(
                 .collect();
             by_rest.entry(rest).or_default().push(i);
         }
-        lines.extend(by_rest.into_values());
-    }
-    let mut total_hidden = total_hidden;
-    loop {
-        let mut changed = false;
-        for line in &lines {
-            let count = line.iter().filter(|&&i| hidden[i]).count();
-            if count != 1 {
-                continue;
+        for mut line in by_rest.into_values() {
+            if dims == 1 {
+                line.push(total);
             }
-            // Hide the smallest other cell, preferring non-zero ones (a hidden zero can be
-            // guessed when it is the only candidate).
-            let pick = line
-                .iter()
-                .copied()
-                .filter(|&i| !hidden[i])
-                .min_by_key(|&i| (values[i] == 0, values[i], i));
-            match pick {
-                Some(i) => {
-                    hidden[i] = true;
-                    changed = true;
-                }
-                // A line of one cell: its sum is the cell; in one dimension that sum is the total.
-                None if dims == 1 && !total_hidden => {
-                    total_hidden = true;
-                }
-                None => {}
+            if line.len() > 1 {
+                lines.push(line);
             }
         }
-        if !changed {
-            break;
-        }
     }
+    lines
+}
+
+/// Returns which cells of a table to hide and whether its total must be hidden too.
+///
+/// `keys[i]` are the dimension values of cell `i` (`dims` of them); `total` is the table total
+/// (published beside it).
+pub fn suppress_table(
+    keys: &[Vec<String>],
+    dims: usize,
+    values: &[i64],
+    total: i64,
+    threshold: i64,
+) -> (Vec<bool>, bool) {
+    let mut all = values.to_vec();
+    all.push(total);
+    let mut hidden = suppress_items(&all, &table_lines(keys, dims), &[], threshold);
+    let total_hidden = hidden.pop().unwrap_or(false);
     (hidden, total_hidden)
 }
 

@@ -50,5 +50,13 @@ async fn exports_are_csv_or_json() {
         .unwrap()
         .into_inner();
     let v: serde_json::Value = serde_json::from_slice(&json.content).unwrap();
-    assert_eq!(v["totals"]["counts"]["admitted"]["value"], 4);
+    let totals = &v["totals"]["counts"];
+    assert_eq!(totals["marks_part1"]["value"], 7);
+    // 4 admitted, but hidden: with the 3 not admitted (hidden) it would give 51's 2 admitted.
+    assert_eq!(totals["admitted"]["suppressed"], true);
+    assert_eq!(totals["admitted"]["value"], 0);
+    assert!(
+        totals.get("with_result").is_none(),
+        "derived counts are not exported"
+    );
 }
