@@ -287,7 +287,7 @@ mod tests {
         }
     }
 
-    /// Found by the `envelope` fuzz target: minutes a fact reports may add up past `u32`
+    /// Seen while writing the `envelope` fuzz target: minutes a fact reports may add up past `u32`
     /// (overflow panic in debug builds, a wrapped small total in release ones).
     #[test]
     fn training_minutes_beyond_u32_saturate() {
@@ -300,7 +300,7 @@ mod tests {
         assert_eq!(minutes(Some(&hours)), u32::MAX);
     }
 
-    /// Found by the `envelope` fuzz target: a training fact of school year `i32::MAX` has no
+    /// Seen while writing the `envelope` fuzz target: a training fact of school year `i32::MAX` has no
     /// exam year (overflow panic in debug builds, `i32::MIN` in release ones).
     #[test]
     fn training_of_the_last_representable_school_year_has_no_figures_year() {
