@@ -2,6 +2,7 @@
 //! applied in each source's sequence order; a later fact (an upheld appeal, a revocation) changes
 //! the record, and the facts themselves are kept unchanged in the event log.
 
+use cplds_proto::v1::event_envelope::Payload;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,6 +240,71 @@ pub struct Training {
     pub minutes: u32,
 }
 
+/// The profile a registration or exam fact carries, in the words the records keep.
+pub fn profile(p: Option<&cplds_proto::v1::CandidateProfile>) -> Option<Profile> {
+    use cplds_proto::v1::{StaffCategory, WorkplaceType};
+    let p = p?;
+    let category =
+        match StaffCategory::try_from(p.staff_category).unwrap_or(StaffCategory::Unspecified) {
+            StaffCategory::FirstDegree => "first_degree",
+            StaffCategory::SecondDegreeTenured => "second_degree_tenured",
+            StaffCategory::PublicContractSecondDegree => "public_contract_second_degree",
+            StaffCategory::PrivateUnderContract => "private_under_contract",
+            StaffCategory::Unspecified => "unknown",
+        };
+    let workplace =
+        match WorkplaceType::try_from(p.workplace_type).unwrap_or(WorkplaceType::Unspecified) {
+            WorkplaceType::College => "college",
+            WorkplaceType::Lycee => "lycee",
+            WorkplaceType::Erea => "erea",
+            WorkplaceType::Iem => "iem",
+            WorkplaceType::Other => "other",
+            WorkplaceType::Unspecified => "unknown",
+        };
+    Some(Profile {
+        sex: Sex::from_pb(p.sex).as_str().into(),
+        department: p.department.clone(),
+        staff_category: category.into(),
+        workplace_type: workplace.into(),
+        runs_mlds_actions: p.runs_mlds_actions,
+        is_dropout_referent: p.is_dropout_referent,
+    })
+}
+
+/// The training minutes a fact reports.
+pub fn minutes(h: Option<&cplds_proto::v1::TrainingHours>) -> u32 {
+    // Kinds (theory, approfondissement, practical) partition the training; modes split the same
+    // minutes another way, so only the kinds are summed. A fact is untrusted input: an absurd
+    // total saturates rather than overflow.
+    h.map_or(0, |h| {
+        h.theory_minutes
+            .saturating_add(h.deepening_minutes)
+            .saturating_add(h.practical_minutes)
+    })
+}
+
+/// The year whose figures a fact belongs to: training of school year S prepares the exam of S+1
+/// (none for a school year with no next one: no figures can be about it).
+pub fn figures_year(p: &Payload) -> Option<i32> {
+    Some(match p {
+        Payload::NationalCampaignOpened(x) => x.year,
+        Payload::NationalCandidacyRegistered(x) => x.year,
+        Payload::NationalCandidacyDecided(x) => x.year,
+        Payload::NationalCandidacyWithdrawn(x) => x.year,
+        Payload::NationalCandidacyInadmissible(x) => x.year,
+        Payload::NationalAdmittedListPublished(x) => x.year,
+        Payload::NationalExamResult(x) => x.year,
+        Payload::NationalResultsPublished(x) => x.year,
+        Payload::NationalCertificateIssued(x) => x.year,
+        Payload::NationalCertificateRevoked(x) => x.year,
+        Payload::NationalTrainingEnrolled(x) => x.school_year.checked_add(1)?,
+        Payload::NationalTrainingCompleted(x) => x.school_year.checked_add(1)?,
+        Payload::NationalTrainingAbandoned(x) => x.school_year.checked_add(1)?,
+        Payload::MldsSurveySubmitted(x) => x.year,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +321,34 @@ mod tests {
         for s in Sex::ALL {
             assert_eq!(Sex::from_pb(s.to_pb()), *s);
         }
+    }
+
+    /// Seen while writing the `envelope` fuzz target: minutes a fact reports may add up past `u32`
+    /// (overflow panic in debug builds, a wrapped small total in release ones).
+    #[test]
+    fn training_minutes_beyond_u32_saturate() {
+        let hours = cplds_proto::v1::TrainingHours {
+            theory_minutes: u32::MAX,
+            deepening_minutes: 2,
+            practical_minutes: 3,
+            ..Default::default()
+        };
+        assert_eq!(minutes(Some(&hours)), u32::MAX);
+    }
+
+    /// Seen while writing the `envelope` fuzz target: a training fact of school year `i32::MAX` has no
+    /// exam year (overflow panic in debug builds, `i32::MIN` in release ones).
+    #[test]
+    fn training_of_the_last_representable_school_year_has_no_figures_year() {
+        let fact = Payload::NationalTrainingEnrolled(cplds_proto::v1::NationalTrainingEnrolled {
+            school_year: i32::MAX,
+            ..Default::default()
+        });
+        assert_eq!(figures_year(&fact), None);
+        let fact = Payload::NationalTrainingEnrolled(cplds_proto::v1::NationalTrainingEnrolled {
+            school_year: 2024,
+            ..Default::default()
+        });
+        assert_eq!(figures_year(&fact), Some(2025));
     }
 }

@@ -22,7 +22,9 @@ use sea_orm::{
 use super::{approval, received_event, record, sequence_conflict, stream, survey_row, training};
 use crate::domain::{
     completeness::next_replay_due,
-    record::{ExamResult, Part, Profile, Record, RegistrationStatus, Sex, Training},
+    record::{
+        ExamResult, Part, Record, RegistrationStatus, Sex, Training, figures_year, minutes, profile,
+    },
 };
 
 /// Buffered facts applied at most in one transaction: a long run waiting behind a gap that
@@ -445,65 +447,6 @@ async fn save_training(txn: &DatabaseTransaction, t: &Training) -> Result<(), Db
     ))
     .await?;
     Ok(())
-}
-
-fn profile(p: Option<&cplds_proto::v1::CandidateProfile>) -> Option<Profile> {
-    use cplds_proto::v1::{StaffCategory, WorkplaceType};
-    let p = p?;
-    let category =
-        match StaffCategory::try_from(p.staff_category).unwrap_or(StaffCategory::Unspecified) {
-            StaffCategory::FirstDegree => "first_degree",
-            StaffCategory::SecondDegreeTenured => "second_degree_tenured",
-            StaffCategory::PublicContractSecondDegree => "public_contract_second_degree",
-            StaffCategory::PrivateUnderContract => "private_under_contract",
-            StaffCategory::Unspecified => "unknown",
-        };
-    let workplace =
-        match WorkplaceType::try_from(p.workplace_type).unwrap_or(WorkplaceType::Unspecified) {
-            WorkplaceType::College => "college",
-            WorkplaceType::Lycee => "lycee",
-            WorkplaceType::Erea => "erea",
-            WorkplaceType::Iem => "iem",
-            WorkplaceType::Other => "other",
-            WorkplaceType::Unspecified => "unknown",
-        };
-    Some(Profile {
-        sex: Sex::from_pb(p.sex).as_str().into(),
-        department: p.department.clone(),
-        staff_category: category.into(),
-        workplace_type: workplace.into(),
-        runs_mlds_actions: p.runs_mlds_actions,
-        is_dropout_referent: p.is_dropout_referent,
-    })
-}
-
-fn minutes(h: Option<&cplds_proto::v1::TrainingHours>) -> u32 {
-    // Kinds (theory, approfondissement, practical) partition the training; modes split the same
-    // minutes another way, so only the kinds are summed.
-    h.map_or(0, |h| {
-        h.theory_minutes + h.deepening_minutes + h.practical_minutes
-    })
-}
-
-/// The year whose figures a fact belongs to: training of school year S prepares the exam of S+1.
-fn figures_year(p: &Payload) -> Option<i32> {
-    Some(match p {
-        Payload::NationalCampaignOpened(x) => x.year,
-        Payload::NationalCandidacyRegistered(x) => x.year,
-        Payload::NationalCandidacyDecided(x) => x.year,
-        Payload::NationalCandidacyWithdrawn(x) => x.year,
-        Payload::NationalCandidacyInadmissible(x) => x.year,
-        Payload::NationalAdmittedListPublished(x) => x.year,
-        Payload::NationalExamResult(x) => x.year,
-        Payload::NationalResultsPublished(x) => x.year,
-        Payload::NationalCertificateIssued(x) => x.year,
-        Payload::NationalCertificateRevoked(x) => x.year,
-        Payload::NationalTrainingEnrolled(x) => x.school_year + 1,
-        Payload::NationalTrainingCompleted(x) => x.school_year + 1,
-        Payload::NationalTrainingAbandoned(x) => x.school_year + 1,
-        Payload::MldsSurveySubmitted(x) => x.year,
-        _ => return None,
-    })
 }
 
 /// Folds one fact into the records. Called in sequence order of its source. False when this
