@@ -24,6 +24,8 @@ mkdir -p "$out"
 failed=0
 printf '%-12s %12s %8s %8s %8s\n' target executions cov ft crashes
 for t in "${targets[@]}"; do
+  # Artifacts are this run's crashes only: an old one must not fail a later run.
+  rm -rf "$out/$t/artifacts"
   mkdir -p "corpus/$t" "$out/$t/corpus" "$out/$t/artifacts"
   # New inputs go to a scratch corpus; the committed one stays small (merge by hand to grow it).
   status=0
