@@ -5,6 +5,7 @@
 pub mod entities;
 pub mod ingest;
 pub mod migration;
+mod reset;
 
 use std::collections::BTreeMap;
 
