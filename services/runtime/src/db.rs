@@ -435,22 +435,14 @@ impl MigrationTrait for RuntimeTables {
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("outbox_stream_sequence")
-                .table(Alias::new("outbox"))
-                .col(Alias::new("stream"))
-                .col(Alias::new("sequence"))
+            columns::index_on("outbox_stream_sequence", "outbox", &["stream", "sequence"])
                 .unique()
                 .if_not_exists()
                 .to_owned(),
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("outbox_unpublished")
-                .table(Alias::new("outbox"))
-                .col(Alias::new("published_at"))
-                .col(Alias::new("id"))
+            columns::index_on("outbox_unpublished", "outbox", &["published_at", "id"])
                 .if_not_exists()
                 .to_owned(),
         )
@@ -523,33 +515,30 @@ async fn create_reliability_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     )
     .await?;
     m.create_index(
-        Index::create()
-            .name("dead_letters_consumer_event")
-            .table(Alias::new("dead_letters"))
-            .col(Alias::new("consumer"))
-            .col(Alias::new("event_id"))
-            .unique()
+        columns::index_on(
+            "dead_letters_consumer_event",
+            "dead_letters",
+            &["consumer", "event_id"],
+        )
+        .unique()
+        .if_not_exists()
+        .to_owned(),
+    )
+    .await?;
+    m.create_index(
+        columns::index_on("inbox_applied_at", "inbox", &["applied_at"])
             .if_not_exists()
             .to_owned(),
     )
     .await?;
     m.create_index(
-        Index::create()
-            .name("inbox_applied_at")
-            .table(Alias::new("inbox"))
-            .col(Alias::new("applied_at"))
-            .if_not_exists()
-            .to_owned(),
-    )
-    .await?;
-    m.create_index(
-        Index::create()
-            .name("outbox_stream_published")
-            .table(Alias::new("outbox"))
-            .col(Alias::new("stream"))
-            .col(Alias::new("published_at"))
-            .if_not_exists()
-            .to_owned(),
+        columns::index_on(
+            "outbox_stream_published",
+            "outbox",
+            &["stream", "published_at"],
+        )
+        .if_not_exists()
+        .to_owned(),
     )
     .await
 }
