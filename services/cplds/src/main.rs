@@ -273,85 +273,64 @@ fn main() -> anyhow::Result<()> {
             Command::Token(args) => token(args),
             Command::Keygen(args) => keygen(args),
             Command::DeadLetters { action } => dead_letters(action).await,
-            Command::Bench {
-                which:
-                    BenchCommand::National {
-                        years,
-                        candidates,
-                        amqp_url,
-                        postgres_url,
-                        rate,
-                        seconds,
-                    },
-            } => {
-                let _ = telemetry::init(
-                    &cplds_runtime::config::TelemetryConfig {
-                        log_filter: "error".into(),
-                        ..Default::default()
-                    },
-                    "cplds-bench",
-                );
-                let report =
-                    cplds::bench_national::run(cplds::bench_national::NationalBenchOptions {
-                        years,
-                        candidates,
-                        amqp_url,
-                        postgres_url,
-                        rate,
-                        seconds,
-                    })
-                    .await?;
-                println!("{report}");
-                Ok(())
-            }
-            Command::Bench {
-                which:
-                    BenchCommand::Verify {
-                        requests,
-                        concurrent,
-                    },
-            } => {
-                let _ = telemetry::init(
-                    &cplds_runtime::config::TelemetryConfig {
-                        log_filter: "error".into(),
-                        ..Default::default()
-                    },
-                    "cplds-bench",
-                );
-                let report = cplds::bench_verify::run(cplds::bench_verify::VerifyBenchOptions {
-                    requests,
-                    concurrent,
-                })
-                .await?;
-                println!("{report}");
-                Ok(())
-            }
-            Command::Bench {
-                which:
-                    BenchCommand::Registration {
-                        clients,
-                        requests,
-                        postgres_url,
-                    },
-            } => {
-                let _ = telemetry::init(
-                    &cplds_runtime::config::TelemetryConfig {
-                        log_filter: "error".into(),
-                        ..Default::default()
-                    },
-                    "cplds-bench",
-                );
-                let report = cplds::bench::run(cplds::bench::BenchOptions {
-                    clients,
-                    requests,
-                    postgres_url,
-                })
-                .await?;
-                println!("{report}");
-                Ok(())
-            }
+            Command::Bench { which } => bench(which).await,
         }
     })
+}
+
+/// Runs a benchmark quietly (errors only in the log) and prints its figures.
+async fn bench(which: BenchCommand) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(
+        &cplds_runtime::config::TelemetryConfig {
+            log_filter: "error".into(),
+            ..Default::default()
+        },
+        "cplds-bench",
+    );
+    let report = match which {
+        BenchCommand::National {
+            years,
+            candidates,
+            amqp_url,
+            postgres_url,
+            rate,
+            seconds,
+        } => {
+            cplds::bench_national::run(cplds::bench_national::NationalBenchOptions {
+                years,
+                candidates,
+                amqp_url,
+                postgres_url,
+                rate,
+                seconds,
+            })
+            .await?
+        }
+        BenchCommand::Verify {
+            requests,
+            concurrent,
+        } => {
+            cplds::bench_verify::run(cplds::bench_verify::VerifyBenchOptions {
+                requests,
+                concurrent,
+            })
+            .await?
+        }
+        BenchCommand::Registration {
+            clients,
+            requests,
+            postgres_url,
+        } => {
+            cplds::bench::run(cplds::bench::BenchOptions {
+                clients,
+                requests,
+                postgres_url,
+            })
+            .await?
+        }
+    };
+    println!("{report}");
+    Ok(())
 }
 
 async fn node(args: NodeArgs) -> anyhow::Result<()> {
