@@ -20,9 +20,7 @@ use cplds_proto::v1::{
 use cplds_runtime::{
     auth::Role,
     bus::{Binding, QueueSpec, Stream},
-    testing::{
-        AMQP_ENV, CuttableProxy, POSTGRES_ENV, TestPostgres, server_url, wait_for, with_authority,
-    },
+    testing::{AMQP_ENV, CuttableProxy, POSTGRES_ENV, TestPostgres, server_url, wait_for},
 };
 use prost::Message as _;
 
@@ -126,18 +124,17 @@ async fn national_figures_converge_across_a_real_federation() {
     let dir = tempfile::tempdir().unwrap();
 
     // The spy reads everything that reaches the national broker.
-    let spy_bus = amqp_bus(&topology.url("national"), "spy").await.unwrap();
+    let spy_bus = amqp_bus(&topology.admin_url("national").unwrap(), "spy")
+        .await
+        .unwrap();
     let spy = QueueSpec::new("national.spy", vec![Binding::new(Stream::National, "#")]);
     spy_bus.declare(&spy).await.unwrap();
 
     let national_db = TestPostgres::create(&pg_admin).await.unwrap();
     let start_national = || async {
-        let bus = amqp_bus(&topology.url("national"), "national")
-            .await
-            .unwrap();
         start_national_node(
             dir.path().join("national"),
-            bus,
+            &topology,
             &national_db.url,
             YEAR,
             &codes,
@@ -158,16 +155,18 @@ async fn national_figures_converge_across_a_real_federation() {
         ("lyon", &["69", "42"][..]),
     ] {
         let db = TestPostgres::create(&pg_admin).await.unwrap();
-        let url = if code == "montpellier" {
-            with_authority(&topology.url(code), proxy.addr)
-        } else {
-            topology.url(code)
-        };
-        let bus = amqp_bus(&url, code).await.unwrap();
+        let via = (code == "montpellier").then_some(proxy.addr);
         let modules = cplds::academy_modules(&["registration".into(), "reporting".into()]).unwrap();
-        let node = start_node(code, dir.path().join(code), modules, bus, &db.url)
-            .await
-            .unwrap();
+        let node = start_node(
+            code,
+            dir.path().join(code),
+            modules,
+            &topology,
+            via,
+            &db.url,
+        )
+        .await
+        .unwrap();
         let mut client = RegistrationServiceClient::new(node.channel().await.unwrap());
         let office = node
             .token(&format!("dec@ac-{code}.fr"), &[Role::ExamOffice])

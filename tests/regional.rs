@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use cplds::sandbox::{LocalNode, authed};
-use cplds_federation_tests::{Topology, amqp_bus, start_node};
+use cplds_federation_tests::{Topology, start_node};
 use cplds_proto::v1::{self as pb, training_service_client::TrainingServiceClient};
 use cplds_runtime::{
     academy::Academy,
@@ -101,11 +101,17 @@ async fn regional_records_reach_the_trainee_s_academy_only() {
     let mut nodes = Vec::new();
     for code in codes {
         let db = TestPostgres::create(&pg_admin).await.unwrap();
-        let bus = amqp_bus(&topology.url(code), code).await.unwrap();
         let modules = cplds::academy_modules(&["training".into()]).unwrap();
-        let node = start_node(code, dir.path().join(code), modules, bus, &db.url)
-            .await
-            .unwrap();
+        let node = start_node(
+            code,
+            dir.path().join(code),
+            modules,
+            &topology,
+            None,
+            &db.url,
+        )
+        .await
+        .unwrap();
         let client = TrainingServiceClient::new(node.channel().await.unwrap());
         let office = node
             .token(&format!("eafc@ac-{code}.fr"), &[Role::TrainingOffice])

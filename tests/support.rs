@@ -3,7 +3,7 @@
 //! `rabbitmqctl import_definitions`; académie nodes and the national node started in-process,
 //! each with its own PostgreSQL database and its own vhost.
 
-use std::{path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use cplds::sandbox::{LocalNode, LocalNodeSpec};
@@ -52,16 +52,28 @@ fn import(json: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The services of an académie node, each with a broker user of its own.
+pub const ACADEMY_SERVICES: [&str; 5] = [
+    "registration",
+    "training",
+    "examination",
+    "certification",
+    "reporting",
+];
+
 /// One broker's vhosts for a federation of `academies` (with their régions) and the national
-/// node, loaded from the deploy definitions. Deletes them when dropped.
+/// node, loaded from the deploy definitions: a user per service of each académie, the national
+/// node's user, and a federation user per link (each académie's link to the national broker and
+/// to each regional peer; the national broker's link to each académie). Deletes them when
+/// dropped.
 pub struct Topology {
     /// Broker address without credentials or vhost: `127.0.0.1:5672`.
     pub authority: String,
     pub prefix: String,
     pub academies: Vec<String>,
-    /// The application's and the federation links' users, made for this topology.
-    app: (String, String),
-    federation: (String, String),
+    /// The users made for this topology, and their common password suffix.
+    users: Vec<String>,
+    secret: String,
 }
 
 impl Topology {
@@ -76,55 +88,77 @@ impl Topology {
             .map_or(base, |(_, a)| a)
             .trim_end_matches('/')
             .to_owned();
-        let secret = uuid::Uuid::new_v4().simple().to_string();
-        let t = Self {
+        let mut t = Self {
             authority,
             academies: academies.iter().map(|a| a.to_string()).collect(),
-            app: (format!("{prefix}_app"), format!("app-{secret}")),
-            federation: (format!("{prefix}_fed"), format!("fed-{secret}")),
+            users: Vec::new(),
+            secret: uuid::Uuid::new_v4().simple().to_string(),
             prefix,
         };
+        let (app, fed) = (t.app_prefix(), t.federation_prefix());
+        let regions = |a: &str| -> anyhow::Result<Vec<&str>> {
+            let region = cplds_runtime::academy::Academy::find(a)
+                .context("an académie code")?
+                .region;
+            Ok(academies
+                .iter()
+                .copied()
+                .filter(|p| {
+                    *p != a
+                        && cplds_runtime::academy::Academy::find(p)
+                            .is_some_and(|x| x.region == region)
+                })
+                .collect())
+        };
+        // Users first: a permission names an existing user.
+        let mut users = vec![app.clone()];
+        for a in academies {
+            users.extend(ACADEMY_SERVICES.iter().map(|s| format!("{app}-{a}-{s}")));
+            users.push(format!("{fed}-{a}-national"));
+            users.push(format!("{fed}-national-{a}"));
+            for p in regions(a)? {
+                users.push(format!("{fed}-{a}-{p}"));
+            }
+        }
+        for user in &users {
+            import(&render(
+                &template("user.definitions.json")?,
+                &[
+                    ("USER_NAME", user.clone()),
+                    ("USER_PASSWORD", t.password(user)),
+                ],
+            )?)?;
+        }
+        t.users = users;
+
+        // The national broker: its node's user, and a link user per académie (the académie's
+        // link reads its own replay requests only).
         import(&render(
-            &template("users.definitions.json")?,
+            &template("national.definitions.json")?,
             &[
-                ("APP_USER", t.app.0.clone()),
-                ("APP_PASSWORD", t.app.1.clone()),
-                ("FEDERATION_USER", t.federation.0.clone()),
-                ("FEDERATION_PASSWORD", t.federation.1.clone()),
+                ("VHOST", t.vhost("national")),
+                ("ACADEMY", "national".into()),
+                ("APP_USER", app.clone()),
             ],
         )?)?;
-        let common = |vhost: String| {
-            vec![
-                ("VHOST", vhost),
-                ("FEDERATION_USER", t.federation.0.clone()),
-                ("APP_USER", t.app.0.clone()),
-            ]
-        };
-
-        let mut vars = common(t.vhost("national"));
-        vars.push(("ACADEMY", "national".into()));
-        import(&render(&template("national.definitions.json")?, &vars)?)?;
         for a in academies {
+            import(&render(
+                &template("national-downstream.definitions.json")?,
+                &[
+                    ("VHOST", t.vhost("national")),
+                    ("FEDERATION_USER", format!("{fed}-national")),
+                    ("DOWNSTREAM", (*a).to_owned()),
+                ],
+            )?)?;
             let upstream = vec![
                 ("VHOST", t.vhost("national")),
                 ("UPSTREAM_NAME", (*a).to_owned()),
-                ("UPSTREAM_URI", t.link_url(a)),
+                ("UPSTREAM_URI", t.link_url(a, "national")),
             ];
             import(&render(&template("upstream.definitions.json")?, &upstream)?)?;
         }
         for a in academies {
-            let region = cplds_runtime::academy::Academy::find(a)
-                .context("an académie code")?
-                .region;
-            let peers: Vec<&str> = academies
-                .iter()
-                .copied()
-                .filter(|p| {
-                    p != a
-                        && cplds_runtime::academy::Academy::find(p)
-                            .is_some_and(|x| x.region == region)
-                })
-                .collect();
+            let peers = regions(a)?;
             let set = peers
                 .iter()
                 .map(|p| {
@@ -135,18 +169,30 @@ impl Topology {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?
                 .join(",");
-            let mut vars = common(t.vhost(a));
-            vars.extend([
-                ("ACADEMY", (*a).to_owned()),
-                ("NATIONAL_URI", t.link_url("national")),
-                ("REGIONAL_UPSTREAM_SET", set),
-            ]);
-            import(&render(&template("academy.definitions.json")?, &vars)?)?;
+            import(&render(
+                &template("academy.definitions.json")?,
+                &[
+                    ("VHOST", t.vhost(a)),
+                    ("ACADEMY", (*a).to_owned()),
+                    ("APP_USER", format!("{app}-{a}")),
+                    ("FEDERATION_USER", format!("{fed}-{a}")),
+                    ("NATIONAL_URI", t.link_url("national", a)),
+                    ("REGIONAL_UPSTREAM_SET", set),
+                ],
+            )?)?;
             for p in peers {
+                import(&render(
+                    &template("regional-downstream.definitions.json")?,
+                    &[
+                        ("VHOST", t.vhost(a)),
+                        ("FEDERATION_USER", format!("{fed}-{a}")),
+                        ("DOWNSTREAM", p.to_owned()),
+                    ],
+                )?)?;
                 let upstream = vec![
                     ("VHOST", t.vhost(a)),
                     ("UPSTREAM_NAME", p.to_owned()),
-                    ("UPSTREAM_URI", t.link_url(p)),
+                    ("UPSTREAM_URI", t.link_url(p, a)),
                 ];
                 import(&render(&template("upstream.definitions.json")?, &upstream)?)?;
             }
@@ -154,32 +200,89 @@ impl Topology {
         Ok(t)
     }
 
-    /// What the nodes connect with.
-    pub fn url(&self, node: &str) -> String {
+    fn app_prefix(&self) -> String {
+        format!("{}_app", self.prefix)
+    }
+
+    fn federation_prefix(&self) -> String {
+        format!("{}_fed", self.prefix)
+    }
+
+    fn password(&self, user: &str) -> String {
+        format!("{user}-{}", self.secret)
+    }
+
+    fn url_as(&self, user: &str, vhost_of: &str) -> String {
         format!(
-            "amqp://{}:{}@{}/{}",
-            self.app.0,
-            self.app.1,
+            "amqp://{user}:{}@{}/{}",
+            self.password(user),
             self.authority,
-            self.vhost(node)
+            self.vhost(vhost_of)
         )
     }
 
-    /// What the federation links connect with.
-    fn link_url(&self, node: &str) -> String {
-        format!(
-            "amqp://{}:{}@{}/{}",
-            self.federation.0,
-            self.federation.1,
+    /// What the national node connects with (its own user), or an académie's `service`.
+    pub fn url(&self, node: &str) -> String {
+        if node == "national" {
+            self.url_as(&self.app_prefix(), node)
+        } else {
+            self.service_url(node, "registration")
+        }
+    }
+
+    /// What `service` of `academy` connects with: a user limited to its own routing keys.
+    pub fn service_url(&self, academy: &str, service: &str) -> String {
+        self.url_as(
+            &format!("{}-{academy}-{service}", self.app_prefix()),
+            academy,
+        )
+    }
+
+    /// Every service's URL of `academy` (`amqp_service_urls`).
+    pub fn service_urls(&self, academy: &str) -> BTreeMap<String, String> {
+        ACADEMY_SERVICES
+            .iter()
+            .map(|s| ((*s).to_owned(), self.service_url(academy, s)))
+            .collect()
+    }
+
+    /// A URL with every right on `node`'s vhost (the broker's `guest`), for observers and tests
+    /// of the permissions themselves.
+    pub fn admin_url(&self, node: &str) -> anyhow::Result<String> {
+        rabbitmqctl(&[
+            "set_permissions",
+            "-p",
+            &self.vhost(node),
+            "guest",
+            ".*",
+            ".*",
+            ".*",
+        ])?;
+        Ok(format!(
+            "amqp://guest:guest@{}/{}",
             self.authority,
             self.vhost(node)
+        ))
+    }
+
+    /// What `downstream`'s federation link to `upstream` connects with: the link user the
+    /// upstream broker made for that downstream.
+    fn link_url(&self, upstream: &str, downstream: &str) -> String {
+        self.url_as(
+            &format!("{}-{upstream}-{downstream}", self.federation_prefix()),
+            upstream,
         )
+    }
+
+    /// The URI the federation plugin names in `x-received-from` for `academy`'s link (its
+    /// credentials left out), as the national node's `events.upstreams` lists it.
+    pub fn received_from(&self, academy: &str) -> String {
+        format!("amqp://{}/{}", self.authority, self.vhost(academy))
     }
 
     pub fn vhost(&self, node: &str) -> String {
         format!("{}_{}", self.prefix, node.replace('-', "_"))
     }
-
     /// Waits until the national broker's federation links from every académie are up (the
     /// upstream queue exists in the académie's vhost).
     pub async fn wait_for_links(&self, deadline: Duration) -> anyhow::Result<()> {
@@ -218,8 +321,9 @@ impl Drop for Topology {
         {
             let _ = rabbitmqctl(&["delete_vhost", &self.vhost(v)]);
         }
-        let _ = rabbitmqctl(&["delete_user", &self.app.0]);
-        let _ = rabbitmqctl(&["delete_user", &self.federation.0]);
+        for user in &self.users {
+            let _ = rabbitmqctl(&["delete_user", user]);
+        }
     }
 }
 
@@ -229,26 +333,40 @@ pub async fn amqp_bus(url: &str, name: &str) -> anyhow::Result<SharedBus> {
     ))
 }
 
-/// A node on PostgreSQL with quick heartbeats and gap checks, so a test sees them.
+/// A node on PostgreSQL with quick heartbeats and gap checks, so a test sees them; each of its
+/// services on the broker with its own user (through `proxy` when given: a link the test cuts).
 pub async fn start_node(
     academy: &str,
     data_dir: PathBuf,
     modules: Vec<std::sync::Arc<dyn cplds_runtime::host::ServiceModule>>,
-    bus: SharedBus,
+    topology: &Topology,
+    proxy: Option<std::net::SocketAddr>,
     database_url: &str,
 ) -> anyhow::Result<LocalNode> {
-    LocalNode::start(node_spec(academy, data_dir, modules, bus, database_url)).await
+    let via = |url: String| match proxy {
+        Some(addr) => cplds_runtime::testing::with_authority(&url, addr),
+        None => url,
+    };
+    let bus = amqp_bus(&via(topology.url(academy)), academy).await?;
+    let mut spec = node_spec(academy, data_dir, modules, bus, database_url);
+    spec.config.amqp_service_urls = topology
+        .service_urls(academy)
+        .into_iter()
+        .map(|(s, u)| (s, via(u)))
+        .collect();
+    LocalNode::start(spec).await
 }
 
 /// The national node of [`start_node`], expecting only `academies` to report in `year` (so
-/// that their figures can be final).
+/// that their figures can be final), and each académie's facts through its own link only.
 pub async fn start_national_node(
     data_dir: PathBuf,
-    bus: SharedBus,
+    topology: &Topology,
     database_url: &str,
     year: i32,
     academies: &[&str],
 ) -> anyhow::Result<LocalNode> {
+    let bus = amqp_bus(&topology.url("national"), "national").await?;
     let mut spec = node_spec(
         "national",
         data_dir,
@@ -260,6 +378,10 @@ pub async fn start_national_node(
         year.to_string(),
         academies.iter().map(|a| (*a).to_owned()).collect(),
     );
+    spec.config.events.upstreams = academies
+        .iter()
+        .map(|a| ((*a).to_owned(), topology.received_from(a)))
+        .collect();
     LocalNode::start(spec).await
 }
 

@@ -8,15 +8,21 @@
 #
 # Input, from the environment (any VAR may instead be given as VAR_FILE=/path, whose content is
 # read: Compose and Kubernetes secrets are files):
-#   VHOST, APP_USER, FEDERATION_USER     both kinds (see README.md); two different users
+#   VHOST, APP_USER, FEDERATION_USER     both kinds (see README.md); two different prefixes.
+#                                        academy: users APP_USER-SERVICE (one per service) and
+#                                        FEDERATION_USER-national, FEDERATION_USER-PEER (one per
+#                                        downstream link); national: user APP_USER (the node)
+#                                        and FEDERATION_USER-ACADEMY (one per académie's link)
 #   ACADEMY, NATIONAL_URI                academy only
 #   UPSTREAMS_FILE                       lines "NAME URI" ('#' comments and blank lines skipped):
 #                                        academy: the other académies of the région (may be
 #                                        absent or empty); national: every académie
-#   APP_PASSWORD, FEDERATION_PASSWORD    both or neither; with them 00-users.json is written
+#   USERS_FILE                           optional; lines "NAME PASSWORD": one 00-user-NAME.json
+#                                        each (the users must exist before the permissions)
 #
-# Output: 00-users.json (with the passwords), 10-academy.json or 10-national.json, and one
-# 20-upstream-NAME.json per upstream. Substitution is literal: values must not contain '"', '\'
+# Output: 00-user-NAME.json per user, 10-academy.json or 10-national.json, and per upstream
+# NAME a 20-upstream-NAME.json (this broker's link to it) and a 30-downstream-NAME.json (what
+# its link to this broker may read). Substitution is literal: values must not contain '"', '\'
 # or a newline (the script refuses them). POSIX sh and sed only (it runs in a busybox container).
 set -eu
 
@@ -87,13 +93,10 @@ load FEDERATION_USER
 # RabbitMQ keeps one permission entry per user and vhost: one user in both roles would get one
 # of the two entries, at random.
 [ "$v_FEDERATION_USER" != "$v_APP_USER" ] || die "FEDERATION_USER must differ from APP_USER"
-load APP_PASSWORD optional
-load FEDERATION_PASSWORD optional
 users=
-if [ -n "$v_APP_PASSWORD$v_FEDERATION_PASSWORD" ]; then
-  load APP_PASSWORD
-  load FEDERATION_PASSWORD
-  users=yes
+if [ -n "${USERS_FILE-}" ]; then
+  [ -r "$USERS_FILE" ] || die "USERS_FILE=$USERS_FILE cannot be read"
+  users=$(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$USERS_FILE" || true)
 fi
 if [ "$kind" = academy ]; then
   load ACADEMY
@@ -113,8 +116,22 @@ mkdir -p "$out"
 umask 077
 
 if [ -n "$users" ]; then
-  render users.definitions.json "$out/00-users.json" \
-    APP_USER APP_PASSWORD FEDERATION_USER FEDERATION_PASSWORD
+  while read -r name password rest; do
+    [ -n "$password" ] && [ -z "$rest" ] || die "USERS_FILE: expected 'NAME PASSWORD' for '$name'"
+    USER_NAME=$name
+    USER_PASSWORD=$password
+    load USER_NAME
+    load USER_PASSWORD
+    render user.definitions.json "$out/00-user-$name.json" USER_NAME USER_PASSWORD
+  done <<EOF
+$users
+EOF
+fi
+
+if [ "$kind" = academy ]; then
+  downstream=regional-downstream.definitions.json
+else
+  downstream=national-downstream.definitions.json
 fi
 
 # One 20-upstream-NAME.json per line, and the regional upstream set's items.
@@ -127,6 +144,8 @@ if [ -n "$upstreams" ]; then
     UPSTREAM_URI=$uri
     load UPSTREAM_URI
     render upstream.definitions.json "$out/20-upstream-$name.json" VHOST UPSTREAM_NAME UPSTREAM_URI
+    v_DOWNSTREAM=$name
+    render "$downstream" "$out/30-downstream-$name.json" VHOST FEDERATION_USER DOWNSTREAM
     item=$(sed -e "s|\${UPSTREAM_NAME}|$name|g" "$here/regional-set-item.json")
     v_REGIONAL_UPSTREAM_SET=${v_REGIONAL_UPSTREAM_SET:+$v_REGIONAL_UPSTREAM_SET,}$item
   done <<EOF

@@ -39,6 +39,49 @@ impl Payload {
         }
     }
 
+    /// The one service allowed to produce this payload (the second word of its routing key):
+    /// consumers refuse it from any other, whatever its signature.
+    pub fn producer(&self) -> &'static str {
+        use Payload::*;
+        match self {
+            CampaignOpened(_)
+            | CandidacySubmitted(_)
+            | CandidacyValidated(_)
+            | CandidacyRejected(_)
+            | CandidacyWithdrawn(_)
+            | AdmittedListPublished(_)
+            | CampaignUpdated(_)
+            | NationalCampaignOpened(_)
+            | NationalCandidacyRegistered(_)
+            | NationalCandidacyDecided(_)
+            | NationalCandidacyWithdrawn(_)
+            | NationalAdmittedListPublished(_)
+            | NationalCandidacyInadmissible(_) => "registration",
+            TrainingEnrolled(_)
+            | TrainingCompleted(_)
+            | TrainingAbandoned(_)
+            | NationalTrainingEnrolled(_)
+            | NationalTrainingCompleted(_)
+            | NationalTrainingAbandoned(_)
+            | TrainingRecordForwarded(_) => "training",
+            ExamSessionCreated(_)
+            | DeliberationClosed(_)
+            | ResultsPublished(_)
+            | AppealDecided(_)
+            | JuryRemarksPublished(_)
+            | NationalExamResult(_)
+            | NationalResultsPublished(_) => "examination",
+            CertificateIssued(_)
+            | CertificateRevoked(_)
+            | NationalCertificateIssued(_)
+            | NationalCertificateRevoked(_) => "certification",
+            FiguresApproved(_) | MldsSurveySubmitted(_) => "reporting",
+            ReplayRequested(_) => "national",
+            // Every relay announces its own stream.
+            NodeHeartbeat(_) => "*",
+        }
+    }
+
     /// The one académie a payload is meant for, if any: the last word of its routing key, so
     /// that brokers, and the federation links between them, carry it to that académie only
     /// (a regional record names a person: the other académies of the région must not get it).
@@ -104,3 +147,13 @@ impl Stream {
         }
     }
 }
+
+/// Every service that produces events, for key registries (`Payload::producer`).
+pub const PRODUCERS: [&str; 6] = [
+    "registration",
+    "training",
+    "examination",
+    "certification",
+    "reporting",
+    "national",
+];

@@ -15,3 +15,5 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub use prost_types::Timestamp;
 
 mod events;
+
+pub use events::PRODUCERS;

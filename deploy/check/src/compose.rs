@@ -279,6 +279,18 @@ fn check_node(
             ));
         }
     }
+    // Every service of an académie on the broker as its own user (deploy/rabbitmq: each may
+    // publish only its own routing keys).
+    if role == node_config::Role::Academy {
+        for (service, _) in crate::rabbitmq_permissions::SERVICES {
+            let var = format!("FILE__CPLDS_AMQP_SERVICE_URLS__{}", service.to_uppercase());
+            if env(node, &var).is_none() {
+                problems.push(format!(
+                    "{label}: {var} is not set: {service} would use the node's broker user"
+                ));
+            }
+        }
+    }
     let config_path = cmd
         .iter()
         .position(|c| c == "--config")
@@ -468,8 +480,7 @@ fn check_definitions_job(label: &str, job: &Value, node: Option<rabbitmq::Broker
         "VHOST",
         "APP_USER",
         "FEDERATION_USER",
-        "APP_PASSWORD",
-        "FEDERATION_PASSWORD",
+        "USERS_FILE",
         "UPSTREAMS_FILE",
     ];
     if kind == rabbitmq::BrokerKind::Academy {

@@ -12,6 +12,7 @@ pub mod monitoring;
 pub mod node_config;
 pub mod otel;
 pub mod rabbitmq;
+pub mod rabbitmq_permissions;
 pub mod schema;
 pub mod secrets;
 

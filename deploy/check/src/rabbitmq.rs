@@ -9,7 +9,6 @@ use std::{
     process::Command,
 };
 
-use regex::Regex;
 use serde_json::Value;
 
 use crate::{Problems, deploy_dir, read, schema::Schemas, str_at};
@@ -80,6 +79,12 @@ pub enum BrokerKind {
 pub struct Broker {
     pub kind: BrokerKind,
     pub vhost: String,
+    /// The académie code the routing keys start with (the national broker: `national`).
+    pub academy: String,
+    /// `${APP_USER}` and `${FEDERATION_USER}` as rendered: the services' users are
+    /// `{app}-{service}` on an académie broker, the node's user is `{app}` on the national one;
+    /// each downstream link logs in as `{federation}-{downstream}`.
+    pub users: (String, String),
     /// (file name as render.sh writes it, definitions)
     pub files: Vec<(String, Value)>,
 }
@@ -87,8 +92,9 @@ pub struct Broker {
 /// What an upstream is: its name (the académie code) and the URI of its vhost.
 pub type Upstream<'a> = (&'a str, &'a str);
 
-/// An académie broker's definitions: `10-academy.json` then one `20-upstream-NAME.json` per
-/// other académie of the région (production adds the users first, with [`Broker::with_users`]).
+/// An académie broker's definitions: `10-academy.json`, then per other académie of the région
+/// `20-upstream-NAME.json` (the link from it) and `30-downstream-NAME.json` (what its link may
+/// read here); production adds the users first, with [`Broker::with_users`].
 pub fn render_academy(
     vhost: &str,
     academy: &str,
@@ -115,16 +121,25 @@ pub fn render_academy(
     )];
     for (name, uri) in regional {
         files.push(upstream_file(vhost, name, uri)?);
+        files.push(downstream_file(
+            "regional-downstream.definitions.json",
+            vhost,
+            federation_user,
+            name,
+        )?);
     }
     Ok(Broker {
         kind: BrokerKind::Academy,
         vhost: vhost.to_owned(),
+        academy: academy.to_owned(),
+        users: (app_user.to_owned(), federation_user.to_owned()),
         files,
     })
 }
 
-/// The national broker's definitions: `10-national.json` then one upstream file per académie.
-/// `users`: (the node's user, the federation user).
+/// The national broker's definitions: `10-national.json`, then per académie its upstream file
+/// and its downstream file (its link reads its own replay requests only).
+/// `users`: (the node's user, the prefix of the links' users).
 pub fn render_national(
     vhost: &str,
     users: (&str, &str),
@@ -135,19 +150,23 @@ pub fn render_national(
         "10-national.json".to_owned(),
         render_file(
             "national.definitions.json",
-            &[
-                ("VHOST", vhost),
-                ("APP_USER", app_user),
-                ("FEDERATION_USER", federation_user),
-            ],
+            &[("VHOST", vhost), ("APP_USER", app_user)],
         )?,
     )];
     for (name, uri) in academies {
         files.push(upstream_file(vhost, name, uri)?);
+        files.push(downstream_file(
+            "national-downstream.definitions.json",
+            vhost,
+            federation_user,
+            name,
+        )?);
     }
     Ok(Broker {
         kind: BrokerKind::National,
         vhost: vhost.to_owned(),
+        academy: "national".to_owned(),
+        users: (app_user.to_owned(), federation_user.to_owned()),
         files,
     })
 }
@@ -166,70 +185,143 @@ fn upstream_file(vhost: &str, name: &str, uri: &str) -> Result<(String, Value), 
     ))
 }
 
-/// The users file (`users.definitions.json`): both users with their passwords.
-pub fn render_users(
-    (app_user, app_password): (&str, &str),
-    (federation_user, federation_password): (&str, &str),
-) -> Result<Value, String> {
+fn downstream_file(
+    template: &str,
+    vhost: &str,
+    federation_user: &str,
+    name: &str,
+) -> Result<(String, Value), String> {
+    Ok((
+        format!("30-downstream-{name}.json"),
+        render_file(
+            template,
+            &[
+                ("VHOST", vhost),
+                ("FEDERATION_USER", federation_user),
+                ("DOWNSTREAM", name),
+            ],
+        )?,
+    ))
+}
+
+/// One user with its password (`user.definitions.json`).
+pub fn render_user(name: &str, password: &str) -> Result<Value, String> {
     render_file(
-        "users.definitions.json",
-        &[
-            ("APP_USER", app_user),
-            ("APP_PASSWORD", app_password),
-            ("FEDERATION_USER", federation_user),
-            ("FEDERATION_PASSWORD", federation_password),
-        ],
+        "user.definitions.json",
+        &[("USER_NAME", name), ("USER_PASSWORD", password)],
     )
 }
 
 impl Broker {
-    /// Adds `00-users.json` in front, as production (and a test bringing its own users) does.
-    pub fn with_users(
-        mut self,
-        app: (&str, &str),
-        federation: (&str, &str),
-    ) -> Result<Self, String> {
-        let users = render_users(app, federation)?;
-        self.files.insert(0, ("00-users.json".to_owned(), users));
+    /// The users the definitions give permissions to: they must exist first.
+    pub fn user_names(&self) -> Vec<String> {
+        let (app, federation) = &self.users;
+        let downstreams = self
+            .files
+            .iter()
+            .filter_map(|(f, _)| f.strip_prefix("30-downstream-"))
+            .filter_map(|f| f.strip_suffix(".json"));
+        let mut names: Vec<String> = match self.kind {
+            BrokerKind::Academy => crate::rabbitmq_permissions::SERVICES
+                .iter()
+                .map(|(s, _)| format!("{app}-{s}"))
+                .chain([format!("{federation}-national")])
+                .collect(),
+            BrokerKind::National => vec![app.clone()],
+        };
+        names.extend(downstreams.map(|d| format!("{federation}-{d}")));
+        names
+    }
+
+    /// Adds a `00-user-NAME.json` per user in front (every user the definitions name, with
+    /// `password`), as production (and a test bringing its own users) does.
+    pub fn with_users(mut self, password: &str) -> Result<Self, String> {
+        let mut users = Vec::new();
+        for name in self.user_names() {
+            users.push((
+                format!("00-user-{name}.json"),
+                render_user(&name, password)?,
+            ));
+        }
+        users.append(&mut self.files);
+        self.files = users;
         Ok(self)
     }
 }
 
 /// The layout `deploy/rabbitmq/README.md` gives for a test on one local broker: the national
-/// vhost `t_nat`, académies `t_a` and `t_b` of one région, `t_c` alone in its région; users
-/// `t_app` (the nodes) and `t_fed` (the federation links), made by the users file.
+/// vhost `t_nat`, académies `t_a` and `t_b` of one région, `t_c` alone in its région; user
+/// prefixes `t_app` (the services, the national node) and `t_fed` (the federation links).
 pub fn local_test_layout() -> Result<Vec<Broker>, String> {
-    let uri = |v: &str| format!("amqp://t_fed:fed-secret@127.0.0.1:5672/{v}");
-    let (a, b, c, nat) = (uri("t_a"), uri("t_b"), uri("t_c"), uri("t_nat"));
+    let uri = |v: &str, d: &str| format!("amqp://t_fed-{d}:fed-secret@127.0.0.1:5672/{v}");
     let users = ("t_app", "t_fed");
     Ok(vec![
-        render_national("t_nat", users, &[("t_a", &a), ("t_b", &b), ("t_c", &c)])?
-            .with_users(("t_app", "app-secret"), ("t_fed", "fed-secret"))?,
-        render_academy("t_a", "t_a", users, &nat, &[("t_b", &b)])?,
-        render_academy("t_b", "t_b", users, &nat, &[("t_a", &a)])?,
-        render_academy("t_c", "t_c", users, &nat, &[])?,
+        render_national(
+            "t_nat",
+            users,
+            &[
+                ("t_a", &uri("t_a", "national")),
+                ("t_b", &uri("t_b", "national")),
+                ("t_c", &uri("t_c", "national")),
+            ],
+        )?
+        .with_users("fed-secret")?,
+        render_academy(
+            "t_a",
+            "t_a",
+            users,
+            &uri("t_nat", "t_a"),
+            &[("t_b", &uri("t_b", "t_a"))],
+        )?,
+        render_academy(
+            "t_b",
+            "t_b",
+            users,
+            &uri("t_nat", "t_b"),
+            &[("t_a", &uri("t_a", "t_b"))],
+        )?,
+        render_academy("t_c", "t_c", users, &uri("t_nat", "t_c"), &[])?,
     ])
 }
 
 /// A production-like layout: one broker per académie over TLS, URIs with query parameters.
 pub fn production_layout() -> Result<Vec<Broker>, String> {
-    let uri = |host: &str, vhost: &str| {
+    let uri = |user: &str, host: &str, vhost: &str| {
         format!(
-            "amqps://federation:PASSWORD@{host}:5671/{vhost}?cacertfile=/etc/rabbitmq/tls/federation-ca.pem&verify=verify_peer&server_name_indication={host}"
+            "amqps://{user}:PASSWORD@{host}:5671/{vhost}?cacertfile=/etc/rabbitmq/tls/federation-ca.pem&verify=verify_peer&server_name_indication={host}"
         )
     };
-    let national = uri("broker.national.example", "national");
-    let montpellier = uri("broker.ac-montpellier.example", "montpellier");
-    let toulouse = uri("broker.ac-toulouse.example", "toulouse");
+    let national = uri("federation-toulouse", "broker.national.example", "national");
+    let montpellier = uri(
+        "federation-toulouse",
+        "broker.ac-montpellier.example",
+        "montpellier",
+    );
     let users = ("cplds", "federation");
-    let (app, fed) = (("cplds", "PASSWORD"), ("federation", "PASSWORD"));
     Ok(vec![
         render_national(
             "national",
             users,
-            &[("toulouse", &toulouse), ("montpellier", &montpellier)],
+            &[
+                (
+                    "toulouse",
+                    &uri(
+                        "federation-national",
+                        "broker.ac-toulouse.example",
+                        "toulouse",
+                    ),
+                ),
+                (
+                    "montpellier",
+                    &uri(
+                        "federation-national",
+                        "broker.ac-montpellier.example",
+                        "montpellier",
+                    ),
+                ),
+            ],
         )?
-        .with_users(app, fed)?,
+        .with_users("PASSWORD")?,
         render_academy(
             "toulouse",
             "toulouse",
@@ -237,14 +329,14 @@ pub fn production_layout() -> Result<Vec<Broker>, String> {
             &national,
             &[("montpellier", &montpellier)],
         )?
-        .with_users(app, fed)?,
+        .with_users("PASSWORD")?,
     ])
 }
 
 /// Which exchanges the federation user may read on each kind of broker: exactly those that
 /// leave it (the national broker pulls cplds.national and the peers cplds.regional from an
 /// académie; the académies pull cplds.control from the national broker).
-fn federated_out(kind: BrokerKind) -> &'static [&'static str] {
+pub(crate) fn federated_out(kind: BrokerKind) -> &'static [&'static str] {
     match kind {
         BrokerKind::Academy => &["cplds.national", "cplds.regional"],
         BrokerKind::National => &["cplds.control"],
@@ -260,7 +352,9 @@ pub fn check_broker(what: &str, broker: &Broker) -> Problems {
         let label = format!("{what} {file}");
         let schema = if file.starts_with("20-upstream-") {
             "rabbitmq-upstream"
-        } else if file.starts_with("00-users") {
+        } else if file.starts_with("30-downstream-") {
+            "rabbitmq-downstream"
+        } else if file.starts_with("00-user") {
             "rabbitmq-users"
         } else {
             match broker.kind {
@@ -273,6 +367,7 @@ pub fn check_broker(what: &str, broker: &Broker) -> Problems {
         for section in [
             "vhosts",
             "permissions",
+            "topic_permissions",
             "exchanges",
             "parameters",
             "policies",
@@ -299,19 +394,20 @@ pub fn check_broker(what: &str, broker: &Broker) -> Problems {
                 problems.push(format!("{label}: upstream {name} is defined twice"));
             }
         }
-        if file.starts_with("10-") {
-            problems.extend(check_permissions(&label, broker.kind, defs));
-        }
-        if file.starts_with("00-users") {
-            let names: Vec<&str> = crate::arr_at(defs, "/users")
+        if file.starts_with("30-downstream-") {
+            let name = file
+                .trim_start_matches("30-downstream-")
+                .trim_end_matches(".json");
+            if !broker
+                .files
                 .iter()
-                .filter_map(|u| str_at(u, "/name"))
-                .collect();
-            if names.len() == 2 && names[0] == names[1] {
-                problems.push(format!("{label}: the two users must differ"));
+                .any(|(f, _)| *f == format!("20-upstream-{name}.json"))
+            {
+                problems.push(format!("{label}: a downstream without its upstream file"));
             }
         }
     }
+    problems.extend(crate::rabbitmq_permissions::check(what, broker));
     let main = broker
         .files
         .iter()
@@ -350,67 +446,6 @@ pub fn check_broker(what: &str, broker: &Broker) -> Problems {
         problems.push(format!(
             "{what}: the national broker has no académie upstream"
         ));
-    }
-    problems
-}
-
-/// The federation user's entry first, the node's user's (`.*`) second, for two different users
-/// (RabbitMQ keeps one entry per user and vhost, and applies an import's entries in no
-/// guaranteed order: one user in both roles would get either). The federation user may read
-/// only what leaves the broker and configure or write only its own `federation: ` objects.
-fn check_permissions(what: &str, kind: BrokerKind, defs: &Value) -> Problems {
-    let mut problems = Problems::new();
-    let entries = crate::arr_at(defs, "/permissions");
-    let [federation, app] = entries else {
-        return vec![format!(
-            "{what}: expected two permission entries: the federation user's, then the node's"
-        )];
-    };
-    if str_at(federation, "/user") == str_at(app, "/user") {
-        problems.push(format!(
-            "{what}: the federation user and the node's user must be two users (one entry per user and vhost survives)"
-        ));
-    }
-    if ["configure", "write", "read"]
-        .iter()
-        .any(|k| str_at(app, &format!("/{k}")) != Some(".*"))
-    {
-        problems.push(format!(
-            "{what}: the second permission entry must be the node's user, with .* on its vhost"
-        ));
-    }
-    let mut regex = |key: &str| -> Option<Regex> {
-        let text = str_at(federation, &format!("/{key}"))?;
-        match Regex::new(text) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                problems.push(format!("{what}: federation `{key}` is not a regex: {e}"));
-                None
-            }
-        }
-    };
-    let (configure, write, read) = (regex("configure"), regex("write"), regex("read"));
-    let allowed = federated_out(kind);
-    for exchange in EXCHANGES {
-        // RabbitMQ matches permission regexes anywhere in the name, as Regex::is_match does.
-        if let Some(r) = &read {
-            let may_read = r.is_match(exchange);
-            if may_read != allowed.contains(exchange) {
-                problems.push(format!(
-                    "{what}: the federation user {} read {exchange} (it must read exactly {allowed:?})",
-                    if may_read { "may" } else { "may not" }
-                ));
-            }
-        }
-        for (key, r) in [("configure", &configure), ("write", &write)] {
-            if let Some(r) = r
-                && r.is_match(exchange)
-            {
-                problems.push(format!(
-                    "{what}: the federation user may {key} {exchange}; it needs only its own `federation: ` objects"
-                ));
-            }
-        }
     }
     problems
 }
@@ -487,8 +522,12 @@ pub fn check_render_sh() -> Problems {
         let upstreams = work.join("regional_upstreams");
         std::fs::write(&upstreams, format!("# peers\nt_b {peer}\n\n"))
             .map_err(|e| e.to_string())?;
-        let password_file = work.join("federation_password");
-        std::fs::write(&password_file, "s3cret-from-a-file\n").map_err(|e| e.to_string())?;
+        let users = work.join("users");
+        std::fs::write(
+            &users,
+            "# name password\ncplds-registration app-pass\nfederation-t_b s3cret\n",
+        )
+        .map_err(|e| e.to_string())?;
         let out = work.join("academy");
         run_render_sh(
             "academy",
@@ -500,23 +539,27 @@ pub fn check_render_sh() -> Problems {
                 ("FEDERATION_USER", "federation"),
                 ("NATIONAL_URI", national_uri),
                 ("UPSTREAMS_FILE", upstreams.to_str().unwrap_or_default()),
-                ("APP_PASSWORD", "app-pass"),
-                (
-                    "FEDERATION_PASSWORD_FILE",
-                    password_file.to_str().unwrap_or_default(),
-                ),
+                ("USERS_FILE", users.to_str().unwrap_or_default()),
             ],
         )?;
         let mut found = Problems::new();
-        let expected = render_academy(
+        let mut expected = render_academy(
             "t_a",
             "t_a",
             ("cplds", "federation"),
             national_uri,
             &[("t_b", peer)],
         )?
-        .with_users(("cplds", "app-pass"), ("federation", "s3cret-from-a-file"))?;
-        found.extend(compare_dir(&out, expected.files));
+        .files;
+        expected.push((
+            "00-user-cplds-registration.json".into(),
+            render_user("cplds-registration", "app-pass")?,
+        ));
+        expected.push((
+            "00-user-federation-t_b.json".into(),
+            render_user("federation-t_b", "s3cret")?,
+        ));
+        found.extend(compare_dir(&out, expected));
 
         let out = work.join("national");
         let academies = work.join("academy_upstreams");

@@ -501,7 +501,7 @@ fn production_academy_broker() -> rabbitmq::Broker {
     let layout = rabbitmq::production_layout().unwrap();
     let b = layout.into_iter().find(|b| b.vhost == "toulouse").unwrap();
     clean("toulouse", rabbitmq::check_broker("toulouse", &b));
-    assert_eq!(b.files[0].0, "00-users.json");
+    assert!(b.files[0].0.starts_with("00-user-"), "{}", b.files[0].0);
     b
 }
 
@@ -570,42 +570,79 @@ fn a_federation_user_able_to_read_the_internal_stream_is_caught() {
     let mut b = production_academy_broker();
     set(main_file(&mut b), "/permissions/0/read", json!(".*"));
     let p = rabbitmq::check_broker("toulouse", &b);
-    expect(&p, "the federation user may read cplds.events");
+    expect(&p, "federation-national: may read cplds.events");
 }
 
 #[test]
 fn a_federation_user_able_to_write_an_exchange_is_caught() {
     let mut b = national_broker();
+    let link = b
+        .files
+        .iter_mut()
+        .find(|(f, _)| f == "30-downstream-toulouse.json")
+        .unwrap();
     set(
-        main_file(&mut b),
+        &mut link.1,
         "/permissions/0/write",
         json!("^(federation: |cplds\\.)"),
     );
     let p = rabbitmq::check_broker("national", &b);
-    expect(&p, "the federation user may write cplds.control");
+    expect(&p, "federation-toulouse: may write cplds.control");
 }
 
 #[test]
-fn one_user_for_both_roles_is_caught() {
+fn two_entries_for_one_user_are_caught() {
     let mut b = production_academy_broker();
-    set(&mut b.files[0].1, "/users/1/name", json!("cplds"));
-    set(main_file(&mut b), "/permissions/0/user", json!("cplds"));
+    let entry = main_file(&mut b)["permissions"][1].clone();
+    main_file(&mut b)["permissions"][2] = entry;
     let p = rabbitmq::check_broker("toulouse", &b);
-    expect(&p, "the two users must differ");
-    expect(&p, "must be two users");
+    expect(
+        &p,
+        "cplds-registration has 2 permission entries; one survives",
+    );
+    expect(&p, "cplds-training has no permission entry");
 }
 
 #[test]
-fn the_node_user_without_full_rights_on_its_vhost_is_caught() {
+fn a_service_able_to_publish_another_services_events_is_caught() {
     let mut b = academy_broker();
-    set(
-        main_file(&mut b),
-        "/permissions/1/configure",
-        json!("^cplds\\."),
-    );
+    // Registration's topic permission on cplds.events.
+    set(main_file(&mut b), "/topic_permissions/1/write", json!(".*"));
     let p = rabbitmq::check_broker("t_a", &b);
-    expect(&p, "/permissions/1/configure");
-    expect(&p, "the second permission entry must be the node's user");
+    expect(
+        &p,
+        "t_app-registration: may publish t_a.examination.some_event on cplds.events",
+    );
+}
+
+#[test]
+fn a_service_without_topic_permissions_on_an_exchange_is_caught() {
+    let mut b = academy_broker();
+    main_file(&mut b)["topic_permissions"]
+        .as_array_mut()
+        .unwrap()
+        .remove(2);
+    let p = rabbitmq::check_broker("t_a", &b);
+    expect(
+        &p,
+        "t_app-registration: 0 topic permissions on cplds.national",
+    );
+}
+
+#[test]
+fn a_regional_link_reading_another_academys_records_is_caught() {
+    let mut b = academy_broker();
+    let link = b
+        .files
+        .iter_mut()
+        .find(|(f, _)| f == "30-downstream-t_b.json")
+        .unwrap();
+    set(&mut link.1, "/topic_permissions/0/read", json!(".*"));
+    let p = rabbitmq::check_broker("t_a", &b);
+    expect(
+        &p,
+        "t_fed-t_b: may bind *.training.training_record_forwarded.lyon on cplds.regional",
+    );
 }
 
 #[test]

@@ -71,15 +71,19 @@ fn envelope(academy: &str, source: &str, sequence: u64, payload: Payload) -> Mes
         stream: pb::Stream::National as i32,
         trace_context: Default::default(),
         payload: Some(payload),
+        ..Default::default()
     };
-    Message {
+    let mut m = Message {
         stream: Stream::National,
         routing_key: format!("{academy}.{source}.{}", e.r#type),
         message_id: e.event_id.clone(),
         event_type: e.r#type.clone(),
         body: e.encode_to_vec(),
         headers: Default::default(),
-    }
+    };
+    // Signed as the académie's service would: the sandbox's national node trusts these keys.
+    cplds_runtime::event_signing::FederationKeys::shared().sign_as_producer(&mut m);
+    m
 }
 
 /// Every académie's national facts over `years` years, each source in sequence order.

@@ -41,6 +41,9 @@ enum Command {
     Token(TokenArgs),
     /// Generate an Ed25519 key pair (PKCS#8 PEM) for tokens or document signing.
     Keygen(KeygenArgs),
+    /// Print the public event-signing keys of a node's services (generating missing ones), as
+    /// `[[trusted_keys]]` the national node (and peers) add to their `events.trusted_key_files`.
+    EventKeys(EventKeysArgs),
     /// Events a node's consumers gave up on: list them, send them again once the cause is fixed
     /// (calls the node's AdminService with an it_admin token minted from the node's key).
     DeadLetters {
@@ -142,6 +145,18 @@ struct DemoArgs {
     /// Data directory, kept [default: a temporary directory, removed when the demo ends].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EventKeysArgs {
+    /// Code of the académie (or `national`).
+    #[arg(long)]
+    academy: Option<String>,
+    /// Services whose keys to print (comma-separated) [default: every service of the node].
+    #[arg(long, value_delimiter = ',')]
+    services: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -272,6 +287,7 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(args) => demo(args).await,
             Command::Token(args) => token(args),
             Command::Keygen(args) => keygen(args),
+            Command::EventKeys(args) => event_keys(args),
             Command::DeadLetters { action } => dead_letters(action).await,
             Command::Bench { which } => bench(which).await,
         }
@@ -456,6 +472,32 @@ fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
         public.display(),
         cplds_runtime::auth::key_id(&key.verifying_key())
     );
+    Ok(())
+}
+
+/// Prints the node's services' public event keys (current, then retired) as a TOML file of
+/// `[[trusted_keys]]`; the private keys stay where they are.
+fn event_keys(args: EventKeysArgs) -> anyhow::Result<()> {
+    let config = args.common.load(args.academy.as_deref())?;
+    let academy = config.academy.clone().ok_or_else(|| {
+        anyhow::anyhow!("--academy (or academy in the configuration) is required")
+    })?;
+    let node = cplds_runtime::node::Node::parse(&academy).map_err(anyhow::Error::msg)?;
+    let modules = if node.is_national() {
+        cplds::national_modules()
+    } else {
+        cplds::academy_modules(&args.services)?
+    };
+    let mut file = cplds_runtime::event_signing::registry::TrustedKeyFile::default();
+    for m in modules {
+        let signer = cplds_runtime::event_signing::EventSigner::load(&config, &academy, m.name())?;
+        file.trusted_keys.extend(signer.published());
+    }
+    println!(
+        "# Event signing keys of {academy} (cplds event-keys): give this file to the national node\n\
+         # (events.trusted_key_files). The first key of each service signs; the others are retired."
+    );
+    print!("{}", file.to_toml()?);
     Ok(())
 }
 

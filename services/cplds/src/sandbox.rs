@@ -54,11 +54,15 @@ impl LocalNodeSpec {
 impl LocalNode {
     pub async fn start(spec: LocalNodeSpec) -> anyhow::Result<Self> {
         let LocalNodeSpec {
-            config,
+            mut config,
             modules,
             bus,
             clock,
         } = spec;
+        // Every node of the process signs with, and trusts, the process's federation keys.
+        if let Some(code) = config.academy.clone() {
+            cplds_runtime::event_signing::FederationKeys::shared().configure(&mut config, &code)?;
+        }
         let node = config
             .academy
             .as_deref()

@@ -88,6 +88,8 @@ fn the_example_node_configuration_is_valid() {
     assert_eq!(c.academy.as_deref(), Some("toulouse"));
     assert_eq!(c.amqp_queue_type, QueueType::Quorum);
     assert_eq!(c.documents.signing_key_files.len(), 2);
+    assert_eq!(c.events.signing_key_files["registration"].len(), 2);
+    assert_eq!(c.events.trusted_key_files.len(), 1);
     assert_eq!(c.server.max_message_bytes, 8 * 1024 * 1024);
     assert_eq!(c.server.public.per_client_per_minute, 60);
     assert_eq!(
@@ -129,4 +131,93 @@ fn the_demo_removes_its_temporary_data_directory() {
         .map(|e| e.unwrap().path())
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// `cplds event-keys` prints a node's public event keys as the national registry takes them
+/// (`events.trusted_key_files`): the same keys each time, and a fact the node's service signs
+/// verifies against them on the national node.
+#[test]
+fn event_keys_are_published_for_the_national_registry() {
+    use cplds_runtime::event_signing::{EventSigner, TrustRegistry, Verifier, registry};
+    let tmp = tempfile::tempdir().unwrap();
+    let print = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cplds"))
+            .args([
+                "event-keys",
+                "--academy",
+                "toulouse",
+                "--services",
+                "registration,training",
+            ])
+            .env("CPLDS_DATA_DIR", tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = print();
+    assert_eq!(print(), printed, "the keys are generated once");
+    let file = tmp.path().join("toulouse.event-keys.toml");
+    std::fs::write(&file, &printed).unwrap();
+    let keys = registry::read_key_file(&file).unwrap().trusted_keys;
+    let named: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k.academy.as_str(), k.service.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [("toulouse", "registration"), ("toulouse", "training")]
+    );
+
+    // The national node with that file only.
+    let mut national = Config::default();
+    national.data_dir = tmp.path().join("national");
+    national.events.trusted_key_files = vec![file];
+    let verifier = Verifier::new(
+        TrustRegistry::load(&national, &[]).unwrap(),
+        cplds_runtime::node::Node::National,
+        Default::default(),
+    );
+    let mut node = Config::default();
+    node.data_dir = tmp.path().to_path_buf();
+    let signer = EventSigner::load(&node, "toulouse", "registration").unwrap();
+    let payload =
+        cplds_proto::v1::event_envelope::Payload::NationalCandidacyRegistered(Default::default());
+    let e = cplds_proto::v1::EventEnvelope {
+        event_id: "e-1".into(),
+        academy: "toulouse".into(),
+        source: "registration".into(),
+        sequence: 1,
+        r#type: payload.name().into(),
+        stream: cplds_proto::v1::Stream::National as i32,
+        payload: Some(payload),
+        ..Default::default()
+    };
+    let mut m = cplds_runtime::bus::Message {
+        stream: cplds_runtime::bus::Stream::National,
+        routing_key: "toulouse.registration.candidacy_registered".into(),
+        message_id: "e-1".into(),
+        event_type: e.r#type.clone(),
+        body: prost::Message::encode_to_vec(&e),
+        headers: Default::default(),
+    };
+    signer.sign(&mut m);
+    let received: cplds_proto::v1::EventEnvelope =
+        prost::Message::decode(m.body.as_slice()).unwrap();
+    assert_eq!(
+        verifier.check(
+            &registry::Received {
+                routing_key: &m.routing_key,
+                body: &m.body,
+                headers: &m.headers,
+                envelope: &received,
+            },
+            chrono::Utc::now(),
+        ),
+        Ok(())
+    );
 }

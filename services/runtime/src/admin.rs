@@ -35,6 +35,8 @@ pub fn policy(p: &mut Policy) {
 #[derive(Clone)]
 pub struct ServiceHandle {
     pub name: &'static str,
+    /// The service's bus (its own broker user when configured): redrives go through it.
+    pub bus: SharedBus,
     pub db: DatabaseConnection,
     pub relay: Arc<OutboxRelay>,
     /// (consumer name, queue name) of its consumers.
@@ -215,9 +217,10 @@ impl Admin {
         } else {
             Selection::Ids(&ids)
         };
-        let done = dead_letters::redrive(&service.db, &self.bus, selection, req.force, &self.clock)
-            .await
-            .map_err(|e| ServiceError::Unavailable(format!("redrive stopped: {e}")))?;
+        let done =
+            dead_letters::redrive(&service.db, &service.bus, selection, req.force, &self.clock)
+                .await
+                .map_err(|e| ServiceError::Unavailable(format!("redrive stopped: {e}")))?;
         Ok(pb::RedriveDeadLettersResponse {
             redriven: done.into_iter().map(|d| to_pb(service.name, d)).collect(),
         })
@@ -231,6 +234,7 @@ impl Admin {
         let now = self.clock.now();
         let mut services = Vec::new();
         let mut total = 0u64;
+        let mut quarantined = 0u64;
         for s in &self.services {
             let backlog = outbox::backlog(&s.db)
                 .await
@@ -245,6 +249,7 @@ impl Admin {
                     name: name.clone(),
                     queue: queue.clone(),
                     dead_letters_waiting: 0,
+                    quarantined: 0,
                 })
                 .collect();
             for (consumer, n) in waiting {
@@ -255,7 +260,17 @@ impl Admin {
                         name: consumer,
                         queue: String::new(),
                         dead_letters_waiting: n as u64,
+                        quarantined: 0,
                     }),
+                }
+            }
+            let refused = crate::quarantine::per_consumer(&s.db)
+                .await
+                .map_err(ServiceError::internal)?;
+            for (consumer, n) in refused {
+                quarantined += n as u64;
+                if let Some(c) = consumers.iter_mut().find(|c| c.name == consumer) {
+                    c.quarantined = n as u64;
                 }
             }
             services.push(pb::ServiceStatus {
@@ -277,6 +292,7 @@ impl Admin {
             bus: self.bus.kind().to_owned(),
             services,
             dead_letters_waiting: total,
+            quarantined,
         })
     }
 

@@ -31,6 +31,10 @@ pub struct Config {
     /// RabbitMQ URL (the académie's vhost). The in-process bus when unset.
     pub amqp_url: Option<String>,
     pub amqp_queue_type: QueueType,
+    /// Per service (`registration = "amqp://cplds-registration:…@broker/toulouse"`), a broker
+    /// user of its own, whose permissions cover only that service's routing keys and queues
+    /// (deploy/rabbitmq); services without one use `amqp_url`.
+    pub amqp_service_urls: BTreeMap<String, String>,
     pub auth: AuthConfig,
     /// File holding the académie's pseudonymisation secret (generated under data_dir when unset).
     pub pseudonym_secret_file: Option<PathBuf>,
@@ -42,6 +46,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub server: ServerConfig,
     pub documents: DocumentsConfig,
+    /// Event signing: this node's producer keys and the public keys it accepts events from.
+    pub events: EventsConfig,
     /// Only read by the national node.
     pub national: NationalConfig,
     /// TLS of the gRPC server; plaintext when no certificate is configured.
@@ -109,6 +115,28 @@ pub struct DocumentsConfig {
     pub signing_key_files: Vec<PathBuf>,
     /// Public base URL printed in certificates' QR codes, e.g. `https://cplds.ac-toulouse.fr/verify`.
     pub verification_base_url: Option<String>,
+}
+
+/// Signed events (runtime `event_signing`): every event a service publishes is signed with its
+/// key; every consumer refuses (and quarantines) an event no registered key of its académie and
+/// service signed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct EventsConfig {
+    /// Per service (`registration = [...]`), PEM Ed25519 keys: the first (PKCS#8 private) signs,
+    /// the others are retired keys (public, SPKI PEM) still published. Generated under
+    /// `data_dir/secrets/events_{service}_ed25519.pem` when a service has none.
+    pub signing_key_files: BTreeMap<String, Vec<PathBuf>>,
+    /// Public keys of the producers this node accepts events from (beyond the services it runs
+    /// itself): the national node lists every académie's, an académie its peers' of the région
+    /// and, when its services run in separate processes, each other's.
+    pub trusted_keys: Vec<crate::event_signing::TrustedKey>,
+    /// Files of `[[trusted_keys]]`, as `cplds event-keys` prints them (one per académie).
+    pub trusted_key_files: Vec<PathBuf>,
+    /// Per académie, the URI (credentials left out) of the broker its events are federated
+    /// from, as the federation plugin names it in `x-received-from`: a federated event naming
+    /// an académie must have come through that académie's link. Unchecked when empty.
+    pub upstreams: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -259,6 +287,7 @@ impl Default for Config {
             database_url: None,
             amqp_url: None,
             amqp_queue_type: QueueType::Quorum,
+            amqp_service_urls: BTreeMap::new(),
             auth: AuthConfig::default(),
             pseudonym_secret_file: None,
             telemetry: TelemetryConfig::default(),
@@ -267,6 +296,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             server: ServerConfig::default(),
             documents: DocumentsConfig::default(),
+            events: EventsConfig::default(),
             national: NationalConfig::default(),
             tls: TlsConfig::default(),
             amqp_tls: AmqpTlsConfig::default(),

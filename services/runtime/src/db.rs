@@ -549,7 +549,10 @@ pub struct RuntimeUpgrades;
 
 impl MigratorTrait for RuntimeUpgrades {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SequenceAtPublish)]
+        vec![
+            Box::new(SequenceAtPublish),
+            Box::new(crate::quarantine::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

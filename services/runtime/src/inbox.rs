@@ -15,6 +15,7 @@ use crate::{
     config::InboxConfig,
     db::stmt,
     dead_letters,
+    event_signing::{Refusal, Verifier, registry::Received},
     events::EventEnvelope,
     metrics::Metrics,
     outbox::Outbox,
@@ -173,6 +174,27 @@ pub async fn run_metered(
     config: InboxConfig,
     metrics: Metrics,
 ) {
+    run_verified(
+        db, bus, consumer, clock, outbox, shutdown, config, metrics, None,
+    )
+    .await
+}
+
+/// [`run_metered`], checking every event with `verifier` before applying it (what the host
+/// does): a refused event is quarantined ([`crate::quarantine`]), counted and acknowledged,
+/// never applied.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_verified(
+    db: DatabaseConnection,
+    bus: SharedBus,
+    consumer: Consumer,
+    clock: SharedClock,
+    outbox: Option<Outbox>,
+    shutdown: CancellationToken,
+    config: InboxConfig,
+    metrics: Metrics,
+    verifier: Option<Arc<Verifier>>,
+) {
     let runner = Runner {
         db,
         consumer,
@@ -181,6 +203,7 @@ pub async fn run_metered(
         config,
         shutdown,
         metrics,
+        verifier,
     };
     let mut backoff = Duration::from_millis(200);
     'subscribe: loop {
@@ -250,6 +273,7 @@ struct Runner {
     config: InboxConfig,
     shutdown: CancellationToken,
     metrics: Metrics,
+    verifier: Option<Arc<Verifier>>,
 }
 
 /// Whether the database answers at all (a failure then is the event's, not the database's).
@@ -276,8 +300,9 @@ impl Runner {
         let mut undecodable = Vec::new();
         for d in batch {
             match EventEnvelope::decode(d.body.as_slice()) {
-                Ok(e) => decoded.push((d, e)),
-                Err(_) => undecodable.push(d),
+                Ok(e) if self.refusal(&d, &e).is_none() => decoded.push((d, e)),
+                // Refused or undecodable: settled one at a time below.
+                _ => undecodable.push(d),
             }
         }
         if !undecodable.is_empty() {
@@ -347,6 +372,9 @@ impl Runner {
                     .await;
             }
         };
+        if let Some(refusal) = self.refusal(&delivery, &envelope) {
+            return self.quarantine(delivery, &envelope, refusal).await;
+        }
         let mut failures = 0u32;
         let mut wait = Duration::from_millis(self.config.retry_first_ms.max(1));
         let cap = Duration::from_millis(self.config.retry_cap_ms.max(1));
@@ -393,6 +421,71 @@ impl Runner {
                         tracing::warn!(consumer = %consumer.name, event_id = %envelope.event_id, %reason, retry_in = ?wait,
                             "database unavailable; the event waits (its delivery budget is not spent)");
                     }
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.shutdown.cancelled() => return Settled::Stopped,
+                    }
+                    wait = (wait * 2).min(cap);
+                }
+            }
+        }
+    }
+
+    /// Why the verifier refuses this delivery, if it does.
+    fn refusal(&self, delivery: &Delivery, envelope: &EventEnvelope) -> Option<Refusal> {
+        let verifier = self.verifier.as_ref()?;
+        verifier
+            .check(
+                &Received {
+                    routing_key: &delivery.routing_key,
+                    body: &delivery.body,
+                    headers: &delivery.headers,
+                    envelope,
+                },
+                self.clock.now(),
+            )
+            .err()
+    }
+
+    /// Keeps a refused delivery in the quarantine table, counts it, then acknowledges it; like a
+    /// dead letter, never dropped without its record.
+    async fn quarantine(
+        &self,
+        delivery: Delivery,
+        envelope: &EventEnvelope,
+        refusal: Refusal,
+    ) -> Settled {
+        let consumer = &self.consumer;
+        tracing::warn!(consumer = %consumer.name, event_id = %envelope.event_id, academy = %envelope.academy,
+            source = %envelope.source, routing_key = %delivery.routing_key, reason = refusal.code(),
+            "event refused and quarantined: not applied");
+        let mut wait = Duration::from_millis(self.config.retry_first_ms.max(1));
+        let cap = Duration::from_millis(self.config.retry_cap_ms.max(1));
+        let received_from = delivery
+            .headers
+            .get(crate::event_signing::registry::RECEIVED_FROM)
+            .cloned()
+            .unwrap_or_default();
+        loop {
+            let refused = crate::quarantine::Refused {
+                consumer: &consumer.name,
+                routing_key: &delivery.routing_key,
+                body: &delivery.body,
+                envelope: Some(envelope),
+                reason: refusal.code(),
+                received_from: &received_from,
+            };
+            match crate::quarantine::record(&self.db, &refused, self.clock.now()).await {
+                Ok(()) => {
+                    self.metrics
+                        .quarantined(&consumer.name, &consumer.queue.name, refusal.code());
+                    if let Err(e) = delivery.ack().await {
+                        tracing::debug!(error = %e, "ack failed; the redelivery will be quarantined again");
+                    }
+                    return Settled::Yes;
+                }
+                Err(e) => {
+                    tracing::warn!(consumer = %consumer.name, error = %e, "cannot record a quarantined event yet");
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = self.shutdown.cancelled() => return Settled::Stopped,

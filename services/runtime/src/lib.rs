@@ -6,7 +6,8 @@
 //! - [`outbox`] / [`inbox`]: exactly-once in effect: events written with the change, relayed with
 //!   confirms; consumers record what they applied. [`dead_letters`]: what a consumer gave up on,
 //!   kept, listed and redriven. [`retention`]: how long those tables keep what they hold.
-//!   [`admin`]: the node's operator API (dead letters, status).
+//!   [`admin`]: the node's operator API (dead letters, status). [`event_signing`]: every event
+//!   signed by its producer, verified by its consumers; [`quarantine`]: what they refused.
 //! - [`auth`]: bearer tokens, roles, the policy layer. [`error`]: service errors → gRPC statuses.
 //! - [`kit`]: the one way to write a service: parse, load, decide, write in a unit of work;
 //!   the handler table, stored enums, ids, paging, refusals, the audit history.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod dead_letters;
 pub mod error;
+pub mod event_signing;
 pub mod events;
 pub mod host;
 pub mod inbox;
@@ -39,6 +41,7 @@ pub mod pagination;
 pub mod pdf;
 pub mod people;
 pub mod pseudonym;
+pub mod quarantine;
 pub mod retention;
 pub mod secrets;
 pub mod signing;

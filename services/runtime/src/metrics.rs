@@ -76,6 +76,13 @@ struct QueueLabels {
     queue: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    consumer: String,
+    queue: String,
+    reason: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -93,6 +100,7 @@ struct Inner {
     published: Family<StreamLabels, Counter>,
     redeliveries: Family<QueueLabels, Counter>,
     dead_lettered: Family<QueueLabels, Counter>,
+    quarantined: Family<RefusalLabels, Counter>,
     outbox_waiting: Family<ServiceLabel, Gauge>,
     outbox_oldest: Family<ServiceLabel, FloatGauge>,
     dead_letters_waiting: Family<QueueLabels, Gauge>,
@@ -158,6 +166,12 @@ impl Metrics {
             "Events a consumer gave up on and kept as dead letters",
             dead_lettered.clone(),
         );
+        let quarantined = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "cplds_consumer_quarantined_events",
+            "Events a consumer refused before applying them (signature, académie, source, routing key or upstream that do not agree), kept in its quarantine table",
+            quarantined.clone(),
+        );
         let outbox_waiting = Family::<ServiceLabel, Gauge>::default();
         registry.register(
             "cplds_outbox_waiting_rows",
@@ -186,6 +200,7 @@ impl Metrics {
                 published,
                 redeliveries,
                 dead_lettered,
+                quarantined,
                 outbox_waiting,
                 outbox_oldest,
                 dead_letters_waiting,
@@ -244,6 +259,13 @@ impl Metrics {
         };
         let _ = self.inner.redeliveries.get_or_create_owned(&labels);
         let _ = self.inner.dead_lettered.get_or_create_owned(&labels);
+        for refusal in crate::event_signing::Refusal::ALL {
+            let _ = self.inner.quarantined.get_or_create_owned(&RefusalLabels {
+                consumer: consumer.to_owned(),
+                queue: queue.to_owned(),
+                reason: refusal.code().to_owned(),
+            });
+        }
     }
 
     /// Series at zero for a service's relay on `stream`.
@@ -282,6 +304,17 @@ impl Metrics {
             .get_or_create(&QueueLabels {
                 consumer: consumer.to_owned(),
                 queue: queue.to_owned(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn quarantined(&self, consumer: &str, queue: &str, reason: &str) {
+        self.inner
+            .quarantined
+            .get_or_create(&RefusalLabels {
+                consumer: consumer.to_owned(),
+                queue: queue.to_owned(),
+                reason: reason.to_owned(),
             })
             .inc();
     }

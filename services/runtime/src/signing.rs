@@ -93,7 +93,7 @@ impl KeyRing {
 
 /// A retired key only verifies: its public half is all a node needs (a private key file is still
 /// accepted, with a warning, so that a rotation can be done in two steps).
-fn read_retired_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
+pub(crate) fn read_retired_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
     let pem = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     if pem.contains("BEGIN PUBLIC KEY") {

@@ -147,6 +147,20 @@ pub fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Signs hand-made messages as their envelopes' producers would (the process's federation keys,
+/// those every [`TestNode`] trusts): what a test publishes in a service's name.
+pub fn signed(mut messages: Vec<crate::bus::Message>) -> Vec<crate::bus::Message> {
+    let keys = crate::event_signing::FederationKeys::shared();
+    for m in &mut messages {
+        assert!(
+            keys.sign_as_producer(m),
+            "{}: not an envelope of a known producer",
+            m.routing_key
+        );
+    }
+    messages
+}
+
 /// Polls `check` until it returns `Some`, or fails after `deadline`.
 pub async fn wait_for<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
 where
@@ -351,6 +365,8 @@ impl TestNode {
             },
             ..Default::default()
         };
+        // Every test node signs with, and trusts, the process's federation keys.
+        crate::event_signing::FederationKeys::shared().configure(&mut config, &opts.academy)?;
         if let Some(tweak) = opts.tweak_config {
             tweak(&mut config);
         }

@@ -460,6 +460,8 @@ mod tests {
             r#type: "training_record_forwarded".into(),
             stream: pb::Stream::Regional as i32,
             trace_context: Default::default(),
+            signing_key_id: String::new(),
+            signature: Vec::new(),
             payload: Some(Payload::TrainingRecordForwarded(
                 pb::TrainingRecordForwarded {
                     home_academy: home.into(),

@@ -200,19 +200,21 @@ pub fn envelope(payload: Payload) -> EventEnvelope {
         r#type: payload.name().into(),
         stream: Stream::Internal as i32,
         trace_context: Default::default(),
+        signing_key_id: String::new(),
+        signature: Vec::new(),
         payload: Some(payload),
     }
 }
 
 pub async fn publish(bus: &SharedBus, e: &EventEnvelope) {
-    bus.publish(&[Message {
+    bus.publish(&cplds_runtime::testing::signed(vec![Message {
         stream: Stream::Internal,
         routing_key: format!("toulouse.examination.{}", e.r#type),
         message_id: e.event_id.clone(),
         event_type: e.r#type.clone(),
         body: e.encode_to_vec(),
         headers: Default::default(),
-    }])
+    }]))
     .await
     .unwrap();
 }

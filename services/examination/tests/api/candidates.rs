@@ -10,6 +10,7 @@ use tonic::Code;
 use crate::helpers::*;
 
 on_both!(
+    another_services_list_is_refused_and_counted,
     registration_events_reach_the_copy_in_any_order,
     a_candidate_reads_only_their_own_record,
     pages_of_candidates_are_bound_to_the_year,
@@ -78,7 +79,11 @@ async fn listed_by_events(t: &Ctx) -> (String, String, String) {
         envelope(6, withdrawn(&c, true)),
         envelope(7, withdrawn(&c, true)),
     ];
-    t.node.bus.publish(&messages).await.unwrap();
+    t.node
+        .bus
+        .publish(&cplds_runtime::testing::signed(messages))
+        .await
+        .unwrap();
     (a, b, c)
 }
 
@@ -190,4 +195,63 @@ async fn pages_of_candidates_are_bound_to_the_year(backend: Backend) {
         .list_exam_candidates(authed(list(2024, page.next_page_token), &t.office))
         .await;
     assert_eq!(fields_of(wrong), ["page_token"]);
+}
+
+/// Issue 12 §1: a service of the académie (training, here) publishing registration's admitted
+/// list, under registration's routing key and name but with its own key, or with no signature,
+/// is refused before it is applied, kept in quarantine and counted; the genuine list applies.
+async fn another_services_list_is_refused_and_counted(backend: Backend) {
+    let Some(t) = start(backend).await else {
+        return;
+    };
+    let (a, b) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let list = |ids: &[&str]| {
+        Payload::AdmittedListPublished(pb::AdmittedListPublished {
+            year: 2025,
+            entries: ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| entry(id, i as u32 + 1))
+                .collect(),
+        })
+    };
+    let mut forged = envelope(1, list(&[&a, &b]));
+    cplds_runtime::event_signing::FederationKeys::shared()
+        .signer("toulouse", "training")
+        .unwrap()
+        .sign(&mut forged);
+    let unsigned = envelope(2, list(&[&b]));
+    t.node.bus.publish(&[forged, unsigned]).await.unwrap();
+    let admin = AdminServiceClient::new(t.node.channel().await);
+    let it = t.token("it@ac-toulouse.fr", &[Role::ItAdmin]);
+    let status = wait_for(EXAM_TIMEOUT, "two events quarantined", || {
+        let mut admin = admin.clone();
+        let req = authed(pb::GetNodeStatusRequest {}, &it);
+        async move {
+            let s = admin.get_node_status(req).await.ok()?.into_inner();
+            (s.quarantined == 2).then_some(s)
+        }
+    })
+    .await;
+    let exam = status
+        .services
+        .iter()
+        .find(|s| s.name == "examination")
+        .unwrap();
+    assert_eq!(exam.consumers.iter().map(|c| c.quarantined).sum::<u64>(), 2);
+    assert_eq!(status.dead_letters_waiting, 0, "refused, not dead-lettered");
+    // The genuine list, published after, is the only one applied.
+    t.node
+        .bus
+        .publish(&cplds_runtime::testing::signed(vec![envelope(
+            3,
+            list(&[&a]),
+        )]))
+        .await
+        .unwrap();
+    let got = t.wait_candidates(1, 0).await;
+    assert_eq!(got[0].candidacy_id, a);
 }

@@ -411,7 +411,11 @@ impl Ctx {
                 envelope(self.sequence, p)
             })
             .collect();
-        self.node.bus.publish(&messages).await.unwrap();
+        self.node
+            .bus
+            .publish(&cplds_runtime::testing::signed(messages))
+            .await
+            .unwrap();
     }
 
     /// Candidates 1 to `n` ([`person`]) on the admitted list of 2025, as registration publishes
@@ -1046,6 +1050,8 @@ pub fn envelope(sequence: u64, payload: Payload) -> Message {
         r#type: event_type.into(),
         stream: pb::Stream::Internal as i32,
         trace_context: Default::default(),
+        signing_key_id: String::new(),
+        signature: Vec::new(),
         payload: Some(payload),
     };
     Message {

@@ -50,9 +50,24 @@ impl Inner {
                 .unwrap_or_default();
             sources.push(self.source_pb(s, &pending, (kept, conflicts), now));
         }
+        let quarantined: Vec<pb::QuarantinedFacts> =
+            cplds_runtime::quarantine::counts(&self.core.db)
+                .await?
+                .into_iter()
+                .filter(|q| academy.is_none_or(|a| a.code == q.academy))
+                .map(|q| pb::QuarantinedFacts {
+                    academy: q.academy,
+                    source: q.source,
+                    reason: q.reason,
+                    facts: q.events.max(0) as u64,
+                    last_received_at: q.last_at.map(to_timestamp),
+                })
+                .collect();
         Ok(pb::Completeness {
             sources,
             as_of: Some(to_timestamp(now)),
+            quarantined_total: quarantined.iter().map(|q| q.facts).sum(),
+            quarantined,
         })
     }
 

@@ -178,6 +178,7 @@ fn replay_request(
         stream: pb::Stream::Control as i32,
         trace_context: Default::default(),
         payload: Some(payload),
+        ..Default::default()
     };
     Message {
         stream: Stream::Control,

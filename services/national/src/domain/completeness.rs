@@ -159,6 +159,18 @@ pub fn reset_from(requested: u64, lowest_conflict: Option<u64>) -> Result<u64, R
     }
 }
 
+/// How far beyond the highest sequence actually received a heartbeat is believed. Heartbeats are
+/// signed (only the académie's relay can announce), and facts travel before the heartbeats
+/// that count them, so a claim further ahead means lost facts: the gap is still seen (replays
+/// are asked from the first missing one), but one claim can never mark a source incomplete by
+/// millions; as replays fill it, the next heartbeat moves the bound on.
+pub const HEARTBEAT_LEAD: i64 = 1_000;
+
+/// What a heartbeat's claim is believed as, given the highest sequence seen.
+pub fn bounded_claim(claimed: i64, seen: i64) -> i64 {
+    claimed.min(seen.saturating_add(HEARTBEAT_LEAD))
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -277,5 +289,12 @@ mod tests {
             let c = contiguous(applied, &received);
             prop_assert!(g.first().is_none_or(|&(a, _)| a == c + 1));
         }
+    }
+
+    #[test]
+    fn a_heartbeat_is_believed_only_so_far_beyond_what_was_seen() {
+        assert_eq!(bounded_claim(12, 10), 12);
+        assert_eq!(bounded_claim(1_000_000, 10), 10 + HEARTBEAT_LEAD);
+        assert_eq!(bounded_claim(i64::MAX, i64::MAX - 1), i64::MAX);
     }
 }

@@ -21,7 +21,7 @@ use sea_orm::{
 
 use super::{approval, received_event, record, sequence_conflict, stream, survey_row, training};
 use crate::domain::{
-    completeness::next_replay_due,
+    completeness::{bounded_claim, next_replay_due},
     record::{
         ExamResult, Part, Record, RegistrationStatus, Sex, Training, figures_year, minutes, profile,
     },
@@ -140,8 +140,14 @@ pub async fn ingest_with(
     let at = occurred(e, now);
     let s = stream_row(txn, &e.academy, &e.source).await?;
     if let Some(Payload::NodeHeartbeat(h)) = &e.payload {
+        let claimed = i64::try_from(h.last_sequence).unwrap_or(i64::MAX);
+        let believed = bounded_claim(claimed, s.highest_seen.max(s.applied_sequence));
+        if believed < claimed {
+            tracing::warn!(academy = %e.academy, source = %e.source, claimed, believed,
+                "a heartbeat announces more than was seen: believed up to the bound");
+        }
         let mut am = s.into_active_model();
-        let announced = (h.last_sequence as i64).max(*am.announced_sequence.as_ref());
+        let announced = believed.max(*am.announced_sequence.as_ref());
         am.announced_sequence = Set(announced);
         am.last_heartbeat_at = Set(Some(now));
         am.update(txn).await?;

@@ -412,15 +412,21 @@ pub fn fact_at(
         stream: pb::Stream::National as i32,
         trace_context: Default::default(),
         payload: Some(payload),
+        ..Default::default()
     };
-    Message {
+    sign(Message {
         stream: Stream::National,
         routing_key: format!("{academy}.{source}.{}", e.r#type),
         message_id: e.event_id.clone(),
         event_type: e.r#type.clone(),
         body: e.encode_to_vec(),
         headers: Default::default(),
-    }
+    })
+}
+
+/// Signed as the académie's service would (the keys every test node trusts).
+pub fn sign(m: Message) -> Message {
+    cplds_runtime::testing::signed(vec![m]).remove(0)
 }
 
 pub fn result(key: &str, p1: Option<u32>, p2: Option<u32>, department: &str) -> Payload {
@@ -565,20 +571,21 @@ pub fn unknown_fact(academy: &str, source: &str, sequence: u64) -> Message {
         stream: pb::Stream::National as i32,
         trace_context: Default::default(),
         payload: None,
+        ..Default::default()
     };
     let mut body = e.encode_to_vec();
     let inner = b"\x0a\x05k-new\x10\xe9\x0f";
     prost::encoding::encode_key(199, prost::encoding::WireType::LengthDelimited, &mut body);
     prost::encoding::encode_varint(inner.len() as u64, &mut body);
     body.extend_from_slice(inner);
-    Message {
+    sign(Message {
         stream: Stream::National,
         routing_key: format!("{academy}.{source}.{}", e.r#type),
         message_id: e.event_id.clone(),
         event_type: e.r#type.clone(),
         body,
         headers: Default::default(),
-    }
+    })
 }
 
 /// A registration fact of candidate `key` in 2025.

@@ -100,8 +100,12 @@ async fn kept_facts_are_asked_again_at_start_and_applied() {
             was_admitted_to_sit: false,
         },
     ));
+    // As the upgraded node reads it: a known payload, named and routed as such (signed).
+    replayed.r#type = "candidacy_withdrawn".into();
     let mut m = kept.clone();
+    m.routing_key = "toulouse.registration.candidacy_withdrawn".into();
     m.body = replayed.encode_to_vec();
+    let m = crate::helpers::sign(m);
     bus.publish(&[m]).await.unwrap();
     wait_totals(
         &f,
@@ -150,8 +154,11 @@ async fn a_readable_replay_replaces_a_waiting_unknown_fact() {
             was_admitted_to_sit: false,
         },
     ));
+    readable.r#type = "candidacy_withdrawn".into();
     let mut replayed = unknown.clone();
+    replayed.routing_key = "toulouse.registration.candidacy_withdrawn".into();
     replayed.body = readable.encode_to_vec();
+    let replayed = crate::helpers::sign(replayed);
     // One queue, one consumer: the copy is logged before the gap closes.
     bus.publish(&[
         replayed,

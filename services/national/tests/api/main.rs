@@ -8,6 +8,7 @@ mod access;
 mod approvals;
 mod exports;
 mod figures;
+mod forged;
 mod helpers;
 mod ingest_store;
 mod kept;

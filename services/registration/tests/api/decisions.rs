@@ -149,15 +149,17 @@ fn results_published(year: i32) -> cplds_runtime::bus::Message {
             published_at: None,
             deliberated_at: None,
         })),
+        ..Default::default()
     };
-    cplds_runtime::bus::Message {
+    cplds_runtime::testing::signed(vec![cplds_runtime::bus::Message {
         stream: Stream::Internal,
         routing_key: "toulouse.examination.results_published".into(),
         message_id: event.event_id.clone(),
         event_type: event.r#type.clone(),
         body: event.encode_to_vec(),
         headers: Default::default(),
-    }
+    }])
+    .remove(0)
 }
 
 async fn no_withdrawal_after_results(backend: Backend) {

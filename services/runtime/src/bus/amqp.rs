@@ -32,7 +32,9 @@ use tokio_util::sync::CancellationToken;
 use super::{
     Acker, BusError, Delivery, EventBus, Message, QueueKind, QueueSpec, Stream, Subscription,
 };
-use crate::{config::QueueType, events::DEAD_LETTER_EXCHANGE};
+use crate::{
+    config::QueueType, event_signing::registry::RECEIVED_FROM, events::DEAD_LETTER_EXCHANGE,
+};
 
 /// Redeliveries after which a quorum queue dead-letters a message nobody can process.
 const DELIVERY_LIMIT: i32 = 20;
@@ -296,15 +298,44 @@ fn headers_of(props: &BasicProperties) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Some(table) = props.headers() {
         for (k, v) in table.inner() {
-            if let AMQPValue::LongString(s) = v {
-                out.insert(
-                    k.to_string(),
-                    String::from_utf8_lossy(s.as_bytes()).into_owned(),
-                );
+            match v {
+                // Only the plugin writes the trail, as an array: a string is a publisher's claim.
+                AMQPValue::LongString(_) if k.as_str() == RECEIVED_FROM => {
+                    out.insert(k.to_string(), "(not a federation trail)".into());
+                }
+                AMQPValue::LongString(s) => {
+                    out.insert(
+                        k.to_string(),
+                        String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                    );
+                }
+                // The federation plugin's trail: which upstream brokers the message came through.
+                AMQPValue::FieldArray(hops) if k.as_str() == RECEIVED_FROM => {
+                    out.insert(k.to_string(), received_from(hops.as_slice()));
+                }
+                _ => {}
             }
         }
     }
     out
+}
+
+/// The `uri` of each hop of `x-received-from`, space-separated (credentials are never in it).
+fn received_from(hops: &[AMQPValue]) -> String {
+    let mut uris = Vec::new();
+    for hop in hops {
+        if let AMQPValue::FieldTable(t) = hop {
+            for (k, v) in t.inner() {
+                match v {
+                    AMQPValue::LongString(s) if k.as_str() == "uri" => {
+                        uris.push(String::from_utf8_lossy(s.as_bytes()).into_owned());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    uris.join(" ")
 }
 
 #[async_trait]

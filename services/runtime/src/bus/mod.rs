@@ -265,26 +265,28 @@ pub async fn connect(
     connection_name: &str,
 ) -> Result<SharedBus, BusError> {
     match &config.amqp_url {
-        Some(url) => {
-            let timeout = std::time::Duration::from_millis(config.outbox.publish_timeout_ms);
-            let tls = crate::tls::amqp_config(&config.amqp_tls)
-                .map_err(|e| BusError::Other(e.to_string()))?;
-            Ok(Arc::new(
-                amqp::AmqpBus::connect_tls(
-                    url,
-                    connection_name,
-                    config.amqp_queue_type,
-                    timeout,
-                    tls,
-                )
-                .await?,
-            ))
-        }
+        Some(url) => connect_to(config, url, connection_name).await,
         // Durable: what was published survives a crash or restart of the embedded node.
         None => Ok(Arc::new(
             memory::InMemoryBus::open(&config.data_dir.join("bus.sqlite")).await?,
         )),
     }
+}
+
+/// RabbitMQ at `url` (a service's own broker user, `amqp_service_urls`), with the node's TLS,
+/// queue type and timeouts.
+pub async fn connect_to(
+    config: &crate::config::Config,
+    url: &str,
+    connection_name: &str,
+) -> Result<SharedBus, BusError> {
+    let timeout = std::time::Duration::from_millis(config.outbox.publish_timeout_ms);
+    let tls =
+        crate::tls::amqp_config(&config.amqp_tls).map_err(|e| BusError::Other(e.to_string()))?;
+    Ok(Arc::new(
+        amqp::AmqpBus::connect_tls(url, connection_name, config.amqp_queue_type, timeout, tls)
+            .await?,
+    ))
 }
 
 /// Topic-exchange matching: words split on `.`, `*` matches one word, `#` zero or more.

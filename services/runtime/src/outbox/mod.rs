@@ -110,6 +110,7 @@ impl Outbox {
             stream: stream as i32,
             trace_context: telemetry::current_trace_context(),
             payload: Some(payload),
+            ..Default::default()
         };
         txn.execute_raw(stmt(
             txn.get_database_backend(),
@@ -190,6 +191,8 @@ pub struct OutboxRelay {
     /// Whether every stream's counter row is known to exist.
     counters_ready: std::sync::atomic::AtomicBool,
     metrics: crate::metrics::Metrics,
+    /// Signs each event at publish time ([`crate::event_signing`]).
+    signer: Option<crate::event_signing::EventSigner>,
 }
 
 /// A stream whose head could not be routed: retried after `until`, with a growing backoff.

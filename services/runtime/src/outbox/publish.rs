@@ -28,7 +28,7 @@ impl OutboxRelay {
         let mut values: Vec<sea_orm::Value> =
             streams.iter().map(|s| stream_name(*s).into()).collect();
         values.push(limit.into());
-        let rows: Vec<Row> = self
+        let mut rows: Vec<Row> = self
             .db
             .query_all_raw(stmt(
                 self.db.get_database_backend(),
@@ -44,6 +44,10 @@ impl OutboxRelay {
             .iter()
             .map(read_row)
             .collect::<Result<_, _>>()?;
+        // Signed now, after sequencing: the signature covers the sequence.
+        for row in &mut rows {
+            self.sign(&mut row.message);
+        }
         let mut settled = 0;
         for group in rows.chunk_by(|a, b| a.message.stream == b.message.stream) {
             settled += self.publish_rows(group[0].message.stream, group).await?;
@@ -187,7 +191,10 @@ impl OutboxRelay {
             let Some(last) = rows.last() else { break };
             from = last.try_get::<i64>("", "sequence")? + 1;
             let rows: Vec<Row> = rows.iter().map(read_row).collect::<Result<_, _>>()?;
-            let messages: Vec<Message> = rows.iter().map(|r| r.message.clone()).collect();
+            let mut messages: Vec<Message> = rows.iter().map(|r| r.message.clone()).collect();
+            for m in &mut messages {
+                self.sign(m);
+            }
             self.bus.publish(&messages).await?;
             total += rows.len() as i64;
             if (rows.len() as i64) < take {

@@ -42,6 +42,21 @@ impl OutboxRelay {
             parked: std::sync::Mutex::new(HashMap::new()),
             counters_ready: std::sync::atomic::AtomicBool::new(false),
             metrics: crate::metrics::Metrics::default(),
+            signer: None,
+        }
+    }
+
+    /// Signs every event this relay publishes with the service's producer key (the host always
+    /// gives one; a relay without one publishes unsigned events, which verifying consumers
+    /// refuse).
+    pub fn with_signer(mut self, signer: crate::event_signing::EventSigner) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    pub(super) fn sign(&self, message: &mut Message) {
+        if let Some(signer) = &self.signer {
+            signer.sign(message);
         }
     }
 
@@ -223,18 +238,18 @@ impl OutboxRelay {
             stream: Stream::National as i32,
             trace_context: Default::default(),
             payload: Some(payload),
+            ..Default::default()
         };
-        let sent = self
-            .bus
-            .publish(&[Message {
-                stream: Stream::National,
-                routing_key: routing_key(&self.outbox.academy, self.outbox.source, "heartbeat"),
-                message_id: envelope.event_id.clone(),
-                event_type: envelope.r#type.clone(),
-                body: envelope.encode_to_vec(),
-                headers: BTreeMap::new(),
-            }])
-            .await;
+        let mut message = Message {
+            stream: Stream::National,
+            routing_key: routing_key(&self.outbox.academy, self.outbox.source, "heartbeat"),
+            message_id: envelope.event_id.clone(),
+            event_type: envelope.r#type.clone(),
+            body: envelope.encode_to_vec(),
+            headers: BTreeMap::new(),
+        };
+        self.sign(&mut message);
+        let sent = self.bus.publish(&[message]).await;
         match sent {
             // Outside the sequence: one that nobody can receive yet is simply not sent.
             Err(BusError::Unroutable { .. }) | Ok(()) => Ok(()),

@@ -131,12 +131,14 @@ pub fn campaign_message(year: i32) -> Message {
         })),
         ..Default::default()
     };
-    Message {
+    // Signed as Toulouse's registration would: test nodes refuse anything else.
+    cplds_runtime::testing::signed(vec![Message {
         stream: Stream::Internal,
         routing_key: "toulouse.registration.campaign_opened".into(),
         message_id: e.event_id.clone(),
         event_type: e.r#type.clone(),
         body: e.encode_to_vec(),
         headers: Default::default(),
-    }
+    }])
+    .remove(0)
 }

@@ -314,14 +314,14 @@ async fn a_redelivered_record_changes_nothing(backend: Backend) {
         .await;
     // Sent as before records were addressed (no last word): still applied once, by Limoges only.
     r.bus
-        .publish(&[Message {
+        .publish(&cplds_runtime::testing::signed(vec![Message {
             stream: Stream::Regional,
             routing_key: format!("bordeaux.training.{}", completion.r#type),
             message_id: completion.event_id.clone(),
             event_type: completion.r#type.clone(),
             body: completion.encode_to_vec(),
             headers: Default::default(),
-        }])
+        }]))
         .await
         .unwrap();
     let hugo = person("limoges", 3);

@@ -42,6 +42,7 @@ use crate::{
     config::Config,
     db::{self, DbTarget},
     dead_letters,
+    event_signing::{EventSigner, TrustRegistry, Verifier},
     inbox::{self, Consumer},
     metrics::{GrpcMetricsLayer, KnownMethods, Metrics},
     node::Node,
@@ -49,6 +50,11 @@ use crate::{
     pseudonym::Pseudonymizer,
     retention, web,
 };
+
+mod replays;
+
+use replays::serve_replays;
+pub use replays::{CONTROL_MAX_LENGTH, CONTROL_TTL_MS, REPLAY_BATCH, REPLAY_CAP, control_queue};
 
 /// What every service receives from the host.
 #[derive(Clone)]
@@ -247,6 +253,9 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     let mut handles = Vec::new();
     let mut tasks = JoinSet::new();
     let mut consumers = Vec::new();
+    let mut service_buses: HashMap<&'static str, SharedBus> = HashMap::new();
+    // The public keys of the services this process runs: trusted without configuration.
+    let mut own_keys = Vec::new();
 
     for module in &modules {
         let name = module.name();
@@ -256,6 +265,13 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             .await
             .with_context(|| format!("migrating {}", target.describe()))?;
         tracing::info!(service = name, database = %target.describe(), "database ready");
+        // A broker user of its own when configured: it may publish only the service's routing keys.
+        let bus = match config.amqp_service_urls.get(name) {
+            Some(url) => crate::bus::connect_to(&config, url, &format!("{academy}-{name}"))
+                .await
+                .with_context(|| format!("connecting {name} to its broker user"))?,
+            None => bus.clone(),
+        };
         let outbox = Outbox::new(academy.clone(), name, clock.clone());
         let ctx = ServiceContext {
             node,
@@ -269,6 +285,9 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             http_addr,
             metrics: metrics.clone(),
         };
+        let signer = EventSigner::load(&config, &academy, name)
+            .with_context(|| format!("loading {name}'s event signing key"))?;
+        own_keys.extend(signer.published());
         let before = mount.consumers.len();
         module
             .mount(&ctx, &mut mount)
@@ -282,10 +301,12 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
                 }
                 c
             })
-            .with_metrics(metrics.clone()),
+            .with_metrics(metrics.clone())
+            .with_signer(signer),
         );
         let mut handle = ServiceHandle {
             name,
+            bus: bus.clone(),
             db: database.clone(),
             relay: relay.clone(),
             consumers: Vec::new(),
@@ -294,7 +315,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             handle
                 .consumers
                 .push((c.name.clone(), c.queue.name.clone()));
-            consumers.push((c, database.clone(), outbox.clone()));
+            consumers.push((c, database.clone(), outbox.clone(), bus.clone()));
         }
         handles.push(handle);
         if !node.is_national() {
@@ -306,6 +327,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             }
         }
         relays.insert(name, relay);
+        service_buses.insert(name, bus);
         tasks.spawn(retention::run(
             name,
             database.clone(),
@@ -319,7 +341,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     // Queues exist before any relay publishes, so no event meant for them is dropped; and every
     // relay of the node knows which internal events have a consumer here (see
     // `OutboxRelay::expect`).
-    for (c, _, _) in &consumers {
+    for (c, _, _, bus) in &consumers {
         bus.declare(&c.queue)
             .await
             .with_context(|| format!("declaring queue {}", c.queue.name))?;
@@ -337,7 +359,12 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             relay.expect(queue.bindings.iter().cloned());
         }
     }
-    for (c, database, outbox) in consumers {
+    let events_verifier = Arc::new(Verifier::new(
+        TrustRegistry::load(&config, &own_keys).context("events.trusted_keys")?,
+        node,
+        config.events.upstreams.clone(),
+    ));
+    for (c, database, outbox, bus) in consumers {
         metrics.init_consumer(&c.name, &c.queue.name);
         tasks.spawn(dead_letters::keep(
             database.clone(),
@@ -347,7 +374,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             clock.clone(),
             shutdown.clone(),
         ));
-        tasks.spawn(inbox::run_metered(
+        tasks.spawn(inbox::run_verified(
             database,
             bus.clone(),
             c,
@@ -356,6 +383,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             shutdown.clone(),
             config.inbox.clone(),
             metrics.clone(),
+            Some(events_verifier.clone()),
         ));
     }
     let mut relay_tasks = JoinSet::new();
@@ -375,6 +403,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
         // and answers those for itself (replicas of one service share its queue).
         for (name, relay) in &relays {
             let control = control_queue(&academy, name);
+            let bus = service_buses.get(name).unwrap_or(&bus);
             bus.declare(&control)
                 .await
                 .context("declaring the control queue")?;
@@ -595,140 +624,6 @@ fn metrics_route(metrics: Metrics, admin: Arc<Admin>) -> axum::Router {
     )
 }
 
-/// How long a replay request waits to be served before it is stale (the national node asks again
-/// while the gap lasts), and how many may wait: a storm of requests cannot pile up.
-pub const CONTROL_TTL_MS: u32 = 10 * 60 * 1000;
-pub const CONTROL_MAX_LENGTH: u32 = 1_000;
-/// Events one replay request may cause, whatever it asks for.
-pub const REPLAY_CAP: u32 = 5_000;
-/// Events per publish while replaying, and the pause between two publishes.
-pub const REPLAY_BATCH: u32 = 500;
-const REPLAY_PAUSE: Duration = Duration::from_millis(20);
-
-/// Where an académie node receives the national node's requests: bounded in age and length.
-pub fn control_queue(academy: &str, service: &str) -> crate::bus::QueueSpec {
-    crate::bus::QueueSpec::new(
-        format!("{academy}.control.{service}"),
-        vec![crate::bus::Binding::new(
-            crate::events::Stream::Control,
-            format!("{academy}.national.replay_requested"),
-        )],
-    )
-    .with_message_ttl(CONTROL_TTL_MS)
-    .with_max_length(CONTROL_MAX_LENGTH)
-}
-
-/// Answers replay requests from the national node by publishing again, from the outbox history,
-/// the national events of the named service: at most [`REPLAY_CAP`] per request, in paced
-/// batches. A request for a (service, sequence) already served after it was sent is coalesced
-/// (answered by that replay). Replays are idempotent for their consumers.
-async fn serve_replays(
-    bus: SharedBus,
-    queue: crate::bus::QueueSpec,
-    academy: String,
-    relays: HashMap<&'static str, Arc<OutboxRelay>>,
-    shutdown: CancellationToken,
-) {
-    use prost::Message as _;
-    let mut served = ServedReplays::default();
-    loop {
-        let mut sub = match bus.subscribe(&queue).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot consume the control queue; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(2)) => continue,
-                    () = shutdown.cancelled() => return,
-                }
-            }
-        };
-        loop {
-            let delivery = tokio::select! {
-                d = sub.next() => d,
-                () = shutdown.cancelled() => return,
-            };
-            let Some(delivery) = delivery else { break };
-            let request = crate::events::EventEnvelope::decode(delivery.body.as_slice())
-                .ok()
-                .and_then(|e| match e.payload {
-                    Some(crate::events::Payload::ReplayRequested(r)) => {
-                        let sent = e
-                            .occurred_at
-                            .as_ref()
-                            .and_then(|t| crate::time::from_timestamp(t).ok());
-                        Some((r, sent))
-                    }
-                    _ => None,
-                });
-            match request {
-                Some((r, sent)) if r.academy == academy => match relays.get(r.source.as_str()) {
-                    Some(relay) => {
-                        if served.covers(&r.source, r.from_sequence, sent) {
-                            tracing::debug!(source = %r.source, from = r.from_sequence, "replay already served since this request; coalesced");
-                        } else {
-                            let limit = r.limit.clamp(1, REPLAY_CAP);
-                            match relay
-                                .replay_paced(
-                                    crate::events::Stream::National,
-                                    r.from_sequence,
-                                    limit,
-                                    REPLAY_BATCH,
-                                    REPLAY_PAUSE,
-                                )
-                                .await
-                            {
-                                Ok(n) => {
-                                    served.record(&r.source, r.from_sequence, chrono::Utc::now());
-                                    tracing::info!(source = %r.source, from = r.from_sequence, replayed = n, "replayed national events on request")
-                                }
-                                Err(e) => {
-                                    tracing::warn!(source = %r.source, error = %e, "replay failed; the request will come again");
-                                }
-                            }
-                        }
-                    }
-                    None => {
-                        tracing::debug!(source = %r.source, "replay requested for a service this node does not run")
-                    }
-                },
-                _ => tracing::debug!("ignored a control message"),
-            }
-            let _ = delivery.ack().await;
-            served.forget_before(chrono::Utc::now());
-        }
-    }
-}
-
-/// Replays served lately, by (source, from sequence), to coalesce the requests for the same
-/// range that queued up while one was served. A request is covered when that range was replayed
-/// after the request was sent (the national node's clock); a skewed clock only ever turns
-/// coalescing off, since a replay counts only within the control queue's TTL after the request.
-#[derive(Default)]
-struct ServedReplays(HashMap<(String, u64), chrono::DateTime<chrono::Utc>>);
-
-impl ServedReplays {
-    fn window() -> chrono::Duration {
-        chrono::Duration::milliseconds(i64::from(CONTROL_TTL_MS))
-    }
-
-    fn covers(&self, source: &str, from: u64, sent: Option<chrono::DateTime<chrono::Utc>>) -> bool {
-        match (self.0.get(&(source.to_owned(), from)), sent) {
-            (Some(at), Some(sent)) => *at >= sent && *at - sent < Self::window(),
-            _ => false,
-        }
-    }
-
-    fn record(&mut self, source: &str, from: u64, at: chrono::DateTime<chrono::Utc>) {
-        self.0.insert((source.to_owned(), from), at);
-    }
-
-    /// Forgets replays too old to cover any request still waiting in the queue.
-    fn forget_before(&mut self, now: chrono::DateTime<chrono::Utc>) {
-        let horizon = now - Self::window();
-        self.0.retain(|_, at| *at > horizon);
-    }
-}
-
 /// Waits for SIGINT or SIGTERM.
 pub async fn termination_signal() {
     let ctrl_c = async {
@@ -748,35 +643,5 @@ pub async fn termination_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("SIGINT received; shutting down"),
         () = term => tracing::info!("SIGTERM received; shutting down"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{Duration, TimeZone, Utc};
-
-    use super::ServedReplays;
-
-    #[test]
-    fn replay_requests_for_a_range_just_served_are_coalesced() {
-        let t0 = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
-        let mut served = ServedReplays::default();
-        assert!(
-            !served.covers("registration", 41, Some(t0)),
-            "nothing served yet"
-        );
-        served.record("registration", 41, t0 + Duration::seconds(5));
-        // Sent before that replay (it queued up meanwhile): answered by it.
-        assert!(served.covers("registration", 41, Some(t0)));
-        // Sent after it (the gap is still there): served again.
-        assert!(!served.covers("registration", 41, Some(t0 + Duration::seconds(6))));
-        // Another range, another source, or no sending time: served.
-        assert!(!served.covers("registration", 42, Some(t0)));
-        assert!(!served.covers("training", 41, Some(t0)));
-        assert!(!served.covers("registration", 41, None));
-        // A clock far behind does not silence requests for ever.
-        assert!(!served.covers("registration", 41, Some(t0 - Duration::days(3))));
-        served.forget_before(t0 + Duration::hours(1));
-        assert!(!served.covers("registration", 41, Some(t0)));
     }
 }
