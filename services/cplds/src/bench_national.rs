@@ -238,9 +238,14 @@ pub fn synthesize(years: i32, candidates: u32, last_year: i32) -> Vec<Message> {
 
 struct Replay {
     label: String,
+    /// Through RabbitMQ: compared with the raw consume rate.
+    amqp: bool,
     events: usize,
     elapsed: Duration,
+    /// The national report of the last year (by académie, with the year before), and the
+    /// completeness of every source: the median of [`QUERY_RUNS`] calls once the replay is done.
     report: Duration,
+    completeness: Duration,
     /// Peak resident memory of the process during the replay (the facts held by the bench
     /// included).
     peak_mib: Option<f64>,
@@ -304,32 +309,96 @@ async fn replay(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = start.elapsed();
-    let t = Instant::now();
-    let stats = client
-        .get_statistics(authed(
-            pb::GetStatisticsRequest {
-                year: last_year,
-                breakdown: vec![pb::Dimension::Academy as i32],
-                with_previous_year: true,
-                ..Default::default()
-            },
-            &ministry,
-        ))
-        .await?
-        .into_inner();
-    let report = t.elapsed();
-    anyhow::ensure!(
-        stats.cells.len() == ACADEMIES.len(),
-        "every académie is in the report"
-    );
+    let peak_mib = crate::memory::peak_mib();
+    let mut report = Vec::new();
+    let mut completeness = Vec::new();
+    for _ in 0..QUERY_RUNS {
+        let t = Instant::now();
+        let stats = client
+            .get_statistics(authed(
+                pb::GetStatisticsRequest {
+                    year: last_year,
+                    breakdown: vec![pb::Dimension::Academy as i32],
+                    with_previous_year: true,
+                    ..Default::default()
+                },
+                &ministry,
+            ))
+            .await?
+            .into_inner();
+        report.push(t.elapsed());
+        anyhow::ensure!(
+            stats.cells.len() == ACADEMIES.len(),
+            "every académie is in the report"
+        );
+        let t = Instant::now();
+        let c = client
+            .get_completeness(authed(pb::GetCompletenessRequest::default(), &ministry))
+            .await?
+            .into_inner();
+        completeness.push(t.elapsed());
+        anyhow::ensure!(
+            c.sources.len() == expected.len(),
+            "every source is in the completeness"
+        );
+    }
     national.node.shutdown().await?;
     Ok(Replay {
         label: label.into(),
+        amqp: preload,
         events: facts.len(),
         elapsed,
-        report,
-        peak_mib: crate::memory::peak_mib(),
+        report: median(report),
+        completeness: median(completeness),
+        peak_mib,
     })
+}
+
+/// Calls of each query timed after a replay.
+const QUERY_RUNS: usize = 5;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// A PostgreSQL database of its own for a bench run, dropped at the end.
+pub struct BenchDatabase {
+    admin: sea_orm::DatabaseConnection,
+    name: String,
+    pub url: String,
+}
+
+impl BenchDatabase {
+    /// Creates a fresh database next to the one `admin_url` names.
+    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let name = format!("cplds_bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(admin_url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(b, _)| b)
+            .to_owned();
+        Ok(Self {
+            admin,
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    pub async fn drop(self) {
+        let _ = self
+            .admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
 }
 
 /// Consumes the same messages from a plain queue with lapin, acknowledging each: the broker's
@@ -533,92 +602,93 @@ pub async fn run(opts: NationalBenchOptions) -> anyhow::Result<String> {
         )
         .await?,
     ];
-    let mut pg_guard = None;
+    let mut databases = Vec::new();
     if let Some(admin) = &opts.postgres_url {
-        let name = format!("cplds_bench_{}", uuid::Uuid::new_v4().simple());
-        let admin_db = Database::connect(admin.as_str())
-            .await
-            .context("connecting to PostgreSQL")?;
-        admin_db
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await?;
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(b, _)| b)
-            .to_owned();
+        let db = BenchDatabase::create(admin).await?;
         replays.push(
             replay(
                 "in-process bus, PostgreSQL",
                 Arc::new(InMemoryBus::new()),
                 &facts,
                 false,
-                Some(format!("{base}/{name}")),
+                Some(db.url.clone()),
                 last_year,
             )
             .await?,
         );
-        pg_guard = Some((admin_db, name));
+        databases.push(db);
     }
     let mut raw = None;
     let mut vhosts = Vec::new();
     if let Some(base) = &opts.amqp_url {
-        let vhost = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        rabbitmqctl(&["add_vhost", &vhost])?;
-        rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
-        vhosts.push(vhost.clone());
-        let url = format!("{}/{vhost}", base.trim_end_matches('/'));
+        let url = bench_vhost(base, &mut vhosts)?;
         raw = Some(raw_consume_rate(&url, &facts).await?);
-        let bus: SharedBus = Arc::new(
-            AmqpBus::connect(
-                &url,
-                "bench-national",
-                QueueType::Classic,
-                Duration::from_secs(30),
-            )
-            .await?,
-        );
-        replays.push(
-            replay(
-                "RabbitMQ (queue filled first), SQLite",
-                bus,
-                &facts,
-                true,
-                None,
-                last_year,
-            )
-            .await?,
-        );
+        let mut backends = vec![("SQLite", None)];
+        if let Some(admin) = &opts.postgres_url {
+            let db = BenchDatabase::create(admin).await?;
+            backends.push(("PostgreSQL", Some(db.url.clone())));
+            databases.push(db);
+        }
+        for (backend, database_url) in backends {
+            // A vhost per replay: each starts from a queue holding exactly the history.
+            let url = bench_vhost(base, &mut vhosts)?;
+            let bus: SharedBus = Arc::new(
+                AmqpBus::connect(
+                    &url,
+                    "bench-national",
+                    QueueType::Classic,
+                    Duration::from_secs(30),
+                )
+                .await?,
+            );
+            replays.push(
+                replay(
+                    &format!("RabbitMQ (queue filled first), {backend}"),
+                    bus,
+                    &facts,
+                    true,
+                    database_url,
+                    last_year,
+                )
+                .await?,
+            );
+        }
     }
     let _ = writeln!(
         out,
-        "  {:<44} {:>10} {:>12} {:>14} {:>14}",
-        "", "events/s", "replay s", "report ms", "peak RSS MiB"
+        "  {:<40} {:>9} {:>9} {:>9} {:>11} {:>13} {:>9}",
+        "", "events/s", "× raw", "replay s", "report ms", "complete ms", "peak MiB"
     );
     for r in &replays {
+        let rate = r.events as f64 / r.elapsed.as_secs_f64();
+        let ratio = match raw {
+            Some(raw) if r.amqp => format!("{:.2}", rate / raw),
+            _ => "-".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "  {:<44} {:>10.0} {:>12.2} {:>14.1} {:>14}",
+            "  {:<40} {:>9.0} {:>9} {:>9.2} {:>11.1} {:>13.1} {:>9}",
             r.label,
-            r.events as f64 / r.elapsed.as_secs_f64(),
+            rate,
+            ratio,
             r.elapsed.as_secs_f64(),
             r.report.as_secs_f64() * 1e3,
+            r.completeness.as_secs_f64() * 1e3,
             crate::memory::format(r.peak_mib)
         );
     }
     if let Some(rate) = raw {
         let _ = writeln!(
             out,
-            "  {:<44} {:>10.0}   (same messages, lapin consume + ack, no processing)",
+            "  {:<40} {:>9.0}   (same messages, lapin consume + ack each, no processing)",
             "raw RabbitMQ consume rate", rate
         );
-        if let Some(r) = replays.last() {
-            let _ = writeln!(
-                out,
-                "  aggregator / raw consume: {:.2}",
-                r.events as f64 / r.elapsed.as_secs_f64() / rate
-            );
-        }
     }
+    let _ = writeln!(
+        out,
+        "  report: GetStatistics of the last year by académie with the year before; complete: \
+         GetCompleteness of every source; medians of {QUERY_RUNS} calls"
+    );
     let _ = writeln!(
         out,
         "\n== commit → national figure latency (one académie, steady rate) =="
@@ -635,11 +705,7 @@ pub async fn run(opts: NationalBenchOptions) -> anyhow::Result<String> {
         .await?,
     );
     if let Some(base) = &opts.amqp_url {
-        let vhost = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        rabbitmqctl(&["add_vhost", &vhost])?;
-        rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
-        vhosts.push(vhost.clone());
-        let url = format!("{}/{vhost}", base.trim_end_matches('/'));
+        let url = bench_vhost(base, &mut vhosts)?;
         let a: SharedBus = Arc::new(
             AmqpBus::connect(
                 &url,
@@ -672,12 +738,20 @@ pub async fn run(opts: NationalBenchOptions) -> anyhow::Result<String> {
     for v in vhosts {
         let _ = rabbitmqctl(&["delete_vhost", &v]);
     }
-    if let Some((admin_db, name)) = pg_guard {
-        let _ = admin_db
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
+    for db in databases {
+        db.drop().await;
     }
     Ok(out)
+}
+
+/// A vhost of its own on the broker at `base`, remembered in `vhosts` to delete at the end;
+/// returns its URL.
+fn bench_vhost(base: &str, vhosts: &mut Vec<String>) -> anyhow::Result<String> {
+    let vhost = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    rabbitmqctl(&["add_vhost", &vhost])?;
+    vhosts.push(vhost.clone());
+    rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"])?;
+    Ok(format!("{}/{vhost}", base.trim_end_matches('/')))
 }
 
 /// Vhosts of their own for the bench (the local broker's `rabbitmqctl`).

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod bench_national;
+pub mod bench_season;
 pub mod bench_verify;
 pub mod demo;
 pub mod memory;

@@ -254,6 +254,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 15)]
         seconds: u32,
     },
+    /// A whole exam season through the real services: registration, the session to published
+    /// results, certificates issued in a batch with their PDFs and credentials, per académie.
+    Season {
+        #[arg(long, default_value_t = 30)]
+        academies: usize,
+        /// Candidates per académie.
+        #[arg(long, default_value_t = 100)]
+        candidates: usize,
+        /// Académies run at the same time.
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Run on PostgreSQL: URL of an existing database to create the bench database from.
+        #[arg(long)]
+        postgres_url: Option<String>,
+    },
     /// Public verification under abuse: the CPU to refuse a 60 KB proof, and simultaneous
     /// maximal calls (answered, refused by the gate, peak memory, health meanwhile).
     Verify {
@@ -319,6 +334,20 @@ async fn bench(which: BenchCommand) -> anyhow::Result<()> {
                 postgres_url,
                 rate,
                 seconds,
+            })
+            .await?
+        }
+        BenchCommand::Season {
+            academies,
+            candidates,
+            concurrency,
+            postgres_url,
+        } => {
+            cplds::bench_season::run(cplds::bench_season::SeasonBenchOptions {
+                academies,
+                candidates,
+                concurrency,
+                postgres_url,
             })
             .await?
         }

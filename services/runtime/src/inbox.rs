@@ -48,6 +48,21 @@ pub trait EventHandler: Send + Sync + 'static {
         event: &EventEnvelope,
     ) -> Result<(), HandleError>;
 
+    /// Applies several events, in delivery order, inside one `txn` (the runner's batch of what
+    /// was already waiting). One by one through [`EventHandler::handle`] unless the handler
+    /// shares work across them (the national ingest reads each stream and record once per
+    /// batch). An error rolls the whole batch back; the runner then applies each on its own.
+    async fn handle_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&EventEnvelope],
+    ) -> Result<(), HandleError> {
+        for event in events {
+            self.handle(txn, event).await?;
+        }
+        Ok(())
+    }
+
     /// Whether the runner records the event id in the inbox. A handler that is idempotent by a
     /// natural key of its own (the national node keys facts by académie, source and sequence)
     /// may say no for events that would only bloat the inbox, such as heartbeats.
@@ -316,13 +331,17 @@ impl Runner {
             tracing::info_span!("consume_batch", consumer = %consumer.name, events = decoded.len());
         let applied = async {
             let txn = self.db.begin().await?;
+            let mut fresh = Vec::with_capacity(decoded.len());
             for (_, envelope) in &decoded {
-                let fresh = !consumer.handler.uses_inbox(envelope)
-                    || record(&txn, &consumer.name, &envelope.event_id, self.clock.now()).await?;
-                if fresh && let Err(e) = consumer.handler.handle(&txn, envelope).await {
-                    let _ = txn.rollback().await;
-                    return Err(e);
+                if !consumer.handler.uses_inbox(envelope)
+                    || record(&txn, &consumer.name, &envelope.event_id, self.clock.now()).await?
+                {
+                    fresh.push(envelope);
                 }
+            }
+            if let Err(e) = consumer.handler.handle_batch(&txn, &fresh).await {
+                let _ = txn.rollback().await;
+                return Err(e);
             }
             txn.commit().await?;
             Ok::<(), HandleError>(())
@@ -334,10 +353,9 @@ impl Runner {
                 if let Some(o) = &self.outbox {
                     o.wake();
                 }
-                for (d, _) in decoded {
-                    if let Err(e) = d.ack().await {
-                        tracing::debug!(error = %e, "ack failed; the redelivery will be a duplicate");
-                    }
+                let deliveries = decoded.into_iter().map(|(d, _)| d).collect();
+                if let Err(e) = Delivery::ack_all(deliveries).await {
+                    tracing::debug!(error = %e, "ack failed; the redeliveries will be duplicates");
                 }
                 Settled::Yes
             }

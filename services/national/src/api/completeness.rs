@@ -36,19 +36,16 @@ impl Inner {
             parse_academy_filter(&r.academy).map_err(|e| ServiceError::invalid("academy", e))?;
         let now = self.core.now();
         let counts = store::kept_and_conflicts(&self.core.db).await?;
+        let waiting = store::pending_sequences(&self.core.db).await?;
         let mut sources = Vec::new();
         for s in store::streams(&self.core.db).await? {
             if academy.is_some_and(|a| a.code != s.academy) {
                 continue;
             }
-            let pending =
-                store::pending_sequences(&self.core.db, &s.academy, &s.source, s.applied_sequence)
-                    .await?;
-            let (kept, conflicts) = counts
-                .get(&(s.academy.clone(), s.source.clone()))
-                .copied()
-                .unwrap_or_default();
-            sources.push(self.source_pb(s, &pending, (kept, conflicts), now));
+            let key = (s.academy.clone(), s.source.clone());
+            let pending = waiting.get(&key).map_or(&[][..], Vec::as_slice);
+            let (kept, conflicts) = counts.get(&key).copied().unwrap_or_default();
+            sources.push(self.source_pb(s, pending, (kept, conflicts), now));
         }
         let quarantined: Vec<pb::QuarantinedFacts> =
             cplds_runtime::quarantine::counts(&self.core.db)

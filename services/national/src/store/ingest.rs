@@ -2,6 +2,12 @@
 //! source, sequence); facts are then applied strictly in each source's sequence order, so a
 //! record is the same whatever order the broker delivered in, and the highest contiguous
 //! sequence applied is known exactly. Heartbeats only move what is known to exist.
+//!
+//! The consumer hands over what was waiting in its queue as one batch, applied in one
+//! transaction in delivery order: the facts are logged in multi-row inserts, and streams,
+//! records and approvals go through a [`Batch`], read once and written once before commit.
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,16 +22,11 @@ use prost::Message as _;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-    sea_query::Expr,
+    Value, sea_query::Expr,
 };
 
-use super::{approval, received_event, record, sequence_conflict, stream, survey_row, training};
-use crate::domain::{
-    completeness::{bounded_claim, next_replay_due},
-    record::{
-        ExamResult, Part, Record, RegistrationStatus, Sex, Training, figures_year, minutes, profile,
-    },
-};
+use super::{batch::Batch, received_event, sequence_conflict, stream};
+use crate::domain::completeness::{bounded_claim, next_replay_due};
 
 /// Buffered facts applied at most in one transaction: a long run waiting behind a gap that
 /// closes is applied by [`catch_up`], a transaction per bound, not in one long transaction.
@@ -46,18 +47,28 @@ impl EventHandler for Ingest {
         txn: &DatabaseTransaction,
         event: &EventEnvelope,
     ) -> Result<(), HandleError> {
+        self.handle_batch(txn, &[event]).await
+    }
+
+    async fn handle_batch(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[&EventEnvelope],
+    ) -> Result<(), HandleError> {
         let now = self.clock.now();
-        let result = ingest_with(txn, event, now, self.catch_up_limit).await;
-        if result.is_ok() && cplds_runtime::academy::Academy::find(&event.academy).is_some() {
-            let labels = vec![
-                ("academy", event.academy.clone()),
-                ("source", event.source.clone()),
-            ];
-            self.heard
-                .get_or_create(&labels)
-                .set(now.timestamp() as f64);
+        ingest_batch(txn, events, now, self.catch_up_limit).await?;
+        for event in events {
+            if cplds_runtime::academy::Academy::find(&event.academy).is_some() {
+                let labels = vec![
+                    ("academy", event.academy.clone()),
+                    ("source", event.source.clone()),
+                ];
+                self.heard
+                    .get_or_create(&labels)
+                    .set(now.timestamp() as f64);
+            }
         }
-        result
+        Ok(())
     }
 
     /// Facts are deduplicated by (académie, source, sequence); heartbeats need no record.
@@ -73,7 +84,7 @@ fn occurred(e: &EventEnvelope, now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
-async fn stream_row(
+pub(super) async fn stream_row(
     txn: &DatabaseTransaction,
     academy: &str,
     source: &str,
@@ -121,13 +132,125 @@ pub async fn ingest_with(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<(), HandleError> {
-    if e.stream != PbStream::National as i32 {
+    ingest_batch(txn, &[e], now, limit).await
+}
+
+/// Logs and applies `events`, in their order, as [`ingest_with`] would one after the other in
+/// one transaction; at most `limit` facts that were waiting behind a gap are applied with them
+/// in all.
+pub async fn ingest_batch(
+    txn: &DatabaseTransaction,
+    events: &[&EventEnvelope],
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<(), HandleError> {
+    let mut batch = Batch::new(limit);
+    batch
+        .lock_streams(
+            txn,
+            events
+                .iter()
+                .filter(|e| is_national(e) && known_source(e))
+                .map(|e| (e.academy.as_str(), e.source.as_str())),
+        )
+        .await?;
+    batch.read_ahead(txn, events).await?;
+    let mut logged = log(txn, events, now).await?;
+    for e in events {
+        ingest_one(txn, &mut batch, &mut logged, e, now).await?;
+    }
+    batch.flush(txn).await?;
+    Ok(())
+}
+
+/// Rows of the log per statement (10 parameters each).
+const LOG_ROWS_PER_STATEMENT: usize = 200;
+
+/// (académie, source, sequence) of a fact in the log.
+type LogKey = (String, String, i64);
+
+/// Logs the facts of `events` in multi-row inserts, each under (académie, source, sequence)
+/// unless that key or its event id is already there (then nothing is inserted: a duplicate or
+/// a conflict, which [`already_logged`] tells apart). Returns the keys inserted: the facts new
+/// to this node. Of two deliveries of one key in a batch, the first is inserted. A row is
+/// logged not applied; [`Batch::flush`] marks the range its source advanced over.
+async fn log(
+    txn: &DatabaseTransaction,
+    events: &[&EventEnvelope],
+    now: DateTime<Utc>,
+) -> Result<HashSet<LogKey>, DbErr> {
+    let facts: Vec<&&EventEnvelope> = events
+        .iter()
+        .filter(|e| {
+            is_national(e)
+                && known_source(e)
+                && e.sequence != 0
+                && !matches!(e.payload, Some(Payload::NodeHeartbeat(_)))
+        })
+        .collect();
+    let mut inserted = HashSet::with_capacity(facts.len());
+    for chunk in facts.chunks(LOG_ROWS_PER_STATEMENT) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 10);
+        for e in chunk {
+            values.extend([
+                e.academy.clone().into(),
+                e.source.clone().into(),
+                (e.sequence as i64).into(),
+                e.event_id.clone().into(),
+                e.r#type.clone().into(),
+                occurred(e, now).into(),
+                e.encode_to_vec().into(),
+                false.into(),
+                now.into(),
+                false.into(),
+            ]);
+        }
+        let returned = txn
+            .query_all_raw(stmt(
+                txn.get_database_backend(),
+                &format!(
+                    "INSERT INTO received_events (academy, source, sequence, event_id, event_type, occurred_at, envelope, applied, received_at, waiting_upgrade) \
+                     VALUES {rows} ON CONFLICT DO NOTHING RETURNING academy, source, sequence"
+                ),
+                values,
+            ))
+            .await?;
+        for row in returned {
+            inserted.insert((
+                row.try_get::<String>("", "academy")?,
+                row.try_get::<String>("", "source")?,
+                row.try_get::<i64>("", "sequence")?,
+            ));
+        }
+    }
+    Ok(inserted)
+}
+
+fn is_national(e: &EventEnvelope) -> bool {
+    e.stream == PbStream::National as i32
+}
+
+fn known_source(e: &EventEnvelope) -> bool {
+    cplds_runtime::academy::Academy::find(&e.academy).is_some() && !e.source.is_empty()
+}
+
+/// One fact of a batch: logged under (académie, source, sequence), then applied with what it
+/// makes applicable.
+async fn ingest_one(
+    txn: &DatabaseTransaction,
+    batch: &mut Batch,
+    logged: &mut HashSet<LogKey>,
+    e: &EventEnvelope,
+    now: DateTime<Utc>,
+) -> Result<(), HandleError> {
+    if !is_national(e) {
         return Err(HandleError::Permanent(format!(
             "{} is not a national fact",
             e.r#type
         )));
     }
-    if cplds_runtime::academy::Academy::find(&e.academy).is_none() || e.source.is_empty() {
+    if !known_source(e) {
         if matches!(e.payload, Some(Payload::NodeHeartbeat(_))) {
             return Ok(());
         }
@@ -138,7 +261,7 @@ pub async fn ingest_with(
     }
 
     let at = occurred(e, now);
-    let s = stream_row(txn, &e.academy, &e.source).await?;
+    let mut s = batch.stream(txn, &e.academy, &e.source).await?;
     if let Some(Payload::NodeHeartbeat(h)) = &e.payload {
         let claimed = i64::try_from(h.last_sequence).unwrap_or(i64::MAX);
         let believed = bounded_claim(claimed, s.highest_seen.max(s.applied_sequence));
@@ -146,11 +269,9 @@ pub async fn ingest_with(
             tracing::warn!(academy = %e.academy, source = %e.source, claimed, believed,
                 "a heartbeat announces more than was seen: believed up to the bound");
         }
-        let mut am = s.into_active_model();
-        let announced = believed.max(*am.announced_sequence.as_ref());
-        am.announced_sequence = Set(announced);
-        am.last_heartbeat_at = Set(Some(now));
-        am.update(txn).await?;
+        s.announced_sequence = believed.max(s.announced_sequence);
+        s.last_heartbeat_at = Some(now);
+        batch.put_stream(s);
         return Ok(());
     }
     if e.sequence == 0 {
@@ -161,49 +282,29 @@ pub async fn ingest_with(
     }
     // The usual case: the next fact of its source, applied at once from the envelope in hand.
     let in_order = e.sequence as i64 == s.applied_sequence + 1;
-    let inserted = txn
-        .execute_raw(stmt(
-            txn.get_database_backend(),
-            "INSERT INTO received_events (academy, source, sequence, event_id, event_type, occurred_at, envelope, applied, received_at, waiting_upgrade) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            vec![
-                e.academy.clone().into(),
-                e.source.clone().into(),
-                (e.sequence as i64).into(),
-                e.event_id.clone().into(),
-                e.r#type.clone().into(),
-                at.into(),
-                e.encode_to_vec().into(),
-                in_order.into(),
-                now.into(),
-                false.into(),
-            ],
-        ))
-        .await?;
-    if inserted.rows_affected() == 0 {
-        return already_logged(txn, &s, e, at, now).await;
+    let key = (e.academy.clone(), e.source.clone(), e.sequence as i64);
+    if !logged.remove(&key) {
+        return already_logged(txn, batch, &s, e, at, now).await;
     }
     let was_applied = s.applied_sequence;
     let mut applied = was_applied;
     let highest = s.highest_seen.max(e.sequence as i64);
-    let last_event = s.last_event_at.map_or(at, |t| t.max(at));
     if in_order {
-        if !apply(txn, e, at).await? {
+        if !batch.apply(txn, e, at).await? {
             keep_for_upgrade(txn, &e.academy, &e.source, e.sequence as i64).await?;
         }
         applied += 1;
     }
     // Facts that arrived early wait in the log until the gap before them closes.
-    applied = drain(txn, &e.academy, &e.source, applied, highest, limit, now).await?;
-    let mut am = s.into_active_model();
-    am.applied_sequence = Set(applied);
-    am.highest_seen = Set(highest);
-    am.last_event_at = Set(Some(last_event));
+    applied = drain(txn, batch, &e.academy, &e.source, applied, highest, now).await?;
+    s.applied_sequence = applied;
+    s.highest_seen = highest;
+    s.last_event_at = Some(s.last_event_at.map_or(at, |t| t.max(at)));
     if applied > was_applied {
         // The gap narrowed: replays are answered (the backoff starts again from its base).
-        am.unanswered_replays = Set(0);
+        s.unanswered_replays = 0;
     }
-    am.update(txn).await?;
+    batch.put_stream(s);
     Ok(())
 }
 
@@ -213,6 +314,7 @@ pub async fn ingest_with(
 /// from a backup issues its sequences again, and dropping them would report it complete.
 async fn already_logged(
     txn: &DatabaseTransaction,
+    batch: &mut Batch,
     s: &stream::Model,
     e: &EventEnvelope,
     at: DateTime<Utc>,
@@ -225,7 +327,10 @@ async fn already_logged(
             .await?;
     match logged {
         Some(row) if row.event_id == e.event_id => {
-            if row.waiting_upgrade && sequence <= s.applied_sequence && apply(txn, e, at).await? {
+            if row.waiting_upgrade
+                && sequence <= s.applied_sequence
+                && batch.apply(txn, e, at).await?
+            {
                 tracing::info!(academy = %e.academy, source = %e.source, sequence, "a fact kept for an upgrade is applied");
                 let mut am = row.into_active_model();
                 am.envelope = Set(e.encode_to_vec());
@@ -289,17 +394,18 @@ async fn keep_for_upgrade(
     Ok(())
 }
 
-/// Applies the logged facts following `applied` while the next one is there, at most `limit`;
-/// returns the sequence applied up to.
+/// Applies the logged facts following `applied` while the next one is there, at most what is
+/// left of the batch's catch-up budget; returns the sequence applied up to.
 async fn drain(
     txn: &DatabaseTransaction,
+    batch: &mut Batch,
     academy: &str,
     source: &str,
     mut applied: i64,
     highest: i64,
-    limit: u32,
     now: DateTime<Utc>,
 ) -> Result<i64, HandleError> {
+    let limit = batch.catch_up_budget;
     if highest <= applied || limit == 0 {
         return Ok(applied);
     }
@@ -322,26 +428,38 @@ async fn drain(
         .order_by_asc(received_event::Column::Sequence)
         .all(txn)
         .await?;
-    for next in waiting {
+    let waiting: Vec<_> = waiting
+        .into_iter()
+        .map(|row| {
+            let fact = EventEnvelope::decode(row.envelope.as_slice());
+            (row, fact)
+        })
+        .collect();
+    let readable: Vec<&EventEnvelope> = waiting
+        .iter()
+        .filter_map(|(_, fact)| fact.as_ref().ok())
+        .collect();
+    batch.read_ahead(txn, &readable).await?;
+    for (next, fact) in waiting {
         if next.sequence != applied + 1 {
             break;
         }
-        let folded = match EventEnvelope::decode(next.envelope.as_slice()) {
-            Ok(fact) if !next.waiting_upgrade => apply(txn, &fact, occurred(&fact, now)).await?,
+        let folded = match fact {
+            Ok(fact) if !next.waiting_upgrade => {
+                batch.apply(txn, &fact, occurred(&fact, now)).await?
+            }
             Ok(_) => false,
             Err(err) => {
                 tracing::error!(%academy, %source, sequence = next.sequence, error = %err, "logged fact unreadable");
                 false
             }
         };
-        if folded {
-            let mut am = next.into_active_model();
-            am.applied = Set(true);
-            am.update(txn).await?;
-        } else {
+        // Marked applied with the range its source advanced over, at the batch's flush.
+        if !folded {
             keep_for_upgrade(txn, academy, source, next.sequence).await?;
         }
         applied += 1;
+        batch.catch_up_budget -= 1;
     }
     Ok(applied)
 }
@@ -365,258 +483,22 @@ pub async fn catch_up(
     let mut done = CatchUp::default();
     loop {
         let txn = db.begin().await?;
-        let s = stream_row(&txn, academy, source).await?;
+        let mut batch = Batch::new(limit);
+        let mut s = batch.stream(&txn, academy, source).await?;
         let was = s.applied_sequence;
-        let applied = drain(&txn, academy, source, was, s.highest_seen, limit, now).await?;
+        let applied = drain(&txn, &mut batch, academy, source, was, s.highest_seen, now).await?;
         if applied == was {
             txn.rollback().await?;
             return Ok(done);
         }
-        let mut am = s.into_active_model();
-        am.applied_sequence = Set(applied);
-        am.unanswered_replays = Set(0);
-        am.update(&txn).await?;
+        s.applied_sequence = applied;
+        s.unanswered_replays = 0;
+        batch.put_stream(s);
+        batch.flush(&txn).await?;
         txn.commit().await?;
         done.facts += (applied - was) as u64;
         done.transactions += 1;
     }
-}
-
-async fn load(
-    txn: &DatabaseTransaction,
-    academy: &str,
-    year: i32,
-    key: &str,
-) -> Result<Record, DbErr> {
-    Ok(
-        match record::Entity::find_by_id((academy.to_owned(), year, key.to_owned()))
-            .one(txn)
-            .await?
-        {
-            Some(m) => serde_json::from_str(&m.data).map_err(|e| DbErr::Custom(e.to_string()))?,
-            None => Record::new(academy, year, key),
-        },
-    )
-}
-
-async fn save(txn: &DatabaseTransaction, r: &Record) -> Result<(), DbErr> {
-    let data = serde_json::to_string(r).map_err(|e| DbErr::Custom(e.to_string()))?;
-    txn.execute_raw(stmt(
-        txn.get_database_backend(),
-        "INSERT INTO records (academy, year, candidate_key, data) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (academy, year, candidate_key) DO UPDATE SET data = excluded.data",
-        vec![
-            r.academy.clone().into(),
-            r.year.into(),
-            r.candidate_key.clone().into(),
-            data.into(),
-        ],
-    ))
-    .await?;
-    Ok(())
-}
-
-async fn load_training(
-    txn: &DatabaseTransaction,
-    academy: &str,
-    school_year: i32,
-    key: &str,
-) -> Result<Training, DbErr> {
-    Ok(
-        match training::Entity::find_by_id((academy.to_owned(), school_year, key.to_owned()))
-            .one(txn)
-            .await?
-        {
-            Some(m) => serde_json::from_str(&m.data).map_err(|e| DbErr::Custom(e.to_string()))?,
-            None => Training {
-                academy: academy.to_owned(),
-                school_year,
-                candidate_key: key.to_owned(),
-                ..Default::default()
-            },
-        },
-    )
-}
-
-async fn save_training(txn: &DatabaseTransaction, t: &Training) -> Result<(), DbErr> {
-    let data = serde_json::to_string(t).map_err(|e| DbErr::Custom(e.to_string()))?;
-    txn.execute_raw(stmt(
-        txn.get_database_backend(),
-        "INSERT INTO trainings (academy, school_year, candidate_key, data) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (academy, school_year, candidate_key) DO UPDATE SET data = excluded.data",
-        vec![
-            t.academy.clone().into(),
-            t.school_year.into(),
-            t.candidate_key.clone().into(),
-            data.into(),
-        ],
-    ))
-    .await?;
-    Ok(())
-}
-
-/// Folds one fact into the records. Called in sequence order of its source. False when this
-/// node does not know the fact's payload (a newer académie): nothing is changed.
-async fn apply(
-    txn: &DatabaseTransaction,
-    e: &EventEnvelope,
-    at: DateTime<Utc>,
-) -> Result<bool, HandleError> {
-    let a = e.academy.as_str();
-    let Some(p) = &e.payload else {
-        return Ok(false);
-    };
-    match p {
-        Payload::NationalCandidacyRegistered(x) => {
-            let mut r = load(txn, a, x.year, &x.candidate_key).await?;
-            if let Some(pr) = profile(x.profile.as_ref()) {
-                r.profile = pr;
-            }
-            r.eligible = x.eligible;
-            r.status = Some(RegistrationStatus::Registered);
-            r.rejection_reason = None;
-            save(txn, &r).await?;
-        }
-        Payload::NationalCandidacyDecided(x) => {
-            let mut r = load(txn, a, x.year, &x.candidate_key).await?;
-            r.status = Some(if x.validated {
-                RegistrationStatus::Validated
-            } else {
-                RegistrationStatus::Rejected
-            });
-            r.rejection_reason = (!x.validated).then(|| x.rejection_reason.clone());
-            save(txn, &r).await?;
-        }
-        Payload::NationalCandidacyWithdrawn(x) => {
-            let mut r = load(txn, a, x.year, &x.candidate_key).await?;
-            r.status = Some(RegistrationStatus::Withdrawn);
-            r.was_admitted_to_sit = x.was_admitted_to_sit;
-            save(txn, &r).await?;
-        }
-        Payload::NationalExamResult(x) => {
-            let mut r = load(txn, a, x.year, &x.candidate_key).await?;
-            if r.status.is_none()
-                && let Some(pr) = profile(x.profile.as_ref())
-            {
-                r.profile = pr;
-            }
-            let part = |p: Option<&cplds_proto::v1::ExamPartResult>| {
-                p.and_then(|p| Part::from_fact(p.absent, p.mark_half_points))
-                    .unwrap_or(Part::Absent)
-            };
-            r.exam = Some(ExamResult {
-                part_1: part(x.part_1.as_ref()),
-                part_2: part(x.part_2.as_ref()),
-                admitted: x.outcome == "ADMITTED",
-                reason: x.reason.clone(),
-            });
-            save(txn, &r).await?;
-        }
-        Payload::NationalCertificateIssued(x) => {
-            let mut r = load(txn, a, x.year, &x.candidate_key).await?;
-            r.certified = true;
-            save(txn, &r).await?;
-        }
-        Payload::NationalCertificateRevoked(x) => {
-            let mut r = load(txn, a, x.year, &x.candidate_key).await?;
-            r.certificate_revoked = true;
-            save(txn, &r).await?;
-        }
-        Payload::NationalTrainingEnrolled(x) => {
-            let mut t = load_training(txn, a, x.school_year, &x.candidate_key).await?;
-            t.enrolled = true;
-            save_training(txn, &t).await?;
-        }
-        Payload::NationalTrainingCompleted(x) => {
-            let mut t = load_training(txn, a, x.school_year, &x.candidate_key).await?;
-            t.enrolled = true;
-            t.completed = true;
-            t.abandoned = false;
-            t.minutes = minutes(x.hours.as_ref());
-            save_training(txn, &t).await?;
-        }
-        Payload::NationalTrainingAbandoned(x) => {
-            let mut t = load_training(txn, a, x.school_year, &x.candidate_key).await?;
-            t.enrolled = true;
-            t.abandoned = true;
-            t.completed = false;
-            t.minutes = minutes(x.hours.as_ref());
-            save_training(txn, &t).await?;
-        }
-        Payload::FiguresApproved(x) => {
-            txn.execute_raw(stmt(
-                txn.get_database_backend(),
-                "INSERT INTO approvals (academy, year, approved, approved_at, remarks) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (academy, year) DO UPDATE SET approved = excluded.approved, approved_at = excluded.approved_at, remarks = excluded.remarks",
-                vec![a.into(), x.year.into(), true.into(), at.into(), x.remarks.clone().into()],
-            ))
-            .await?;
-            super::record_approval_act(
-                txn,
-                a,
-                x.year,
-                at,
-                "APPROVED",
-                format!(
-                    "approved by the académie (fact {} #{})",
-                    e.source, e.sequence
-                ),
-            )
-            .await?;
-        }
-        Payload::MldsSurveySubmitted(x) => {
-            // A version is applied once (facts are applied once); a later version supersedes it.
-            for row in &x.rows {
-                survey_row::ActiveModel {
-                    academy: Set(a.to_owned()),
-                    year: Set(x.year),
-                    version: Set(x.version as i32),
-                    action_kind: Set(row.action_kind.clone()),
-                    sex: Set(Sex::from_pb(row.sex)),
-                    age_band: Set(row.age_band.clone()),
-                    outcome: Set(row.outcome.clone()),
-                    young_people: Set(i64::from(row.young_people)),
-                    ..Default::default()
-                }
-                .insert(txn)
-                .await?;
-            }
-        }
-        // Known facts that move no record (yet): the figures of late files come from them.
-        Payload::NationalCampaignOpened(_)
-        | Payload::NationalAdmittedListPublished(_)
-        | Payload::NationalResultsPublished(_)
-        | Payload::NationalCandidacyInadmissible(_) => {}
-        // A payload of the contract that is not a national fact this node folds.
-        _ => return Ok(false),
-    }
-    // A fact of an approved year that comes after the approval reopens it: corrections never
-    // slip silently into figures called final.
-    if !matches!(p, Payload::FiguresApproved(_))
-        && let Some(year) = figures_year(p)
-        && let Some(ap) = approval::Entity::find_by_id((a.to_owned(), year))
-            .one(txn)
-            .await?
-        && ap.approved
-        && ap.approved_at.is_some_and(|t| at > t)
-    {
-        let mut am = ap.into_active_model();
-        am.approved = Set(false);
-        am.update(txn).await?;
-        super::record_approval_act(
-            txn,
-            a,
-            year,
-            at,
-            "REOPENED",
-            format!(
-                "new fact after approval: {} #{} ({})",
-                e.source, e.sequence, e.r#type
-            ),
-        )
-        .await?;
-    }
-    Ok(true)
 }
 
 /// Sources with a gap (a fact known to exist is missing after the applied sequence) whose next

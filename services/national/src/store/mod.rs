@@ -2,6 +2,7 @@
 //! surveys; `ingest` applies each source's facts in sequence order. What happened to an
 //! académie's approval of a year is kept in the runtime's history ([`APPROVAL_KIND`]).
 
+mod batch;
 pub mod entities;
 pub mod ingest;
 pub mod migration;
@@ -94,23 +95,27 @@ pub async fn streams<C: ConnectionTrait>(db: &C) -> Result<Vec<stream::Model>, D
         .await
 }
 
-/// Sequences received above the applied one, per stream (what is waiting behind a gap).
+/// Sequences received above the applied one, per (académie, source) (what is waiting behind a
+/// gap), in one query for every source: completeness answers for 30 académies in one round trip.
 pub async fn pending_sequences<C: ConnectionTrait>(
     db: &C,
-    academy: &str,
-    source: &str,
-    above: i64,
-) -> Result<Vec<u64>, DbErr> {
-    Ok(received_event::Entity::find()
-        .filter(received_event::Column::Academy.eq(academy))
-        .filter(received_event::Column::Source.eq(source))
-        .filter(received_event::Column::Sequence.gt(above))
-        .order_by_asc(received_event::Column::Sequence)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.sequence as u64)
-        .collect())
+) -> Result<BTreeMap<(String, String), Vec<u64>>, DbErr> {
+    let rows = db
+        .query_all_raw(cplds_runtime::db::stmt(
+            db.get_database_backend(),
+            "SELECT r.academy, r.source, r.sequence FROM received_events r \
+             JOIN streams s ON s.academy = r.academy AND s.source = r.source \
+             WHERE r.sequence > s.applied_sequence ORDER BY r.academy, r.source, r.sequence",
+            vec![],
+        ))
+        .await?;
+    let mut out: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
+    for r in rows {
+        out.entry((r.try_get("", "academy")?, r.try_get("", "source")?))
+            .or_default()
+            .push(r.try_get::<i64>("", "sequence")? as u64);
+    }
+    Ok(out)
 }
 
 /// Per (académie, source): the facts kept for an upgrade and the sequence conflicts recorded.

@@ -6,6 +6,7 @@
 
 mod access;
 mod approvals;
+mod batches;
 mod exports;
 mod figures;
 mod forged;

@@ -13,7 +13,11 @@
 //! a time, in order), and queues that ask for bounds with `x-message-ttl` and `x-max-length`
 //! (`x-overflow: drop-head`).
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -465,6 +469,7 @@ impl AmqpBus {
                 match opened {
                     Ok((conn, mut consumer)) => {
                         backoff = Duration::from_millis(100);
+                        let channel = NEXT_CHANNEL.fetch_add(1, Ordering::Relaxed);
                         loop {
                             let item = tokio::select! {
                                 item = consumer.next() => item,
@@ -485,7 +490,10 @@ impl AmqpBus {
                                         d.data,
                                         headers_of(&d.properties),
                                         d.redelivered,
-                                        Box::new(AmqpAcker(Some(d.acker))),
+                                        Box::new(AmqpAcker {
+                                            acker: Some(d.acker),
+                                            channel,
+                                        }),
                                     );
                                     if tx.send(delivery).await.is_err() {
                                         let _ = conn.close(200, "consumer stopped".into()).await;
@@ -518,19 +526,37 @@ impl AmqpBus {
     }
 }
 
-struct AmqpAcker(Option<lapin::Acker>);
+/// Numbers the consumer channels of this process, so deliveries of one channel are told from
+/// those of the channel before a reconnection (a `multiple` acknowledgement covers one channel).
+static NEXT_CHANNEL: AtomicU64 = AtomicU64::new(1);
+
+struct AmqpAcker {
+    acker: Option<lapin::Acker>,
+    channel: u64,
+}
 
 #[async_trait]
 impl Acker for AmqpAcker {
     async fn ack(&mut self) -> Result<(), BusError> {
-        match self.0.take() {
+        match self.acker.take() {
             Some(a) => settle(a.ack(BasicAckOptions::default())).await,
             None => Ok(()),
         }
     }
 
+    fn channel(&self) -> Option<u64> {
+        Some(self.channel)
+    }
+
+    async fn ack_through(&mut self) -> Result<(), BusError> {
+        match self.acker.take() {
+            Some(a) => settle(a.ack(BasicAckOptions { multiple: true })).await,
+            None => Ok(()),
+        }
+    }
+
     async fn nack(&mut self, requeue: bool) -> Result<(), BusError> {
-        match self.0.take() {
+        match self.acker.take() {
             Some(a) => {
                 settle(a.nack(BasicNackOptions {
                     requeue,

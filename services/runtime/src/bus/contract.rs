@@ -152,6 +152,42 @@ pub async fn redelivers_what_was_not_acknowledged(bus: SharedBus) {
     assert_empty(&mut sub).await;
 }
 
+/// Deliveries acknowledged together (one frame on RabbitMQ) are all settled, and only they: the
+/// deliveries after them, already received, come back if the consumer goes away.
+pub async fn acknowledges_a_batch_and_only_it(bus: SharedBus) {
+    let q = QueueSpec::new(
+        "amiens.batch",
+        vec![Binding::new(Stream::Internal, "amiens.#")],
+    );
+    bus.declare(&q).await.unwrap();
+    let sent: Vec<Message> = (0..10)
+        .map(|n| msg(Stream::Internal, "amiens.a.b", n))
+        .collect();
+    bus.publish(&sent).await.unwrap();
+    {
+        let mut sub = bus.subscribe(&q).await.unwrap();
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            got.push(recv(&mut sub).await);
+        }
+        let rest = got.split_off(6);
+        Delivery::ack_all(got).await.unwrap();
+        // Settled after the batch, on its own: not covered by the batch, nor covering it.
+        let mut rest = rest.into_iter();
+        rest.next().unwrap().ack().await.unwrap();
+        // The other three are dropped unsettled with the subscription.
+        drop(rest);
+    }
+    let mut sub = bus.subscribe(&q).await.unwrap();
+    for n in 7..10 {
+        let d = recv(&mut sub).await;
+        assert_eq!(d.body, format!("amiens.a.b#{n}").into_bytes());
+        assert!(d.redelivered);
+        d.ack().await.unwrap();
+    }
+    assert_empty(&mut sub).await;
+}
+
 pub async fn dead_letters_poison(bus: SharedBus) {
     let q = QueueSpec::new(
         "reims.poison",
@@ -393,6 +429,11 @@ macro_rules! contract_tests {
         async fn redelivers_what_was_not_acknowledged() {
             let Some((bus, _guard)) = $make else { return };
             super::redelivers_what_was_not_acknowledged(bus).await;
+        }
+        #[tokio::test]
+        async fn acknowledges_a_batch_and_only_it() {
+            let Some((bus, _guard)) = $make else { return };
+            super::acknowledges_a_batch_and_only_it(bus).await;
         }
         #[tokio::test]
         async fn dead_letters_poison() {

@@ -151,6 +151,18 @@ pub trait Acker: Send + Sync {
     async fn ack(&mut self) -> Result<(), BusError>;
     /// `requeue = false` dead-letters the message.
     async fn nack(&mut self, requeue: bool) -> Result<(), BusError>;
+
+    /// The channel whose deliveries one acknowledgement can settle together (AMQP's
+    /// `multiple`), if the bus has one: deliveries of the same channel are settled by
+    /// [`Acker::ack_through`] on the last of them.
+    fn channel(&self) -> Option<u64> {
+        None
+    }
+
+    /// Acknowledges this delivery and every earlier unsettled one of its [`Acker::channel`].
+    async fn ack_through(&mut self) -> Result<(), BusError> {
+        self.ack().await
+    }
 }
 
 pub struct Delivery {
@@ -193,6 +205,36 @@ impl Delivery {
 
     pub async fn ack(mut self) -> Result<(), BusError> {
         self.acker.ack().await
+    }
+
+    /// Acknowledges `deliveries`, given in delivery order, once all of them are applied: one
+    /// acknowledgement per channel when the bus can settle several at once (a batch of 128
+    /// deliveries is one frame to RabbitMQ, not 128), else one each. Returns the first failure;
+    /// a delivery whose acknowledgement is lost comes back and is found already applied.
+    pub async fn ack_all(deliveries: Vec<Delivery>) -> Result<(), BusError> {
+        let mut first_error = None;
+        let mut deliveries = deliveries.into_iter().peekable();
+        while let Some(d) = deliveries.next() {
+            let channel = d.acker.channel();
+            let settled_later = channel.is_some()
+                && deliveries
+                    .peek()
+                    .is_some_and(|next| next.acker.channel() == channel);
+            if settled_later {
+                // The last delivery of the channel in this run acknowledges it too.
+                continue;
+            }
+            let mut acker = d.acker;
+            let result = if channel.is_some() {
+                acker.ack_through().await
+            } else {
+                acker.ack().await
+            };
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Returns the message to the queue, to be delivered again.

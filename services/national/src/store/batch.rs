@@ -1,0 +1,605 @@
+//! What one ingest transaction reads and changes, kept in memory and written once before commit.
+//! A batch of deliveries touches few streams and each candidate's record several times in a
+//! row (registered, decided, examined, certified): each stream, record and approval is read
+//! once (records of the whole batch in one query per académie and year) and written once
+//! (records in multi-row upserts), instead of a read and a write per fact; the log's rows a
+//! source advanced over are marked applied in one update per source.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use cplds_proto::v1::{EventEnvelope, event_envelope::Payload};
+use cplds_runtime::{
+    db::{placeholders, stmt},
+    inbox::HandleError,
+};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
+    Set, Value,
+};
+
+use super::{approval, stream, survey_row};
+use crate::domain::record::{
+    ExamResult, Part, Record, RegistrationStatus, Sex, Training, figures_year, minutes, profile,
+};
+
+/// Rows per multi-row upsert (4 parameters each: far below every backend's limit).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Keys per `IN (...)` when records are read ahead.
+const KEYS_PER_READ: usize = 500;
+
+/// A stream as read (locked) and as changed by the facts of the transaction.
+struct StreamEntry {
+    read: stream::Model,
+    now: stream::Model,
+}
+
+/// A record or training as read (or new), and whether a fact changed it.
+struct Cached<T> {
+    value: T,
+    changed: bool,
+}
+
+type CandidateKey = (String, i32, String);
+
+/// The write-behind state of one ingest transaction. [`Batch::flush`] must run before commit;
+/// dropping a batch without flushing loses its changes (the transaction is rolled back anyway).
+pub struct Batch {
+    streams: BTreeMap<(String, String), StreamEntry>,
+    records: HashMap<CandidateKey, Cached<Record>>,
+    trainings: HashMap<CandidateKey, Cached<Training>>,
+    approvals: HashMap<(String, i32), Option<approval::Model>>,
+    /// Facts waiting behind a closed gap that this transaction may still apply.
+    pub catch_up_budget: u32,
+}
+
+/// Which record a fact folds into, if any.
+enum Target {
+    Record(i32, String),
+    Training(i32, String),
+}
+
+fn target(p: &Payload) -> Option<Target> {
+    Some(match p {
+        Payload::NationalCandidacyRegistered(x) => Target::Record(x.year, x.candidate_key.clone()),
+        Payload::NationalCandidacyDecided(x) => Target::Record(x.year, x.candidate_key.clone()),
+        Payload::NationalCandidacyWithdrawn(x) => Target::Record(x.year, x.candidate_key.clone()),
+        Payload::NationalExamResult(x) => Target::Record(x.year, x.candidate_key.clone()),
+        Payload::NationalCertificateIssued(x) => Target::Record(x.year, x.candidate_key.clone()),
+        Payload::NationalCertificateRevoked(x) => Target::Record(x.year, x.candidate_key.clone()),
+        Payload::NationalTrainingEnrolled(x) => {
+            Target::Training(x.school_year, x.candidate_key.clone())
+        }
+        Payload::NationalTrainingCompleted(x) => {
+            Target::Training(x.school_year, x.candidate_key.clone())
+        }
+        Payload::NationalTrainingAbandoned(x) => {
+            Target::Training(x.school_year, x.candidate_key.clone())
+        }
+        _ => return None,
+    })
+}
+
+fn json_err(e: serde_json::Error) -> DbErr {
+    DbErr::Custom(e.to_string())
+}
+
+impl Batch {
+    /// An empty batch that may apply `catch_up_budget` facts waiting behind gaps.
+    pub fn new(catch_up_budget: u32) -> Self {
+        Self {
+            streams: BTreeMap::new(),
+            records: HashMap::new(),
+            trainings: HashMap::new(),
+            approvals: HashMap::new(),
+            catch_up_budget,
+        }
+    }
+
+    /// Reads (and on PostgreSQL locks until commit) the streams of `keys`, in key order: two
+    /// aggregator replicas locking the streams of their batches never wait on each other in a
+    /// cycle.
+    pub async fn lock_streams<'a>(
+        &mut self,
+        txn: &DatabaseTransaction,
+        keys: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), DbErr> {
+        let keys: BTreeSet<(&str, &str)> = keys.into_iter().collect();
+        for (academy, source) in keys {
+            self.stream(txn, academy, source).await?;
+        }
+        Ok(())
+    }
+
+    /// The stream of (`academy`, `source`) as this transaction left it (created if new).
+    pub async fn stream(
+        &mut self,
+        txn: &DatabaseTransaction,
+        academy: &str,
+        source: &str,
+    ) -> Result<stream::Model, DbErr> {
+        let key = (academy.to_owned(), source.to_owned());
+        if let Some(s) = self.streams.get(&key) {
+            return Ok(s.now.clone());
+        }
+        let read = super::ingest::stream_row(txn, academy, source).await?;
+        self.streams.insert(
+            key,
+            StreamEntry {
+                now: read.clone(),
+                read: read.clone(),
+            },
+        );
+        Ok(read)
+    }
+
+    /// Keeps `s` as the stream's state, written at [`Batch::flush`].
+    pub fn put_stream(&mut self, s: stream::Model) {
+        let key = (s.academy.clone(), s.source.clone());
+        match self.streams.get_mut(&key) {
+            Some(entry) => entry.now = s,
+            None => {
+                self.streams.insert(
+                    key,
+                    StreamEntry {
+                        read: s.clone(),
+                        now: s,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Reads ahead, in one query per académie and year, the records and trainings the facts of
+    /// `events` fold into.
+    pub async fn read_ahead(
+        &mut self,
+        txn: &DatabaseTransaction,
+        events: &[&EventEnvelope],
+    ) -> Result<(), DbErr> {
+        let mut records: BTreeMap<(String, i32), BTreeSet<String>> = BTreeMap::new();
+        let mut trainings: BTreeMap<(String, i32), BTreeSet<String>> = BTreeMap::new();
+        for e in events {
+            let Some(t) = e.payload.as_ref().and_then(target) else {
+                continue;
+            };
+            match t {
+                Target::Record(year, key)
+                    if !self
+                        .records
+                        .contains_key(&(e.academy.clone(), year, key.clone())) =>
+                {
+                    records
+                        .entry((e.academy.clone(), year))
+                        .or_default()
+                        .insert(key);
+                }
+                Target::Training(year, key)
+                    if !self
+                        .trainings
+                        .contains_key(&(e.academy.clone(), year, key.clone())) =>
+                {
+                    trainings
+                        .entry((e.academy.clone(), year))
+                        .or_default()
+                        .insert(key);
+                }
+                _ => {}
+            }
+        }
+        for ((academy, year), keys) in records {
+            let found = read_rows(txn, "records", "year", &academy, year, &keys).await?;
+            for key in keys {
+                let value = match found.get(&key) {
+                    Some(data) => serde_json::from_str(data).map_err(json_err)?,
+                    None => Record::new(&academy, year, &key),
+                };
+                self.records.insert(
+                    (academy.clone(), year, key),
+                    Cached {
+                        value,
+                        changed: false,
+                    },
+                );
+            }
+        }
+        for ((academy, year), keys) in trainings {
+            let found = read_rows(txn, "trainings", "school_year", &academy, year, &keys).await?;
+            for key in keys {
+                let value = match found.get(&key) {
+                    Some(data) => serde_json::from_str(data).map_err(json_err)?,
+                    None => new_training(&academy, year, &key),
+                };
+                self.trainings.insert(
+                    (academy.clone(), year, key),
+                    Cached {
+                        value,
+                        changed: false,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn record(
+        &mut self,
+        txn: &DatabaseTransaction,
+        academy: &str,
+        year: i32,
+        key: &str,
+    ) -> Result<&mut Record, DbErr> {
+        let k = (academy.to_owned(), year, key.to_owned());
+        if !self.records.contains_key(&k) {
+            let keys = BTreeSet::from([key.to_owned()]);
+            let found = read_rows(txn, "records", "year", academy, year, &keys).await?;
+            let value = match found.get(key) {
+                Some(data) => serde_json::from_str(data).map_err(json_err)?,
+                None => Record::new(academy, year, key),
+            };
+            self.records.insert(
+                k.clone(),
+                Cached {
+                    value,
+                    changed: false,
+                },
+            );
+        }
+        let entry = self
+            .records
+            .get_mut(&k)
+            .ok_or_else(|| DbErr::RecordNotFound(format!("record {academy}/{year}/{key}")))?;
+        entry.changed = true;
+        Ok(&mut entry.value)
+    }
+
+    async fn training(
+        &mut self,
+        txn: &DatabaseTransaction,
+        academy: &str,
+        school_year: i32,
+        key: &str,
+    ) -> Result<&mut Training, DbErr> {
+        let k = (academy.to_owned(), school_year, key.to_owned());
+        if !self.trainings.contains_key(&k) {
+            let keys = BTreeSet::from([key.to_owned()]);
+            let found =
+                read_rows(txn, "trainings", "school_year", academy, school_year, &keys).await?;
+            let value = match found.get(key) {
+                Some(data) => serde_json::from_str(data).map_err(json_err)?,
+                None => new_training(academy, school_year, key),
+            };
+            self.trainings.insert(
+                k.clone(),
+                Cached {
+                    value,
+                    changed: false,
+                },
+            );
+        }
+        let entry = self.trainings.get_mut(&k).ok_or_else(|| {
+            DbErr::RecordNotFound(format!("training {academy}/{school_year}/{key}"))
+        })?;
+        entry.changed = true;
+        Ok(&mut entry.value)
+    }
+
+    async fn approval(
+        &mut self,
+        txn: &DatabaseTransaction,
+        academy: &str,
+        year: i32,
+    ) -> Result<Option<approval::Model>, DbErr> {
+        let k = (academy.to_owned(), year);
+        if let Some(a) = self.approvals.get(&k) {
+            return Ok(a.clone());
+        }
+        let a = approval::Entity::find_by_id(k.clone()).one(txn).await?;
+        self.approvals.insert(k, a.clone());
+        Ok(a)
+    }
+
+    /// Writes what the transaction changed: streams, then records and trainings in multi-row
+    /// upserts. The batch is empty afterwards (its streams stay known, as written).
+    pub async fn flush(&mut self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        for entry in self.streams.values_mut() {
+            if entry.now == entry.read {
+                continue;
+            }
+            let s = &entry.now;
+            let mut am = entry.read.clone().into_active_model();
+            am.applied_sequence = Set(s.applied_sequence);
+            am.highest_seen = Set(s.highest_seen);
+            am.announced_sequence = Set(s.announced_sequence);
+            am.last_event_at = Set(s.last_event_at);
+            am.last_heartbeat_at = Set(s.last_heartbeat_at);
+            am.unanswered_replays = Set(s.unanswered_replays);
+            am.update(txn).await?;
+            if s.applied_sequence > entry.read.applied_sequence {
+                // The facts the source advanced over: applied, but for those kept for an upgrade.
+                txn.execute_raw(stmt(
+                    txn.get_database_backend(),
+                    "UPDATE received_events SET applied = NOT waiting_upgrade \
+                     WHERE academy = ? AND source = ? AND sequence > ? AND sequence <= ?",
+                    vec![
+                        s.academy.clone().into(),
+                        s.source.clone().into(),
+                        entry.read.applied_sequence.into(),
+                        s.applied_sequence.into(),
+                    ],
+                ))
+                .await?;
+            }
+            entry.read = entry.now.clone();
+        }
+        let records: Vec<(String, i32, String, String)> = self
+            .records
+            .drain()
+            .filter(|(_, c)| c.changed)
+            .map(|((a, y, k), c)| Ok((a, y, k, serde_json::to_string(&c.value)?)))
+            .collect::<Result<_, serde_json::Error>>()
+            .map_err(json_err)?;
+        upsert(txn, "records", "year", records).await?;
+        let trainings: Vec<(String, i32, String, String)> = self
+            .trainings
+            .drain()
+            .filter(|(_, c)| c.changed)
+            .map(|((a, y, k), c)| Ok((a, y, k, serde_json::to_string(&c.value)?)))
+            .collect::<Result<_, serde_json::Error>>()
+            .map_err(json_err)?;
+        upsert(txn, "trainings", "school_year", trainings).await?;
+        self.approvals.clear();
+        Ok(())
+    }
+
+    /// Folds one fact into the records. Called in sequence order of its source. False when this
+    /// node does not know the fact's payload (a newer académie): nothing is changed.
+    pub async fn apply(
+        &mut self,
+        txn: &DatabaseTransaction,
+        e: &EventEnvelope,
+        at: DateTime<Utc>,
+    ) -> Result<bool, HandleError> {
+        let a = e.academy.as_str();
+        let Some(p) = &e.payload else {
+            return Ok(false);
+        };
+        match p {
+            Payload::NationalCandidacyRegistered(x) => {
+                let r = self.record(txn, a, x.year, &x.candidate_key).await?;
+                if let Some(pr) = profile(x.profile.as_ref()) {
+                    r.profile = pr;
+                }
+                r.eligible = x.eligible;
+                r.status = Some(RegistrationStatus::Registered);
+                r.rejection_reason = None;
+            }
+            Payload::NationalCandidacyDecided(x) => {
+                let r = self.record(txn, a, x.year, &x.candidate_key).await?;
+                r.status = Some(if x.validated {
+                    RegistrationStatus::Validated
+                } else {
+                    RegistrationStatus::Rejected
+                });
+                r.rejection_reason = (!x.validated).then(|| x.rejection_reason.clone());
+            }
+            Payload::NationalCandidacyWithdrawn(x) => {
+                let r = self.record(txn, a, x.year, &x.candidate_key).await?;
+                r.status = Some(RegistrationStatus::Withdrawn);
+                r.was_admitted_to_sit = x.was_admitted_to_sit;
+            }
+            Payload::NationalExamResult(x) => {
+                let r = self.record(txn, a, x.year, &x.candidate_key).await?;
+                if r.status.is_none()
+                    && let Some(pr) = profile(x.profile.as_ref())
+                {
+                    r.profile = pr;
+                }
+                let part = |p: Option<&cplds_proto::v1::ExamPartResult>| {
+                    p.and_then(|p| Part::from_fact(p.absent, p.mark_half_points))
+                        .unwrap_or(Part::Absent)
+                };
+                r.exam = Some(ExamResult {
+                    part_1: part(x.part_1.as_ref()),
+                    part_2: part(x.part_2.as_ref()),
+                    admitted: x.outcome == "ADMITTED",
+                    reason: x.reason.clone(),
+                });
+            }
+            Payload::NationalCertificateIssued(x) => {
+                self.record(txn, a, x.year, &x.candidate_key)
+                    .await?
+                    .certified = true;
+            }
+            Payload::NationalCertificateRevoked(x) => {
+                self.record(txn, a, x.year, &x.candidate_key)
+                    .await?
+                    .certificate_revoked = true;
+            }
+            Payload::NationalTrainingEnrolled(x) => {
+                self.training(txn, a, x.school_year, &x.candidate_key)
+                    .await?
+                    .enrolled = true;
+            }
+            Payload::NationalTrainingCompleted(x) => {
+                let t = self
+                    .training(txn, a, x.school_year, &x.candidate_key)
+                    .await?;
+                t.enrolled = true;
+                t.completed = true;
+                t.abandoned = false;
+                t.minutes = minutes(x.hours.as_ref());
+            }
+            Payload::NationalTrainingAbandoned(x) => {
+                let t = self
+                    .training(txn, a, x.school_year, &x.candidate_key)
+                    .await?;
+                t.enrolled = true;
+                t.abandoned = true;
+                t.completed = false;
+                t.minutes = minutes(x.hours.as_ref());
+            }
+            Payload::FiguresApproved(x) => {
+                txn.execute_raw(stmt(
+                    txn.get_database_backend(),
+                    "INSERT INTO approvals (academy, year, approved, approved_at, remarks) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT (academy, year) DO UPDATE SET approved = excluded.approved, approved_at = excluded.approved_at, remarks = excluded.remarks",
+                    vec![a.into(), x.year.into(), true.into(), at.into(), x.remarks.clone().into()],
+                ))
+                .await?;
+                self.approvals.insert(
+                    (a.to_owned(), x.year),
+                    Some(approval::Model {
+                        academy: a.to_owned(),
+                        year: x.year,
+                        approved: true,
+                        approved_at: Some(at),
+                        remarks: x.remarks.clone(),
+                    }),
+                );
+                super::record_approval_act(
+                    txn,
+                    a,
+                    x.year,
+                    at,
+                    "APPROVED",
+                    format!(
+                        "approved by the académie (fact {} #{})",
+                        e.source, e.sequence
+                    ),
+                )
+                .await?;
+            }
+            Payload::MldsSurveySubmitted(x) => {
+                // A version is applied once (facts are applied once); a later version supersedes it.
+                for row in &x.rows {
+                    survey_row::ActiveModel {
+                        academy: Set(a.to_owned()),
+                        year: Set(x.year),
+                        version: Set(x.version as i32),
+                        action_kind: Set(row.action_kind.clone()),
+                        sex: Set(Sex::from_pb(row.sex)),
+                        age_band: Set(row.age_band.clone()),
+                        outcome: Set(row.outcome.clone()),
+                        young_people: Set(i64::from(row.young_people)),
+                        ..Default::default()
+                    }
+                    .insert(txn)
+                    .await?;
+                }
+            }
+            // Known facts that move no record (yet): the figures of late files come from them.
+            Payload::NationalCampaignOpened(_)
+            | Payload::NationalAdmittedListPublished(_)
+            | Payload::NationalResultsPublished(_)
+            | Payload::NationalCandidacyInadmissible(_) => {}
+            // A payload of the contract that is not a national fact this node folds.
+            _ => return Ok(false),
+        }
+        // A fact of an approved year that comes after the approval reopens it: corrections never
+        // slip silently into figures called final.
+        if !matches!(p, Payload::FiguresApproved(_))
+            && let Some(year) = figures_year(p)
+            && let Some(ap) = self.approval(txn, a, year).await?
+            && ap.approved
+            && ap.approved_at.is_some_and(|t| at > t)
+        {
+            let mut reopened = ap.clone();
+            reopened.approved = false;
+            let mut am = ap.into_active_model();
+            am.approved = Set(false);
+            am.update(txn).await?;
+            self.approvals.insert((a.to_owned(), year), Some(reopened));
+            super::record_approval_act(
+                txn,
+                a,
+                year,
+                at,
+                "REOPENED",
+                format!(
+                    "new fact after approval: {} #{} ({})",
+                    e.source, e.sequence, e.r#type
+                ),
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+}
+
+fn new_training(academy: &str, school_year: i32, key: &str) -> Training {
+    Training {
+        academy: academy.to_owned(),
+        school_year,
+        candidate_key: key.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// `candidate_key → data` of the rows of `table` for `academy` and `year` among `keys`.
+async fn read_rows(
+    txn: &DatabaseTransaction,
+    table: &str,
+    year_column: &str,
+    academy: &str,
+    year: i32,
+    keys: &BTreeSet<String>,
+) -> Result<HashMap<String, String>, DbErr> {
+    let keys: Vec<&String> = keys.iter().collect();
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(KEYS_PER_READ) {
+        let marks = placeholders(chunk.len());
+        let mut values: Vec<Value> = vec![academy.into(), year.into()];
+        values.extend(chunk.iter().map(|k| Value::from(k.as_str())));
+        let rows = txn
+            .query_all_raw(stmt(
+                txn.get_database_backend(),
+                &format!(
+                    "SELECT candidate_key, data FROM {table} WHERE academy = ? AND {year_column} = ? \
+                     AND candidate_key IN ({marks})"
+                ),
+                values,
+            ))
+            .await?;
+        for row in rows {
+            out.insert(
+                row.try_get::<String>("", "candidate_key")?,
+                row.try_get::<String>("", "data")?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts or replaces `(academy, year, candidate_key, data)` rows of `table`, many per
+/// statement.
+async fn upsert(
+    txn: &DatabaseTransaction,
+    table: &str,
+    year_column: &str,
+    rows: Vec<(String, i32, String, String)>,
+) -> Result<(), DbErr> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let marks = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
+        for (academy, year, key, data) in chunk {
+            values.extend([
+                academy.as_str().into(),
+                (*year).into(),
+                key.as_str().into(),
+                data.as_str().into(),
+            ]);
+        }
+        txn.execute_raw(stmt(
+            txn.get_database_backend(),
+            &format!(
+                "INSERT INTO {table} (academy, {year_column}, candidate_key, data) VALUES {marks} \
+                 ON CONFLICT (academy, {year_column}, candidate_key) DO UPDATE SET data = excluded.data"
+            ),
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
