@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds="${1:?usage: fuzz/run.sh <seconds> [target...]}"
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(jcs credential multibase envelope candidate)
+[ ${#targets[@]} -gt 0 ] || targets=(jcs credential multibase envelope candidate csv)
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_FUZZ:-$HOME/.cache/cplds-fuzz-target}"
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \

@@ -250,6 +250,49 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// Limits of the public methods and pages (no token: certificate verification).
     pub public: PublicLimits,
+    /// Whole-server limits of the gRPC listener (every caller, token or not).
+    pub limits: ServerLimits,
+}
+
+/// What the gRPC listener holds at most, so no client (or many) can exhaust the node: beyond
+/// `max_connections` new connections wait in the kernel's backlog (not accepted), beyond
+/// `max_concurrent_streams` on a connection HTTP/2 clients queue their calls, beyond
+/// `concurrency_per_connection` calls wait their turn in the node; idle or dead peers are found
+/// by keepalives and dropped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ServerLimits {
+    pub max_connections: u32,
+    /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS announced to each client.
+    pub max_concurrent_streams: u32,
+    /// Calls of one connection handled at once.
+    pub concurrency_per_connection: u32,
+    /// HTTP/2 PING sent when a connection is quiet this long; unanswered within the timeout,
+    /// the connection is closed.
+    pub http2_keepalive_interval_ms: u64,
+    pub http2_keepalive_timeout_ms: u64,
+    /// TCP keepalive probes after this long idle (finds peers gone without a FIN).
+    pub tcp_keepalive_ms: u64,
+    /// A connection older than this is asked to go away (GOAWAY) and given
+    /// `shutdown_grace_ms` to finish; 0 keeps connections as long as they live.
+    pub max_connection_age_ms: u64,
+    /// Request headers larger than this are refused.
+    pub max_header_list_bytes: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_concurrent_streams: 128,
+            concurrency_per_connection: 64,
+            http2_keepalive_interval_ms: 30_000,
+            http2_keepalive_timeout_ms: 10_000,
+            tcp_keepalive_ms: 60_000,
+            max_connection_age_ms: 0,
+            max_header_list_bytes: 16 * 1024,
+        }
+    }
 }
 
 /// What the public methods and pages (no token) answer, so a node exposed without an ingress
@@ -346,6 +389,7 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 10_000,
             max_message_bytes: 8 * 1024 * 1024,
             public: PublicLimits::default(),
+            limits: ServerLimits::default(),
         }
     }
 }

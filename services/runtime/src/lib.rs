@@ -16,7 +16,7 @@
 //!   [`web`]: the public pages' layers and error mapping.
 //! - [`metrics`]: the node's Prometheus metrics and the gRPC layer that measures every call.
 //! - [`pdf`]: printable documents. [`telemetry`]: tracing and OpenTelemetry. [`academy`]: reference data. [`time`], [`clock`],
-//!   [`pagination`], [`pseudonym`]: small shared rules.
+//!   [`pagination`], [`pseudonym`], [`verification_code`]: small shared rules.
 //!
 //! Nothing here knows a service's domain; services never depend on each other.
 
@@ -53,6 +53,7 @@ pub mod telemetry;
 pub mod testing;
 pub mod time;
 pub mod tls;
+pub mod verification_code;
 pub mod web;
 
 /// rustls needs one process-wide crypto provider; tonic, sqlx and lapin all use ring here.

@@ -483,6 +483,7 @@ async fn attest(
         .verify_attestation(pb::VerifyAttestationRequest {
             number: attestation.number.clone(),
             sha256: attestation.sha256.clone(),
+            code: attestation.verification_code.clone(),
         })
         .await
         .context("verifying the attestation")?

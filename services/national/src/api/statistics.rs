@@ -15,6 +15,7 @@ use super::{Inner, convert};
 use crate::{
     domain::{
         completeness::heard_recently,
+        csv,
         figures::{self, Cell, Figures, Measure},
         query::{Query, add_dimension, check_dimension_count, parse_year},
         record::{Dimension, Record, Training},
@@ -279,11 +280,7 @@ fn csv(q: &Query, c: &Computed) -> String {
         ]
         .map(String::from),
     );
-    let mut out = header
-        .iter()
-        .map(|h| csv_field(h))
-        .collect::<Vec<_>>()
-        .join(",");
+    let mut out = csv::record(&header);
     out.push('\n');
     let mut rows = vec![csv_row(
         c,
@@ -332,47 +329,5 @@ fn csv_row(c: &Computed, key: Vec<String>, f: &Figures) -> String {
             },
         ));
     }
-    cols.iter()
-        .map(|v| csv_field(v))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// A CSV field a spreadsheet opens as text: a value that a spreadsheet would read as a formula
-/// (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'` (OWASP's
-/// advice against CSV injection), and a value holding a separator, a quote or a line break is
-/// quoted (RFC 4180).
-fn csv_field(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{v}")
-    } else {
-        v.to_owned()
-    };
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_open_as_text_in_a_spreadsheet() {
-        assert_eq!(csv_field("31"), "31");
-        assert_eq!(
-            csv_field("=HYPERLINK(\"http://x\")"),
-            "\"'=HYPERLINK(\"\"http://x\"\")\""
-        );
-        for formula in ["+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
-            assert!(
-                csv_field(formula).trim_start_matches('"').starts_with('\''),
-                "{formula}"
-            );
-        }
-        assert_eq!(csv_field("a\nb"), "\"a\nb\"");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-    }
+    csv::record(&cols)
 }

@@ -4,6 +4,7 @@
 //! a session report reads.
 
 pub mod completeness;
+pub mod csv;
 pub mod figures;
 pub mod query;
 pub mod record;

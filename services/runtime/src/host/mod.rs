@@ -4,7 +4,8 @@
 //! address behind the same layers (metrics, auth, timeout, tracing) with health and reflection.
 //! Services that have pages for the public (certificate verification) add them to a second,
 //! plain HTTP address (`http_listen`), behind the [`web`] layers; it also serves the node's
-//! metrics (`GET /metrics`, [`crate::metrics`]).
+//! metrics (`GET /metrics`, [`crate::metrics`]). The gRPC listener holds whole-server limits
+//! (`limits`: connections, HTTP/2 streams and calls per connection, keepalives).
 //!
 //! Every node also serves the operator API ([`crate::admin`]: dead letters, status) and keeps, per
 //! service database, a dead-letter keeper per consumer and a pruning job ([`crate::retention`]).
@@ -22,7 +23,6 @@ use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::{net::TcpListener, task::JoinSet};
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{
     body::Body,
@@ -33,6 +33,8 @@ use tonic::{
 use tower::Service;
 
 use cplds_proto::v1::admin_service_server::AdminServiceServer;
+
+mod limits;
 
 use crate::{
     admin::{self, Admin, AdminApi, ServiceHandle},
@@ -484,9 +486,14 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     };
     let addr = listener.local_addr()?;
 
-    let mut builder = Server::builder()
-        .timeout(Duration::from_millis(config.server.request_timeout_ms))
-        .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path()));
+    limits::check(&config.server.limits)?;
+    let mut builder = limits::apply(
+        Server::builder()
+            .timeout(Duration::from_millis(config.server.request_timeout_ms))
+            .trace_fn(|req| tracing::info_span!("grpc", method = %req.uri().path())),
+        &config.server.limits,
+        grace,
+    );
     let tls = match tls {
         Some(t) => Some(t),
         None => crate::tls::server_config(&config.tls)?,
@@ -544,6 +551,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
 
     let stop = shutdown.clone();
     let names = mount.grpc_names.clone();
+    let incoming = limits::incoming(listener, &config.server.limits);
     let done = tokio::spawn(async move {
         let signal = {
             let stop = stop.clone();
@@ -557,7 +565,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
                 }
             }
         };
-        let served = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        let served = router.serve_with_incoming_shutdown(incoming, signal);
         let result = tokio::select! {
             r = served => r.context("gRPC server"),
             // Calls that outlive the grace period are cut.

@@ -11,13 +11,14 @@ use cplds_runtime::{
     error::{ServiceError, ServiceResult, Violations},
     kit::Decided,
     time::paris_date,
+    verification_code::VerificationCode,
 };
 use sha2::{Digest, Sha256};
 
 use super::{Inner, act, convert, enrolment_subject, id_field};
 use crate::{
     domain::{
-        attestation::{self, Attestation, Issued, Verdict},
+        attestation::{self, Attestation, Issued, Presented, Verdict},
         calendar,
         enrolment::may_act_on,
         hours::{self, Progress},
@@ -54,7 +55,8 @@ impl Inner {
         let sequence =
             store::next_counter(uow.txn(), &format!("attestations/{}", year.year())).await?;
         let number = attestation::number(self.academy, year, sequence);
-        let printed = self.print(&f, &progress, &number, now, by)?;
+        let code = VerificationCode::generate();
+        let printed = self.print(&f, &progress, &number, &code, now, by)?;
         let att = store::insert_attestation(
             uow.txn(),
             attestation_row::Model {
@@ -68,6 +70,7 @@ impl Inner {
                 sha256: printed.sha256,
                 key_id: Some(printed.key_id),
                 signature: Some(printed.signature),
+                verification_code: Some(code.as_str().to_owned()),
             },
         )
         .await?;
@@ -79,7 +82,7 @@ impl Inner {
             .await?;
         uow.commit().await?;
         tracing::info!(enrolment = %id, attestation = %number, "training completed");
-        Ok(convert::attestation_pb(&att)?)
+        Ok(self.attestation_pb(&att)?)
     }
 
     /// Renders the attestation and signs its digest with the académie's document key.
@@ -88,6 +91,7 @@ impl Inner {
         f: &EnrolmentFile,
         progress: &Progress<'_>,
         number: &str,
+        code: &VerificationCode,
         now: DateTime<Utc>,
         by: &str,
     ) -> ServiceResult<Printed> {
@@ -122,7 +126,8 @@ impl Inner {
             tutor,
             issued_at: now,
             issued_by: by,
-            verification: &self.verification_url(number),
+            code: &code.grouped(),
+            verification: &self.verification_url(number, Some(code)),
         })
         .map_err(ServiceError::internal)?;
         let digest = Sha256::digest(&pdf);
@@ -135,12 +140,29 @@ impl Inner {
         })
     }
 
-    /// What an attestation's QR code holds.
-    fn verification_url(&self, number: &str) -> String {
-        match &self.public {
-            Some(p) => format!("{}/attestations/{number}", p.url()),
-            None => number.to_owned(),
+    /// What an attestation's QR code holds: its page with the code, so whoever scans the
+    /// document sees what it states; or the number and the code, without a public address.
+    fn verification_url(&self, number: &str, code: Option<&VerificationCode>) -> String {
+        match (&self.public, code) {
+            (Some(p), Some(code)) => {
+                format!("{}/attestations/{number}?code={}", p.url(), code.grouped())
+            }
+            (Some(p), None) => format!("{}/attestations/{number}", p.url()),
+            (None, Some(code)) => format!("{number} {}", code.grouped()),
+            (None, None) => number.to_owned(),
         }
+    }
+
+    /// The attestation as its holder and the office read it, with its code and QR content.
+    fn attestation_pb(
+        &self,
+        a: &attestation_row::Model,
+    ) -> Result<pb::TrainingAttestation, sea_orm::DbErr> {
+        let code = stored_code(a);
+        let mut reply = convert::attestation_pb(a)?;
+        reply.verification_url = self.verification_url(&a.number, code.as_ref());
+        reply.verification_code = code.map(|c| c.grouped()).unwrap_or_default();
+        Ok(reply)
     }
 
     pub(super) async fn get_attestation(
@@ -156,10 +178,11 @@ impl Inner {
             .ok_or_else(|| {
                 ServiceError::NotFound(format!("no attestation is issued for enrolment {id}"))
             })?;
-        Ok(convert::attestation_pb(&a)?)
+        Ok(self.attestation_pb(&a)?)
     }
 
-    /// Public: what an attestation of that number states, and whether a presented PDF is it.
+    /// Public: whether an attestation of that number was issued; with its code or its PDF's
+    /// checksum, what it states.
     pub(super) async fn verify_attestation(
         &self,
         _caller: Option<Caller>,
@@ -167,8 +190,9 @@ impl Inner {
     ) -> ServiceResult<pb::AttestationVerification> {
         let mut v = Violations::default();
         let number = v.check("number", attestation::parse_number(&r.number));
-        let presented = v.check("sha256", attestation::parse_sha256(&r.sha256));
-        let ((number, issuer), presented) = v.finish_with((number, presented))?;
+        let sha256 = v.check("sha256", attestation::parse_sha256(&r.sha256));
+        let code = v.check("code", parse_code(&r.code));
+        let ((number, issuer), sha256, code) = v.finish_with((number, sha256, code))?;
 
         let db = &self.core.db;
         let found = match store::attestation(db, &number).await? {
@@ -180,16 +204,24 @@ impl Inner {
             }
             None => None,
         };
+        let stored = found.as_ref().and_then(|(a, ..)| stored_code(a));
         let issued = found.as_ref().map(|(a, _, _, holder)| Issued {
             holder,
             sha256: &a.sha256,
+            code: stored.as_ref(),
             issued_on: paris_date(a.issued_at),
         });
-        let verdict = attestation::verify(self.academy, issuer, issued, presented.as_deref());
+        let presented = Presented {
+            code: code.as_ref(),
+            sha256: sha256.as_deref(),
+        };
+        let verdict = attestation::verify(self.academy, issuer, issued, presented);
 
-        let (status, explanation, known) = match verdict {
+        // What the attestation states is shown only to whoever holds it (code or checksum).
+        let (status, explanation, shown) = match verdict {
             Verdict::Unknown(why) => (pb::AttestationVerificationStatus::Unknown, why, false),
-            Verdict::Altered(why) => (pb::AttestationVerificationStatus::Altered, why, true),
+            Verdict::Altered(why) => (pb::AttestationVerificationStatus::Altered, why, false),
+            Verdict::Issued(why) => (pb::AttestationVerificationStatus::Valid, why, false),
             Verdict::Valid(why) => (pb::AttestationVerificationStatus::Valid, why, true),
         };
         let mut reply = pb::AttestationVerification {
@@ -198,8 +230,7 @@ impl Inner {
             explanation,
             ..Default::default()
         };
-        // What the attestation states is shown only when it is one of this académie's.
-        if let (true, Some((a, e, c, holder))) = (known, found) {
+        if let (true, Some((a, e, c, holder))) = (shown, found) {
             reply.holder_name = holder;
             reply.academy = self.academy.code.to_owned();
             reply.home_academy = e.home_academy;
@@ -213,4 +244,19 @@ impl Inner {
         }
         Ok(reply)
     }
+}
+
+/// The verification code an attestation holds, if it has a readable one.
+fn stored_code(a: &attestation_row::Model) -> Option<VerificationCode> {
+    a.verification_code
+        .as_deref()
+        .and_then(|t| VerificationCode::parse(t).ok())
+}
+
+/// A code typed beside a number; empty means none.
+fn parse_code(s: &str) -> Result<Option<VerificationCode>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    VerificationCode::parse(s).map(Some)
 }

@@ -598,6 +598,8 @@ pub fn attestation_pb(a: &attestation::Model) -> Result<pb::TrainingAttestation,
         sha256: a.sha256.clone(),
         key_id: a.key_id.clone().unwrap_or_default(),
         signature: a.signature.clone().unwrap_or_default(),
+        // The code and the QR code's content need the public address: `Inner::attestation_pb`.
+        ..Default::default()
     })
 }
 

@@ -1,7 +1,8 @@
 //! The public page a training attestation's QR code leads to: the answer of the public
 //! `VerifyAttestation`, as a page for people and as JSON for programs, under the public base
-//! path shared with certificates: `GET {base}/attestations/{number}` (`?sha256=` to check a
-//! PDF; `?format=json` or `Accept: application/json` for JSON). 404 when no such attestation
+//! path shared with certificates: `GET {base}/attestations/{number}?code=…` (what the QR code
+//! holds; `?sha256=` to check a PDF; `?format=json` or `Accept: application/json` for JSON).
+//! By the number alone the page says only whether it was issued. 404 when no such attestation
 //! was issued here.
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub(super) fn routes(inner: Arc<Inner>, prefix: &str) -> Router {
 #[derive(Deserialize)]
 struct Params {
     sha256: Option<String>,
+    code: Option<String>,
     format: Option<String>,
 }
 
@@ -81,11 +83,13 @@ async fn verify(
     let request = pb::VerifyAttestationRequest {
         number,
         sha256: params.sha256.unwrap_or_default(),
+        code: params.code.unwrap_or_default(),
     };
     match (inner.verify_attestation(None, request).await, json) {
         (Ok(v), true) => {
             let (name, code) = status(&v);
-            let found = code == StatusCode::OK;
+            // What it states came back only for whoever gave its code or checksum.
+            let found = !v.holder_name.is_empty();
             let body = Verification {
                 status: name,
                 minutes: v.hours.as_ref().filter(|_| found).map(total_minutes),
@@ -107,7 +111,8 @@ async fn verify(
             "Numéro d'attestation non valable",
             &format!(
                 "<p class=\"status invalid\">{}</p><p>Le numéro figure en bas de l'attestation, \
-                 par exemple ATT-TOULOUSE-2025-0007.</p>",
+                 par exemple ATT-TOULOUSE-2025-0007, et le code de vérification sous son QR \
+                 code.</p>",
                 escape(&e.to_string())
             ),
         ),
@@ -117,7 +122,9 @@ async fn verify(
 
 fn verification_page(v: &pb::AttestationVerification) -> Response {
     let (name, code) = status(v);
+    let shown = !v.holder_name.is_empty();
     let heading = match name {
+        "valid" if !shown => "Attestation de formation délivrée",
         "valid" => "Attestation de formation authentique",
         "altered" => "Document non conforme",
         _ => "Attestation inconnue",
@@ -131,7 +138,16 @@ fn verification_page(v: &pb::AttestationVerification) -> Response {
         "<p class=\"status {class}\">{heading}</p><p>{}</p>",
         escape(&v.explanation)
     );
-    if code == StatusCode::OK {
+    if name == "valid" && !shown {
+        // The number alone: the code printed under the QR code shows the rest.
+        body.push_str(
+            "<form method=\"get\"><p><label for=\"code\">Code de vérification</label> \
+             <input id=\"code\" name=\"code\" required size=\"22\" \
+             placeholder=\"7KQ2-M9XD-A4TB-H3NW\"> <button type=\"submit\">Vérifier</button>\
+             </p></form>",
+        );
+    }
+    if shown {
         let year = format!("{}-{}", v.school_year, v.school_year + 1);
         let hours = v
             .hours

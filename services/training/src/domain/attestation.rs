@@ -8,6 +8,8 @@ use cplds_runtime::{
     time::paris_date,
 };
 
+use cplds_runtime::verification_code::VerificationCode;
+
 use super::{
     calendar::SchoolYear,
     format_minutes,
@@ -62,32 +64,49 @@ pub fn holder_name(first_name: &str, last_name: &str) -> String {
     format!("{first_name} {}", last_name.to_uppercase())
 }
 
-/// What a verifier is told of a number (and of a presented document's checksum), with the
-/// explanation they read.
+/// What a verifier is told of a number (and of what they hold of the document), with the
+/// explanation they read. Numbers are sequential, so the number alone says only whether it was
+/// issued: whose it is and what it states need the code printed on the document or the PDF's
+/// checksum, or a loop over numbers would list every trainee.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// No attestation of that number was issued here.
     Unknown(String),
-    /// One was, but the document presented is not it.
+    /// One was, but the code or the document presented is not its own: nothing else is said.
     Altered(String),
+    /// One was; the verifier gave the number alone and learns nothing personal.
+    Issued(String),
+    /// One was, and the verifier holds it (its code or its checksum): what it states is shown.
     Valid(String),
 }
 
 /// An attestation as issued, for its verification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Issued<'a> {
     pub holder: &'a str,
     pub sha256: &'a str,
+    /// `None` for an attestation whose stored code is unreadable: only its checksum shows it.
+    pub code: Option<&'a VerificationCode>,
     pub issued_on: NaiveDate,
 }
 
+/// What the verifier holds of the document, beside its number.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Presented<'a> {
+    /// The code printed under the QR code (or carried by it).
+    pub code: Option<&'a VerificationCode>,
+    /// The SHA-256 of the PDF, lower-case hex.
+    pub sha256: Option<&'a str>,
+}
+
 /// The verdict on a number `issuer` gave (as parsed), asked of `here`: another académie's
-/// numbers are checked there; a presented checksum must be the issued document's.
+/// numbers are checked there; whatever is presented must be the issued document's, and only
+/// then is its content shown.
 pub fn verify(
     here: &Academy,
     issuer: &Academy,
     issued: Option<Issued<'_>>,
-    presented: Option<&str>,
+    presented: Presented<'_>,
 ) -> Verdict {
     if issuer != here {
         return Verdict::Unknown(format!(
@@ -101,12 +120,22 @@ pub fn verify(
                 .into(),
         );
     };
-    match presented {
-        Some(sha) if sha != a.sha256 => Verdict::Altered(format!(
-            "Une attestation portant ce numéro a été délivrée à {}, mais le document présenté \
-             n'est pas celui qui a été délivré.",
-            a.holder
-        )),
+    let code_holds = presented
+        .code
+        .map(|given| a.code.is_some_and(|c| c.matches(given)));
+    let sha_holds = presented.sha256.map(|given| given == a.sha256);
+    match (code_holds, sha_holds) {
+        (Some(false), _) | (_, Some(false)) => Verdict::Altered(
+            "Une attestation portant ce numéro a été délivrée par l'académie, mais le code ou le \
+             document présenté n'est pas le sien."
+                .into(),
+        ),
+        (None, None) => Verdict::Issued(
+            "Une attestation de formation portant ce numéro a été délivrée par l'académie. Pour \
+             voir à qui et ce qu'elle atteste, saisissez le code de vérification imprimé sous \
+             son QR code (ou l'empreinte SHA-256 du document)."
+                .into(),
+        ),
         _ => Verdict::Valid(format!(
             "Attestation authentique, délivrée à {} le {} : vérifiez que ces mentions sont \
              celles du document présenté.",
@@ -132,8 +161,10 @@ pub struct Attestation<'a> {
     pub tutor: Option<String>,
     pub issued_at: DateTime<Utc>,
     pub issued_by: &'a str,
-    /// What the QR code holds: the attestation's verification page, or its number alone when
-    /// the académie has no public address.
+    /// The verification code, as printed (`7KQ2-M9XD-A4TB-H3NW`).
+    pub code: &'a str,
+    /// What the QR code holds: the attestation's verification page with its code, or its number
+    /// and code when the académie has no public address.
     pub verification: &'a str,
 }
 
@@ -351,6 +382,13 @@ fn footer(page: &mut Page, a: &Attestation) -> Result<(), String> {
         "Vérifier en ligne :",
     );
     page.qr_code(QR_X, QR_Y, QR_SIDE, a.verification)?;
+    page.text(
+        QR_X - 20.0,
+        QR_Y - 10.0,
+        Font::Mono,
+        7.5,
+        &format!("Code : {}", a.code),
+    );
     Ok(())
 }
 
@@ -403,7 +441,8 @@ mod tests {
             tutor: Some("Paul Rivière".into()),
             issued_at: parse_paris_local("2026-05-04T10:00").unwrap(),
             issued_by: "eafc@ac-bordeaux.fr",
-            verification: "https://cplds.ac-bordeaux.fr/verify/attestations/ATT-BORDEAUX-2025-0007",
+            code: "7KQ2-M9XD-A4TB-H3NW",
+            verification: "https://cplds.ac-bordeaux.fr/verify/attestations/ATT-BORDEAUX-2025-0007?code=7KQ2-M9XD-A4TB-H3NW",
         };
         let pdf = render(&a).unwrap();
         assert_eq!(pdf, render(&a).unwrap());
@@ -423,17 +462,23 @@ mod tests {
             "Tuteur : Paul Rivière",
             "04/05/2026",
             "ATT-BORDEAUX-2025-0007",
+            "Code : 7KQ2-M9XD-A4TB-H3NW",
         ] {
             assert!(text.contains(expected), "{expected:?} missing from {text}");
         }
     }
 
-    fn issued(sha256: &str) -> Issued<'_> {
+    fn issued<'a>(sha256: &'a str, code: &'a VerificationCode) -> Issued<'a> {
         Issued {
             holder: "Camille DURAND",
             sha256,
+            code: Some(code),
             issued_on: NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
         }
+    }
+
+    fn code() -> VerificationCode {
+        VerificationCode::from_bytes([7; 10])
     }
 
     #[test]
@@ -442,7 +487,13 @@ mod tests {
             Academy::find("toulouse").unwrap(),
             Academy::find("lyon").unwrap(),
         );
-        let Verdict::Unknown(why) = verify(toulouse, lyon, Some(issued("ab")), None) else {
+        let code = code();
+        let Verdict::Unknown(why) = verify(
+            toulouse,
+            lyon,
+            Some(issued("ab", &code)),
+            Presented::default(),
+        ) else {
             panic!("not unknown")
         };
         assert!(why.contains("Lyon"), "{why}");
@@ -452,29 +503,103 @@ mod tests {
     fn a_number_not_issued_is_unknown() {
         let toulouse = Academy::find("toulouse").unwrap();
         assert!(matches!(
-            verify(toulouse, toulouse, None, None),
+            verify(toulouse, toulouse, None, Presented::default()),
             Verdict::Unknown(why) if why.contains("Aucune attestation")
         ));
     }
 
     #[test]
-    fn a_presented_document_must_be_the_issued_one() {
+    fn the_number_alone_says_issued_and_names_nobody() {
         let toulouse = Academy::find("toulouse").unwrap();
-        let sha = "ab".repeat(32);
-        let Verdict::Valid(why) = verify(toulouse, toulouse, Some(issued(&sha)), None) else {
-            panic!("not valid")
+        let (sha, code) = ("ab".repeat(32), code());
+        let Verdict::Issued(why) = verify(
+            toulouse,
+            toulouse,
+            Some(issued(&sha, &code)),
+            Presented::default(),
+        ) else {
+            panic!("not issued")
         };
         assert!(
-            why.starts_with("Attestation authentique, délivrée à Camille DURAND le 04/05/2026")
+            !why.contains("DURAND") && !why.contains("04/05/2026"),
+            "{why}"
         );
+    }
+
+    #[test]
+    fn the_code_or_the_checksum_shows_what_it_states() {
+        let toulouse = Academy::find("toulouse").unwrap();
+        let (sha, code) = ("ab".repeat(32), code());
+        let check = |presented| verify(toulouse, toulouse, Some(issued(&sha, &code)), presented);
+        for presented in [
+            Presented {
+                code: Some(&code),
+                sha256: None,
+            },
+            Presented {
+                code: None,
+                sha256: Some(&sha),
+            },
+            Presented {
+                code: Some(&code),
+                sha256: Some(&sha),
+            },
+        ] {
+            let Verdict::Valid(why) = check(presented) else {
+                panic!("not valid")
+            };
+            assert!(
+                why.starts_with("Attestation authentique, délivrée à Camille DURAND le 04/05/2026")
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_code_or_document_is_altered_and_names_nobody() {
+        let toulouse = Academy::find("toulouse").unwrap();
+        let (sha, code) = ("ab".repeat(32), code());
+        let (other_sha, other_code) = ("cd".repeat(32), VerificationCode::from_bytes([8; 10]));
+        let check = |presented| verify(toulouse, toulouse, Some(issued(&sha, &code)), presented);
+        for presented in [
+            Presented {
+                code: Some(&other_code),
+                sha256: None,
+            },
+            Presented {
+                code: None,
+                sha256: Some(&other_sha),
+            },
+            // One right piece of evidence does not excuse a wrong one.
+            Presented {
+                code: Some(&code),
+                sha256: Some(&other_sha),
+            },
+            Presented {
+                code: Some(&other_code),
+                sha256: Some(&sha),
+            },
+        ] {
+            let Verdict::Altered(why) = check(presented) else {
+                panic!("not altered")
+            };
+            assert!(!why.contains("DURAND"), "{why}");
+        }
+        // An attestation without a readable code is shown by its checksum only.
+        let no_code = Issued {
+            code: None,
+            ..issued(&sha, &code)
+        };
         assert!(matches!(
-            verify(toulouse, toulouse, Some(issued(&sha)), Some(&sha)),
-            Verdict::Valid(_)
-        ));
-        let other = "cd".repeat(32);
-        assert!(matches!(
-            verify(toulouse, toulouse, Some(issued(&sha)), Some(&other)),
-            Verdict::Altered(why) if why.contains("Camille DURAND")
+            verify(
+                toulouse,
+                toulouse,
+                Some(no_code),
+                Presented {
+                    code: Some(&code),
+                    sha256: None
+                }
+            ),
+            Verdict::Altered(_)
         ));
     }
 

@@ -254,6 +254,8 @@ pub mod attestation {
         /// The académie's document key and its base64 signature of the digest.
         pub key_id: Option<String>,
         pub signature: Option<String>,
+        /// Printed on the PDF (since the codes came; earlier ones got theirs unprinted).
+        pub verification_code: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

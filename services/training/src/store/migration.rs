@@ -1,10 +1,11 @@
 //! Schema of the training database. Migrations are append-only.
 
 use cplds_runtime::{
-    db::{RuntimeTables, columns::*},
+    db::{RuntimeTables, columns::*, stmt},
     kit::{HistoryTable, history::AdoptHistory},
+    verification_code::VerificationCode,
 };
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, sea_orm::ConnectionTrait};
 
 pub struct Migrator;
 
@@ -23,7 +24,59 @@ impl MigratorTrait for Migrator {
                 kind: super::HISTORY_KIND,
             }),
             Box::new(Assignments),
+            Box::new(VerificationCodes),
         ]
+    }
+}
+
+/// Every attestation gets a verification code (printed on its PDF, carried by its QR code).
+/// Those issued before keep their printed PDF: their holders show them by its checksum.
+struct VerificationCodes;
+
+cplds_runtime::migration_name!(
+    VerificationCodes,
+    "m20261202_000100_training_attestation_verification_codes"
+);
+
+#[async_trait::async_trait]
+impl MigrationTrait for VerificationCodes {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("attestations"))
+                .add_column(text_null("verification_code"))
+                .to_owned(),
+        )
+        .await?;
+        let db = m.get_connection();
+        let backend = db.get_database_backend();
+        let rows = db
+            .query_all_raw(stmt(
+                backend,
+                "SELECT number FROM attestations WHERE verification_code IS NULL",
+                vec![],
+            ))
+            .await?;
+        for row in rows {
+            let number: String = row.try_get("", "number")?;
+            db.execute_raw(stmt(
+                backend,
+                "UPDATE attestations SET verification_code = ? WHERE number = ?",
+                vec![VerificationCode::generate().as_str().into(), number.into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("attestations"))
+                .drop_column(Alias::new("verification_code"))
+                .to_owned(),
+        )
+        .await
     }
 }
 

@@ -156,26 +156,43 @@ async fn the_attestation_s_qr_code_leads_to_its_page(backend: Backend) {
     use cplds_training::domain::attestation::{QR_SIDE, QR_X, QR_Y};
     let url = cplds_runtime::testing::read_qr(&s.attestation_pdf, QR_X, QR_Y, QR_SIDE);
     let path = format!("/verify/attestations/{}", s.attestation_number);
-    assert_eq!(url, format!("http://{web}{path}"));
+    let (page_url, code) = url
+        .split_once("?code=")
+        .expect("the QR code carries the code");
+    assert_eq!(page_url, format!("http://{web}{path}"));
+    assert!(
+        extract_text(&s.attestation_pdf).contains(&format!("Code : {code}")),
+        "the code is printed"
+    );
     let get = |p: String, accept: &'static str| async move {
         http(web, "GET", &p, &[("Accept", accept)], b"")
             .await
             .unwrap()
     };
+    let first_name = s.completed_trainee.split(' ').next().unwrap().to_owned();
 
-    let page = get(path.clone(), "text/html").await;
+    let page = get(format!("{path}?code={code}"), "text/html").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(
         page.body.contains("Attestation de formation authentique"),
         "{}",
         page.body
     );
-    assert!(
-        page.body
-            .contains(&s.completed_trainee.split(' ').next().unwrap().to_owned())
-    );
+    assert!(page.body.contains(&first_name));
     assert!(page.body.contains("190 h"), "{}", page.body);
     assert_eq!(page.header("cache-control"), Some("no-store"));
+    // The number alone: issued, nobody named, a form asks for the code.
+    let alone = get(path.clone(), "text/html").await;
+    assert_eq!(alone.status, 200, "{}", alone.body);
+    assert!(alone.body.contains("Attestation de formation délivrée"));
+    assert!(alone.body.contains("name=\"code\""));
+    assert!(!alone.body.contains(&first_name) && !alone.body.contains("190 h"));
+    let v = get(path.clone(), "application/json").await.json();
+    assert_eq!(v["status"], "valid");
+    assert!(
+        v.get("holder_name").is_none() && v.get("minutes").is_none(),
+        "{v}"
+    );
     let sha = hex_sha256(&s.attestation_pdf);
     let v = get(format!("{path}?sha256={sha}"), "application/json")
         .await

@@ -14,6 +14,7 @@ on_both!(
     the_trainee_reads_their_enrolment_and_attestation,
     the_attestation_is_signed_with_the_academie_s_document_key,
     anyone_verifies_an_attestation_without_a_token,
+    a_loop_over_attestation_numbers_learns_no_name,
     facts_are_named_inside_and_pseudonymous_nationally,
 );
 
@@ -145,26 +146,40 @@ async fn the_attestation_is_signed_with_the_academie_s_document_key(backend: Bac
     assert!(!keys.verify(&a.key_id, &other, &signature));
 }
 
-/// Anyone shown the attestation checks it, without a token: the number as typed, then the PDF's
-/// checksum; one changed byte of the PDF shows.
+/// Anyone shown the attestation checks it, without a token: the number as typed says it was
+/// issued; its code or the PDF's checksum show what it states; one changed byte of the PDF, or
+/// another code, shows.
 async fn anyone_verifies_an_attestation_without_a_token(backend: Backend) {
     let Some((t, s, a)) = completed(backend).await else {
         return;
     };
     let camille = person("toulouse", 0);
     let mut public = t.client.clone();
-    let mut verify = async |number: &str, sha256: &str| {
+    let mut check = async |number: &str, sha256: &str, code: &str| {
         public
             .verify_attestation(pb::VerifyAttestationRequest {
                 number: number.into(),
                 sha256: sha256.into(),
+                code: code.into(),
             })
             .await
     };
     let typed = format!("  {} ", s.attestation_number.to_lowercase());
-    let v = verify(&typed, "").await.unwrap().into_inner();
+    // The number alone: issued, and nothing personal.
+    let v = check(&typed, "", "").await.unwrap().into_inner();
     assert_eq!(v.status, pb::AttestationVerificationStatus::Valid as i32);
     assert_eq!(v.number, s.attestation_number);
+    assert!(v.holder_name.is_empty() && v.sha256.is_empty() && v.hours.is_none());
+    assert!(
+        v.explanation.contains("code de vérification"),
+        "{}",
+        v.explanation
+    );
+    // The code printed on it, as typed: what it states.
+    assert_eq!(a.verification_code.len(), 19, "{}", a.verification_code);
+    let typed_code = a.verification_code.to_lowercase().replace('-', " ");
+    let v = check(&typed, "", &typed_code).await.unwrap().into_inner();
+    assert_eq!(v.status, pb::AttestationVerificationStatus::Valid as i32);
     assert_eq!(
         v.holder_name,
         format!(
@@ -180,11 +195,21 @@ async fn anyone_verifies_an_attestation_without_a_token(backend: Backend) {
         (a.key_id.as_str(), a.signature.as_str())
     );
     assert!(v.explanation.contains("authentique"), "{}", v.explanation);
-    let v = verify(&s.attestation_number, &a.sha256.to_uppercase())
+    // The PDF's checksum shows it too.
+    let v = check(&s.attestation_number, &a.sha256.to_uppercase(), "")
         .await
         .unwrap()
         .into_inner();
     assert_eq!(v.status, pb::AttestationVerificationStatus::Valid as i32);
+    assert_eq!(v.sha256, a.sha256);
+    // Another code: altered, and nothing personal.
+    let v = check(&s.attestation_number, "", "7KQ2-M9XD-A4TB-H3NW")
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v.status, pb::AttestationVerificationStatus::Altered as i32);
+    assert!(v.holder_name.is_empty() && !v.explanation.contains(&camille.first_name));
+    let mut verify = async |number: &str, sha256: &str| check(number, sha256, "").await;
     let mut edited = a.pdf.clone();
     let last = edited.len() - 1;
     edited[last] ^= 0x20;
@@ -205,6 +230,51 @@ async fn anyone_verifies_an_attestation_without_a_token(backend: Backend) {
     assert!(v.explanation.contains("Lyon"), "{}", v.explanation);
     let e = verify("ATT-NOWHERE-2025-0001", "abc").await.unwrap_err();
     assert_eq!(fields_of(&e), sorted(&["number", "sha256"]));
+    let e = check(&s.attestation_number, "", "not-a-code")
+        .await
+        .unwrap_err();
+    assert_eq!(fields_of(&e), sorted(&["code"]));
+}
+
+/// Numbers are sequential, so anyone can loop over them: by the number alone, or with made-up
+/// checksums, the answers name nobody and state nothing the document does (issue 12 §2).
+async fn a_loop_over_attestation_numbers_learns_no_name(backend: Backend) {
+    let Some((t, s, a)) = completed(backend).await else {
+        return;
+    };
+    let mut public = t.client.clone();
+    let secrets: Vec<String> = (0..4)
+        .map(|n| person("toulouse", n))
+        .flat_map(|p| [p.first_name, p.last_name.to_uppercase(), p.email])
+        .chain([a.sha256.clone(), a.signature.clone()])
+        .collect();
+    let mut valid = 0;
+    for n in 1..=12 {
+        for sha256 in [String::new(), "0".repeat(64)] {
+            let v = public
+                .verify_attestation(pb::VerifyAttestationRequest {
+                    number: format!("ATT-TOULOUSE-{YEAR}-{n:04}"),
+                    sha256,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            if v.status == pb::AttestationVerificationStatus::Valid as i32 {
+                valid += 1;
+            }
+            let seen = format!("{v:?}");
+            for secret in &secrets {
+                assert!(!seen.contains(secret.as_str()), "{secret:?} learnt: {seen}");
+            }
+            assert!(v.holder_name.is_empty() && v.hours.is_none() && v.issue_date.is_empty());
+        }
+    }
+    // The loop still learns which numbers were issued (the scenario's one).
+    assert_eq!(
+        (valid, s.attestation_number.as_str()),
+        (1, "ATT-TOULOUSE-2025-0001")
+    );
 }
 
 /// Internal events carry names; national ones this académie's pseudonymous keys only.
