@@ -1,9 +1,10 @@
 //! The credential verifier on arbitrary bytes posted as a credential: what the public
-//! VerifyCredential method runs before the registry (parse, claimed number, proof form, did:key,
-//! signature, comparison with what was issued). Never panics.
+//! VerifyCredential method runs before the registry (parse, claimed number, the form of each
+//! proof of the set, JCS and RDFC canonicalization, did:key, signatures, comparison with what
+//! was issued). Never panics.
 #![no_main]
 
-use cplds_certification::domain::{credential, verification};
+use cplds_certification::domain::{credential, proof, verification};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -11,12 +12,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = credential::claimed_number(&document);
-    let Ok(parts) = credential::signed_parts(&document) else {
+    let _ = verification::oversized_proof(&document);
+    let Ok(parts) = proof::signed_parts(&document) else {
         return;
     };
     let _ = credential::claimed_number(&parts.unsecured);
-    if let Ok(key) = parts.did_key() {
-        let _ = parts.verify(&key);
+    for p in &parts.proofs {
+        if let Ok(key) = p.did_key() {
+            let _ = p.verify(&key);
+        }
     }
     // As if the registry held the presented text itself, and something else.
     assert!(verification::as_issued(Some(&text), &parts));

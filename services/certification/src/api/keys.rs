@@ -16,11 +16,11 @@ use super::{Inner, STATUS_LIST_TTL_HOURS};
 use crate::{
     domain::{
         certificate::Statement,
-        credential::{
-            self, ProofOptions, StatusEntry, certificate_credential, status_list_credential,
-        },
+        credential::{self, StatusEntry, certificate_credential, new_salt, status_list_credential},
+        did_web,
         key_history::{self, KeyChange, KnownKey, RingKey},
         multibase::{did_key_method, multikey},
+        proof::{self, Cryptosuite, ProofOptions},
         status_list::Bitstring,
     },
     store::{self, certificate, signing_key},
@@ -100,6 +100,57 @@ impl Inner {
             .then_some((kid, true)))
     }
 
+    /// The académie's key named `kid` (in the ring, or in the history of retired keys), and
+    /// whether it is retired.
+    pub(super) async fn academy_key_by_id(
+        &self,
+        kid: &str,
+    ) -> ServiceResult<Option<(VerifyingKey, bool)>> {
+        if let Some((_, key, retired)) = self.keys.keys().find(|(k, _, _)| *k == kid) {
+            return Ok(Some((*key, retired)));
+        }
+        self.ensure_keys().await?;
+        Ok(store::signing_keys(&self.core.db)
+            .await?
+            .iter()
+            .find(|k| k.kid == kid)
+            .and_then(|k| stored_key(k).ok())
+            .map(|key| (key, true)))
+    }
+
+    /// The issuer's id: the académie's did:web, or the legacy `urn:` without a public address.
+    pub(super) fn issuer_id(&self) -> String {
+        self.did
+            .clone()
+            .unwrap_or_else(|| credential::legacy_issuer_id(self.academy.code))
+    }
+
+    /// The verification method of a key: `{did}#{kid}`, or its did:key without a did:web.
+    fn verification_method(&self, kid: &str, key: &VerifyingKey) -> String {
+        match &self.did {
+            Some(did) => did_web::method_id(did, kid),
+            None => did_key_method(key),
+        }
+    }
+
+    /// The DID document of the académie's did:web: every key of the history (current and
+    /// retired, including keys dropped from the configuration), so every credential it ever
+    /// signed finds its key under `assertionMethod`.
+    pub(super) async fn did_document(&self) -> ServiceResult<Option<Value>> {
+        let Some(did) = &self.did else {
+            return Ok(None);
+        };
+        self.ensure_keys().await?;
+        let current = self.keys.current_kid();
+        let mut keys = store::signing_keys(&self.core.db)
+            .await?
+            .iter()
+            .map(|k| stored_key(k).map(|key| (k.kid.clone(), key)))
+            .collect::<ServiceResult<Vec<_>>>()?;
+        keys.sort_by_key(|(kid, _)| kid.as_str() != current);
+        Ok(Some(did_web::document(did, &keys)))
+    }
+
     /// Signs `document` with the current key; returns the secured JSON and the key id.
     pub(super) fn sign(
         &self,
@@ -111,12 +162,13 @@ impl Inner {
             .keys
             .public_key(&kid)
             .ok_or_else(|| ServiceError::internal("the current key is not in the key ring"))?;
-        let secured = credential::add_proof(
+        let secured = proof::add_proofs(
             document,
             &ProofOptions {
-                verification_method: did_key_method(key),
+                verification_method: self.verification_method(&kid, key),
                 created: now,
             },
+            &Cryptosuite::ALL,
             |data| self.keys.sign(data).1,
         )
         .map_err(ServiceError::internal)?;
@@ -124,7 +176,8 @@ impl Inner {
         Ok((text, kid))
     }
 
-    /// The unsigned credential of a certificate, pointing at its revocation bit.
+    /// The unsigned credential of a certificate, pointing at its revocation bit; a duplicate
+    /// keeps the salt of the holder's identifier, so it states exactly what the original did.
     pub(super) fn certificate_credential(
         &self,
         s: &Statement,
@@ -138,6 +191,11 @@ impl Inner {
                 list_id: self.status_list_id(),
                 index,
             },
+            credential::issuer(&self.issuer_id(), self.academy.name),
+            &c.credential
+                .as_deref()
+                .and_then(credential::stored_salt)
+                .unwrap_or_else(new_salt),
         ))
     }
 
@@ -156,7 +214,15 @@ impl Inner {
         let mut keys = store::signing_keys(&self.core.db)
             .await?
             .iter()
-            .map(|k| signing_key_pb(k, current))
+            .map(|k| {
+                let key = stored_key(k)?;
+                Ok(signing_key_pb(
+                    k,
+                    &key,
+                    current,
+                    self.verification_method(&k.kid, &key),
+                ))
+            })
             .collect::<ServiceResult<Vec<_>>>()?;
         // Current first; the history is already most recent first.
         keys.sort_by_key(|k| k.status != pb::SigningKeyStatus::Current as i32);
@@ -186,7 +252,7 @@ impl Inner {
         let valid_until = now + Duration::hours(STATUS_LIST_TTL_HOURS);
         let id = self.status_list_id();
         let document = status_list_credential(
-            credential::issuer(self.academy.code, self.academy.name),
+            credential::list_issuer(&self.issuer_id(), self.academy.name),
             &id,
             &bits,
             now,
@@ -203,24 +269,33 @@ impl Inner {
     }
 }
 
-fn signing_key_pb(k: &signing_key::Model, current: &str) -> ServiceResult<pb::SigningKey> {
+/// The public key a history row holds.
+fn stored_key(k: &signing_key::Model) -> ServiceResult<VerifyingKey> {
     let raw: [u8; 32] = hex::decode(&k.public_key)
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| ServiceError::internal(format!("bad public key of {}", k.kid)))?;
-    let key = VerifyingKey::from_bytes(&raw).map_err(ServiceError::internal)?;
+    VerifyingKey::from_bytes(&raw).map_err(ServiceError::internal)
+}
+
+fn signing_key_pb(
+    k: &signing_key::Model,
+    key: &VerifyingKey,
+    current: &str,
+    verification_method: String,
+) -> pb::SigningKey {
     let status = if k.kid == current {
         pb::SigningKeyStatus::Current
     } else {
         pb::SigningKeyStatus::Retired
     };
-    Ok(pb::SigningKey {
+    pb::SigningKey {
         key_id: k.kid.clone(),
-        multikey: multikey(&key),
-        public_key_pem: public_key_pem(&key),
+        multikey: multikey(key),
+        public_key_pem: public_key_pem(key),
         status: status as i32,
-        verification_method: did_key_method(&key),
+        verification_method,
         first_seen_time: Some(to_timestamp(k.first_seen_at)),
         retire_time: k.retired_at.map(to_timestamp),
-    })
+    }
 }

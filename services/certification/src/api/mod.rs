@@ -38,8 +38,8 @@ use tokio::sync::OnceCell;
 use crate::{
     NAME,
     domain::{
-        code::VerificationCode, credential::MAX_CREDENTIAL_BYTES, number::CertificateNumber,
-        reader::Reader,
+        code::VerificationCode, credential::MAX_CREDENTIAL_BYTES, did_web,
+        number::CertificateNumber, reader::Reader,
     },
     store::{self, certificate, migration::Migrator},
 };
@@ -81,11 +81,19 @@ impl ServiceModule for CertificationModule {
             );
         }
         let prefix = route_prefix(public.as_ref()).to_owned();
+        // The issuer's did:web follows the public address; its DID document is served there.
+        let did = public
+            .as_ref()
+            .map(|p| did_web::did_for_base(p.url()))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("documents.verification_base_url: {e}"))?;
+        let did_path = public.as_ref().map(|p| did_web::document_path(p.path()));
         let inner = Arc::new(Inner {
             academy,
             core: ServiceCore::new(ctx),
             keys: KeyRing::load(&ctx.config)?,
             base_url: public.map(|p| p.url().to_owned()),
+            did,
             keys_recorded: OnceCell::new(),
             issued: ctx.metrics.counter(
                 "cplds_certificates_issued",
@@ -104,7 +112,12 @@ impl ServiceModule for CertificationModule {
         let public = PUBLIC.iter().map(|m| format!("/{SERVICE}/{m}")).collect();
         mount.add_grpc(limits::Gated::new(server, gate.clone(), public));
         policy(mount.policy());
-        mount.add_http(web::routes(inner.clone(), &prefix, gate.clone()));
+        mount.add_http(web::routes(
+            inner.clone(),
+            &prefix,
+            did_path.as_deref(),
+            gate.clone(),
+        ));
         mount.job(Box::pin(gate.tidy(ctx.shutdown.clone())));
         mount.consume(crate::consumer::consumer(academy, ctx.clock.clone()));
         // The key history is written at start, so the published list dates each key from the
@@ -159,6 +172,10 @@ struct Inner {
     keys: KeyRing,
     /// `documents.verification_base_url`, where QR codes and the status list point.
     base_url: Option<String>,
+    /// The académie's did:web (from the public address): the issuer of its credentials, the
+    /// controller of its keys. `None` without a public address: the legacy `urn:` issuer and
+    /// `did:key` methods.
+    did: Option<String>,
     keys_recorded: OnceCell<()>,
     /// `cplds_certificates_issued_total`, counted once committed.
     issued: cplds_runtime::metrics::MetricCounter,

@@ -17,14 +17,17 @@ use super::{Inner, convert, parse_number, stored_code};
 use crate::{
     domain::{
         code::VerificationCode,
-        credential::{SignedParts, claimed_number, signed_parts},
+        credential::claimed_number,
+        did_web,
         number::CertificateNumber,
+        proof::{ProofParts, SignedParts, signed_parts},
         verification::{self, Evidence, Rejection, oversized_proof, parse_presented},
     },
     store,
 };
 
-/// The proof of a presented credential holds, signed by this key of the académie.
+/// Every proof of a presented credential holds, signed by keys of the académie; the key of the
+/// first proof.
 struct Proven {
     parts: SignedParts,
     kid: String,
@@ -100,22 +103,20 @@ impl Inner {
         // Parsed, measured and canonicalised off the workers; nothing is decoded from a proof
         // value longer than any genuine one.
         let parsed = off_workers(move || {
-            let document = parse_presented(&json).map_err(|e| ("credential_json", e))?;
+            let document = parse_presented(&json).map_err(|e| ("credential_json".to_owned(), e))?;
             if let Some(oversized) = oversized_proof(&document) {
                 return Err(oversized);
             }
             let claimed = claimed_number(&document)
                 .map(|n| n.to_string())
                 .unwrap_or_default();
-            let parts = signed_parts(&document)
-                .map_err(Rejection::Proof)
-                .and_then(|p| p.did_key().map(|k| (p, k)).map_err(Rejection::Key));
+            let parts = signed_parts(&document).map_err(Rejection::Proof);
             Ok((claimed, parts))
         })
         .await?;
         let (claimed, parts) = parsed.map_err(|(field, e)| ServiceError::invalid(field, e))?;
         let proven = match parts {
-            Ok((parts, key)) => match self.prove(parts, key).await? {
+            Ok(parts) => match self.prove(parts).await? {
                 Ok(p) => p,
                 Err(rejection) => return Ok(convert::rejection_pb(claimed, &rejection)),
             },
@@ -150,22 +151,59 @@ impl Inner {
         Ok(result)
     }
 
-    /// Whether the proof holds with `key`, a key of the académie.
-    async fn prove(
+    /// The key of the académie a proof names: `{did}#{kid}` of its did:web, or (credentials
+    /// signed before did:web) a did:key; with whether it is retired.
+    async fn proof_key(
         &self,
-        parts: SignedParts,
-        key: VerifyingKey,
-    ) -> ServiceResult<Result<Proven, Rejection>> {
-        let Some((kid, retired)) = self.academy_key(&key).await? else {
+        proof: &ProofParts,
+    ) -> ServiceResult<Result<(VerifyingKey, String, bool), Rejection>> {
+        let method = &proof.verification_method;
+        if method.starts_with("did:key:") {
+            let key = match proof.did_key() {
+                Ok(key) => key,
+                Err(e) => return Ok(Err(Rejection::Key(e))),
+            };
+            return Ok(match self.academy_key(&key).await? {
+                Some((kid, retired)) => Ok((key, kid, retired)),
+                None => Err(Rejection::ForeignKey(self.academy.name)),
+            });
+        }
+        let kid = self
+            .did
+            .as_deref()
+            .and_then(|did| did_web::kid_of(did, method));
+        let Some(kid) = kid else {
             return Ok(Err(Rejection::ForeignKey(self.academy.name)));
         };
-        off_workers(move || match parts.verify(&key) {
-            Ok(()) => Ok(Proven {
-                parts,
-                kid,
-                retired,
-            }),
-            Err(_) => Err(Rejection::Altered),
+        Ok(match self.academy_key_by_id(kid).await? {
+            Some((key, retired)) => Ok((key, kid.to_owned(), retired)),
+            None => Err(Rejection::ForeignKey(self.academy.name)),
+        })
+    }
+
+    /// Whether every proof holds with the académie's key it names.
+    async fn prove(&self, parts: SignedParts) -> ServiceResult<Result<Proven, Rejection>> {
+        let mut keys = Vec::with_capacity(parts.proofs.len());
+        for proof in &parts.proofs {
+            match self.proof_key(proof).await? {
+                Ok(found) => keys.push(found),
+                Err(rejection) => return Ok(Err(rejection)),
+            }
+        }
+        off_workers(move || {
+            let all_hold = parts
+                .proofs
+                .iter()
+                .zip(&keys)
+                .all(|(proof, (key, _, _))| proof.verify(key).is_ok());
+            match keys.into_iter().next() {
+                Some((_, kid, retired)) if all_hold => Ok(Proven {
+                    parts,
+                    kid,
+                    retired,
+                }),
+                _ => Err(Rejection::Altered),
+            }
         })
         .await
     }

@@ -8,6 +8,9 @@
 //! - `POST {base}` with a credential (JSON) as the body: its proof, then the registry (JSON).
 //! - `GET {base}/status-list`: the signed Bitstring Status List credential, cacheable.
 //! - `GET {base}/keys`: the académie's signing keys with their history.
+//! - `GET {base}/did.json` (or `/.well-known/did.json` when the base is a bare host): the DID
+//!   document of the académie's did:web, every key under `assertionMethod`
+//!   ([`crate::domain::did_web`]).
 //!
 //! Every page passes the node's public gate first ([`super::limits`]): 429 beyond it.
 
@@ -35,10 +38,20 @@ use crate::domain::{
     certificate::RevocationReason, credential::MAX_CREDENTIAL_BYTES, verification::Evidence,
 };
 
-/// The routes under `prefix` (a path such as `/verify`, or empty for the root), behind `gate`.
-pub(super) fn routes(inner: Arc<Inner>, prefix: &str, gate: Arc<PublicGate>) -> Router {
+/// The routes under `prefix` (a path such as `/verify`, or empty for the root), and the DID
+/// document at `did_path` when the node has a public address, behind `gate`.
+pub(super) fn routes(
+    inner: Arc<Inner>,
+    prefix: &str,
+    did_path: Option<&str>,
+    gate: Arc<PublicGate>,
+) -> Router {
     let root = if prefix.is_empty() { "/" } else { prefix };
-    Router::new()
+    let mut router = Router::new();
+    if let Some(path) = did_path {
+        router = router.route(path, get(did_document));
+    }
+    router
         .route(root, get(form_or_verify).post(verify_credential))
         .route(&format!("{prefix}/status-list"), get(status_list))
         .route(&format!("{prefix}/keys"), get(keys))
@@ -150,6 +163,27 @@ async fn status_list(State(inner): State<Arc<Inner>>) -> Response {
             }
             res
         }
+        Err(e) => error_response(e),
+    }
+}
+
+async fn did_document(State(inner): State<Arc<Inner>>) -> Response {
+    match inner.did_document().await {
+        Ok(Some(document)) => {
+            let mut res = Json(document).into_response();
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/did+ld+json"),
+            );
+            // A new key is used from the node's next start: verifiers must see it soon.
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            res
+        }
+        Ok(None) => error_response(ServiceError::not_found("the DID document")),
         Err(e) => error_response(e),
     }
 }

@@ -8,10 +8,13 @@
 pub mod certificate;
 pub mod code;
 pub mod credential;
+pub mod did_web;
 pub mod jcs;
 pub mod key_history;
 pub mod multibase;
 pub mod number;
+pub mod proof;
+pub mod rdfc;
 pub mod reader;
 pub mod status_list;
 pub mod verification;

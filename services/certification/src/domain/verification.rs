@@ -11,10 +11,11 @@ use serde_json::Value;
 use super::{
     certificate::{CertificateState, RevocationReason, Statement, of_academy},
     code::VerificationCode,
-    credential::{MAX_CREDENTIAL_BYTES, ProofError, SignedParts, signed_parts},
+    credential::MAX_CREDENTIAL_BYTES,
     jcs,
-    multibase::{MULTIKEY_BYTES, SIGNATURE_BYTES, max_base58btc_chars},
+    multibase::{SIGNATURE_BYTES, max_base58btc_chars},
     number::CertificateNumber,
+    proof::{ProofError, SignedParts},
 };
 
 /// What the registry holds under a number, as loaded.
@@ -220,48 +221,62 @@ impl Rejection {
     }
 }
 
-/// Whether a presented credential whose proof holds signs the very statements of the credential
-/// stored at issuance (or at the last duplicate).
+/// Whether a presented credential whose proofs hold signs the very statements of the credential
+/// stored at issuance (or at the last duplicate): the same document once its proofs are set
+/// aside.
 pub fn as_issued(stored: Option<&str>, presented: &SignedParts) -> bool {
     stored
         .and_then(|text| jcs::parse_strict(text).ok())
-        .and_then(|v| signed_parts(&v).ok())
-        .is_some_and(|s| s.unsecured == presented.unsecured)
+        .and_then(|v| match v {
+            Value::Object(mut o) => {
+                o.remove("proof");
+                Some(Value::Object(o))
+            }
+            _ => None,
+        })
+        .is_some_and(|s| s == presented.unsecured)
 }
 
-/// The longest `proof.verificationMethod` a credential of the académie holds (did:key, the
-/// Multikey twice).
-pub const MAX_METHOD_CHARS: usize = "did:key:#".len() + 2 * max_base58btc_chars(MULTIKEY_BYTES);
+/// The longest `proof.verificationMethod` accepted: a did:key (the Multikey twice, 105
+/// characters) or the académie's did:web and a key id; nothing longer is looked at.
+pub const MAX_METHOD_CHARS: usize = 512;
 
 /// A proof value longer than any genuine one, refused before any decoding (base58 decoding is
-/// quadratic in the length): the field's path and why.
-pub fn oversized_proof(document: &Value) -> Option<(&'static str, String)> {
-    let proof = document.get("proof")?;
-    [
-        (
-            "credential_json.proof.proofValue",
-            "proofValue",
-            max_base58btc_chars(SIGNATURE_BYTES),
-            "an Ed25519 signature in base58btc",
-        ),
-        (
-            "credential_json.proof.verificationMethod",
-            "verificationMethod",
-            MAX_METHOD_CHARS,
-            "a did:key of an Ed25519 key",
-        ),
-    ]
-    .into_iter()
-    .find_map(|(path, name, max, what)| {
-        let value = proof.get(name)?.as_str()?;
-        (value.len() > max).then(|| {
+/// quadratic in the length): the field's path and why. Each proof of a proof set is measured.
+pub fn oversized_proof(document: &Value) -> Option<(String, String)> {
+    let proofs: Vec<(String, &Value)> = match document.get("proof")? {
+        Value::Array(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("credential_json.proof[{i}]"), p))
+            .collect(),
+        proof => vec![("credential_json.proof".to_owned(), proof)],
+    };
+    proofs.into_iter().find_map(|(at, proof)| {
+        [
             (
-                path,
-                format!(
-                    "must be at most {max} characters ({what}); it has {}",
-                    value.len()
-                ),
-            )
+                "proofValue",
+                max_base58btc_chars(SIGNATURE_BYTES),
+                "an Ed25519 signature in base58btc",
+            ),
+            (
+                "verificationMethod",
+                MAX_METHOD_CHARS,
+                "a did:key or the académie's did:web and a key id",
+            ),
+        ]
+        .into_iter()
+        .find_map(|(name, max, what)| {
+            let value = proof.get(name)?.as_str()?;
+            (value.len() > max).then(|| {
+                (
+                    format!("{at}.{name}"),
+                    format!(
+                        "must be at most {max} characters ({what}); it has {}",
+                        value.len()
+                    ),
+                )
+            })
         })
     })
 }
@@ -388,10 +403,19 @@ mod tests {
         let (path, why) = oversized_proof(&big).unwrap();
         assert_eq!(path, "credential_json.proof.proofValue");
         assert!(why.contains("at most 89 characters"), "{why}");
-        let method = serde_json::json!({"proof": {"verificationMethod": "d".repeat(200)}});
+        let method = serde_json::json!({"proof": {"verificationMethod": "d".repeat(600)}});
         assert_eq!(
             oversized_proof(&method).unwrap().0,
             "credential_json.proof.verificationMethod"
+        );
+        // In a proof set, each proof is measured and named by its position.
+        let set = serde_json::json!({"proof": [
+            {"proofValue": format!("z{}", "2".repeat(88))},
+            {"proofValue": format!("z{}", "2".repeat(60_000))},
+        ]});
+        assert_eq!(
+            oversized_proof(&set).unwrap().0,
+            "credential_json.proof[1].proofValue"
         );
         assert_eq!(oversized_proof(&serde_json::json!({"proof": [1]})), None);
     }

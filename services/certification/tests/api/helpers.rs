@@ -64,6 +64,16 @@ pub struct Ctx {
 
 pub const NOW: &str = "2025-07-10T10:00";
 
+/// The public address of the tests' académie, and the did:web it makes.
+pub const PUBLIC_BASE: &str = "https://cplds.ac-toulouse.fr/verify";
+pub const DID: &str = "did:web:cplds.ac-toulouse.fr:verify";
+
+/// A node with a public address ([`PUBLIC_BASE`]): its credentials are issued by its did:web.
+/// Without one (the other tests), the node has no DID document to serve.
+pub fn public_base() -> ConfigTweak {
+    Box::new(|c: &mut Config| c.documents.verification_base_url = Some(PUBLIC_BASE.into()))
+}
+
 pub async fn start(backend: Backend) -> Option<Ctx> {
     start_with(backend, None).await
 }
@@ -472,14 +482,20 @@ impl Ctx {
     }
 }
 
-/// Verifies an eddsa-jcs-2022 proof with `ring` (an Ed25519 independent of ed25519-dalek), with
-/// a key from the académie's published list. Returns the key id that signed.
+/// Verifies the eddsa-jcs-2022 proof (of the proof set, or the lone proof of a credential
+/// issued before it) with `ring` (an Ed25519 independent of ed25519-dalek), with a key from the
+/// académie's published list. Returns the key id that signed.
 pub fn verify_with_ring(secured: &str, keys: &[pb::SigningKey]) -> Result<String, String> {
     let mut doc: serde_json::Map<String, Value> = serde_json::from_str(secured).unwrap();
-    let mut options = doc
-        .remove("proof")
-        .and_then(|p| p.as_object().cloned())
-        .ok_or("no proof")?;
+    let mut options = match doc.remove("proof").ok_or("no proof")? {
+        Value::Array(set) => set
+            .into_iter()
+            .find(|p| p["cryptosuite"] == "eddsa-jcs-2022")
+            .and_then(|p| p.as_object().cloned())
+            .ok_or("no eddsa-jcs-2022 proof")?,
+        Value::Object(p) => p,
+        _ => return Err("proof is neither an object nor an array".into()),
+    };
     let proof_value = options
         .remove("proofValue")
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -536,6 +552,7 @@ pub async fn start_keyed(
         academy: Some("toulouse".into()),
         data_dir: dir.join("data"),
         database_url,
+        http_listen: Some(([127, 0, 0, 1], 0).into()),
         amqp_queue_type: QueueType::Classic,
         outbox: OutboxConfig {
             poll_interval_ms: 200,

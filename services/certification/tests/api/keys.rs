@@ -2,11 +2,16 @@
 //! point, and a rotated-out key (even one dropped from the configuration) keeps verifying what
 //! it signed.
 
+use cplds_certification::domain::{
+    jcs,
+    multibase::did_key_method,
+    proof::{Cryptosuite, ProofOptions, add_proofs},
+};
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Role,
     clock::{Clock, ManualClock},
-    testing::authed,
+    testing::{authed, http},
     time::{parse_paris_local, to_timestamp},
 };
 use ed25519_dalek::SigningKey;
@@ -200,10 +205,49 @@ async fn key_rotation_keeps_old_certificates_valid(backend: Backend) {
     let n3 = start_keyed(dir.path(), url, &[&b], clock.clone()).await;
     let keys = keys_of(&n3).await;
     assert_eq!(keys.len(), 2);
-    let v = verify(&n3.client, old_credential).await;
+    let v = verify(&n3.client, old_credential.clone()).await;
     assert_signed_by(&v, &kid_a, true);
     let v = verify(&n3.client, new_credential).await;
     assert_signed_by(&v, &kid_b, false);
+    // One issuer across the rotation: its DID document lists both keys for assertions, the
+    // current first.
+    let did = "did:web:cplds.ac-toulouse.fr:verifier";
+    let addr = n3.node.http_addr.expect("public pages served");
+    let doc = http(addr, "GET", "/verifier/did.json", &[], b"")
+        .await
+        .unwrap();
+    assert_eq!(doc.status, 200, "{}", doc.body);
+    assert_eq!(doc.header("content-type"), Some("application/did+ld+json"));
+    let doc = doc.json();
+    assert_eq!(doc["id"], did);
+    assert_eq!(
+        doc["assertionMethod"],
+        serde_json::json!([format!("{did}#{kid_b}"), format!("{did}#{kid_a}")])
+    );
+    assert_eq!(
+        doc["verificationMethod"][1]["publicKeyMultibase"],
+        keys[1].multikey
+    );
+    assert_eq!(doc["verificationMethod"][1]["controller"], did);
+    // A credential of the shape issued before did:web (one eddsa-jcs-2022 proof object, a
+    // did:key method) still verifies, by the key it names.
+    let mut legacy = jcs::parse_strict(&old_credential).unwrap();
+    legacy.as_object_mut().unwrap().remove("proof");
+    let legacy = add_proofs(
+        &legacy,
+        &ProofOptions {
+            verification_method: did_key_method(&a.verifying_key()),
+            created: clock.now(),
+        },
+        &[Cryptosuite::EddsaJcs2022],
+        |d| ed25519_dalek::Signer::sign(&a, d),
+    )
+    .unwrap();
+    let mut legacy = legacy.as_object().unwrap().clone();
+    let lone = legacy["proof"][0].clone();
+    legacy.insert("proof".into(), lone);
+    let v = verify(&n3.client, Value::Object(legacy).to_string()).await;
+    assert_signed_by(&v, &kid_a, true);
     n3.node.shutdown().await.unwrap();
     drop(pg);
 }

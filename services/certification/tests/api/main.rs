@@ -26,5 +26,6 @@ mod lists;
 mod preparation;
 mod revocation;
 mod scenario;
+mod standard_verifier;
 mod verification;
 mod web;

@@ -4,9 +4,9 @@
 //! the public limits (size, rate per client) in front of it.
 
 use cplds_certification::domain::{
-    credential::{ProofOptions, add_proof},
     jcs,
     multibase::did_key_method,
+    proof::{Cryptosuite, ProofOptions, add_proofs},
 };
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
@@ -19,8 +19,8 @@ use serde_json::Value;
 use tonic::Code;
 
 use crate::helpers::{
-    Backend, Ctx, PEOPLE, candidacy_id, code_req, credential_req, decision, email, number_req,
-    session_decisions, start, start_with, status, verify_with_ring,
+    Backend, Ctx, DID, PEOPLE, candidacy_id, code_req, credential_req, decision, email, number_req,
+    public_base, session_decisions, start, start_with, status, verify_with_ring,
 };
 
 on_both!(
@@ -255,21 +255,24 @@ async fn an_oversized_proof_value_is_refused_before_decoding(backend: Backend) {
     };
     let (_, credential) = garcias(&mut t).await;
     let mut doc: Value = serde_json::from_str(&credential).unwrap();
-    doc["proof"]["proofValue"] = Value::String(format!("z{}", "2".repeat(60_000)));
+    doc["proof"][1]["proofValue"] = Value::String(format!("z{}", "2".repeat(60_000)));
     let err = t
         .client
         .verify_certificate(credential_req(&doc.to_string()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(bad_fields(&err), ["credential_json.proof.proofValue"]);
+    assert_eq!(bad_fields(&err), ["credential_json.proof[1].proofValue"]);
     assert!(
         err.message().contains("at most 89 characters"),
         "{}",
         err.message()
     );
-    // One character more than a signature can take is refused the same way.
-    doc["proof"]["proofValue"] = Value::String(format!("z{}", "2".repeat(89)));
+    // One character more than a signature can take is refused the same way, in a lone proof
+    // (the shape before proof sets) too.
+    let mut lone = doc["proof"][0].clone();
+    lone["proofValue"] = Value::String(format!("z{}", "2".repeat(89)));
+    doc["proof"] = lone;
     let err = t
         .client
         .verify_certificate(credential_req(&doc.to_string()))
@@ -319,7 +322,7 @@ async fn public_calls_are_limited_per_client(backend: Backend) {
 }
 
 async fn the_credential_verifies_offline_and_online(backend: Backend) {
-    let Some(mut t) = start(backend).await else {
+    let Some(mut t) = start_with(backend, Some(public_base())).await else {
         return;
     };
     let (_, credential) = garcias(&mut t).await;
@@ -333,8 +336,29 @@ async fn the_credential_verifies_offline_and_online(backend: Backend) {
     assert_eq!(vc["type"][1], "OpenBadgeCredential");
     assert_eq!(vc["credentialSubject"]["name"], "Inès GARCIA");
     assert_eq!(vc["issuer"]["name"], "Académie de Toulouse");
+    // Issued by the académie's did:web, which controls the key of both proofs.
+    assert_eq!(vc["issuer"]["id"], DID);
     assert_eq!(vc["credentialStatus"]["type"], "BitstringStatusListEntry");
-    assert_eq!(vc["proof"]["cryptosuite"], "eddsa-jcs-2022");
+    let proofs = vc["proof"].as_array().unwrap();
+    assert_eq!(proofs[0]["cryptosuite"], "eddsa-jcs-2022");
+    assert_eq!(proofs[1]["cryptosuite"], "eddsa-rdfc-2022");
+    for proof in proofs {
+        assert_eq!(
+            proof["verificationMethod"],
+            format!("{DID}#{}", keys[0].key_id)
+        );
+        assert_eq!(proof["verificationMethod"], keys[0].verification_method);
+    }
+    // The Open Badges identifier hashes the name with a salt.
+    let identifier = &vc["credentialSubject"]["identifier"][0];
+    assert_eq!(identifier["hashed"], true);
+    assert!(
+        identifier["identityHash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256$")
+    );
+    assert!(!identifier.to_string().contains("GARCIA"), "{identifier}");
     assert!(!credential.contains(&email(0)) && !credential.contains("1981"));
     // ...and online.
     let v = t.verify(credential_req(&credential)).await;
@@ -368,7 +392,7 @@ async fn an_altered_credential_does_not_verify(backend: Backend) {
 }
 
 async fn a_credential_signed_by_another_key_is_not_valid(backend: Backend) {
-    let Some(mut t) = start(backend).await else {
+    let Some(mut t) = start_with(backend, Some(public_base())).await else {
         return;
     };
     let (_, credential) = garcias(&mut t).await;
@@ -376,24 +400,32 @@ async fn a_credential_signed_by_another_key_is_not_valid(backend: Backend) {
     let mut doc = jcs::parse_strict(&credential).unwrap();
     let impostor = SigningKey::from_bytes(&[42; 32]);
     doc.as_object_mut().unwrap().remove("proof");
-    let signed = add_proof(
-        &doc,
-        &ProofOptions {
-            verification_method: did_key_method(&impostor.verifying_key()),
-            created: chrono::Utc::now(),
-        },
-        |d| ed25519_dalek::Signer::sign(&impostor, d),
-    )
-    .unwrap();
-    let v = t
-        .verify(credential_req(&serde_json::to_string(&signed).unwrap()))
-        .await;
-    assert_eq!(status(&v), pb::VerificationStatus::Invalid);
-    assert!(
-        v.explanation.contains("pas une clé de l'académie"),
-        "{}",
-        v.explanation
-    );
+    // Its own did:key, a key id the académie's did:web does not list, another did:web.
+    for method in [
+        did_key_method(&impostor.verifying_key()),
+        format!("{DID}#0123456789abcdef"),
+        "did:web:ac-lyon.fr#0123456789abcdef".to_owned(),
+    ] {
+        let signed = add_proofs(
+            &doc,
+            &ProofOptions {
+                verification_method: method.clone(),
+                created: chrono::Utc::now(),
+            },
+            &Cryptosuite::ALL,
+            |d| ed25519_dalek::Signer::sign(&impostor, d),
+        )
+        .unwrap();
+        let v = t
+            .verify(credential_req(&serde_json::to_string(&signed).unwrap()))
+            .await;
+        assert_eq!(status(&v), pb::VerificationStatus::Invalid, "{method}");
+        assert!(
+            v.explanation.contains("pas une clé de l'académie"),
+            "{method}: {}",
+            v.explanation
+        );
+    }
 }
 
 async fn unknown_numbers_and_numbers_of_another_academy_are_unknown(backend: Backend) {
