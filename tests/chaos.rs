@@ -13,7 +13,8 @@
 //! on PostgreSQL and one vhost. The embedded case runs the embedded node in a child process.
 //!
 //! Switched on like the other real-server tests (`CPLDS_TEST_POSTGRES_URL`,
-//! `CPLDS_TEST_AMQP_URL`); skipped with a note otherwise.
+//! `CPLDS_TEST_AMQP_URL`); skipped with a note otherwise. Case 9 needs neither server and always
+//! runs. `--test-threads 1 --nocapture` gives one table with each case's own timing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -350,3 +350,54 @@ async fn relay_flushes_on_shutdown() {
     assert_eq!(bus.ready_count("toulouse.flush"), 10);
     assert_eq!(pending_count(&conn).await.unwrap(), 0);
 }
+
+/// A replay keeps to the range asked for: when the académie's history lost the head of it
+/// (pruned), what follows the range is not sent (the consumer has it; sending it at every request
+/// was a storm of duplicates, seen by the chaos suite's case 6).
+#[tokio::test]
+async fn a_replay_sends_only_the_range_asked_for() {
+    let Some((conn, _guard)) = open_db(false).await else {
+        return;
+    };
+    let bus = InMemoryBus::new();
+    let q = QueueSpec::new("national.spy", vec![Binding::new(Stream::National, "#")]);
+    bus.declare(&q).await.unwrap();
+    let outbox = Outbox::new("toulouse", "registration", clock::system());
+    let relay = OutboxRelay::new(
+        conn.clone(),
+        Arc::new(bus.clone()),
+        outbox.clone(),
+        OutboxConfig {
+            heartbeat_interval_ms: 0,
+            ..Default::default()
+        },
+    );
+    let txn = conn.begin().await.unwrap();
+    for n in 0..6 {
+        // Odd years are national events: national sequences 1..=6.
+        outbox.append(&txn, payload(2 * n + 1)).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    relay.drain().await.unwrap();
+    let mut sub = bus.subscribe(&q).await.unwrap();
+    let mut drain = async || {
+        let mut got = Vec::new();
+        while let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
+            use prost::Message as _;
+            got.push(EventEnvelope::decode(d.body.as_slice()).unwrap().sequence);
+            d.ack().await.unwrap();
+        }
+        got
+    };
+    assert_eq!(drain().await, [1, 2, 3, 4, 5, 6]);
+    // History pruned: sequences 2 and 3 are gone.
+    conn.execute_unprepared("DELETE FROM outbox WHERE sequence IN (2, 3) AND stream = 'national'")
+        .await
+        .unwrap();
+    assert_eq!(relay.replay(Stream::National, 2, 2).await.unwrap(), 0);
+    assert_eq!(drain().await, Vec::<u64>::new(), "nothing beyond the range");
+    assert_eq!(relay.replay(Stream::National, 2, 3).await.unwrap(), 1);
+    assert_eq!(drain().await, [4]);
+    assert_eq!(relay.replay(Stream::National, 1, 5_000).await.unwrap(), 4);
+    assert_eq!(drain().await, [1, 4, 5, 6]);
+}

@@ -64,14 +64,21 @@ pub(super) async fn request_replays(
                 }
             }
             let from = s.applied_sequence as u64 + 1;
+            // Only the gap: what follows it is here already, and an académie whose history lost
+            // the gap would otherwise send it all again at every request.
+            let limit =
+                match store::next_received(&core.db, &s.academy, &s.source, s.applied_sequence)
+                    .await
+                {
+                    Ok(Some(next)) => gap_limit(from, next),
+                    Ok(None) => REPLAY_LIMIT,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot measure the gap; asking for the most");
+                        REPLAY_LIMIT
+                    }
+                };
             match bus
-                .publish(&[replay_request(
-                    &s.academy,
-                    &s.source,
-                    from,
-                    REPLAY_LIMIT,
-                    now,
-                )])
+                .publish(&[replay_request(&s.academy, &s.source, from, limit, now)])
                 .await
             {
                 Ok(()) => {
@@ -117,6 +124,14 @@ async fn catch_up(core: &ServiceCore, now: DateTime<Utc>) {
             }
         }
     }
+}
+
+/// How many facts to ask for a gap from `from` up to the fact received at `next`: the gap, at
+/// most [`REPLAY_LIMIT`] (the rest is asked from where that stops).
+fn gap_limit(from: u64, next: u64) -> u32 {
+    u32::try_from(next.saturating_sub(from))
+        .unwrap_or(REPLAY_LIMIT)
+        .clamp(1, REPLAY_LIMIT)
 }
 
 /// Asks again, once per start, for the facts kept because their payload was unknown; true once
@@ -193,6 +208,14 @@ fn replay_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gap_is_asked_for_its_length_at_most_the_limit() {
+        assert_eq!(gap_limit(4001, 4011), 10);
+        assert_eq!(gap_limit(1, 2), 1);
+        assert_eq!(gap_limit(1, 1_000_000), REPLAY_LIMIT);
+        assert_eq!(gap_limit(5, 5), 1);
+    }
 
     #[test]
     fn a_replay_request_goes_to_the_academy_on_the_control_stream() {

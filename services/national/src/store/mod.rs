@@ -118,6 +118,23 @@ pub async fn pending_sequences<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// The lowest sequence received above `above` (where a gap starting at `above + 1` ends), if any.
+pub async fn next_received<C: ConnectionTrait>(
+    db: &C,
+    academy: &str,
+    source: &str,
+    above: i64,
+) -> Result<Option<u64>, DbErr> {
+    Ok(received_event::Entity::find()
+        .filter(received_event::Column::Academy.eq(academy))
+        .filter(received_event::Column::Source.eq(source))
+        .filter(received_event::Column::Sequence.gt(above))
+        .order_by_asc(received_event::Column::Sequence)
+        .one(db)
+        .await?
+        .map(|r| r.sequence as u64))
+}
+
 /// Per (académie, source): the facts kept for an upgrade and the sequence conflicts recorded.
 pub async fn kept_and_conflicts<C: ConnectionTrait>(
     db: &C,

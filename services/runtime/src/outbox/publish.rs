@@ -142,8 +142,10 @@ impl OutboxRelay {
         }
     }
 
-    /// Publishes again the events of `stream` from `from_sequence` on (at most `limit`), for a
-    /// consumer that found a gap. Consumers drop what they already applied. Returns how many.
+    /// Publishes again the events of `stream` whose sequence is in `from_sequence ..
+    /// from_sequence + limit`, for a consumer that found a gap. Consumers drop what they already
+    /// applied. Returns how many. The range is kept even when its head is missing (history
+    /// pruned): what follows it the consumer has, and sending it would only be a storm.
     pub async fn replay(
         &self,
         stream: Stream,
@@ -173,6 +175,7 @@ impl OutboxRelay {
         let batch = i64::from(batch.max(1));
         let limit = i64::from(limit);
         let mut from = from_sequence as i64;
+        let end = from.saturating_add(limit);
         let mut total = 0i64;
         while total < limit {
             if total > 0 && !pause.is_zero() {
@@ -184,8 +187,8 @@ impl OutboxRelay {
                 .query_all_raw(stmt(
                     self.db.get_database_backend(),
                     "SELECT id, event_id, stream, routing_key, event_type, envelope, sequence FROM outbox \
-                     WHERE stream = ? AND sequence >= ? AND published_at IS NOT NULL ORDER BY sequence LIMIT ?",
-                    vec![stream_name(stream).into(), from.into(), take.into()],
+                     WHERE stream = ? AND sequence >= ? AND sequence < ? AND published_at IS NOT NULL ORDER BY sequence LIMIT ?",
+                    vec![stream_name(stream).into(), from.into(), end.into(), take.into()],
                 ))
                 .await?;
             let Some(last) = rows.last() else { break };
