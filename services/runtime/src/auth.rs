@@ -18,7 +18,7 @@ use ed25519_dalek::{
     SigningKey,
     pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, spki::der::pem::LineEnding},
 };
-use futures_util::future::{Either, Ready, ready};
+use futures_util::future::{BoxFuture, Either, Ready, ready};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,6 +26,9 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use crate::config::{AuthConfig, Config};
+
+mod oidc;
+pub use oidc::Providers as OidcProviders;
 
 /// The audience of tokens for a node (`cplds:toulouse`, `cplds:national`): a token minted for one
 /// node is refused by every other, whatever else it carries.
@@ -188,11 +191,13 @@ impl TokenIssuer {
     }
 }
 
-/// Verifies tokens against the configured public keys (several during a rotation).
+/// Verifies tokens against the configured public keys (several during a rotation), and those of
+/// the configured OpenID Connect providers ([`OidcProviders`]).
 #[derive(Clone)]
 pub struct TokenVerifier {
     keys: Vec<(String, DecodingKey)>,
     validation: Validation,
+    oidc: Arc<OidcProviders>,
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -218,12 +223,30 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
-        Ok(Self { keys, validation })
+        Ok(Self {
+            keys,
+            validation,
+            oidc: Arc::default(),
+        })
+    }
+
+    /// Accepts the access tokens of these providers too.
+    pub fn with_oidc(mut self, providers: OidcProviders) -> Self {
+        self.oidc = Arc::new(providers);
+        self
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, String> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        if let Some(provider) = self.oidc.of(token) {
+            return provider.verify_cached(token, &header).map_err(|r| match r {
+                oidc::Refusal::FetchKeys => {
+                    "token signed with a key of its identity provider not fetched yet".into()
+                }
+                oidc::Refusal::Invalid(why) => why,
+            });
+        }
         let candidates: Vec<&DecodingKey> = match &header.kid {
             Some(kid) => self
                 .keys
@@ -244,6 +267,19 @@ impl TokenVerifier {
             }
         }
         Err(format!("invalid token: {last}"))
+    }
+}
+
+impl TokenVerifier {
+    /// The provider whose keys must be fetched before `token` can be verified: it names a key id
+    /// not cached yet (or the cache is old), and the provider may be asked now.
+    fn keys_to_fetch(&self, token: &str) -> Option<Arc<oidc::Provider>> {
+        let provider = self.oidc.of(token)?;
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        match provider.verify_cached(token, &header) {
+            Err(oidc::Refusal::FetchKeys) => Some(provider.clone()),
+            _ => None,
+        }
     }
 }
 
@@ -327,7 +363,18 @@ impl AuthKeys {
     }
 
     pub fn verifier(&self, config: &Config) -> anyhow::Result<TokenVerifier> {
-        TokenVerifier::new(&self.verifying, &config.auth.issuer)
+        let node = config.academy.as_deref().unwrap_or(crate::node::NATIONAL);
+        anyhow::ensure!(
+            config
+                .auth
+                .oidc
+                .iter()
+                .all(|p| p.issuer != config.auth.issuer),
+            "auth.oidc names the node's own issuer {:?}",
+            config.auth.issuer
+        );
+        Ok(TokenVerifier::new(&self.verifying, &config.auth.issuer)?
+            .with_oidc(OidcProviders::new(&config.auth.oidc, node)?))
     }
 
     pub fn issuer(&self, config: &Config) -> anyhow::Result<TokenIssuer> {
@@ -611,33 +658,69 @@ pub struct AuthService<S> {
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for AuthService<S>
 where
-    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
     ResBody: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<S::Response, S::Error>>>;
+    type Future = Either<
+        Either<S::Future, Ready<Result<S::Response, S::Error>>>,
+        BoxFuture<'static, Result<S::Response, S::Error>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
-        let state = &self.state;
-        match state.policy.authorize(
-            &state.verifier,
-            &state.academy,
-            req.uri().path(),
-            req.headers(),
-        ) {
+        let state = self.state.clone();
+        let decision = state.authorize(&req);
+        match decision {
             Ok(caller) => {
                 if let Some(caller) = caller {
                     req.extensions_mut().insert(caller);
                 }
-                Either::Left(self.inner.call(req))
+                Either::Left(Either::Left(self.inner.call(req)))
             }
-            Err(status) => Either::Right(ready(Ok(status.into_http()))),
+            Err(status) => {
+                // A token of an identity provider signed with a key not fetched yet: fetch the
+                // provider's keys (bounded per provider), then decide again.
+                let fetch = bearer(req.headers()).and_then(|t| state.verifier.keys_to_fetch(t));
+                let Some(provider) = fetch else {
+                    return Either::Left(Either::Right(ready(Ok(status.into_http()))));
+                };
+                // The service made ready by poll_ready is the one called; a clone waits its turn.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                Either::Right(Box::pin(async move {
+                    if let Err(e) = provider.fetch_keys().await {
+                        tracing::debug!(error = %e, "identity provider keys not fetched");
+                    }
+                    match state.authorize(&req) {
+                        Ok(caller) => {
+                            if let Some(caller) = caller {
+                                req.extensions_mut().insert(caller);
+                            }
+                            inner.call(req).await
+                        }
+                        Err(status) => Ok(status.into_http()),
+                    }
+                }))
+            }
         }
+    }
+}
+
+impl AuthState {
+    fn authorize<B>(&self, req: &http::Request<B>) -> Result<Option<Caller>, Status> {
+        self.policy.authorize(
+            &self.verifier,
+            &self.academy,
+            req.uri().path(),
+            req.headers(),
+        )
     }
 }
 

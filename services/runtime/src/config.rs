@@ -155,6 +155,58 @@ pub struct AuthConfig {
     pub verifying_key_files: Vec<PathBuf>,
     pub issuer: String,
     pub token_ttl_secs: u64,
+    /// OpenID Connect providers whose access tokens the node accepts too (`[[auth.oidc]]`).
+    pub oidc: Vec<OidcProvider>,
+}
+
+/// An OpenID Connect provider (an académie's Keycloak realm, …) whose access tokens the node
+/// accepts, and how its claims map to a caller.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct OidcProvider {
+    /// The provider's issuer, exactly as tokens carry it in `iss`, e.g.
+    /// `https://sso.ac-toulouse.fr/realms/cplds`. Its keys are found by discovery
+    /// (`{issuer}/.well-known/openid-configuration`, then its `jwks_uri`).
+    pub issuer: String,
+    /// The provider's JWKS address, to skip discovery.
+    pub jwks_url: Option<String>,
+    /// The audience tokens must name (in `aud`); default `cplds:<node>`.
+    pub audience: Option<String>,
+    /// Signature algorithms accepted: `RS256`, `ES256`, `EdDSA`.
+    pub algorithms: Vec<String>,
+    /// JSON pointers (RFC 6901) into the token's claims: the caller's stable identifier, their
+    /// roles or groups (an array of strings, or one string), and their académie (absent: the
+    /// node's own, for an académie's provider).
+    pub subject_claim: String,
+    pub roles_claim: String,
+    pub academy_claim: Option<String>,
+    /// Provider role or group → node role (`exam_office`, …). Roles not listed give nothing.
+    pub roles: BTreeMap<String, String>,
+    /// Least time between two fetches of the keys for a token signed with an unknown key id (a
+    /// rotation at the provider is picked up; a flood of made-up key ids fetches nothing more).
+    pub min_refresh_secs: u64,
+    /// Keys are fetched again when this old.
+    pub max_cache_secs: u64,
+    /// Timeout of one request to the provider.
+    pub http_timeout_ms: u64,
+}
+
+impl Default for OidcProvider {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            jwks_url: None,
+            audience: None,
+            algorithms: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+            subject_claim: "/sub".into(),
+            roles_claim: "/realm_access/roles".into(),
+            academy_claim: None,
+            roles: BTreeMap::new(),
+            min_refresh_secs: 30,
+            max_cache_secs: 3600,
+            http_timeout_ms: 5000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -354,6 +406,7 @@ impl Default for AuthConfig {
             verifying_key_files: Vec::new(),
             issuer: "cplds".into(),
             token_ttl_secs: 8 * 3600,
+            oidc: Vec::new(),
         }
     }
 }
