@@ -98,8 +98,30 @@ fn node(id: &Id) -> NamedOrBlankNode {
     }
 }
 
+/// Refuses JSON-LD keywords other than the root's `@context`: the académie's documents use none,
+/// and each one (an inline context, `@reverse`, `@index`, value objects, …) opens a path of
+/// the JSON-LD algorithms that public input has no reason to reach.
+fn plain_json(value: &Value, root: bool) -> Result<(), RdfcError> {
+    match value {
+        Value::Object(map) => map.iter().try_for_each(|(key, v)| {
+            if key == "@context" && root {
+                Ok(())
+            } else if key.starts_with('@') {
+                Err(RdfcError::Expansion(format!(
+                    "the JSON-LD keyword {key:?} is not used in the académie's credentials"
+                )))
+            } else {
+                plain_json(v, false)
+            }
+        }),
+        Value::Array(items) => items.iter().try_for_each(|v| plain_json(v, false)),
+        _ => Ok(()),
+    }
+}
+
 /// The canonical N-Quads (RDFC-1.0, SHA-256) of the JSON-LD document `document`.
 pub fn canonicalize(document: &Value) -> Result<String, RdfcError> {
+    plain_json(document, true)?;
     let text = serde_json::to_string(document).map_err(|e| RdfcError::Json(e.to_string()))?;
     let (json, _) =
         json_ld::syntax::Value::parse_str(&text).map_err(|e| RdfcError::Json(e.to_string()))?;
