@@ -326,8 +326,13 @@ pub async fn attendance(
             ))
             .await?
             .into_inner();
-        let sessions =
-            scenario::standard_sessions(&mut client, &cohort.id, 2025, ac, office).await?;
+        // Without a choice of deepening modules, a session of deepening modules only is refused.
+        let sessions: Vec<pb::TrainingSession> =
+            scenario::standard_sessions(&mut client, &cohort.id, 2025, ac, office)
+                .await?
+                .into_iter()
+                .filter(|s| !s.modules.iter().all(|m| m.module_code.starts_with('A')))
+                .collect();
         for n in c * capacity..((c + 1) * capacity).min(trainees) {
             // The scenario's people, born and numbered so that hundreds of them are valid.
             let mut trainee = scenario::staff(ac, n as u32);
