@@ -1,5 +1,6 @@
-//! `cplds bench registration`: candidacy submission through gRPC with many concurrent clients,
-//! on SQLite and (when given) PostgreSQL, beside three bare baselines measured in the same run: a
+//! `cplds bench registration`: the busy writes through gRPC with many concurrent clients —
+//! candidacy submission, and (`bench_writes`) entering a mark and recording attendance —, on
+//! SQLite and (when given) PostgreSQL, beside three bare baselines measured in the same run: a
 //! tonic echo call (health check on a server with nothing else), a single-row insert through
 //! sea-orm on the same database, and the floor of the write path: a bare tonic unary handler
 //! running a transaction of two inserts (a row and an outbox row) straight on the driver. The
@@ -33,6 +34,25 @@ pub struct BenchOptions {
     pub requests: usize,
     /// An existing PostgreSQL database to create the bench database from; SQLite only when unset.
     pub postgres_url: Option<String>,
+    /// Skip SQLite (with a PostgreSQL URL): to iterate on one backend.
+    pub skip_sqlite: bool,
+    /// The writes measured, in this order.
+    pub writes: Vec<Write>,
+}
+
+/// A write the bench drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Write {
+    /// SubmitCandidacy (registration).
+    Submit,
+    /// EnterMark (examination).
+    Mark,
+    /// RecordAttendance (training).
+    Attendance,
+}
+
+impl Write {
+    pub const ALL: [Write; 3] = [Write::Submit, Write::Mark, Write::Attendance];
 }
 
 #[derive(Debug, Clone)]
@@ -45,7 +65,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn of(name: &str, wall: Duration, mut latencies: Vec<Duration>) -> Self {
+    pub(crate) fn of(name: &str, wall: Duration, mut latencies: Vec<Duration>) -> Self {
         latencies.sort_unstable();
         let at =
             |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
@@ -64,7 +84,7 @@ impl Stats {
 }
 
 /// Runs `requests` calls of `call(i)` from `clients` concurrent tasks.
-async fn drive<F, Fut>(
+pub(crate) async fn drive<F, Fut>(
     clients: usize,
     requests: usize,
     call: F,
@@ -97,7 +117,7 @@ where
     Ok((start.elapsed(), all))
 }
 
-async fn channels(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<Channel>> {
+pub(crate) async fn channels(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<Channel>> {
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(
@@ -129,6 +149,27 @@ async fn drive_health_checks(
         }
     })
     .await
+}
+
+/// Stands for the consumers a node's events have in production (the académie's other services,
+/// the federation link to the national node): a queue taking every internal and national event,
+/// emptied as it fills. Without it the relay would meet no queue and treat each event apart.
+pub(crate) async fn sink(bus: &SharedBus) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use cplds_runtime::bus::{Binding, QueueSpec, Stream};
+    let q = QueueSpec::new(
+        "toulouse.bench-sink",
+        vec![
+            Binding::new(Stream::Internal, "#"),
+            Binding::new(Stream::National, "#"),
+        ],
+    );
+    bus.declare(&q).await?;
+    let mut sub = bus.subscribe(&q).await?;
+    Ok(tokio::spawn(async move {
+        while let Some(d) = sub.next().await {
+            let _ = d.ack().await;
+        }
+    }))
 }
 
 async fn echo_baseline(clients: usize, requests: usize) -> anyhow::Result<Stats> {
@@ -368,15 +409,6 @@ async fn one_backend(
     opts: &BenchOptions,
 ) -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
-    let bus: SharedBus = Arc::new(InMemoryBus::new());
-    let mut spec = LocalNodeSpec::new(
-        "toulouse",
-        dir.path().to_path_buf(),
-        crate::academy_modules(&["registration".to_owned()])?,
-        bus,
-    );
-    spec.config.database_url = database_url.clone();
-    let node = LocalNode::start(spec).await?;
     let baseline_db = match &database_url {
         Some(url) => {
             db::connect(&DbTarget::Postgres {
@@ -408,11 +440,38 @@ async fn one_backend(
     .await?;
     let floor_shared =
         floor_bench(baseline_db, opts.clients, opts.requests, "shared", true).await?;
-    crate::memory::reset_peak();
-    let submit = submit_bench(&node, opts.clients, opts.requests).await?;
-    // Node and clients share the process: this bounds the node's own footprint from above.
-    let submit_peak = crate::memory::peak_mib();
-    node.node.shutdown().await?;
+    let mut writes = Vec::new();
+    for write in &opts.writes {
+        // Each write on a node (and databases) of its own; node and clients share the process,
+        // so the peak bounds the node's own footprint from above.
+        crate::memory::reset_peak();
+        let bus: SharedBus = Arc::new(InMemoryBus::new());
+        let consumers = sink(&bus).await?;
+        let (c, r) = (opts.clients, opts.requests);
+        let stats = match write {
+            Write::Submit => {
+                let mut spec = LocalNodeSpec::new(
+                    "toulouse",
+                    dir.path().join("registration"),
+                    crate::academy_modules(&["registration".to_owned()])?,
+                    bus,
+                );
+                spec.config.database_url = database_url.clone();
+                let node = LocalNode::start(spec).await?;
+                let stats = submit_bench(&node, c, r).await?;
+                node.node.shutdown().await?;
+                stats
+            }
+            Write::Mark => {
+                crate::bench_writes::marks(dir.path(), database_url.clone(), bus, c, r).await?
+            }
+            Write::Attendance => {
+                crate::bench_writes::attendance(dir.path(), database_url.clone(), bus, c, r).await?
+            }
+        };
+        consumers.abort();
+        writes.push((stats, crate::memory::peak_mib()));
+    }
 
     let mut out = String::new();
     let _ = writeln!(
@@ -425,7 +484,8 @@ async fn one_backend(
         "{:<72} {:>10} {:>10} {:>10}",
         "", "req/s", "p50 ms", "p99 ms"
     );
-    for s in [&echo, &insert, &floor, &floor_shared, &submit] {
+    let baselines = [&echo, &insert, &floor, &floor_shared];
+    for s in baselines.into_iter().chain(writes.iter().map(|(s, _)| s)) {
         let _ = writeln!(
             out,
             "{:<72} {:>10.0} {:>10.2} {:>10.2}",
@@ -435,31 +495,26 @@ async fn one_backend(
             s.p99.as_secs_f64() * 1e3
         );
     }
-    let _ = writeln!(
-        out,
-        "ratios: SubmitCandidacy throughput = {:.2}× echo, {:.2}× single insert; p50 = {:.1}× echo, {:.1}× single insert",
-        submit.throughput() / echo.throughput(),
-        submit.throughput() / insert.throughput(),
-        submit.p50.as_secs_f64() / echo.p50.as_secs_f64(),
-        submit.p50.as_secs_f64() / insert.p50.as_secs_f64()
-    );
-    let _ = writeln!(
-        out,
-        "ratios to the floor: SubmitCandidacy throughput = {:.2}× floor; p99 = {:.1}× floor",
-        submit.throughput() / floor.throughput(),
-        submit.p99.as_secs_f64() / floor.p99.as_secs_f64()
-    );
-    let _ = writeln!(
-        out,
-        "peak RSS during SubmitCandidacy (node and {} clients in one process): {} MiB",
-        opts.clients,
-        crate::memory::format(submit_peak)
-    );
+    for (s, peak) in &writes {
+        let name = s.name.split_whitespace().next().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "ratios to the floor: {name} throughput = {:.2}× floor (target ≥ 0.7); p99 = {:.2}× floor (target ≤ 1.5); {:.2}× echo, {:.2}× single insert; peak RSS {} MiB",
+            s.throughput() / floor.throughput(),
+            s.p99.as_secs_f64() / floor.p99.as_secs_f64(),
+            s.throughput() / echo.throughput(),
+            s.throughput() / insert.throughput(),
+            crate::memory::format(*peak)
+        );
+    }
     Ok(out)
 }
 
 pub async fn run(opts: BenchOptions) -> anyhow::Result<String> {
-    let mut out = one_backend("SQLite (embedded default)", None, &opts).await?;
+    let mut out = String::new();
+    if !opts.skip_sqlite || opts.postgres_url.is_none() {
+        out.push_str(&one_backend("SQLite (embedded default)", None, &opts).await?);
+    }
     if let Some(admin) = &opts.postgres_url {
         let name = format!("cplds_bench_{}", uuid::Uuid::new_v4().simple());
         let admin_db = Database::connect(admin.as_str())

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod bench_national;
 pub mod bench_season;
 pub mod bench_verify;
+pub mod bench_writes;
 pub mod demo;
 pub mod memory;
 pub mod sandbox;

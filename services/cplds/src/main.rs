@@ -277,7 +277,8 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         concurrent: usize,
     },
-    /// Candidacy submission through gRPC under concurrency, with echo and insert baselines.
+    /// The busy writes through gRPC under concurrency (candidacy submission, mark entry,
+    /// attendance), each against the floor of a write and echo and insert baselines.
     Registration {
         #[arg(long, default_value_t = 32)]
         clients: usize,
@@ -286,6 +287,12 @@ enum BenchCommand {
         /// Also run on PostgreSQL: URL of an existing database to create the bench database from.
         #[arg(long)]
         postgres_url: Option<String>,
+        /// With --postgres-url: PostgreSQL only.
+        #[arg(long)]
+        skip_sqlite: bool,
+        /// The writes to measure (comma-separated); all by default.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        writes: Vec<cplds::bench::Write>,
     },
 }
 
@@ -365,11 +372,19 @@ async fn bench(which: BenchCommand) -> anyhow::Result<()> {
             clients,
             requests,
             postgres_url,
+            skip_sqlite,
+            writes,
         } => {
             cplds::bench::run(cplds::bench::BenchOptions {
                 clients,
                 requests,
                 postgres_url,
+                skip_sqlite,
+                writes: if writes.is_empty() {
+                    cplds::bench::Write::ALL.to_vec()
+                } else {
+                    writes
+                },
             })
             .await?
         }

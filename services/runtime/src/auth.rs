@@ -198,7 +198,14 @@ pub struct TokenVerifier {
     keys: Vec<(String, DecodingKey)>,
     validation: Validation,
     oidc: Arc<OidcProviders>,
+    /// Tokens already verified, with their claims. A client sends the same token with every
+    /// call for hours, and its signature check was the dearest part of the auth layer; a token is
+    /// only found here by its exact text, and its expiry is checked again at each use.
+    verified: Arc<std::sync::Mutex<HashMap<String, Claims>>>,
 }
+
+/// How many verified tokens are kept (about 0.5 KiB each); the cache starts over when full.
+const VERIFIED_TOKENS_KEPT: usize = 4096;
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -227,6 +234,7 @@ impl TokenVerifier {
             keys,
             validation,
             oidc: Arc::default(),
+            verified: Arc::default(),
         })
     }
 
@@ -237,6 +245,39 @@ impl TokenVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        self.verify_at(token, chrono::Utc::now().timestamp())
+    }
+
+    /// [`TokenVerifier::verify`] at `now`: a token verified before is taken from the cache while
+    /// it has not expired (its signature, issuer, `nbf`, `iat` and lifetime cannot change).
+    fn verify_at(&self, token: &str, now: i64) -> Result<Claims, String> {
+        let cached = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|mut m| match m.get(token) {
+                Some(c) if c.exp + LEEWAY_SECS as i64 >= now => Some(Ok(c.clone())),
+                Some(c) => {
+                    let exp = c.exp;
+                    m.remove(token);
+                    Some(Err(format!("invalid token: expired at {exp} (now {now})")))
+                }
+                None => None,
+            });
+        if let Some(found) = cached {
+            return found;
+        }
+        let claims = self.verify_signed(token, now)?;
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= VERIFIED_TOKENS_KEPT {
+                m.clear();
+            }
+            m.insert(token.to_owned(), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    fn verify_signed(&self, token: &str, now: i64) -> Result<Claims, String> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
         if let Some(provider) = self.oidc.of(token) {
@@ -262,7 +303,7 @@ impl TokenVerifier {
         let mut last = String::new();
         for key in candidates {
             match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
-                Ok(data) => return check_lifetime(data.claims, chrono::Utc::now().timestamp()),
+                Ok(data) => return check_lifetime(data.claims, now),
                 Err(e) => last = e.to_string(),
             }
         }

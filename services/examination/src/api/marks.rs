@@ -122,8 +122,12 @@ impl Inner {
         let board = self.board(uow.txn(), &a.board_id).await?;
         let members = store::members_of(uow.txn(), &board.id).await?;
         let me = member_of(caller, &board, &members)?.clone();
-        let session = self.session_locked(uow.txn(), &a.session_id).await?;
+        // Shared: marks of other candidates go side by side; this candidate's sheets alone.
+        let session = store::session_shared(uow.txn(), &a.session_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("exam session {}", a.session_id)))?;
         ensure_open(&session)?;
+        store::lock_sheets(uow.txn(), candidacy_id).await?;
         candidate_rules::not_withdrawn(c.withdrawn_at.is_some(), Act::Mark).on(&subject)?;
         let slots = store::slots_of_candidate(uow.txn(), candidacy_id).await?;
         let slot = slots.iter().find(|x| x.exam_part == part);

@@ -32,18 +32,46 @@ pub async fn session<C: ConnectionTrait>(
 }
 
 /// The session row locked until the transaction ends (PostgreSQL; SQLite has one writer), so
-/// acts on one session (entries, bookings, deliberation) never interleave.
+/// acts on one session (bookings, boards, deliberation) never interleave, nor with marks.
 pub async fn session_locked<C: ConnectionTrait>(
     txn: &C,
     id: &str,
 ) -> Result<Option<session::Model>, DbErr> {
-    cplds_runtime::kit::locked(
+    use cplds_runtime::kit::{Lock, hold, locked};
+    hold(txn, &session_lock(id), Lock::Exclusive).await?;
+    locked(
         session::Entity::find_by_id(id.to_owned()),
         txn.get_database_backend(),
-        cplds_runtime::kit::Lock::Exclusive,
+        Lock::Exclusive,
     )
     .one(txn)
     .await
+}
+
+/// The session, its lock shared until the transaction ends: marks of different candidates are
+/// entered side by side, while the acts of [`session_locked`] wait for them (and they for it).
+/// What must not interleave within a candidate's sheets is locked by [`lock_sheets`].
+pub async fn session_shared<C: ConnectionTrait>(
+    txn: &C,
+    id: &str,
+) -> Result<Option<session::Model>, DbErr> {
+    cplds_runtime::kit::hold(txn, &session_lock(id), cplds_runtime::kit::Lock::Shared).await?;
+    session::Entity::find_by_id(id.to_owned()).one(txn).await
+}
+
+/// Locks a candidate's mark sheets until the transaction ends: two entrants, a correction and a
+/// reconciliation of one candidate run one at a time, each reading what the previous committed.
+pub async fn lock_sheets<C: ConnectionTrait>(txn: &C, candidacy_id: &str) -> Result<(), DbErr> {
+    cplds_runtime::kit::hold(
+        txn,
+        &format!("sheets/{candidacy_id}"),
+        cplds_runtime::kit::Lock::Exclusive,
+    )
+    .await
+}
+
+fn session_lock(id: &str) -> String {
+    format!("session/{id}")
 }
 
 pub async fn session_of_year<C: ConnectionTrait>(

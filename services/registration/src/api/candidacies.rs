@@ -6,7 +6,7 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, Paging, UnitOfWork, new_id},
+    kit::{Decided, Paging, new_id},
 };
 
 use super::{Inner, OFFICE, STAFF_READERS, act, campaign_subject, convert, parse_candidacy_id};
@@ -22,6 +22,23 @@ use crate::{
     store::{self, CandidacyFilter, Lock, NewCandidacy},
 };
 
+/// One live candidacy per account and year, and a bounded number of them.
+fn may_open(
+    acting: &Acting<'_>,
+    year: i32,
+    account: &str,
+    o: &store::Opening,
+) -> ServiceResult<()> {
+    let account_year = AccountYear {
+        opened: o.opened,
+        live: o.live_of_account.as_deref(),
+    };
+    access::may_open(acting, account, year, &account_year).map_err(|r| match r {
+        AccountRefusal::Live(why) => ServiceError::AlreadyExists(why),
+        AccountRefusal::Rule(rule) => rule.on(campaign_subject(year)),
+    })
+}
+
 impl Inner {
     pub(super) async fn submit(
         &self,
@@ -35,6 +52,17 @@ impl Inner {
         let (candidate, channel) = v.finish_with((candidate, channel))?;
         let acting = access::acting(&caller, OFFICE)?;
         acting.may_submit(&candidate, channel)?;
+        // What needs no database is done before the transaction: a connection held while this
+        // task waits for the CPU is a connection (on SQLite, the only one) nobody else can use.
+        let staff_number = candidate.staff_number.as_str();
+        let candidate_key = self.pseudonymizer.candidate_key(staff_number);
+        let eligibility = eligibility::evaluate(
+            candidate.sector,
+            candidate.status,
+            candidate.function,
+            candidate.corps,
+        );
+        let id = new_id();
 
         let mut uow = self.core.begin().await?;
         let campaign = self
@@ -43,25 +71,23 @@ impl Inner {
         let year = campaign.year;
         let reception =
             rules::can_submit(&campaign.facts(), channel, uow.now()).on(campaign_subject(year))?;
-        self.may_open(&uow, &acting, year, candidate.email.as_str())
-            .await?;
-        let staff_number = candidate.staff_number.as_str();
-        let candidate_key = self.pseudonymizer.candidate_key(staff_number);
-        let holds_staff_number = self
-            .would_hold(&uow, year, staff_number, &candidate_key)
-            .await?;
-        let eligibility = eligibility::evaluate(
-            candidate.sector,
-            candidate.status,
-            candidate.function,
-            candidate.corps,
-        );
+        // The account's and the staff number's acts of the year are locked from here on.
+        let opening = store::opening(
+            uow.txn(),
+            year,
+            candidate.email.as_str(),
+            &candidate_key,
+            staff_number,
+        )
+        .await?;
+        may_open(&acting, year, candidate.email.as_str(), &opening)?;
+        let holds_staff_number = opening.claims.holder().is_none();
         let (effective_at, late) = match reception {
             Reception::InTime(at) => (at, None),
             Reception::Late(late) => (late.received_at, Some(late)),
         };
         let new = NewCandidacy {
-            id: new_id(),
+            id,
             year,
             candidate: &candidate,
             candidate_key,
@@ -93,42 +119,13 @@ impl Inner {
             }
         }
         uow.commit().await?;
-        self.render(&self.core.db, &row, &acting).await
-    }
-
-    /// One live candidacy per account and year, and a bounded number of them; the account's
-    /// acts of the year are locked from here on.
-    async fn may_open(
-        &self,
-        uow: &UnitOfWork,
-        acting: &Acting<'_>,
-        year: i32,
-        account: &str,
-    ) -> ServiceResult<()> {
-        let opened = store::opened_by_account(uow.txn(), year, account).await?;
-        let live = store::live_candidacy_of_account(uow.txn(), year, account).await?;
-        let account_year = AccountYear {
-            opened,
-            live: live.as_ref().map(|c| c.id.as_str()),
+        // A new candidacy has no documents, and its rivals are the claims read above (what its
+        // transaction saw): no query after the commit.
+        let rivals = match acting {
+            Acting::Staff(_) if row.status.is_live() => opening.claims.rivals_of(&row.id),
+            _ => Vec::new(),
         };
-        access::may_open(acting, account, year, &account_year).map_err(|r| match r {
-            AccountRefusal::Live(why) => ServiceError::AlreadyExists(why),
-            AccountRefusal::Rule(rule) => rule.on(campaign_subject(year)),
-        })
-    }
-
-    /// Whether a new candidacy giving `staff_number` holds it (no live one gives it yet); the
-    /// acts on that number are locked from here on.
-    async fn would_hold(
-        &self,
-        uow: &UnitOfWork,
-        year: i32,
-        staff_number: &str,
-        candidate_key: &str,
-    ) -> ServiceResult<bool> {
-        store::lock_claims(uow.txn(), year, candidate_key).await?;
-        let claims = store::live_claims(uow.txn(), year, staff_number).await?;
-        Ok(claims.holder().is_none())
+        convert::candidacy_pb(self.academy.code, &row, &[], rivals)
     }
 
     pub(super) async fn get(

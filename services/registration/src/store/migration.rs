@@ -25,6 +25,7 @@ impl MigratorTrait for Migrator {
             // Counters lock an account's and a staff number's acts of a year (see `store`).
             Box::new(CountersTable),
             Box::new(StaffNumbersClaimedTwice),
+            Box::new(AccountIndex),
         ]
     }
 }
@@ -67,6 +68,30 @@ impl MigrationTrait for StaffNumbersClaimedTwice {
 /// indexes exist in both SQLite and PostgreSQL.
 const LIVE_STAFF_NUMBER_UNIQUE: &str = "CREATE UNIQUE INDEX candidacies_live_staff_number ON candidacies (year, staff_number) \
      WHERE status IN ('submitted', 'validated')";
+
+/// Finds an account's candidacies of a year by index: each submission looks its account up, and
+/// without it that was a scan of the year's candidacies (a cost growing with every one).
+struct AccountIndex;
+
+cplds_runtime::migration_name!(AccountIndex, "m20261202_000100_registration_account_index");
+
+#[async_trait::async_trait]
+impl MigrationTrait for AccountIndex {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // An index on an expression: the lookup compares `lower(email)` (see `store::opening`).
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS candidacies_year_account ON candidacies (year, lower(email))",
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(drop_index("candidacies_year_account", "candidacies"))
+            .await
+    }
+}
 
 struct CreateTables;
 

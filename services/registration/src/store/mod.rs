@@ -3,7 +3,7 @@
 //! decided here. The audit trail of candidacies is the kit's shared history, kind [`CANDIDACY`].
 //!
 //! Acts that depend on an account's candidacies of a year, or on the candidacies giving one
-//! staff number, first take that account's or that number's counter ([`opened_by_account`],
+//! staff number, first take that account's or that number's counter ([`opening`],
 //! [`lock_claims`]): the counter's row stays locked until the transaction ends (PostgreSQL), so
 //! such acts run one at a time and each sees what the previous one committed.
 
@@ -11,11 +11,16 @@ pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::{academy::Academy, db::page, kit::next_counter, time::format_paris_local};
+use cplds_runtime::{
+    academy::Academy,
+    db::page,
+    kit::{next_counter, next_counters},
+    time::format_paris_local,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait, Func},
+    sea_query::{Expr, ExprTrait},
 };
 use sha2::{Digest, Sha256};
 
@@ -46,18 +51,24 @@ pub async fn campaign<C: ConnectionTrait>(
 pub use cplds_runtime::kit::Lock;
 
 /// The campaign row, locked until the transaction ends (SQLite serialises writers already).
+/// Shared holders take the campaign's advisory lock and read the row plainly: every submission
+/// of the year shares it, and a `FOR SHARE` on one row makes each of them write a new multixact
+/// into it. Exclusive holders take the same lock alone, and the row `FOR UPDATE` besides.
 pub async fn campaign_locked<C: ConnectionTrait>(
     db: &C,
     year: i32,
     lock: Lock,
 ) -> Result<Option<campaign::Model>, DbErr> {
-    cplds_runtime::kit::locked(
-        campaign::Entity::find_by_id(year),
-        db.get_database_backend(),
-        lock,
-    )
-    .one(db)
-    .await
+    cplds_runtime::kit::hold(db, &format!("campaign/{year}"), lock).await?;
+    let find = campaign::Entity::find_by_id(year);
+    match lock {
+        Lock::Shared => find.one(db).await,
+        Lock::Exclusive => {
+            cplds_runtime::kit::locked(find, db.get_database_backend(), lock)
+                .one(db)
+                .await
+        }
+    }
 }
 
 /// A new campaign of `academy` for `year`, its window kept also as the office wrote it.
@@ -142,6 +153,8 @@ pub async fn mark_results_published<C: ConnectionTrait>(
     year: i32,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    // Decisions read the campaign under its shared lock: they wait for this change, or it for them.
+    cplds_runtime::kit::hold(db, &format!("campaign/{year}"), Lock::Exclusive).await?;
     campaign::Entity::update_many()
         .col_expr(campaign::Column::ResultsPublishedAt, Expr::value(at))
         .filter(campaign::Column::Year.eq(year))
@@ -254,31 +267,81 @@ pub fn account_of(email: &str) -> String {
     email.trim().to_ascii_lowercase()
 }
 
-/// How many candidacies `account` opened in `year` before this one; locks the account's acts of
-/// the year until the transaction ends (a refused act rolls the count back).
-pub async fn opened_by_account<C: ConnectionTrait>(
-    db: &C,
-    year: i32,
-    account: &str,
-) -> Result<i64, DbErr> {
-    let digest = hex::encode(Sha256::digest(account_of(account).as_bytes()));
-    Ok(next_counter(db, &format!("accounts/{year}/{digest}")).await? - 1)
+/// What a new candidacy meets in its year: the account's count and live candidacy, and the live
+/// claims on its staff number.
+#[derive(Debug)]
+pub struct Opening {
+    /// Candidacies the account opened in the year before this one.
+    pub opened: i64,
+    /// The account's live (submitted or validated) candidacy, if any.
+    pub live_of_account: Option<String>,
+    /// The live candidacies giving the staff number, oldest first.
+    pub claims: Claims,
 }
 
-/// The live (submitted or validated) candidacy of an account for a year, if any.
-pub async fn live_candidacy_of_account<C: ConnectionTrait>(
+/// The live candidacies of an account (`lower(email)`) and of a staff number in a year.
+pub(crate) const OPENING: &str = "SELECT id, staff_number, 1 AS of_account, created_at FROM candidacies \
+     WHERE year = ? AND lower(email) = ? AND status IN (?, ?) \
+     UNION ALL \
+     SELECT id, staff_number, 0 AS of_account, created_at FROM candidacies \
+     WHERE year = ? AND staff_number = ? AND status IN (?, ?) \
+     ORDER BY created_at, id";
+
+/// What a new candidacy meets, in two statements: the account's and the staff number's counters
+/// in one (the account's first, as every act takes them; each locks its acts of the year until
+/// the transaction ends, a refused act rolling the count back), then one look-up for the live
+/// candidacies of both. The
+/// look-up is a union of two queries each on its own index: SQLite, without statistics, would
+/// answer the `OR` of the two from the (year, status) index, a scan of the year.
+pub async fn opening<C: ConnectionTrait>(
     db: &C,
     year: i32,
     account: &str,
-) -> Result<Option<candidacy::Model>, DbErr> {
-    candidacy::Entity::find()
-        .filter(candidacy::Column::Year.eq(year))
-        .filter(
-            Expr::expr(Func::lower(Expr::col(candidacy::Column::Email))).eq(account_of(account)),
-        )
-        .filter(candidacy::Column::Status.is_in(CandidacyStatus::LIVE))
-        .one(db)
-        .await
+    candidate_key: &str,
+    staff_number: &str,
+) -> Result<Opening, DbErr> {
+    let account = account_of(account);
+    let digest = hex::encode(Sha256::digest(account.as_bytes()));
+    let account_counter = format!("accounts/{year}/{digest}");
+    let claims_counter = format!("claims/{year}/{candidate_key}");
+    let counters = next_counters(db, &[&account_counter, &claims_counter]).await?;
+    let opened = counters.first().copied().unwrap_or(1) - 1;
+    let [live_a, live_b] = CandidacyStatus::LIVE.map(|s| sea_orm::Value::from(s.as_str()));
+    let rows = db
+        .query_all_raw(cplds_runtime::db::stmt(
+            db.get_database_backend(),
+            OPENING,
+            vec![
+                year.into(),
+                account.clone().into(),
+                live_a.clone(),
+                live_b.clone(),
+                year.into(),
+                staff_number.into(),
+                live_a,
+                live_b,
+            ],
+        ))
+        .await?;
+    let mut live_of_account = None;
+    let mut claims: Vec<String> = Vec::new();
+    for r in &rows {
+        let id: String = r.try_get("", "id")?;
+        let number: String = r.try_get("", "staff_number")?;
+        let of_account: i32 = r.try_get("", "of_account")?;
+        if of_account == 1 && live_of_account.is_none() {
+            live_of_account = Some(id.clone());
+        }
+        // A candidacy of the account giving the number comes in both halves: once here.
+        if number == staff_number && !claims.contains(&id) {
+            claims.push(id);
+        }
+    }
+    Ok(Opening {
+        opened,
+        live_of_account,
+        claims: Claims::new(claims),
+    })
 }
 
 /// Locks the acts on the candidacies giving one staff number in a year (named by its

@@ -243,3 +243,43 @@ async fn unreadable_explanations_are_an_error() {
     let err = explanations(&c).unwrap_err().to_string();
     assert!(err.contains(&c.id), "{err}");
 }
+
+/// Each submission looks up its account's and its staff number's live candidacies: both by
+/// index. The account's was a scan of the year's candidacies (no index on `lower(email)`, and the
+/// (year, status) index matches every live one), a cost growing with each submission.
+#[tokio::test]
+async fn a_submission_finds_its_account_and_staff_number_by_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    Migrator::up(&db, None).await.unwrap();
+    let rows = db
+        .query_all_raw(stmt(
+            DbBackend::Sqlite,
+            &format!("EXPLAIN QUERY PLAN {OPENING}"),
+            vec![
+                2025.into(),
+                "camille@ac-toulouse.fr".into(),
+                "submitted".into(),
+                "validated".into(),
+                2025.into(),
+                "12E1234567ABC".into(),
+                "submitted".into(),
+                "validated".into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "detail").unwrap())
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("USING INDEX candidacies_year_account"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("USING INDEX candidacies_year_staff_number"),
+        "{plan}"
+    );
+}

@@ -223,3 +223,22 @@ fn rotation_keeps_old_tokens_valid() {
         assert!(verifier.verify(&t).is_ok());
     }
 }
+
+/// A verified token is taken from the cache while it lives, and refused once expired: the cache
+/// never outlives the token.
+#[test]
+fn a_cached_token_expires_with_its_token() {
+    let (_, issuer, verifier) = keys();
+    let t = issuer
+        .mint("dec@ac-toulouse.fr", "toulouse", &[Role::ExamOffice])
+        .unwrap();
+    let claims = verifier.verify(&t).unwrap();
+    assert_eq!(verifier.verify(&t).unwrap(), claims, "the cached claims");
+    let later = claims.exp + LEEWAY_SECS as i64 + 1;
+    let refused = verifier.verify_at(&t, later).unwrap_err();
+    assert!(refused.contains("expired"), "{refused}");
+    // Nothing else is cached under another text: a token bent after signing still fails.
+    let mut bent = t.clone();
+    bent.push('A');
+    assert!(verifier.verify(&bent).is_err());
+}

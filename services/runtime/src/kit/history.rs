@@ -7,8 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use sea_orm_migration::prelude::*;
 
@@ -56,7 +55,8 @@ pub async fn record<C: ConnectionTrait>(
     act: Act<'_>,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    entity::ActiveModel {
+    // One statement: nobody needs the row back (`insert` would read it again on SQLite).
+    entity::Entity::insert(entity::ActiveModel {
         kind: Set(act.kind.to_owned()),
         subject: Set(act.subject.to_owned()),
         at: Set(at),
@@ -64,8 +64,8 @@ pub async fn record<C: ConnectionTrait>(
         action: Set(act.action.to_owned()),
         detail: Set(act.detail),
         ..Default::default()
-    }
-    .insert(db)
+    })
+    .exec_without_returning(db)
     .await?;
     Ok(())
 }

@@ -28,6 +28,31 @@ pub fn locked<Q: QuerySelect>(q: Q, backend: DbBackend, lock: Lock) -> Q {
     }
 }
 
+/// Holds the lock named `name` until the transaction ends, on PostgreSQL: a transaction-level
+/// advisory lock of the schema, shared or exclusive. Unlike a `FOR SHARE` row lock it writes
+/// nothing (no multixact on a row every writer shares), so many acts may hold it side by side at
+/// the cost of one short statement; an act taking it [`Lock::Exclusive`] waits for them and they
+/// wait for it. Read the row it guards after taking it: the read then sees the last holder's
+/// commit. SQLite serialises writers already (one connection), so it takes none.
+pub async fn hold<C: ConnectionTrait>(db: &C, name: &str, lock: Lock) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return Ok(());
+    }
+    let function = match lock {
+        Lock::Shared => "pg_advisory_xact_lock_shared",
+        Lock::Exclusive => "pg_advisory_xact_lock",
+    };
+    // Schemas of several services (and académies) may share a database: the name is the schema's.
+    db.execute_raw(stmt(
+        backend,
+        &format!("SELECT {function}(hashtextextended(current_schema() || '/' || ?, 0))"),
+        vec![name.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// The next value of the named counter (1 first), in the caller's transaction: numbers of
 /// certificates and attestations are gapless because the counter moves with the document.
 pub async fn next_counter<C: ConnectionTrait>(db: &C, name: &str) -> Result<i64, DbErr> {
@@ -41,6 +66,49 @@ pub async fn next_counter<C: ConnectionTrait>(db: &C, name: &str) -> Result<i64,
         .await?
         .ok_or_else(|| DbErr::Custom("counter upsert returned no row".into()))?;
     row.try_get("", "value")
+}
+
+/// The next value of several named counters (distinct names), in one statement: each row is
+/// taken (and locked until the transaction ends) in the order given, as with [`next_counter`]
+/// called for each in turn. Values come back in the order of `names`.
+pub async fn next_counters<C: ConnectionTrait>(db: &C, names: &[&str]) -> Result<Vec<i64>, DbErr> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    if names
+        .iter()
+        .enumerate()
+        .any(|(i, n)| names[..i].contains(n))
+    {
+        return Err(DbErr::Custom(format!("counters named twice: {names:?}")));
+    }
+    let rows = vec!["(?, 1)"; names.len()].join(", ");
+    let found = db
+        .query_all_raw(stmt(
+            db.get_database_backend(),
+            &format!(
+                "INSERT INTO counters (name, value) VALUES {rows} \
+                 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value"
+            ),
+            names.iter().map(|n| (*n).into()).collect(),
+        ))
+        .await?;
+    let mut by_name = std::collections::HashMap::with_capacity(found.len());
+    for r in &found {
+        by_name.insert(
+            r.try_get::<String>("", "name")?,
+            r.try_get::<i64>("", "value")?,
+        );
+    }
+    names
+        .iter()
+        .map(|n| {
+            by_name
+                .get(*n)
+                .copied()
+                .ok_or_else(|| DbErr::Custom(format!("counter {n} was not returned")))
+        })
+        .collect()
 }
 
 /// The `counters` table of [`next_counter`]; a service that had its own keeps it (same shape).

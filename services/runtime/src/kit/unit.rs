@@ -68,12 +68,10 @@ impl UnitOfWork {
         self.now
     }
 
-    /// Appends events to the outbox, in this transaction.
+    /// Appends events to the outbox, in this transaction (one statement for all of them).
     pub async fn emit(&mut self, payloads: impl IntoIterator<Item = Payload>) -> Result<(), DbErr> {
-        for p in payloads {
-            self.outbox.append(&self.txn, p).await?;
-            self.emitted = true;
-        }
+        let appended = self.outbox.append_all(&self.txn, payloads).await?;
+        self.emitted |= !appended.is_empty();
         Ok(())
     }
 

@@ -44,7 +44,7 @@ impl Inner {
             v.finish_with((id, kind, code, day, minutes, uai, description))?;
 
         let uow = self.core.begin().await?;
-        let f = self.file(uow.txn(), &id).await?;
+        let f = self.ledger_file(uow.txn(), &id).await?;
         let cohort_trainers = store::cohort_trainers(uow.txn(), &f.cohort.id).await?;
         let around = Around {
             trainee: &f.enrolment.email,
@@ -109,7 +109,7 @@ impl Inner {
             v.finish_with((session_id, id, given, completed_on))?;
 
         let uow = self.core.begin().await?;
-        let f = self.file(uow.txn(), &id).await?;
+        let f = self.ledger_file(uow.txn(), &id).await?;
         let session = store::planned_session(uow.txn(), &session_id)
             .await?
             .ok_or_else(|| ServiceError::not_found(format!("session {session_id}")))?;

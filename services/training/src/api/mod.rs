@@ -315,6 +315,17 @@ impl Inner {
             .ok_or_else(|| ServiceError::not_found(format!("enrolment {id}")))
     }
 
+    /// The file for an act on the trainee's ledger only (see [`store::ledger_file`]).
+    async fn ledger_file<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        id: &str,
+    ) -> ServiceResult<EnrolmentFile> {
+        store::ledger_file(txn, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(format!("enrolment {id}")))
+    }
+
     async fn render_cohort<C: ConnectionTrait>(
         &self,
         db: &C,

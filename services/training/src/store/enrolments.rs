@@ -8,8 +8,10 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
 };
 
+use cplds_runtime::kit::Lock;
+
 use super::{
-    ProgrammeRecord, calendar, cohort_locked,
+    ProgrammeRecord, calendar, cohort_lock, cohort_locked,
     entities::{activity, cohort, credit, enrolment},
     page, programme, unreadable,
 };
@@ -568,13 +570,38 @@ pub async fn enrolment_file<C: ConnectionTrait>(
     txn: &C,
     id: &str,
 ) -> Result<Option<EnrolmentFile>, DbErr> {
+    file_under(txn, id, Lock::Exclusive).await
+}
+
+/// An enrolment's file for an act on its ledger alone (attendance, internship): the cohort's
+/// lock shared, so the trainees of a cohort are recorded side by side, and the enrolment's own
+/// lock alone, so one trainee's acts run one at a time. Acts on places ([`enrolment_file`])
+/// wait for these, and these for them.
+pub async fn ledger_file<C: ConnectionTrait>(
+    txn: &C,
+    id: &str,
+) -> Result<Option<EnrolmentFile>, DbErr> {
+    file_under(txn, id, Lock::Shared).await
+}
+
+async fn file_under<C: ConnectionTrait>(
+    txn: &C,
+    id: &str,
+    lock: Lock,
+) -> Result<Option<EnrolmentFile>, DbErr> {
     let Some(first) = enrolment(txn, id).await? else {
         return Ok(None);
     };
     let missing = |what: String| DbErr::RecordNotFound(format!("{what} of enrolment {id}"));
-    let cohort = cohort_locked(txn, &first.cohort_id)
-        .await?
-        .ok_or_else(|| missing(format!("cohort {}", first.cohort_id)))?;
+    let cohort = match lock {
+        Lock::Exclusive => cohort_locked(txn, &first.cohort_id).await?,
+        Lock::Shared => {
+            cplds_runtime::kit::hold(txn, &cohort_lock(&first.cohort_id), Lock::Shared).await?;
+            cplds_runtime::kit::hold(txn, &format!("enrolment/{id}"), Lock::Exclusive).await?;
+            super::cohort(txn, &first.cohort_id).await?
+        }
+    }
+    .ok_or_else(|| missing(format!("cohort {}", first.cohort_id)))?;
     // Read again now that the cohort is locked.
     let enrolment = enrolment(txn, id)
         .await?

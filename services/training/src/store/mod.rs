@@ -193,17 +193,25 @@ pub async fn cohort<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<cohor
     cohort::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
-/// The cohort row locked until the transaction ends, so places are given one act at a time.
+/// The cohort row locked until the transaction ends, so places are given one act at a time;
+/// its advisory lock too, which acts on one trainee's ledger share (see
+/// [`ledger_file`]).
 pub async fn cohort_locked<C: ConnectionTrait>(
     txn: &C,
     id: &str,
 ) -> Result<Option<cohort::Model>, DbErr> {
+    cplds_runtime::kit::hold(txn, &cohort_lock(id), cplds_runtime::kit::Lock::Exclusive).await?;
     locked(
         cohort::Entity::find_by_id(id.to_owned()),
         txn.get_database_backend(),
     )
     .one(txn)
     .await
+}
+
+/// The name of a cohort's advisory lock.
+pub(crate) fn cohort_lock(id: &str) -> String {
+    format!("cohort/{id}")
 }
 
 /// Oldest first (ids are UUIDv7); `after` is the last id of the previous page.
