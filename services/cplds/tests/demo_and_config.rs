@@ -174,16 +174,20 @@ fn event_keys_are_published_for_the_national_registry() {
     );
 
     // The national node with that file only.
-    let mut national = Config::default();
-    national.data_dir = tmp.path().join("national");
+    let mut national = Config {
+        data_dir: tmp.path().join("national"),
+        ..Default::default()
+    };
     national.events.trusted_key_files = vec![file];
     let verifier = Verifier::new(
         TrustRegistry::load(&national, &[]).unwrap(),
         cplds_runtime::node::Node::National,
         Default::default(),
     );
-    let mut node = Config::default();
-    node.data_dir = tmp.path().to_path_buf();
+    let node = Config {
+        data_dir: tmp.path().to_path_buf(),
+        ..Default::default()
+    };
     let signer = EventSigner::load(&node, "toulouse", "registration").unwrap();
     let payload =
         cplds_proto::v1::event_envelope::Payload::NationalCandidacyRegistered(Default::default());

@@ -91,7 +91,7 @@ async fn start(
     modules: Vec<Arc<dyn ServiceModule>>,
     peers: Vec<Arc<dyn ServiceModule>>,
 ) -> RunningNode {
-    let config = Config {
+    let mut config = Config {
         academy: Some("toulouse".into()),
         data_dir: dir.to_path_buf(),
         outbox: OutboxConfig {
@@ -101,6 +101,11 @@ async fn start(
         },
         ..Default::default()
     };
+    // Each process holds its own service's key and trusts the others' (as `cplds event-keys`
+    // files would make it): the process's federation key set.
+    cplds_runtime::event_signing::FederationKeys::shared()
+        .configure(&mut config, "toulouse")
+        .unwrap();
     host::start(NodeSpec {
         config,
         node: Node::parse("toulouse").unwrap(),

@@ -548,7 +548,7 @@ pub async fn start_keyed(
         }
         files.push(path);
     }
-    let config = Config {
+    let mut config = Config {
         academy: Some("toulouse".into()),
         data_dir: dir.join("data"),
         database_url,
@@ -568,6 +568,10 @@ pub async fn start_keyed(
         },
         ..Default::default()
     };
+    // Signs with and trusts the process's federation keys, as every test node does.
+    cplds_runtime::event_signing::FederationKeys::shared()
+        .configure(&mut config, "toulouse")
+        .unwrap();
     let bus = cplds_runtime::bus::connect(&config, "test-toulouse")
         .await
         .unwrap();
