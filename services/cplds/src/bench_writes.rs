@@ -233,16 +233,19 @@ async fn publish_admitted_list(bus: &SharedBus, n: usize) -> anyhow::Result<()> 
         stream: pb::Stream::Internal as i32,
         trace_context: Default::default(),
         payload: Some(payload),
+        ..Default::default()
     };
-    bus.publish(&[Message {
+    let mut message = Message {
         stream: Stream::Internal,
         routing_key: format!("toulouse.registration.{event_type}"),
         message_id: envelope.event_id.clone(),
         event_type: event_type.into(),
         body: envelope.encode_to_vec(),
         headers: Default::default(),
-    }])
-    .await?;
+    };
+    // Signed as registration would: the sandbox's nodes trust the shared key set only.
+    cplds_runtime::event_signing::FederationKeys::shared().sign_as_producer(&mut message);
+    bus.publish(&[message]).await?;
     Ok(())
 }
 
