@@ -95,8 +95,15 @@ impl EventBus for Tap {
                     && sequence.is_multiple_of(every)
                     && let Some(body) = Self::unknown_payload(&m.body)
                 {
+                    // As a newer académie would send it: routed under its own name and signed by
+                    // the producer (the sandbox's nodes share one key set).
                     let mut m = m.clone();
                     m.body = body;
+                    if let Some(base) = m.routing_key.rsplit_once('.').map(|(base, _)| base) {
+                        m.routing_key = format!("{base}.national_candidacy_relocated");
+                    }
+                    m.event_type = "national_candidacy_relocated".into();
+                    cplds_runtime::event_signing::FederationKeys::shared().sign_as_producer(&mut m);
                     sent.push(m);
                     continue;
                 }
