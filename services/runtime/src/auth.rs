@@ -251,6 +251,11 @@ impl TokenVerifier {
     /// [`TokenVerifier::verify`] at `now`: a token verified before is taken from the cache while
     /// it has not expired (its signature, issuer, `nbf`, `iat` and lifetime cannot change).
     fn verify_at(&self, token: &str, now: i64) -> Result<Claims, String> {
+        // An identity provider may withdraw a key at any time: its tokens are checked against
+        // the provider's current keys every time, never taken from this cache.
+        if self.oidc.of(token).is_some() {
+            return self.verify_signed(token, now);
+        }
         let cached = self
             .verified
             .lock()

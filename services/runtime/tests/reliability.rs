@@ -631,7 +631,8 @@ async fn concurrent_starts_migrate_a_fresh_schema() {
     );
     assert_eq!(
         count(&conn, "SELECT COUNT(*) FROM cplds_runtime_migrations").await,
-        1
+        2,
+        "the runtime's own migrations: outbox/inbox/dead letters, then the quarantine"
     );
 }
 
