@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use cplds_runtime::testing::CuttableProxy;
 use harness::{EVENTS, Pipeline, server_addr};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
 /// (1) The consumer's database is unreachable for 10 s mid-stream (a proxy in front of
 /// PostgreSQL refuses and cuts every connection of the consumer's pool; other databases are
@@ -149,8 +150,31 @@ async fn chaos_4_publish_before_the_queue_exists() {
         returned_before, 0,
         "nothing counted as sent while no queue takes it"
     );
+    // Both queues must appear at once for the relay: a publish between the spy's declaration and
+    // the consumer's would reach the spy alone, be confirmed, and never reach the consumer (a
+    // harness race, seen once in CI). The relay is held on a lock of the outbox meanwhile.
+    let hold = p.producer.begin().await.unwrap();
+    hold.execute_unprepared("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    p.until(
+        "the relay waiting on the outbox",
+        Duration::from_secs(60),
+        async || {
+            common::count(
+                &p.producer,
+                "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+            .unwrap()
+                > 0
+        },
+    )
+    .await;
     p.start_spy().await;
     p.declare_queue().await;
+    hold.commit().await.unwrap();
     let healed = Instant::now();
     let pool = p.consumer_pool(None).await;
     let bus = p.bus("chaos-consumer", None).await;

@@ -403,11 +403,22 @@ impl Pipeline {
             .await
             .unwrap();
         assert_eq!(committed, EVENTS, "the writer committed the whole stream");
-        self.until("every event applied and seen", CONVERGE, async || {
+        let start = Instant::now();
+        loop {
             let spied = self.spy.as_ref().map_or(0, |s| s.order(&HashSet::new()).0);
-            self.applied().await == committed && spied == committed
-        })
-        .await;
+            let applied = self.applied().await;
+            if applied == committed && spied == committed {
+                break;
+            }
+            // What stalled, for a failure read from a CI log.
+            assert!(
+                start.elapsed() < CONVERGE,
+                "{case}: not converged after {CONVERGE:?}: committed {committed}, published {}, \
+                 seen by the spy {spied}, applied {applied}",
+                self.published().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let converge_s = healed.elapsed().as_secs_f64();
         for (stop, task) in self.tasks.drain(..) {
             stop.cancel();
