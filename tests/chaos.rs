@@ -6,7 +6,7 @@
 //!
 //! Runtime cases: the service's events are appended with `Outbox::append` (100 per transaction),
 //! published by the real `OutboxRelay` with confirms on the real `AmqpBus` (quorum queues, the
-//! 20-delivery limit), applied by the real inbox runner (`inbox::run_with`); a spy queue bound to
+//! 20-delivery limit), applied by the real inbox runner (`inbox::run`); a spy queue bound to
 //! `#` checks each stream's order on the exchange, and the consumer's `effects` rows (one per
 //! application, in apply order, no unique key) show duplicates and the apply order.
 //! National cases (`chaos/national.rs`): académie nodes and the national node of the real host,

@@ -321,7 +321,7 @@ impl Pipeline {
     /// A consumer replica (the real inbox runner) on `db`, running until the case ends.
     pub fn spawn_consumer(&mut self, db: DatabaseConnection, bus: SharedBus) {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(inbox::run_with(
+        let task = tokio::spawn(inbox::run(
             db,
             bus,
             Consumer {
@@ -330,9 +330,11 @@ impl Pipeline {
                 handler: Arc::new(common::Recorder),
             },
             clock::system(),
-            None,
             stop.clone(),
-            inbox_config(),
+            inbox::ConsumerOptions {
+                config: inbox_config(),
+                ..Default::default()
+            },
         ));
         self.tasks.push((stop, task));
     }

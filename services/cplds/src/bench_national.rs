@@ -502,8 +502,29 @@ async fn latency(
             ))
             .await?;
     }
+    let db = national
+        .node
+        .databases
+        .get("national")
+        .context("national database")?
+        .clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let applied = loop {
+        let rows = db
+            .query_all_raw(cplds_runtime::db::stmt(
+                db.get_database_backend(),
+                "SELECT sequence, received_at FROM received_events WHERE academy = ? AND source = ? AND applied = ?",
+                vec!["toulouse".into(), "registration".into(), true.into()],
+            ))
+            .await?;
+        if rows.len() > total || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     // Commit instants: the outbox rows of the académie's national facts, written in the
-    // transaction of each change (sequence 1 is the campaign).
+    // transaction of each change (sequence 1 is the campaign). Read once the facts arrived: the
+    // relay numbers a row when it publishes it, so the last ones had no sequence yet before.
     let academy_db = node
         .node
         .databases
@@ -525,26 +546,6 @@ async fn latency(
             ))
         })
         .collect::<Result<_, sea_orm::DbErr>>()?;
-    let db = national
-        .node
-        .databases
-        .get("national")
-        .context("national database")?
-        .clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let applied = loop {
-        let rows = db
-            .query_all_raw(cplds_runtime::db::stmt(
-                db.get_database_backend(),
-                "SELECT sequence, received_at FROM received_events WHERE academy = ? AND source = ? AND applied = ?",
-                vec!["toulouse".into(), "registration".into(), true.into()],
-            ))
-            .await?;
-        if rows.len() > total || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
     let at: std::collections::HashMap<i64, chrono::DateTime<Utc>> = applied
         .iter()
         .map(|r| {

@@ -125,25 +125,18 @@ pub async fn apply(
     Ok(Outcome::Applied)
 }
 
-/// Consumes `consumer.queue` until `shutdown`, with the default [`InboxConfig`].
-pub async fn run(
-    db: DatabaseConnection,
-    bus: SharedBus,
-    consumer: Consumer,
-    clock: SharedClock,
-    outbox: Option<Outbox>,
-    shutdown: CancellationToken,
-) {
-    run_with(
-        db,
-        bus,
-        consumer,
-        clock,
-        outbox,
-        shutdown,
-        InboxConfig::default(),
-    )
-    .await
+/// What a consumer runs with besides its queue and handler; the default is what tools and tests
+/// need (no outbox to wake, default [`InboxConfig`], metrics of its own, no signature check).
+#[derive(Clone, Default)]
+pub struct ConsumerOptions {
+    /// The service's outbox, woken after an event whose handler appended to it.
+    pub outbox: Option<Outbox>,
+    pub config: InboxConfig,
+    /// Redeliveries, dead letters and quarantined events are counted here.
+    pub metrics: Metrics,
+    /// Checks every event before it is applied (what the host does): a refused event is
+    /// quarantined ([`crate::quarantine`]), counted and acknowledged, never applied.
+    pub verifier: Option<Arc<Verifier>>,
 }
 
 /// Consumes `consumer.queue` until `shutdown`; each delivery is applied, then acknowledged, in
@@ -155,61 +148,20 @@ pub async fn run(
 /// does not answer; only when the database is healthy and the same event keeps failing is it
 /// poison. Events given up on are recorded in `dead_letters` ([`crate::dead_letters`]) and then
 /// acknowledged.
-pub async fn run_with(
+pub async fn run(
     db: DatabaseConnection,
     bus: SharedBus,
     consumer: Consumer,
     clock: SharedClock,
-    outbox: Option<Outbox>,
     shutdown: CancellationToken,
-    config: InboxConfig,
+    options: ConsumerOptions,
 ) {
-    run_metered(
-        db,
-        bus,
-        consumer,
-        clock,
+    let ConsumerOptions {
         outbox,
-        shutdown,
         config,
-        Metrics::default(),
-    )
-    .await
-}
-
-/// [`run_with`], counting redeliveries and dead letters in the node's `metrics`.
-#[allow(clippy::too_many_arguments)]
-pub async fn run_metered(
-    db: DatabaseConnection,
-    bus: SharedBus,
-    consumer: Consumer,
-    clock: SharedClock,
-    outbox: Option<Outbox>,
-    shutdown: CancellationToken,
-    config: InboxConfig,
-    metrics: Metrics,
-) {
-    run_verified(
-        db, bus, consumer, clock, outbox, shutdown, config, metrics, None,
-    )
-    .await
-}
-
-/// [`run_metered`], checking every event with `verifier` before applying it (what the host
-/// does): a refused event is quarantined ([`crate::quarantine`]), counted and acknowledged,
-/// never applied.
-#[allow(clippy::too_many_arguments)]
-pub async fn run_verified(
-    db: DatabaseConnection,
-    bus: SharedBus,
-    consumer: Consumer,
-    clock: SharedClock,
-    outbox: Option<Outbox>,
-    shutdown: CancellationToken,
-    config: InboxConfig,
-    metrics: Metrics,
-    verifier: Option<Arc<Verifier>>,
-) {
+        metrics,
+        verifier,
+    } = options;
     let runner = Runner {
         db,
         consumer,

@@ -177,8 +177,8 @@ async fn exactly_once<F, Fut>(
         consumer_bus,
         consumer,
         clock,
-        None,
         stop.clone(),
+        inbox::ConsumerOptions::default(),
     ));
 
     for n in 0..EVENTS {

@@ -28,7 +28,9 @@ use cplds_runtime::{
     },
 };
 use prost::Message as _;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Statement, TransactionTrait,
+};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -56,6 +58,29 @@ fn fast_relay() -> OutboxConfig {
 }
 
 // ---- issue 14: no serialisation of writers ----
+
+/// Every pooled PostgreSQL connection plans each statement with its parameters: a generic plan
+/// cached while a table was empty (a new year's first submissions) scanned the whole year per
+/// submission for the rest of the connection's life (`cplds bench registration`: 15 ms a look-up).
+#[tokio::test]
+async fn pooled_connections_plan_with_the_parameters() {
+    let Some((_pg, target)) = postgres("plan cache mode").await else {
+        return;
+    };
+    let conn = db::connect(&target).await.unwrap();
+    for _ in 0..4 {
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT current_setting('plan_cache_mode') AS mode",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let mode: String = row.try_get("", "mode").unwrap();
+        assert_eq!(mode, "force_custom_plan");
+    }
+}
 
 /// A writer whose transaction is open with an event appended does not hold back another writer
 /// of the same stream (the old counter row was locked from the append to the commit).
@@ -555,7 +580,7 @@ async fn consumer_rides_out_its_database_outage() {
     let queue = QueueSpec::new("toulouse.outage", vec![Binding::new(Stream::Internal, "#")]);
     bus.declare(&queue).await.unwrap();
     let stop = CancellationToken::new();
-    let consumer = tokio::spawn(inbox::run_with(
+    let consumer = tokio::spawn(inbox::run(
         through_proxy,
         Arc::new(bus.clone()),
         Consumer {
@@ -564,12 +589,14 @@ async fn consumer_rides_out_its_database_outage() {
             handler: Arc::new(Recorder),
         },
         clock::system(),
-        None,
         stop.clone(),
-        InboxConfig {
-            retry_first_ms: 50,
-            retry_cap_ms: 400,
-            poison_attempts: 5,
+        inbox::ConsumerOptions {
+            config: InboxConfig {
+                retry_first_ms: 50,
+                retry_cap_ms: 400,
+                poison_attempts: 5,
+            },
+            ..Default::default()
         },
     ));
     let publish = |n: i32| common::campaign_message(2 * n);

@@ -376,16 +376,18 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             clock.clone(),
             shutdown.clone(),
         ));
-        tasks.spawn(inbox::run_verified(
+        tasks.spawn(inbox::run(
             database,
             bus.clone(),
             c,
             clock.clone(),
-            Some(outbox),
             shutdown.clone(),
-            config.inbox.clone(),
-            metrics.clone(),
-            Some(events_verifier.clone()),
+            inbox::ConsumerOptions {
+                outbox: Some(outbox),
+                config: config.inbox.clone(),
+                metrics: metrics.clone(),
+                verifier: Some(events_verifier.clone()),
+            },
         ));
     }
     let mut relay_tasks = JoinSet::new();
