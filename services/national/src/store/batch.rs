@@ -105,9 +105,52 @@ impl Batch {
         txn: &DatabaseTransaction,
         keys: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), DbErr> {
-        let keys: BTreeSet<(&str, &str)> = keys.into_iter().collect();
-        for (academy, source) in keys {
-            self.stream(txn, academy, source).await?;
+        let keys: Vec<(&str, &str)> = keys
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|(a, s)| {
+                !self
+                    .streams
+                    .contains_key(&((*a).to_owned(), (*s).to_owned()))
+            })
+            .collect();
+        // One statement for the streams there, one for the new ones (then read like the rest):
+        // a batch spans a few dozen streams, and a round trip each was most of its time. Only a
+        // source's first facts create its stream; two replicas doing so at once may deadlock,
+        // which PostgreSQL breaks by failing one transaction, retried by the inbox.
+        let mut found = read_streams(txn, &keys).await?;
+        if found.len() < keys.len() {
+            let missing: Vec<(&str, &str)> = keys
+                .iter()
+                .copied()
+                .filter(|(a, s)| !found.iter().any(|m| m.academy == *a && m.source == *s))
+                .collect();
+            let mut values: Vec<Value> = Vec::with_capacity(missing.len() * 2);
+            for (a, s) in &missing {
+                values.push((*a).into());
+                values.push((*s).into());
+            }
+            let rows = vec!["(?, ?, 0, 0, 0)"; missing.len()].join(", ");
+            txn.execute_raw(stmt(
+                txn.get_database_backend(),
+                &format!(
+                    "INSERT INTO streams (academy, source, applied_sequence, highest_seen, announced_sequence) \
+                     VALUES {rows} ON CONFLICT (academy, source) DO NOTHING"
+                ),
+                values,
+            ))
+            .await?;
+            found.extend(read_streams(txn, &missing).await?);
+        }
+        for read in found {
+            self.streams.insert(
+                (read.academy.clone(), read.source.clone()),
+                StreamEntry {
+                    now: read.clone(),
+                    read,
+                },
+            );
         }
         Ok(())
     }
@@ -188,10 +231,11 @@ impl Batch {
                 _ => {}
             }
         }
+        self.read_approvals(txn, events).await?;
+        let found = read_rows(txn, "records", "year", &records).await?;
         for ((academy, year), keys) in records {
-            let found = read_rows(txn, "records", "year", &academy, year, &keys).await?;
             for key in keys {
-                let value = match found.get(&key) {
+                let value = match found.get(&(academy.clone(), year, key.clone())) {
                     Some(data) => serde_json::from_str(data).map_err(json_err)?,
                     None => Record::new(&academy, year, &key),
                 };
@@ -204,10 +248,10 @@ impl Batch {
                 );
             }
         }
+        let found = read_rows(txn, "trainings", "school_year", &trainings).await?;
         for ((academy, year), keys) in trainings {
-            let found = read_rows(txn, "trainings", "school_year", &academy, year, &keys).await?;
             for key in keys {
-                let value = match found.get(&key) {
+                let value = match found.get(&(academy.clone(), year, key.clone())) {
                     Some(data) => serde_json::from_str(data).map_err(json_err)?,
                     None => new_training(&academy, year, &key),
                 };
@@ -232,9 +276,10 @@ impl Batch {
     ) -> Result<&mut Record, DbErr> {
         let k = (academy.to_owned(), year, key.to_owned());
         if !self.records.contains_key(&k) {
-            let keys = BTreeSet::from([key.to_owned()]);
-            let found = read_rows(txn, "records", "year", academy, year, &keys).await?;
-            let value = match found.get(key) {
+            let wanted =
+                BTreeMap::from([((academy.to_owned(), year), BTreeSet::from([key.to_owned()]))]);
+            let found = read_rows(txn, "records", "year", &wanted).await?;
+            let value = match found.get(&k) {
                 Some(data) => serde_json::from_str(data).map_err(json_err)?,
                 None => Record::new(academy, year, key),
             };
@@ -263,10 +308,12 @@ impl Batch {
     ) -> Result<&mut Training, DbErr> {
         let k = (academy.to_owned(), school_year, key.to_owned());
         if !self.trainings.contains_key(&k) {
-            let keys = BTreeSet::from([key.to_owned()]);
-            let found =
-                read_rows(txn, "trainings", "school_year", academy, school_year, &keys).await?;
-            let value = match found.get(key) {
+            let wanted = BTreeMap::from([(
+                (academy.to_owned(), school_year),
+                BTreeSet::from([key.to_owned()]),
+            )]);
+            let found = read_rows(txn, "trainings", "school_year", &wanted).await?;
+            let value = match found.get(&k) {
                 Some(data) => serde_json::from_str(data).map_err(json_err)?,
                 None => new_training(academy, school_year, key),
             };
@@ -283,6 +330,50 @@ impl Batch {
         })?;
         entry.changed = true;
         Ok(&mut entry.value)
+    }
+
+    /// Reads ahead, in one query, the approvals of the (académie, year) of the facts of
+    /// `events` that [`Batch::approval`] will ask for.
+    async fn read_approvals(
+        &mut self,
+        txn: &DatabaseTransaction,
+        events: &[&EventEnvelope],
+    ) -> Result<(), DbErr> {
+        let wanted: BTreeSet<(String, i32)> = events
+            .iter()
+            .filter_map(|e| {
+                let p = e.payload.as_ref()?;
+                let year = figures_year(p)?;
+                let key = (e.academy.clone(), year);
+                (!matches!(p, Payload::FiguresApproved(_)) && !self.approvals.contains_key(&key))
+                    .then_some(key)
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut values: Vec<Value> = Vec::with_capacity(wanted.len() * 2);
+        for (a, y) in &wanted {
+            values.push(a.clone().into());
+            values.push((*y).into());
+        }
+        let pairs = vec!["(?, ?)"; wanted.len()].join(", ");
+        let found = approval::Entity::find()
+            .from_raw_sql(stmt(
+                txn.get_database_backend(),
+                &format!("SELECT * FROM approvals WHERE (academy, year) IN ({pairs})"),
+                values,
+            ))
+            .all(txn)
+            .await?;
+        for key in wanted {
+            let row = found
+                .iter()
+                .find(|a| a.academy == key.0 && a.year == key.1)
+                .cloned();
+            self.approvals.insert(key, row);
+        }
+        Ok(())
     }
 
     async fn approval(
@@ -303,34 +394,35 @@ impl Batch {
     /// Writes what the transaction changed: streams, then records and trainings in multi-row
     /// upserts. The batch is empty afterwards (its streams stay known, as written).
     pub async fn flush(&mut self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        let changed: Vec<&StreamEntry> =
+            self.streams.values().filter(|e| e.now != e.read).collect();
+        write_streams(txn, &changed).await?;
+        // The facts each source advanced over: applied, but for those kept for an upgrade.
+        let advanced: Vec<&StreamEntry> = changed
+            .into_iter()
+            .filter(|e| e.now.applied_sequence > e.read.applied_sequence)
+            .collect();
+        if !advanced.is_empty() {
+            let ranges = vec![
+                "(academy = ? AND source = ? AND sequence > ? AND sequence <= ?)";
+                advanced.len()
+            ]
+            .join(" OR ");
+            let mut values: Vec<Value> = Vec::with_capacity(advanced.len() * 4);
+            for e in &advanced {
+                values.push(e.now.academy.clone().into());
+                values.push(e.now.source.clone().into());
+                values.push(e.read.applied_sequence.into());
+                values.push(e.now.applied_sequence.into());
+            }
+            txn.execute_raw(stmt(
+                txn.get_database_backend(),
+                &format!("UPDATE received_events SET applied = NOT waiting_upgrade WHERE {ranges}"),
+                values,
+            ))
+            .await?;
+        }
         for entry in self.streams.values_mut() {
-            if entry.now == entry.read {
-                continue;
-            }
-            let s = &entry.now;
-            let mut am = entry.read.clone().into_active_model();
-            am.applied_sequence = Set(s.applied_sequence);
-            am.highest_seen = Set(s.highest_seen);
-            am.announced_sequence = Set(s.announced_sequence);
-            am.last_event_at = Set(s.last_event_at);
-            am.last_heartbeat_at = Set(s.last_heartbeat_at);
-            am.unanswered_replays = Set(s.unanswered_replays);
-            am.update(txn).await?;
-            if s.applied_sequence > entry.read.applied_sequence {
-                // The facts the source advanced over: applied, but for those kept for an upgrade.
-                txn.execute_raw(stmt(
-                    txn.get_database_backend(),
-                    "UPDATE received_events SET applied = NOT waiting_upgrade \
-                     WHERE academy = ? AND source = ? AND sequence > ? AND sequence <= ?",
-                    vec![
-                        s.academy.clone().into(),
-                        s.source.clone().into(),
-                        entry.read.applied_sequence.into(),
-                        s.applied_sequence.into(),
-                    ],
-                ))
-                .await?;
-            }
             entry.read = entry.now.clone();
         }
         let records: Vec<(String, i32, String, String)> = self
@@ -538,33 +630,127 @@ fn new_training(academy: &str, school_year: i32, key: &str) -> Training {
 }
 
 /// `candidate_key → data` of the rows of `table` for `academy` and `year` among `keys`.
+/// The streams of `keys`, read in key order and, on PostgreSQL, locked until commit in that
+/// order (aggregator replicas apply a source's facts one transaction at a time).
+async fn read_streams(
+    txn: &DatabaseTransaction,
+    keys: &[(&str, &str)],
+) -> Result<Vec<stream::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = txn.get_database_backend();
+    let lock = if backend == sea_orm::DbBackend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let mut values: Vec<Value> = Vec::with_capacity(keys.len() * 2);
+    for (a, s) in keys {
+        values.push((*a).into());
+        values.push((*s).into());
+    }
+    let pairs = vec!["(?, ?)"; keys.len()].join(", ");
+    stream::Entity::find()
+        .from_raw_sql(stmt(
+            backend,
+            &format!(
+                "SELECT * FROM streams WHERE (academy, source) IN ({pairs}) \
+                 ORDER BY academy, source{lock}"
+            ),
+            values,
+        ))
+        .all(txn)
+        .await
+}
+
+/// A written column of `streams` and how to read it from a stream's state.
+type StreamColumn = fn(&stream::Model) -> Value;
+
+/// Writes the changed streams in one statement (a `CASE` per column, keyed by stream).
+async fn write_streams(txn: &DatabaseTransaction, changed: &[&StreamEntry]) -> Result<(), DbErr> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let mut sets = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let columns: [(&str, StreamColumn); 6] = [
+        ("applied_sequence", |s| s.applied_sequence.into()),
+        ("highest_seen", |s| s.highest_seen.into()),
+        ("announced_sequence", |s| s.announced_sequence.into()),
+        ("last_event_at", |s| s.last_event_at.into()),
+        ("last_heartbeat_at", |s| s.last_heartbeat_at.into()),
+        ("unanswered_replays", |s| s.unanswered_replays.into()),
+    ];
+    for (column, value) in columns {
+        let arms = vec!["WHEN academy = ? AND source = ? THEN ?"; changed.len()].join(" ");
+        sets.push(format!("{column} = CASE {arms} ELSE {column} END"));
+        for e in changed {
+            values.push(e.now.academy.clone().into());
+            values.push(e.now.source.clone().into());
+            values.push(value(&e.now));
+        }
+    }
+    for e in changed {
+        values.push(e.now.academy.clone().into());
+        values.push(e.now.source.clone().into());
+    }
+    let pairs = vec!["(?, ?)"; changed.len()].join(", ");
+    txn.execute_raw(stmt(
+        txn.get_database_backend(),
+        &format!(
+            "UPDATE streams SET {} WHERE (academy, source) IN ({pairs})",
+            sets.join(", ")
+        ),
+        values,
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The stored `data` of the rows of `table` for `wanted` keys of each (académie, year), keyed
+/// by (académie, year, candidate key): one statement for every group of a batch (at most
+/// [`KEYS_PER_READ`] keys each), not one per académie and year.
 async fn read_rows(
     txn: &DatabaseTransaction,
     table: &str,
     year_column: &str,
-    academy: &str,
-    year: i32,
-    keys: &BTreeSet<String>,
-) -> Result<HashMap<String, String>, DbErr> {
-    let keys: Vec<&String> = keys.iter().collect();
+    wanted: &BTreeMap<(String, i32), BTreeSet<String>>,
+) -> Result<HashMap<(String, i32, String), String>, DbErr> {
+    let keys: Vec<(&str, i32, &str)> = wanted
+        .iter()
+        .flat_map(|((a, y), keys)| keys.iter().map(move |k| (a.as_str(), *y, k.as_str())))
+        .collect();
     let mut out = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(KEYS_PER_READ) {
-        let marks = placeholders(chunk.len());
-        let mut values: Vec<Value> = vec![academy.into(), year.into()];
-        values.extend(chunk.iter().map(|k| Value::from(k.as_str())));
+        let mut groups = Vec::new();
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() + 8);
+        for group in chunk.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+            groups.push(format!(
+                "(academy = ? AND {year_column} = ? AND candidate_key IN ({}))",
+                placeholders(group.len())
+            ));
+            values.push(group[0].0.into());
+            values.push(group[0].1.into());
+            values.extend(group.iter().map(|k| Value::from(k.2)));
+        }
         let rows = txn
             .query_all_raw(stmt(
                 txn.get_database_backend(),
                 &format!(
-                    "SELECT candidate_key, data FROM {table} WHERE academy = ? AND {year_column} = ? \
-                     AND candidate_key IN ({marks})"
+                    "SELECT academy, {year_column} AS year, candidate_key, data FROM {table} WHERE {}",
+                    groups.join(" OR ")
                 ),
                 values,
             ))
             .await?;
         for row in rows {
             out.insert(
-                row.try_get::<String>("", "candidate_key")?,
+                (
+                    row.try_get::<String>("", "academy")?,
+                    row.try_get::<i32>("", "year")?,
+                    row.try_get::<String>("", "candidate_key")?,
+                ),
                 row.try_get::<String>("", "data")?,
             );
         }
