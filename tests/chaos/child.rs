@@ -28,18 +28,6 @@ use tokio_util::sync::CancellationToken;
 #[path = "common.rs"]
 mod common;
 
-/// The relay settings of the suite: small batches, a quick takeover.
-pub fn relay_config() -> OutboxConfig {
-    OutboxConfig {
-        poll_interval_ms: 50,
-        batch_size: 200,
-        heartbeat_interval_ms: 0,
-        standby_retry_ms: 100,
-        lease_check_ms: 100,
-        ..Default::default()
-    }
-}
-
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     // The parent reads these lines; one it misses only slows the suite down.
@@ -59,7 +47,7 @@ async fn relay(url: String, schema: String, amqp: String) -> anyhow::Result<()> 
         .await?,
     );
     let outbox = Outbox::new(common::ACADEMY, common::SOURCE, clock::system());
-    let relay = Arc::new(OutboxRelay::new(conn, bus, outbox, relay_config()));
+    let relay = Arc::new(OutboxRelay::new(conn, bus, outbox, common::relay_config()));
     relay.expect([Binding::new(Stream::Internal, common::PATTERN)]);
     let stop = CancellationToken::new();
     let task = tokio::spawn(OutboxRelay::run_shared(
@@ -94,7 +82,7 @@ async fn embedded(data_dir: PathBuf, events: i64) -> anyhow::Result<()> {
         amqp_queue_type: QueueType::Classic,
         outbox: OutboxConfig {
             heartbeat_interval_ms: 0,
-            ..relay_config()
+            ..common::relay_config()
         },
         ..Default::default()
     };

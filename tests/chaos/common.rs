@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use cplds_proto::v1::CampaignOpened;
 use cplds_runtime::{
     bus::{Binding, QueueSpec, Stream},
+    config::OutboxConfig,
     db::{self, RuntimeTables, stmt},
     events::{EventEnvelope, Payload},
     host::{Mount, ServiceContext, ServiceModule},
@@ -75,27 +76,8 @@ pub async fn create_suite_tables(db: &DatabaseConnection) -> Result<(), DbErr> {
 }
 
 /// The consumer under test: records each application of an event.
-pub struct Recorder;
-
-#[async_trait]
-impl EventHandler for Recorder {
-    async fn handle(
-        &self,
-        txn: &DatabaseTransaction,
-        event: &EventEnvelope,
-    ) -> Result<(), HandleError> {
-        txn.execute_raw(stmt(
-            txn.get_database_backend(),
-            "INSERT INTO effects (event_id, sequence) VALUES (?, ?)",
-            vec![
-                event.event_id.clone().into(),
-                (event.sequence as i64).into(),
-            ],
-        ))
-        .await?;
-        Ok(())
-    }
-}
+#[allow(unused_imports)] // not every test binary including this module uses it
+pub use cplds_runtime::testing::Recorder;
 
 /// The embedded node's spy: every arrival, redeliveries included (no inbox).
 pub struct SpyRecorder;
@@ -122,6 +104,18 @@ impl EventHandler for SpyRecorder {
 
     fn uses_inbox(&self, _event: &EventEnvelope) -> bool {
         false
+    }
+}
+
+/// The relay settings of the suite: small batches, a quick takeover.
+pub fn relay_config() -> OutboxConfig {
+    OutboxConfig {
+        poll_interval_ms: 50,
+        batch_size: 200,
+        heartbeat_interval_ms: 0,
+        standby_retry_ms: 100,
+        lease_check_ms: 100,
+        ..Default::default()
     }
 }
 

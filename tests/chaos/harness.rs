@@ -13,7 +13,7 @@ use std::{
 use cplds_runtime::{
     bus::{Binding, QueueSpec, SharedBus, Stream, amqp::AmqpBus},
     clock,
-    config::{InboxConfig, OutboxConfig, QueueType},
+    config::{InboxConfig, QueueType},
     db::{self, DbTarget},
     events::EventEnvelope,
     inbox::{self, Consumer},
@@ -206,17 +206,6 @@ pub fn inbox_config() -> InboxConfig {
     }
 }
 
-pub fn relay_config() -> OutboxConfig {
-    OutboxConfig {
-        poll_interval_ms: 50,
-        batch_size: 200,
-        heartbeat_interval_ms: 0,
-        standby_retry_ms: 100,
-        lease_check_ms: 100,
-        ..Default::default()
-    }
-}
-
 /// A runtime case: the producing service's schema (outbox), the consumer's schema (inbox,
 /// effects), a vhost, and the spy.
 pub struct Pipeline {
@@ -305,7 +294,7 @@ impl Pipeline {
             conn,
             bus,
             self.outbox.clone(),
-            relay_config(),
+            common::relay_config(),
         ));
         relay.expect(common::consumer_queue().bindings);
         let stop = CancellationToken::new();

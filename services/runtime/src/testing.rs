@@ -6,7 +6,13 @@
 
 use std::{future::Future, process::Command, time::Duration};
 
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DatabaseTransaction};
+
+use crate::{
+    db::stmt,
+    events::EventEnvelope,
+    inbox::{EventHandler, HandleError},
+};
 
 pub const POSTGRES_ENV: &str = "CPLDS_TEST_POSTGRES_URL";
 pub const AMQP_ENV: &str = "CPLDS_TEST_AMQP_URL";
@@ -584,6 +590,30 @@ impl std::io::Write for LogSink {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A consumer for tests: each application of an event is a row of `effects (event_id,
+/// sequence)`, a table the test creates without a unique key, so a second application shows.
+pub struct Recorder;
+
+#[async_trait::async_trait]
+impl EventHandler for Recorder {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &EventEnvelope,
+    ) -> Result<(), HandleError> {
+        txn.execute_raw(stmt(
+            txn.get_database_backend(),
+            "INSERT INTO effects (event_id, sequence) VALUES (?, ?)",
+            vec![
+                event.event_id.clone().into(),
+                (event.sequence as i64).into(),
+            ],
+        ))
+        .await?;
         Ok(())
     }
 }

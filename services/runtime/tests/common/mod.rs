@@ -8,10 +8,9 @@ use cplds_runtime::{
     bus::{Message, Stream},
     db::{self, DbTarget, RuntimeTables, stmt},
     events::{EventEnvelope, Payload},
-    inbox::{EventHandler, HandleError},
     testing::{POSTGRES_ENV, TestPostgres, server_url},
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
@@ -53,27 +52,8 @@ impl MigrationTrait for Effects {
     }
 }
 
-pub struct Recorder;
-
-#[async_trait]
-impl EventHandler for Recorder {
-    async fn handle(
-        &self,
-        txn: &DatabaseTransaction,
-        event: &EventEnvelope,
-    ) -> Result<(), HandleError> {
-        txn.execute_raw(stmt(
-            txn.get_database_backend(),
-            "INSERT INTO effects (event_id, sequence) VALUES (?, ?)",
-            vec![
-                event.event_id.clone().into(),
-                (event.sequence as i64).into(),
-            ],
-        ))
-        .await?;
-        Ok(())
-    }
-}
+#[allow(unused_imports)] // not every test binary including this module uses it
+pub use cplds_runtime::testing::Recorder;
 
 pub async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     db.query_one_raw(stmt(db.get_database_backend(), sql, vec![]))
