@@ -5,12 +5,11 @@
 
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod v1 {
-    tonic::include_proto!("cplds.v1");
+    include!("generated/cplds.v1.rs");
 }
 
 /// Encoded `FileDescriptorSet` of every contract, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/cplds_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/cplds_descriptor.bin");
 
 pub use prost_types::Timestamp;
 
