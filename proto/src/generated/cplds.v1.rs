@@ -7824,6 +7824,8 @@ pub enum Dimension {
     StaffCategory = 3,
     WorkplaceType = 4,
     Academy = 5,
+    /// The région académique of the académie (its code, e.g. "occitanie").
+    Region = 6,
 }
 impl Dimension {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -7838,6 +7840,7 @@ impl Dimension {
             Self::StaffCategory => "DIMENSION_STAFF_CATEGORY",
             Self::WorkplaceType => "DIMENSION_WORKPLACE_TYPE",
             Self::Academy => "DIMENSION_ACADEMY",
+            Self::Region => "DIMENSION_REGION",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -7849,6 +7852,7 @@ impl Dimension {
             "DIMENSION_STAFF_CATEGORY" => Some(Self::StaffCategory),
             "DIMENSION_WORKPLACE_TYPE" => Some(Self::WorkplaceType),
             "DIMENSION_ACADEMY" => Some(Self::Academy),
+            "DIMENSION_REGION" => Some(Self::Region),
             _ => None,
         }
     }

@@ -130,6 +130,7 @@ pub fn dimension_pb(d: Dimension) -> i32 {
         Dimension::StaffCategory => pb::Dimension::StaffCategory,
         Dimension::WorkplaceType => pb::Dimension::WorkplaceType,
         Dimension::Academy => pb::Dimension::Academy,
+        Dimension::Region => pb::Dimension::Region,
     }) as i32
 }
 
@@ -140,6 +141,7 @@ pub fn dimension(v: i32) -> Result<Dimension, String> {
         Ok(pb::Dimension::StaffCategory) => Ok(Dimension::StaffCategory),
         Ok(pb::Dimension::WorkplaceType) => Ok(Dimension::WorkplaceType),
         Ok(pb::Dimension::Academy) => Ok(Dimension::Academy),
+        Ok(pb::Dimension::Region) => Ok(Dimension::Region),
         Ok(pb::Dimension::Unspecified) => Err("UNSPECIFIED is not a dimension".into()),
         Err(_) => Err(format!("{v} is not a known dimension")),
     }

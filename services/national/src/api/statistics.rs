@@ -192,26 +192,33 @@ impl Inner {
             .collect())
     }
 
+    /// The totals and cells of `year` for the query's scope and breakdown. For publication,
+    /// every answer of a year is a slice of one suppression of all its figures (see
+    /// [`figures::Publication`]): answers for nested scopes cannot be differenced.
+    async fn answer(&self, year: i32, q: &Query) -> ServiceResult<(Figures, Vec<Cell>)> {
+        if !q.for_publication {
+            let academies = q.scope.academies();
+            return self.figures_of(year, academies.as_deref(), &q.dims).await;
+        }
+        let db = &self.core.db;
+        let records: Vec<Record> = store::records(db, year, None).await?;
+        let trainings: Vec<Training> = store::trainings(db, year - 1, None).await?;
+        let threshold = self.config.suppression_threshold;
+        let publication =
+            figures::Publication::new(&records, &trainings, threshold, &Dimension::ALL);
+        Ok(publication.answer(&q.scope, &q.dims))
+    }
+
     async fn compute(&self, q: &Query) -> ServiceResult<Computed> {
         let academies = q.scope.academies();
-        let (mut totals, mut cells) = self
-            .figures_of(q.year, academies.as_deref(), &q.dims)
-            .await?;
-        let (mut previous_totals, mut previous_cells) = if q.with_previous {
-            let (t, c) = self
-                .figures_of(q.year - 1, academies.as_deref(), &q.dims)
-                .await?;
+        let (totals, cells) = self.answer(q.year, q).await?;
+        let (previous_totals, previous_cells) = if q.with_previous {
+            let (t, c) = self.answer(q.year - 1, q).await?;
             (Some(t), c)
         } else {
             (None, Vec::new())
         };
         let threshold = self.config.suppression_threshold;
-        if q.for_publication {
-            figures::suppress(&mut totals, &mut cells, threshold);
-            if let Some(t) = previous_totals.as_mut() {
-                figures::suppress(t, &mut previous_cells, threshold);
-            }
-        }
         let expected = q.scope.expected(&self.active, q.year);
         let states = self
             .academy_states(q.year, academies.as_deref(), &expected)

@@ -184,7 +184,7 @@ impl Record {
             Dimension::Sex => self.profile.sex.clone(),
             Dimension::StaffCategory => self.profile.staff_category.clone(),
             Dimension::WorkplaceType => self.profile.workplace_type.clone(),
-            Dimension::Academy => self.academy.clone(),
+            Dimension::Academy | Dimension::Region => d.place(&self.academy).unwrap_or_default(),
         }
     }
 }
@@ -213,9 +213,20 @@ pub enum Dimension {
     StaffCategory,
     WorkplaceType,
     Academy,
+    /// The région académique of the académie.
+    Region,
 }
 
 impl Dimension {
+    pub const ALL: [Dimension; 6] = [
+        Dimension::Department,
+        Dimension::Sex,
+        Dimension::StaffCategory,
+        Dimension::WorkplaceType,
+        Dimension::Academy,
+        Dimension::Region,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Dimension::Department => "department",
@@ -223,6 +234,21 @@ impl Dimension {
             Dimension::StaffCategory => "staff_category",
             Dimension::WorkplaceType => "workplace_type",
             Dimension::Academy => "academy",
+            Dimension::Region => "region",
+        }
+    }
+
+    /// The value of a dimension of place (académie, région) for `academy`; `None` for the
+    /// others, which describe the candidate.
+    pub fn place(self, academy: &str) -> Option<String> {
+        match self {
+            Dimension::Academy => Some(academy.to_owned()),
+            Dimension::Region => Some(
+                cplds_runtime::academy::Academy::find(academy)
+                    .map_or("unknown", |a| a.region.code)
+                    .to_owned(),
+            ),
+            _ => None,
         }
     }
 }

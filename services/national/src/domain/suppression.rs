@@ -7,8 +7,6 @@
 //! hiding goes on, smallest item first, until no line holds exactly one. A reader who chains
 //! lines learns nothing more: every line with a hidden item holds another, never learnt either.
 
-use std::collections::BTreeMap;
-
 /// Which items to hide: the `0 < value < threshold` ones (a zero reveals nobody), and enough
 /// others that no line holds exactly one hidden item. `ties` are (item, items hidden with it):
 /// figures that would bound a hidden count (the marks under 6 when eliminatory marks are hidden).
@@ -51,123 +49,74 @@ pub fn suppress_items(
     }
 }
 
-/// The lines of a table of `keys.len()` cells keyed by one value per dimension (`dims` of
-/// them), with the table total as index `keys.len()`. A line is the set of cells that share
-/// every value but one (its sum is a margin, published here or in another answer); with one
-/// dimension that margin is the total, and the cells and the total always make a line. Lines of
-/// one cell are left out: that cell is its margin, which another answer publishes.
-pub fn table_lines(keys: &[Vec<String>], dims: usize) -> Vec<Vec<usize>> {
-    let total = keys.len();
-    let mut lines: Vec<Vec<usize>> = Vec::new();
-    if keys.is_empty() {
-        return lines;
-    }
-    if dims != 1 {
-        lines.push((0..=total).collect());
-    }
-    for d in 0..dims {
-        let mut by_rest: BTreeMap<Vec<&str>, Vec<usize>> = BTreeMap::new();
-        for (i, k) in keys.iter().enumerate() {
-            let rest: Vec<&str> = k
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != d)
-                .map(|(_, v)| v.as_str())
-                .collect();
-            by_rest.entry(rest).or_default().push(i);
-        }
-        for mut line in by_rest.into_values() {
-            if dims == 1 {
-                line.push(total);
-            }
-            if line.len() > 1 {
-                lines.push(line);
-            }
-        }
-    }
-    lines
-}
-
-/// Returns which cells of a table to hide and whether its total must be hidden too.
-///
-/// `keys[i]` are the dimension values of cell `i` (`dims` of them); `total` is the table total
-/// (published beside it).
-pub fn suppress_table(
-    keys: &[Vec<String>],
-    dims: usize,
-    values: &[i64],
-    total: i64,
-    threshold: i64,
-) -> (Vec<bool>, bool) {
-    let mut all = values.to_vec();
-    all.push(total);
-    let mut hidden = suppress_items(&all, &table_lines(keys, dims), &[], threshold);
-    let total_hidden = hidden.pop().unwrap_or(false);
-    (hidden, total_hidden)
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
 
-    fn table(values: &[i64], cols: usize) -> Vec<Vec<String>> {
-        (0..values.len())
-            .map(|i| match (i.checked_div(cols), i.checked_rem(cols)) {
-                (Some(row), Some(col)) => vec![row.to_string(), col.to_string()],
-                _ => vec![i.to_string()],
-            })
-            .collect()
+    /// A one-way table: cells `0..values.len()` and their total last, in one line.
+    fn one_way(values: &[i64], threshold: i64) -> (Vec<bool>, bool) {
+        let mut all = values.to_vec();
+        all.push(values.iter().sum());
+        let line: Vec<usize> = (0..all.len()).collect();
+        let mut hidden = suppress_items(&all, &[line], &[], threshold);
+        let total = hidden.pop().unwrap_or(false);
+        (hidden, total)
     }
 
     #[test]
     fn one_dimension() {
-        let (h, t) = suppress_table(&table(&[9, 2, 14], 0), 1, &[9, 2, 14], 25, 5);
         assert_eq!(
-            h,
-            [true, true, false],
+            one_way(&[9, 2, 14], 5),
+            (vec![true, true, false], false),
             "the smallest other cell is hidden with the small one"
         );
-        assert!(!t);
-        let (h, t) = suppress_table(&table(&[3], 0), 1, &[3], 3, 5);
-        assert_eq!((h, t), (vec![true], true));
-        let (h, _) = suppress_table(&table(&[0, 7, 8], 0), 1, &[0, 7, 8], 15, 5);
-        assert_eq!(h, [false, false, false]);
+        assert_eq!(one_way(&[3], 5), (vec![true], true));
+        assert_eq!(one_way(&[0, 7, 8], 5), (vec![false, false, false], false));
+    }
+
+    #[test]
+    fn ties_hide_what_would_bound_a_hidden_count() {
+        // Item 0 hidden (small) hides 1 and 2 with it, which then need a complement in line 1-3.
+        let hidden = suppress_items(
+            &[2, 8, 9, 30, 40],
+            &[vec![3, 1, 2, 4]],
+            &[(0, vec![1, 2])],
+            5,
+        );
+        assert_eq!(hidden, [true, true, true, false, false]);
     }
 
     proptest! {
-        /// Every small count is hidden, and no line (row or column) of a published two-way table
-        /// has exactly one hidden cell, so none can be recomputed from a margin.
+        /// Every small count is hidden, and no line (row or column) of a two-way table with
+        /// its margins has exactly one hidden item, so none can be recomputed.
         #[test]
-        fn no_hidden_cell_is_recoverable(values in prop::collection::vec(0i64..12, 1..30), cols in 1usize..6, threshold in 2i64..6) {
-            let n = values.len() - values.len() % cols;
-            prop_assume!(n >= cols);
-            let values = &values[..n];
-            let keys = table(values, cols);
-            let total: i64 = values.iter().sum();
-            let (hidden, _) = suppress_table(&keys, 2, values, total, threshold);
-            for (i, &v) in values.iter().enumerate() {
-                if v > 0 && v < threshold { prop_assert!(hidden[i]); }
-            }
-            let rows = n / cols;
+        fn no_line_holds_one_hidden_item(values in prop::collection::vec(0i64..12, 1..30), cols in 1usize..6, threshold in 2i64..6) {
+            let rows = values.len() / cols;
+            prop_assume!(rows >= 1);
+            let cell = |r: usize, c: usize| r * cols + c;
+            let mut all: Vec<i64> = values[..rows * cols].to_vec();
+            let mut lines = Vec::new();
             for r in 0..rows {
-                let k = (0..cols).filter(|c| hidden[r * cols + c]).count();
-                prop_assert!(k != 1 || cols == 1, "row {r} has one hidden cell");
+                let mut line = vec![all.len()];
+                all.push((0..cols).map(|c| values[cell(r, c)]).sum());
+                line.extend((0..cols).map(|c| cell(r, c)));
+                lines.push(line);
             }
             for c in 0..cols {
-                let k = (0..rows).filter(|r| hidden[r * cols + c]).count();
-                prop_assert!(k != 1 || rows == 1, "column {c} has one hidden cell");
+                let mut line = vec![all.len()];
+                all.push((0..rows).map(|r| values[cell(r, c)]).sum());
+                line.extend((0..rows).map(|r| cell(r, c)));
+                lines.push(line);
             }
-        }
-
-        #[test]
-        fn one_way_tables_with_their_total(values in prop::collection::vec(0i64..12, 1..15), threshold in 2i64..6) {
-            let keys = table(&values, 0);
-            let total: i64 = values.iter().sum();
-            let (hidden, total_hidden) = suppress_table(&keys, 1, &values, total, threshold);
-            let k = hidden.iter().filter(|h| **h).count();
-            prop_assert!(k != 1 || total_hidden, "a single hidden cell is total minus the others");
+            let hidden = suppress_items(&all, &lines, &[], threshold);
+            for (i, &v) in all.iter().enumerate() {
+                if v > 0 && v < threshold { prop_assert!(hidden[i]); }
+            }
+            for line in &lines {
+                prop_assert!(line.iter().filter(|&&i| hidden[i]).count() != 1, "{line:?}");
+            }
         }
     }
 }

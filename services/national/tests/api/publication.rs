@@ -2,9 +2,9 @@
 //! recovered from what is shown.
 
 use cplds_proto::v1 as pb;
-use cplds_runtime::bus::memory::InMemoryBus;
+use cplds_runtime::bus::{EventBus as _, memory::InMemoryBus};
 
-use crate::helpers::{academy_scope, national, reims_results, stats};
+use crate::helpers::{academy_scope, fact, national, reims_results, result, stats, wait_totals};
 
 #[tokio::test]
 async fn publication_hides_small_counts_with_their_complements() {
@@ -68,4 +68,70 @@ async fn publication_hides_small_counts_with_their_complements() {
     assert!(totals.eliminatory_part_1.unwrap().suppressed);
     assert_eq!(totals.part_1.unwrap().marks, 7);
     assert!(p.suppressed);
+}
+
+/// The answers of one year for a région and for each of its académies are slices of one table
+/// suppressed once: a count hidden in Reims's answer is never the région's minus Nancy-Metz's
+/// (Strasbourg sent nothing, so its zeros are known).
+#[tokio::test]
+async fn no_academy_count_is_its_region_minus_the_others() {
+    let bus = InMemoryBus::new();
+    let mut f = national(&bus).await;
+    reims_results(&bus, &f).await;
+    // Nancy-Metz: four admitted, four with an eliminatory mark at épreuve 1, four absent at
+    // épreuve 2: large enough to be shown on their own.
+    let marks = [(Some(30), Some(30)), (Some(8), Some(30)), (Some(30), None)];
+    let messages: Vec<_> = (0..12u64)
+        .map(|i| {
+            let (a, b) = marks[(i % 3) as usize];
+            let payload = result(&format!("n{i}"), a, b, "54");
+            fact("nancy-metz", "examination", i + 1, payload)
+        })
+        .collect();
+    bus.publish(&messages).await.unwrap();
+    wait_totals(&f, academy_scope("nancy-metz"), "Nancy-Metz applied", |t| {
+        t.admitted.unwrap().value == 4
+    })
+    .await;
+
+    let region = pb::Scope {
+        level: pb::ScopeLevel::Region as i32,
+        code: "grand-est".into(),
+    };
+    let mut answers = Vec::new();
+    for scope in [region, academy_scope("reims"), academy_scope("nancy-metz")] {
+        let p = stats(&mut f, scope, vec![], true).await;
+        answers.push(p.totals.unwrap());
+    }
+    let [region, reims, nancy] = &answers[..] else {
+        unreachable!()
+    };
+    let counts = |f: &pb::Figures| -> Vec<(&'static str, pb::Count)> {
+        vec![
+            ("admitted", f.admitted.unwrap()),
+            ("not_admitted", f.not_admitted.unwrap()),
+            ("sat_whole_exam", f.sat_whole_exam.unwrap()),
+            ("eliminatory_part_1", f.eliminatory_part_1.unwrap()),
+            ("absent_part_1", f.absent_part_1.unwrap()),
+            ("absent_part_2", f.absent_part_2.unwrap()),
+            ("referents_with_result", f.referents_with_result.unwrap()),
+            ("referents_admitted", f.referents_admitted.unwrap()),
+        ]
+    };
+    let mut hidden = 0;
+    for ((name, r), ((_, g), (_, n))) in counts(reims)
+        .into_iter()
+        .zip(counts(region).into_iter().zip(counts(nancy)))
+    {
+        if r.suppressed {
+            hidden += 1;
+            assert!(
+                g.suppressed || n.suppressed,
+                "Reims's hidden {name} is the région's {} − Nancy-Metz's {}",
+                g.value,
+                n.value
+            );
+        }
+    }
+    assert!(hidden > 0, "Reims's eliminatory mark is hidden");
 }

@@ -658,7 +658,9 @@ pub struct Cell {
     pub figures: Figures,
 }
 
-/// Cells of every combination of values present among `records`, in key order.
+/// Cells of every combination of values present among `records`, in key order. Trainees count
+/// in a cell when they are among its candidates; in a breakdown by place only (région,
+/// académie) every trainee of the place counts, as in the place's own totals.
 pub fn breakdown(
     records: &[&Record],
     trainings: &[&Training],
@@ -668,30 +670,34 @@ pub fn breakdown(
     if dims.is_empty() {
         return Vec::new();
     }
-    let mut groups: BTreeMap<Vec<String>, Vec<&Record>> = BTreeMap::new();
+    let by_place = dims.iter().all(|d| d.place("").is_some());
+    type Group<'r> = (Vec<&'r Record>, Vec<&'r Training>);
+    let mut groups: BTreeMap<Vec<String>, Group<'_>> = BTreeMap::new();
+    let mut cell_of: HashMap<(&str, &str), Vec<String>> = HashMap::new();
     for r in records {
-        groups
-            .entry(dims.iter().map(|d| r.dimension(*d)).collect())
-            .or_default()
-            .push(r);
+        let key: Vec<String> = dims.iter().map(|d| r.dimension(*d)).collect();
+        if !by_place {
+            cell_of.insert((r.academy.as_str(), r.candidate_key.as_str()), key.clone());
+        }
+        groups.entry(key).or_default().0.push(r);
+    }
+    for t in trainings {
+        let key = if by_place {
+            dims.iter().map(|d| d.place(&t.academy)).collect()
+        } else {
+            cell_of
+                .get(&(t.academy.as_str(), t.candidate_key.as_str()))
+                .cloned()
+        };
+        if let Some(key) = key {
+            groups.entry(key).or_default().1.push(t);
+        }
     }
     groups
         .into_iter()
-        .map(|(values, rs)| {
-            // Trainees count in a cell when they are among its candidates.
-            let keys: std::collections::HashSet<(&str, &str)> = rs
-                .iter()
-                .map(|r| (r.academy.as_str(), r.candidate_key.as_str()))
-                .collect();
-            let ts: Vec<&Training> = trainings
-                .iter()
-                .copied()
-                .filter(|t| keys.contains(&(t.academy.as_str(), t.candidate_key.as_str())))
-                .collect();
-            Cell {
-                key: dims.iter().copied().zip(values).collect(),
-                figures: compute(&rs, &ts, training),
-            }
+        .map(|(values, (rs, ts))| Cell {
+            key: dims.iter().copied().zip(values).collect(),
+            figures: compute(&rs, &ts, training),
         })
         .collect()
 }
@@ -700,4 +706,4 @@ mod publication;
 #[cfg(test)]
 mod tests;
 
-pub use publication::{Distribution, Item, Layout, suppress};
+pub use publication::{Distribution, Item, Publication};

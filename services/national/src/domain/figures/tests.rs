@@ -1,5 +1,8 @@
 use super::*;
-use crate::domain::record::{ExamResult, Part, Profile, RegistrationStatus};
+use crate::domain::{
+    query::Scope,
+    record::{ExamResult, Part, Profile, RegistrationStatus},
+};
 
 fn rec(key: &str, status: RegistrationStatus, exam: Option<(Part, Part, bool)>) -> Record {
     let mut r = Record::new("toulouse", 2025, key);
@@ -202,11 +205,8 @@ fn hidden_counts_are_not_differences_of_shown_ones() {
         RegistrationStatus::Validated,
         Some((Mark(30), Absent, false)),
     ));
-    let refs: Vec<&Record> = rs.iter().collect();
-    let idx = HashMap::new();
-    let mut totals = compute(&refs, &[], &idx);
-    let mut cells = breakdown(&refs, &[], &idx, &[Dimension::Department]);
-    suppress(&mut totals, &mut cells, 3);
+    let (totals, cells) = Publication::new(&rs, &[], 3, &[Dimension::Department])
+        .answer(&Scope::National, &[Dimension::Department]);
     for f in std::iter::once(&totals).chain(cells.iter().map(|c| &c.figures)) {
         let shown = |m: Measure| !f.counts[&m].suppressed;
         if !shown(Measure::NotAdmitted) {
@@ -253,11 +253,8 @@ fn publication_hides_small_counts() {
             r
         })
         .collect();
-    let refs: Vec<&Record> = rs.iter().collect();
-    let idx = HashMap::new();
-    let mut totals = compute(&refs, &[], &idx);
-    let mut cells = breakdown(&refs, &[], &idx, &[Dimension::Department]);
-    suppress(&mut totals, &mut cells, 5);
+    let (totals, cells) = Publication::new(&rs, &[], 5, &[Dimension::Department])
+        .answer(&Scope::National, &[Dimension::Department]);
     let admitted: Vec<(bool, i64)> = cells
         .iter()
         .map(|c| {
@@ -354,10 +351,9 @@ mod differencing {
         (r, t)
     }
 
-    /// The reader's lines, written apart from [`Layout`]: each item over all cells and the
-    /// total, over the cells that differ in one dimension only (their sum is a margin of
-    /// another answer, or the total with one dimension), and inside each group every
-    /// relation and every distribution with its count. Group `g` item `k` is `g * n + k`.
+    /// The reader's lines inside one answer: each item over all cells and the total, and
+    /// inside each group every relation and every distribution with its count. Group `g` item
+    /// `k` is `g * n + k`. (Margins that other answers show are the next test's.)
     fn attack_lines(keys: &[Vec<String>], items: &[Item]) -> Vec<Vec<usize>> {
         let n = items.len();
         let at = |g: usize, item: Item| g * n + items.iter().position(|&i| i == item).unwrap();
@@ -365,21 +361,6 @@ mod differencing {
         for k in 0..n {
             if !keys.is_empty() {
                 lines.push((0..=keys.len()).map(|g| g * n + k).collect());
-            }
-            // With one dimension the margin is the total, in the line above.
-            let dims = keys.first().map_or(0, Vec::len);
-            for d in (0..dims).filter(|_| dims > 1) {
-                for (i, a) in keys.iter().enumerate() {
-                    let same: Vec<usize> = keys
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, b)| (0..dims).all(|j| j == d || a[j] == b[j]))
-                        .map(|(c, _)| (c + 1) * n + k)
-                        .collect();
-                    if same[0] == (i + 1) * n + k && same.len() > 1 {
-                        lines.push(same);
-                    }
-                }
             }
         }
         for g in 0..=keys.len() {
@@ -422,16 +403,18 @@ mod differencing {
         ) {
             let made: Vec<(Record, Option<Training>)> =
                 candidates.iter().enumerate().map(|(i, c)| record(i, c)).collect();
-            let records: Vec<&Record> = made.iter().map(|(r, _)| r).collect();
+            let owned: Vec<Record> = made.iter().map(|(r, _)| r.clone()).collect();
+            let records: Vec<&Record> = owned.iter().collect();
             let trainings: Vec<Training> = made.iter().filter_map(|(_, t)| t.clone()).collect();
             let idx = index_training(&trainings);
             let trs: Vec<&Training> = trainings.iter().collect();
-            let mut totals = compute(&records, &trs, &idx);
-            let mut cells = breakdown(&records, &trs, &idx, &dims);
-            let before: Vec<Figures> = std::iter::once(totals.clone())
-                .chain(cells.iter().map(|c| c.figures.clone()))
+            let raw_cells = breakdown(&records, &trs, &idx, &dims);
+            let before: Vec<Figures> = std::iter::once(compute(&records, &trs, &idx))
+                .chain(raw_cells.iter().map(|c| c.figures.clone()))
                 .collect();
-            suppress(&mut totals, &mut cells, threshold);
+            let (totals, cells) =
+                Publication::new(&owned, &trainings, threshold, &dims)
+                .answer(&Scope::National, &dims);
             let after: Vec<&Figures> =
                 std::iter::once(&totals).chain(cells.iter().map(|c| &c.figures)).collect();
 
@@ -505,6 +488,191 @@ mod differencing {
                     if h(e) {
                         prop_assert!(d[..3].iter().all(|c| c.suppressed));
                     }
+                }
+            }
+        }
+    }
+
+    /// Académies of two régions, so that answers by scope nest: nation ⊃ région ⊃ académie.
+    const PLACES: [&str; 4] = ["toulouse", "montpellier", "bordeaux", "poitiers"];
+
+    /// A group's meaning whichever answer shows it: its place and cell values (a région is
+    /// implied by its académie).
+    type Meaning = BTreeMap<Dimension, String>;
+
+    fn meaning(scope: &Scope, key: &[(Dimension, String)]) -> Meaning {
+        let mut m: Meaning = key.iter().cloned().collect();
+        match scope {
+            Scope::National => {}
+            Scope::Region(code) => {
+                m.insert(Dimension::Region, (*code).to_owned());
+            }
+            Scope::Academy(a) => {
+                m.insert(Dimension::Academy, a.code.to_owned());
+            }
+        }
+        if m.contains_key(&Dimension::Academy) {
+            m.remove(&Dimension::Region);
+        }
+        m
+    }
+
+    /// The groups a group of meaning `m` is one part of, each with what tells the parts
+    /// apart: `m` without one of its values, and an académie's région in place of it.
+    fn wholes(m: &Meaning) -> Vec<(Meaning, Dimension)> {
+        let mut out = Vec::new();
+        for (d, v) in m {
+            let mut whole = m.clone();
+            whole.remove(d);
+            out.push((whole.clone(), *d));
+            if *d == Dimension::Academy
+                && let Some(a) = cplds_runtime::academy::Academy::find(v)
+            {
+                whole.insert(Dimension::Region, a.region.code.to_owned());
+                out.push((whole, *d));
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Every answer of one year a reader can ask — the nation, each région and each
+        /// académie, by every part of a breakdown — put together, with every relation between
+        /// them (a group shown in two answers, a scope the sum of those it contains, a margin
+        /// the sum of its cells, the relations inside each group): differencing as long as a
+        /// relation has one unknown never learns a hidden count.
+        #[test]
+        fn no_hidden_count_is_recomputable_across_answers(
+            candidates in prop::collection::vec((candidate(), 0usize..4), 0..80),
+            dims in prop::sample::subsequence(
+                vec![Dimension::Department, Dimension::Sex, Dimension::Academy],
+                0..=2,
+            ),
+            threshold in 2i64..6,
+        ) {
+            let made: Vec<(Record, Option<Training>)> = candidates
+                .iter()
+                .enumerate()
+                .map(|(i, (c, place))| {
+                    let (mut r, mut t) = record(i, c);
+                    r.academy = PLACES[*place].into();
+                    if let Some(t) = t.as_mut() {
+                        t.academy = PLACES[*place].into();
+                    }
+                    (r, t)
+                })
+                .collect();
+            let records: Vec<Record> = made.iter().map(|(r, _)| r.clone()).collect();
+            let trainings: Vec<Training> = made.iter().filter_map(|(_, t)| t.clone()).collect();
+            let mut scopes = vec![Scope::National, Scope::Region("occitanie"), Scope::Region("nouvelle-aquitaine")];
+            scopes.extend(PLACES.map(|a| Scope::Academy(cplds_runtime::academy::Academy::find(a).unwrap())));
+            let breakdowns: Vec<Vec<Dimension>> = (0..1usize << dims.len())
+                .map(|mask| dims.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, d)| *d).collect())
+                .collect();
+
+            let published = Publication::new(&records, &trainings, threshold, &dims);
+            let raw = Publication::new(&records, &trainings, 0, &dims);
+            // Every group of every answer: its meaning, as published, and its true figures.
+            let mut groups: Vec<(Meaning, Figures, Figures)> = Vec::new();
+            for scope in &scopes {
+                for b in &breakdowns {
+                    let (t, cells) = published.answer(scope, b);
+                    let (rt, rcells) = raw.answer(scope, b);
+                    prop_assert_eq!(cells.len(), rcells.len());
+                    groups.push((meaning(scope, &[]), t, rt));
+                    for (c, rc) in cells.into_iter().zip(rcells) {
+                        prop_assert_eq!(&c.key, &rc.key);
+                        groups.push((meaning(scope, &c.key), c.figures, rc.figures));
+                    }
+                }
+            }
+            let items = Item::all();
+            let n = items.len();
+            let var = |g: usize, item: Item| g * n + items.iter().position(|&i| i == item).unwrap();
+            let mut by_meaning: BTreeMap<&Meaning, Vec<usize>> = BTreeMap::new();
+            for (g, (m, _, _)) in groups.iter().enumerate() {
+                by_meaning.entry(m).or_default().push(g);
+            }
+
+            let mut lines: Vec<Vec<usize>> = Vec::new();
+            // One group shown in several answers is one unknown.
+            for same in by_meaning.values() {
+                for pair in same.windows(2) {
+                    for &item in &items {
+                        lines.push(vec![var(pair[0], item), var(pair[1], item)]);
+                    }
+                }
+            }
+            for (g, (_, _, f)) in groups.iter().enumerate() {
+                for (whole, parts) in RELATIONS {
+                    let mut line = vec![var(g, Item::Measure(*whole))];
+                    line.extend(parts.iter().map(|&m| var(g, Item::Measure(m))));
+                    prop_assert_eq!(f.count(*whole), parts.iter().map(|&m| f.count(m)).sum::<i64>());
+                    lines.push(line);
+                }
+                for d in Distribution::ALL {
+                    let mut line = vec![var(g, Item::Measure(d.marks()))];
+                    line.extend((0..BUCKETS).map(|b| var(g, Item::Bucket(d, b))));
+                    lines.push(line);
+                }
+            }
+            // A whole and its parts; a part no answer shows is zero when the parts add up.
+            let mut parts: BTreeMap<(Meaning, Dimension), Vec<usize>> = BTreeMap::new();
+            for (m, same) in &by_meaning {
+                for key in wholes(m) {
+                    parts.entry(key).or_default().push(same[0]);
+                }
+            }
+            for ((whole, _), parts) in &parts {
+                let Some(same) = by_meaning.get(whole) else { continue };
+                for &item in &items {
+                    let sum: i64 = parts.iter().map(|&g| item.value(&groups[g].2)).sum();
+                    if sum == item.value(&groups[same[0]].2) {
+                        let mut line = vec![var(same[0], item)];
+                        line.extend(parts.iter().map(|&g| var(g, item)));
+                        lines.push(line);
+                    }
+                }
+            }
+
+            // What the reader knows: every published item shown; what must stay unknown.
+            let mut known = vec![false; n * groups.len()];
+            let mut secret = vec![false; n * groups.len()];
+            for (g, (_, shown, f)) in groups.iter().enumerate() {
+                for (k, &item) in items.iter().enumerate() {
+                    let v = item.value(f);
+                    let Some(h) = hidden_flag(shown, item) else {
+                        secret[g * n + k] = v > 0 && v < threshold;
+                        continue;
+                    };
+                    prop_assert!(!(v > 0 && v < threshold) || h, "{:?} = {} is shown", item, v);
+                    if !h {
+                        prop_assert_eq!(item.value(shown), v, "a shown count is unchanged");
+                    }
+                    known[g * n + k] = !h;
+                    secret[g * n + k] = h;
+                }
+            }
+            loop {
+                let mut learnt = false;
+                for line in &lines {
+                    let unknown: Vec<usize> = line.iter().copied().filter(|&i| !known[i]).collect();
+                    if let [i] = unknown[..] {
+                        prop_assert!(
+                            !secret[i],
+                            "hidden {:?} of {:?} recomputed from {:?}",
+                            items[i % n],
+                            groups[i / n].0,
+                            line.iter().map(|&j| (&groups[j / n].0, items[j % n])).collect::<Vec<_>>()
+                        );
+                        known[i] = true;
+                        learnt = true;
+                    }
+                }
+                if !learnt {
+                    break;
                 }
             }
         }
