@@ -2218,6 +2218,44 @@ pub mod certification_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
+/// The MLDS annual survey (enquête MLDS) in its own terms: a headcount of the young people the
+/// MLDS accompanied (each once), the actions they followed (one may follow several) and what
+/// became of them after the accompaniment (each has one outcome, "unknown" included).
+/// Age bands (the MLDS takes in young people over 16): "16-17", "18-20", "21-25", "26+".
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MldsHeadcount {
+    #[prost(enumeration = "Sex", tag = "1")]
+    pub sex: i32,
+    #[prost(string, tag = "2")]
+    pub age_band: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "3")]
+    pub young_people: u32,
+}
+/// Action types: "pafi" (aménagement du parcours de formation initiale), "remobilisation"
+/// (accueil et remobilisation), "exam_preparation_again" (préparer à nouveau tout ou partie d'un
+/// examen), "return_to_training" (retour en formation initiale, droit au retour en formation),
+/// "training_obligation" (obligation de formation des 16-18 ans).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MldsActionCount {
+    #[prost(string, tag = "1")]
+    pub action_type: ::prost::alloc::string::String,
+    #[prost(enumeration = "Sex", tag = "2")]
+    pub sex: i32,
+    /// Young people of the headcount who followed this action.
+    #[prost(uint32, tag = "3")]
+    pub young_people: u32,
+}
+/// Outcomes (devenir): "school", "apprenticeship", "vocational_training", "employment",
+/// "civic_service", "other_support", "no_solution", "unknown".
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MldsOutcomeCount {
+    #[prost(string, tag = "1")]
+    pub outcome: ::prost::alloc::string::String,
+    #[prost(enumeration = "Sex", tag = "2")]
+    pub sex: i32,
+    #[prost(uint32, tag = "3")]
+    pub young_people: u32,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum Sex {
@@ -3034,8 +3072,15 @@ pub struct MldsSurveySubmitted {
     pub year: i32,
     #[prost(uint32, tag = "2")]
     pub version: u32,
+    /// The former format (cells, no headcount); empty in the facts of the current one.
     #[prost(message, repeated, tag = "3")]
     pub rows: ::prost::alloc::vec::Vec<MldsSurveyRow>,
+    #[prost(message, repeated, tag = "4")]
+    pub headcount: ::prost::alloc::vec::Vec<MldsHeadcount>,
+    #[prost(message, repeated, tag = "5")]
+    pub actions: ::prost::alloc::vec::Vec<MldsActionCount>,
+    #[prost(message, repeated, tag = "6")]
+    pub outcomes: ::prost::alloc::vec::Vec<MldsOutcomeCount>,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -7750,19 +7795,52 @@ pub struct MldsSurveyCell {
     #[prost(int64, tag = "6")]
     pub young_people: i64,
 }
+/// One académie's latest survey.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct MldsAcademySurvey {
+    #[prost(string, tag = "1")]
+    pub academy: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "2")]
+    pub version: u32,
+    #[prost(int64, tag = "3")]
+    pub young_people: i64,
+    #[prost(message, repeated, tag = "4")]
+    pub headcount: ::prost::alloc::vec::Vec<MldsHeadcount>,
+    #[prost(message, repeated, tag = "5")]
+    pub actions: ::prost::alloc::vec::Vec<MldsActionCount>,
+    #[prost(message, repeated, tag = "6")]
+    pub outcomes: ::prost::alloc::vec::Vec<MldsOutcomeCount>,
+}
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MldsSurvey {
     #[prost(int32, tag = "1")]
     pub year: i32,
     #[prost(message, optional, tag = "2")]
     pub scope: ::core::option::Option<Scope>,
+    /// The headcount of the scope: young people accompanied, each once (the académies' headcounts
+    /// added up; a young person is accompanied by one académie).
     #[prost(int64, tag = "3")]
     pub young_people: i64,
+    /// Surveys in the former format (cells, no headcount); their académies are in `outdated`.
     #[prost(message, repeated, tag = "4")]
     pub cells: ::prost::alloc::vec::Vec<MldsSurveyCell>,
     /// Académies of the scope that have not sent their survey.
     #[prost(string, repeated, tag = "5")]
     pub missing: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The scope's totals: headcount by sex and age band, actions by type and sex (young people
+    /// who followed each), outcomes by outcome and sex.
+    #[prost(message, repeated, tag = "6")]
+    pub headcount: ::prost::alloc::vec::Vec<MldsHeadcount>,
+    #[prost(message, repeated, tag = "7")]
+    pub actions: ::prost::alloc::vec::Vec<MldsActionCount>,
+    #[prost(message, repeated, tag = "8")]
+    pub outcomes: ::prost::alloc::vec::Vec<MldsOutcomeCount>,
+    #[prost(message, repeated, tag = "9")]
+    pub academies: ::prost::alloc::vec::Vec<MldsAcademySurvey>,
+    /// Académies whose latest survey is in the former format: not in the headcount; to be sent
+    /// again.
+    #[prost(string, repeated, tag = "10")]
+    pub outdated: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetSessionReportRequest {
@@ -10973,10 +11051,9 @@ pub mod registration_service_server {
         const NAME: &'static str = SERVICE_NAME;
     }
 }
-/// Kinds of MLDS action: prevention, remobilisation, remise_a_niveau, orientation,
-/// alternance (work-linked training and internships), exam_preparation, accompaniment.
-/// Age bands: under_16, 16-17, 18-20, 21-25. Outcomes: school, apprenticeship,
-/// vocational_training, employment, civic_service, other_support, no_solution, unknown.
+/// The former format of the survey: cells crossing action, age and outcome, which make no
+/// headcount (one young person in two actions was in two cells). Refused since the survey is sent
+/// as headcount, actions and outcomes (see MldsHeadcount in common.proto).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct MldsSurveyLine {
     #[prost(string, tag = "1")]
@@ -10995,8 +11072,18 @@ pub struct MldsSurveyLine {
 pub struct SubmitMldsSurveyRequest {
     #[prost(int32, tag = "1")]
     pub year: i32,
+    /// The former format: refused (see MldsSurveyLine).
     #[prost(message, repeated, tag = "2")]
     pub lines: ::prost::alloc::vec::Vec<MldsSurveyLine>,
+    /// The young people accompanied, each once, by sex and age band.
+    #[prost(message, repeated, tag = "3")]
+    pub headcount: ::prost::alloc::vec::Vec<MldsHeadcount>,
+    /// By action type and sex: at most the headcount of that sex each.
+    #[prost(message, repeated, tag = "4")]
+    pub actions: ::prost::alloc::vec::Vec<MldsActionCount>,
+    /// By outcome and sex: for each sex, they add up to its headcount.
+    #[prost(message, repeated, tag = "5")]
+    pub outcomes: ::prost::alloc::vec::Vec<MldsOutcomeCount>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MldsSurveySubmission {
@@ -11006,14 +11093,22 @@ pub struct MldsSurveySubmission {
     pub year: i32,
     #[prost(uint32, tag = "3")]
     pub version: u32,
+    /// Empty: a submission in the former format shows no headcount, actions nor outcomes.
     #[prost(message, repeated, tag = "4")]
     pub lines: ::prost::alloc::vec::Vec<MldsSurveyLine>,
+    /// The headcount's total.
     #[prost(int64, tag = "5")]
     pub young_people: i64,
     #[prost(message, optional, tag = "6")]
     pub submit_time: ::core::option::Option<::prost_types::Timestamp>,
     #[prost(string, tag = "7")]
     pub submitted_by: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "8")]
+    pub headcount: ::prost::alloc::vec::Vec<MldsHeadcount>,
+    #[prost(message, repeated, tag = "9")]
+    pub actions: ::prost::alloc::vec::Vec<MldsActionCount>,
+    #[prost(message, repeated, tag = "10")]
+    pub outcomes: ::prost::alloc::vec::Vec<MldsOutcomeCount>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetMldsSurveySubmissionRequest {

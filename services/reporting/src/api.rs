@@ -20,7 +20,7 @@ use sea_orm::{DatabaseConnection, DbErr, Set};
 
 use crate::{
     NAME,
-    domain::{self, RawLine, Sex},
+    domain::{self, RawCount, RawSurvey, Sex},
     events,
     store::{self, Migrator, approval, submission},
 };
@@ -86,24 +86,19 @@ cplds_runtime::grpc_handlers! {
 
 impl Inner {
     fn submission_pb(&self, s: &submission::Model) -> ServiceResult<pb::MldsSurveySubmission> {
-        let lines = store::decode_lines(&s.lines)?;
+        let survey = store::decode_survey(&s.lines)?;
+        let (headcount, actions, outcomes) = events::survey_pb(&survey);
         Ok(pb::MldsSurveySubmission {
             academy: self.academy.code.to_owned(),
             year: s.year,
             version: s.version as u32,
-            young_people: lines.iter().map(|l| i64::from(l.young_people)).sum(),
-            lines: lines
-                .iter()
-                .map(|l| pb::MldsSurveyLine {
-                    action_kind: l.action_kind.into(),
-                    sex: l.sex.to_pb(),
-                    age_band: l.age_band.into(),
-                    outcome: l.outcome.into(),
-                    young_people: l.young_people,
-                })
-                .collect(),
+            young_people: survey.young_people(),
+            lines: Vec::new(),
             submit_time: Some(to_timestamp(s.submitted_at)),
             submitted_by: s.submitted_by.clone(),
+            headcount,
+            actions,
+            outcomes,
         })
     }
 
@@ -127,25 +122,44 @@ impl Inner {
             "year",
             domain::parse_year(r.year, paris_date(self.core.now())),
         );
-        let raw: Vec<RawLine<'_>> = r
-            .lines
-            .iter()
-            .map(|l| RawLine {
-                action_kind: &l.action_kind,
-                sex: Sex::from_pb(l.sex),
-                age_band: &l.age_band,
-                outcome: &l.outcome,
-                young_people: l.young_people,
-            })
-            .collect();
-        let lines = domain::parse_lines(&raw)
+        let raw = RawSurvey {
+            former_lines: r.lines.len(),
+            headcount: r
+                .headcount
+                .iter()
+                .map(|c| RawCount {
+                    category: &c.age_band,
+                    sex: Sex::from_pb(c.sex),
+                    young_people: c.young_people,
+                })
+                .collect(),
+            actions: r
+                .actions
+                .iter()
+                .map(|c| RawCount {
+                    category: &c.action_type,
+                    sex: Sex::from_pb(c.sex),
+                    young_people: c.young_people,
+                })
+                .collect(),
+            outcomes: r
+                .outcomes
+                .iter()
+                .map(|c| RawCount {
+                    category: &c.outcome,
+                    sex: Sex::from_pb(c.sex),
+                    young_people: c.young_people,
+                })
+                .collect(),
+        };
+        let survey = domain::parse_survey(&raw)
             .map_err(|errors| {
                 for (field, e) in errors {
                     v.add(field, e);
                 }
             })
             .ok();
-        let (year, lines) = v.finish_with((year, lines))?;
+        let (year, survey) = v.finish_with((year, survey))?;
 
         let mut uow = self.core.begin().await?;
         let version = store::latest_submission(uow.txn(), year)
@@ -158,11 +172,11 @@ impl Inner {
                 version,
                 submitted_at: uow.now(),
                 submitted_by: caller.subject,
-                lines: store::encode_lines(&lines)?,
+                lines: store::encode_survey(&survey)?,
             },
         )
         .await?;
-        uow.emit([events::survey_submitted(year, version as u32, &lines)])
+        uow.emit([events::survey_submitted(year, version as u32, &survey)])
             .await?;
         uow.commit().await?;
         self.submission_pb(&row)

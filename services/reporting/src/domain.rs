@@ -2,16 +2,20 @@
 
 use std::collections::HashSet;
 
-pub const ACTION_KINDS: &[&str] = &[
-    "prevention",
+/// The MLDS's action types (circulaire of 29 March 2013; the domain README's four objectives):
+/// aménagement du parcours de formation initiale (PAFI), accueil et remobilisation, préparer à
+/// nouveau tout ou partie d'un examen, retour en formation initiale (droit au retour en
+/// formation), obligation de formation des 16-18 ans.
+pub const ACTION_TYPES: &[&str] = &[
+    "pafi",
     "remobilisation",
-    "remise_a_niveau",
-    "orientation",
-    "alternance",
-    "exam_preparation",
-    "accompaniment",
+    "exam_preparation_again",
+    "return_to_training",
+    "training_obligation",
 ];
-pub const AGE_BANDS: &[&str] = &["under_16", "16-17", "18-20", "21-25"];
+/// The MLDS takes in young people over 16.
+pub const AGE_BANDS: &[&str] = &["16-17", "18-20", "21-25", "26+"];
+/// What became of them after the accompaniment (devenir).
 pub const OUTCOMES: &[&str] = &[
     "school",
     "apprenticeship",
@@ -53,13 +57,57 @@ pub fn parse_year(year: i32, today: chrono::NaiveDate) -> Result<i32, String> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub action_kind: &'static str,
+/// One count of the survey: a category (age band, action type or outcome), a sex, a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub category: &'static str,
     pub sex: Sex,
-    pub age_band: &'static str,
-    pub outcome: &'static str,
     pub young_people: u32,
+}
+
+/// A year's survey as the MLDS counts: the young people accompanied (each once, by age band),
+/// the actions they followed (one may follow several) and what became of them (each one outcome).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Survey {
+    pub headcount: Vec<Count>,
+    pub actions: Vec<Count>,
+    pub outcomes: Vec<Count>,
+}
+
+impl Survey {
+    pub fn young_people(&self) -> i64 {
+        self.headcount
+            .iter()
+            .map(|c| i64::from(c.young_people))
+            .sum()
+    }
+
+    fn headcount_of(&self, sex: Sex) -> u32 {
+        total(&self.headcount, sex)
+    }
+}
+
+fn total(counts: &[Count], sex: Sex) -> u32 {
+    counts
+        .iter()
+        .filter(|c| c.sex == sex)
+        .map(|c| c.young_people)
+        .sum()
+}
+
+/// A raw count as the API receives it.
+pub struct RawCount<'a> {
+    pub category: &'a str,
+    pub sex: Option<Sex>,
+    pub young_people: u32,
+}
+
+/// The raw survey: `former_lines` counts the lines of the former format, which are refused.
+pub struct RawSurvey<'a> {
+    pub former_lines: usize,
+    pub headcount: Vec<RawCount<'a>>,
+    pub actions: Vec<RawCount<'a>>,
+    pub outcomes: Vec<RawCount<'a>>,
 }
 
 fn one_of(value: &str, allowed: &'static [&'static str]) -> Result<&'static str, String> {
@@ -70,66 +118,120 @@ fn one_of(value: &str, allowed: &'static [&'static str]) -> Result<&'static str,
         .ok_or_else(|| format!("{value:?} is not one of: {}", allowed.join(", ")))
 }
 
-/// A raw line as the API receives it.
-pub struct RawLine<'a> {
-    pub action_kind: &'a str,
-    pub sex: Option<Sex>,
-    pub age_band: &'a str,
-    pub outcome: &'a str,
-    pub young_people: u32,
-}
-
-/// Checks every line; errors are (field path, reason), with `lines[i].field` paths.
-pub fn parse_lines(raw: &[RawLine<'_>]) -> Result<Vec<Line>, Vec<(String, String)>> {
-    let mut errors = Vec::new();
+/// Parses one list of counts (`field`: its name, `category`: the name of its category field).
+fn parse_counts(
+    raw: &[RawCount<'_>],
+    field: &str,
+    category: &str,
+    allowed: &'static [&'static str],
+    errors: &mut Vec<(String, String)>,
+) -> Vec<Count> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    if raw.is_empty() {
-        errors.push((
-            "lines".to_owned(),
-            "at least one line is required".to_owned(),
-        ));
+    if raw.len() > 1_000 {
+        errors.push((field.to_owned(), "at most 1000 lines".to_owned()));
+        return out;
     }
-    if raw.len() > 10_000 {
-        errors.push(("lines".to_owned(), "at most 10000 lines".to_owned()));
-    }
-    for (i, l) in raw.iter().enumerate() {
-        let f = |name: &str| format!("lines[{i}].{name}");
-        let kind = one_of(l.action_kind, ACTION_KINDS)
-            .map_err(|e| errors.push((f("action_kind"), e)))
+    for (i, c) in raw.iter().enumerate() {
+        let f = |name: &str| format!("{field}[{i}].{name}");
+        let value = one_of(c.category, allowed)
+            .map_err(|e| errors.push((f(category), e)))
             .ok();
-        let band = one_of(l.age_band, AGE_BANDS)
-            .map_err(|e| errors.push((f("age_band"), e)))
-            .ok();
-        let outcome = one_of(l.outcome, OUTCOMES)
-            .map_err(|e| errors.push((f("outcome"), e)))
-            .ok();
-        if l.sex.is_none() {
+        if c.sex.is_none() {
             errors.push((f("sex"), "is required".into()));
         }
-        if l.young_people == 0 {
+        if c.young_people == 0 {
             errors.push((
                 f("young_people"),
                 "must be at least 1 (leave empty cells out)".into(),
             ));
         }
-        if let (Some(action_kind), Some(sex), Some(age_band), Some(outcome)) =
-            (kind, l.sex, band, outcome)
-        {
-            if !seen.insert((action_kind, sex, age_band, outcome)) {
-                errors.push((format!("lines[{i}]"), "the same cell is given twice".into()));
+        if let (Some(category), Some(sex)) = (value, c.sex) {
+            if !seen.insert((category, sex)) {
+                errors.push((
+                    format!("{field}[{i}]"),
+                    "the same cell is given twice".into(),
+                ));
             }
-            out.push(Line {
-                action_kind,
+            out.push(Count {
+                category,
                 sex,
-                age_band,
-                outcome,
-                young_people: l.young_people,
+                young_people: c.young_people,
             });
         }
     }
+    out
+}
+
+/// Checks a survey; errors are (field path, reason). Beyond each line's words: the headcount is
+/// given; no action was followed by more young people of a sex than were accompanied; the
+/// outcomes of a sex add up to its headcount (each young person has one, "unknown" included).
+pub fn parse_survey(raw: &RawSurvey<'_>) -> Result<Survey, Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    if raw.former_lines > 0 {
+        errors.push((
+            "lines".to_owned(),
+            "the former format (cells crossing action, age and outcome) makes no headcount: send \
+             headcount, actions and outcomes instead"
+                .to_owned(),
+        ));
+    }
+    if raw.headcount.is_empty() {
+        errors.push((
+            "headcount".to_owned(),
+            "is required: the young people accompanied, by sex and age band".to_owned(),
+        ));
+    }
+    let survey = Survey {
+        headcount: parse_counts(
+            &raw.headcount,
+            "headcount",
+            "age_band",
+            AGE_BANDS,
+            &mut errors,
+        ),
+        actions: parse_counts(
+            &raw.actions,
+            "actions",
+            "action_type",
+            ACTION_TYPES,
+            &mut errors,
+        ),
+        outcomes: parse_counts(&raw.outcomes, "outcomes", "outcome", OUTCOMES, &mut errors),
+    };
     if errors.is_empty() {
-        Ok(out)
+        for (i, a) in survey.actions.iter().enumerate() {
+            let headcount = survey.headcount_of(a.sex);
+            if a.young_people > headcount {
+                errors.push((
+                    format!("actions[{i}].young_people"),
+                    format!(
+                        "{} {} young people followed {}, but the headcount has {headcount}: an \
+                         action counts young people among those accompanied",
+                        a.young_people,
+                        a.sex.as_str(),
+                        a.category
+                    ),
+                ));
+            }
+        }
+        for sex in [Sex::Female, Sex::Male] {
+            let (outcomes, headcount) = (total(&survey.outcomes, sex), survey.headcount_of(sex));
+            if outcomes != headcount {
+                errors.push((
+                    "outcomes".to_owned(),
+                    format!(
+                        "the outcomes of {} young people add up to {outcomes}, their headcount \
+                         is {headcount}: each young person accompanied has one outcome \
+                         (\"unknown\" included)",
+                        sex.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(survey)
     } else {
         Err(errors)
     }
@@ -148,39 +250,110 @@ pub fn parse_remarks(s: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn raw<'a>(kind: &'a str, band: &'a str, n: u32) -> RawLine<'a> {
-        RawLine {
-            action_kind: kind,
-            sex: Some(Sex::Female),
-            age_band: band,
-            outcome: "school",
+    fn count(category: &str, sex: Sex, n: u32) -> RawCount<'_> {
+        RawCount {
+            category,
+            sex: Some(sex),
             young_people: n,
         }
     }
 
+    fn survey<'a>(
+        headcount: Vec<RawCount<'a>>,
+        actions: Vec<RawCount<'a>>,
+        outcomes: Vec<RawCount<'a>>,
+    ) -> RawSurvey<'a> {
+        RawSurvey {
+            former_lines: 0,
+            headcount,
+            actions,
+            outcomes,
+        }
+    }
+
+    fn fields(errors: &[(String, String)]) -> Vec<&str> {
+        errors.iter().map(|e| e.0.as_str()).collect()
+    }
+
     #[test]
-    fn lines() {
+    fn a_headcount_apart_from_actions() {
+        // Twelve young women, eight of whom followed two actions: 20 actions followed, 12 people.
+        let s = parse_survey(&survey(
+            vec![
+                count("16-17", Sex::Female, 5),
+                count("18-20", Sex::Female, 7),
+            ],
+            vec![
+                count("remobilisation", Sex::Female, 12),
+                count("pafi", Sex::Female, 8),
+            ],
+            vec![
+                count("school", Sex::Female, 9),
+                count("unknown", Sex::Female, 3),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(s.young_people(), 12);
+    }
+
+    #[test]
+    fn words_of_each_line() {
+        let errs = parse_survey(&survey(
+            vec![
+                count("under_16", Sex::Female, 3),
+                count("16-17", Sex::Male, 0),
+            ],
+            vec![count("knitting", Sex::Female, 1)],
+            vec![],
+        ))
+        .unwrap_err();
         assert_eq!(
-            parse_lines(&[raw("remobilisation", "16-17", 12)]).unwrap()[0].young_people,
-            12
-        );
-        let errs = parse_lines(&[raw("knitting", "16-17", 0), raw("remobilisation", "99", 3)])
-            .unwrap_err();
-        let fields: Vec<_> = errs.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(
-            fields,
+            fields(&errs),
             [
-                "lines[0].action_kind",
-                "lines[0].young_people",
-                "lines[1].age_band"
+                "headcount[0].age_band",
+                "headcount[1].young_people",
+                "actions[0].action_type"
             ]
         );
-        let dup = parse_lines(&[
-            raw("orientation", "18-20", 1),
-            raw("orientation", "18-20", 2),
-        ])
+        let twice = parse_survey(&survey(
+            vec![count("16-17", Sex::Male, 1), count("16-17", Sex::Male, 2)],
+            vec![],
+            vec![count("school", Sex::Male, 3)],
+        ))
         .unwrap_err();
-        assert_eq!(dup[0].0, "lines[1]");
-        assert!(parse_lines(&[]).is_err());
+        assert_eq!(fields(&twice), ["headcount[1]"]);
+        let empty = parse_survey(&survey(vec![], vec![], vec![])).unwrap_err();
+        assert_eq!(fields(&empty), ["headcount"]);
+        let mut former = survey(
+            vec![count("16-17", Sex::Male, 1)],
+            vec![],
+            vec![count("school", Sex::Male, 1)],
+        );
+        former.former_lines = 1;
+        assert_eq!(fields(&parse_survey(&former).unwrap_err()), ["lines"]);
+    }
+
+    #[test]
+    fn an_inconsistent_return_is_refused() {
+        // An action followed by more young men than were accompanied; outcomes of 9 for 10.
+        let errs = parse_survey(&survey(
+            vec![count("18-20", Sex::Male, 10)],
+            vec![count("return_to_training", Sex::Male, 11)],
+            vec![count("employment", Sex::Male, 9)],
+        ))
+        .unwrap_err();
+        assert_eq!(fields(&errs), ["actions[0].young_people", "outcomes"]);
+        assert!(errs[1].1.contains("add up to 9"), "{errs:?}");
+        // Outcomes given for young women nobody counted.
+        let errs = parse_survey(&survey(
+            vec![count("18-20", Sex::Male, 2)],
+            vec![],
+            vec![
+                count("school", Sex::Male, 2),
+                count("school", Sex::Female, 1),
+            ],
+        ))
+        .unwrap_err();
+        assert_eq!(fields(&errs), ["outcomes"]);
     }
 }

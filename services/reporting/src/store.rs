@@ -142,45 +142,64 @@ impl MigrationTrait for CreateTables {
     }
 }
 
-/// A survey line as stored (JSON in `lines`): the domain's words as text.
+/// A survey as stored (JSON in `lines`): the domain's words as text. A submission of the former
+/// format (a JSON array of cells) is kept as it was and reads as an empty survey.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredLine {
-    action_kind: String,
+struct StoredSurvey {
+    headcount: Vec<StoredCount>,
+    actions: Vec<StoredCount>,
+    outcomes: Vec<StoredCount>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredCount {
+    category: String,
     sex: String,
-    age_band: String,
-    outcome: String,
     young_people: u32,
 }
 
-pub fn encode_lines(lines: &[crate::domain::Line]) -> Result<String, DbErr> {
-    let stored: Vec<StoredLine> = lines
-        .iter()
-        .map(|l| StoredLine {
-            action_kind: l.action_kind.into(),
-            sex: l.sex.as_str().into(),
-            age_band: l.age_band.into(),
-            outcome: l.outcome.into(),
-            young_people: l.young_people,
-        })
-        .collect();
+pub fn encode_survey(survey: &crate::domain::Survey) -> Result<String, DbErr> {
+    let counts = |counts: &[crate::domain::Count]| -> Vec<StoredCount> {
+        counts
+            .iter()
+            .map(|c| StoredCount {
+                category: c.category.into(),
+                sex: c.sex.as_str().into(),
+                young_people: c.young_people,
+            })
+            .collect()
+    };
+    let stored = StoredSurvey {
+        headcount: counts(&survey.headcount),
+        actions: counts(&survey.actions),
+        outcomes: counts(&survey.outcomes),
+    };
     serde_json::to_string(&stored).map_err(|e| DbErr::Custom(e.to_string()))
 }
 
-/// The lines of a stored submission, checked again as they were at submission.
-pub fn decode_lines(json: &str) -> Result<Vec<crate::domain::Line>, DbErr> {
-    use crate::domain::{RawLine, Sex, parse_lines};
-    let stored: Vec<StoredLine> = serde_json::from_str(json)
-        .map_err(|e| DbErr::Custom(format!("stored survey lines: {e}")))?;
-    let raw: Vec<RawLine<'_>> = stored
-        .iter()
-        .map(|l| RawLine {
-            action_kind: &l.action_kind,
-            sex: Sex::parse(&l.sex),
-            age_band: &l.age_band,
-            outcome: &l.outcome,
-            young_people: l.young_people,
-        })
-        .collect();
-    parse_lines(&raw)
-        .map_err(|errors| DbErr::Custom(format!("stored survey lines no longer valid: {errors:?}")))
+/// The survey of a stored submission, checked again as it was at submission.
+pub fn decode_survey(json: &str) -> Result<crate::domain::Survey, DbErr> {
+    use crate::domain::{RawCount, RawSurvey, Sex, Survey, parse_survey};
+    if json.trim_start().starts_with('[') {
+        return Ok(Survey::default());
+    }
+    let stored: StoredSurvey =
+        serde_json::from_str(json).map_err(|e| DbErr::Custom(format!("stored survey: {e}")))?;
+    fn raw(counts: &[StoredCount]) -> Vec<RawCount<'_>> {
+        counts
+            .iter()
+            .map(|c| RawCount {
+                category: &c.category,
+                sex: Sex::parse(&c.sex),
+                young_people: c.young_people,
+            })
+            .collect()
+    }
+    parse_survey(&RawSurvey {
+        former_lines: 0,
+        headcount: raw(&stored.headcount),
+        actions: raw(&stored.actions),
+        outcomes: raw(&stored.outcomes),
+    })
+    .map_err(|errors| DbErr::Custom(format!("stored survey no longer valid: {errors:?}")))
 }

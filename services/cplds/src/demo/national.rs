@@ -21,50 +21,59 @@ pub(super) async fn report_to_ministry(node: &LocalNode, year: i32) -> anyhow::R
         &[Role::Recteur],
     )?;
     let seed = node.node.node.code().len() as u32;
-    let lines = [
-        (
-            "remobilisation",
-            pb::Sex::Male,
-            "16-17",
-            "school",
-            40 + seed,
-        ),
-        (
-            "remobilisation",
-            pb::Sex::Female,
-            "16-17",
-            "school",
-            35 + seed,
-        ),
-        (
-            "remise_a_niveau",
-            pb::Sex::Male,
-            "18-20",
-            "apprenticeship",
-            22,
-        ),
-        (
-            "remise_a_niveau",
-            pb::Sex::Female,
-            "18-20",
-            "vocational_training",
-            18 + seed,
-        ),
-        ("accompaniment", pb::Sex::Male, "21-25", "employment", 9),
-        ("accompaniment", pb::Sex::Female, "16-17", "no_solution", 4),
+    let (men, women) = (62 + seed, 57 + 2 * seed);
+    let headcount = [
+        (pb::Sex::Male, "16-17", 40 + seed),
+        (pb::Sex::Male, "18-20", 22),
+        (pb::Sex::Female, "16-17", 35 + seed),
+        (pb::Sex::Female, "18-20", 18 + seed),
+        (pb::Sex::Female, "21-25", 4),
     ]
     .into_iter()
-    .map(|(k, s, a, o, n)| pb::MldsSurveyLine {
-        action_kind: k.into(),
-        sex: s as i32,
-        age_band: a.into(),
-        outcome: o.into(),
+    .map(|(sex, band, n)| pb::MldsHeadcount {
+        sex: sex as i32,
+        age_band: band.into(),
+        young_people: n,
+    })
+    .collect();
+    // Some followed two actions: the actions add up to more than the headcount.
+    let actions = [
+        ("remobilisation", pb::Sex::Male, men),
+        ("pafi", pb::Sex::Male, 20),
+        ("remobilisation", pb::Sex::Female, women - 10),
+        ("return_to_training", pb::Sex::Female, 18),
+        ("training_obligation", pb::Sex::Female, 12),
+    ]
+    .into_iter()
+    .map(|(kind, sex, n)| pb::MldsActionCount {
+        action_type: kind.into(),
+        sex: sex as i32,
+        young_people: n,
+    })
+    .collect();
+    let outcomes = [
+        ("school", pb::Sex::Male, men - 31),
+        ("apprenticeship", pb::Sex::Male, 22),
+        ("employment", pb::Sex::Male, 9),
+        ("vocational_training", pb::Sex::Female, women - 4),
+        ("no_solution", pb::Sex::Female, 4),
+    ]
+    .into_iter()
+    .map(|(outcome, sex, n)| pb::MldsOutcomeCount {
+        outcome: outcome.into(),
+        sex: sex as i32,
         young_people: n,
     })
     .collect();
     client
         .submit_mlds_survey(authed(
-            pb::SubmitMldsSurveyRequest { year, lines },
+            pb::SubmitMldsSurveyRequest {
+                year,
+                headcount,
+                actions,
+                outcomes,
+                ..Default::default()
+            },
             &recteur,
         ))
         .await?;
@@ -217,10 +226,12 @@ fn format_report(year: i32, s: pb::Statistics, survey: &pb::MldsSurvey) -> Strin
     );
     let _ = writeln!(
         out,
-        "  MLDS survey: {} young people accompanied in {} académies ({} have not sent theirs)",
+        "  MLDS survey: {} young people accompanied in {} académies ({} have not sent theirs), \
+         {} actions followed",
         survey.young_people,
         30 - survey.missing.len(),
-        survey.missing.len()
+        survey.missing.len(),
+        survey.actions.iter().map(|a| a.young_people).sum::<u32>()
     );
     out
 }

@@ -18,9 +18,9 @@ use sea_orm::{
     Set, Value,
 };
 
-use super::{approval, stream, survey_row};
+use super::{approval, stream, survey};
 use crate::domain::record::{
-    ExamResult, Part, Record, RegistrationStatus, Sex, Training, figures_year, minutes, profile,
+    ExamResult, Part, Record, RegistrationStatus, Training, figures_year, minutes, profile,
 };
 
 /// Rows per multi-row upsert (4 parameters each: far below every backend's limit).
@@ -563,24 +563,7 @@ impl Batch {
                 )
                 .await?;
             }
-            Payload::MldsSurveySubmitted(x) => {
-                // A version is applied once (facts are applied once); a later version supersedes it.
-                for row in &x.rows {
-                    survey_row::ActiveModel {
-                        academy: Set(a.to_owned()),
-                        year: Set(x.year),
-                        version: Set(x.version as i32),
-                        action_kind: Set(row.action_kind.clone()),
-                        sex: Set(Sex::from_pb(row.sex)),
-                        age_band: Set(row.age_band.clone()),
-                        outcome: Set(row.outcome.clone()),
-                        young_people: Set(i64::from(row.young_people)),
-                        ..Default::default()
-                    }
-                    .insert(txn)
-                    .await?;
-                }
-            }
+            Payload::MldsSurveySubmitted(x) => survey::insert(txn, a, x).await?,
             // Known facts that move no record (yet): the figures of late files come from them.
             Payload::NationalCampaignOpened(_)
             | Payload::NationalAdmittedListPublished(_)

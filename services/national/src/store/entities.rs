@@ -99,6 +99,8 @@ table!(survey_row, "mlds_survey_rows", {
     pub age_band: String,
     pub outcome: String,
     pub young_people: i64,
+    /// `headcount`, `action`, `outcome`, or `cell` (the former format).
+    pub part: String,
 });
 
 table!(sequence_conflict, "sequence_conflicts", {

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(HistoryTable),
             Box::new(AdoptApprovalLog),
             Box::new(IngestGuards),
+            Box::new(SurveyParts),
         ]
     }
 }
@@ -271,6 +272,40 @@ impl MigrationTrait for IngestGuards {
             Table::drop()
                 .table(Alias::new("sequence_conflicts"))
                 .if_exists()
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// The MLDS survey in its own terms: each row is a part of the survey — `headcount` (sex, age
+/// band), `action` (type in `action_kind`, sex) or `outcome` (outcome, sex); rows of the former
+/// format stay `cell`.
+struct SurveyParts;
+
+impl MigrationName for SurveyParts {
+    fn name(&self) -> &str {
+        "m20261203_000500_national_survey_parts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SurveyParts {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("mlds_survey_rows"))
+                .add_column(text("part").default("cell"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new("mlds_survey_rows"))
+                .drop_column(Alias::new("part"))
                 .to_owned(),
         )
         .await

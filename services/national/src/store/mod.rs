@@ -7,6 +7,7 @@ pub mod entities;
 pub mod ingest;
 pub mod migration;
 mod reset;
+pub mod survey;
 
 use std::collections::BTreeMap;
 
@@ -198,30 +199,6 @@ pub async fn approval_history<C: ConnectionTrait>(
     year: i32,
 ) -> Result<Vec<history::Entry>, DbErr> {
     history::of(db, APPROVAL_KIND, &approval_subject(academy, year)).await
-}
-
-/// The latest survey version of each académie for a year.
-pub async fn latest_surveys<C: ConnectionTrait>(
-    db: &C,
-    year: i32,
-) -> Result<BTreeMap<String, Vec<survey_row::Model>>, DbErr> {
-    let rows = survey_row::Entity::find()
-        .filter(survey_row::Column::Year.eq(year))
-        .order_by_asc(survey_row::Column::Id)
-        .all(db)
-        .await?;
-    let mut latest: BTreeMap<String, i32> = BTreeMap::new();
-    for r in &rows {
-        let v = latest.entry(r.academy.clone()).or_insert(r.version);
-        *v = (*v).max(r.version);
-    }
-    let mut out: BTreeMap<String, Vec<survey_row::Model>> = BTreeMap::new();
-    for r in rows {
-        if latest.get(&r.academy) == Some(&r.version) {
-            out.entry(r.academy.clone()).or_default().push(r);
-        }
-    }
-    Ok(out)
 }
 
 /// Académies that sent any fact for a year.
