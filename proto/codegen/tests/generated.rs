@@ -1,4 +1,4 @@
-//! The generated code is checked in (`src/generated/`), as Quickwit does: compiling the protobuf
+//! The generated code is checked in (`proto/src/generated/`), as Quickwit does: compiling the protobuf
 //! compiler and the code generator on every fresh clone cost a newcomer's first build about 30 s of
 //! wall time for files that change only with the contracts. This test regenerates them from
 //! `cplds/v1/*.proto` and fails when the checked-in copy differs; run it with
@@ -14,7 +14,7 @@ const CODE: &str = "cplds.v1.rs";
 
 #[test]
 fn checked_in_code_is_what_the_contracts_generate() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files: Vec<PathBuf> = fs::read_dir(root.join("cplds/v1"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
