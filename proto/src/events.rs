@@ -30,6 +30,7 @@ impl Payload {
             AppealDecided(_) => "appeal_decided",
             JuryRemarksPublished(_) => "jury_remarks_published",
             NationalExamResult(_) => "exam_result",
+            NationalPastCandidate(_) => "past_candidate_imported",
             CertificateIssued(_) | NationalCertificateIssued(_) => "certificate_issued",
             CertificateRevoked(_) | NationalCertificateRevoked(_) => "certificate_revoked",
             NodeHeartbeat(_) => "heartbeat",
@@ -70,6 +71,7 @@ impl Payload {
             | AppealDecided(_)
             | JuryRemarksPublished(_)
             | NationalExamResult(_)
+            | NationalPastCandidate(_)
             | NationalResultsPublished(_) => "examination",
             CertificateIssued(_)
             | CertificateRevoked(_)
@@ -124,6 +126,7 @@ impl Payload {
             | NationalTrainingCompleted(_)
             | NationalTrainingAbandoned(_)
             | NationalExamResult(_)
+            | NationalPastCandidate(_)
             | NationalResultsPublished(_)
             | NationalCertificateIssued(_)
             | NationalCertificateRevoked(_)

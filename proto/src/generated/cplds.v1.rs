@@ -2415,7 +2415,7 @@ pub struct EventEnvelope {
     /// range, national facts in the second.
     #[prost(
         oneof = "event_envelope::Payload",
-        tags = "100, 101, 102, 103, 104, 105, 106, 150, 151, 152, 153, 154, 155, 200, 201, 202, 250, 251, 252, 290, 300, 301, 302, 303, 304, 350, 351, 400, 401, 450, 451, 900, 901, 950, 951"
+        tags = "100, 101, 102, 103, 104, 105, 106, 150, 151, 152, 153, 154, 155, 200, 201, 202, 250, 251, 252, 290, 300, 301, 302, 303, 304, 350, 351, 352, 400, 401, 450, 451, 900, 901, 950, 951"
     )]
     pub payload: ::core::option::Option<event_envelope::Payload>,
 }
@@ -2481,6 +2481,8 @@ pub mod event_envelope {
         NationalExamResult(super::NationalExamResult),
         #[prost(message, tag = "351")]
         NationalResultsPublished(super::NationalResultsPublished),
+        #[prost(message, tag = "352")]
+        NationalPastCandidate(super::NationalPastCandidate),
         #[prost(message, tag = "400")]
         CertificateIssued(super::CertificateIssued),
         #[prost(message, tag = "401")]
@@ -3081,6 +3083,33 @@ pub struct MldsSurveySubmitted {
     pub actions: ::prost::alloc::vec::Vec<MldsActionCount>,
     #[prost(message, repeated, tag = "6")]
     pub outcomes: ::prost::alloc::vec::Vec<MldsOutcomeCount>,
+}
+/// A candidate of a past session, imported by the académie's exam office (ImportPastSession):
+/// everything the national figures hold of them for that year, replacing what an earlier import
+/// said.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct NationalPastCandidate {
+    #[prost(int32, tag = "1")]
+    pub year: i32,
+    #[prost(string, tag = "2")]
+    pub candidate_key: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "3")]
+    pub profile: ::core::option::Option<CandidateProfile>,
+    /// "validated", "rejected" or "withdrawn".
+    #[prost(string, tag = "4")]
+    pub status: ::prost::alloc::string::String,
+    #[prost(bool, tag = "5")]
+    pub was_admitted_to_sit: bool,
+    /// For a validated candidate: both épreuves (absent or marked), the outcome and its reason as
+    /// NationalExamResult gives them.
+    #[prost(message, optional, tag = "6")]
+    pub part_1: ::core::option::Option<ExamPartResult>,
+    #[prost(message, optional, tag = "7")]
+    pub part_2: ::core::option::Option<ExamPartResult>,
+    #[prost(string, tag = "8")]
+    pub outcome: ::prost::alloc::string::String,
+    #[prost(string, tag = "9")]
+    pub reason: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -4093,6 +4122,31 @@ pub struct ExamStatistics {
 pub struct GetExamStatisticsRequest {
     #[prost(string, tag = "1")]
     pub session_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ImportPastSessionRequest {
+    /// The session's year, before the first one run on this node.
+    #[prost(int32, tag = "1")]
+    pub year: i32,
+    /// UTF-8 CSV with a header line: staff_number, sex, department, staff_category, workplace_type,
+    /// mlds_actions, dropout_referent, status, part_1, part_2 (see deploy/README.md, "Importing past
+    /// sessions"). Staff numbers never leave the académie: each becomes its pseudonymous key.
+    #[prost(bytes = "vec", tag = "2")]
+    pub csv: ::prost::alloc::vec::Vec<u8>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ImportPastSessionResponse {
+    #[prost(int32, tag = "1")]
+    pub year: i32,
+    /// Rows of the file.
+    #[prost(uint32, tag = "2")]
+    pub candidates: u32,
+    /// Rows new or changed since an earlier import: sent to the national node.
+    #[prost(uint32, tag = "3")]
+    pub imported: u32,
+    /// Rows already imported as they are.
+    #[prost(uint32, tag = "4")]
+    pub unchanged: u32,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -5330,6 +5384,36 @@ pub mod examination_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Imports a past session's candidates (a CSV per candidate, pseudonymised here) so that the
+        /// national series and the comparison with the previous session start with history: each row
+        /// becomes a national fact. Every bad row is named; sending the same file again changes
+        /// nothing; a changed row replaces what the national figures hold of that candidate.
+        pub async fn import_past_session(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ImportPastSessionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ImportPastSessionResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/cplds.v1.ExaminationService/ImportPastSession",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("cplds.v1.ExaminationService", "ImportPastSession"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -5591,6 +5675,17 @@ pub mod examination_service_server {
             &self,
             request: tonic::Request<super::GetExamStatisticsRequest>,
         ) -> std::result::Result<tonic::Response<super::ExamStatistics>, tonic::Status>;
+        /// Imports a past session's candidates (a CSV per candidate, pseudonymised here) so that the
+        /// national series and the comparison with the previous session start with history: each row
+        /// becomes a national fact. Every bad row is named; sending the same file again changes
+        /// nothing; a changed row replaces what the national figures hold of that candidate.
+        async fn import_past_session(
+            &self,
+            request: tonic::Request<super::ImportPastSessionRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ImportPastSessionResponse>,
+            tonic::Status,
+        >;
     }
     /// The CPLDS exam in one académie: the yearly session (period set by the recteur), boards
     /// (commissions) and their members, assignment of candidates, the schedule of the two épreuves and
@@ -7316,6 +7411,55 @@ pub mod examination_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetExamStatisticsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/cplds.v1.ExaminationService/ImportPastSession" => {
+                    #[allow(non_camel_case_types)]
+                    struct ImportPastSessionSvc<T: ExaminationService>(pub Arc<T>);
+                    impl<
+                        T: ExaminationService,
+                    > tonic::server::UnaryService<super::ImportPastSessionRequest>
+                    for ImportPastSessionSvc<T> {
+                        type Response = super::ImportPastSessionResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ImportPastSessionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ExaminationService>::import_past_session(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ImportPastSessionSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

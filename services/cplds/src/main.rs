@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         action: DeadLettersCommand,
     },
+    /// Import a past session's candidates (CSV; see deploy/README.md, "Importing past sessions")
+    /// into the académie's exam service, for the national series and the comparison with the
+    /// previous session (calls ImportPastSession with an exam_office token minted from the
+    /// node's key). Every bad row is named; importing the same file again sends nothing.
+    Import(ImportArgs),
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -232,6 +237,17 @@ struct AdminTarget {
     common: CommonArgs,
 }
 
+#[derive(Args)]
+struct ImportArgs {
+    /// The session's year.
+    #[arg(long)]
+    year: i32,
+    /// The CSV file.
+    file: PathBuf,
+    #[command(flatten)]
+    target: AdminTarget,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Replay of a national history (30 académies, 10 years) into an empty aggregator, beside the
@@ -311,6 +327,7 @@ fn main() -> anyhow::Result<()> {
             Command::Keygen(args) => keygen(args),
             Command::EventKeys(args) => event_keys(args),
             Command::DeadLetters { action } => dead_letters(action).await,
+            Command::Import(args) => import(args).await,
             Command::Bench { which } => bench(which).await,
         }
     })
@@ -546,30 +563,77 @@ fn event_keys(args: EventKeysArgs) -> anyhow::Result<()> {
 }
 
 /// An AdminService client for the node at `target.addr`, with an it_admin token of its académie.
-async fn admin_client(
+/// A channel to the node and a token of `role` minted from the node's key (the operator runs
+/// the command on the node's host, with its configuration).
+async fn node_channel(
     target: &AdminTarget,
-) -> anyhow::Result<(
-    cplds_proto::v1::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
-    String,
-)> {
+    role: Role,
+) -> anyhow::Result<(tonic::transport::Channel, String)> {
     let config = target.common.load(target.academy.as_deref())?;
     let academy = config
         .academy
         .clone()
         .context("--academy (or `academy` in the configuration) is required")?;
     Node::parse(&academy).map_err(anyhow::Error::msg)?;
-    let token =
-        AuthKeys::load(&config)?
-            .issuer(&config)?
-            .mint("cplds-cli", &academy, &[Role::ItAdmin])?;
+    let token = AuthKeys::load(&config)?
+        .issuer(&config)?
+        .mint("cplds-cli", &academy, &[role])?;
     let channel = tonic::transport::Endpoint::from_shared(target.addr.clone())?
         .connect()
         .await
         .with_context(|| format!("connecting to {}", target.addr))?;
+    Ok((channel, token))
+}
+
+async fn admin_client(
+    target: &AdminTarget,
+) -> anyhow::Result<(
+    cplds_proto::v1::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
+    String,
+)> {
+    let (channel, token) = node_channel(target, Role::ItAdmin).await?;
     Ok((
         cplds_proto::v1::admin_service_client::AdminServiceClient::new(channel),
         token,
     ))
+}
+
+async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    use cplds_proto::v1::{self as pb, examination_service_client::ExaminationServiceClient};
+    use tonic_types::StatusExt as _;
+    let csv =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let (channel, token) = node_channel(&args.target, Role::ExamOffice).await?;
+    let request = with_token(
+        pb::ImportPastSessionRequest {
+            year: args.year,
+            csv,
+        },
+        &token,
+    )?;
+    match ExaminationServiceClient::new(channel)
+        .import_past_session(request)
+        .await
+    {
+        Ok(r) => {
+            let r = r.into_inner();
+            println!(
+                "session {}: {} candidate(s), {} sent to the national node, {} unchanged",
+                r.year, r.candidates, r.imported, r.unchanged
+            );
+            Ok(())
+        }
+        Err(status) => {
+            let violations = status
+                .get_details_bad_request()
+                .map(|b| b.field_violations)
+                .unwrap_or_default();
+            for v in &violations {
+                eprintln!("{}: {}", v.field, v.description);
+            }
+            anyhow::bail!("nothing imported: {}", status.message())
+        }
+    }
 }
 
 fn with_token<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {

@@ -1,5 +1,6 @@
-//! Secrets only where they are used: a process that runs neither registration nor training (one
-//! service per pod) never creates nor reads the académie's pseudonymisation secret.
+//! Secrets only where they are used: a process that runs none of registration, training and
+//! examination (which makes the keys of imported past candidates; one service per pod) never
+//! creates nor reads the académie's pseudonymisation secret.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,10 +17,10 @@ async fn holds_pseudonym_secret(services: &[&str]) -> bool {
 
 #[tokio::test]
 async fn only_the_services_that_make_candidate_keys_hold_the_pseudonym_secret() {
-    for services in [&["examination"][..], &["certification"], &["reporting"]] {
+    for services in [&["certification"][..], &["reporting"]] {
         assert!(!holds_pseudonym_secret(services).await, "{services:?}");
     }
-    for services in [&["registration"][..], &["training"]] {
+    for services in [&["registration"][..], &["training"], &["examination"]] {
         assert!(holds_pseudonym_secret(services).await, "{services:?}");
     }
 }

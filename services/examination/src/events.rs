@@ -44,7 +44,7 @@ pub fn identity(c: &candidate::Model) -> pb::CandidateIdentity {
     }
 }
 
-fn part(r: Option<PartResult>) -> Option<pb::ExamPartResult> {
+pub(crate) fn part(r: Option<PartResult>) -> Option<pb::ExamPartResult> {
     r.map(|r| pb::ExamPartResult {
         absent: r.is_absent(),
         mark_half_points: r.mark().map_or(0, |m| m.half_points()),

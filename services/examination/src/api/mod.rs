@@ -11,13 +11,14 @@
 //! By area: [`sessions`] (the copy of the admitted list, sessions, the jury president),
 //! [`boards`] (boards, seats, keys, assignments), [`schedule`] (slots and convocations),
 //! [`marks`], [`deliberation`] (the minutes), [`remarks`] (the jury's remarks), [`results`]
-//! (publication, results, appeals, statistics).
+//! (publication, results, appeals, statistics), [`past`] (past sessions imported).
 
 pub mod convert;
 
 mod boards;
 mod deliberation;
 mod marks;
+mod past;
 mod remarks;
 mod results;
 mod schedule;
@@ -36,6 +37,7 @@ use cplds_runtime::{
     error::{ServiceError, ServiceResult},
     host::{Mount, ServiceContext, ServiceModule},
     kit::{Decided, ServiceCore},
+    pseudonym::Pseudonymizer,
     signing::KeyRing,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
@@ -64,6 +66,11 @@ impl ServiceModule for ExaminationModule {
         cplds_runtime::db::migrate::<Migrator>(db).await
     }
 
+    /// Past sessions are imported by staff number, pseudonymised as registration does.
+    fn uses_pseudonym_secret(&self) -> bool {
+        true
+    }
+
     fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
         node.academy()
             .map(|a| crate::consumer::queue(a.code))
@@ -73,11 +80,15 @@ impl ServiceModule for ExaminationModule {
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
         let academy = ctx.node.require_academy(NAME)?;
+        let pseudonymizer = ctx.pseudonymizer.clone().ok_or_else(|| {
+            anyhow::anyhow!("examination needs the académie's pseudonymisation secret")
+        })?;
         let api = ExaminationApi {
             inner: Arc::new(Inner {
                 academy,
                 core: ServiceCore::new(ctx),
                 keyring: KeyRing::load(&ctx.config)?,
+                pseudonymizer,
             }),
         };
         cplds_runtime::add_grpc!(mount, ctx, ExaminationServiceServer::new(api));
@@ -151,6 +162,7 @@ const RULES: &[(&str, &[Role])] = &[
     ("DecideAppeal", OFFICE_AND_RECTEUR),
     ("ListAppeals", OFFICE_AND_RECTEUR),
     ("GetExamStatistics", OFFICE_AND_RECTEUR),
+    ("ImportPastSession", OFFICE),
 ];
 
 #[derive(Clone)]
@@ -163,6 +175,8 @@ pub(crate) struct Inner {
     core: ServiceCore,
     /// The académie's document key: countersigns the minutes.
     keyring: KeyRing,
+    /// Staff numbers of imported past sessions become candidate keys as registration makes them.
+    pseudonymizer: Pseudonymizer,
 }
 
 cplds_runtime::grpc_handlers! {
@@ -202,6 +216,7 @@ cplds_runtime::grpc_handlers! {
         decide_appeal(pb::DecideAppealRequest) -> pb::ExamAppeal => decide_appeal;
         list_appeals(pb::ListAppealsRequest) -> pb::ListAppealsResponse => list_appeals;
         get_exam_statistics(pb::GetExamStatisticsRequest) -> pb::ExamStatistics => statistics;
+        import_past_session(pb::ImportPastSessionRequest) -> pb::ImportPastSessionResponse => import_past;
     }
 }
 

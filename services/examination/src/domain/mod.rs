@@ -19,6 +19,7 @@ pub mod jury;
 pub mod keys;
 pub mod mark;
 pub mod minutes;
+pub mod past;
 pub mod people;
 pub mod schedule;
 pub mod session;

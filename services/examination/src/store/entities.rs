@@ -398,3 +398,22 @@ pub mod jury_remarks {
 
     no_relations!();
 }
+
+pub mod past_candidate {
+    use sea_orm::entity::prelude::*;
+
+    /// A candidate of a past session as last imported: what was sent nationally, as a digest.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "past_candidates")]
+    pub struct Model {
+        /// `{year}/{candidate_key}`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub year: i32,
+        pub candidate_key: String,
+        pub digest: String,
+        pub imported_at: DateTimeUtc,
+    }
+
+    no_relations!();
+}

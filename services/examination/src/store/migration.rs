@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(BoardReplacements),
             Box::new(HistoryTable),
             Box::new(Jury),
+            Box::new(PastSessions),
         ]
     }
 }
@@ -611,4 +612,30 @@ async fn appeal_tables(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         )
         .await?;
     Ok(())
+}
+
+/// Candidates of past sessions imported for the national series.
+struct PastSessions;
+
+cplds_runtime::migration_name!(PastSessions, "m20261203_000100_examination_past_sessions");
+
+#[async_trait::async_trait]
+impl MigrationTrait for PastSessions {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(Alias::new("past_candidates"))
+                .col(id("id"))
+                .col(int("year"))
+                .col(text("candidate_key"))
+                .col(text("digest"))
+                .col(instant("imported_at"))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        drop_tables(m, &["past_candidates"]).await
+    }
 }

@@ -7,6 +7,7 @@ pub mod migration;
 
 mod candidates;
 mod marks;
+mod past;
 mod planning;
 mod remarks;
 mod results;
@@ -18,10 +19,11 @@ pub use self::{
     candidates::*,
     entities::{
         appeal, assignment, board, board_member, board_replacement, candidate, convocation,
-        decision, jury_remarks, mark_entry, mark_history, minutes, pending_withdrawal,
-        reconciliation, session, slot,
+        decision, jury_remarks, mark_entry, mark_history, minutes, past_candidate,
+        pending_withdrawal, reconciliation, session, slot,
     },
     marks::*,
+    past::*,
     planning::*,
     remarks::*,
     results::*,

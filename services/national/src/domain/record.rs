@@ -266,6 +266,40 @@ pub struct Training {
     pub minutes: u32,
 }
 
+/// A candidate of a past session as the académie imported it: everything the record holds of
+/// them for that year is replaced (a corrected row may take a result away); certificates are
+/// not imported.
+pub fn past_candidate(r: &mut Record, x: &cplds_proto::v1::NationalPastCandidate) {
+    if let Some(p) = profile(x.profile.as_ref()) {
+        r.profile = p;
+    }
+    r.eligible = true;
+    r.rejection_reason = None;
+    r.status = Some(match x.status.as_str() {
+        "rejected" => {
+            r.rejection_reason = Some("other".into());
+            RegistrationStatus::Rejected
+        }
+        "withdrawn" => RegistrationStatus::Withdrawn,
+        _ => RegistrationStatus::Validated,
+    });
+    r.was_admitted_to_sit = x.was_admitted_to_sit;
+    let part = |p: Option<&cplds_proto::v1::ExamPartResult>| {
+        p.and_then(|p| Part::from_fact(p.absent, p.mark_half_points))
+    };
+    r.exam = match (part(x.part_1.as_ref()), part(x.part_2.as_ref())) {
+        (Some(part_1), Some(part_2)) if r.status == Some(RegistrationStatus::Validated) => {
+            Some(ExamResult {
+                part_1,
+                part_2,
+                admitted: x.outcome == "ADMITTED",
+                reason: x.reason.clone(),
+            })
+        }
+        _ => None,
+    };
+}
+
 /// The profile a registration or exam fact carries, in the words the records keep.
 pub fn profile(p: Option<&cplds_proto::v1::CandidateProfile>) -> Option<Profile> {
     use cplds_proto::v1::{StaffCategory, WorkplaceType};
@@ -320,6 +354,7 @@ pub fn figures_year(p: &Payload) -> Option<i32> {
         Payload::NationalCandidacyInadmissible(x) => x.year,
         Payload::NationalAdmittedListPublished(x) => x.year,
         Payload::NationalExamResult(x) => x.year,
+        Payload::NationalPastCandidate(x) => x.year,
         Payload::NationalResultsPublished(x) => x.year,
         Payload::NationalCertificateIssued(x) => x.year,
         Payload::NationalCertificateRevoked(x) => x.year,

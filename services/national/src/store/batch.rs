@@ -20,7 +20,8 @@ use sea_orm::{
 
 use super::{approval, stream, survey};
 use crate::domain::record::{
-    ExamResult, Part, Record, RegistrationStatus, Training, figures_year, minutes, profile,
+    ExamResult, Part, Record, RegistrationStatus, Training, figures_year, minutes, past_candidate,
+    profile,
 };
 
 /// Rows per multi-row upsert (4 parameters each: far below every backend's limit).
@@ -66,6 +67,7 @@ fn target(p: &Payload) -> Option<Target> {
         Payload::NationalCandidacyDecided(x) => Target::Record(x.year, x.candidate_key.clone()),
         Payload::NationalCandidacyWithdrawn(x) => Target::Record(x.year, x.candidate_key.clone()),
         Payload::NationalExamResult(x) => Target::Record(x.year, x.candidate_key.clone()),
+        Payload::NationalPastCandidate(x) => Target::Record(x.year, x.candidate_key.clone()),
         Payload::NationalCertificateIssued(x) => Target::Record(x.year, x.candidate_key.clone()),
         Payload::NationalCertificateRevoked(x) => Target::Record(x.year, x.candidate_key.clone()),
         Payload::NationalTrainingEnrolled(x) => {
@@ -498,6 +500,10 @@ impl Batch {
                     admitted: x.outcome == "ADMITTED",
                     reason: x.reason.clone(),
                 });
+            }
+            Payload::NationalPastCandidate(x) => {
+                let r = self.record(txn, a, x.year, &x.candidate_key).await?;
+                past_candidate(r, x);
             }
             Payload::NationalCertificateIssued(x) => {
                 self.record(txn, a, x.year, &x.candidate_key)

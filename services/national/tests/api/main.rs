@@ -11,6 +11,7 @@ mod exports;
 mod figures;
 mod forged;
 mod helpers;
+mod import;
 mod ingest_store;
 mod kept;
 mod late;
