@@ -2339,6 +2339,8 @@ pub enum WorkplaceType {
     Erea = 3,
     Iem = 4,
     Other = 5,
+    /// École élémentaire or maternelle publique (EEPU, EMPU): first-degree teachers.
+    Ecole = 6,
 }
 impl WorkplaceType {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -2353,6 +2355,7 @@ impl WorkplaceType {
             Self::Erea => "WORKPLACE_TYPE_EREA",
             Self::Iem => "WORKPLACE_TYPE_IEM",
             Self::Other => "WORKPLACE_TYPE_OTHER",
+            Self::Ecole => "WORKPLACE_TYPE_ECOLE",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -2364,6 +2367,7 @@ impl WorkplaceType {
             "WORKPLACE_TYPE_EREA" => Some(Self::Erea),
             "WORKPLACE_TYPE_IEM" => Some(Self::Iem),
             "WORKPLACE_TYPE_OTHER" => Some(Self::Other),
+            "WORKPLACE_TYPE_ECOLE" => Some(Self::Ecole),
             _ => None,
         }
     }

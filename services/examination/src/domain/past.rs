@@ -32,7 +32,7 @@ const STAFF_CATEGORIES: &[&str] = &[
     "public_contract_second_degree",
     "private_under_contract",
 ];
-const WORKPLACE_TYPES: &[&str] = &["college", "lycee", "erea", "iem", "other"];
+const WORKPLACE_TYPES: &[&str] = &["college", "lycee", "erea", "ecole", "iem", "other"];
 const STATUSES: &[&str] = &["validated", "rejected", "withdrawn"];
 /// A file of a session: far more than any académie's candidates (tens a year).
 const MAX_ROWS: usize = 5_000;

@@ -12,7 +12,7 @@ use crate::{
     domain::{
         query::parse_year,
         record::Dimension,
-        report::{self, ReportData},
+        report::{self, ReportData, Session},
     },
     store,
 };
@@ -41,25 +41,14 @@ impl Inner {
     /// staff category and workplace type; the approval and the jury's remarks. NOT_FOUND when
     /// the académie has no figure for the year.
     async fn report_data(&self, academy: &'static Academy, year: i32) -> ServiceResult<ReportData> {
-        let scope = Some(vec![academy.code.to_owned()]);
-        let scope = scope.as_deref();
-        let by_department_sex = [Dimension::Department, Dimension::Sex];
-        let (current, by_department_sex_cells) =
-            self.figures_of(year, scope, &by_department_sex).await?;
-        let (previous, previous_by_department_sex) =
-            self.figures_of(year - 1, scope, &by_department_sex).await?;
-        if !report::has_figures(&current) {
+        let current = self.session_tables(academy, year).await?;
+        if !report::has_figures(&current.totals) {
             return Err(ServiceError::NotFound(format!(
                 "no figures of académie {} for {year}",
                 academy.code
             )));
         }
-        let (_, by_staff_category) = self
-            .figures_of(year, scope, &[Dimension::StaffCategory])
-            .await?;
-        let (_, by_workplace_type) = self
-            .figures_of(year, scope, &[Dimension::WorkplaceType])
-            .await?;
+        let previous = self.session_tables(academy, year - 1).await?;
         let approval = store::approvals(&self.core.db, year)
             .await?
             .into_iter()
@@ -68,13 +57,30 @@ impl Inner {
             academy_name: academy.name.to_owned(),
             year,
             current,
-            previous,
-            by_department_sex: by_department_sex_cells,
-            previous_by_department_sex,
-            by_staff_category,
-            by_workplace_type,
+            previous: report::has_figures(&previous.totals).then_some(previous),
             remarks: approval.as_ref().map(|a| a.remarks.clone()),
             approved: approval.is_some_and(|a| a.approved),
+        })
+    }
+
+    /// One session's tables of the report.
+    async fn session_tables(&self, academy: &'static Academy, year: i32) -> ServiceResult<Session> {
+        let scope = Some(vec![academy.code.to_owned()]);
+        let scope = scope.as_deref();
+        let (totals, by_department_sex) = self
+            .figures_of(year, scope, &[Dimension::Department, Dimension::Sex])
+            .await?;
+        let (_, by_staff_category) = self
+            .figures_of(year, scope, &[Dimension::StaffCategory])
+            .await?;
+        let (_, by_workplace_type) = self
+            .figures_of(year, scope, &[Dimension::WorkplaceType])
+            .await?;
+        Ok(Session {
+            totals,
+            by_department_sex,
+            by_staff_category,
+            by_workplace_type,
         })
     }
 }

@@ -319,6 +319,7 @@ pub fn profile(p: Option<&cplds_proto::v1::CandidateProfile>) -> Option<Profile>
             WorkplaceType::Erea => "erea",
             WorkplaceType::Iem => "iem",
             WorkplaceType::Other => "other",
+            WorkplaceType::Ecole => "ecole",
             WorkplaceType::Unspecified => "unknown",
         };
     Some(Profile {

@@ -12,14 +12,28 @@ use super::figures::{BUCKETS, Cell, Figures, MarkStats, Measure, Rate};
 pub struct ReportData {
     pub academy_name: String,
     pub year: i32,
-    pub current: Figures,
-    pub previous: Figures,
-    pub by_department_sex: Vec<Cell>,
-    pub previous_by_department_sex: Vec<Cell>,
-    pub by_staff_category: Vec<Cell>,
-    pub by_workplace_type: Vec<Cell>,
+    pub current: Session,
+    /// `None` when the previous session has no figures: its columns read "—", not 0.
+    pub previous: Option<Session>,
     pub remarks: Option<String>,
     pub approved: bool,
+}
+
+/// One session's tables.
+pub struct Session {
+    pub totals: Figures,
+    pub by_department_sex: Vec<Cell>,
+    pub by_staff_category: Vec<Cell>,
+    pub by_workplace_type: Vec<Cell>,
+}
+
+/// A département as the report names it: "Haute-Garonne (31)".
+fn department(code: &str) -> String {
+    cplds_runtime::academy::ACADEMIES
+        .iter()
+        .flat_map(|a| a.departments)
+        .find(|d| d.code == code)
+        .map_or_else(|| code.to_owned(), |d| format!("{} ({})", d.name, d.code))
 }
 
 fn label(value: &str) -> &str {
@@ -32,9 +46,10 @@ fn label(value: &str) -> &str {
         "private_under_contract" => "Contractuels ou délégués du privé",
         "college" => "Collège",
         "lycee" => "Lycée",
-        "erea" => "EREA",
-        "iem" => "IEM",
-        "other" => "Autres",
+        "erea" => "dont EREA",
+        "ecole" => "dont écoles (EEPU, EMPU)",
+        "iem" => "dont IEM",
+        "other" => "dont autres",
         v => v,
     }
 }
@@ -57,10 +72,19 @@ fn summary_rows(d: &ReportData) -> Vec<(String, String, String)> {
             format!("{:.1} %", r.percent)
         }
     };
-    let (cur, prev) = (&d.current, &d.previous);
+    let (cur, prev) = (&d.current.totals, d.previous.as_ref().map(|p| &p.totals));
+    let or_dash = |f: Option<&Figures>, show: &dyn Fn(&Figures) -> String| {
+        f.map_or_else(|| "—".to_owned(), show)
+    };
     let counts = |rows: &[(&str, Measure)]| -> Vec<(String, String, String)> {
         rows.iter()
-            .map(|(l, m)| ((*l).to_owned(), c(cur, *m), c(prev, *m)))
+            .map(|(l, m)| {
+                (
+                    (*l).to_owned(),
+                    c(cur, *m),
+                    or_dash(prev, &|f: &Figures| c(f, *m)),
+                )
+            })
             .collect()
     };
     let mut rows = counts(&[
@@ -85,12 +109,14 @@ fn summary_rows(d: &ReportData) -> Vec<(String, String, String)> {
     rows.push((
         "Non admis parmi les présents aux deux épreuves (%)".into(),
         pct(&cur.not_admitted_rate_present_at_both),
-        pct(&prev.not_admitted_rate_present_at_both),
+        or_dash(prev, &|f: &Figures| {
+            pct(&f.not_admitted_rate_present_at_both)
+        }),
     ));
     rows.push((
         "Non admis parmi les candidats ayant un résultat (%)".into(),
         pct(&cur.not_admitted_rate),
-        pct(&prev.not_admitted_rate),
+        or_dash(prev, &|f: &Figures| pct(&f.not_admitted_rate)),
     ));
     rows.extend(counts(&[
         (
@@ -131,28 +157,28 @@ fn summary_rows(d: &ReportData) -> Vec<(String, String, String)> {
         ),
     ] {
         let share = |f: &Figures| format!("{} / {}", f.count(part), f.count(among));
-        rows.push((label.to_owned(), share(cur), share(prev)));
+        rows.push((label.to_owned(), share(cur), or_dash(prev, &share)));
     }
     rows
 }
 
 fn marks_rows(d: &ReportData) -> Vec<(String, String, String)> {
+    let (cur, prev) = (&d.current.totals, d.previous.as_ref().map(|p| &p.totals));
+    let row = |label: &str, pick: fn(&Figures) -> &MarkStats| {
+        (
+            label.to_owned(),
+            marks(pick(cur)),
+            prev.map_or_else(|| "—".to_owned(), |f| marks(pick(f))),
+        )
+    };
     vec![
-        (
-            "Épreuve 1 (plus basse / plus haute / moyenne)".into(),
-            marks(&d.current.part_1),
-            marks(&d.previous.part_1),
-        ),
-        (
-            "Épreuve 2 (plus basse / plus haute / moyenne)".into(),
-            marks(&d.current.part_2),
-            marks(&d.previous.part_2),
-        ),
-        (
-            "Moyenne des deux épreuves".into(),
-            marks(&d.current.average),
-            marks(&d.previous.average),
-        ),
+        row("Épreuve 1 (plus basse / plus haute / moyenne)", |f| {
+            &f.part_1
+        }),
+        row("Épreuve 2 (plus basse / plus haute / moyenne)", |f| {
+            &f.part_2
+        }),
+        row("Moyenne des deux épreuves", |f| &f.average),
     ]
 }
 
@@ -173,7 +199,7 @@ fn department_rows(cells: &[Cell]) -> Vec<(String, String, i64, [i64; 5])> {
         .map(|c| {
             let v = |i: usize| c.key.get(i).map(|(_, v)| v.clone()).unwrap_or_default();
             (
-                v(0),
+                department(&v(0)),
                 label(&v(1)).to_owned(),
                 c.figures.count(Measure::Registrations),
                 FATES.map(|(_, m)| c.figures.count(m)),
@@ -235,10 +261,15 @@ fn markdown_table(o: &mut String, title: &str, year: i32, rows: Vec<(String, Str
 
 fn markdown_registrations(o: &mut String, d: &ReportData) {
     let _ = writeln!(o, "\n## Inscriptions par département et par sexe\n");
+    let previous = d.previous.as_ref().map(|p| &p.by_department_sex);
     for (title, cells) in [
-        (d.year, &d.by_department_sex),
-        (d.year - 1, &d.previous_by_department_sex),
+        (d.year, Some(&d.current.by_department_sex)),
+        (d.year - 1, previous),
     ] {
+        let Some(cells) = cells else {
+            let _ = writeln!(o, "### Session {title}\n\n— (aucune donnée)\n");
+            continue;
+        };
         let header: Vec<&str> = FATES.iter().map(|(l, _)| *l).collect();
         let _ = writeln!(
             o,
@@ -255,49 +286,124 @@ fn markdown_registrations(o: &mut String, d: &ReportData) {
 }
 
 fn markdown_profiles(o: &mut String, d: &ReportData) {
-    for (title, cells) in [
-        ("Corps d'origine", &d.by_staff_category),
-        ("Établissement d'exercice", &d.by_workplace_type),
+    let previous = d.previous.as_ref();
+    for (title, current, before) in [
+        (
+            "Corps d'origine",
+            &d.current.by_staff_category,
+            previous.map(|p| &p.by_staff_category),
+        ),
+        (
+            "Établissement d'exercice",
+            &d.current.by_workplace_type,
+            previous.map(|p| &p.by_workplace_type),
+        ),
     ] {
-        let _ = writeln!(o, "## {title}\n\n| | Inscrits | Admis |\n|---|---:|---:|");
-        for (v, registered, admitted) in profile_rows(cells) {
-            let _ = writeln!(o, "| {v} | {registered} | {admitted} |");
+        let _ = writeln!(
+            o,
+            "## {title}\n\n| | Inscrits {y} | Admis {y} | Inscrits {p} | Admis {p} |\n|---|---:|---:|---:|---:|",
+            y = d.year,
+            p = d.year - 1
+        );
+        for (v, (registered, admitted), previous) in profile_rows(current, before) {
+            let (pr, pa) = previous.map_or(("—".to_owned(), "—".to_owned()), |(r, a)| {
+                (r.to_string(), a.to_string())
+            });
+            let _ = writeln!(o, "| {v} | {registered} | {admitted} | {pr} | {pa} |");
         }
         let _ = writeln!(o);
     }
 }
 
 fn markdown_distribution(o: &mut String, d: &ReportData) {
-    let _ = writeln!(
-        o,
-        "\n## Répartition des notes (session {})\n\n| Notes | Épreuve 1 | Épreuve 2 | Moyenne |\n|---|---:|---:|---:|",
-        d.year
-    );
-    for b in 0..BUCKETS {
+    for (year, f) in [
+        (d.year, Some(&d.current.totals)),
+        (d.year - 1, d.previous.as_ref().map(|p| &p.totals)),
+    ] {
+        let _ = writeln!(o, "\n## Répartition des notes (session {year})\n");
+        let Some(f) = f else {
+            let _ = writeln!(o, "— (aucune donnée)");
+            continue;
+        };
         let _ = writeln!(
             o,
-            "| {}–{} | {} | {} | {} |",
-            b * 2,
-            b * 2 + 2,
-            d.current.distribution_part_1[b].value,
-            d.current.distribution_part_2[b].value,
-            d.current.distribution_average[b].value
+            "| Notes | Épreuve 1 | Épreuve 2 | Moyenne |\n|---|---:|---:|---:|"
         );
+        for b in 0..BUCKETS {
+            let _ = writeln!(
+                o,
+                "| {}–{} | {} | {} | {} |",
+                b * 2,
+                b * 2 + 2,
+                f.distribution_part_1[b].value,
+                f.distribution_part_2[b].value,
+                f.distribution_average[b].value
+            );
+        }
     }
 }
 
-/// (corps or établissement, registrations, admitted).
-fn profile_rows(cells: &[Cell]) -> Vec<(&str, i64, i64)> {
-    cells
+/// Registrations and admitted of a corps or établissement in one session.
+type Pair = (i64, i64);
+
+/// Where the report puts a workplace type: collège, lycée, then "Autres" and what it holds.
+fn workplace_order(v: &str) -> usize {
+    ["college", "lycee", "erea", "ecole", "iem", "other"]
         .iter()
-        .map(|c| {
-            (
-                c.key.first().map(|(_, v)| label(v)).unwrap_or_default(),
-                c.figures.count(Measure::Registrations),
-                c.figures.count(Measure::Admitted),
-            )
-        })
-        .collect()
+        .position(|w| *w == v)
+        .unwrap_or(usize::MAX)
+}
+
+/// (corps or établissement, this session's registrations and admitted, the previous session's
+/// when it has figures), every value either session has; workplaces other than collège and
+/// lycée under an "Autres" row that adds them up.
+fn profile_rows<'a>(
+    current: &'a [Cell],
+    previous: Option<&'a Vec<Cell>>,
+) -> Vec<(String, Pair, Option<Pair>)> {
+    let counts = |cells: &[Cell], v: &str| {
+        cells
+            .iter()
+            .find(|c| c.key.first().is_some_and(|(_, k)| k == v))
+            .map_or((0, 0), |c| {
+                (
+                    c.figures.count(Measure::Registrations),
+                    c.figures.count(Measure::Admitted),
+                )
+            })
+    };
+    let mut values: Vec<&str> = current
+        .iter()
+        .chain(previous.into_iter().flatten())
+        .filter_map(|c| c.key.first().map(|(_, v)| v.as_str()))
+        .collect();
+    values.sort_by_key(|v| (workplace_order(v), *v));
+    values.dedup();
+    let is_workplace = values.iter().any(|v| workplace_order(v) != usize::MAX);
+    let mut rows = Vec::new();
+    let mut others_at = None;
+    for v in values {
+        if is_workplace && workplace_order(v) >= 2 && others_at.is_none() {
+            others_at = Some(rows.len());
+            rows.push(("Autres".to_owned(), (0, 0), previous.map(|_| (0, 0))));
+        }
+        let row = (
+            label(v).to_owned(),
+            counts(current, v),
+            previous.map(|p| counts(p, v)),
+        );
+        if let Some(i) = others_at {
+            let (_, (r, a), p) = &mut rows[i];
+            *r += row.1.0;
+            *a += row.1.1;
+            if let (Some((pr, pa)), Some((vr, va))) = (p.as_mut(), row.2) {
+                *pr += vr;
+                *pa += va;
+            }
+        }
+        rows.push(row);
+    }
+    rows
 }
 
 pub fn pdf(d: &ReportData) -> Vec<u8> {
@@ -306,7 +412,10 @@ pub fn pdf(d: &ReportData) -> Vec<u8> {
         d.year, d.academy_name
     ));
     summary_page(doc.page(), d);
-    distribution_page(doc.page(), d);
+    distribution_page(doc.page(), d.year, &d.current.totals);
+    if let Some(p) = &d.previous {
+        distribution_page(doc.page(), d.year - 1, &p.totals);
+    }
     profile_page(doc.page(), d);
     doc.finish()
 }
@@ -363,7 +472,7 @@ fn summary_page(p: &mut Page, d: &ReportData) {
         p.text(230.0 + i as f32 * 52.0, y, Font::Bold, 8.5, h);
     }
     y -= 13.0;
-    for (dep, sex, reg, fates) in department_rows(&d.by_department_sex) {
+    for (dep, sex, reg, fates) in department_rows(&d.current.by_department_sex) {
         if y < 80.0 {
             break;
         }
@@ -403,21 +512,21 @@ fn pdf_table(
     y - 10.0
 }
 
-/// A bar chart of the marks per épreuve and of the average.
-fn distribution_page(p: &mut Page, d: &ReportData) {
+/// A bar chart of a session's marks per épreuve and of the average.
+fn distribution_page(p: &mut Page, year: i32, f: &Figures) {
     let mut y = PAGE_HEIGHT - 60.0;
     p.text(
         60.0,
         y,
         Font::Bold,
         12.0,
-        &format!("Répartition des notes — session {}", d.year),
+        &format!("Répartition des notes — session {year}"),
     );
     y -= 30.0;
     for (title, dist) in [
-        ("Épreuve 1", &d.current.distribution_part_1),
-        ("Épreuve 2", &d.current.distribution_part_2),
-        ("Moyenne des deux épreuves", &d.current.distribution_average),
+        ("Épreuve 1", &f.distribution_part_1),
+        ("Épreuve 2", &f.distribution_part_2),
+        ("Moyenne des deux épreuves", &f.distribution_average),
     ] {
         p.text(60.0, y, Font::Bold, 10.0, title);
         let max = dist.iter().map(|c| c.value).max().unwrap_or(0).max(1) as f32;
@@ -457,15 +566,38 @@ fn profile_page(p: &mut Page, d: &ReportData) {
         "Corps d'origine et établissement d'exercice",
     );
     let mut y = y - 24.0;
-    for cells in [&d.by_staff_category, &d.by_workplace_type] {
-        for (v, registered, admitted) in profile_rows(cells) {
-            p.text(60.0, y, Font::Regular, 9.0, v).text(
-                360.0,
-                y,
-                Font::Regular,
-                9.0,
-                &format!("{registered} inscrits, {admitted} admis"),
-            );
+    p.text(300.0, y, Font::Bold, 9.0, &d.year.to_string()).text(
+        430.0,
+        y,
+        Font::Bold,
+        9.0,
+        &(d.year - 1).to_string(),
+    );
+    y -= 14.0;
+    let previous = d.previous.as_ref();
+    for (current, before) in [
+        (
+            &d.current.by_staff_category,
+            previous.map(|p| &p.by_staff_category),
+        ),
+        (
+            &d.current.by_workplace_type,
+            previous.map(|p| &p.by_workplace_type),
+        ),
+    ] {
+        for (v, (registered, admitted), was) in profile_rows(current, before) {
+            let was = was.map_or("—".to_owned(), |(r, a)| {
+                format!("{r} inscrits, {a} admis")
+            });
+            p.text(60.0, y, Font::Regular, 9.0, &v)
+                .text(
+                    300.0,
+                    y,
+                    Font::Regular,
+                    9.0,
+                    &format!("{registered} inscrits, {admitted} admis"),
+                )
+                .text(430.0, y, Font::Regular, 9.0, &was);
             y -= 13.0;
         }
         y -= 10.0;
@@ -531,12 +663,13 @@ mod tests {
         ReportData {
             academy_name: "Toulouse".into(),
             year: 2025,
-            current: compute(&refs, &[], &idx),
-            previous: compute(&[], &[], &idx),
-            by_department_sex: breakdown(&refs, &[], &idx, &dims),
-            previous_by_department_sex: Vec::new(),
-            by_staff_category: Vec::new(),
-            by_workplace_type: Vec::new(),
+            current: Session {
+                totals: compute(&refs, &[], &idx),
+                by_department_sex: breakdown(&refs, &[], &idx, &dims),
+                by_staff_category: breakdown(&refs, &[], &idx, &[Dimension::StaffCategory]),
+                by_workplace_type: breakdown(&refs, &[], &idx, &[Dimension::WorkplaceType]),
+            },
+            previous: None,
             remarks: None,
             approved: true,
         }
@@ -558,7 +691,7 @@ mod tests {
         let md = markdown(&session());
         // Registered 7 = invalidated 1 + withdrawn 1 + present at both 3 + absent 1 + awaiting 1.
         assert!(
-            md.contains("| 31 | Femmes | 7 | 1 | 1 | 3 | 1 | 1 |"),
+            md.contains("| Haute-Garonne (31) | Femmes | 7 | 1 | 1 | 3 | 1 | 1 |"),
             "{md}"
         );
     }
@@ -571,5 +704,34 @@ mod tests {
             md.contains("| Non admis parmi les présents aux deux épreuves (%) | 66.7 % |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_previous_session_without_figures_reads_as_a_dash() {
+        let md = markdown(&session());
+        assert!(md.contains("| Inscrits | 7 | — |"), "{md}");
+        assert!(md.contains("| Collège | 7 | 1 | — | — |"), "{md}");
+        assert!(md.contains("### Session 2024\n\n— (aucune donnée)"), "{md}");
+    }
+
+    #[test]
+    fn workplaces_other_than_college_and_lycee_are_others_with_their_kinds() {
+        let mut d = session();
+        let mut school = rec("h", RegistrationStatus::Validated, None, false);
+        school.profile.workplace_type = "ecole".into();
+        let mut erea = rec("i", RegistrationStatus::Validated, None, false);
+        erea.profile.workplace_type = "erea".into();
+        let refs = [&school, &erea];
+        d.current.by_workplace_type.extend(breakdown(
+            &refs,
+            &[],
+            &HashMap::new(),
+            &[Dimension::WorkplaceType],
+        ));
+        let md = markdown(&d);
+        let at = |row: &str| md.find(row).unwrap_or_else(|| panic!("{row}: {md}"));
+        assert!(at("| Collège |") < at("| Autres | 2 | 0 |"));
+        assert!(at("| Autres | 2 | 0 |") < at("| dont EREA | 1 | 0 |"));
+        assert!(at("| dont EREA |") < at("| dont écoles (EEPU, EMPU) | 1 | 0 |"));
     }
 }

@@ -19,8 +19,14 @@ async fn the_session_report_reads_like_the_jurys() {
         "{}",
         report.markdown
     );
+    // No session 2024 here: its column reads "—", not 0; départements by name and code.
     assert!(
-        report.markdown.contains("| Admis | 4 | 0 |"),
+        report.markdown.contains("| Admis | 4 | — |"),
+        "{}",
+        report.markdown
+    );
+    assert!(
+        report.markdown.contains("| Marne (51) | Femmes | 0 |"),
         "{}",
         report.markdown
     );

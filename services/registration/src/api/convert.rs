@@ -31,7 +31,7 @@ cplds_runtime::wire_enums! {
     }
     StaffFunction => pb::StaffFunction { Teaching, Education, Other }
     Corps => pb::Corps { FirstDegree, SecondDegree }
-    WorkplaceType => pb::WorkplaceType { College, Lycee, Erea, Iem, Other }
+    WorkplaceType => pb::WorkplaceType { College, Lycee, Erea, Iem, Other, Ecole }
     StaffCategory => pb::StaffCategory {
         FirstDegree, SecondDegreeTenured, PublicContractSecondDegree, PrivateUnderContract,
     }

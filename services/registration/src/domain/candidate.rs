@@ -15,7 +15,7 @@ cplds_runtime::text_enum!(StaffStatus {
 });
 cplds_runtime::text_enum!(StaffFunction { Teaching => "teaching", Education => "education", Other => "other" });
 cplds_runtime::text_enum!(Corps { FirstDegree => "first_degree", SecondDegree => "second_degree" });
-cplds_runtime::text_enum!(WorkplaceType { College => "college", Lycee => "lycee", Erea => "erea", Iem => "iem", Other => "other" });
+cplds_runtime::text_enum!(WorkplaceType { College => "college", Lycee => "lycee", Erea => "erea", Iem => "iem", Other => "other", Ecole => "ecole" });
 cplds_runtime::text_enum!(
     /// Corps d'origine as the session report groups candidates.
     StaffCategory {
