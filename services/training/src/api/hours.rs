@@ -91,7 +91,8 @@ impl Inner {
         };
         store::record_activity(uow.txn(), activity).await?;
         let row = store::touch(uow.txn(), f.enrolment, now).await?;
-        self.recorded(uow, act(&id, by, "internship_activity", detail), &row)
+        let act = act(&id, by, "internship_activity", detail);
+        self.recorded_in(uow, act, &row, &f.cohort, &f.programme.programme)
             .await
     }
 
@@ -132,7 +133,8 @@ impl Inner {
             .map(|(c, m)| format!("{c} {}", format_minutes(*m)))
             .collect();
         let detail = Some(format!("session {session_id}: {}", modules.join(", ")));
-        self.recorded(uow, act(&id, by, "attendance", detail), &row)
+        let act = act(&id, by, "attendance", detail);
+        self.recorded_in(uow, act, &row, &f.cohort, &f.programme.programme)
             .await
     }
 

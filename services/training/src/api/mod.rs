@@ -369,6 +369,31 @@ impl Inner {
         self.render(&self.core.db, row).await
     }
 
+    /// [`Self::recorded`] for an act on an enrolment whose cohort and programme were loaded for it
+    /// in the unit of work: only what the act wrote (the records) and the settings are read again
+    /// (an attendance read cohort, programme and modules twice: ten round trips of fifteen).
+    async fn recorded_in(
+        &self,
+        uow: UnitOfWork,
+        act: Act<'_>,
+        row: &enrolment::Model,
+        cohort: &cohort::Model,
+        programme: &Programme,
+    ) -> ServiceResult<pb::TrainingEnrolment> {
+        uow.record(act).await?;
+        uow.commit().await?;
+        let db = &self.core.db;
+        let records = store::records_of(db, std::slice::from_ref(&row.id)).await?;
+        let position = if row.status == crate::domain::roster::EnrolmentStatus::Waitlisted {
+            store::waiting_position(db, &cohort.id, row.request_number).await?
+        } else {
+            0
+        };
+        let settings = self.settings(db).await?;
+        let view = self.view(cohort, programme, &records, &settings);
+        Ok(view.enrolment_pb(row, position as u32)?)
+    }
+
     /// Rendering enrolments of cohort `c` with what was recorded for them.
     fn view<'a>(
         &'a self,
