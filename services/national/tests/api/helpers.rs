@@ -278,6 +278,17 @@ pub async fn wait_totals(
     what: &str,
     done: impl Fn(&pb::Figures) -> bool + Clone,
 ) {
+    wait_totals_of(f, 2025, scope, what, done).await;
+}
+
+/// The totals of `year` in `scope`, once `done` holds.
+pub async fn wait_totals_of(
+    f: &Federation,
+    year: i32,
+    scope: pb::Scope,
+    what: &str,
+    done: impl Fn(&pb::Figures) -> bool + Clone,
+) -> pb::Figures {
     let (stats, token) = (f.stats.clone(), f.ministry.clone());
     wait_for(Duration::from_secs(20), what, || {
         let (mut stats, token, scope, done) =
@@ -286,7 +297,7 @@ pub async fn wait_totals(
             let s = stats
                 .get_statistics(authed(
                     pb::GetStatisticsRequest {
-                        year: 2025,
+                        year,
                         scope: Some(scope),
                         ..Default::default()
                     },
@@ -295,7 +306,35 @@ pub async fn wait_totals(
                 .await
                 .unwrap()
                 .into_inner();
-            done(&s.totals.unwrap()).then_some(())
+            let totals = s.totals.unwrap();
+            done(&totals).then_some(totals)
+        }
+    })
+    .await
+}
+
+/// The national MLDS survey of 2025, once `done` holds.
+pub async fn wait_survey(
+    f: &Federation,
+    what: &str,
+    done: impl Fn(&pb::MldsSurvey) -> bool + Clone,
+) -> pb::MldsSurvey {
+    let (stats, token) = (f.stats.clone(), f.ministry.clone());
+    wait_for(Duration::from_secs(10), what, || {
+        let (mut stats, token, done) = (stats.clone(), token.clone(), done.clone());
+        async move {
+            let s = stats
+                .get_mlds_survey(authed(
+                    pb::GetMldsSurveyRequest {
+                        year: 2025,
+                        scope: None,
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            done(&s).then_some(s)
         }
     })
     .await

@@ -2,18 +2,18 @@
 //! national figures of that year count them like live facts; the same file again changes
 //! nothing; a corrected row replaces what was sent; every bad row is named.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use cplds_examination::ExaminationModule;
 use cplds_proto::v1::{self as pb, examination_service_client::ExaminationServiceClient};
 use cplds_runtime::{
     auth::Role,
     bus::memory::InMemoryBus,
-    testing::{TestNode, TestNodeOptions, authed, bad_fields, wait_for},
+    testing::{TestNode, TestNodeOptions, authed, bad_fields},
     time::parse_paris_local,
 };
 
-use crate::helpers::{Federation, academy_scope, national};
+use crate::helpers::{Federation, academy_scope, national, wait_totals_of};
 
 const HEADER: &str = "staff_number,sex,department,staff_category,workplace_type,mlds_actions,dropout_referent,status,part_1,part_2\n";
 
@@ -28,27 +28,7 @@ const SESSION_2024: &str = "\
 
 /// The 2024 totals of Reims once `done` holds.
 async fn totals_2024(f: &Federation, what: &str, done: fn(&pb::Figures) -> bool) -> pb::Figures {
-    let (stats, token) = (f.stats.clone(), f.ministry.clone());
-    wait_for(Duration::from_secs(20), what, || {
-        let (mut stats, token) = (stats.clone(), token.clone());
-        async move {
-            let s = stats
-                .get_statistics(authed(
-                    pb::GetStatisticsRequest {
-                        year: 2024,
-                        scope: Some(academy_scope("reims")),
-                        ..Default::default()
-                    },
-                    &token,
-                ))
-                .await
-                .unwrap()
-                .into_inner();
-            let t = s.totals.unwrap();
-            done(&t).then_some(t)
-        }
-    })
-    .await
+    wait_totals_of(f, 2024, academy_scope("reims"), what, done).await
 }
 
 #[tokio::test]

@@ -1,15 +1,13 @@
 //! The MLDS survey, entered by the académie in its own terms (a headcount, the actions followed,
 //! the outcomes), consolidated nationally: the latest version counts.
 
-use std::time::Duration;
-
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     bus::memory::InMemoryBus,
-    testing::{authed, bad_fields, wait_for},
+    testing::{authed, bad_fields},
 };
 
-use crate::helpers::{national, reims};
+use crate::helpers::{national, reims, wait_survey};
 
 fn headcount(sex: pb::Sex, band: &str, n: u32) -> pb::MldsHeadcount {
     pb::MldsHeadcount {
@@ -41,7 +39,6 @@ async fn the_survey_consolidates_the_latest_version() {
     let bus = InMemoryBus::new();
     let f = national(&bus).await;
     let mut r = reims(&bus).await;
-    let (stats, token) = (f.stats.clone(), f.ministry.clone());
     let mut submit = async |req: pb::SubmitMldsSurveyRequest| {
         r.reporting
             .submit_mlds_survey(authed(req, &r.recteur))
@@ -119,25 +116,8 @@ async fn the_survey_consolidates_the_latest_version() {
     assert_eq!((v2.version, v2.young_people), (2, 32));
     assert_eq!(v2.actions.len(), 3);
 
-    let survey = wait_for(Duration::from_secs(10), "survey v2", || {
-        let (mut c, tok) = (stats.clone(), token.clone());
-        async move {
-            let s = c
-                .get_mlds_survey(authed(
-                    pb::GetMldsSurveyRequest {
-                        year: 2025,
-                        scope: None,
-                    },
-                    &tok,
-                ))
-                .await
-                .unwrap()
-                .into_inner();
-            s.academies
-                .first()
-                .is_some_and(|a| a.version == 2)
-                .then_some(s)
-        }
+    let survey = wait_survey(&f, "survey v2", |s| {
+        s.academies.first().is_some_and(|a| a.version == 2)
     })
     .await;
     assert_eq!(
@@ -180,25 +160,7 @@ async fn a_survey_of_the_former_format_is_not_a_headcount() {
     bus.publish(&[crate::helpers::fact("lille", "reporting", 1, former)])
         .await
         .unwrap();
-    let (stats, token) = (f.stats.clone(), f.ministry.clone());
-    let survey = wait_for(Duration::from_secs(10), "the former survey", || {
-        let (mut c, tok) = (stats.clone(), token.clone());
-        async move {
-            let s = c
-                .get_mlds_survey(authed(
-                    pb::GetMldsSurveyRequest {
-                        year: 2025,
-                        scope: None,
-                    },
-                    &tok,
-                ))
-                .await
-                .unwrap()
-                .into_inner();
-            (!s.cells.is_empty()).then_some(s)
-        }
-    })
-    .await;
+    let survey = wait_survey(&f, "the former survey", |s| !s.cells.is_empty()).await;
     assert_eq!(survey.outdated, ["lille"]);
     assert_eq!(survey.young_people, 0);
     assert!(survey.academies.is_empty());
