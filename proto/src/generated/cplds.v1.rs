@@ -7699,6 +7699,10 @@ pub struct Figures {
     /// eliminatory_part_2 count marks (a candidate may have two).
     #[prost(message, optional, tag = "44")]
     pub eliminated_candidates: ::core::option::Option<Count>,
+    /// Registered first-degree candidates certified: the report's share is this among
+    /// first_degree_registered.
+    #[prost(message, optional, tag = "45")]
+    pub first_degree_admitted: ::core::option::Option<Count>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CellKey {

@@ -113,6 +113,7 @@ pub fn figures_pb(f: &Figures) -> pb::Figures {
         mlds_declarers: count(f, MldsDeclarers),
         referents: count(f, Referents),
         first_degree_registered: count(f, FirstDegreeRegistered),
+        first_degree_admitted: count(f, FirstDegreeAdmitted),
         present_at_both: count(f, PresentAtBoth),
         absent_from_an_epreuve: count(f, AbsentFromAnEpreuve),
         awaiting_result: count(f, AwaitingResult),

@@ -146,6 +146,11 @@ fn summary_rows(d: &ReportData) -> Vec<(String, String, String)> {
             Measure::Referents,
         ),
         (
+            "Certifiés parmi les candidats du premier degré",
+            Measure::FirstDegreeAdmitted,
+            Measure::FirstDegreeRegistered,
+        ),
+        (
             "Démissionnaires parmi les candidats du premier degré",
             Measure::FirstDegreeWithdrawn,
             Measure::FirstDegreeRegistered,
@@ -702,6 +707,16 @@ mod tests {
         // Two not admitted among the three who sat both épreuves (the absent one is not counted).
         assert!(
             md.contains("| Non admis parmi les présents aux deux épreuves (%) | 66.7 % |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn certified_among_first_degree_candidates() {
+        let md = markdown(&session());
+        // Seven first-degree candidates registered, one admitted.
+        assert!(
+            md.contains("| Certifiés parmi les candidats du premier degré | 1 / 7 | — |"),
             "{md}"
         );
     }

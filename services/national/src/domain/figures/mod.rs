@@ -61,6 +61,9 @@ pub enum Measure {
     /// Marks given at each épreuve (published as the mark statistics' `marks`).
     MarksPart1,
     MarksPart2,
+    /// Registered first-degree candidates certified ("certifiés parmi les candidats du premier
+    /// degré").
+    FirstDegreeAdmitted,
     // Derived, never published.
     WithResult,
     EliminatoryMarks,
@@ -76,11 +79,12 @@ pub enum Measure {
     ReferentsWithoutResult,
     FirstDegreeNotWithdrawn,
     NotAdmittedToSit,
+    FirstDegreeNotAdmitted,
 }
 
 impl Measure {
     /// The published measures, in report order.
-    pub const ALL: [Measure; 35] = [
+    pub const ALL: [Measure; 36] = [
         Measure::Registrations,
         Measure::Invalidated,
         Measure::Withdrawn,
@@ -116,10 +120,11 @@ impl Measure {
         Measure::EliminatedCandidates,
         Measure::MarksPart1,
         Measure::MarksPart2,
+        Measure::FirstDegreeAdmitted,
     ];
 
     /// Differences of published measures: computed and protected, never published.
-    pub const DERIVED: [Measure; 14] = [
+    pub const DERIVED: [Measure; 15] = [
         Measure::WithResult,
         Measure::EliminatoryMarks,
         Measure::ResultWithAbsence,
@@ -134,6 +139,7 @@ impl Measure {
         Measure::ReferentsWithoutResult,
         Measure::FirstDegreeNotWithdrawn,
         Measure::NotAdmittedToSit,
+        Measure::FirstDegreeNotAdmitted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -187,6 +193,8 @@ impl Measure {
             Measure::ReferentsWithoutResult => "referents_without_result",
             Measure::FirstDegreeNotWithdrawn => "first_degree_not_withdrawn",
             Measure::NotAdmittedToSit => "not_admitted_to_sit",
+            Measure::FirstDegreeAdmitted => "first_degree_admitted",
+            Measure::FirstDegreeNotAdmitted => "first_degree_not_admitted",
         }
     }
 }
@@ -255,6 +263,10 @@ pub const RELATIONS: &[(Measure, &[Measure])] = {
         (
             FirstDegreeRegistered,
             &[FirstDegreeWithdrawn, FirstDegreeNotWithdrawn],
+        ),
+        (
+            FirstDegreeRegistered,
+            &[FirstDegreeAdmitted, FirstDegreeNotAdmitted],
         ),
     ]
 };
@@ -484,6 +496,11 @@ impl Tally {
                 Measure::FirstDegreeWithdrawn
             } else {
                 Measure::FirstDegreeNotWithdrawn
+            });
+            self.inc(if r.result().is_some_and(|e| e.admitted) {
+                Measure::FirstDegreeAdmitted
+            } else {
+                Measure::FirstDegreeNotAdmitted
             });
         }
     }
