@@ -31,6 +31,7 @@ impl Payload {
             JuryRemarksPublished(_) => "jury_remarks_published",
             NationalExamResult(_) => "exam_result",
             NationalPastCandidate(_) => "past_candidate_imported",
+            NationalJuryRemarks(_) => "jury_remarks_published",
             CertificateIssued(_) | NationalCertificateIssued(_) => "certificate_issued",
             CertificateRevoked(_) | NationalCertificateRevoked(_) => "certificate_revoked",
             NodeHeartbeat(_) => "heartbeat",
@@ -72,6 +73,7 @@ impl Payload {
             | JuryRemarksPublished(_)
             | NationalExamResult(_)
             | NationalPastCandidate(_)
+            | NationalJuryRemarks(_)
             | NationalResultsPublished(_) => "examination",
             CertificateIssued(_)
             | CertificateRevoked(_)
@@ -127,6 +129,7 @@ impl Payload {
             | NationalTrainingAbandoned(_)
             | NationalExamResult(_)
             | NationalPastCandidate(_)
+            | NationalJuryRemarks(_)
             | NationalResultsPublished(_)
             | NationalCertificateIssued(_)
             | NationalCertificateRevoked(_)

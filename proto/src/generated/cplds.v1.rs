@@ -2419,7 +2419,7 @@ pub struct EventEnvelope {
     /// range, national facts in the second.
     #[prost(
         oneof = "event_envelope::Payload",
-        tags = "100, 101, 102, 103, 104, 105, 106, 150, 151, 152, 153, 154, 155, 200, 201, 202, 250, 251, 252, 290, 300, 301, 302, 303, 304, 350, 351, 352, 400, 401, 450, 451, 900, 901, 950, 951"
+        tags = "100, 101, 102, 103, 104, 105, 106, 150, 151, 152, 153, 154, 155, 200, 201, 202, 250, 251, 252, 290, 300, 301, 302, 303, 304, 350, 351, 352, 353, 400, 401, 450, 451, 900, 901, 950, 951"
     )]
     pub payload: ::core::option::Option<event_envelope::Payload>,
 }
@@ -2487,6 +2487,10 @@ pub mod event_envelope {
         NationalResultsPublished(super::NationalResultsPublished),
         #[prost(message, tag = "352")]
         NationalPastCandidate(super::NationalPastCandidate),
+        /// The same remarks on the national stream, for the session report of the académie (free
+        /// text about the session as a whole: no candidate named).
+        #[prost(message, tag = "353")]
+        NationalJuryRemarks(super::JuryRemarksPublished),
         #[prost(message, tag = "400")]
         CertificateIssued(super::CertificateIssued),
         #[prost(message, tag = "401")]

@@ -155,9 +155,10 @@ pub fn appeal_decided(
     out
 }
 
-/// The jury's remarks published for the académie's session report.
-pub fn jury_remarks_published(s: &session::Model, r: &Remarks) -> Payload {
-    Payload::JuryRemarksPublished(pb::JuryRemarksPublished {
+/// The jury's remarks published for the session report: to the académie's services, and to the
+/// national node, which prints them in the report of the académie.
+pub fn jury_remarks_published(s: &session::Model, r: &Remarks) -> [Payload; 2] {
+    let remarks = pb::JuryRemarksPublished {
         year: s.year,
         session_id: s.id.clone(),
         general_remarks: r.general_remarks.clone(),
@@ -168,5 +169,9 @@ pub fn jury_remarks_published(s: &session::Model, r: &Remarks) -> Payload {
         points_to_improve: r.points_to_improve.clone(),
         points_to_avoid: r.points_to_avoid.clone(),
         conditions: r.conditions.clone(),
-    })
+    };
+    [
+        Payload::JuryRemarksPublished(remarks.clone()),
+        Payload::NationalJuryRemarks(remarks),
+    ]
 }

@@ -142,8 +142,7 @@ impl Inner {
             detail: Some(format!("version {version}")),
         })
         .await?;
-        uow.emit([events::jury_remarks_published(&s, &draft)])
-            .await?;
+        uow.emit(events::jury_remarks_published(&s, &draft)).await?;
         let out = remarks_pb(&s, &row)?;
         uow.commit().await?;
         tracing::info!(session = %s.id, version, "jury remarks published");

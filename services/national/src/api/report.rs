@@ -58,6 +58,7 @@ impl Inner {
             year,
             current,
             previous: report::has_figures(&previous.totals).then_some(previous),
+            jury: store::jury::of(&self.core.db, academy.code, year).await?,
             remarks: approval.as_ref().map(|a| a.remarks.clone()),
             approved: approval.is_some_and(|a| a.approved),
         })

@@ -15,8 +15,40 @@ pub struct ReportData {
     pub current: Session,
     /// `None` when the previous session has no figures: its columns read "—", not 0.
     pub previous: Option<Session>,
+    /// The jury's remarks as its president published them, in the report's sections.
+    pub jury: Option<JuryRemarks>,
+    /// The académie's remark at approval (shown when the jury published none).
     pub remarks: Option<String>,
     pub approved: bool,
+}
+
+/// The jury's remarks, section by section (written by the jury president, not the office).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JuryRemarks {
+    pub general: String,
+    pub part_1: String,
+    pub part_2: String,
+    pub advice: String,
+    pub positive_points: String,
+    pub points_to_improve: String,
+    pub points_to_avoid: String,
+    pub conditions: String,
+}
+
+impl JuryRemarks {
+    /// (heading level, title, text) of each section, in the report's order.
+    fn sections(&self) -> [(usize, &'static str, &str); 8] {
+        [
+            (2, "Remarques générales du jury", &self.general),
+            (3, "Épreuve 1 — séance de formation", &self.part_1),
+            (3, "Épreuve 2 — étude de cas", &self.part_2),
+            (2, "Conseils et recommandations", &self.advice),
+            (3, "Points positifs", &self.positive_points),
+            (3, "Points à améliorer", &self.points_to_improve),
+            (3, "Points à éviter", &self.points_to_avoid),
+            (2, "Conditions d'obtention du certificat", &self.conditions),
+        ]
+    }
 }
 
 /// One session's tables.
@@ -248,7 +280,17 @@ pub fn markdown(d: &ReportData) -> String {
     markdown_profiles(&mut o, d);
     markdown_table(&mut o, "Notes", d.year, marks_rows(d));
     markdown_distribution(&mut o, d);
-    let _ = writeln!(o, "\n## Remarques et conseils du jury\n\n{}", remarks(d));
+    match &d.jury {
+        Some(j) => {
+            for (level, title, text) in j.sections() {
+                let text = if text.trim().is_empty() { "—" } else { text };
+                let _ = writeln!(o, "\n{} {title}\n\n{text}", "#".repeat(level));
+            }
+        }
+        None => {
+            let _ = writeln!(o, "\n## Remarques et conseils du jury\n\n{}", remarks(d));
+        }
+    }
     o
 }
 
@@ -422,6 +464,7 @@ pub fn pdf(d: &ReportData) -> Vec<u8> {
         distribution_page(doc.page(), d.year - 1, &p.totals);
     }
     profile_page(doc.page(), d);
+    remarks_page(doc.page(), d);
     doc.finish()
 }
 
@@ -560,7 +603,7 @@ fn distribution_page(p: &mut Page, year: i32, f: &Figures) {
     }
 }
 
-/// Corps d'origine, établissement d'exercice, and the jury's remarks.
+/// Corps d'origine and établissement d'exercice, both sessions.
 fn profile_page(p: &mut Page, d: &ReportData) {
     let y = PAGE_HEIGHT - 60.0;
     p.text(
@@ -607,9 +650,23 @@ fn profile_page(p: &mut Page, d: &ReportData) {
         }
         y -= 10.0;
     }
-    y -= 10.0;
-    p.text(60.0, y, Font::Bold, 12.0, "Remarques et conseils du jury");
-    p.paragraph(60.0, y - 18.0, 470.0, Font::Regular, 10.0, remarks(d));
+}
+
+/// The jury's remarks, section by section (or the académie's remark when the jury published
+/// none).
+fn remarks_page(p: &mut Page, d: &ReportData) {
+    let mut y = PAGE_HEIGHT - 60.0;
+    let Some(j) = &d.jury else {
+        p.text(60.0, y, Font::Bold, 12.0, "Remarques et conseils du jury");
+        p.paragraph(60.0, y - 18.0, 470.0, Font::Regular, 10.0, remarks(d));
+        return;
+    };
+    for (level, title, text) in j.sections() {
+        let size = if level == 2 { 12.0 } else { 10.5 };
+        p.text(60.0, y, Font::Bold, size, title);
+        let text = if text.trim().is_empty() { "—" } else { text };
+        y = p.paragraph(60.0, y - 15.0, 470.0, Font::Regular, 9.5, text) - 8.0;
+    }
 }
 
 #[cfg(test)]
@@ -675,6 +732,7 @@ mod tests {
                 by_workplace_type: breakdown(&refs, &[], &idx, &[Dimension::WorkplaceType]),
             },
             previous: None,
+            jury: None,
             remarks: None,
             approved: true,
         }

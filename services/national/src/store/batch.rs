@@ -18,7 +18,7 @@ use sea_orm::{
     Set, Value,
 };
 
-use super::{approval, stream, survey};
+use super::{approval, jury, stream, survey};
 use crate::domain::record::{
     ExamResult, Part, Record, RegistrationStatus, Training, figures_year, minutes, past_candidate,
     profile,
@@ -570,6 +570,7 @@ impl Batch {
                 .await?;
             }
             Payload::MldsSurveySubmitted(x) => survey::insert(txn, a, x).await?,
+            Payload::NationalJuryRemarks(x) => jury::save(txn, a, x).await?,
             // Known facts that move no record (yet): the figures of late files come from them.
             Payload::NationalCampaignOpened(_)
             | Payload::NationalAdmittedListPublished(_)

@@ -120,3 +120,12 @@ table!(sequence_conflict, "sequence_conflicts", {
     pub envelope: Vec<u8>,
     pub received_at: DateTimeUtc,
 });
+
+table!(jury_remarks, "jury_remarks", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub academy: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub year: i32,
+    /// The sections as the jury president published them last (JSON).
+    pub sections: String,
+});

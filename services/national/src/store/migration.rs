@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(AdoptApprovalLog),
             Box::new(IngestGuards),
             Box::new(SurveyParts),
+            Box::new(JuryRemarksTable),
         ]
     }
 }
@@ -306,6 +307,38 @@ impl MigrationTrait for SurveyParts {
             Table::alter()
                 .table(Alias::new("mlds_survey_rows"))
                 .drop_column(Alias::new("part"))
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// The jury's remarks of each académie's session, for its report.
+struct JuryRemarksTable;
+
+impl MigrationName for JuryRemarksTable {
+    fn name(&self) -> &str {
+        "m20261203_000600_national_jury_remarks"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for JuryRemarksTable {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let mut t = Table::create();
+        t.table(Alias::new("jury_remarks"))
+            .col(text("academy"))
+            .col(int("year"))
+            .col(long_text("sections"));
+        pk(&mut t, &["academy", "year"]);
+        m.create_table(t.to_owned()).await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table(Alias::new("jury_remarks"))
+                .if_exists()
                 .to_owned(),
         )
         .await

@@ -5,6 +5,7 @@
 mod batch;
 pub mod entities;
 pub mod ingest;
+pub mod jury;
 pub mod migration;
 mod reset;
 pub mod survey;
@@ -16,7 +17,7 @@ use cplds_runtime::kit::{Act, history};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 pub use self::entities::{
-    approval, received_event, record, sequence_conflict, stream, survey_row, training,
+    approval, jury_remarks, received_event, record, sequence_conflict, stream, survey_row, training,
 };
 use crate::domain::record::{Record, Training};
 

@@ -7,7 +7,9 @@ use sea_orm::{
     sea_query::Expr,
 };
 
-use super::{approval, received_event, record, sequence_conflict, stream, survey_row, training};
+use super::{
+    approval, jury_remarks, received_event, record, sequence_conflict, stream, survey_row, training,
+};
 
 /// What [`reset_source`] dropped.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,10 @@ pub async fn reset_source(
         .await?;
     approval::Entity::delete_many()
         .filter(approval::Column::Academy.eq(academy))
+        .exec(txn)
+        .await?;
+    jury_remarks::Entity::delete_many()
+        .filter(jury_remarks::Column::Academy.eq(academy))
         .exec(txn)
         .await?;
     received_event::Entity::update_many()

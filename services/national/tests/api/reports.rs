@@ -42,3 +42,56 @@ async fn an_academy_without_figures_has_no_report() {
     let err = f.report("reims", 2025).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
+
+/// The jury president's remarks reach the report section by section, the last published
+/// version winning; a section left empty reads "—".
+#[tokio::test]
+async fn the_jurys_remarks_are_printed_in_their_sections() {
+    use cplds_proto::v1::{self as pb, event_envelope::Payload};
+    use cplds_runtime::bus::EventBus as _;
+    let bus = InMemoryBus::new();
+    let f = national(&bus).await;
+    reims_results(&bus, &f).await;
+    let remarks = |general: &str| {
+        Payload::NationalJuryRemarks(pb::JuryRemarksPublished {
+            year: 2025,
+            session_id: "s-2025".into(),
+            general_remarks: general.into(),
+            part_1_remarks: "Séances bien construites.".into(),
+            part_2_remarks: "Études de cas trop descriptives.".into(),
+            advice: "Relier la pratique aux textes.".into(),
+            positive_points: "Diagnostics solides.".into(),
+            points_to_improve: "La posture réflexive.".into(),
+            points_to_avoid: String::new(),
+            conditions: "Deux épreuves notées sur 20, 10 de moyenne, aucune note de 5 ou moins."
+                .into(),
+        })
+    };
+    // Sequences 8 and 9 of Reims's examination source (1 to 7 are its results).
+    bus.publish(&[
+        crate::helpers::fact("reims", "examination", 8, remarks("Bon niveau.")),
+        crate::helpers::fact("reims", "examination", 9, remarks("Très bon niveau.")),
+    ])
+    .await
+    .unwrap();
+    let report =
+        cplds_runtime::testing::wait_for(std::time::Duration::from_secs(10), "the remarks", || {
+            let f = &f;
+            async move {
+                let r = f.report("reims", 2025).await.unwrap();
+                r.markdown.contains("Très bon niveau.").then_some(r)
+            }
+        })
+        .await;
+    let md = &report.markdown;
+    let at = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s}: {md}"));
+    assert!(at("## Remarques générales du jury\n\nTrès bon niveau.") < at("### Épreuve 1"));
+    assert!(at("### Épreuve 2 — étude de cas\n\nÉtudes de cas") < at("## Conseils"));
+    assert!(md.contains("### Points à éviter\n\n—"), "{md}");
+    assert!(md.contains("## Conditions d'obtention du certificat"));
+    assert!(
+        !md.contains("Bon niveau."),
+        "the later version replaced the first"
+    );
+    assert!(cplds_runtime::pdf::extract_text(&report.pdf).contains("Points positifs"));
+}
