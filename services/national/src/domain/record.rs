@@ -238,6 +238,12 @@ impl Dimension {
         }
     }
 
+    /// A dimension of place (académie, région), which trainees have too; the others describe
+    /// candidates.
+    pub fn is_place(self) -> bool {
+        matches!(self, Dimension::Academy | Dimension::Region)
+    }
+
     /// The value of a dimension of place (académie, région) for `academy`; `None` for the
     /// others, which describe the candidate.
     pub fn place(self, academy: &str) -> Option<String> {

@@ -284,11 +284,7 @@ impl MigrationTrait for IngestGuards {
 /// format stay `cell`.
 struct SurveyParts;
 
-impl MigrationName for SurveyParts {
-    fn name(&self) -> &str {
-        "m20261203_000500_national_survey_parts"
-    }
-}
+cplds_runtime::migration_name!(SurveyParts, "m20261203_000500_national_survey_parts");
 
 #[async_trait::async_trait]
 impl MigrationTrait for SurveyParts {
@@ -316,11 +312,7 @@ impl MigrationTrait for SurveyParts {
 /// The jury's remarks of each académie's session, for its report.
 struct JuryRemarksTable;
 
-impl MigrationName for JuryRemarksTable {
-    fn name(&self) -> &str {
-        "m20261203_000600_national_jury_remarks"
-    }
-}
+cplds_runtime::migration_name!(JuryRemarksTable, "m20261203_000600_national_jury_remarks");
 
 #[async_trait::async_trait]
 impl MigrationTrait for JuryRemarksTable {
@@ -335,12 +327,6 @@ impl MigrationTrait for JuryRemarksTable {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(
-            Table::drop()
-                .table(Alias::new("jury_remarks"))
-                .if_exists()
-                .to_owned(),
-        )
-        .await
+        drop_tables(m, &["jury_remarks"]).await
     }
 }

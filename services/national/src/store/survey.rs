@@ -17,41 +17,59 @@ pub async fn insert<C: ConnectionTrait>(
     academy: &str,
     x: &pb::MldsSurveySubmitted,
 ) -> Result<(), DbErr> {
-    let row = |part: &str, sex: i32, n: u32| survey_row::ActiveModel {
-        academy: Set(academy.to_owned()),
-        year: Set(x.year),
-        version: Set(x.version as i32),
-        part: Set(part.to_owned()),
-        sex: Set(Sex::from_pb(sex)),
-        action_kind: Set(String::new()),
-        age_band: Set(String::new()),
-        outcome: Set(String::new()),
-        young_people: Set(i64::from(n)),
-        ..Default::default()
+    // (part, sex, young people, action, age band, outcome): a row fills the categories of its part.
+    let row = |(part, sex, n, action, age, outcome): (&str, i32, u32, &str, &str, &str)| {
+        survey_row::ActiveModel {
+            academy: Set(academy.to_owned()),
+            year: Set(x.year),
+            version: Set(x.version as i32),
+            part: Set(part.to_owned()),
+            sex: Set(Sex::from_pb(sex)),
+            action_kind: Set(action.to_owned()),
+            age_band: Set(age.to_owned()),
+            outcome: Set(outcome.to_owned()),
+            young_people: Set(i64::from(n)),
+            ..Default::default()
+        }
     };
-    let mut rows = Vec::new();
-    for r in &x.rows {
-        let mut m = row("cell", r.sex, r.young_people);
-        m.action_kind = Set(r.action_kind.clone());
-        m.age_band = Set(r.age_band.clone());
-        m.outcome = Set(r.outcome.clone());
-        rows.push(m);
-    }
-    for h in &x.headcount {
-        let mut m = row("headcount", h.sex, h.young_people);
-        m.age_band = Set(h.age_band.clone());
-        rows.push(m);
-    }
-    for a in &x.actions {
-        let mut m = row("action", a.sex, a.young_people);
-        m.action_kind = Set(a.action_type.clone());
-        rows.push(m);
-    }
-    for o in &x.outcomes {
-        let mut m = row("outcome", o.sex, o.young_people);
-        m.outcome = Set(o.outcome.clone());
-        rows.push(m);
-    }
+    let rows = (x.rows.iter())
+        .map(|r| {
+            let (action, age, outcome) = (&r.action_kind, &r.age_band, &r.outcome);
+            (
+                "cell",
+                r.sex,
+                r.young_people,
+                action.as_str(),
+                age.as_str(),
+                outcome.as_str(),
+            )
+        })
+        .chain(x.headcount.iter().map(|h| {
+            (
+                "headcount",
+                h.sex,
+                h.young_people,
+                "",
+                h.age_band.as_str(),
+                "",
+            )
+        }))
+        .chain(x.actions.iter().map(|a| {
+            (
+                "action",
+                a.sex,
+                a.young_people,
+                a.action_type.as_str(),
+                "",
+                "",
+            )
+        }))
+        .chain(
+            x.outcomes
+                .iter()
+                .map(|o| ("outcome", o.sex, o.young_people, "", "", o.outcome.as_str())),
+        )
+        .map(row);
     for m in rows {
         m.insert(txn).await?;
     }

@@ -345,10 +345,26 @@ impl Inner {
     ) -> ServiceResult<pb::TrainingEnrolment> {
         let c = self.cohort(db, &e.cohort_id).await?;
         let p = self.programme(db, &c.programme_id).await?;
+        self.render_in(db, e, &c, &p.programme).await
+    }
+
+    /// [`Self::render`] of an enrolment whose cohort and programme are at hand.
+    async fn render_in<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        e: &enrolment::Model,
+        cohort: &cohort::Model,
+        programme: &Programme,
+    ) -> ServiceResult<pb::TrainingEnrolment> {
         let records = store::records_of(db, std::slice::from_ref(&e.id)).await?;
-        let position = store::waiting_position(db, &c.id, e.request_number).await?;
+        // Only a waiting trainee shows a position.
+        let position = if e.status == crate::domain::roster::EnrolmentStatus::Waitlisted {
+            store::waiting_position(db, &cohort.id, e.request_number).await?
+        } else {
+            0
+        };
         let settings = self.settings(db).await?;
-        let view = self.view(&c, &p.programme, &records, &settings);
+        let view = self.view(cohort, programme, &records, &settings);
         Ok(view.enrolment_pb(e, position as u32)?)
     }
 
@@ -382,16 +398,7 @@ impl Inner {
     ) -> ServiceResult<pb::TrainingEnrolment> {
         uow.record(act).await?;
         uow.commit().await?;
-        let db = &self.core.db;
-        let records = store::records_of(db, std::slice::from_ref(&row.id)).await?;
-        let position = if row.status == crate::domain::roster::EnrolmentStatus::Waitlisted {
-            store::waiting_position(db, &cohort.id, row.request_number).await?
-        } else {
-            0
-        };
-        let settings = self.settings(db).await?;
-        let view = self.view(cohort, programme, &records, &settings);
-        Ok(view.enrolment_pb(row, position as u32)?)
+        self.render_in(&self.core.db, row, cohort, programme).await
     }
 
     /// Rendering enrolments of cohort `c` with what was recorded for them.

@@ -687,7 +687,7 @@ pub fn breakdown(
     if dims.is_empty() {
         return Vec::new();
     }
-    let by_place = dims.iter().all(|d| d.place("").is_some());
+    let by_place = dims.iter().all(|d| d.is_place());
     type Group<'r> = (Vec<&'r Record>, Vec<&'r Training>);
     let mut groups: BTreeMap<Vec<String>, Group<'_>> = BTreeMap::new();
     let mut cell_of: HashMap<(&str, &str), Vec<String>> = HashMap::new();

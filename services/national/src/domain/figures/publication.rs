@@ -290,11 +290,7 @@ impl Publication {
 /// Every table of the universe: at most [`MAX_DIMENSIONS`] of its dimensions that describe
 /// candidates, by nation, région or académie.
 fn tables(universe: &[Dimension]) -> Vec<Vec<Dimension>> {
-    let mut free: Vec<Dimension> = universe
-        .iter()
-        .copied()
-        .filter(|d| d.place("").is_none())
-        .collect();
+    let mut free: Vec<Dimension> = universe.iter().copied().filter(|d| !d.is_place()).collect();
     free.sort();
     free.dedup();
     let mut all = Vec::new();
