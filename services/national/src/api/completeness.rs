@@ -16,7 +16,8 @@ use super::Inner;
 use crate::{
     domain::{
         completeness::{
-            SourceFacts, SourceState, assess, gaps, heard_recently, next_replay_due, reset_from,
+            SourceFacts, SourceState, assess, behind, gaps, heard_recently, next_replay_due,
+            reset_from,
         },
         query::parse_academy_filter,
     },
@@ -140,7 +141,7 @@ impl Inner {
         );
         let state = assess(SourceFacts {
             has_gap: !gaps.is_empty(),
-            behind: !pending.is_empty(),
+            behind: behind(s.applied_sequence as u64, pending),
             heard_recently: heard,
             unanswered_replays: s.unanswered_replays,
             kept_for_upgrade: kept,

@@ -12,6 +12,12 @@ pub fn heard_recently(last: Option<DateTime<Utc>>, now: DateTime<Utc>, window_ms
 
 /// Missing sequence ranges (inclusive) after `applied`, given the sequences received above it
 /// (any order) and the highest sequence announced by heartbeats.
+/// Whether facts wait above the applied sequence. The waiting list and the applied sequence are
+/// read by two statements: a fact applied between them is in the list but no longer waiting.
+pub fn behind(applied: u64, received_above: &[u64]) -> bool {
+    received_above.iter().any(|&s| s > applied)
+}
+
 pub fn gaps(applied: u64, received_above: &[u64], announced: u64) -> Vec<(u64, u64)> {
     let mut seen: Vec<u64> = received_above
         .iter()
@@ -176,6 +182,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_fact_applied_since_the_waiting_list_was_read_is_not_behind() {
+        // Read first: 1049 and 1050 waiting; then the stream: applied up to 1050.
+        assert!(!behind(1050, &[1049, 1050]));
+        assert!(behind(1048, &[1049, 1050]));
+        assert!(!behind(7, &[]));
+    }
 
     #[test]
     fn a_source_is_heard_within_the_window() {
