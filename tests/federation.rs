@@ -4,7 +4,8 @@
 //! national figures must equal the sums of what was submitted, also after the national node is
 //! stopped mid-stream and restarted and while one académie's relay cannot reach its broker; and
 //! nothing with a name, an e-mail, a staff number or an establishment code reaches the national
-//! broker.
+//! broker. Each académie's own copy of its national figures (service `figures`, on its own
+//! broker with its own user) gives the session report the national node gives for it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +14,8 @@ use std::{collections::BTreeMap, time::Duration};
 use cplds::sandbox::{LocalNode, authed};
 use cplds_federation_tests::{Topology, amqp_bus, start_national_node, start_node};
 use cplds_proto::v1::{
-    self as pb, EventEnvelope, national_statistics_service_client::NationalStatisticsServiceClient,
+    self as pb, EventEnvelope, figures_service_client::FiguresServiceClient,
+    national_statistics_service_client::NationalStatisticsServiceClient,
     registration_service_client::RegistrationServiceClient,
     reporting_service_client::ReportingServiceClient,
 };
@@ -156,7 +158,9 @@ async fn national_figures_converge_across_a_real_federation() {
     ] {
         let db = TestPostgres::create(&pg_admin).await.unwrap();
         let via = (code == "montpellier").then_some(proxy.addr);
-        let modules = cplds::academy_modules(&["registration".into(), "reporting".into()]).unwrap();
+        let modules =
+            cplds::academy_modules(&["registration".into(), "reporting".into(), "figures".into()])
+                .unwrap();
         let node = start_node(
             code,
             dir.path().join(code),
@@ -323,6 +327,50 @@ async fn national_figures_converge_across_a_real_federation() {
         );
     }
     assert!(proxy.cuts() >= 1);
+
+    // Each académie's exam office reads, from its own node, the report the ministry reads.
+    for a in &academies {
+        let national_report = stats
+            .clone()
+            .get_session_report(authed(
+                pb::GetSessionReportRequest {
+                    academy: a.code.into(),
+                    year: YEAR,
+                },
+                &ministry,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let own = FiguresServiceClient::new(a.node.channel().await.unwrap());
+        let own_report = wait_for(
+            Duration::from_secs(60),
+            "the académie's own report to match the national one",
+            || {
+                let (mut own, office, expected) = (
+                    own.clone(),
+                    a.office.clone(),
+                    national_report.markdown.clone(),
+                );
+                async move {
+                    let r = own
+                        .get_session_report(authed(
+                            pb::GetSessionReportRequest {
+                                academy: String::new(),
+                                year: YEAR,
+                            },
+                            &office,
+                        ))
+                        .await
+                        .ok()?
+                        .into_inner();
+                    (r.markdown == expected).then_some(r)
+                }
+            },
+        )
+        .await;
+        assert_eq!(own_report.pdf, national_report.pdf, "{}", a.code);
+    }
 
     // Nothing personal crossed to the national broker. The académies stop first: their
     // heartbeats would keep the spy's queue from ever running dry.

@@ -53,12 +53,13 @@ fn import(json: &str) -> anyhow::Result<()> {
 }
 
 /// The services of an académie node, each with a broker user of its own.
-pub const ACADEMY_SERVICES: [&str; 5] = [
+pub const ACADEMY_SERVICES: [&str; 6] = [
     "registration",
     "training",
     "examination",
     "certification",
     "reporting",
+    "figures",
 ];
 
 /// One broker's vhosts for a federation of `academies` (with their régions) and the national

@@ -33,6 +33,7 @@ pub const HEALTH_SERVICES: &[&str] = &[
     "cplds.v1.CertificationService",
     "cplds.v1.TrainingService",
     "cplds.v1.ReportingService",
+    "cplds.v1.FiguresService",
     "cplds.v1.NationalStatisticsService",
 ];
 
@@ -43,6 +44,7 @@ pub const ACADEMY_SERVICES: &[&str] = &[
     "certification",
     "training",
     "reporting",
+    "figures",
 ];
 
 /// The gRPC service (and health service name) of an académie service.

@@ -21,7 +21,12 @@ pub const SERVICES: &[(&str, &[&str])] = &[
     ("examination", &["examination", "control.examination"]),
     ("certification", &["certification", "control.certification"]),
     ("reporting", &["control.reporting"]),
+    ("figures", &["figures", "control.figures"]),
 ];
+
+/// The service that folds the académie's own national stream: it binds all of it and, to close
+/// a gap, asks its académie's services to publish again (what the national node does).
+const FIGURES: &str = "figures";
 
 /// The topic exchanges: a user without a topic permission on one may use any routing key there.
 const TOPIC_EXCHANGES: [&str; 4] = [
@@ -297,9 +302,27 @@ fn check_services(what: &str, broker: &Broker) -> Problems {
                 }
             }
         }
-        let replay = format!("{a}.national.replay_requested");
-        if g.topic_allows("cplds.control", "write", &replay, &mut p) {
-            p.push(format!("{}: may publish replay requests", g.what));
+        let folds = *service == FIGURES;
+        for (replay, allowed) in [
+            (format!("{a}.national.replay_requested"), folds),
+            (format!("{OTHER}.national.replay_requested"), false),
+        ] {
+            if g.topic_allows("cplds.control", "write", &replay, &mut p) != allowed {
+                p.push(format!(
+                    "{}: {} publish {replay}",
+                    g.what,
+                    if allowed { "may not" } else { "may" }
+                ));
+            }
+        }
+        for (binding, allowed) in [(format!("{a}.#"), folds), (format!("{OTHER}.#"), false)] {
+            if g.topic_allows("cplds.national", "read", &binding, &mut p) != allowed {
+                p.push(format!(
+                    "{}: {} bind {binding} on cplds.national",
+                    g.what,
+                    if allowed { "may not" } else { "may" }
+                ));
+            }
         }
         problems.extend(p);
     }

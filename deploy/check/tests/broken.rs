@@ -615,6 +615,40 @@ fn a_service_able_to_publish_another_services_events_is_caught() {
     );
 }
 
+/// The topic permission of `user` on `exchange` in the académie's definitions.
+fn topic_permission<'a>(b: &'a mut rabbitmq::Broker, user: &str, exchange: &str) -> &'a mut Value {
+    main_file(b)["topic_permissions"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["user"] == user && t["exchange"] == exchange)
+        .unwrap()
+}
+
+#[test]
+fn a_figures_service_reading_another_academys_stream_is_caught() {
+    let mut b = academy_broker();
+    topic_permission(&mut b, "t_app-figures", "cplds.national")["read"] = json!(".*");
+    let p = rabbitmq::check_broker("t_a", &b);
+    expect(&p, "t_app-figures: may bind lyon.# on cplds.national");
+}
+
+#[test]
+fn a_service_asking_replays_it_does_not_need_is_caught() {
+    let mut b = academy_broker();
+    topic_permission(&mut b, "t_app-reporting", "cplds.control")["write"] = json!(".*");
+    topic_permission(&mut b, "t_app-figures", "cplds.control")["write"] = json!(".*");
+    let p = rabbitmq::check_broker("t_a", &b);
+    expect(
+        &p,
+        "t_app-reporting: may publish t_a.national.replay_requested",
+    );
+    expect(
+        &p,
+        "t_app-figures: may publish lyon.national.replay_requested",
+    );
+}
+
 #[test]
 fn a_service_without_topic_permissions_on_an_exchange_is_caught() {
     let mut b = academy_broker();

@@ -29,6 +29,7 @@ pub const SERVICES: &[&str] = &[
     "examination",
     "certification",
     "reporting",
+    cplds_national::api::academy::FIGURES,
 ];
 
 /// The modules for the named services (all when `names` is empty).
@@ -47,6 +48,9 @@ pub fn academy_modules(names: &[String]) -> anyhow::Result<Vec<Arc<dyn ServiceMo
                 "examination" => Ok(Arc::new(cplds_examination::ExaminationModule)),
                 "certification" => Ok(Arc::new(cplds_certification::CertificationModule)),
                 "reporting" => Ok(Arc::new(cplds_reporting::ReportingModule)),
+                cplds_national::api::academy::FIGURES => {
+                    Ok(Arc::new(cplds_national::AcademyFiguresModule))
+                }
                 other => anyhow::bail!(
                     "unknown service {other:?}; expected one of: {}",
                     SERVICES.join(", ")

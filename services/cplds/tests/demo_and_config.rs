@@ -75,7 +75,84 @@ async fn the_demo_runs_end_to_end() {
                 && !l.ends_with(" 0")),
         "{metrics}"
     );
+    the_academy_report_is_the_national_one(&demo).await;
     demo.shutdown().await.unwrap();
+}
+
+/// Issue 13 §1: Toulouse's exam office gets, from its own node, the session report the ministry
+/// gets from the national node for Toulouse: every figure, table and remark the same.
+async fn the_academy_report_is_the_national_one(demo: &cplds::demo::Demo) {
+    use chrono::Datelike;
+    use cplds_proto::v1::{
+        self as pb, figures_service_client::FiguresServiceClient,
+        national_statistics_service_client::NationalStatisticsServiceClient,
+    };
+    use cplds_runtime::auth::{Role, authed};
+
+    let (toulouse, national) = (&demo.nodes[0], &demo.nodes[1]);
+    let year = cplds_runtime::time::paris_date(chrono::Utc::now()).year();
+    let ministry = national
+        .token("dgesco@education.gouv.fr", &[Role::Ministry])
+        .unwrap();
+    let request = |academy: &str| pb::GetSessionReportRequest {
+        academy: academy.into(),
+        year,
+    };
+    let national_report = NationalStatisticsServiceClient::new(national.channel().await.unwrap())
+        .get_session_report(authed(request("toulouse"), &ministry))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        national_report.markdown.contains("Haute-Garonne (31)"),
+        "{}",
+        national_report.markdown
+    );
+    let mut own = FiguresServiceClient::new(toulouse.channel().await.unwrap());
+    let office = toulouse
+        .token("dec@ac-toulouse.fr", &[Role::ExamOffice])
+        .unwrap();
+    // The académie folds the facts as they are published; the national node has them all.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let academy_report = loop {
+        let r = own
+            .get_session_report(authed(request(""), &office))
+            .await
+            .map(tonic::Response::into_inner);
+        if r.as_ref()
+            .is_ok_and(|r| r.markdown == national_report.markdown)
+            || tokio::time::Instant::now() > deadline
+        {
+            break r.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(academy_report.academy, "toulouse");
+    let (a, n) = (
+        academy_report.markdown.lines().collect::<Vec<_>>(),
+        national_report.markdown.lines().collect::<Vec<_>>(),
+    );
+    for (i, (a, n)) in a.iter().zip(&n).enumerate() {
+        assert_eq!(a, n, "line {} of the session report differs", i + 1);
+    }
+    assert_eq!(a.len(), n.len());
+    assert_eq!(academy_report.pdf, national_report.pdf);
+
+    // Only its own académie, and only for its exam office and recteur.
+    let other = own
+        .get_session_report(authed(request("lyon"), &office))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), tonic::Code::InvalidArgument, "{other:?}");
+    assert!(other.message().contains("academy"), "{other:?}");
+    let trainer = toulouse
+        .token("trainer@ac-toulouse.fr", &[Role::Trainer])
+        .unwrap();
+    let refused = own
+        .get_session_report(authed(request(""), &trainer))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
 }
 
 #[test]

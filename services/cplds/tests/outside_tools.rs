@@ -117,6 +117,7 @@ async fn reflection_v1alpha_lists_only_what_each_node_serves() {
             "ExaminationService",
             "CertificationService",
             "ReportingService",
+            "FiguresService",
         ]
         .map(|s| format!("cplds.v1.{s}")),
     );

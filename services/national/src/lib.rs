@@ -10,7 +10,7 @@ pub mod api;
 pub mod domain;
 pub mod store;
 
-pub use api::NationalModule;
+pub use api::{NationalModule, academy::AcademyFiguresModule};
 
 /// Service name: database, queue prefix.
 pub const NAME: &str = "national";

@@ -243,6 +243,11 @@ fn try_it(
     );
     let _ = writeln!(
         out,
+        "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"year\": {year}}}' {} cplds.v1.FiguresService/GetSessionReport | jq -r .markdown   # the session report, from the académie's node",
+        toulouse.node.addr
+    );
+    let _ = writeln!(
+        out,
         "  export MINISTRY={ministry}   # the ministry, on the national node"
     );
     let _ = writeln!(

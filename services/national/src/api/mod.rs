@@ -1,10 +1,14 @@
 //! The gRPC face of the national node (role `ministry` of the national node's tokens), the
 //! consumer of the national stream and the job that asks académies to replay what is missing.
 //!
+//! The académie's copy of its own national figures, with the session report for its exam office
+//! and recteur, is [`academy`] (service `figures` of an académie node).
+//!
 //! By area: `statistics` (figures and their exports), `completeness` (what each académie's
 //! sources delivered), `approvals`, `survey` (the MLDS survey), `report` (the session
 //! report), `replay` (the replay requests).
 
+pub mod academy;
 mod approvals;
 mod completeness;
 pub mod convert;
@@ -100,26 +104,48 @@ impl ServiceModule for NationalModule {
         };
         cplds_runtime::add_grpc!(mount, ctx, NationalStatisticsServiceServer::new(api));
         policy(mount.policy());
-        mount.consume(Consumer {
-            name: "national.aggregator".into(),
-            queue: queue(),
-            handler: Arc::new(Ingest {
-                clock: ctx.clock.clone(),
-                catch_up_limit: crate::store::ingest::CATCH_UP_PER_TRANSACTION,
-                heard: ctx.metrics.gauge_family(
-                    "cplds_national_last_heard_timestamp_seconds",
-                    "When the national node last received a fact or heartbeat of an académie's source (Unix time)",
-                ),
-            }),
-        });
-        mount.job(Box::pin(replay::request_replays(
+        fold(
+            ctx,
+            mount,
             core,
-            ctx.bus.clone(),
-            config,
-            ctx.shutdown.clone(),
-        )));
+            queue(),
+            (
+                "national.aggregator",
+                "cplds_national_last_heard_timestamp_seconds",
+            ),
+        );
         Ok(())
     }
+}
+
+/// Folds a national stream into `core`'s database as facts arrive (consumer `name`, gauge
+/// `heard`), and asks for what is missing: the national node's work, and the académie's copy of
+/// its own figures.
+fn fold(
+    ctx: &ServiceContext,
+    mount: &mut Mount,
+    core: ServiceCore,
+    queue: QueueSpec,
+    (name, heard): (&str, &str),
+) {
+    mount.consume(Consumer {
+        name: name.into(),
+        queue,
+        handler: Arc::new(Ingest {
+            clock: ctx.clock.clone(),
+            catch_up_limit: crate::store::ingest::CATCH_UP_PER_TRANSACTION,
+            heard: ctx.metrics.gauge_family(
+                heard,
+                "When a fact or heartbeat of an académie's source was last received (Unix time)",
+            ),
+        }),
+    });
+    mount.job(Box::pin(replay::request_replays(
+        core,
+        ctx.bus.clone(),
+        ctx.config.national.clone(),
+        ctx.shutdown.clone(),
+    )));
 }
 
 #[derive(Clone)]

@@ -1,4 +1,6 @@
-//! The session report of an académie for a year, as Markdown and PDF.
+//! The session report of an académie for a year, as Markdown and PDF: asked of the national node
+//! by the ministry, and of the académie's own node (service `figures`) by its exam office and
+//! recteur. Both build it here, from the same tables folded from the same facts.
 
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
@@ -6,8 +8,9 @@ use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
 };
+use sea_orm::DatabaseConnection;
 
-use super::Inner;
+use super::{Inner, statistics::figures_of};
 use crate::{
     domain::{
         query::parse_year,
@@ -27,61 +30,72 @@ impl Inner {
         let academy = v.check("academy", Academy::parse(&r.academy));
         let year = v.check("year", parse_year(r.year));
         let (academy, year) = v.finish_with((academy, year))?;
-
-        let data = self.report_data(academy, year).await?;
-        Ok(pb::SessionReport {
-            academy: academy.code.to_owned(),
-            year,
-            markdown: report::markdown(&data),
-            pdf: report::pdf(&data),
-        })
+        session_report(&self.core.db, academy, year).await
     }
+}
 
-    /// The tables of the report: this session and the previous one, by département and sex,
-    /// staff category and workplace type; the approval and the jury's remarks. NOT_FOUND when
-    /// the académie has no figure for the year.
-    async fn report_data(&self, academy: &'static Academy, year: i32) -> ServiceResult<ReportData> {
-        let current = self.session_tables(academy, year).await?;
-        if !report::has_figures(&current.totals) {
-            return Err(ServiceError::NotFound(format!(
-                "no figures of académie {} for {year}",
-                academy.code
-            )));
-        }
-        let previous = self.session_tables(academy, year - 1).await?;
-        let approval = store::approvals(&self.core.db, year)
-            .await?
-            .into_iter()
-            .find(|a| a.academy == academy.code);
-        Ok(ReportData {
-            academy_name: academy.name.to_owned(),
-            year,
-            current,
-            previous: report::has_figures(&previous.totals).then_some(previous),
-            jury: store::jury::of(&self.core.db, academy.code, year).await?,
-            remarks: approval.as_ref().map(|a| a.remarks.clone()),
-            approved: approval.is_some_and(|a| a.approved),
-        })
-    }
+/// The report of `academy` for `year`, as a reply.
+pub(super) async fn session_report(
+    db: &DatabaseConnection,
+    academy: &'static Academy,
+    year: i32,
+) -> ServiceResult<pb::SessionReport> {
+    let data = report_data(db, academy, year).await?;
+    Ok(pb::SessionReport {
+        academy: academy.code.to_owned(),
+        year,
+        markdown: report::markdown(&data),
+        pdf: report::pdf(&data),
+    })
+}
 
-    /// One session's tables of the report.
-    async fn session_tables(&self, academy: &'static Academy, year: i32) -> ServiceResult<Session> {
-        let scope = Some(vec![academy.code.to_owned()]);
-        let scope = scope.as_deref();
-        let (totals, by_department_sex) = self
-            .figures_of(year, scope, &[Dimension::Department, Dimension::Sex])
-            .await?;
-        let (_, by_staff_category) = self
-            .figures_of(year, scope, &[Dimension::StaffCategory])
-            .await?;
-        let (_, by_workplace_type) = self
-            .figures_of(year, scope, &[Dimension::WorkplaceType])
-            .await?;
-        Ok(Session {
-            totals,
-            by_department_sex,
-            by_staff_category,
-            by_workplace_type,
-        })
+/// The tables of the report: this session and the previous one, by département and sex, staff
+/// category and workplace type; the approval and the jury's remarks. NOT_FOUND when the académie
+/// has no figure for the year.
+async fn report_data(
+    db: &DatabaseConnection,
+    academy: &'static Academy,
+    year: i32,
+) -> ServiceResult<ReportData> {
+    let current = session_tables(db, academy, year).await?;
+    if !report::has_figures(&current.totals) {
+        return Err(ServiceError::NotFound(format!(
+            "no figures of académie {} for {year}",
+            academy.code
+        )));
     }
+    let previous = session_tables(db, academy, year - 1).await?;
+    let approval = store::approvals(db, year)
+        .await?
+        .into_iter()
+        .find(|a| a.academy == academy.code);
+    Ok(ReportData {
+        academy_name: academy.name.to_owned(),
+        year,
+        current,
+        previous: report::has_figures(&previous.totals).then_some(previous),
+        jury: store::jury::of(db, academy.code, year).await?,
+        remarks: approval.as_ref().map(|a| a.remarks.clone()),
+        approved: approval.is_some_and(|a| a.approved),
+    })
+}
+
+/// One session's tables of the report.
+async fn session_tables(
+    db: &DatabaseConnection,
+    academy: &'static Academy,
+    year: i32,
+) -> ServiceResult<Session> {
+    let scope = Some(vec![academy.code.to_owned()]);
+    let scope = scope.as_deref();
+    let (totals, by_department_sex) =
+        figures_of(db, year, scope, &[Dimension::Department, Dimension::Sex]).await?;
+    let (_, by_staff_category) = figures_of(db, year, scope, &[Dimension::StaffCategory]).await?;
+    let (_, by_workplace_type) = figures_of(db, year, scope, &[Dimension::WorkplaceType]).await?;
+    Ok(Session {
+        totals,
+        by_department_sex,
+        by_staff_category,
+        by_workplace_type,
+    })
 }

@@ -9,6 +9,7 @@ use cplds_runtime::{
     error::{ServiceError, ServiceResult, Violations},
     time::to_timestamp,
 };
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 use super::{Inner, convert};
@@ -123,26 +124,6 @@ impl Inner {
         })
     }
 
-    /// The figures of the records of `year` in `academies` (all when `None`), with the training
-    /// of the school year before, in total and broken down by `dims`.
-    pub(super) async fn figures_of(
-        &self,
-        year: i32,
-        academies: Option<&[String]>,
-        dims: &[Dimension],
-    ) -> ServiceResult<(Figures, Vec<Cell>)> {
-        let db = &self.core.db;
-        let records: Vec<Record> = store::records(db, year, academies).await?;
-        let trainings: Vec<Training> = store::trainings(db, year - 1, academies).await?;
-        let index = figures::index_training(&trainings);
-        let refs: Vec<&Record> = records.iter().collect();
-        let trefs: Vec<&Training> = trainings.iter().collect();
-        Ok((
-            figures::compute(&refs, &trefs, &index),
-            figures::breakdown(&refs, &trefs, &index, dims),
-        ))
-    }
-
     /// Per académie: up to date (every source complete: no gap, nothing waiting, kept or in
     /// conflict, heard from recently) and approved for the year; the académies `expected` to
     /// report, and any other of the scope that sent figures.
@@ -198,7 +179,7 @@ impl Inner {
     async fn answer(&self, year: i32, q: &Query) -> ServiceResult<(Figures, Vec<Cell>)> {
         if !q.for_publication {
             let academies = q.scope.academies();
-            return self.figures_of(year, academies.as_deref(), &q.dims).await;
+            return figures_of(&self.core.db, year, academies.as_deref(), &q.dims).await;
         }
         let db = &self.core.db;
         let records: Vec<Record> = store::records(db, year, None).await?;
@@ -337,4 +318,23 @@ fn csv_row(c: &Computed, key: Vec<String>, f: &Figures) -> String {
         ));
     }
     csv::record(&cols)
+}
+
+/// The figures of the records of `year` in `academies` (all when `None`), with the training of
+/// the school year before, in total and broken down by `dims`.
+pub(super) async fn figures_of(
+    db: &DatabaseConnection,
+    year: i32,
+    academies: Option<&[String]>,
+    dims: &[Dimension],
+) -> ServiceResult<(Figures, Vec<Cell>)> {
+    let records: Vec<Record> = store::records(db, year, academies).await?;
+    let trainings: Vec<Training> = store::trainings(db, year - 1, academies).await?;
+    let index = figures::index_training(&trainings);
+    let refs: Vec<&Record> = records.iter().collect();
+    let trefs: Vec<&Training> = trainings.iter().collect();
+    Ok((
+        figures::compute(&refs, &trefs, &index),
+        figures::breakdown(&refs, &trefs, &index, dims),
+    ))
 }

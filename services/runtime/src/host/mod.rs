@@ -150,6 +150,13 @@ pub trait ServiceModule: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether the service publishes events. One that only consumes (the académie's copy of its
+    /// national figures) sends no heartbeat: it would announce an empty source to the national
+    /// node, which would then wait for it.
+    fn publishes(&self) -> bool {
+        true
+    }
+
     /// Whether the service turns staff numbers into national candidate keys. Only then does a
     /// process load the académie's pseudonymisation secret: a process running other services
     /// never holds it.
@@ -296,9 +303,10 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             .with_context(|| format!("mounting {name}"))?;
         let relay = Arc::new(
             OutboxRelay::new(database.clone(), bus.clone(), outbox.clone(), {
-                // The national node announces nothing to itself.
+                // The national node announces nothing to itself, nor a service with nothing to
+                // announce.
                 let mut c = config.outbox.clone();
-                if node.is_national() {
+                if node.is_national() || !module.publishes() {
                     c.heartbeat_interval_ms = 0;
                 }
                 c
@@ -320,7 +328,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             consumers.push((c, database.clone(), outbox.clone(), bus.clone()));
         }
         handles.push(handle);
-        if !node.is_national() {
+        if !node.is_national() && module.publishes() {
             for stream in [
                 crate::events::Stream::Internal,
                 crate::events::Stream::National,
