@@ -8016,6 +8016,13 @@ pub struct SessionReport {
     pub markdown: ::prost::alloc::string::String,
     #[prost(bytes = "vec", tag = "4")]
     pub pdf: ::prost::alloc::vec::Vec<u8>,
+    /// Whether every fact the académie's sources announced has reached the node that answered and
+    /// is in the report; when not, the sources still behind (a gap being replayed, facts kept for an
+    /// upgrade). The figures are then provisional.
+    #[prost(bool, tag = "5")]
+    pub complete: bool,
+    #[prost(string, repeated, tag = "6")]
+    pub pending_sources: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]

@@ -128,6 +128,17 @@ async fn the_academy_report_is_the_national_one(demo: &cplds::demo::Demo) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert_eq!(academy_report.academy, "toulouse");
+    // Both nodes have every fact Toulouse's sources announced.
+    assert!(
+        national_report.complete && national_report.pending_sources.is_empty(),
+        "{:?}",
+        national_report.pending_sources
+    );
+    assert!(
+        academy_report.complete,
+        "{:?}",
+        academy_report.pending_sources
+    );
     let (a, n) = (
         academy_report.markdown.lines().collect::<Vec<_>>(),
         national_report.markdown.lines().collect::<Vec<_>>(),

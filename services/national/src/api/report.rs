@@ -10,7 +10,10 @@ use cplds_runtime::{
 };
 use sea_orm::DatabaseConnection;
 
-use super::{Inner, statistics::figures_of};
+use super::{
+    Inner,
+    statistics::{caught_up, figures_of},
+};
 use crate::{
     domain::{
         query::parse_year,
@@ -40,12 +43,16 @@ pub(super) async fn session_report(
     academy: &'static Academy,
     year: i32,
 ) -> ServiceResult<pb::SessionReport> {
-    let data = report_data(db, academy, year).await?;
+    let (complete, pending_sources) = completeness(db, academy).await?;
+    let mut data = report_data(db, academy, year).await?;
+    data.pending_sources.clone_from(&pending_sources);
     Ok(pb::SessionReport {
         academy: academy.code.to_owned(),
         year,
         markdown: report::markdown(&data),
         pdf: report::pdf(&data),
+        complete,
+        pending_sources,
     })
 }
 
@@ -77,6 +84,7 @@ async fn report_data(
         jury: store::jury::of(db, academy.code, year).await?,
         remarks: approval.as_ref().map(|a| a.remarks.clone()),
         approved: approval.is_some_and(|a| a.approved),
+        pending_sources: Vec::new(),
     })
 }
 
@@ -98,4 +106,25 @@ async fn session_tables(
         by_staff_category,
         by_workplace_type,
     })
+}
+
+/// Whether the académie's figures are complete here, and its sources whose announced facts are
+/// not all in them yet.
+async fn completeness(
+    db: &DatabaseConnection,
+    academy: &'static Academy,
+) -> ServiceResult<(bool, Vec<String>)> {
+    let kept_or_conflicting = store::kept_and_conflicts(db).await?;
+    let own: Vec<_> = store::streams(db)
+        .await?
+        .into_iter()
+        .filter(|s| s.academy == academy.code)
+        .collect();
+    let heard = !own.is_empty();
+    let pending: Vec<String> = own
+        .into_iter()
+        .filter(|s| !caught_up(s, &kept_or_conflicting))
+        .map(|s| s.source)
+        .collect();
+    Ok((heard && pending.is_empty(), pending))
 }

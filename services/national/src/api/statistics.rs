@@ -153,9 +153,7 @@ impl Inner {
                 let own: Vec<_> = streams.iter().filter(|s| s.academy == academy).collect();
                 let up_to_date = !own.is_empty()
                     && own.iter().all(|s| {
-                        s.highest_seen.max(s.announced_sequence) <= s.applied_sequence
-                            && !kept_or_conflicting
-                                .contains_key(&(s.academy.clone(), s.source.clone()))
+                        caught_up(s, &kept_or_conflicting)
                             && heard_recently(
                                 s.last_heartbeat_at.max(s.last_event_at),
                                 now,
@@ -318,6 +316,15 @@ fn csv_row(c: &Computed, key: Vec<String>, f: &Figures) -> String {
         ));
     }
     csv::record(&cols)
+}
+
+/// Whether everything `s` announced is applied, with nothing kept for an upgrade or in conflict.
+pub(super) fn caught_up(
+    s: &crate::store::entities::stream::Model,
+    kept_or_conflicting: &std::collections::BTreeMap<(String, String), (u64, u64)>,
+) -> bool {
+    s.highest_seen.max(s.announced_sequence) <= s.applied_sequence
+        && !kept_or_conflicting.contains_key(&(s.academy.clone(), s.source.clone()))
 }
 
 /// The figures of the records of `year` in `academies` (all when `None`), with the training of

@@ -20,6 +20,20 @@ pub struct ReportData {
     /// The académie's remark at approval (shown when the jury published none).
     pub remarks: Option<String>,
     pub approved: bool,
+    /// The académie's sources whose announced facts are not all in these figures yet.
+    pub pending_sources: Vec<String>,
+}
+
+impl ReportData {
+    /// The warning a report carries while facts are missing.
+    fn incomplete(&self) -> Option<String> {
+        (!self.pending_sources.is_empty()).then(|| {
+            format!(
+                "Chiffres incomplets : des faits de l'académie ne sont pas encore arrivés ({}).",
+                self.pending_sources.join(", ")
+            )
+        })
+    }
 }
 
 /// The jury's remarks, section by section (written by the jury president, not the office).
@@ -275,6 +289,9 @@ pub fn markdown(d: &ReportData) -> String {
             "non encore approuvés par l'académie (provisoires)"
         }
     );
+    if let Some(warning) = d.incomplete() {
+        let _ = writeln!(o, "**{warning}**\n");
+    }
     markdown_table(&mut o, "Synthèse", d.year, summary_rows(d));
     markdown_registrations(&mut o, d);
     markdown_profiles(&mut o, d);
@@ -495,6 +512,10 @@ fn summary_page(p: &mut Page, d: &ReportData) {
             "Chiffres provisoires (non encore approuvés)"
         },
     );
+    if let Some(warning) = d.incomplete() {
+        y -= 12.0;
+        p.centered(y, Font::Oblique, 9.0, &warning);
+    }
     y -= 28.0;
     let years = (d.year.to_string(), (d.year - 1).to_string());
     y = pdf_table(p, y, ("Synthèse", &years), summary_rows(d));
@@ -735,6 +756,7 @@ mod tests {
             jury: None,
             remarks: None,
             approved: true,
+            pending_sources: Vec::new(),
         }
     }
 

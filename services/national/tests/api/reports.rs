@@ -95,3 +95,45 @@ async fn the_jurys_remarks_are_printed_in_their_sections() {
     );
     assert!(cplds_runtime::pdf::extract_text(&report.pdf).contains("Points positifs"));
 }
+
+/// A report says when its figures are not all there: behind a gap, the académie's source is named
+/// and the report is not complete.
+#[tokio::test]
+async fn a_report_behind_a_gap_says_it_is_incomplete() {
+    use cplds_runtime::bus::EventBus as _;
+    let bus = InMemoryBus::new();
+    let f = national(&bus).await;
+    reims_results(&bus, &f).await;
+    let report = f.report("reims", 2025).await.unwrap();
+    assert!(
+        report.complete && report.pending_sources.is_empty(),
+        "{:?}",
+        report.pending_sources
+    );
+    // Sequence 9 arrives, 8 does not.
+    bus.publish(&[crate::helpers::fact(
+        "reims",
+        "examination",
+        9,
+        crate::helpers::result("k9", Some(30), Some(30), "51"),
+    )])
+    .await
+    .unwrap();
+    let report =
+        cplds_runtime::testing::wait_for(std::time::Duration::from_secs(10), "the gap", || {
+            let f = &f;
+            async move {
+                let r = f.report("reims", 2025).await.ok()?;
+                (!r.complete).then_some(r)
+            }
+        })
+        .await;
+    assert_eq!(report.pending_sources, ["examination"]);
+    assert!(
+        report.markdown.contains(
+            "Chiffres incomplets : des faits de l'académie ne sont pas encore arrivés (examination)."
+        ),
+        "{}",
+        report.markdown
+    );
+}
