@@ -123,11 +123,10 @@ impl Inner {
         let members = store::members_of(uow.txn(), &board.id).await?;
         let me = member_of(caller, &board, &members)?.clone();
         // Shared: marks of other candidates go side by side; this candidate's sheets alone.
-        let session = store::session_shared(uow.txn(), &a.session_id)
+        let session = store::session_shared_with_sheets(uow.txn(), &a.session_id, candidacy_id)
             .await?
             .ok_or_else(|| ServiceError::not_found(format!("exam session {}", a.session_id)))?;
         ensure_open(&session)?;
-        store::lock_sheets(uow.txn(), candidacy_id).await?;
         candidate_rules::not_withdrawn(c.withdrawn_at.is_some(), Act::Mark).on(&subject)?;
         let slots = store::slots_of_candidate(uow.txn(), candidacy_id).await?;
         let slot = slots.iter().find(|x| x.exam_part == part);

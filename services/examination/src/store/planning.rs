@@ -48,26 +48,26 @@ pub async fn session_locked<C: ConnectionTrait>(
     .await
 }
 
-/// The session, its lock shared until the transaction ends: marks of different candidates are
-/// entered side by side, while the acts of [`session_locked`] wait for them (and they for it).
-/// What must not interleave within a candidate's sheets is locked by [`lock_sheets`].
-pub async fn session_shared<C: ConnectionTrait>(
+/// The session, its lock shared until the transaction ends, with one candidate's mark sheets
+/// locked: marks of different candidates are entered side by side, while the acts of
+/// [`session_locked`] wait for them (and they for it); two entrants, a correction and a
+/// reconciliation of one candidate run one at a time, each reading what the previous committed.
+/// Both locks in one round trip, the session's first, as every act takes them.
+pub async fn session_shared_with_sheets<C: ConnectionTrait>(
     txn: &C,
     id: &str,
+    candidacy_id: &str,
 ) -> Result<Option<session::Model>, DbErr> {
-    cplds_runtime::kit::hold(txn, &session_lock(id), cplds_runtime::kit::Lock::Shared).await?;
-    session::Entity::find_by_id(id.to_owned()).one(txn).await
-}
-
-/// Locks a candidate's mark sheets until the transaction ends: two entrants, a correction and a
-/// reconciliation of one candidate run one at a time, each reading what the previous committed.
-pub async fn lock_sheets<C: ConnectionTrait>(txn: &C, candidacy_id: &str) -> Result<(), DbErr> {
-    cplds_runtime::kit::hold(
+    use cplds_runtime::kit::Lock;
+    cplds_runtime::kit::hold_all(
         txn,
-        &format!("sheets/{candidacy_id}"),
-        cplds_runtime::kit::Lock::Exclusive,
+        &[
+            (&session_lock(id), Lock::Shared),
+            (&format!("sheets/{candidacy_id}"), Lock::Exclusive),
+        ],
     )
-    .await
+    .await?;
+    session::Entity::find_by_id(id.to_owned()).one(txn).await
 }
 
 fn session_lock(id: &str) -> String {

@@ -28,7 +28,7 @@ pub use history::{Act, HistoryTable};
 pub use ids::{new_id, parse_id, parse_optional_id};
 pub use paging::Paging;
 pub use refusal::{Decided, RuleViolation, refuse};
-pub use rows::{CountersTable, Lock, hold, locked, next_counter, next_counters};
+pub use rows::{CountersTable, Lock, hold, hold_all, locked, next_counter, next_counters};
 pub use text_enum::UnknownValue;
 pub use unit::{ServiceCore, UnitOfWork};
 pub use wire::Wire;

@@ -35,19 +35,31 @@ pub fn locked<Q: QuerySelect>(q: Q, backend: DbBackend, lock: Lock) -> Q {
 /// wait for it. Read the row it guards after taking it: the read then sees the last holder's
 /// commit. SQLite serialises writers already (one connection), so it takes none.
 pub async fn hold<C: ConnectionTrait>(db: &C, name: &str, lock: Lock) -> Result<(), DbErr> {
+    hold_all(db, &[(name, lock)]).await
+}
+
+/// [`hold`] of several locks in one round trip, taken in the order given (PostgreSQL evaluates a
+/// select list left to right): callers keep the order every other act takes them in.
+pub async fn hold_all<C: ConnectionTrait>(db: &C, locks: &[(&str, Lock)]) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    if backend != DbBackend::Postgres {
+    if backend != DbBackend::Postgres || locks.is_empty() {
         return Ok(());
     }
-    let function = match lock {
-        Lock::Shared => "pg_advisory_xact_lock_shared",
-        Lock::Exclusive => "pg_advisory_xact_lock",
-    };
     // Schemas of several services (and académies) may share a database: the name is the schema's.
+    let calls: Vec<String> = locks
+        .iter()
+        .map(|(_, lock)| {
+            let function = match lock {
+                Lock::Shared => "pg_advisory_xact_lock_shared",
+                Lock::Exclusive => "pg_advisory_xact_lock",
+            };
+            format!("{function}(hashtextextended(current_schema() || '/' || ?, 0))")
+        })
+        .collect();
     db.execute_raw(stmt(
         backend,
-        &format!("SELECT {function}(hashtextextended(current_schema() || '/' || ?, 0))"),
-        vec![name.into()],
+        &format!("SELECT {}", calls.join(", ")),
+        locks.iter().map(|(name, _)| (*name).into()).collect(),
     ))
     .await?;
     Ok(())

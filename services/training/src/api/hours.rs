@@ -124,8 +124,15 @@ impl Inner {
             .on(enrolment_subject(&id))?;
 
         let (now, by) = (uow.now(), caller.subject.as_str());
-        store::replace_attendance(uow.txn(), &f.enrolment.id, &session_id, &attended, now, by)
-            .await?;
+        let mut records = f.records;
+        store::replace_attendance(
+            uow.txn(),
+            (&f.enrolment.id, &session_id),
+            &attended,
+            (now, by),
+            &mut records,
+        )
+        .await?;
         let row = store::touch(uow.txn(), f.enrolment, now).await?;
         let modules: Vec<String> = attended
             .modules
@@ -134,8 +141,17 @@ impl Inner {
             .collect();
         let detail = Some(format!("session {session_id}: {}", modules.join(", ")));
         let act = act(&id, by, "attendance", detail);
-        self.recorded_in(uow, act, &row, &f.cohort, &f.programme.programme)
-            .await
+        uow.record(act).await?;
+        uow.commit().await?;
+        // What this transaction read and wrote under the enrolment's lock is what is stored.
+        self.render_with(
+            &self.core.db,
+            &row,
+            &f.cohort,
+            &f.programme.programme,
+            &records,
+        )
+        .await
     }
 
     /// Every trainee followed (in training, completed or abandoned) with their progress, the

@@ -357,6 +357,18 @@ impl Inner {
         programme: &Programme,
     ) -> ServiceResult<pb::TrainingEnrolment> {
         let records = store::records_of(db, std::slice::from_ref(&e.id)).await?;
+        self.render_with(db, e, cohort, programme, &records).await
+    }
+
+    /// [`Self::render_in`] with the enrolment's records at hand.
+    async fn render_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        e: &enrolment::Model,
+        cohort: &cohort::Model,
+        programme: &Programme,
+        records: &Records,
+    ) -> ServiceResult<pb::TrainingEnrolment> {
         // Only a waiting trainee shows a position.
         let position = if e.status == crate::domain::roster::EnrolmentStatus::Waitlisted {
             store::waiting_position(db, &cohort.id, e.request_number).await?
@@ -364,7 +376,7 @@ impl Inner {
             0
         };
         let settings = self.settings(db).await?;
-        let view = self.view(cohort, programme, &records, &settings);
+        let view = self.view(cohort, programme, records, &settings);
         Ok(view.enrolment_pb(e, position as u32)?)
     }
 

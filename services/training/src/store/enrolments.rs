@@ -13,7 +13,7 @@ use cplds_runtime::kit::Lock;
 use super::{
     ProgrammeRecord, calendar, cohort_lock, cohort_locked,
     entities::{activity, cohort, credit, enrolment},
-    page, programme, unreadable,
+    page, unreadable,
 };
 use crate::domain::{
     Unreadable,
@@ -374,7 +374,7 @@ struct Credit<'a> {
     by: &'a str,
 }
 
-async fn insert_credit<C: ConnectionTrait>(db: &C, c: Credit<'_>) -> Result<(), DbErr> {
+async fn insert_credit<C: ConnectionTrait>(db: &C, c: Credit<'_>) -> Result<credit::Model, DbErr> {
     credit::ActiveModel {
         enrolment_id: Set(c.enrolment_id.to_owned()),
         module_code: Set(c.module_code.clone()),
@@ -387,24 +387,26 @@ async fn insert_credit<C: ConnectionTrait>(db: &C, c: Credit<'_>) -> Result<(), 
         ..Default::default()
     }
     .insert(db)
-    .await?;
-    Ok(())
+    .await
 }
 
-/// Records a trainee's attendance at a session, replacing an earlier record of it.
+/// Records a trainee's attendance at a session, replacing an earlier record of it, and updates
+/// `records` (the trainee's, read in this transaction) to what is stored now.
 pub async fn replace_attendance<C: ConnectionTrait>(
     db: &C,
-    enrolment_id: &str,
-    session_id: &str,
+    (enrolment_id, session_id): (&str, &str),
     attendance: &Attendance,
-    at: DateTime<Utc>,
-    by: &str,
+    (at, by): (DateTime<Utc>, &str),
+    records: &mut Records,
 ) -> Result<(), DbErr> {
     credit::Entity::delete_many()
         .filter(credit::Column::EnrolmentId.eq(enrolment_id))
         .filter(credit::Column::SessionId.eq(session_id))
         .exec(db)
         .await?;
+    records
+        .credits
+        .retain(|c| c.enrolment_id != enrolment_id || c.session_id.as_deref() != Some(session_id));
     for (code, minutes) in &attendance.modules {
         let credit = Credit {
             enrolment_id,
@@ -416,8 +418,10 @@ pub async fn replace_attendance<C: ConnectionTrait>(
             at,
             by,
         };
-        insert_credit(db, credit).await?;
+        records.credits.push(insert_credit(db, credit).await?);
     }
+    // As `records_of` reads them.
+    records.credits.sort_by_key(|c| c.id);
     Ok(())
 }
 
@@ -596,8 +600,14 @@ async fn file_under<C: ConnectionTrait>(
     let cohort = match lock {
         Lock::Exclusive => cohort_locked(txn, &first.cohort_id).await?,
         Lock::Shared => {
-            cplds_runtime::kit::hold(txn, &cohort_lock(&first.cohort_id), Lock::Shared).await?;
-            cplds_runtime::kit::hold(txn, &format!("enrolment/{id}"), Lock::Exclusive).await?;
+            cplds_runtime::kit::hold_all(
+                txn,
+                &[
+                    (&cohort_lock(&first.cohort_id), Lock::Shared),
+                    (&format!("enrolment/{id}"), Lock::Exclusive),
+                ],
+            )
+            .await?;
             super::cohort(txn, &first.cohort_id).await?
         }
     }
@@ -606,7 +616,7 @@ async fn file_under<C: ConnectionTrait>(
     let enrolment = enrolment(txn, id)
         .await?
         .ok_or_else(|| missing("row".into()))?;
-    let programme = programme(txn, &cohort.programme_id)
+    let programme = super::cohort_programme(txn, &cohort.programme_id)
         .await?
         .ok_or_else(|| missing(format!("programme {}", cohort.programme_id)))?;
     let choice = choice_of(&programme.programme, &enrolment)?;

@@ -142,6 +142,35 @@ pub async fn programme<C: ConnectionTrait>(
     }
 }
 
+/// Programmes read on the ledger's path, by id. A programme is never changed once written (a new
+/// version is a new row with a new id), so a copy read once stays true: recording attendance
+/// reads it from here instead of two statements per call. Bounded; only rows a committed cohort
+/// refers to are put here.
+static PROGRAMMES: std::sync::LazyLock<
+    std::sync::RwLock<std::collections::HashMap<String, ProgrammeRecord>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// How many programmes [`PROGRAMMES`] keeps (an académie has a handful).
+const PROGRAMMES_KEPT: usize = 256;
+
+/// [`programme`] of a cohort's programme, read once per process.
+pub async fn cohort_programme<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+) -> Result<Option<ProgrammeRecord>, DbErr> {
+    if let Some(p) = PROGRAMMES.read().ok().and_then(|m| m.get(id).cloned()) {
+        return Ok(Some(p));
+    }
+    let p = programme(db, id).await?;
+    if let (Some(p), Ok(mut m)) = (&p, PROGRAMMES.write()) {
+        if m.len() >= PROGRAMMES_KEPT {
+            m.clear();
+        }
+        m.insert(id.to_owned(), p.clone());
+    }
+    Ok(p)
+}
+
 /// The version of a programme, without its catalogue.
 pub async fn programme_version<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<i32>, DbErr> {
     Ok(programme::Entity::find_by_id(id.to_owned())
@@ -384,6 +413,13 @@ pub fn balance(sessions: &[session::Model], modules: &[session_module::Model]) -
     b
 }
 
+/// A session's modules (`m`: code, minutes) and trainers (`t`: e-mail), each in its order.
+const PLANNED_PARTS: &str = "SELECT 'm' AS part, module_code AS value, minutes, position \
+     FROM session_modules WHERE session_id = ? \
+     UNION ALL SELECT 't' AS part, email AS value, 0 AS minutes, position \
+     FROM session_trainers WHERE session_id = ? \
+     ORDER BY part, position";
+
 /// A session as it was planned, for the attendance rules.
 pub async fn planned_session<C: ConnectionTrait>(
     db: &C,
@@ -392,17 +428,26 @@ pub async fn planned_session<C: ConnectionTrait>(
     let Some(s) = session::Entity::find_by_id(id.to_owned()).one(db).await? else {
         return Ok(None);
     };
-    let ids = std::slice::from_ref(&s.id);
-    let modules = session_modules(db, ids)
-        .await?
-        .into_iter()
-        .map(|m| (m.module_code, m.minutes as u32))
-        .collect();
-    let trainers = session_trainers(db, ids)
-        .await?
-        .into_iter()
-        .map(|t| t.email)
-        .collect();
+    // Its modules and trainers in one round trip (attendance is recorded per trainee and call).
+    let rows = db
+        .query_all_raw(cplds_runtime::db::stmt(
+            db.get_database_backend(),
+            PLANNED_PARTS,
+            vec![s.id.clone().into(), s.id.clone().into()],
+        ))
+        .await?;
+    let mut modules = Vec::new();
+    let mut trainers = Vec::new();
+    for r in &rows {
+        let part: String = r.try_get("", "part")?;
+        if part == "m" {
+            let code: ModuleCode = r.try_get("", "value")?;
+            let minutes: i32 = r.try_get("", "minutes")?;
+            modules.push((code, minutes as u32));
+        } else {
+            trainers.push(r.try_get::<String>("", "value")?);
+        }
+    }
     Ok(Some(Planned {
         trainers,
         kind: s.kind,
