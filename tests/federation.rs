@@ -27,7 +27,6 @@ use cplds_runtime::{
 use prost::Message as _;
 
 const YEAR: i32 = 2026;
-const UAI_KEY: &[u8; 23] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
 
 struct Submitted {
     last_name: String,
@@ -38,10 +37,9 @@ struct Submitted {
 
 fn candidate(academy: &str, department: &str, n: u32) -> pb::CandidateDetails {
     let digits = format!("{:0>3}{:04}", department, 3000 + n);
-    let uai = format!(
-        "{digits}{}",
-        UAI_KEY[(digits.parse::<u64>().unwrap() % 23) as usize] as char
-    );
+    let uai = cplds_runtime::people::Uai::of_number(digits.parse().unwrap())
+        .as_str()
+        .to_owned();
     pb::CandidateDetails {
         last_name: format!(
             "Fédéré{}",

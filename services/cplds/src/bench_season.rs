@@ -331,7 +331,7 @@ fn candidate(academy: &Academy, i: usize) -> pb::CandidateDetails {
     let person = &crate::demo::PEOPLE[i % crate::demo::PEOPLE.len()];
     let mut d = crate::demo::details(i % 100, person);
     d.department = department.into();
-    d.workplace_uai = format!("{digits}{}", Uai::check_letter_of(uai_number) as char);
+    d.workplace_uai = Uai::of_number(uai_number).as_str().to_owned();
     d.staff_number = format!("{:02}E{:07}CND", 10 + i / 10_000_000, i % 10_000_000);
     d.email = format!("candidat{i}@ac-{}.fr", academy.code);
     d.status = pb::StaffStatus::Tenured as i32;

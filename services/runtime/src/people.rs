@@ -187,6 +187,16 @@ impl Uai {
         UAI_KEY[(number % 23) as usize]
     }
 
+    /// The UAI whose seven digits write `number` (modulo 10⁷), with its check letter: what demo
+    /// data, imports and tests make establishments of.
+    pub fn of_number(number: u32) -> Self {
+        let number = number % 10_000_000;
+        Self(format!(
+            "{number:07}{}",
+            Self::check_letter_of(number) as char
+        ))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -287,6 +297,15 @@ mod tests {
         assert_eq!(Uai::parse(&corsica).unwrap().department(), "2A");
         let overseas = format!("9710001{}", Uai::check_letter("9710001").unwrap() as char);
         assert_eq!(Uai::parse(&overseas).unwrap().department(), "971");
+    }
+
+    #[test]
+    fn a_uai_made_of_a_number_is_a_valid_one() {
+        assert_eq!(Uai::of_number(310_036).as_str(), "0310036W");
+        for n in [0, 1, 310_000, 9_999_999, 12_345_678] {
+            let u = Uai::of_number(n);
+            assert_eq!(Uai::parse(u.as_str()), Ok(u));
+        }
     }
 
     /// A check letter is asked of anything but seven digits: no letter (it panicked).

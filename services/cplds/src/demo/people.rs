@@ -179,7 +179,7 @@ pub const PEOPLE: &[Person] = &[
 
 /// The UAI whose seven digits write `number`, with its check letter.
 pub(super) fn uai(number: u32) -> String {
-    format!("{number:07}{}", Uai::check_letter_of(number) as char)
+    Uai::of_number(number).as_str().to_owned()
 }
 
 pub(super) fn email(p: &Person) -> String {

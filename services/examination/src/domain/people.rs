@@ -16,9 +16,7 @@ pub fn same_person(email: &str, subject: &str) -> bool {
 
 /// A UAI from its 7 digits, with its check letter.
 pub fn uai_of(digits: u32) -> String {
-    let number = digits % 10_000_000;
-    let letter = Uai::check_letter_of(number) as char;
-    format!("{number:07}{letter}")
+    Uai::of_number(digits).as_str().to_owned()
 }
 
 /// Free text of at most `max` characters; `required` refuses an empty one.

@@ -120,10 +120,9 @@ pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
 
 /// A valid UAI of Haute-Garonne from a number.
 pub fn uai(n: u32) -> String {
-    const KEY: &[u8; 23] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
-    let digits = format!("{:07}", 310_000 + n);
-    let v: u64 = digits.parse().unwrap();
-    format!("{digits}{}", KEY[(v % 23) as usize] as char)
+    cplds_runtime::people::Uai::of_number(310_000 + n)
+        .as_str()
+        .to_owned()
 }
 
 pub fn email(n: u32) -> String {

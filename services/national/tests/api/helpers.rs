@@ -152,11 +152,9 @@ pub async fn academy(code: &str, bus: SharedBus) -> TestNode {
     node
 }
 
-pub const UAI_KEY: &[u8; 23] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
-
 pub fn candidate(n: u32, department: &str, female: bool) -> pb::CandidateDetails {
     let digits = format!("{:0>3}{:04}", department, n);
-    let letter = UAI_KEY[(digits.parse::<u64>().unwrap() % 23) as usize] as char;
+    let uai = cplds_runtime::people::Uai::of_number(digits.parse().unwrap());
     pb::CandidateDetails {
         last_name: "Dupont".into(),
         first_name: "Alexandra".into(),
@@ -173,7 +171,7 @@ pub fn candidate(n: u32, department: &str, female: bool) -> pb::CandidateDetails
         status: pb::StaffStatus::Tenured as i32,
         function: pb::StaffFunction::Teaching as i32,
         corps: pb::Corps::SecondDegree as i32,
-        workplace_uai: format!("{digits}{letter}"),
+        workplace_uai: uai.as_str().into(),
         workplace_type: pb::WorkplaceType::College as i32,
         department: department.into(),
         runs_mlds_actions: n.is_multiple_of(2),
