@@ -5,9 +5,11 @@
 
 use cplds_runtime::{
     clock,
-    kit::{ServiceCore, history},
+    kit::{self, ServiceCore, history},
     outbox::Outbox,
 };
+
+use sea_orm_migration::{MigrationTrait, SchemaManager};
 
 mod common;
 
@@ -27,6 +29,11 @@ async fn history_and_events_commit_together(postgres: bool) {
     let Some((conn, _guard)) = open_db(postgres).await else {
         return;
     };
+    // The services' schemas have the history table; the runtime's test schema adds it here.
+    kit::HistoryTable
+        .up(&SchemaManager::new(&conn))
+        .await
+        .unwrap();
     let core = ServiceCore {
         db: conn.clone(),
         outbox: Outbox::new("toulouse", "registration", clock::system()),

@@ -17,11 +17,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(RuntimeTables),
-            Box::new(cplds_runtime::kit::HistoryTable),
-            Box::new(Effects),
-        ]
+        vec![Box::new(RuntimeTables), Box::new(Effects)]
     }
 }
 
