@@ -44,8 +44,7 @@ pub(super) async fn session_report(
     year: i32,
 ) -> ServiceResult<pb::SessionReport> {
     let (complete, pending_sources) = completeness(db, academy).await?;
-    let mut data = report_data(db, academy, year).await?;
-    data.pending_sources.clone_from(&pending_sources);
+    let data = report_data(db, academy, year, pending_sources.clone()).await?;
     Ok(pb::SessionReport {
         academy: academy.code.to_owned(),
         year,
@@ -58,11 +57,12 @@ pub(super) async fn session_report(
 
 /// The tables of the report: this session and the previous one, by département and sex, staff
 /// category and workplace type; the approval and the jury's remarks. NOT_FOUND when the académie
-/// has no figure for the year.
+/// has no figure for the year. `pending_sources` are those still behind (the report says so).
 async fn report_data(
     db: &DatabaseConnection,
     academy: &'static Academy,
     year: i32,
+    pending_sources: Vec<String>,
 ) -> ServiceResult<ReportData> {
     let current = session_tables(db, academy, year).await?;
     if !report::has_figures(&current.totals) {
@@ -84,7 +84,7 @@ async fn report_data(
         jury: store::jury::of(db, academy.code, year).await?,
         remarks: approval.as_ref().map(|a| a.remarks.clone()),
         approved: approval.is_some_and(|a| a.approved),
-        pending_sources: Vec::new(),
+        pending_sources,
     })
 }
 
