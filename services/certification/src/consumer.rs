@@ -282,7 +282,7 @@ impl ExaminationEvents {
         h: &Holder,
         at: &Admission<'_>,
     ) -> Result<(), HandleError> {
-        let serial = store::next_counter(txn, &format!("serial:{year}")).await?;
+        let serial = cplds_runtime::kit::next_counter(txn, &format!("serial:{year}")).await?;
         let index = free_status_index(txn).await?;
         let number = u32::try_from(serial)
             .ok()

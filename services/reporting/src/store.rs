@@ -134,11 +134,11 @@ impl MigrationTrait for CreateTables {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["figures_approvals", "mlds_survey_submissions"] {
-            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        cplds_runtime::db::columns::drop_tables(
+            m,
+            &["figures_approvals", "mlds_survey_submissions"],
+        )
+        .await
     }
 }
 

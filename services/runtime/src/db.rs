@@ -338,6 +338,36 @@ pub mod columns {
             .to_owned()
     }
 
+    /// Adds `column` to `table`.
+    pub async fn add_column(
+        m: &SchemaManager<'_>,
+        table: &str,
+        mut column: impl std::borrow::BorrowMut<ColumnDef>,
+    ) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .add_column(column.borrow_mut())
+                .to_owned(),
+        )
+        .await
+    }
+
+    /// Drops `column` of `table` (a `down` undoing [`add_column`]).
+    pub async fn drop_column(
+        m: &SchemaManager<'_>,
+        table: &str,
+        column: &str,
+    ) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .drop_column(Alias::new(column))
+                .to_owned(),
+        )
+        .await
+    }
+
     /// Drops `tables`, in that order (dependents first), those that exist.
     pub async fn drop_tables(m: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
         for t in tables {

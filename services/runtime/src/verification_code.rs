@@ -100,6 +100,52 @@ impl fmt::Debug for VerificationCode {
     }
 }
 
+/// The migration giving an existing table of documents a `verification_code` column, and a
+/// fresh code to each row issued before: certificates and attestations got theirs the same way.
+pub struct AddVerificationCodes {
+    /// The migration's recorded name (never changes once released).
+    pub name: &'static str,
+    pub table: &'static str,
+    /// The documents' key column (their number).
+    pub key: &'static str,
+}
+
+impl sea_orm_migration::MigrationName for AddVerificationCodes {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl sea_orm_migration::MigrationTrait for AddVerificationCodes {
+    async fn up(&self, m: &sea_orm_migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
+        use sea_orm::ConnectionTrait;
+
+        use crate::db::{columns, stmt};
+        columns::add_column(m, self.table, columns::text_null("verification_code")).await?;
+        let db = m.get_connection();
+        let backend = db.get_database_backend();
+        let (table, key) = (self.table, self.key);
+        let select = format!("SELECT {key} FROM {table} WHERE verification_code IS NULL");
+        let update = format!("UPDATE {table} SET verification_code = ? WHERE {key} = ?");
+        for row in db.query_all_raw(stmt(backend, &select, vec![])).await? {
+            let number: String = row.try_get("", key)?;
+            let code = VerificationCode::generate();
+            db.execute_raw(stmt(
+                backend,
+                &update,
+                vec![code.as_str().into(), number.into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &sea_orm_migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
+        crate::db::columns::drop_column(m, self.table, "verification_code").await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

@@ -1,13 +1,13 @@
 //! Schema of the certification database. Migrations are append-only.
 
 use cplds_runtime::{
-    db::{RuntimeTables, columns::*, stmt},
+    db::{RuntimeTables, columns::*},
     kit::{HistoryTable, history::AdoptHistory},
+    verification_code::AddVerificationCodes,
 };
-use sea_orm_migration::{prelude::*, sea_orm::ConnectionTrait};
+use sea_orm_migration::prelude::*;
 
 use super::HISTORY_KIND;
-use crate::domain::code::VerificationCode;
 
 pub struct Migrator;
 
@@ -24,27 +24,20 @@ impl MigratorTrait for Migrator {
                 subject_column: "number",
                 kind: HISTORY_KIND,
             }),
-            Box::new(VerificationCodes),
+            // Every certificate gets a verification code (printed on its PDF, carried by its QR
+            // code): those prepared before get theirs now, printed from their next PDF on.
+            Box::new(AddVerificationCodes {
+                name: "m20261201_000500_certification_verification_codes",
+                table: "certificates",
+                key: "number",
+            }),
         ]
     }
 }
 
 struct CreateTables;
 
-impl MigrationName for CreateTables {
-    fn name(&self) -> &str {
-        "m20261101_000400_certification_tables"
-    }
-}
-
-fn index(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
-    let mut idx = Index::create();
-    idx.name(name).table(Alias::new(table));
-    for c in cols {
-        idx.col(Alias::new(*c));
-    }
-    idx
-}
+cplds_runtime::migration_name!(CreateTables, "m20261101_000400_certification_tables");
 
 #[async_trait::async_trait]
 impl MigrationTrait for CreateTables {
@@ -55,16 +48,16 @@ impl MigrationTrait for CreateTables {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in [
-            "certificate_history",
-            "signing_keys",
-            "counters",
-            "certificates",
-        ] {
-            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(
+            m,
+            &[
+                "certificate_history",
+                "signing_keys",
+                "counters",
+                "certificates",
+            ],
+        )
+        .await
     }
 }
 
@@ -106,7 +99,7 @@ async fn create_certificates(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         .col(instant("updated_at"));
     m.create_table(certificates.to_owned()).await?;
     m.create_index(
-        index(
+        index_on(
             "certificates_year_serial",
             "certificates",
             &["year", "serial"],
@@ -119,7 +112,7 @@ async fn create_certificates(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         ("certificates_year_state", &["year", "state"][..]),
         ("certificates_email", &["email"][..]),
     ] {
-        m.create_index(index(name, "certificates", cols)).await?;
+        m.create_index(index_on(name, "certificates", cols)).await?;
     }
     Ok(())
 }
@@ -159,62 +152,10 @@ async fn create_history(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    m.create_index(index(
+    m.create_index(index_on(
         "certificate_history_number",
         "certificate_history",
         &["number"],
     ))
     .await
-}
-
-/// Every certificate gets a verification code (printed on its PDF, carried by its QR code):
-/// those prepared before get theirs now, printed from their next PDF on.
-struct VerificationCodes;
-
-impl MigrationName for VerificationCodes {
-    fn name(&self) -> &str {
-        "m20261201_000500_certification_verification_codes"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for VerificationCodes {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("certificates"))
-                .add_column(text_null("verification_code"))
-                .to_owned(),
-        )
-        .await?;
-        let db = m.get_connection();
-        let backend = db.get_database_backend();
-        let rows = db
-            .query_all_raw(stmt(
-                backend,
-                "SELECT number FROM certificates WHERE verification_code IS NULL",
-                vec![],
-            ))
-            .await?;
-        for row in rows {
-            let number: String = row.try_get("", "number")?;
-            db.execute_raw(stmt(
-                backend,
-                "UPDATE certificates SET verification_code = ? WHERE number = ?",
-                vec![VerificationCode::generate().as_str().into(), number.into()],
-            ))
-            .await?;
-        }
-        Ok(())
-    }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("certificates"))
-                .drop_column(Alias::new("verification_code"))
-                .to_owned(),
-        )
-        .await
-    }
 }

@@ -7,7 +7,7 @@ pub mod migration;
 
 use chrono::{DateTime, Utc};
 use cplds_runtime::{
-    db::{page, stmt},
+    db::page,
     kit::{Act, Paging},
 };
 use sea_orm::{
@@ -35,21 +35,6 @@ pub fn act<'a>(
         action,
         detail,
     }
-}
-
-/// Bumps the counter `name` and returns its new value (1 first). The row lock orders
-/// concurrent callers, so two certificates never get the same serial or status index.
-pub async fn next_counter<C: ConnectionTrait>(db: &C, name: &str) -> Result<i64, DbErr> {
-    let row = db
-        .query_one_raw(stmt(
-            db.get_database_backend(),
-            "INSERT INTO counters (name, value) VALUES (?, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-            vec![name.into()],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("counter upsert returned no row".into()))?;
-    row.try_get("", "value")
 }
 
 pub async fn certificate<C: ConnectionTrait>(
@@ -256,6 +241,7 @@ pub async fn set_key_retired<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use cplds_runtime::db::stmt;
     use cplds_runtime::{
         kit::history,
         testing::{POSTGRES_ENV, TestPostgres, server_url},

@@ -36,13 +36,7 @@ cplds_runtime::migration_name!(
 #[async_trait::async_trait]
 impl MigrationTrait for BoardReplacements {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("board_members"))
-                .add_column(instant_null("left_at"))
-                .to_owned(),
-        )
-        .await?;
+        add_column(m, "board_members", instant_null("left_at")).await?;
         m.create_table(
             Table::create()
                 .table(Alias::new("board_replacements"))
@@ -74,20 +68,8 @@ impl MigrationTrait for BoardReplacements {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(
-            Table::drop()
-                .table(Alias::new("board_replacements"))
-                .if_exists()
-                .to_owned(),
-        )
-        .await?;
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("board_members"))
-                .drop_column(Alias::new("left_at"))
-                .to_owned(),
-        )
-        .await
+        drop_tables(m, &["board_replacements"]).await?;
+        drop_column(m, "board_members", "left_at").await
     }
 }
 
@@ -99,13 +81,7 @@ cplds_runtime::migration_name!(Jury, "m20261201_000100_examination_jury");
 #[async_trait::async_trait]
 impl MigrationTrait for Jury {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("sessions"))
-                .add_column(text_null("jury_president_member_id"))
-                .to_owned(),
-        )
-        .await?;
+        add_column(m, "sessions", text_null("jury_president_member_id")).await?;
         m.create_table(
             Table::create()
                 .table(Alias::new("jury_remarks"))
@@ -124,20 +100,8 @@ impl MigrationTrait for Jury {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(
-            Table::drop()
-                .table(Alias::new("jury_remarks"))
-                .if_exists()
-                .to_owned(),
-        )
-        .await?;
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("sessions"))
-                .drop_column(Alias::new("jury_president_member_id"))
-                .to_owned(),
-        )
-        .await
+        drop_tables(m, &["jury_remarks"]).await?;
+        drop_column(m, "sessions", "jury_president_member_id").await
     }
 }
 

@@ -26,11 +26,7 @@ impl MigratorTrait for Migrator {
 
 struct CreateTables;
 
-impl MigrationName for CreateTables {
-    fn name(&self) -> &str {
-        "m20261101_000500_national_tables"
-    }
-}
+cplds_runtime::migration_name!(CreateTables, "m20261101_000500_national_tables");
 
 fn pk(t: &mut TableCreateStatement, cols: &[&str]) {
     let mut idx = Index::create();
@@ -38,15 +34,6 @@ fn pk(t: &mut TableCreateStatement, cols: &[&str]) {
         idx.col(Alias::new(*col));
     }
     t.primary_key(&mut idx);
-}
-
-fn index(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
-    let mut idx = Index::create();
-    idx.name(name).table(Alias::new(table));
-    for c in cols {
-        idx.col(Alias::new(*c));
-    }
-    idx
 }
 
 #[async_trait::async_trait]
@@ -59,19 +46,19 @@ impl MigrationTrait for CreateTables {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in [
-            "mlds_survey_rows",
-            "approval_log",
-            "approvals",
-            "trainings",
-            "records",
-            "streams",
-            "received_events",
-        ] {
-            m.drop_table(Table::drop().table(Alias::new(t)).if_exists().to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(
+            m,
+            &[
+                "mlds_survey_rows",
+                "approval_log",
+                "approvals",
+                "trainings",
+                "records",
+                "streams",
+                "received_events",
+            ],
+        )
+        .await
     }
 }
 
@@ -116,7 +103,7 @@ async fn create_records(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .col(long_text("data"));
         pk(&mut t, &["academy", year, "candidate_key"]);
         m.create_table(t.to_owned()).await?;
-        m.create_index(index(&format!("{name}_by_year"), name, &[year]))
+        m.create_index(index_on(&format!("{name}_by_year"), name, &[year]))
             .await?;
     }
     Ok(())
@@ -163,7 +150,7 @@ async fn create_surveys(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await?;
-    m.create_index(index(
+    m.create_index(index_on(
         "mlds_survey_rows_by_year",
         "mlds_survey_rows",
         &["year", "academy", "version"],
@@ -196,13 +183,7 @@ impl MigrationTrait for AdoptApprovalLog {
             return Ok(());
         }
         for column in ["subject", "actor"] {
-            m.alter_table(
-                Table::alter()
-                    .table(Alias::new(ADOPT.table))
-                    .add_column(text_null(column))
-                    .to_owned(),
-            )
-            .await?;
+            add_column(m, ADOPT.table, text_null(column)).await?;
         }
         m.get_connection()
             .execute_unprepared(&format!(
@@ -223,30 +204,14 @@ impl MigrationTrait for AdoptApprovalLog {
 /// (a round taken by one replica at a time, requests unanswered since the gap last narrowed).
 struct IngestGuards;
 
-impl MigrationName for IngestGuards {
-    fn name(&self) -> &str {
-        "m20261202_000500_national_ingest_guards"
-    }
-}
+cplds_runtime::migration_name!(IngestGuards, "m20261202_000500_national_ingest_guards");
 
 #[async_trait::async_trait]
 impl MigrationTrait for IngestGuards {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("received_events"))
-                .add_column(flag("waiting_upgrade").default(false))
-                .to_owned(),
-        )
-        .await?;
+        add_column(m, "received_events", flag("waiting_upgrade").default(false)).await?;
         for mut column in [big("replay_round"), int("unanswered_replays")] {
-            m.alter_table(
-                Table::alter()
-                    .table(Alias::new("streams"))
-                    .add_column(column.default(0))
-                    .to_owned(),
-            )
-            .await?;
+            add_column(m, "streams", column.default(0)).await?;
         }
         let mut t = Table::create();
         t.table(Alias::new("sequence_conflicts"))
@@ -260,7 +225,7 @@ impl MigrationTrait for IngestGuards {
             .col(instant("received_at"));
         pk(&mut t, &["academy", "source", "sequence", "event_id"]);
         m.create_table(t.to_owned()).await?;
-        m.create_index(index(
+        m.create_index(index_on(
             "received_events_waiting_upgrade",
             "received_events",
             &["waiting_upgrade"],
@@ -269,13 +234,7 @@ impl MigrationTrait for IngestGuards {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(
-            Table::drop()
-                .table(Alias::new("sequence_conflicts"))
-                .if_exists()
-                .to_owned(),
-        )
-        .await
+        drop_tables(m, &["sequence_conflicts"]).await
     }
 }
 
@@ -289,23 +248,11 @@ cplds_runtime::migration_name!(SurveyParts, "m20261203_000500_national_survey_pa
 #[async_trait::async_trait]
 impl MigrationTrait for SurveyParts {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("mlds_survey_rows"))
-                .add_column(text("part").default("cell"))
-                .to_owned(),
-        )
-        .await
+        add_column(m, "mlds_survey_rows", text("part").default("cell")).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("mlds_survey_rows"))
-                .drop_column(Alias::new("part"))
-                .to_owned(),
-        )
-        .await
+        drop_column(m, "mlds_survey_rows", "part").await
     }
 }
 

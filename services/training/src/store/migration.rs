@@ -1,11 +1,11 @@
 //! Schema of the training database. Migrations are append-only.
 
 use cplds_runtime::{
-    db::{RuntimeTables, columns::*, stmt},
+    db::{RuntimeTables, columns::*},
     kit::{HistoryTable, history::AdoptHistory},
-    verification_code::VerificationCode,
+    verification_code::AddVerificationCodes,
 };
-use sea_orm_migration::{prelude::*, sea_orm::ConnectionTrait};
+use sea_orm_migration::prelude::*;
 
 pub struct Migrator;
 
@@ -24,59 +24,14 @@ impl MigratorTrait for Migrator {
                 kind: super::HISTORY_KIND,
             }),
             Box::new(Assignments),
-            Box::new(VerificationCodes),
+            // Every attestation gets a verification code (printed on its PDF, carried by its QR
+            // code); those issued before keep their printed PDF, shown by its checksum.
+            Box::new(AddVerificationCodes {
+                name: "m20261202_000100_training_attestation_verification_codes",
+                table: "attestations",
+                key: "number",
+            }),
         ]
-    }
-}
-
-/// Every attestation gets a verification code (printed on its PDF, carried by its QR code).
-/// Those issued before keep their printed PDF: their holders show them by its checksum.
-struct VerificationCodes;
-
-cplds_runtime::migration_name!(
-    VerificationCodes,
-    "m20261202_000100_training_attestation_verification_codes"
-);
-
-#[async_trait::async_trait]
-impl MigrationTrait for VerificationCodes {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("attestations"))
-                .add_column(text_null("verification_code"))
-                .to_owned(),
-        )
-        .await?;
-        let db = m.get_connection();
-        let backend = db.get_database_backend();
-        let rows = db
-            .query_all_raw(stmt(
-                backend,
-                "SELECT number FROM attestations WHERE verification_code IS NULL",
-                vec![],
-            ))
-            .await?;
-        for row in rows {
-            let number: String = row.try_get("", "number")?;
-            db.execute_raw(stmt(
-                backend,
-                "UPDATE attestations SET verification_code = ? WHERE number = ?",
-                vec![VerificationCode::generate().as_str().into(), number.into()],
-            ))
-            .await?;
-        }
-        Ok(())
-    }
-
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter()
-                .table(Alias::new("attestations"))
-                .drop_column(Alias::new("verification_code"))
-                .to_owned(),
-        )
-        .await
     }
 }
 
@@ -145,26 +100,14 @@ impl MigrationTrait for SignedAttestations {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // One column per statement: SQLite adds a single column at a time.
         for column in ["key_id", "signature"] {
-            m.alter_table(
-                Table::alter()
-                    .table(Alias::new("attestations"))
-                    .add_column(text_null(column))
-                    .to_owned(),
-            )
-            .await?;
+            add_column(m, "attestations", text_null(column)).await?;
         }
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for column in ["signature", "key_id"] {
-            m.alter_table(
-                Table::alter()
-                    .table(Alias::new("attestations"))
-                    .drop_column(Alias::new(column))
-                    .to_owned(),
-            )
-            .await?;
+            drop_column(m, "attestations", column).await?;
         }
         Ok(())
     }
