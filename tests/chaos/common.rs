@@ -9,9 +9,9 @@ use cplds_proto::v1::CampaignOpened;
 use cplds_runtime::{
     bus::{Binding, QueueSpec, Stream},
     config::OutboxConfig,
-    db::{self, RuntimeTables, stmt},
+    db::{RuntimeTables, stmt},
     events::{EventEnvelope, Payload},
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     inbox::{Consumer, EventHandler, HandleError},
     outbox::Outbox,
 };
@@ -172,12 +172,12 @@ pub async fn count(db: &impl ConnectionTrait, sql: &str) -> Result<i64, DbErr> {
 
 #[async_trait]
 impl ServiceModule for EmbeddedStream {
-    fn name(&self) -> &'static str {
-        SOURCE
+    fn schema(&self) -> Schema {
+        Schema::of::<RuntimeOnly>(SOURCE)
     }
 
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        db::migrate::<RuntimeOnly>(db).await?;
+        self.schema().migrate(db).await?;
         create_suite_tables(db).await
     }
 

@@ -24,9 +24,9 @@ use cplds_runtime::{
     bus::{BusError, EventBus, Message, QueueSpec, SharedBus, Stream, Subscription, amqp::AmqpBus},
     clock::ManualClock,
     config::QueueType,
-    db::{self, stmt},
+    db::stmt,
     events::{EventEnvelope, Payload},
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     outbox::Outbox,
     testing::{
         AMQP_ENV, POSTGRES_ENV, TestNode, TestNodeOptions, TestPostgres, TestVhost, authed,
@@ -34,7 +34,7 @@ use cplds_runtime::{
     },
 };
 use prost::Message as _;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -128,12 +128,8 @@ struct FactSource;
 
 #[async_trait]
 impl ServiceModule for FactSource {
-    fn name(&self) -> &'static str {
-        SOURCE
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        db::migrate::<RuntimeOnly>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<RuntimeOnly>(SOURCE)
     }
 
     fn mount(&self, _ctx: &ServiceContext, _mount: &mut Mount) -> anyhow::Result<()> {

@@ -12,11 +12,11 @@ use cplds_runtime::{
     academy::Academy,
     auth::{Access, Caller, Policy, Role},
     error::{ServiceError, ServiceResult, Violations},
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     kit::ServiceCore,
     time::{paris_date, to_timestamp},
 };
-use sea_orm::{DatabaseConnection, DbErr, Set};
+use sea_orm::Set;
 
 use crate::{
     NAME,
@@ -29,12 +29,8 @@ pub struct ReportingModule;
 
 #[async_trait]
 impl ServiceModule for ReportingModule {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        cplds_runtime::db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>(NAME)
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {

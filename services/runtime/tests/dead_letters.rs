@@ -23,13 +23,13 @@ use cplds_proto::v1::{
 use cplds_runtime::{
     auth::Role,
     bus::{Binding, Message, QueueSpec, Stream},
-    db::{self, stmt},
+    db::stmt,
     events::EventEnvelope,
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     inbox::{Consumer, EventHandler, HandleError},
     testing::{POSTGRES_ENV, TestNode, TestNodeOptions, authed, server_url, wait_for},
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use tonic::Code;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -72,12 +72,8 @@ struct PickyModule {
 
 #[async_trait]
 impl ServiceModule for PickyModule {
-    fn name(&self) -> &'static str {
-        "picky"
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>("picky")
     }
 
     fn mount(&self, _ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {

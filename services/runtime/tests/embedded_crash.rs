@@ -15,7 +15,7 @@ use cplds_runtime::{
     clock,
     config::{Config, OutboxConfig, QueueType},
     db::{self, DbTarget, stmt},
-    host::{self, Mount, NodeSpec, ServiceContext, ServiceModule},
+    host::{self, Mount, NodeSpec, Schema, ServiceContext, ServiceModule},
     inbox::Consumer,
     outbox::Outbox,
 };
@@ -69,12 +69,12 @@ async fn produce(db: DatabaseConnection, outbox: Outbox, stop: CancellationToken
 
 #[async_trait]
 impl ServiceModule for Stream300 {
-    fn name(&self) -> &'static str {
-        "registration"
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>("registration")
     }
 
     async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        db::migrate::<Migrator>(db).await?;
+        self.schema().migrate(db).await?;
         db.execute_unprepared("CREATE TABLE IF NOT EXISTS produced (n BIGINT PRIMARY KEY)")
             .await
             .map(|_| ())

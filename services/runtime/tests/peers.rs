@@ -14,14 +14,12 @@ use cplds_runtime::{
     bus::{Binding, QueueSpec, SharedBus, Stream, memory::InMemoryBus},
     clock,
     config::{Config, OutboxConfig},
-    db,
-    host::{self, Mount, NodeSpec, RunningNode, ServiceContext, ServiceModule},
+    host::{self, Mount, NodeSpec, RunningNode, Schema, ServiceContext, ServiceModule},
     inbox::Consumer,
     kit::ServiceCore,
     node::Node,
     testing::wait_for,
 };
-use sea_orm::{DatabaseConnection, DbErr};
 
 const EVENTS: i32 = 50;
 
@@ -33,12 +31,8 @@ struct Peer;
 
 #[async_trait]
 impl ServiceModule for Producer {
-    fn name(&self) -> &'static str {
-        "registration"
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>("registration")
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
@@ -63,12 +57,8 @@ fn peer_queue() -> QueueSpec {
 
 #[async_trait]
 impl ServiceModule for Peer {
-    fn name(&self) -> &'static str {
-        "examination"
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>("examination")
     }
 
     fn mount(&self, _ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {

@@ -16,6 +16,7 @@ mod reading;
 mod verification;
 mod web;
 
+use cplds_runtime::kit::Found;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,12 +28,12 @@ use cplds_runtime::{
     academy::Academy,
     auth::{Access, Caller, Policy, Role},
     error::{ServiceError, ServiceResult},
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     kit::ServiceCore,
     signing::KeyRing,
     web::{PublicBase, route_prefix},
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::ConnectionTrait;
 use tokio::sync::OnceCell;
 
 use crate::{
@@ -57,12 +58,8 @@ pub struct CertificationModule;
 
 #[async_trait]
 impl ServiceModule for CertificationModule {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        cplds_runtime::db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>(NAME)
     }
 
     fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
@@ -254,8 +251,8 @@ impl Inner {
         number: &str,
     ) -> ServiceResult<certificate::Model> {
         store::certificate(db, number)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("certificate {number}")))
+            .await
+            .found("certificate", number)
     }
 
     /// Staff see every certificate; a candidate only their own (matched on the token's e-mail).

@@ -2,6 +2,7 @@
 //! entrant, reconciled by the president; every act kept in the mark history.
 
 use cplds_proto::v1 as pb;
+use cplds_runtime::kit::Found;
 use cplds_runtime::{
     auth::{Caller, Role},
     error::{ServiceError, ServiceResult, Violations},
@@ -124,8 +125,8 @@ impl Inner {
         let me = member_of(caller, &board, &members)?.clone();
         // Shared: marks of other candidates go side by side; this candidate's sheets alone.
         let session = store::session_shared_with_sheets(uow.txn(), &a.session_id, candidacy_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("exam session {}", a.session_id)))?;
+            .await
+            .found("exam session", &a.session_id)?;
         ensure_open(&session)?;
         candidate_rules::not_withdrawn(c.withdrawn_at.is_some(), Act::Mark).on(&subject)?;
         let slots = store::slots_of_candidate(uow.txn(), candidacy_id).await?;

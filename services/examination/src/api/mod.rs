@@ -24,6 +24,7 @@ mod results;
 mod schedule;
 mod sessions;
 
+use cplds_runtime::kit::Found;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -35,12 +36,12 @@ use cplds_runtime::{
     academy::Academy,
     auth::{Access, Caller, Policy, Role},
     error::{ServiceError, ServiceResult},
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     kit::{Decided, ServiceCore},
     pseudonym::Pseudonymizer,
     signing::KeyRing,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::ConnectionTrait;
 
 use crate::{
     NAME,
@@ -58,12 +59,8 @@ pub struct ExaminationModule;
 
 #[async_trait]
 impl ServiceModule for ExaminationModule {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        cplds_runtime::db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>(NAME)
     }
 
     /// Past sessions are imported by staff number, pseudonymised as registration does.
@@ -294,9 +291,7 @@ pub(crate) fn ensure_deliberated(s: &session::Model) -> ServiceResult<()> {
 /// Loaders: a row by its id, or NOT_FOUND.
 impl Inner {
     async fn session<C: ConnectionTrait>(&self, db: &C, id: &str) -> ServiceResult<session::Model> {
-        store::session(db, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("exam session {id}")))
+        store::session(db, id).await.found("exam session", id)
     }
 
     /// The session, locked until the unit of work ends: acts on one session never interleave.
@@ -306,8 +301,8 @@ impl Inner {
         id: &str,
     ) -> ServiceResult<session::Model> {
         store::session_locked(txn, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("exam session {id}")))
+            .await
+            .found("exam session", id)
     }
 
     /// The session a candidate sits in (the session of their year).
@@ -333,9 +328,7 @@ impl Inner {
     }
 
     async fn board<C: ConnectionTrait>(&self, db: &C, id: &str) -> ServiceResult<board::Model> {
-        store::board(db, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("board {id}")))
+        store::board(db, id).await.found("board", id)
     }
 
     /// How candidate `c` stands to the caller: themself, or on a board the caller sits on now.

@@ -2,6 +2,7 @@
 //! statistics.
 
 use cplds_proto::v1 as pb;
+use cplds_runtime::kit::Found;
 use cplds_runtime::{
     auth::Caller,
     db::is_unique_violation,
@@ -283,8 +284,8 @@ impl Inner {
         let upheld = decided.outcome == AppealStatus::Upheld;
         let mut uow = self.core.begin().await?;
         let a = store::appeal(uow.txn(), &decided.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("appeal {}", decided.id)))?;
+            .await
+            .found("appeal", &decided.id)?;
         let s = self.session_locked(uow.txn(), &a.session_id).await?;
         appeal_rules::can_decide(a.status).on(format!("appeal/{}", decided.id))?;
         let c = self.candidate(uow.txn(), &a.candidacy_id).await?;

@@ -16,11 +16,10 @@ use cplds_runtime::{
     auth::{Access, Caller, Policy, Role},
     bus::{Binding, QueueSpec, Stream},
     error::{ServiceResult, Violations},
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     kit::ServiceCore,
     node::Node,
 };
-use sea_orm::{DatabaseConnection, DbErr};
 
 use super::report;
 use crate::{domain::query::parse_year, store::migration::Migrator};
@@ -52,12 +51,8 @@ pub fn policy(p: &mut Policy) {
 
 #[async_trait]
 impl ServiceModule for AcademyFiguresModule {
-    fn name(&self) -> &'static str {
-        FIGURES
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        cplds_runtime::db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>(FIGURES)
     }
 
     fn queues(&self, node: Node) -> Vec<QueueSpec> {

@@ -30,11 +30,10 @@ use cplds_runtime::{
     auth::{Access, Policy, Role},
     bus::{Binding, QueueSpec, Stream},
     config::NationalConfig,
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     inbox::Consumer,
     kit::ServiceCore,
 };
-use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::{
     NAME,
@@ -77,12 +76,8 @@ pub fn policy(p: &mut Policy) {
 
 #[async_trait]
 impl ServiceModule for NationalModule {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        cplds_runtime::db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>(NAME)
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ pub mod convert;
 mod decisions;
 mod documents;
 
+use cplds_runtime::kit::Found;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,11 +28,11 @@ use cplds_runtime::{
     auth::{Access, Caller, Policy, Role},
     db::is_unique_violation,
     error::{ServiceError, ServiceResult},
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     kit::{Act, ServiceCore, parse_id},
     pseudonym::Pseudonymizer,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::{
     NAME,
@@ -49,12 +50,8 @@ pub struct RegistrationModule;
 
 #[async_trait]
 impl ServiceModule for RegistrationModule {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        cplds_runtime::db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>(NAME)
     }
 
     fn uses_pseudonym_secret(&self) -> bool {
@@ -208,9 +205,7 @@ impl Inner {
         db: &C,
         id: &str,
     ) -> ServiceResult<candidacy::Model> {
-        store::candidacy(db, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("candidacy {id}")))
+        store::candidacy(db, id).await.found("candidacy", id)
     }
 
     /// What the rules of a candidacy need, its campaign locked for the acts it allows and the

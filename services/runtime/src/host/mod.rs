@@ -130,15 +130,49 @@ impl Mount {
     }
 }
 
+/// A service's name and its database's migrations: `Schema::of::<Migrator>(NAME)`.
+#[derive(Clone, Copy)]
+pub struct Schema {
+    /// Short name: database file / schema, event source, queue suffix (`registration`).
+    pub name: &'static str,
+    migrate: for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, Result<(), DbErr>>,
+}
+
+impl Schema {
+    /// Named `name`, migrated by `M` through [`db::migrate`] (a transaction per migration on
+    /// SQLite, the schema's advisory lock on PostgreSQL).
+    pub fn of<M: sea_orm_migration::MigratorTrait + 'static>(name: &'static str) -> Self {
+        fn run<M: sea_orm_migration::MigratorTrait + 'static>(
+            db: &DatabaseConnection,
+        ) -> BoxFuture<'_, Result<(), DbErr>> {
+            Box::pin(db::migrate::<M>(db))
+        }
+        Schema {
+            name,
+            migrate: run::<M>,
+        }
+    }
+
+    pub async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        (self.migrate)(db).await
+    }
+}
+
 #[async_trait]
 pub trait ServiceModule: Send + Sync + 'static {
-    /// Short name: database file / schema, event source, queue suffix (`registration`).
-    fn name(&self) -> &'static str;
+    /// The service's name and migrations.
+    fn schema(&self) -> Schema;
+
+    fn name(&self) -> &'static str {
+        self.schema().name
+    }
 
     /// Applies the service's migrations. The host runs it under a start-up lock (PostgreSQL),
-    /// then the runtime's own upgrades (see [`db::migrate_service`]); implement it with
-    /// [`db::migrate`]`::<Migrator>(db)` to also get a transaction per migration on SQLite.
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr>;
+    /// then the runtime's own upgrades (see [`db::migrate_service`]). A service whose database
+    /// needs more than its migrator (a test's extra tables) overrides it.
+    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        self.schema().migrate(db).await
+    }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()>;
 

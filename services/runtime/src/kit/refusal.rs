@@ -45,6 +45,17 @@ impl<T> Decided<T> for Result<T, RuleViolation> {
     }
 }
 
+/// A row looked up by its key, or `NOT_FOUND` naming it: `store::cohort(db, id).await.found("cohort", id)`.
+pub trait Found<T> {
+    fn found(self, noun: &str, key: impl std::fmt::Display) -> crate::error::ServiceResult<T>;
+}
+
+impl<T> Found<T> for Result<Option<T>, sea_orm::DbErr> {
+    fn found(self, noun: &str, key: impl std::fmt::Display) -> crate::error::ServiceResult<T> {
+        self?.ok_or_else(|| ServiceError::not_found(format!("{noun} {key}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

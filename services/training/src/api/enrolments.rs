@@ -7,6 +7,7 @@
 //! one writer): places, the waiting list and each trainee's ledger change one act at a time.
 
 use cplds_proto::v1 as pb;
+use cplds_runtime::kit::Found;
 use cplds_runtime::{
     auth::Caller,
     db::is_unique_violation,
@@ -47,8 +48,8 @@ impl Inner {
 
         let mut uow = self.core.begin().await?;
         let c = store::cohort_locked(uow.txn(), &cohort_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("cohort {cohort_id}")))?;
+            .await
+            .found("cohort", cohort_id)?;
         c.participating_academies
             .admits(trainee.home_academy)
             .on(format!("cohort/{}", c.id))?;

@@ -3,9 +3,10 @@
 //! The ledger never credits a module beyond its hours.
 
 use cplds_proto::v1 as pb;
+use cplds_runtime::kit::Found;
 use cplds_runtime::{
     auth::Caller,
-    error::{ServiceError, ServiceResult, Violations},
+    error::{ServiceResult, Violations},
     kit::{Decided, parse_id},
 };
 
@@ -112,8 +113,8 @@ impl Inner {
         let uow = self.core.begin().await?;
         let f = self.ledger_file(uow.txn(), &id).await?;
         let session = store::planned_session(uow.txn(), &session_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("session {session_id}")))?;
+            .await
+            .found("session", &session_id)?;
         assignment::may_record_attendance(&caller, &session.trainers, &f.enrolment.email)?;
         let p = &f.programme.programme;
         let choice = f.choice.as_ref();

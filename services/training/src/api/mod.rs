@@ -21,6 +21,7 @@ mod sessions;
 mod settings;
 mod web;
 
+use cplds_runtime::kit::Found;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -32,7 +33,7 @@ use cplds_runtime::{
     academy::Academy,
     auth::{Access, Policy, Role},
     error::{ServiceError, ServiceResult, Violation, Violations},
-    host::{Mount, ServiceContext, ServiceModule},
+    host::{Mount, Schema, ServiceContext, ServiceModule},
     inbox::Consumer,
     kit::{Act, Paging, ServiceCore, UnitOfWork, parse_id},
     pagination,
@@ -40,7 +41,7 @@ use cplds_runtime::{
     signing::KeyRing,
     web::{PublicBase, route_prefix},
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::ConnectionTrait;
 
 use crate::{
     NAME,
@@ -56,12 +57,8 @@ pub struct TrainingModule;
 
 #[async_trait]
 impl ServiceModule for TrainingModule {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    async fn migrate(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        cplds_runtime::db::migrate::<Migrator>(db).await
+    fn schema(&self) -> Schema {
+        Schema::of::<Migrator>(NAME)
     }
 
     fn uses_pseudonym_secret(&self) -> bool {
@@ -287,15 +284,11 @@ impl Inner {
         db: &C,
         id: &str,
     ) -> ServiceResult<ProgrammeRecord> {
-        store::programme(db, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("programme {id}")))
+        store::programme(db, id).await.found("programme", id)
     }
 
     async fn cohort<C: ConnectionTrait>(&self, db: &C, id: &str) -> ServiceResult<cohort::Model> {
-        store::cohort(db, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("cohort {id}")))
+        store::cohort(db, id).await.found("cohort", id)
     }
 
     async fn enrolment<C: ConnectionTrait>(
@@ -303,16 +296,12 @@ impl Inner {
         db: &C,
         id: &str,
     ) -> ServiceResult<enrolment::Model> {
-        store::enrolment(db, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("enrolment {id}")))
+        store::enrolment(db, id).await.found("enrolment", id)
     }
 
     /// The enrolment with all its rules read, under its cohort's lock.
     async fn file<C: ConnectionTrait>(&self, txn: &C, id: &str) -> ServiceResult<EnrolmentFile> {
-        store::enrolment_file(txn, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("enrolment {id}")))
+        store::enrolment_file(txn, id).await.found("enrolment", id)
     }
 
     /// The file for an act on the trainee's ledger only (see [`store::ledger_file`]).
@@ -321,9 +310,7 @@ impl Inner {
         txn: &C,
         id: &str,
     ) -> ServiceResult<EnrolmentFile> {
-        store::ledger_file(txn, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(format!("enrolment {id}")))
+        store::ledger_file(txn, id).await.found("enrolment", id)
     }
 
     async fn render_cohort<C: ConnectionTrait>(
