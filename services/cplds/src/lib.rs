@@ -11,7 +11,10 @@ pub mod bench_verify;
 pub mod bench_writes;
 pub mod demo;
 pub mod memory;
-pub mod sandbox;
+/// The in-process nodes, where the binary's users have always found them.
+pub mod sandbox {
+    pub use cplds_runtime::sandbox::*;
+}
 
 use std::sync::Arc;
 

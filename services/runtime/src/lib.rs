@@ -43,6 +43,7 @@ pub mod people;
 pub mod pseudonym;
 pub mod quarantine;
 pub mod retention;
+pub mod sandbox;
 pub mod secrets;
 pub mod signing;
 pub mod telemetry;

@@ -356,6 +356,7 @@ impl TestNode {
         let dir = tempfile::tempdir()?;
         let mut config = crate::config::Config {
             academy: Some(opts.academy.clone()),
+            listen: ([127, 0, 0, 1], 0).into(),
             data_dir: dir.path().to_path_buf(),
             database_url: opts.database_url.clone(),
             amqp_url: opts.amqp_url.clone(),
@@ -371,8 +372,6 @@ impl TestNode {
             },
             ..Default::default()
         };
-        // Every test node signs with, and trusts, the process's federation keys.
-        crate::event_signing::FederationKeys::shared().configure(&mut config, &opts.academy)?;
         if let Some(tweak) = opts.tweak_config {
             tweak(&mut config);
         }
@@ -383,19 +382,17 @@ impl TestNode {
             Some(b) => b,
             None => crate::bus::connect(&config, &format!("test-{}", opts.academy)).await?,
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let node = crate::host::start(crate::host::NodeSpec {
-            config: config.clone(),
-            node: crate::node::Node::parse(&opts.academy).map_err(anyhow::Error::msg)?,
+        let crate::sandbox::LocalNode {
+            node,
+            issuer,
+            config,
+        } = crate::sandbox::LocalNode::start(crate::sandbox::LocalNodeSpec {
+            config,
             modules: opts.modules,
-            peers: Vec::new(),
             bus: bus.clone(),
             clock: clock.clone(),
-            listener: Some(listener),
-            tls: None,
         })
         .await?;
-        let issuer = crate::auth::AuthKeys::load(&config)?.issuer(&config)?;
         Ok(Self {
             addr: node.addr,
             node,

@@ -1,10 +1,11 @@
-//! Nodes started in-process: the demo, the benchmarks and the federation tests use it to run
-//! académie nodes (and the national node) on loopback, each with its own data directory and
-//! databases, sharing a bus or each on its own RabbitMQ vhost.
+//! Nodes started in-process: the demo, the benchmarks, the federation tests and every service's
+//! test harness ([`crate::testing::TestNode`]) run académie nodes (and the national node) on
+//! loopback this way, each with its own data directory and databases, sharing a bus or each on
+//! its own RabbitMQ vhost.
 
 use std::{path::PathBuf, sync::Arc};
 
-use cplds_runtime::{
+use crate::{
     auth::{AuthKeys, Role, TokenIssuer},
     bus::SharedBus,
     clock::SharedClock,
@@ -46,7 +47,7 @@ impl LocalNodeSpec {
             config,
             modules,
             bus,
-            clock: cplds_runtime::clock::system(),
+            clock: crate::clock::system(),
         }
     }
 }
@@ -61,12 +62,12 @@ impl LocalNode {
         } = spec;
         // Every node of the process signs with, and trusts, the process's federation keys.
         if let Some(code) = config.academy.clone() {
-            cplds_runtime::event_signing::FederationKeys::shared().configure(&mut config, &code)?;
+            crate::event_signing::FederationKeys::shared().configure(&mut config, &code)?;
         }
         let node = config
             .academy
             .as_deref()
-            .map(cplds_runtime::node::Node::parse)
+            .map(crate::node::Node::parse)
             .transpose()
             .map_err(anyhow::Error::msg)?
             .ok_or_else(|| anyhow::anyhow!("a local node needs an académie"))?;
@@ -101,4 +102,4 @@ impl LocalNode {
     }
 }
 
-pub use cplds_runtime::auth::authed;
+pub use crate::auth::authed;
