@@ -377,14 +377,7 @@ impl Pipeline {
 
     /// Waits until `check` holds (polled), failing after `deadline`.
     pub async fn until(&self, what: &str, deadline: Duration, check: impl AsyncFn() -> bool) {
-        let start = Instant::now();
-        while !check().await {
-            assert!(
-                start.elapsed() < deadline,
-                "timed out after {deadline:?} waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        cplds_runtime::testing::wait_until(deadline, what, async || check().await).await
     }
 
     /// Waits for every committed event to be applied and seen by the spy, stops every task and

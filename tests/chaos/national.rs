@@ -28,6 +28,7 @@ use cplds_runtime::{
     events::{EventEnvelope, Payload},
     host::{Mount, Schema, ServiceContext, ServiceModule},
     outbox::Outbox,
+    poll::Check,
     testing::{
         AMQP_ENV, POSTGRES_ENV, TestNode, TestNodeOptions, TestPostgres, TestVhost, authed,
         server_url,
@@ -329,20 +330,15 @@ impl Fed {
         deadline: Duration,
         done: impl Fn(&pb::SourceCompleteness) -> bool,
     ) -> pb::SourceCompleteness {
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.completeness().await
-                && done(&s)
-            {
-                return s;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "timed out after {deadline:?} waiting for {what}: {:?}",
-                self.completeness().await
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let every = Duration::from_millis(100);
+        cplds_runtime::poll::until(deadline, every, async || {
+            Ok(match self.completeness().await {
+                Some(s) if done(&s) => Check::Done(s),
+                seen => Check::Waiting(format!("{what}: {seen:?}")),
+            })
+        })
+        .await
+        .unwrap()
     }
 
     pub async fn reset_source(&self) -> pb::ResetSourceResponse {
@@ -478,14 +474,7 @@ impl Fed {
     }
 
     async fn wait(&self, what: &str, check: impl AsyncFn(&Self) -> bool) {
-        let start = Instant::now();
-        while !check(self).await {
-            assert!(
-                start.elapsed() < CONVERGE,
-                "timed out after {CONVERGE:?} waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        cplds_runtime::testing::wait_until(CONVERGE, what, async || check(self).await).await
     }
 }
 

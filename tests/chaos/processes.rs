@@ -63,15 +63,8 @@ impl Proc {
     }
 }
 
-async fn wait(what: &str, deadline: Duration, mut check: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn wait(what: &str, deadline: Duration, check: impl AsyncFnMut() -> bool) {
+    cplds_runtime::testing::wait_until(deadline, what, check).await
 }
 
 /// Case 2: two relay processes on one schema; the active one killed mid-batch, twice.

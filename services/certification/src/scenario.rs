@@ -6,6 +6,10 @@ use std::{fmt, time::Duration};
 
 use anyhow::Context;
 use cplds_proto::v1::{self as pb, certification_service_client::CertificationServiceClient};
+use cplds_runtime::{
+    auth::authed,
+    poll::{self, Check},
+};
 use tonic::transport::Channel;
 
 use crate::domain::{jcs, multibase::parse_multikey, proof::signed_parts};
@@ -57,13 +61,6 @@ impl fmt::Display for ScenarioSummary {
     }
 }
 
-fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut r = tonic::Request::new(message);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    Ok(r)
-}
-
 /// Issues the batch of `opts.year` as the recteur (`recteur_token`), then verifies the first
 /// certificate of the year publicly. Fails if no certificate could be verified as valid.
 pub async fn issue_and_verify(
@@ -81,23 +78,19 @@ pub async fn issue_and_verify(
             recteur_token,
         );
         let mut client = client.clone();
-        async move { anyhow::Ok(client.list_certificates(req?).await?.into_inner()) }
+        async move { anyhow::Ok(client.list_certificates(req).await?.into_inner()) }
     };
-    let deadline = tokio::time::Instant::now() + opts.wait;
-    loop {
+    poll::until(opts.wait, Duration::from_millis(50), async || {
         let known = list(&mut client).await?.total_size as usize;
-        if known >= opts.expected {
-            break;
-        }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "only {known} of {} certificates of {} were prepared within {:?}: are the results published?",
-            opts.expected,
-            opts.year,
-            opts.wait
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Ok(match known >= opts.expected {
+            true => Check::Done(()),
+            false => Check::Waiting(format!(
+                "only {known} of {} certificates of {} prepared: are the results published?",
+                opts.expected, opts.year
+            )),
+        })
+    })
+    .await?;
 
     let batch = client
         .issue_certificates(authed(
@@ -106,7 +99,7 @@ pub async fn issue_and_verify(
                 signatory_name: opts.signatory_name.clone().unwrap_or_default(),
             },
             recteur_token,
-        )?)
+        ))
         .await
         .context("issuing the certificates")?
         .into_inner();
@@ -135,7 +128,7 @@ pub async fn issue_and_verify(
                 number: first.number.clone(),
             },
             recteur_token,
-        )?)
+        ))
         .await?
         .into_inner()
         .credential_json;

@@ -25,6 +25,7 @@ use cplds_runtime::{
         memory::InMemoryBus,
     },
     config::QueueType,
+    poll::{self, Check},
     time::{format_paris_local, to_timestamp},
 };
 use futures_util::StreamExt;
@@ -293,23 +294,28 @@ async fn replay(
         let v = expected.entry((e.academy, e.source)).or_insert(0);
         *v = (*v).max(e.sequence);
     }
-    loop {
+    // Not polled faster: each completeness call is work for the node (and holds SQLite's one
+    // connection), which would slow the replay being measured.
+    let (deadline, every) = (Duration::from_secs(1800), Duration::from_millis(250));
+    poll::until(deadline, every, async || {
         let c = client
             .get_completeness(authed(pb::GetCompletenessRequest::default(), &ministry))
             .await?
             .into_inner();
-        let done = expected.iter().all(|((a, s), max)| {
-            c.sources
-                .iter()
-                .any(|x| &x.academy == a && &x.source == s && x.applied_sequence >= *max)
-        });
-        if done {
-            break;
-        }
-        // Not faster: each completeness call is work for the node (and holds SQLite's one
-        // connection), which would slow the replay being measured.
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        let behind = expected
+            .iter()
+            .filter(|((a, s), max)| {
+                !c.sources
+                    .iter()
+                    .any(|x| &x.academy == a && &x.source == s && x.applied_sequence >= **max)
+            })
+            .count();
+        Ok(match behind {
+            0 => Check::Done(()),
+            n => Check::Waiting(format!("{n} sources not yet replayed")),
+        })
+    })
+    .await?;
     let elapsed = start.elapsed();
     let peak_mib = crate::memory::peak_mib();
     let mut report = Vec::new();
@@ -508,8 +514,8 @@ async fn latency(
         .get("national")
         .context("national database")?
         .clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let applied = loop {
+    let every = Duration::from_millis(100);
+    let applied = poll::until(Duration::from_secs(60), every, async || {
         let rows = db
             .query_all_raw(cplds_runtime::db::stmt(
                 db.get_database_backend(),
@@ -517,11 +523,12 @@ async fn latency(
                 vec!["toulouse".into(), "registration".into(), true.into()],
             ))
             .await?;
-        if rows.len() > total || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        Ok(match rows.len() > total {
+            true => Check::Done(rows),
+            false => Check::Waiting(format!("{} of {total} facts applied", rows.len())),
+        })
+    })
+    .await?;
     // Commit instants: the outbox rows of the académie's national facts, written in the
     // transaction of each change (sequence 1 is the campaign). Read once the facts arrived: the
     // relay numbers a row when it publishes it, so the last ones had no sequence yet before.

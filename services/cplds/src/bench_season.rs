@@ -25,6 +25,7 @@ use cplds_runtime::{
     auth::Role,
     bus::{SharedBus, memory::InMemoryBus},
     people::Uai,
+    poll::{self, Check},
     time::{format_paris_local, paris_date},
 };
 use futures_util::StreamExt;
@@ -293,28 +294,28 @@ async fn wait_prepared(
     year: i32,
     expected: usize,
 ) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let known = client
-            .list_certificates(authed(
-                pb::ListCertificatesRequest {
-                    year,
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await?
-            .into_inner()
-            .total_size as usize;
-        if known >= expected {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {known} of {expected} certificates prepared in time"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll::until(
+        Duration::from_secs(120),
+        Duration::from_millis(20),
+        async || {
+            let known = client
+                .list_certificates(authed(
+                    pb::ListCertificatesRequest {
+                        year,
+                        ..Default::default()
+                    },
+                    token,
+                ))
+                .await?
+                .into_inner()
+                .total_size as usize;
+            Ok(match known >= expected {
+                true => Check::Done(()),
+                false => Check::Waiting(format!("{known} of {expected} certificates prepared")),
+            })
+        },
+    )
+    .await
 }
 
 /// Candidate `i` of `academy`: working in one of its départements, eligible.

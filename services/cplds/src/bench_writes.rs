@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use cplds_examination::scenario::known_candidates;
 use cplds_proto::v1::{
     self as pb, examination_service_client::ExaminationServiceClient,
     training_service_client::TrainingServiceClient,
@@ -14,6 +15,7 @@ use cplds_runtime::{
     auth::Role,
     bus::{Message, SharedBus, Stream},
     clock::ManualClock,
+    poll::{self, Check},
     time::parse_paris_local,
 };
 use prost::Message as _;
@@ -255,38 +257,18 @@ async fn await_candidates(
     office: &str,
     n: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let mut ids = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page = client
-                .list_exam_candidates(authed(
-                    pb::ListExamCandidatesRequest {
-                        year: 2025,
-                        page_size: 500,
-                        page_token,
-                    },
-                    office,
-                ))
-                .await?
-                .into_inner();
-            ids.extend(page.candidates.into_iter().map(|c| c.candidacy_id));
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
-        if ids.len() >= n {
-            return Ok(ids);
-        }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "the exam service did not receive the admitted list in time ({} of {n})",
-            ids.len()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let every = std::time::Duration::from_millis(100);
+    poll::until(std::time::Duration::from_secs(60), every, async || {
+        let known = known_candidates(client, office, 2025).await?;
+        Ok(match known.len() >= n {
+            true => Check::Done(known.into_iter().map(|c| c.candidacy_id).collect()),
+            false => Check::Waiting(format!(
+                "the exam service holds {} of the {n} admitted candidates",
+                known.len()
+            )),
+        })
+    })
+    .await
 }
 
 /// `requests` attendances recorded: cohorts of the 2025 school year (200 places each) with the

@@ -17,7 +17,10 @@ use anyhow::{Context, bail};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{NaiveDate, TimeDelta};
 use cplds_proto::v1::{self as pb, examination_service_client::ExaminationServiceClient};
-use cplds_runtime::auth::{Role, authed};
+use cplds_runtime::{
+    auth::{Role, authed},
+    poll::{self, Check},
+};
 use ed25519_dalek::{Signer, SigningKey};
 use tonic::{Code, transport::Channel};
 
@@ -133,7 +136,8 @@ struct Board {
     candidates: Vec<pb::ExamCandidate>,
 }
 
-async fn known_candidates(
+/// The exam service's copy of a year's candidates, every page.
+pub async fn known_candidates(
     client: &mut Client,
     office: &str,
     year: i32,
@@ -256,22 +260,22 @@ async fn await_admitted_list(
     list: &pb::AdmittedList,
 ) -> anyhow::Result<Vec<pb::ExamCandidate>> {
     let year = list.year;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let every = Duration::from_millis(50);
+    poll::until(Duration::from_secs(20), every, async || {
         let known = known_candidates(client, office, year).await?;
         let caught_up = list.candidates.iter().all(|a| {
             known
                 .iter()
                 .any(|k| k.candidacy_id == a.candidacy_id && (k.withdrawn || !a.withdrawn))
         });
-        if caught_up {
-            return Ok(known);
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("the exam service did not receive the {year} admitted list in time");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Ok(match caught_up {
+            true => Check::Done(known),
+            false => Check::Waiting(format!(
+                "the exam service has not received the {year} admitted list"
+            )),
+        })
+    })
+    .await
 }
 
 /// The session: the two days before the list's publication (see the module's comment).

@@ -40,6 +40,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod pdf;
 pub mod people;
+pub mod poll;
 pub mod pseudonym;
 pub mod quarantine;
 pub mod retention;

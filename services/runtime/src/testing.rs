@@ -167,23 +167,34 @@ pub fn signed(mut messages: Vec<crate::bus::Message>) -> Vec<crate::bus::Message
     messages
 }
 
-/// Polls `check` until it returns `Some`, or fails after `deadline`.
+/// Polls `check` until it returns `Some`, or fails the test after `deadline`.
 pub async fn wait_for<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    use crate::poll::{Check, until};
+    until(deadline, Duration::from_millis(20), async || {
+        Ok(match check().await {
+            Some(v) => Check::Done(v),
+            None => Check::Waiting(format!("waiting for {what}")),
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("timed out: {e}"))
+}
+
+/// Polls `check` until it holds, or fails the test after `deadline`.
+pub async fn wait_until(deadline: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    use crate::poll::{Check, until};
+    until(deadline, Duration::from_millis(20), async || {
+        Ok(match check().await {
+            true => Check::Done(()),
+            false => Check::Waiting(format!("waiting for {what}")),
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("timed out: {e}"))
 }
 
 /// A TCP proxy whose connections a test can cut, to play a network failure between a client

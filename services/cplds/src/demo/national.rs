@@ -6,7 +6,12 @@ use cplds_proto::v1::{
     self as pb, national_statistics_service_client::NationalStatisticsServiceClient,
     reporting_service_client::ReportingServiceClient,
 };
-use cplds_runtime::auth::Role;
+use std::time::Duration;
+
+use cplds_runtime::{
+    auth::Role,
+    poll::{self, Check},
+};
 
 use tonic::transport::Channel;
 
@@ -118,8 +123,8 @@ async fn converged_figures(
     year: i32,
     expected_registrations: i64,
 ) -> anyhow::Result<pb::Statistics> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    let (deadline, every) = (Duration::from_secs(30), Duration::from_millis(100));
+    poll::until(deadline, every, async || {
         let s = stats
             .get_statistics(authed(
                 pb::GetStatisticsRequest {
@@ -147,15 +152,12 @@ async fn converged_figures(
             && s.academies.len() == 1 + OTHERS.len()
             && s.academies.iter().all(|a| a.approved);
 
-        if converged {
-            return Ok(s);
-        }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "the national figures did not converge in 30 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        Ok(match converged {
+            true => Check::Done(s),
+            false => Check::Waiting("the national figures have not converged".into()),
+        })
+    })
+    .await
 }
 
 /// The figures per académie and in total, as the demo prints them.
