@@ -192,12 +192,6 @@ pub async fn connect(target: &DbTarget) -> anyhow::Result<DatabaseConnection> {
             boot.close().await?;
             let mut opts = ConnectOptions::new(url.as_str());
             opts.set_schema_search_path(schema.as_str())
-                // Each statement is planned with its parameters and the table as it is now. A
-                // pooled connection otherwise settles, after five runs, on a generic plan made
-                // while the table was empty (a new year's first submissions) and keeps it: the
-                // candidacy look-up then scanned the whole year through the wrong index, 15 ms
-                // per submission and growing. Planning costs tens of microseconds a statement.
-                .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]))
                 .max_connections(16)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))

@@ -28,9 +28,7 @@ use cplds_runtime::{
     },
 };
 use prost::Message as _;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Statement, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -58,29 +56,6 @@ fn fast_relay() -> OutboxConfig {
 }
 
 // ---- issue 14: no serialisation of writers ----
-
-/// Every pooled PostgreSQL connection plans each statement with its parameters: a generic plan
-/// cached while a table was empty (a new year's first submissions) scanned the whole year per
-/// submission for the rest of the connection's life (`cplds bench registration`: 15 ms a look-up).
-#[tokio::test]
-async fn pooled_connections_plan_with_the_parameters() {
-    let Some((_pg, target)) = postgres("plan cache mode").await else {
-        return;
-    };
-    let conn = db::connect(&target).await.unwrap();
-    for _ in 0..4 {
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                DatabaseBackend::Postgres,
-                "SELECT current_setting('plan_cache_mode') AS mode",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        let mode: String = row.try_get("", "mode").unwrap();
-        assert_eq!(mode, "force_custom_plan");
-    }
-}
 
 /// A writer whose transaction is open with an event appended does not hold back another writer
 /// of the same stream (the old counter row was locked from the append to the commit).

@@ -26,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(CountersTable),
             Box::new(StaffNumbersClaimedTwice),
             Box::new(AccountIndex),
+            Box::new(LookUpIndexesWithStatus),
         ]
     }
 }
@@ -90,6 +91,55 @@ impl MigrationTrait for AccountIndex {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_index(drop_index("candidacies_year_account", "candidacies"))
             .await
+    }
+}
+
+/// The look-ups of a new candidacy (`store::OPENING`) filter on the year, the account or the
+/// staff number, and the status: indexes on all three are the best path for any parameters, so
+/// a plan PostgreSQL caches for the statement (made without them) can only choose these, not
+/// the (year, status) index that scans a year.
+struct LookUpIndexesWithStatus;
+
+cplds_runtime::migration_name!(
+    LookUpIndexesWithStatus,
+    "m20261203_000100_registration_look_up_indexes_with_status"
+);
+
+#[async_trait::async_trait]
+impl MigrationTrait for LookUpIndexesWithStatus {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        for sql in [
+            "CREATE INDEX IF NOT EXISTS candidacies_year_account_status \
+             ON candidacies (year, lower(email), status)",
+            "CREATE INDEX IF NOT EXISTS candidacies_year_staff_number_status \
+             ON candidacies (year, staff_number, status)",
+        ] {
+            db.execute_unprepared(sql).await?;
+        }
+        m.drop_index(drop_index("candidacies_year_account", "candidacies"))
+            .await?;
+        m.drop_index(drop_index("candidacies_year_staff_number", "candidacies"))
+            .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        AccountIndex.up(m).await?;
+        create_index(
+            m,
+            "candidacies_year_staff_number",
+            "candidacies",
+            &["year", "staff_number"],
+            false,
+        )
+        .await?;
+        m.drop_index(drop_index("candidacies_year_account_status", "candidacies"))
+            .await?;
+        m.drop_index(drop_index(
+            "candidacies_year_staff_number_status",
+            "candidacies",
+        ))
+        .await
     }
 }
 

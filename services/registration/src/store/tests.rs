@@ -283,3 +283,61 @@ async fn a_submission_finds_its_account_and_staff_number_by_index() {
         "{plan}"
     );
 }
+
+/// The same look-up on PostgreSQL, planned once for any parameters as a pooled connection caches
+/// it (a generic plan, made here on an empty table as in a new year's first submissions): it must
+/// still go through the account's and the staff number's indexes, not scan the year through the
+/// (year, status) one. Until the indexes carried the status, such a plan cost 15 ms per
+/// submission and growing, and every statement of every service was planned afresh to avoid it.
+#[tokio::test]
+async fn a_cached_plan_of_the_look_up_uses_the_account_and_staff_number_indexes() {
+    use cplds_runtime::testing::{POSTGRES_ENV, TestPostgres, server_url};
+    use sea_orm::TransactionTrait;
+
+    let Some(url) = server_url(POSTGRES_ENV, "the look-up's cached plan on PostgreSQL") else {
+        return;
+    };
+    let pg = TestPostgres::create(&url).await.unwrap();
+    let db = sea_orm::Database::connect(pg.url.as_str()).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let txn = db.begin().await.unwrap();
+    let mut n = 0;
+    let numbered: String = OPENING
+        .chars()
+        .map(|c| match c {
+            '?' => {
+                n += 1;
+                format!("${n}")
+            }
+            c => c.to_string(),
+        })
+        .collect();
+    for sql in [
+        "SET LOCAL plan_cache_mode = force_generic_plan".to_owned(),
+        format!("PREPARE opening (int, text, text, text, int, text, text, text) AS {numbered}"),
+    ] {
+        txn.execute_unprepared(&sql).await.unwrap();
+    }
+    let rows = txn
+        .query_all_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "EXPLAIN EXECUTE opening (2025, 'camille@ac-toulouse.fr', 'submitted', 'validated', \
+             2025, '12E1234567ABC', 'submitted', 'validated')",
+        ))
+        .await
+        .unwrap();
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("candidacies_year_account_status"), "{plan}");
+    assert!(
+        plan.contains("candidacies_year_staff_number_status"),
+        "{plan}"
+    );
+    assert!(!plan.contains("candidacies_year_status "), "{plan}");
+    txn.rollback().await.unwrap();
+    drop(db);
+    drop(pg);
+}
