@@ -269,11 +269,7 @@ async fn a_submission_finds_its_account_and_staff_number_by_index() {
         ))
         .await
         .unwrap();
-    let plan: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get::<String>("", "detail").unwrap())
-        .collect();
-    let plan = plan.join("\n");
+    let plan = plan_text(&rows, "detail");
     assert!(
         plan.contains("USING INDEX candidacies_year_account"),
         "{plan}"
@@ -301,17 +297,7 @@ async fn a_cached_plan_of_the_look_up_uses_the_account_and_staff_number_indexes(
     let db = sea_orm::Database::connect(pg.url.as_str()).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     let txn = db.begin().await.unwrap();
-    let mut n = 0;
-    let numbered: String = OPENING
-        .chars()
-        .map(|c| match c {
-            '?' => {
-                n += 1;
-                format!("${n}")
-            }
-            c => c.to_string(),
-        })
-        .collect();
+    let numbered = stmt(DbBackend::Postgres, OPENING, vec![]).sql;
     for sql in [
         "SET LOCAL plan_cache_mode = force_generic_plan".to_owned(),
         format!("PREPARE opening (int, text, text, text, int, text, text, text) AS {numbered}"),
@@ -326,11 +312,7 @@ async fn a_cached_plan_of_the_look_up_uses_the_account_and_staff_number_indexes(
         ))
         .await
         .unwrap();
-    let plan: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
-        .collect();
-    let plan = plan.join("\n");
+    let plan = plan_text(&rows, "QUERY PLAN");
     assert!(plan.contains("candidacies_year_account_status"), "{plan}");
     assert!(
         plan.contains("candidacies_year_staff_number_status"),
@@ -340,4 +322,13 @@ async fn a_cached_plan_of_the_look_up_uses_the_account_and_staff_number_indexes(
     txn.rollback().await.unwrap();
     drop(db);
     drop(pg);
+}
+
+/// The lines of an `EXPLAIN` answer, its text in `column`.
+fn plan_text(rows: &[sea_orm::QueryResult], column: &str) -> String {
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", column).unwrap())
+        .collect();
+    lines.join("\n")
 }
