@@ -232,13 +232,3 @@ impl Inner {
         })
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn policy_covers_every_method() {
-        let mut p = cplds_runtime::auth::Policy::new();
-        super::policy(&mut p);
-        p.assert_complete(super::SERVICE);
-    }
-}

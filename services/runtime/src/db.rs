@@ -416,6 +416,22 @@ macro_rules! migration_name {
     };
 }
 
+/// A service's migrator: the runtime's tables first, then the service's migrations in the order
+/// given, which never changes once released (append only).
+/// `migrator!(Migrator: CreateTables, HistoryTable);`
+#[macro_export]
+macro_rules! migrator {
+    ($migrator:ident: $($migration:expr),* $(,)?) => {
+        pub struct $migrator;
+
+        impl ::sea_orm_migration::MigratorTrait for $migrator {
+            fn migrations() -> Vec<Box<dyn ::sea_orm_migration::MigrationTrait>> {
+                vec![Box::new($crate::db::RuntimeTables), $(Box::new($migration)),*]
+            }
+        }
+    };
+}
+
 /// The runtime's own tables, first in every service's migrations.
 pub struct RuntimeTables;
 

@@ -1,5 +1,5 @@
 //! One process per service, first rollout: the producing service starts before the service that
-//! consumes its internal events. Its node declares the consumer's queue (the peer's `queues`) and
+//! consumes its internal events. Its node declares the consumer's queue (the peer's `queue`) and
 //! publishes into it, so when the consumer starts later it applies every event, none lost.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,6 +11,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use common::{Migrator, Recorder, count, payload};
 use cplds_runtime::{
+    academy::Academy,
     bus::{Binding, QueueSpec, SharedBus, Stream, memory::InMemoryBus},
     clock,
     config::{Config, OutboxConfig},
@@ -70,8 +71,8 @@ impl ServiceModule for Peer {
         Ok(())
     }
 
-    fn queues(&self, _node: Node) -> Vec<QueueSpec> {
-        vec![peer_queue()]
+    fn queue(&self, _academy: &'static Academy) -> Option<QueueSpec> {
+        Some(peer_queue())
     }
 }
 
@@ -127,15 +128,7 @@ async fn a_consumer_started_after_its_producer_misses_nothing() {
     let db = producer.databases["registration"].clone();
     wait_for(Duration::from_secs(20), "every event published", || {
         let db = db.clone();
-        async move {
-            (count(
-                &db,
-                "SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL",
-            )
-            .await
-                == i64::from(EVENTS))
-            .then_some(())
-        }
+        async move { (published_count(&db).await.unwrap() == i64::from(EVENTS)).then_some(()) }
     })
     .await;
 

@@ -4,8 +4,8 @@
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::{Caller, Role},
-    db::is_unique_violation,
     error::{ServiceError, ServiceResult, Violations},
+    kit::Unique,
     kit::{self, Decided, Paging, new_id, parse_id, parse_optional_id},
     time::to_timestamp,
 };
@@ -176,13 +176,7 @@ impl Inner {
         };
         let b = store::insert_board(uow.txn(), row, &members)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    exists()
-                } else {
-                    e.into()
-                }
-            })?;
+            .unless_taken(exists)?;
         let out = self.board_pb(uow.txn(), &b).await?;
         uow.commit().await?;
         tracing::info!(board = %b.id, session = %s.id, members = members.len(), by = %caller.log_id(), "board created");

@@ -5,8 +5,8 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::kit::Found;
 use cplds_runtime::{
     auth::Caller,
-    db::is_unique_violation,
     error::{ServiceError, ServiceResult, Violation, Violations},
+    kit::Unique,
     kit::{Decided, Paging, parse_id},
     time::to_timestamp,
 };
@@ -262,14 +262,10 @@ impl Inner {
             at: uow.now(),
             before: &decision,
         };
-        let row = store::insert_appeal(uow.txn(), filed).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                // Another appeal was filed at the same time: the index keeps one pending.
-                appeal_rules::already_pending().on(&subject)
-            } else {
-                e.into()
-            }
-        })?;
+        // Another appeal filed at the same time: the index keeps one pending.
+        let row = store::insert_appeal(uow.txn(), filed)
+            .await
+            .unless_taken(|| appeal_rules::already_pending().on(&subject))?;
         uow.commit().await?;
         tracing::info!(candidacy = %id, appeal = %row.id, "appeal filed");
         convert::appeal_pb(&row)

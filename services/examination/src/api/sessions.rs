@@ -3,8 +3,8 @@
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
-    db::is_unique_violation,
     error::{ServiceError, ServiceResult, Violations},
+    kit::Unique,
     kit::{Act, Paging, new_id, parse_id},
     time::to_timestamp,
 };
@@ -166,13 +166,7 @@ impl Inner {
             },
         )
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                exists()
-            } else {
-                e.into()
-            }
-        })?;
+        .unless_taken(exists)?;
         uow.emit([events::session_created(&row)]).await?;
         uow.commit().await?;
         tracing::info!(year, by = %caller.log_id(), "exam session created");

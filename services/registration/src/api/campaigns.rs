@@ -5,10 +5,10 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, Paging},
+    kit::{Decided, Paging, Unique},
 };
 
-use super::{Inner, campaign_subject, convert, duplicate};
+use super::{Inner, campaign_subject, convert};
 use crate::{
     domain::campaign::{self as rules, parse_year},
     events,
@@ -39,7 +39,9 @@ impl Inner {
         let now = uow.now();
         let row = store::insert_campaign(uow.txn(), year, self.academy, window, now)
             .await
-            .map_err(|e| duplicate(e, || format!("the {year} campaign already exists")))?;
+            .unless_taken(|| {
+                ServiceError::AlreadyExists(format!("the {year} campaign already exists"))
+            })?;
         uow.emit(events::campaign_opened(&row)).await?;
         uow.commit().await?;
         tracing::info!(year, by = %caller.log_id(), "campaign created");

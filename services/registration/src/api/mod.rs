@@ -26,13 +26,12 @@ use cplds_proto::v1::{
 use cplds_runtime::{
     academy::Academy,
     auth::{Access, Caller, Policy, Role},
-    db::is_unique_violation,
     error::{ServiceError, ServiceResult},
     host::{Mount, Schema, ServiceContext, ServiceModule},
     kit::{Act, ServiceCore, parse_id},
     pseudonym::Pseudonymizer,
 };
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::ConnectionTrait;
 
 use crate::{
     NAME,
@@ -58,18 +57,13 @@ impl ServiceModule for RegistrationModule {
         true
     }
 
-    fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
-        node.academy()
-            .map(|a| events::queue(a.code))
-            .into_iter()
-            .collect()
+    fn queue(&self, academy: &'static Academy) -> Option<cplds_runtime::bus::QueueSpec> {
+        Some(events::queue(academy.code))
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
         let academy = ctx.node.require_academy(NAME)?;
-        let pseudonymizer = ctx.pseudonymizer.clone().ok_or_else(|| {
-            anyhow::anyhow!("registration needs the académie's pseudonymisation secret")
-        })?;
+        let pseudonymizer = ctx.pseudonymizer(NAME)?;
         let api = RegistrationApi {
             inner: Arc::new(Inner {
                 academy,
@@ -280,25 +274,5 @@ fn act<'a>(id: &'a str, caller: &'a Caller, action: &'a str, detail: Option<Stri
         actor: &caller.subject,
         action,
         detail,
-    }
-}
-
-/// A unique index refused a second row: ALREADY_EXISTS, said as `what` (which names nobody but
-/// the caller's own records).
-fn duplicate(e: DbErr, what: impl FnOnce() -> String) -> ServiceError {
-    if is_unique_violation(&e) {
-        ServiceError::AlreadyExists(what())
-    } else {
-        e.into()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn policy_covers_every_method() {
-        let mut p = cplds_runtime::auth::Policy::new();
-        super::policy(&mut p);
-        p.assert_complete(super::SERVICE);
     }
 }

@@ -242,3 +242,35 @@ fn a_cached_token_expires_with_its_token() {
     bent.push('A');
     assert!(verifier.verify(&bent).is_err());
 }
+
+#[test]
+fn a_policy_must_cover_every_mounted_method_and_name_only_real_ones() {
+    let reporting = "cplds.v1.ReportingService";
+    let methods = [
+        "SubmitMldsSurvey",
+        "GetMldsSurveySubmission",
+        "ApproveFigures",
+        "ListFiguresApprovals",
+    ];
+    let mut p = Policy::new();
+    for m in &methods[..3] {
+        p.allow(reporting, m, Access::Roles(&[Role::ItAdmin]));
+    }
+    // Not mounted, not checked.
+    assert_eq!(p.check_complete(&[]), Ok(()));
+    assert_eq!(
+        p.check_complete(&[reporting]),
+        Err(vec![
+            "/cplds.v1.ReportingService/ListFiguresApprovals (served, without an access)".into()
+        ])
+    );
+    p.allow(reporting, methods[3], Access::Public);
+    assert_eq!(p.check_complete(&[reporting]), Ok(()));
+    p.allow(reporting, "ApproveFigure", Access::Public);
+    assert_eq!(
+        p.check_complete(&[reporting]),
+        Err(vec![
+            "/cplds.v1.ReportingService/ApproveFigure (no such method in the contracts)".into()
+        ])
+    );
+}

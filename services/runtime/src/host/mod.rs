@@ -37,6 +37,7 @@ use cplds_proto::v1::admin_service_server::AdminServiceServer;
 mod limits;
 
 use crate::{
+    academy::Academy,
     admin::{self, Admin, AdminApi, ServiceHandle},
     auth::{AuthKeys, AuthLayer, Policy, TokenVerifier},
     bus::SharedBus,
@@ -75,6 +76,15 @@ pub struct ServiceContext {
     pub http_addr: Option<SocketAddr>,
     /// The node's metrics, where a service declares its own.
     pub metrics: Metrics,
+}
+
+impl ServiceContext {
+    /// The académie's pseudonymisation, which `service` cannot run without.
+    pub fn pseudonymizer(&self, service: &str) -> anyhow::Result<Pseudonymizer> {
+        self.pseudonymizer.clone().ok_or_else(|| {
+            anyhow::anyhow!("{service} needs the académie's pseudonymisation secret")
+        })
+    }
 }
 
 /// What a service adds to the node it is mounted in.
@@ -176,12 +186,12 @@ pub trait ServiceModule: Send + Sync + 'static {
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()>;
 
-    /// The consumer queues this service has in an académie node (those it mounts). A process
-    /// running other services of the académie declares them too and holds back an internal event
-    /// that one of them awaits until the queue exists: with one process per service, the first
-    /// to start does not publish into the void.
-    fn queues(&self, _node: Node) -> Vec<crate::bus::QueueSpec> {
-        Vec::new()
+    /// The consumer queue this service has in an académie's node (the one it mounts). A process
+    /// running other services of the académie declares it too and holds back an internal event
+    /// that it awaits until the queue exists: with one process per service, the first to start
+    /// does not publish into the void.
+    fn queue(&self, _academy: &'static Academy) -> Option<crate::bus::QueueSpec> {
+        None
     }
 
     /// Whether the service publishes events. One that only consumes (the académie's copy of its
@@ -393,7 +403,7 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
             relay.expect(c.queue.bindings.iter().cloned());
         }
     }
-    for queue in peers.iter().flat_map(|p| p.queues(node)) {
+    for queue in peers.iter().filter_map(|p| p.queue(node.academy()?)) {
         // Best effort: a broker user limited to its own service may not declare another's queue,
         // which the broker definitions then declare. Either way the relays wait for it.
         if let Err(e) = bus.declare(&queue).await {
@@ -545,14 +555,12 @@ pub async fn start(spec: NodeSpec) -> anyhow::Result<RunningNode> {
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("TLS configuration")?;
     }
-    // A method named in a policy but absent from the contracts would be a typo leaving the
-    // real method closed: refuse to start.
-    mount.policy.check_against_contracts().map_err(|unknown| {
-        anyhow::anyhow!(
-            "the policy names methods the contracts do not have: {}",
-            unknown.join(", ")
-        )
-    })?;
+    mount
+        .policy
+        .check_complete(&mount.grpc_names)
+        .map_err(|wrong| {
+            anyhow::anyhow!("the access policy is not complete: {}", wrong.join(", "))
+        })?;
     let routes = std::mem::take(&mut mount.routes).routes();
     let router = builder
         // Outside the auth layer, so that its refusals are counted too.

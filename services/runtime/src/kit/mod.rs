@@ -27,7 +27,7 @@ pub mod wire;
 pub use history::{Act, HistoryTable};
 pub use ids::{new_id, parse_id, parse_optional_id};
 pub use paging::Paging;
-pub use refusal::{Decided, Found, RuleViolation, refuse};
+pub use refusal::{Decided, Found, RuleViolation, Unique, refuse};
 pub use rows::{CountersTable, Lock, hold, hold_all, locked, next_counter, next_counters};
 pub use text_enum::UnknownValue;
 pub use unit::{ServiceCore, UnitOfWork};

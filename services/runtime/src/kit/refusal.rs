@@ -56,6 +56,24 @@ impl<T> Found<T> for Result<Option<T>, sea_orm::DbErr> {
     }
 }
 
+/// A row a unique index may refuse, or the refusal `taken` gives (ALREADY_EXISTS, or a rule when
+/// a concurrent act got there first): `store::insert_board(..).await.unless_taken(exists)`.
+pub trait Unique<T> {
+    fn unless_taken(self, taken: impl FnOnce() -> ServiceError) -> crate::error::ServiceResult<T>;
+}
+
+impl<T> Unique<T> for Result<T, sea_orm::DbErr> {
+    fn unless_taken(self, taken: impl FnOnce() -> ServiceError) -> crate::error::ServiceResult<T> {
+        self.map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
+                taken()
+            } else {
+                e.into()
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,8 @@
 use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
-    db::is_unique_violation,
     error::{ServiceError, ServiceResult, Violations},
+    kit::Unique,
     kit::{Paging, new_id, parse_id},
 };
 
@@ -49,13 +49,7 @@ impl Inner {
         }
         let row = store::insert_programme(uow.txn(), &p, uow.now(), &caller.subject)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    exists()
-                } else {
-                    e.into()
-                }
-            })?;
+            .unless_taken(exists)?;
         uow.commit().await?;
         tracing::info!(version = p.version, by = %caller.log_id(), "programme version created");
         Ok(convert::programme_pb(&ProgrammeRecord {

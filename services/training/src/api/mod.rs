@@ -65,18 +65,13 @@ impl ServiceModule for TrainingModule {
         true
     }
 
-    fn queues(&self, node: cplds_runtime::node::Node) -> Vec<cplds_runtime::bus::QueueSpec> {
-        node.academy()
-            .map(|a| events::regional_queue(a.code))
-            .into_iter()
-            .collect()
+    fn queue(&self, academy: &'static Academy) -> Option<cplds_runtime::bus::QueueSpec> {
+        Some(events::regional_queue(academy.code))
     }
 
     fn mount(&self, ctx: &ServiceContext, mount: &mut Mount) -> anyhow::Result<()> {
         let academy = ctx.node.require_academy(NAME)?;
-        let pseudonymizer = ctx.pseudonymizer.clone().ok_or_else(|| {
-            anyhow::anyhow!("training needs the académie's pseudonymisation secret")
-        })?;
+        let pseudonymizer = ctx.pseudonymizer(NAME)?;
         let public = PublicBase::resolve(&ctx.config, ctx.http_addr)?;
         let prefix = route_prefix(public.as_ref()).to_owned();
         let inner = Arc::new(Inner {
@@ -415,15 +410,5 @@ impl Inner {
             records,
             settings,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn policy_covers_every_method() {
-        let mut p = cplds_runtime::auth::Policy::new();
-        super::policy(&mut p);
-        p.assert_complete(super::SERVICE);
     }
 }
