@@ -1,9 +1,6 @@
 //! The reporting tables: survey submissions (every version kept) and figure approvals.
 
-use cplds_runtime::db::{
-    RuntimeTables,
-    columns::{instant, int, long_text, serial, text},
-};
+use cplds_runtime::db::columns::{instant, int, long_text, serial, text};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -89,13 +86,7 @@ pub async fn approvals<C: ConnectionTrait>(
         .await
 }
 
-pub struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(RuntimeTables), Box::new(CreateTables)]
-    }
-}
+cplds_runtime::migrator!(Migrator: CreateTables);
 
 struct CreateTables;
 

@@ -1,7 +1,7 @@
 //! Schema of the certification database. Migrations are append-only.
 
 use cplds_runtime::{
-    db::{RuntimeTables, columns::*},
+    db::columns::*,
     kit::{HistoryTable, history::AdoptHistory},
     verification_code::AddVerificationCodes,
 };
@@ -9,30 +9,24 @@ use sea_orm_migration::prelude::*;
 
 use super::HISTORY_KIND;
 
-pub struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(RuntimeTables),
-            Box::new(CreateTables),
-            Box::new(HistoryTable),
-            // The certificates' own history table moves into the runtime's.
-            Box::new(AdoptHistory {
-                name: "m20261201_000400_certification_adopt_history",
-                table: "certificate_history",
-                subject_column: "number",
-                kind: HISTORY_KIND,
-            }),
-            // Every certificate gets a verification code (printed on its PDF, carried by its QR
-            // code): those prepared before get theirs now, printed from their next PDF on.
-            Box::new(AddVerificationCodes {
-                name: "m20261201_000500_certification_verification_codes",
-                table: "certificates",
-                key: "number",
-            }),
-        ]
-    }
+cplds_runtime::migrator! {
+    Migrator:
+    CreateTables,
+    HistoryTable,
+    // The certificates' own history table moves into the runtime's.
+    AdoptHistory {
+        name: "m20261201_000400_certification_adopt_history",
+        table: "certificate_history",
+        subject_column: "number",
+        kind: HISTORY_KIND,
+    },
+    // Every certificate gets a verification code (printed on its PDF, carried by its QR
+    // code): those prepared before get theirs now, printed from their next PDF on.
+    AddVerificationCodes {
+        name: "m20261201_000500_certification_verification_codes",
+        table: "certificates",
+        key: "number",
+    },
 }
 
 struct CreateTables;

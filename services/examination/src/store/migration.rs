@@ -1,24 +1,15 @@
 //! Schema of the examination database. Migrations are append-only.
 
-use cplds_runtime::{
-    db::{RuntimeTables, columns::*},
-    kit::HistoryTable,
-};
+use cplds_runtime::{db::columns::*, kit::HistoryTable};
 use sea_orm_migration::prelude::*;
 
-pub struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(RuntimeTables),
-            Box::new(CreateTables),
-            Box::new(BoardReplacements),
-            Box::new(HistoryTable),
-            Box::new(Jury),
-            Box::new(PastSessions),
-        ]
-    }
+cplds_runtime::migrator! {
+    Migrator:
+    CreateTables,
+    BoardReplacements,
+    HistoryTable,
+    Jury,
+    PastSessions,
 }
 
 struct CreateTables;

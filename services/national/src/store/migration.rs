@@ -1,27 +1,21 @@
 //! Schema of the national database. Migrations are append-only.
 
 use cplds_runtime::{
-    db::{RuntimeTables, columns::*},
+    db::columns::*,
     kit::{HistoryTable, history::AdoptHistory},
 };
 use sea_orm_migration::prelude::*;
 
 use super::APPROVAL_KIND;
 
-pub struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(RuntimeTables),
-            Box::new(CreateTables),
-            Box::new(HistoryTable),
-            Box::new(AdoptApprovalLog),
-            Box::new(IngestGuards),
-            Box::new(SurveyParts),
-            Box::new(JuryRemarksTable),
-        ]
-    }
+cplds_runtime::migrator! {
+    Migrator:
+    CreateTables,
+    HistoryTable,
+    AdoptApprovalLog,
+    IngestGuards,
+    SurveyParts,
+    JuryRemarksTable,
 }
 
 struct CreateTables;

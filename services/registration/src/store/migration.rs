@@ -2,33 +2,27 @@
 //! name and the schema it produces.
 
 use cplds_runtime::{
-    db::{RuntimeTables, columns::*},
+    db::columns::*,
     kit::{CountersTable, HistoryTable, history::AdoptHistory},
 };
 use sea_orm_migration::prelude::*;
 
-pub struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(RuntimeTables),
-            Box::new(CreateTables),
-            Box::new(HistoryTable),
-            // The candidacies' own history table, from before the shared one.
-            Box::new(AdoptHistory {
-                name: "m20261130_000100_registration_adopt_history",
-                table: "candidacy_history",
-                subject_column: "candidacy_id",
-                kind: crate::store::CANDIDACY,
-            }),
-            // Counters lock an account's and a staff number's acts of a year (see `store`).
-            Box::new(CountersTable),
-            Box::new(StaffNumbersClaimedTwice),
-            Box::new(AccountIndex),
-            Box::new(LookUpIndexesWithStatus),
-        ]
-    }
+cplds_runtime::migrator! {
+    Migrator:
+    CreateTables,
+    HistoryTable,
+    // The candidacies' own history table, from before the shared one.
+    AdoptHistory {
+        name: "m20261130_000100_registration_adopt_history",
+        table: "candidacy_history",
+        subject_column: "candidacy_id",
+        kind: crate::store::CANDIDACY,
+    },
+    // Counters lock an account's and a staff number's acts of a year (see `store`).
+    CountersTable,
+    StaffNumbersClaimedTwice,
+    AccountIndex,
+    LookUpIndexesWithStatus,
 }
 
 /// A staff number given by two live candidacies is recorded, not refused (the office decides

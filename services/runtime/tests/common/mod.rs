@@ -6,20 +6,14 @@ use async_trait::async_trait;
 use cplds_proto::v1::{CampaignOpened, NationalCampaignOpened};
 use cplds_runtime::{
     bus::{Message, Stream},
-    db::{self, DbTarget, RuntimeTables, stmt},
+    db::{self, DbTarget, stmt},
     events::{EventEnvelope, Payload},
     testing::{POSTGRES_ENV, TestPostgres, server_url},
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use sea_orm_migration::prelude::*;
 
-pub struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(RuntimeTables), Box::new(Effects)]
-    }
-}
+cplds_runtime::migrator!(Migrator: Effects);
 
 struct Effects;
 

@@ -1,38 +1,32 @@
 //! Schema of the training database. Migrations are append-only.
 
 use cplds_runtime::{
-    db::{RuntimeTables, columns::*},
+    db::columns::*,
     kit::{HistoryTable, history::AdoptHistory},
     verification_code::AddVerificationCodes,
 };
 use sea_orm_migration::prelude::*;
 
-pub struct Migrator;
-
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(RuntimeTables),
-            Box::new(CreateTables),
-            Box::new(SignedAttestations),
-            Box::new(HistoryTable),
-            // The enrolments' audit trail joins the runtime's one history table.
-            Box::new(AdoptHistory {
-                name: "m20261130_000200_training_adopt_history",
-                table: "enrolment_history",
-                subject_column: "enrolment_id",
-                kind: super::HISTORY_KIND,
-            }),
-            Box::new(Assignments),
-            // Every attestation gets a verification code (printed on its PDF, carried by its QR
-            // code); those issued before keep their printed PDF, shown by its checksum.
-            Box::new(AddVerificationCodes {
-                name: "m20261202_000100_training_attestation_verification_codes",
-                table: "attestations",
-                key: "number",
-            }),
-        ]
-    }
+cplds_runtime::migrator! {
+    Migrator:
+    CreateTables,
+    SignedAttestations,
+    HistoryTable,
+    // The enrolments' audit trail joins the runtime's one history table.
+    AdoptHistory {
+        name: "m20261130_000200_training_adopt_history",
+        table: "enrolment_history",
+        subject_column: "enrolment_id",
+        kind: super::HISTORY_KIND,
+    },
+    Assignments,
+    // Every attestation gets a verification code (printed on its PDF, carried by its QR
+    // code); those issued before keep their printed PDF, shown by its checksum.
+    AddVerificationCodes {
+        name: "m20261202_000100_training_attestation_verification_codes",
+        table: "attestations",
+        key: "number",
+    },
 }
 
 /// Who runs each session (the training office assigns them), and the académie's settings of
