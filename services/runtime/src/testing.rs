@@ -6,7 +6,7 @@
 
 use std::{future::Future, process::Command, time::Duration};
 
-use sea_orm::{ConnectionTrait, Database, DatabaseTransaction};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction};
 
 use crate::{
     db::stmt,
@@ -26,6 +26,26 @@ pub fn server_url(var: &str, test: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// SQLite in memory, on one connection (each new one would open another, empty, database).
+pub async fn sqlite_in_memory() -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut opts = ConnectOptions::new("sqlite::memory:");
+    opts.max_connections(1);
+    Database::connect(opts).await
+}
+
+/// The empty databases a store test runs on: SQLite in memory, and a PostgreSQL database of its
+/// own (dropped with its guard) when the test is switched on.
+pub async fn store_databases(
+    test: &str,
+) -> anyhow::Result<Vec<(DatabaseConnection, Option<TestPostgres>)>> {
+    let mut out = vec![(sqlite_in_memory().await?, None)];
+    if let Some(url) = server_url(POSTGRES_ENV, test) {
+        let pg = TestPostgres::create(&url).await?;
+        out.push((Database::connect(pg.url.as_str()).await?, Some(pg)));
+    }
+    Ok(out)
 }
 
 /// A database of its own on the PostgreSQL server, dropped at the end of the test.

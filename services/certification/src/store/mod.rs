@@ -242,28 +242,13 @@ pub async fn set_key_retired<C: ConnectionTrait>(
 mod tests {
     use chrono::TimeZone;
     use cplds_runtime::db::stmt;
-    use cplds_runtime::{
-        kit::history,
-        testing::{POSTGRES_ENV, TestPostgres, server_url},
-    };
-    use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+    use cplds_runtime::{kit::history, testing::store_databases};
+    use sea_orm::DatabaseConnection;
     use sea_orm_migration::{MigratorTrait, SchemaManager};
 
     use super::{migration::Migrator, *};
 
     const NUMBER: &str = "CPLDS-TOULOUSE-2025-000001";
-
-    /// SQLite in memory, and a PostgreSQL database of its own when switched on.
-    async fn databases(test: &str) -> Vec<(DatabaseConnection, Option<TestPostgres>)> {
-        let mut opts = ConnectOptions::new("sqlite::memory:");
-        opts.max_connections(1);
-        let mut out = vec![(Database::connect(opts).await.unwrap(), None)];
-        if let Some(url) = server_url(POSTGRES_ENV, test) {
-            let pg = TestPostgres::create(&url).await.unwrap();
-            out.push((Database::connect(pg.url.as_str()).await.unwrap(), Some(pg)));
-        }
-        out
-    }
 
     fn prepared(at: DateTime<Utc>) -> certificate::Model {
         certificate::Model {
@@ -275,7 +260,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_former_history_table_moves_into_the_runtime_history() {
-        for (db, _pg) in databases("the certification history migration on PostgreSQL").await {
+        for (db, _pg) in store_databases("the certification history migration on PostgreSQL")
+            .await
+            .unwrap()
+        {
             moves_history(&db).await;
         }
     }
@@ -316,7 +304,10 @@ mod tests {
 
     #[tokio::test]
     async fn certificates_prepared_before_codes_get_one() {
-        for (db, _pg) in databases("the verification codes migration on PostgreSQL").await {
+        for (db, _pg) in store_databases("the verification codes migration on PostgreSQL")
+            .await
+            .unwrap()
+        {
             codes_given(&db).await;
         }
     }
@@ -383,7 +374,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_stored_state_is_an_error_where_it_is_read() {
-        for (db, _pg) in databases("unknown stored values on PostgreSQL").await {
+        for (db, _pg) in store_databases("unknown stored values on PostgreSQL")
+            .await
+            .unwrap()
+        {
             unknown_state_is_an_error(&db).await;
         }
     }

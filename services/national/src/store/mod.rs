@@ -222,30 +222,18 @@ pub async fn academies_with_data<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use cplds_runtime::{
-        db::stmt,
-        testing::{POSTGRES_ENV, TestPostgres, server_url},
-    };
-    use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+    use cplds_runtime::{db::stmt, testing::store_databases};
+    use sea_orm::DatabaseConnection;
     use sea_orm_migration::{MigratorTrait, SchemaManager};
 
     use super::{migration::Migrator, *};
 
-    /// SQLite in memory, and a PostgreSQL database of its own when switched on.
-    async fn databases(test: &str) -> Vec<(DatabaseConnection, Option<TestPostgres>)> {
-        let mut opts = ConnectOptions::new("sqlite::memory:");
-        opts.max_connections(1);
-        let mut out = vec![(Database::connect(opts).await.unwrap(), None)];
-        if let Some(url) = server_url(POSTGRES_ENV, test) {
-            let pg = TestPostgres::create(&url).await.unwrap();
-            out.push((Database::connect(pg.url.as_str()).await.unwrap(), Some(pg)));
-        }
-        out
-    }
-
     #[tokio::test]
     async fn the_former_approval_log_moves_into_the_runtime_history() {
-        for (db, _pg) in databases("the approval log migration on PostgreSQL").await {
+        for (db, _pg) in store_databases("the approval log migration on PostgreSQL")
+            .await
+            .unwrap()
+        {
             moves_approval_log(&db).await;
         }
     }

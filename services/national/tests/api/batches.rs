@@ -11,9 +11,9 @@ use cplds_national::store::{
     migration::Migrator,
 };
 use cplds_proto::v1::{self as pb, EventEnvelope, event_envelope::Payload};
-use cplds_runtime::testing::{POSTGRES_ENV, TestPostgres, server_url};
+use cplds_runtime::testing::{POSTGRES_ENV, TestPostgres, server_url, sqlite_in_memory};
 use prost::Message as _;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 
 use crate::helpers::{fact_at, registration_fact, result, unknown_fact};
 
@@ -25,11 +25,7 @@ async fn database(postgres: Option<&str>) -> (DatabaseConnection, Option<TestPos
             let pg = TestPostgres::create(url).await.unwrap();
             (Database::connect(pg.url.as_str()).await.unwrap(), Some(pg))
         }
-        None => {
-            let mut opts = ConnectOptions::new("sqlite::memory:");
-            opts.max_connections(1);
-            (Database::connect(opts).await.unwrap(), None)
-        }
+        None => (sqlite_in_memory().await.unwrap(), None),
     };
     cplds_runtime::db::migrate::<Migrator>(&db).await.unwrap();
     (db, guard)

@@ -9,21 +9,15 @@ use cplds_national::store::{
     migration::Migrator,
 };
 use cplds_proto::v1::EventEnvelope;
-use cplds_runtime::testing::{POSTGRES_ENV, TestPostgres, server_url};
+use cplds_runtime::testing::{TestPostgres, store_databases};
 use prost::Message as _;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::helpers::{fact, registration_fact};
 
 /// SQLite in memory, and a PostgreSQL database of its own when switched on.
 async fn databases(test: &str) -> Vec<(DatabaseConnection, Option<TestPostgres>)> {
-    let mut opts = ConnectOptions::new("sqlite::memory:");
-    opts.max_connections(1);
-    let mut out = vec![(Database::connect(opts).await.unwrap(), None)];
-    if let Some(url) = server_url(POSTGRES_ENV, test) {
-        let pg = TestPostgres::create(&url).await.unwrap();
-        out.push((Database::connect(pg.url.as_str()).await.unwrap(), Some(pg)));
-    }
+    let out = store_databases(test).await.unwrap();
     for (db, _) in &out {
         cplds_runtime::db::migrate::<Migrator>(db).await.unwrap();
     }
