@@ -20,7 +20,6 @@ use cplds_runtime::{
     auth::Role,
     bus::{SharedBus, memory::InMemoryBus},
     db::{self, DbTarget},
-    time::format_paris_local,
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 use tokio::net::TcpListener;
@@ -360,20 +359,9 @@ async fn submit_bench(node: &LocalNode, clients: usize, requests: usize) -> anyh
     let chans = channels(node.node.addr, clients.min(16)).await?;
     let mut client = RegistrationServiceClient::new(chans[0].clone());
     let now = Utc::now();
-    let year: i32 = cplds_runtime::time::paris_date(now)
-        .format("%Y")
-        .to_string()
-        .parse()?;
-    client
-        .create_campaign(authed(
-            pb::CreateCampaignRequest {
-                year,
-                opens_at_local: format_paris_local(now - chrono::Duration::days(1)),
-                closes_at_local: format_paris_local(now + chrono::Duration::days(1)),
-            },
-            &office,
-        ))
-        .await?;
+    let year = cplds_runtime::time::paris_year(now);
+    let day = chrono::Duration::days(1);
+    crate::demo::open_campaign(&mut client, &office, year, now - day, now + day).await?;
     let chans = Arc::new(chans);
     let (wall, lat) = drive(clients, requests, move |i| {
         let mut client = RegistrationServiceClient::new(chans[i % chans.len()].clone());

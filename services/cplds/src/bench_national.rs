@@ -26,7 +26,7 @@ use cplds_runtime::{
     },
     config::QueueType,
     poll::{self, Check},
-    time::{format_paris_local, to_timestamp},
+    time::to_timestamp,
 };
 use futures_util::StreamExt;
 use prost::Message as _;
@@ -475,20 +475,9 @@ async fn latency(
     let mut client = RegistrationServiceClient::new(node.channel().await?);
     let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice])?;
     let now = Utc::now();
-    let year: i32 = cplds_runtime::time::paris_date(now)
-        .format("%Y")
-        .to_string()
-        .parse()?;
-    client
-        .create_campaign(authed(
-            pb::CreateCampaignRequest {
-                year,
-                opens_at_local: format_paris_local(now - chrono::Duration::days(1)),
-                closes_at_local: format_paris_local(now + chrono::Duration::days(1)),
-            },
-            &office,
-        ))
-        .await?;
+    let year = cplds_runtime::time::paris_year(now);
+    let day = chrono::Duration::days(1);
+    crate::demo::open_campaign(&mut client, &office, year, now - day, now + day).await?;
     let total = (rate * seconds) as usize;
     let every = Duration::from_secs_f64(1.0 / f64::from(rate));
     let mut tick = tokio::time::interval(every);
@@ -587,10 +576,7 @@ async fn latency(
 }
 
 pub async fn run(opts: NationalBenchOptions) -> anyhow::Result<String> {
-    let last_year: i32 = cplds_runtime::time::paris_date(Utc::now())
-        .format("%Y")
-        .to_string()
-        .parse()?;
+    let last_year = cplds_runtime::time::paris_year(Utc::now());
     let facts = synthesize(opts.years, opts.candidates, last_year);
     let mut out = String::new();
     let _ = writeln!(

@@ -357,18 +357,10 @@ async fn register(
         .with_second(0)
         .and_then(|t| t.with_nanosecond(0))
         .context("now, to the minute")?;
-    let campaign = client
-        .create_campaign(authed(
-            pb::CreateCampaignRequest {
-                year,
-                opens_at_local: format_paris_local(now - chrono::Duration::days(20)),
-                closes_at_local: format_paris_local(now + chrono::Duration::days(3)),
-            },
-            &office,
-        ))
-        .await
-        .context("opening the campaign")?
-        .into_inner();
+    let days = chrono::Duration::days;
+    let campaign =
+        crate::demo::open_campaign(&mut client, &office, year, now - days(20), now + days(3))
+            .await?;
     let document = scan();
     for i in 0..n {
         let c = client

@@ -54,6 +54,11 @@ pub fn paris_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&Paris).date_naive()
 }
 
+/// The calendar year in Paris at `t` (a campaign's year).
+pub fn paris_year(t: DateTime<Utc>) -> i32 {
+    chrono::Datelike::year(&paris_date(t))
+}
+
 /// Human form for documents: `20/09/2024 à 17:00`.
 pub fn format_paris_human(t: DateTime<Utc>) -> String {
     t.with_timezone(&Paris)

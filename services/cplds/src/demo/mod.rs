@@ -16,6 +16,7 @@ use cplds_runtime::{
 };
 
 pub use self::people::{PEOPLE, Person, details};
+pub(crate) use self::registration::open_campaign;
 use self::{
     national::{national_report, report_to_ministry},
     registration::{seed_registration, seed_small_academy},

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use cplds_proto::v1::{self as pb, registration_service_client::RegistrationServiceClient};
 use cplds_runtime::{
     auth::Role,
-    time::{format_paris_local, paris_date},
+    time::{format_paris_local, paris_year},
 };
 use tonic::transport::Channel;
 
@@ -25,24 +25,25 @@ fn this_minute() -> anyhow::Result<DateTime<Utc>> {
         .context("truncating the time to the minute")
 }
 
-/// The campaign of `year`, opened 20 days ago, closing `closes_in` from now.
-async fn open_campaign(
+/// The campaign of `year`, open from `opens` to `closes` (the demo's and the benches').
+pub(crate) async fn open_campaign(
     client: &mut Client,
     office: &str,
     year: i32,
-    now: DateTime<Utc>,
-    closes_in: Duration,
+    opens: DateTime<Utc>,
+    closes: DateTime<Utc>,
 ) -> anyhow::Result<pb::Campaign> {
     Ok(client
         .create_campaign(authed(
             pb::CreateCampaignRequest {
                 year,
-                opens_at_local: format_paris_local(now - Duration::days(20)),
-                closes_at_local: format_paris_local(now + closes_in),
+                opens_at_local: format_paris_local(opens),
+                closes_at_local: format_paris_local(closes),
             },
             office,
         ))
-        .await?
+        .await
+        .context("opening the campaign")?
         .into_inner())
 }
 
@@ -110,7 +111,8 @@ pub(super) async fn seed_small_academy(
         &[Role::Recteur],
     )?;
     let now = this_minute()?;
-    let campaign = open_campaign(&mut client, &office, year, now, Duration::days(3)).await?;
+    let days = Duration::days;
+    let campaign = open_campaign(&mut client, &office, year, now - days(20), now + days(3)).await?;
     let n = 6 + departments.len();
     for i in 0..n {
         let c = client
@@ -190,8 +192,10 @@ pub(super) async fn seed_registration(
     let office = node.token("dec@ac-toulouse.fr", &[Role::ExamOffice])?;
     let recteur = node.token("recteur@ac-toulouse.fr", &[Role::Recteur])?;
     let now = this_minute()?;
-    let year: i32 = paris_date(now).format("%Y").to_string().parse()?;
-    let campaign = open_campaign(&mut client, &office, year, now, Duration::days(10)).await?;
+    let year = paris_year(now);
+    let days = Duration::days;
+    let campaign =
+        open_campaign(&mut client, &office, year, now - days(20), now + days(10)).await?;
     let candidacies = submit_candidacies(&mut client, node, year).await?;
     let decisions = decide(&mut client, &office, &candidacies).await?;
     let list = close_and_publish(&mut client, (&office, &recteur), &campaign, now).await?;
