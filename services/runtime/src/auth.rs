@@ -57,7 +57,8 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    /// The roles a token of an académie may carry (all but the ministry's).
+    pub const OF_AN_ACADEMY: [Role; 7] = [
         Role::Candidate,
         Role::ExamOffice,
         Role::Recteur,
@@ -65,8 +66,17 @@ impl Role {
         Role::TrainingOffice,
         Role::Trainer,
         Role::BoardMember,
-        Role::Ministry,
     ];
+
+    pub const ALL: [Role; 8] = {
+        let mut all = [Role::Ministry; 8];
+        let mut i = 0;
+        while i < Self::OF_AN_ACADEMY.len() {
+            all[i] = Self::OF_AN_ACADEMY[i];
+            i += 1;
+        }
+        all
+    };
 
     pub fn as_str(self) -> &'static str {
         match self {

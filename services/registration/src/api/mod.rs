@@ -90,15 +90,7 @@ const OFFICE_OR_CANDIDATE: &[Role] = &[Role::ExamOffice, Role::Candidate];
 const READERS: &[Role] = &[Role::ExamOffice, Role::Recteur, Role::Candidate];
 /// The staff who read candidacies: the exam office and the recteur.
 const STAFF_READERS: &[Role] = &[Role::ExamOffice, Role::Recteur];
-const ANYONE_OF_THE_ACADEMY: &[Role] = &[
-    Role::Candidate,
-    Role::ExamOffice,
-    Role::Recteur,
-    Role::ItAdmin,
-    Role::TrainingOffice,
-    Role::Trainer,
-    Role::BoardMember,
-];
+const ANYONE_OF_THE_ACADEMY: &[Role] = &Role::OF_AN_ACADEMY;
 
 /// Who may call what. Identity data is never open to IT administrators.
 pub fn policy(p: &mut Policy) {
