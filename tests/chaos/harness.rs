@@ -17,7 +17,7 @@ use cplds_runtime::{
     db::{self, DbTarget},
     events::EventEnvelope,
     inbox::{self, Consumer},
-    outbox::{Outbox, OutboxRelay},
+    outbox::{Outbox, OutboxRelay, published_count},
     testing::{AMQP_ENV, POSTGRES_ENV, TestPostgres, TestVhost, rabbitmqctl, server_url},
 };
 use prost::Message as _;
@@ -367,12 +367,7 @@ impl Pipeline {
     }
 
     pub async fn published(&self) -> i64 {
-        count(
-            &self.producer,
-            "SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL",
-        )
-        .await
-        .unwrap()
+        published_count(&self.producer).await.unwrap()
     }
 
     /// Waits until `check` holds (polled), failing after `deadline`.

@@ -279,7 +279,8 @@ impl Fed {
     pub async fn academy_pending(&self) -> i64 {
         count(
             &self.academy_db(),
-            "SELECT COUNT(*) FROM outbox WHERE stream = 'national' AND published_at IS NULL",
+            "SELECT COUNT(*) FROM outbox o LEFT JOIN outbox_sequence s ON s.stream = o.stream \
+             WHERE o.stream = 'national' AND (o.sequence IS NULL OR o.sequence > s.published_through)",
         )
         .await
         .unwrap()

@@ -12,6 +12,7 @@ use std::{
 use cplds_runtime::{
     bus::memory::InMemoryBus,
     db::{self, DbTarget},
+    outbox::numbered_unpublished_count,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::{
@@ -85,14 +86,7 @@ pub async fn relay_killed_mid_batch(mut p: Pipeline) {
     for kill in 1..=2 {
         let at = EVENTS * kill / 3;
         // Rows numbered and not yet marked published: the batch the active relay has in hand.
-        let in_hand = async || {
-            count(
-                &p.producer,
-                "SELECT COUNT(*) FROM outbox WHERE sequence IS NOT NULL AND published_at IS NULL",
-            )
-            .await
-            .unwrap()
-        };
+        let in_hand = async || numbered_unpublished_count(&p.producer).await.unwrap();
         wait("the kill's point", Duration::from_secs(120), async || {
             p.published().await >= at
                 && relays.iter().any(|r| r.said() == "role Active")

@@ -266,9 +266,11 @@ impl Default for InboxConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct RetentionConfig {
-    /// Published internal and regional events (they may name people): deleted after this many days.
+    /// Published internal and regional events (they may name people): deleted this many days
+    /// after they were written.
     pub internal_outbox_days: u32,
-    /// Published national events, kept to answer the national node's replay requests.
+    /// Published national events, kept (days after they were written) to answer the national
+    /// node's replay requests.
     pub national_outbox_days: u32,
     /// Ids of applied events: longer than any redelivery or replay may come back.
     pub inbox_days: u32,

@@ -598,6 +598,7 @@ impl MigratorTrait for RuntimeUpgrades {
         vec![
             Box::new(SequenceAtPublish),
             Box::new(crate::quarantine::Migration),
+            Box::new(crate::outbox::PublishedThrough),
         ]
     }
 

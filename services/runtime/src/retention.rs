@@ -1,10 +1,10 @@
 //! How long the runtime's tables keep what they hold (`retention` in the configuration).
 //!
-//! Published internal (and regional) outbox rows may name people: they are deleted after a short
-//! window. National rows are pseudonymous and are what the national node's replay requests are
-//! answered from: they are kept much longer. Inbox ids must outlive any redelivery or replay that
-//! could bring their event back. Redriven dead letters go too. Unpublished rows, waiting dead
-//! letters and the last published row of each stream (the heartbeat reads it) are never deleted.
+//! Published internal (and regional) outbox rows may name people: they are deleted a short window
+//! after they were written. National rows are pseudonymous and are what the national node's replay
+//! requests are answered from: they are kept much longer. Inbox ids must outlive any redelivery or
+//! replay that could bring their event back. Redriven dead letters go too. Unpublished rows and
+//! waiting dead letters are never deleted (the heartbeat reads the stream's watermark, not a row).
 //! Deletes are bounded per statement, so a first pass on a large table never holds a long lock.
 
 use std::time::Duration;
@@ -64,9 +64,6 @@ pub async fn prune<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Pruned, DbErr> {
     let mut pruned = Pruned::default();
-    // The newest published row of each stream stays: the heartbeat announces its sequence.
-    let keep_last = "sequence < (SELECT MAX(o2.sequence) FROM outbox o2 \
-                     WHERE o2.stream = outbox.stream AND o2.published_at IS NOT NULL)";
     for (streams, days) in [
         (
             &["internal", "regional", "control"][..],
@@ -82,10 +79,9 @@ pub async fn prune<C: ConnectionTrait>(
                 db,
                 "outbox",
                 "id",
-                &format!(
-                    "stream = ? AND published_at IS NOT NULL AND published_at < ? AND {keep_last}"
-                ),
-                vec![(*stream).into(), before.into()],
+                "stream = ? AND created_at < ? AND sequence <= \
+                 (SELECT published_through FROM outbox_sequence WHERE stream = ?)",
+                vec![(*stream).into(), before.into(), (*stream).into()],
                 config.batch,
             )
             .await?;

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 mod common;
 
-use common::{Recorder, count, open_db, payload};
+use common::{Recorder, count, open_db, payload, queue_of_both_streams};
 
 async fn sequences_are_gapless_per_stream(postgres: bool) {
     let Some((conn, _guard)) = open_db(postgres).await else {
@@ -157,13 +157,7 @@ async fn exactly_once<F, Fut>(
         ..Default::default()
     };
     let stop = CancellationToken::new();
-    let queue = QueueSpec::new(
-        "toulouse.test",
-        vec![
-            Binding::new(Stream::Internal, "toulouse.#"),
-            Binding::new(Stream::National, "toulouse.#"),
-        ],
-    );
+    let queue = queue_of_both_streams("toulouse.test", "toulouse.#");
     consumer_bus.declare(&queue).await.unwrap();
     let relay = OutboxRelay::new(conn.clone(), publisher, outbox.clone(), config);
     let relay_task = tokio::spawn(relay.run(stop.clone(), Duration::from_secs(5)));

@@ -19,6 +19,7 @@ use cplds_runtime::{
     inbox::Consumer,
     kit::ServiceCore,
     node::Node,
+    outbox::published_count,
     testing::wait_for,
 };
 

@@ -10,7 +10,7 @@ mod common;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use common::{Migrator, Recorder, count, open_db, payload};
+use common::{Migrator, Recorder, count, open_db, payload, queue_of_both_streams};
 use cplds_runtime::{
     bus::{
         Binding, EventBus, Message, QueueSpec, SharedBus, Stream, amqp::AmqpBus,
@@ -21,7 +21,7 @@ use cplds_runtime::{
     db::{self, DbTarget, stmt},
     events::EventEnvelope,
     inbox::{self, Consumer},
-    outbox::{Outbox, OutboxRelay, RelayRole, pending_count},
+    outbox::{Outbox, OutboxRelay, RelayRole, pending_count, published_count},
     testing::{
         AMQP_ENV, CuttableProxy, POSTGRES_ENV, TestPostgres, TestVhost, server_url, wait_for,
         with_authority,
@@ -256,13 +256,7 @@ async fn two_relays_publish_in_order_and_one_takes_over() {
     };
     let writer = db::open::<Migrator>(&target).await.unwrap();
     let bus = InMemoryBus::new();
-    let spy = QueueSpec::new(
-        "toulouse.spy",
-        vec![
-            Binding::new(Stream::Internal, "#"),
-            Binding::new(Stream::National, "#"),
-        ],
-    );
+    let spy = queue_of_both_streams("toulouse.spy", "#");
     bus.declare(&spy).await.unwrap();
     let outbox = Outbox::new("toulouse", "registration", clock::system());
     const EVENTS: i32 = 400;
@@ -335,15 +329,7 @@ async fn two_relays_publish_in_order_and_one_takes_over() {
     // Kill the active relay mid-stream: its task and its connections go, as in a crash.
     wait_for(WAIT, "some events published", || {
         let writer = writer.clone();
-        async move {
-            (count(
-                &writer,
-                "SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL",
-            )
-            .await
-                > 60)
-                .then_some(())
-        }
+        async move { (published_count(&writer).await.unwrap() > 60).then_some(()) }
     })
     .await;
     let (dead, task) = relays.remove(active);
@@ -405,7 +391,8 @@ async fn unroutable_event_waits_until_its_queue_exists(bus: SharedBus) {
             count(
                 &conn,
                 &format!(
-                    "SELECT COUNT(*) FROM outbox WHERE event_id = '{id}' AND published_at IS NOT NULL"
+                    "SELECT COUNT(*) FROM outbox o JOIN outbox_sequence s ON s.stream = o.stream \
+                     WHERE o.event_id = '{id}' AND o.sequence <= s.published_through"
                 ),
             )
             .await
@@ -633,8 +620,8 @@ async fn concurrent_starts_migrate_a_fresh_schema() {
     );
     assert_eq!(
         count(&conn, "SELECT COUNT(*) FROM cplds_runtime_migrations").await,
-        2,
-        "the runtime's own migrations: outbox/inbox/dead letters, then the quarantine"
+        3,
+        "the runtime's own migrations: outbox/inbox/dead letters, the quarantine, the watermark"
     );
 }
 
@@ -733,33 +720,40 @@ async fn retention_prunes_what_it_may(postgres: bool) {
     let now = chrono::Utc::now();
     let days = |d: i64| now - chrono::Duration::days(d);
     let backend = conn.get_database_backend();
-    // (stream, sequence, published days ago or unpublished)
-    let rows: [(&str, i64, Option<i64>); 7] = [
-        ("internal", 1, Some(40)),
-        ("internal", 2, Some(35)),
-        ("internal", 3, Some(10)),
-        ("national", 1, Some(500)),
-        ("national", 2, Some(40)),
-        ("internal", 4, None),
-        ("national", 3, Some(450)),
+    // (stream, sequence, written days ago); each stream is published through sequence 3.
+    let rows: [(&str, Option<i64>, i64); 9] = [
+        ("internal", Some(1), 40),
+        ("internal", Some(2), 35),
+        ("internal", Some(3), 10),
+        ("internal", Some(4), 45),
+        ("internal", None, 50),
+        ("national", Some(1), 500),
+        ("national", Some(2), 450),
+        ("national", Some(3), 40),
+        ("national", Some(4), 420),
     ];
-    for (i, (stream, sequence, published)) in rows.iter().enumerate() {
+    for (i, (stream, sequence, age)) in rows.iter().enumerate() {
         conn.execute_raw(stmt(
             backend,
-            "INSERT INTO outbox (event_id, stream, sequence, routing_key, event_type, envelope, created_at, published_at) \
-             VALUES (?, ?, ?, 'k', 't', ?, ?, ?)",
+            "INSERT INTO outbox (event_id, stream, sequence, routing_key, event_type, envelope, created_at) \
+             VALUES (?, ?, ?, 'k', 't', ?, ?)",
             vec![
                 format!("e{i}").into(),
                 (*stream).into(),
-                if published.is_some() { Some(*sequence) } else { None::<i64> }.into(),
+                (*sequence).into(),
                 vec![0u8].into(),
-                days(600).into(),
-                published.map(days).into(),
+                days(*age).into(),
             ],
         ))
         .await
         .unwrap();
     }
+    conn.execute_unprepared(
+        "INSERT INTO outbox_sequence (stream, last_sequence, published_through) \
+         VALUES ('internal', 4, 3), ('national', 4, 3)",
+    )
+    .await
+    .unwrap();
     for (id, age) in [("old", 40), ("recent", 2)] {
         conn.execute_raw(stmt(
             backend,
@@ -779,20 +773,17 @@ async fn retention_prunes_what_it_may(postgres: bool) {
     let left = |sql: &'static str| count(&conn, sql);
     assert_eq!(
         left("SELECT COUNT(*) FROM outbox WHERE stream = 'internal'").await,
-        2,
-        "internal rows published over 30 days ago are gone; recent and unpublished stay"
+        3,
+        "internal rows published and written over 30 days ago are gone; recent, numbered and \
+         unpublished, and unnumbered ones stay"
     );
     assert_eq!(
-        left("SELECT COUNT(*) FROM outbox WHERE stream = 'national'").await,
-        2,
-        "national rows are kept 400 days, and the last published one always"
-    );
-    assert_eq!(
-        left("SELECT COUNT(*) FROM outbox WHERE event_id = 'e6'").await,
-        1
+        left("SELECT COUNT(*) FROM outbox WHERE event_id IN ('e2', 'e3', 'e4', 'e7', 'e8')").await,
+        5,
+        "national rows are kept 400 days, and unpublished ones always"
     );
     assert_eq!(left("SELECT COUNT(*) FROM inbox").await, 1);
-    assert_eq!((pruned.outbox, pruned.inbox), (3, 1));
+    assert_eq!((pruned.outbox, pruned.inbox), (4, 1));
     // Forever, when asked.
     let keep = RetentionConfig {
         internal_outbox_days: 0,

@@ -408,7 +408,6 @@ mod tests {
         time::parse_paris_local,
     };
     use sea_orm::DatabaseConnection;
-    use sea_orm_migration::MigratorTrait;
 
     use super::*;
     use crate::{
@@ -430,7 +429,7 @@ mod tests {
         })
         .await
         .unwrap();
-        Migrator::up(&db, None).await.unwrap();
+        db::migrate::<Migrator>(&db).await.unwrap();
         let clock: SharedClock = ManualClock::new(parse_paris_local("2026-05-04T10:00").unwrap());
         let academy = Academy::find("limoges").unwrap();
         let consumer = Consumer {

@@ -7,7 +7,8 @@
 //! The relay is the one writer of sequences. In a transaction of its own it locks the per-stream
 //! counters, gives the next sequence of its stream to each unassigned row in id order (a bounded
 //! batch), writes it into the row and into the stored envelope, and commits. Only then does it
-//! publish, per stream in sequence order, with publisher confirms, and mark rows published. So:
+//! publish, per stream in sequence order, with publisher confirms, and move the stream's watermark
+//! (`published_through`: every row up to it is published, see [`watermark`]). So:
 //! - a relay that dies after publishing and before marking leaves rows that the next relay
 //!   publishes again with the **same** sequence and event id (duplicates, dropped by consumers),
 //!   never a sequence reused for another event;
@@ -31,8 +32,11 @@ mod lease;
 mod publish;
 mod relay;
 mod sequencing;
+mod watermark;
 
 pub use lease::RelayLease;
+pub(crate) use watermark::PublishedThrough;
+pub use watermark::{numbered_unpublished_count, published_count};
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -162,7 +166,7 @@ impl Outbox {
 
 /// A row of the outbox, as the relay reads it.
 struct Row {
-    id: i64,
+    sequence: i64,
     message: Message,
 }
 
@@ -173,7 +177,7 @@ fn read_row(r: &sea_orm::QueryResult) -> Result<Row, DbErr> {
         .map(|e| e.trace_context.into_iter().collect())
         .unwrap_or_default();
     Ok(Row {
-        id: r.try_get("", "id")?,
+        sequence: r.try_get("", "sequence")?,
         message: Message {
             stream: parse_stream(&stream).unwrap_or(Stream::Internal),
             routing_key: r.try_get("", "routing_key")?,
@@ -241,10 +245,15 @@ pub struct Backlog {
 }
 
 pub async fn backlog<C: ConnectionTrait>(db: &C) -> Result<Backlog, DbErr> {
+    // Rows without a sequence, and numbered rows above their stream's watermark: each half by
+    // its index.
     let row = db
         .query_one_raw(stmt(
             db.get_database_backend(),
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE published_at IS NULL",
+            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM (\
+             SELECT created_at FROM outbox WHERE sequence IS NULL \
+             UNION ALL SELECT o.created_at FROM outbox_sequence s \
+             JOIN outbox o ON o.stream = s.stream AND o.sequence > s.published_through) w",
             vec![],
         ))
         .await?

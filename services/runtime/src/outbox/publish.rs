@@ -6,7 +6,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DbErr};
 use tokio::time::Instant;
 
-use super::{OutboxRelay, Parked, RelayError, Row, STREAMS, read_row};
+use super::{OutboxRelay, Parked, RelayError, Row, STREAMS, read_row, watermark};
 use crate::{
     bus::{BusError, Message},
     db::{placeholders, stmt},
@@ -33,9 +33,10 @@ impl OutboxRelay {
             .query_all_raw(stmt(
                 self.db.get_database_backend(),
                 &format!(
-                    "SELECT id, event_id, stream, routing_key, event_type, envelope FROM outbox \
-                     WHERE published_at IS NULL AND sequence IS NOT NULL AND stream IN ({}) \
-                     ORDER BY stream, sequence LIMIT ?",
+                    "SELECT o.event_id, o.stream, o.sequence, o.routing_key, o.event_type, o.envelope \
+                     FROM outbox_sequence s JOIN outbox o \
+                     ON o.stream = s.stream AND o.sequence > s.published_through \
+                     WHERE s.stream IN ({}) ORDER BY o.stream, o.sequence LIMIT ?",
                     placeholders(streams.len())
                 ),
                 values,
@@ -70,7 +71,7 @@ impl OutboxRelay {
             let messages: Vec<Message> = rest.iter().map(|r| r.message.clone()).collect();
             match self.bus.publish(&messages).await {
                 Ok(()) => {
-                    mark_published(&self.db, rest, self.outbox.clock.now()).await?;
+                    mark_published(&self.db, stream, rest).await?;
                     self.metrics
                         .published(self.outbox.source, stream, rest.len());
                     self.unpark(stream);
@@ -86,7 +87,7 @@ impl OutboxRelay {
                         .position(|r| r.message.message_id == message_id)
                         .unwrap_or(0);
                     let (done, tail) = rest.split_at(at);
-                    mark_published(&self.db, done, self.outbox.clock.now()).await?;
+                    mark_published(&self.db, stream, done).await?;
                     self.metrics
                         .published(self.outbox.source, stream, done.len());
                     settled += done.len();
@@ -96,7 +97,7 @@ impl OutboxRelay {
                     }
                     // Nobody in the académie consumes this event: it is sent, to no one.
                     tracing::debug!(source = self.outbox.source, %routing_key, "no consumer for this event");
-                    mark_published(&self.db, &tail[..1], self.outbox.clock.now()).await?;
+                    mark_published(&self.db, stream, &tail[..1]).await?;
                     settled += 1;
                     rest = &tail[1..];
                 }
@@ -186,9 +187,11 @@ impl OutboxRelay {
                 .db
                 .query_all_raw(stmt(
                     self.db.get_database_backend(),
-                    "SELECT id, event_id, stream, routing_key, event_type, envelope, sequence FROM outbox \
-                     WHERE stream = ? AND sequence >= ? AND sequence < ? AND published_at IS NOT NULL ORDER BY sequence LIMIT ?",
-                    vec![stream_name(stream).into(), from.into(), end.into(), take.into()],
+                    "SELECT o.event_id, o.stream, o.sequence, o.routing_key, o.event_type, o.envelope \
+                     FROM outbox_sequence s JOIN outbox o ON o.stream = s.stream \
+                     AND o.sequence >= ? AND o.sequence < ? AND o.sequence <= s.published_through \
+                     WHERE s.stream = ? ORDER BY o.sequence LIMIT ?",
+                    vec![from.into(), end.into(), stream_name(stream).into(), take.into()],
                 ))
                 .await?;
             let Some(last) = rows.last() else { break };
@@ -208,24 +211,14 @@ impl OutboxRelay {
     }
 }
 
+/// Records `rows` (a confirmed prefix of what waits on `stream`) as published.
 async fn mark_published<C: ConnectionTrait>(
     db: &C,
+    stream: Stream,
     rows: &[Row],
-    at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
+    match rows.last() {
+        Some(last) => watermark::advance(db, stream_name(stream), last.sequence).await,
+        None => Ok(()),
     }
-    let mut values: Vec<sea_orm::Value> = vec![at.into()];
-    values.extend(rows.iter().map(|r| r.id.into()));
-    db.execute_raw(stmt(
-        db.get_database_backend(),
-        &format!(
-            "UPDATE outbox SET published_at = ? WHERE id IN ({}) AND published_at IS NULL",
-            placeholders(rows.len())
-        ),
-        values,
-    ))
-    .await?;
-    Ok(())
 }

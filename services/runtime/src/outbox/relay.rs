@@ -10,7 +10,7 @@ use std::{
 };
 
 use prost::Message as _;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::DatabaseConnection;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -19,7 +19,6 @@ use super::{Outbox, OutboxRelay, RelayError, RelayLease, RelayRole};
 use crate::{
     bus::{Binding, BusError, Message, SharedBus, topic_matches},
     config::OutboxConfig,
-    db::stmt,
     events::{EventEnvelope, Payload, Stream, routing_key, stream_name},
 };
 
@@ -226,16 +225,8 @@ impl OutboxRelay {
     /// Announces on the national stream the last national sequence published, outside the
     /// sequence itself, so the national node can tell a silent gap from a quiet académie.
     pub async fn heartbeat(&self) -> Result<(), RelayError> {
-        let row = self
-            .db
-            .query_one_raw(stmt(
-                self.db.get_database_backend(),
-                "SELECT COALESCE(MAX(sequence), 0) AS last FROM outbox WHERE stream = ? AND published_at IS NOT NULL",
-                vec![stream_name(Stream::National).into()],
-            ))
-            .await?
-            .ok_or_else(|| DbErr::Custom("max returned no row".into()))?;
-        let last: i64 = row.try_get("", "last")?;
+        let last =
+            super::watermark::published_through(&self.db, stream_name(Stream::National)).await?;
         let now = self.outbox.clock.now();
         let payload = Payload::NodeHeartbeat(cplds_proto::v1::NodeHeartbeat {
             source: self.outbox.source.to_owned(),

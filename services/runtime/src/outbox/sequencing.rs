@@ -141,8 +141,7 @@ async fn select_unassigned<C: ConnectionTrait>(
 ) -> Result<Vec<Unassigned>, DbErr> {
     db.query_all_raw(stmt(
         db.get_database_backend(),
-        "SELECT id, stream, envelope FROM outbox \
-         WHERE published_at IS NULL AND sequence IS NULL ORDER BY id LIMIT ?",
+        "SELECT id, stream, envelope FROM outbox WHERE sequence IS NULL ORDER BY id LIMIT ?",
         vec![limit.into()],
     ))
     .await?

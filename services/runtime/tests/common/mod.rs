@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use cplds_proto::v1::{CampaignOpened, NationalCampaignOpened};
 use cplds_runtime::{
-    bus::{Message, Stream},
+    bus::{Binding, Message, QueueSpec, Stream},
     db::{self, DbTarget, stmt},
     events::{EventEnvelope, Payload},
     testing::{POSTGRES_ENV, TestPostgres, server_url},
@@ -48,6 +48,17 @@ impl MigrationTrait for Effects {
 
 #[allow(unused_imports)] // not every test binary including this module uses it
 pub use cplds_runtime::testing::Recorder;
+
+/// A queue `name` bound to the internal and national events whose key matches `pattern`.
+pub fn queue_of_both_streams(name: &str, pattern: &str) -> QueueSpec {
+    QueueSpec::new(
+        name,
+        vec![
+            Binding::new(Stream::Internal, pattern),
+            Binding::new(Stream::National, pattern),
+        ],
+    )
+}
 
 pub async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     db.query_one_raw(stmt(db.get_database_backend(), sql, vec![]))
