@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::Context;
-use chrono::{Datelike, Timelike, Utc};
+use chrono::{Timelike, Utc};
 use cplds_proto::v1::{
     self as pb, certification_service_client::CertificationServiceClient,
     registration_service_client::RegistrationServiceClient,
@@ -26,7 +26,7 @@ use cplds_runtime::{
     bus::{SharedBus, memory::InMemoryBus},
     people::Uai,
     poll::{self, Check},
-    time::{format_paris_local, paris_date},
+    time::{format_paris_local, paris_year},
 };
 use futures_util::StreamExt;
 use tonic::transport::Channel;
@@ -69,7 +69,7 @@ pub async fn run(opts: SeasonBenchOptions) -> anyhow::Result<String> {
     );
     anyhow::ensure!(opts.candidates >= 2, "--candidates must be at least 2");
     let dir = tempfile::tempdir()?;
-    let year = paris_date(Utc::now()).year();
+    let year = paris_year(Utc::now());
     // One bus for every académie, as the demo does. No national node: the national facts wait
     // in its declared queue, as they would on the national broker.
     let bus: SharedBus = Arc::new(InMemoryBus::new());

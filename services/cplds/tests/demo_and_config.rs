@@ -82,7 +82,6 @@ async fn the_demo_runs_end_to_end() {
 /// Issue 13 §1: Toulouse's exam office gets, from its own node, the session report the ministry
 /// gets from the national node for Toulouse: every figure, table and remark the same.
 async fn the_academy_report_is_the_national_one(demo: &cplds::demo::Demo) {
-    use chrono::Datelike;
     use cplds_proto::v1::{
         self as pb, figures_service_client::FiguresServiceClient,
         national_statistics_service_client::NationalStatisticsServiceClient,
@@ -90,7 +89,7 @@ async fn the_academy_report_is_the_national_one(demo: &cplds::demo::Demo) {
     use cplds_runtime::auth::{Role, authed};
 
     let (toulouse, national) = (&demo.nodes[0], &demo.nodes[1]);
-    let year = cplds_runtime::time::paris_date(chrono::Utc::now()).year();
+    let year = cplds_runtime::time::paris_year(chrono::Utc::now());
     let ministry = national
         .token("dgesco@education.gouv.fr", &[Role::Ministry])
         .unwrap();

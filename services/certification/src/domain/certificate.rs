@@ -4,11 +4,11 @@
 //! revoked (final). A prepared certificate whose candidate turns out not admitted is cancelled
 //! and may be reinstated by a later decision; its number is never given to anyone else.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use cplds_runtime::{
     academy::Academy,
     kit::{RuleViolation, refuse},
-    time::paris_date,
+    time::{paris_date, paris_year},
 };
 
 use super::number::{CertificateNumber, FIRST_YEAR};
@@ -177,7 +177,7 @@ pub fn on_decision(existing: Option<CertificateState>, admitted: bool) -> Prepar
 
 /// A session year the recteur may act on: from the first session to two years ahead of `now`.
 pub fn parse_session_year(year: i32, now: DateTime<Utc>) -> Result<i32, String> {
-    let max = paris_date(now).year() + 2;
+    let max = paris_year(now) + 2;
     if (FIRST_YEAR..=max).contains(&year) {
         Ok(year)
     } else {

@@ -8,11 +8,11 @@ mod registration;
 use std::{fmt::Write as _, net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use cplds_runtime::{
     auth::Role,
     bus::{SharedBus, memory::InMemoryBus},
-    time::paris_date,
+    time::paris_year,
 };
 
 pub use self::people::{PEOPLE, Person, details};
@@ -266,5 +266,5 @@ fn try_it(
 }
 
 fn demo_year() -> i32 {
-    paris_date(Utc::now()).year()
+    paris_year(Utc::now())
 }

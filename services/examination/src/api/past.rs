@@ -2,12 +2,11 @@
 //! pseudonymise each staff number here, and send nationally, in one unit of work, the candidates
 //! new or changed since an earlier import.
 
-use chrono::Datelike;
 use cplds_proto::v1::{self as pb, event_envelope::Payload};
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
-    time::paris_date,
+    time::paris_year,
 };
 
 use super::Inner;
@@ -23,7 +22,7 @@ impl Inner {
         r: pb::ImportPastSessionRequest,
     ) -> ServiceResult<pb::ImportPastSessionResponse> {
         let mut v = Violations::default();
-        let this_year = paris_date(self.core.now()).year();
+        let this_year = paris_year(self.core.now());
         if !(2017..=this_year).contains(&r.year) {
             v.add(
                 "year",

@@ -7,7 +7,7 @@
 //! the sources"). So a session N may start in the autumn of N-1 and runs, once a year, for less
 //! than a year.
 
-use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use cplds_runtime::{
     kit::{RuleViolation, refuse},
     time::parse_date,
@@ -103,7 +103,7 @@ impl Period {
 
 /// A session year: from the first CPLDS session to two years ahead of `now`.
 pub fn parse_year(year: i32, now: DateTime<Utc>) -> Result<i32, String> {
-    let max = cplds_runtime::time::paris_date(now).year() + 2;
+    let max = cplds_runtime::time::paris_year(now) + 2;
     if (FIRST_YEAR..=max).contains(&year) {
         Ok(year)
     } else {
@@ -222,6 +222,7 @@ pub fn can_appeal(
 
 #[cfg(test)]
 mod tests {
+    use chrono::Datelike;
     use cplds_runtime::time::parse_paris_local;
     use proptest::prelude::*;
 

@@ -12,11 +12,11 @@
 //! not (issue 13 §4). One that comes before the window opens is refused: no text makes it a
 //! candidacy of the session.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 use cplds_runtime::{
     kit::{RuleViolation, refuse},
-    time::{format_paris_human, paris_date, parse_paris_local},
+    time::{format_paris_human, paris_date, paris_year, parse_paris_local},
 };
 
 /// First session of the CPLDS (décret of 5 May 2017).
@@ -55,7 +55,7 @@ impl Window {
 
 /// A session year: from the first CPLDS session to two years ahead of `now`.
 pub fn parse_year(year: i32, now: DateTime<Utc>) -> Result<i32, String> {
-    let max = paris_date(now).year() + 2;
+    let max = paris_year(now) + 2;
     if (FIRST_YEAR..=max).contains(&year) {
         Ok(year)
     } else {
