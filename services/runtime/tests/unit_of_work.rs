@@ -5,9 +5,12 @@
 
 use cplds_runtime::{
     clock,
+    events::Payload,
     kit::{self, ServiceCore, history},
     outbox::Outbox,
 };
+use prost::Message as _;
+use sea_orm::ConnectionTrait;
 
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 
@@ -25,20 +28,25 @@ fn act<'a>(subject: &'a str, action: &'a str) -> history::Act<'a> {
     }
 }
 
+/// A service's core on `conn`: the services' schemas have the history table, the runtime's test
+/// schema adds it here.
+async fn core_with_history(conn: &sea_orm::DatabaseConnection) -> ServiceCore {
+    kit::HistoryTable
+        .up(&SchemaManager::new(conn))
+        .await
+        .unwrap();
+    ServiceCore {
+        db: conn.clone(),
+        outbox: Outbox::new("toulouse", "registration", clock::system()),
+        clock: clock::system(),
+    }
+}
+
 async fn history_and_events_commit_together(postgres: bool) {
     let Some((conn, _guard)) = open_db(postgres).await else {
         return;
     };
-    // The services' schemas have the history table; the runtime's test schema adds it here.
-    kit::HistoryTable
-        .up(&SchemaManager::new(&conn))
-        .await
-        .unwrap();
-    let core = ServiceCore {
-        db: conn.clone(),
-        outbox: Outbox::new("toulouse", "registration", clock::system()),
-        clock: clock::system(),
-    };
+    let core = core_with_history(&conn).await;
     {
         let mut dropped = core.begin().await.unwrap();
         dropped.record(act("c-0", "submitted")).await.unwrap();
@@ -52,7 +60,7 @@ async fn history_and_events_commit_together(postgres: bool) {
     uow.record(act("c-1", "validated")).await.unwrap();
     uow.commit().await.unwrap();
     // A unit without events.
-    let uow = core.begin().await.unwrap();
+    let mut uow = core.begin().await.unwrap();
     uow.record(act("c-2", "withdrawn")).await.unwrap();
     uow.commit().await.unwrap();
     // Events without acts.
@@ -85,4 +93,61 @@ async fn history_and_events_commit_together_sqlite() {
 #[tokio::test]
 async fn history_and_events_commit_together_postgres() {
     history_and_events_commit_together(true).await;
+}
+
+/// A unit that gathers more acts and events than it keeps before writing (a batch of
+/// certificates, say) still writes them all, each kind in the order it was given.
+async fn a_large_unit_keeps_every_row_in_order(postgres: bool) {
+    let Some((conn, _guard)) = open_db(postgres).await else {
+        return;
+    };
+    let core = core_with_history(&conn).await;
+    let n = 700;
+    let mut uow = core.begin().await.unwrap();
+    for k in 0..n {
+        uow.record(act("c-9", &format!("act {k:04}")))
+            .await
+            .unwrap();
+        uow.emit([payload(k)]).await.unwrap();
+    }
+    uow.commit().await.unwrap();
+
+    let actions: Vec<String> = history::of(&conn, "candidacy", "c-9")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    let expected: Vec<String> = (0..n).map(|k| format!("act {k:04}")).collect();
+    assert_eq!(actions, expected);
+    let years: Vec<i32> = conn
+        .query_all_raw(cplds_runtime::db::stmt(
+            conn.get_database_backend(),
+            "SELECT envelope FROM outbox ORDER BY id",
+            vec![],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let bytes: Vec<u8> = r.try_get("", "envelope").unwrap();
+            let envelope = cplds_runtime::events::EventEnvelope::decode(bytes.as_slice()).unwrap();
+            match envelope.payload.unwrap() {
+                Payload::CampaignOpened(e) => e.year,
+                Payload::NationalCampaignOpened(e) => e.year,
+                other => panic!("unexpected {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(years, (0..n).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_large_unit_keeps_every_row_in_order_sqlite() {
+    a_large_unit_keeps_every_row_in_order(false).await;
+}
+
+#[tokio::test]
+async fn a_large_unit_keeps_every_row_in_order_postgres() {
+    a_large_unit_keeps_every_row_in_order(true).await;
 }

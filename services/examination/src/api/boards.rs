@@ -304,7 +304,7 @@ impl Inner {
             }
             (false, _) => None,
         };
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let b = self.board(uow.txn(), &r.board_id).await?;
         let s = self.session_locked(uow.txn(), &b.session_id).await?;
         ensure_open(&s)?;

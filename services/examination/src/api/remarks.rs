@@ -85,7 +85,7 @@ impl Inner {
         req: pb::SaveJuryRemarksRequest,
     ) -> ServiceResult<pb::JuryRemarks> {
         let (session_id, draft) = parse_draft(&req)?;
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let s = self.session_locked(uow.txn(), &session_id).await?;
         self.as_jury_president(uow.txn(), &s, &caller, "writes the jury's remarks")
             .await?;

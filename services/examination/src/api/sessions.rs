@@ -184,7 +184,7 @@ impl Inner {
         let session_id = v.check("session_id", parse_id(&req.session_id));
         let member_id = v.check("member_id", parse_id(&req.member_id));
         let (session_id, member_id) = v.finish_with((session_id, member_id))?;
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let s = self.session_locked(uow.txn(), &session_id).await?;
         ensure_open(&s)?;
         let seat = store::board_member(uow.txn(), &member_id)

@@ -86,7 +86,7 @@ impl Inner {
         }
         let academy = v.finish_with(academy)?;
         let (academy, source) = (academy.code, r.source.trim());
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         if !store::streams(uow.txn())
             .await?
             .iter()

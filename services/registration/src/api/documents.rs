@@ -33,7 +33,7 @@ impl Inner {
             v.finish_with((id, kind, file_name, content))?;
         let acting = access::acting(&caller, OFFICE)?;
 
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let c = self.candidacy(uow.txn(), &id).await?;
         acting.may_see(&c.id, &c.email)?;
         // `facts` locks the acts on the candidacy's staff number: two uploads at once cannot

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use sea_orm_migration::prelude::*;
 
@@ -50,24 +50,42 @@ pub mod entity {
 
 pub use entity::Model as Entry;
 
+/// Writes one act now, in the caller's transaction (a unit of work keeps its acts for its
+/// commit: [`super::UnitOfWork::record`]).
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     act: Act<'_>,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    // One statement: nobody needs the row back (`insert` would read it again on SQLite).
-    entity::Entity::insert(entity::ActiveModel {
-        kind: Set(act.kind.to_owned()),
-        subject: Set(act.subject.to_owned()),
-        at: Set(at),
-        actor: Set(act.actor.to_owned()),
-        action: Set(act.action.to_owned()),
-        detail: Set(act.detail),
-        ..Default::default()
-    })
-    .exec_without_returning(db)
-    .await?;
+    if let Some((sql, values)) = insert_sql(vec![PendingAct::new(act, at)]) {
+        db.execute_raw(crate::db::stmt(db.get_database_backend(), &sql, values))
+            .await?;
+    }
     Ok(())
+}
+
+/// An act's row built and not yet written (see [`super::UnitOfWork`]).
+pub(crate) struct PendingAct([sea_orm::Value; 6]);
+
+impl PendingAct {
+    pub(crate) fn new(act: Act<'_>, at: DateTime<Utc>) -> Self {
+        Self([
+            act.kind.into(),
+            act.subject.into(),
+            at.into(),
+            act.actor.into(),
+            act.action.into(),
+            act.detail.into(),
+        ])
+    }
+}
+
+/// The insert of acts in their order: SQL with `?` placeholders and its values, `None` for none.
+pub(crate) fn insert_sql(acts: Vec<PendingAct>) -> Option<(String, Vec<sea_orm::Value>)> {
+    crate::db::insert_rows(
+        "history (kind, subject, at, actor, action, detail)",
+        acts.into_iter().map(|a| a.0).collect(),
+    )
 }
 
 /// The history of one record, oldest first.

@@ -112,9 +112,25 @@ impl Outbox {
         txn: &C,
         payloads: impl IntoIterator<Item = Payload>,
     ) -> Result<Vec<EventEnvelope>, DbErr> {
+        let mut rows = Vec::new();
+        let envelopes = self.rows(payloads, &mut rows);
+        if let Some((sql, values)) = insert_sql(rows) {
+            txn.execute_raw(stmt(txn.get_database_backend(), &sql, values))
+                .await?;
+        }
+        Ok(envelopes)
+    }
+
+    /// The outbox rows of events, as [`Self::append_all`] writes them, pushed onto `rows` for a
+    /// caller that writes them later in the same transaction ([`crate::kit::UnitOfWork`]). The
+    /// instant and the trace context are this call's.
+    pub(crate) fn rows(
+        &self,
+        payloads: impl IntoIterator<Item = Payload>,
+        rows: &mut Vec<PendingRow>,
+    ) -> Vec<EventEnvelope> {
         let now = self.clock.now();
         let trace_context = telemetry::current_trace_context();
-        let mut values: Vec<sea_orm::Value> = Vec::new();
         let mut envelopes = Vec::new();
         for payload in payloads {
             let stream = payload.stream();
@@ -132,36 +148,36 @@ impl Outbox {
                 payload: Some(payload),
                 ..Default::default()
             };
-            values.extend([
+            rows.push(PendingRow([
                 envelope.event_id.clone().into(),
                 stream_name(stream).into(),
                 key.into(),
                 event_type.into(),
                 envelope.encode_to_vec().into(),
                 now.into(),
-            ]);
+            ]));
             envelopes.push(envelope);
         }
-        if envelopes.is_empty() {
-            return Ok(envelopes);
-        }
-        // UUIDv7 ids grow, and rows are inserted in VALUES order: the outbox ids keep the order.
-        let rows = vec!["(?, ?, ?, ?, ?, ?)"; envelopes.len()].join(", ");
-        txn.execute_raw(stmt(
-            txn.get_database_backend(),
-            &format!(
-                "INSERT INTO outbox (event_id, stream, routing_key, event_type, envelope, created_at) VALUES {rows}"
-            ),
-            values,
-        ))
-        .await?;
-        Ok(envelopes)
+        envelopes
     }
 
     /// Tells the relay there is something to publish (call after commit).
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+}
+
+/// An outbox row built and not yet written: its values in [`OUTBOX_COLUMNS`] order.
+pub(crate) struct PendingRow([sea_orm::Value; 6]);
+
+/// The columns an appended row sets.
+const OUTBOX_COLUMNS: &str =
+    "outbox (event_id, stream, routing_key, event_type, envelope, created_at)";
+
+/// The insert of `rows` in their order (UUIDv7 ids grow, and rows are inserted in VALUES order:
+/// the outbox ids keep the order): SQL with `?` placeholders and its values, `None` for no rows.
+pub(crate) fn insert_sql(rows: Vec<PendingRow>) -> Option<(String, Vec<sea_orm::Value>)> {
+    crate::db::insert_rows(OUTBOX_COLUMNS, rows.into_iter().map(|r| r.0).collect())
 }
 
 /// A row of the outbox, as the relay reads it.

@@ -110,7 +110,7 @@ impl Inner {
         let (session_id, id, given, completed_on) =
             v.finish_with((session_id, id, given, completed_on))?;
 
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let f = self.ledger_file(uow.txn(), &id).await?;
         let session = store::planned_session(uow.txn(), &session_id)
             .await

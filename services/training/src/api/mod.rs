@@ -370,7 +370,7 @@ impl Inner {
     /// Ends an act on one enrolment: its history, the commit, then the enrolment as it now is.
     async fn recorded(
         &self,
-        uow: UnitOfWork,
+        mut uow: UnitOfWork,
         act: Act<'_>,
         row: &enrolment::Model,
     ) -> ServiceResult<pb::TrainingEnrolment> {
@@ -384,7 +384,7 @@ impl Inner {
     /// (an attendance read cohort, programme and modules twice: ten round trips of fifteen).
     async fn recorded_in(
         &self,
-        uow: UnitOfWork,
+        mut uow: UnitOfWork,
         act: Act<'_>,
         row: &enrolment::Model,
         cohort: &cohort::Model,

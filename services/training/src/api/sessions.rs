@@ -88,7 +88,7 @@ impl Inner {
 
     /// A session checked against its cohort's school year and programme, then stored.
     async fn plan(&self, caller: &Caller, new: NewSession) -> ServiceResult<pb::TrainingSession> {
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let c = self.cohort(uow.txn(), &new.cohort_id).await?;
         let p = self.programme(uow.txn(), &c.programme_id).await?;
         let year = SchoolYear::from_stored(c.school_year);
@@ -112,7 +112,7 @@ impl Inner {
         let trainers = convert::trainers(&r.trainers, &mut v);
         let (id, trainers) = v.finish_with((id, trainers))?;
 
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let not_found = || ServiceError::not_found(format!("session {id}"));
         store::session(uow.txn(), &id)
             .await?

@@ -32,7 +32,7 @@ impl Inner {
             r.target_presence_percent,
         )
         .map_err(invalid)?;
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let code = self.academy.code;
         let row = store::save_settings(uow.txn(), code, &s, uow.now(), &caller.subject).await?;
         let detail = format!(
