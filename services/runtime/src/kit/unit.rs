@@ -62,8 +62,8 @@ impl ServiceCore {
 /// A transaction with its events and history. Dropped without [`UnitOfWork::commit`], it rolls
 /// back and publishes nothing.
 ///
-/// Acts and events are kept and written together just before the commit: one statement for
-/// both on PostgreSQL (a round trip per kind of row was a tenth of a submission's time). A unit
+/// Acts and events are kept and written together just before the commit, in one round trip (one
+/// per kind of row was a tenth of a submission's time). A unit
 /// that gathers many writes them out as it goes, [`FLUSH_AT`] rows at a time, so no statement
 /// outgrows a database's limit on parameters.
 pub struct UnitOfWork {
@@ -110,20 +110,26 @@ impl UnitOfWork {
         Ok(())
     }
 
-    /// Writes the acts and events kept: on PostgreSQL in one statement (an insert in a `WITH`
-    /// runs whether or not the query reads it), elsewhere one statement each.
+    /// Writes the acts and events kept, in one round trip.
     async fn write(&self, acts: Vec<PendingAct>, events: Vec<PendingRow>) -> Result<(), DbErr> {
         let backend = self.txn.get_database_backend();
-        let statements = match (history::insert_sql(acts), outbox::insert_sql(events)) {
-            (Some((acts, mut a)), Some((events, e))) if backend == DbBackend::Postgres => {
-                a.extend(e);
-                vec![(format!("WITH acts AS ({acts}) {events}"), a)]
+        let (sql, values) = match (history::insert_sql(acts), outbox::insert_sql(events)) {
+            (Some((acts, mut values)), Some((events, more))) => {
+                values.extend(more);
+                // PostgreSQL prepares one statement: the acts' insert goes in a WITH, which runs
+                // whether or not the query reads it. SQLite's driver runs the statements of one
+                // string in turn, binding the `?`s in order.
+                let sql = if backend == DbBackend::Postgres {
+                    format!("WITH acts AS ({acts}) {events}")
+                } else {
+                    format!("{acts}; {events}")
+                };
+                (sql, values)
             }
-            (acts, events) => acts.into_iter().chain(events).collect(),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => return Ok(()),
         };
-        for (sql, values) in statements {
-            self.txn.execute_raw(stmt(backend, &sql, values)).await?;
-        }
+        self.txn.execute_raw(stmt(backend, &sql, values)).await?;
         Ok(())
     }
 
