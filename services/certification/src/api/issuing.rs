@@ -6,7 +6,7 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, UnitOfWork},
+    kit::{Decided, UnitOfWork, listing},
 };
 use sea_orm::{IntoActiveModel, Set};
 
@@ -104,11 +104,11 @@ impl Inner {
             state,
             email: None,
         };
-        let total = store::count_certificates(uow.txn(), &of_year(None)).await?;
+        let total = listing::count(uow.txn(), &of_year(None)).await?;
         rules::can_issue_session(year, total).on(format!("session/{year}"))?;
         let mut already = 0;
         for state in [CertificateState::Issued, CertificateState::Revoked] {
-            already += store::count_certificates(uow.txn(), &of_year(Some(state))).await?;
+            already += listing::count(uow.txn(), &of_year(Some(state))).await?;
         }
         let prepared =
             store::certificates_in_state(uow.txn(), year, CertificateState::Prepared).await?;

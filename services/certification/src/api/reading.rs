@@ -5,7 +5,7 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, Paging},
+    kit::{Decided, Listing, Paging, listing},
 };
 use sha2::{Digest, Sha256};
 
@@ -13,7 +13,7 @@ use super::{Inner, convert, parse_number, reader, subject};
 use crate::{
     domain::certificate::{self as rules, parse_year_filter},
     printable,
-    store::{self, CertificateFilter, certificate},
+    store::{CertificateFilter, certificate},
 };
 
 impl Inner {
@@ -45,12 +45,13 @@ impl Inner {
         let paging = Paging::parse(&mut v, filter.scope(), r.page_size, &r.page_token);
         let paging = v.finish_with(paging)?;
 
-        let mut rows = store::list_certificates(&self.core.db, &filter, &paging).await?;
+        let mut rows =
+            listing::list(&self.core.db, &filter, paging.after.clone(), paging.fetch()).await?;
         let next_page_token = paging.finish(&mut rows, |c| c.number.clone());
         Ok(pb::ListCertificatesResponse {
             certificates: rows.iter().map(|c| self.render(c)).collect(),
             next_page_token,
-            total_size: store::count_certificates(&self.core.db, &filter).await? as i64,
+            total_size: listing::count(&self.core.db, &filter).await? as i64,
         })
     }
 

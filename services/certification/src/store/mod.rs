@@ -6,10 +6,7 @@ pub mod entities;
 pub mod migration;
 
 use chrono::{DateTime, Utc};
-use cplds_runtime::{
-    db::page,
-    kit::{Act, Paging},
-};
+use cplds_runtime::kit::{Act, Listing};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -113,7 +110,13 @@ pub struct CertificateFilter {
     pub email: Option<String>,
 }
 
-impl CertificateFilter {
+impl Listing for CertificateFilter {
+    type Entity = certificate::Entity;
+
+    fn key() -> certificate::Column {
+        certificate::Column::Number
+    }
+
     fn apply<Q: QueryFilter>(&self, mut q: Q) -> Q {
         if let Some(y) = self.year {
             q = q.filter(certificate::Column::Year.eq(y));
@@ -127,8 +130,7 @@ impl CertificateFilter {
         q
     }
 
-    /// Identifies the filters in page tokens.
-    pub fn scope(&self) -> String {
+    fn scope(&self) -> String {
         format!(
             "certificates;{:?};{:?};{:?}",
             self.year,
@@ -136,29 +138,6 @@ impl CertificateFilter {
             self.email
         )
     }
-}
-
-/// A page in number order (one row more than the page, see [`Paging`]).
-pub async fn list_certificates<C: ConnectionTrait>(
-    db: &C,
-    filter: &CertificateFilter,
-    paging: &Paging,
-) -> Result<Vec<certificate::Model>, DbErr> {
-    page(
-        db,
-        filter.apply(certificate::Entity::find()),
-        certificate::Column::Number,
-        paging.after.clone(),
-        paging.fetch(),
-    )
-    .await
-}
-
-pub async fn count_certificates<C: ConnectionTrait>(
-    db: &C,
-    filter: &CertificateFilter,
-) -> Result<u64, DbErr> {
-    filter.apply(certificate::Entity::find()).count(db).await
 }
 
 /// Every certificate of a year in a state, in number order.

@@ -6,7 +6,7 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult},
-    kit::Decided,
+    kit::{Decided, listing},
     time::to_timestamp,
 };
 
@@ -36,7 +36,7 @@ impl Inner {
             status: Some(CandidacyStatus::Submitted),
             department: None,
         };
-        let undecided = store::count_candidacies(uow.txn(), &undecided).await?;
+        let undecided = listing::count(uow.txn(), &undecided).await?;
         rules::can_publish_list(&campaign.facts(), undecided, now).on(campaign_subject(year))?;
 
         let validated =

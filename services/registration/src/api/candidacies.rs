@@ -6,7 +6,7 @@ use cplds_proto::v1 as pb;
 use cplds_runtime::{
     auth::Caller,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, Paging, new_id},
+    kit::{Decided, Listing, Paging, listing, new_id},
 };
 
 use super::{Inner, OFFICE, STAFF_READERS, act, campaign_subject, convert, parse_candidacy_id};
@@ -174,10 +174,9 @@ impl Inner {
 
         let db = &self.core.db;
         self.campaign(db, req.year).await?;
-        let mut rows =
-            store::list_candidacies(db, &filter, paging.after.as_deref(), paging.fetch()).await?;
+        let mut rows = listing::list(db, &filter, paging.after.as_deref(), paging.fetch()).await?;
         let next_page_token = paging.finish(&mut rows, |c| c.id.clone());
-        let total_size = store::count_candidacies(db, &filter).await? as i64;
+        let total_size = listing::count(db, &filter).await? as i64;
         let mut candidacies = Vec::with_capacity(rows.len());
         for r in &rows {
             candidacies.push(self.render(db, r, &acting).await?);

@@ -13,13 +13,12 @@ pub mod migration;
 use chrono::{DateTime, Utc};
 use cplds_runtime::{
     academy::Academy,
-    db::page,
-    kit::{next_counter, next_counters},
+    kit::{Listing, next_counter, next_counters},
     time::format_paris_local,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 use sha2::{Digest, Sha256};
@@ -440,7 +439,13 @@ pub struct CandidacyFilter {
     pub department: Option<Department>,
 }
 
-impl CandidacyFilter {
+impl Listing for CandidacyFilter {
+    type Entity = candidacy::Entity;
+
+    fn key() -> candidacy::Column {
+        candidacy::Column::Id
+    }
+
     fn apply<Q: QueryFilter>(&self, q: Q) -> Q {
         let mut q = q.filter(candidacy::Column::Year.eq(self.year));
         if let Some(s) = self.status {
@@ -452,8 +457,7 @@ impl CandidacyFilter {
         q
     }
 
-    /// Identifies the filters in page tokens.
-    pub fn scope(&self) -> String {
+    fn scope(&self) -> String {
         format!(
             "candidacies;{};{:?};{:?}",
             self.year,
@@ -461,30 +465,6 @@ impl CandidacyFilter {
             self.department.as_ref().map(|d| d.as_str())
         )
     }
-}
-
-/// Oldest first (ids are UUIDv7, ordered by creation); `after` is the last id of the previous page.
-pub async fn list_candidacies<C: ConnectionTrait>(
-    db: &C,
-    filter: &CandidacyFilter,
-    after: Option<&str>,
-    limit: u64,
-) -> Result<Vec<candidacy::Model>, DbErr> {
-    page(
-        db,
-        filter.apply(candidacy::Entity::find()),
-        candidacy::Column::Id,
-        after,
-        limit,
-    )
-    .await
-}
-
-pub async fn count_candidacies<C: ConnectionTrait>(
-    db: &C,
-    filter: &CandidacyFilter,
-) -> Result<u64, DbErr> {
-    filter.apply(candidacy::Entity::find()).count(db).await
 }
 
 /// (département, status, count) for a year, by département.

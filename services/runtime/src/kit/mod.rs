@@ -17,6 +17,7 @@
 pub mod handlers;
 pub mod history;
 pub mod ids;
+pub mod listing;
 pub mod paging;
 pub mod refusal;
 pub mod rows;
@@ -26,6 +27,7 @@ pub mod wire;
 
 pub use history::{Act, HistoryTable};
 pub use ids::{new_id, parse_id, parse_optional_id};
+pub use listing::Listing;
 pub use paging::Paging;
 pub use refusal::{Decided, Found, RuleViolation, Unique, refuse};
 pub use rows::{CountersTable, Lock, hold, hold_all, locked, next_counter, next_counters};

@@ -12,7 +12,7 @@ use cplds_runtime::{
     auth::Caller,
     db::is_unique_violation,
     error::{ServiceError, ServiceResult, Violations},
-    kit::{Decided, RuleViolation, new_id, parse_id},
+    kit::{Decided, Listing, RuleViolation, listing, new_id, parse_id},
 };
 
 use super::{Inner, act, convert, enrolment_subject, id_field, paging_of};
@@ -152,9 +152,9 @@ impl Inner {
         let cohort_trainers = store::cohort_trainers(db, &c.id).await?;
         assignment::may_follow_cohort(&caller, &c.id, &cohort_trainers)?;
         let p = self.programme(db, &c.programme_id).await?;
-        let mut rows = store::list_enrolments(db, &filter, after, paging.fetch()).await?;
+        let mut rows = listing::list(db, &filter, after, paging.fetch()).await?;
         let next_page_token = paging.finish(&mut rows, |e| e.request_number.to_string());
-        let total = store::count_enrolments(db, &filter).await?;
+        let total = listing::count(db, &filter).await?;
         let roster = store::roster(db, &c).await?;
         let ids: Vec<String> = rows.iter().map(|e| e.id.clone()).collect();
         let records = store::records_of(db, &ids).await?;

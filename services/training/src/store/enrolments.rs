@@ -8,12 +8,12 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
 };
 
-use cplds_runtime::kit::Lock;
+use cplds_runtime::kit::{Listing, Lock};
 
 use super::{
     ProgrammeRecord, calendar, cohort_lock, cohort_locked,
     entities::{activity, cohort, credit, enrolment},
-    page, unreadable,
+    unreadable,
 };
 use crate::domain::{
     Unreadable,
@@ -158,7 +158,13 @@ pub struct EnrolmentFilter {
     pub home_academy: Option<&'static cplds_runtime::academy::Academy>,
 }
 
-impl EnrolmentFilter {
+impl Listing for EnrolmentFilter {
+    type Entity = enrolment::Entity;
+
+    fn key() -> enrolment::Column {
+        enrolment::Column::RequestNumber
+    }
+
     fn apply<Q: QueryFilter>(&self, q: Q) -> Q {
         let mut q = q.filter(enrolment::Column::CohortId.eq(self.cohort_id.as_str()));
         if let Some(s) = self.status {
@@ -170,8 +176,7 @@ impl EnrolmentFilter {
         q
     }
 
-    /// Identifies the filters in page tokens.
-    pub fn scope(&self) -> String {
+    fn scope(&self) -> String {
         format!(
             "enrolments;{};{:?};{:?}",
             self.cohort_id,
@@ -179,30 +184,6 @@ impl EnrolmentFilter {
             self.home_academy.map(|a| a.code)
         )
     }
-}
-
-/// In order of request; `after` is the last request number of the previous page.
-pub async fn list_enrolments<C: ConnectionTrait>(
-    db: &C,
-    filter: &EnrolmentFilter,
-    after: Option<i64>,
-    limit: u64,
-) -> Result<Vec<enrolment::Model>, DbErr> {
-    page(
-        db,
-        filter.apply(enrolment::Entity::find()),
-        enrolment::Column::RequestNumber,
-        after,
-        limit,
-    )
-    .await
-}
-
-pub async fn count_enrolments<C: ConnectionTrait>(
-    db: &C,
-    filter: &EnrolmentFilter,
-) -> Result<u64, DbErr> {
-    filter.apply(enrolment::Entity::find()).count(db).await
 }
 
 /// 1 for the first person waiting in the cohort, given one's request number.
