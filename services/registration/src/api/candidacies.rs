@@ -19,7 +19,7 @@ use crate::{
         eligibility,
     },
     events,
-    store::{self, CandidacyFilter, Lock, NewCandidacy},
+    store::{self, CandidacyFilter, NewCandidacy},
 };
 
 /// One live candidacy per account and year, and a bounded number of them.
@@ -64,10 +64,13 @@ impl Inner {
         );
         let id = new_id();
 
+        let counters =
+            store::OpeningCounters::new(req.year, candidate.email.as_str(), &candidate_key);
+
         let mut uow = self.core.begin().await?;
-        let campaign = self
-            .campaign_locked(uow.txn(), req.year, Lock::Shared)
-            .await?;
+        let (campaign, opened) = store::campaign_for_opening(uow.txn(), req.year, &counters)
+            .await?
+            .ok_or_else(|| self.no_campaign(req.year))?;
         let year = campaign.year;
         let reception =
             rules::can_submit(&campaign.facts(), channel, uow.now()).on(campaign_subject(year))?;
@@ -76,8 +79,8 @@ impl Inner {
             uow.txn(),
             year,
             candidate.email.as_str(),
-            &candidate_key,
             staff_number,
+            opened,
         )
         .await?;
         may_open(&acting, year, candidate.email.as_str(), &opening)?;
