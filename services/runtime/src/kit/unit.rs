@@ -63,9 +63,9 @@ impl ServiceCore {
 /// back and publishes nothing.
 ///
 /// Acts and events are kept and written together just before the commit, in one round trip (one
-/// per kind of row was a tenth of a submission's time). A unit
-/// that gathers many writes them out as it goes, [`FLUSH_AT`] rows at a time, so no statement
-/// outgrows a database's limit on parameters.
+/// per kind of row was a tenth of a submission's time); a query in the unit does not see them. A
+/// unit that gathers many writes them out as it goes, [`FLUSH_AT`] rows at a time, so no
+/// statement outgrows a database's limit on parameters.
 pub struct UnitOfWork {
     txn: DatabaseTransaction,
     outbox: Outbox,
