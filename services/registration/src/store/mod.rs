@@ -13,7 +13,7 @@ pub mod migration;
 use chrono::{DateTime, Utc};
 use cplds_runtime::{
     academy::Academy,
-    kit::{Listing, next_counter, next_counters},
+    kit::{Listing, next_counter, next_counters, next_counters_sql},
     time::format_paris_local,
 };
 use sea_orm::{
@@ -49,6 +49,11 @@ pub async fn campaign<C: ConnectionTrait>(
 /// it alone, so no decision or submission slips in beside them.
 pub use cplds_runtime::kit::Lock;
 
+/// The campaign's named lock (see [`campaign_locked`]), until the transaction ends.
+async fn hold_campaign<C: ConnectionTrait>(db: &C, year: i32, lock: Lock) -> Result<(), DbErr> {
+    cplds_runtime::kit::hold(db, &format!("campaign/{year}"), lock).await
+}
+
 /// The campaign row, locked until the transaction ends (SQLite serialises writers already).
 /// Shared holders take the campaign's advisory lock and read the row plainly: every submission
 /// of the year shares it, and a `FOR SHARE` on one row makes each of them write a new multixact
@@ -58,7 +63,7 @@ pub async fn campaign_locked<C: ConnectionTrait>(
     year: i32,
     lock: Lock,
 ) -> Result<Option<campaign::Model>, DbErr> {
-    cplds_runtime::kit::hold(db, &format!("campaign/{year}"), lock).await?;
+    hold_campaign(db, year, lock).await?;
     let find = campaign::Entity::find_by_id(year);
     match lock {
         Lock::Shared => find.one(db).await,
@@ -153,7 +158,7 @@ pub async fn mark_results_published<C: ConnectionTrait>(
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     // Decisions read the campaign under its shared lock: they wait for this change, or it for them.
-    cplds_runtime::kit::hold(db, &format!("campaign/{year}"), Lock::Exclusive).await?;
+    hold_campaign(db, year, Lock::Exclusive).await?;
     campaign::Entity::update_many()
         .col_expr(campaign::Column::ResultsPublishedAt, Expr::value(at))
         .filter(campaign::Column::Year.eq(year))
@@ -323,15 +328,17 @@ pub async fn campaign_for_opening<C: ConnectionTrait>(
         let values = next_counters(db, &[account, claims]).await?;
         return Ok(Some((campaign, values.first().copied().unwrap_or(1) - 1)));
     }
-    cplds_runtime::kit::hold(db, &format!("campaign/{year}"), Lock::Shared).await?;
+    hold_campaign(db, year, Lock::Shared).await?;
     // The counters' insert runs whether or not the campaign exists; a refusal rolls it back.
     let row = db
         .query_one_raw(cplds_runtime::db::stmt(
             db.get_database_backend(),
-            "WITH taken AS (INSERT INTO counters (name, value) VALUES (?, 1), (?, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value) \
-             SELECT campaigns.*, (SELECT value FROM taken WHERE name = ?) AS opened \
-             FROM campaigns WHERE year = ?",
+            &format!(
+                "WITH taken AS ({}) \
+                 SELECT campaigns.*, (SELECT value FROM taken WHERE name = ?) AS opened \
+                 FROM campaigns WHERE year = ?",
+                next_counters_sql(2)
+            ),
             vec![
                 account.as_str().into(),
                 claims.as_str().into(),

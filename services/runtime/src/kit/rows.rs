@@ -94,14 +94,10 @@ pub async fn next_counters<C: ConnectionTrait>(db: &C, names: &[&str]) -> Result
     {
         return Err(DbErr::Custom(format!("counters named twice: {names:?}")));
     }
-    let rows = vec!["(?, 1)"; names.len()].join(", ");
     let found = db
         .query_all_raw(stmt(
             db.get_database_backend(),
-            &format!(
-                "INSERT INTO counters (name, value) VALUES {rows} \
-                 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value"
-            ),
+            &next_counters_sql(names.len()),
             names.iter().map(|n| (*n).into()).collect(),
         ))
         .await?;
@@ -121,6 +117,16 @@ pub async fn next_counters<C: ConnectionTrait>(db: &C, names: &[&str]) -> Result
                 .ok_or_else(|| DbErr::Custom(format!("counter {n} was not returned")))
         })
         .collect()
+}
+
+/// The statement of [`next_counters`] for `count` names (`?` each), returning `name, value`: for
+/// a caller that takes counters within a statement of its own (in a `WITH` on PostgreSQL).
+pub fn next_counters_sql(count: usize) -> String {
+    let rows = vec!["(?, 1)"; count].join(", ");
+    format!(
+        "INSERT INTO counters (name, value) VALUES {rows} \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value"
+    )
 }
 
 /// The `counters` table of [`next_counter`]; a service that had its own keeps it (same shape).
