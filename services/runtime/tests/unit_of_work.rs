@@ -151,3 +151,88 @@ async fn a_large_unit_keeps_every_row_in_order_sqlite() {
 async fn a_large_unit_keeps_every_row_in_order_postgres() {
     a_large_unit_keeps_every_row_in_order(true).await;
 }
+
+/// A new history entry, its id left to the database, as a service gives the unit a row of its own.
+fn entry(subject: &str, action: String) -> history::entity::ActiveModel {
+    use sea_orm::Set;
+    history::entity::ActiveModel {
+        kind: Set("document".into()),
+        subject: Set(subject.into()),
+        at: Set(chrono::Utc::now()),
+        actor: Set("dec@ac-toulouse.fr".into()),
+        action: Set(action),
+        detail: Set(None),
+        ..Default::default()
+    }
+}
+
+/// New rows given to the unit are written at its commit with its acts and events, in their
+/// order, more of them than it keeps before writing too; a unit dropped writes none; a row that
+/// breaks a constraint fails the commit and leaves nothing of its unit.
+async fn new_rows_commit_with_the_unit(postgres: bool) {
+    let Some((conn, _guard)) = open_db(postgres).await else {
+        return;
+    };
+    let core = core_with_history(&conn).await;
+    {
+        let mut dropped = core.begin().await.unwrap();
+        dropped
+            .insert(entry("dropped", "inserted".into()))
+            .await
+            .unwrap();
+        dropped.emit([payload(1)]).await.unwrap();
+    }
+    let n = 150;
+    let mut uow = core.begin().await.unwrap();
+    for k in 0..n {
+        uow.insert(entry("kept", format!("row {k:03}")))
+            .await
+            .unwrap();
+        if k % 50 == 0 {
+            uow.record(act("c-1", &format!("act {k}"))).await.unwrap();
+            uow.emit([payload(k)]).await.unwrap();
+        }
+    }
+    uow.commit().await.unwrap();
+    let kept = history::of(&conn, "document", "kept").await.unwrap();
+    let actions: Vec<&str> = kept.iter().map(|e| e.action.as_str()).collect();
+    let expected: Vec<String> = (0..n).map(|k| format!("row {k:03}")).collect();
+    assert_eq!(actions, expected);
+    assert!(
+        history::of(&conn, "document", "dropped")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        history::of(&conn, "candidacy", "c-1").await.unwrap().len(),
+        3
+    );
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM outbox").await, 3);
+
+    let mut clash = core.begin().await.unwrap();
+    clash.record(act("c-2", "submitted")).await.unwrap();
+    let mut taken = entry("clash", "inserted".into());
+    taken.id = sea_orm::Set(kept[0].id);
+    clash.insert(taken).await.unwrap();
+    clash.emit([payload(9)]).await.unwrap();
+    let err = clash.commit().await.unwrap_err();
+    assert!(cplds_runtime::db::is_unique_violation(&err), "{err}");
+    assert!(
+        history::of(&conn, "candidacy", "c-2")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM outbox").await, 3);
+}
+
+#[tokio::test]
+async fn new_rows_commit_with_the_unit_sqlite() {
+    new_rows_commit_with_the_unit(false).await;
+}
+
+#[tokio::test]
+async fn new_rows_commit_with_the_unit_postgres() {
+    new_rows_commit_with_the_unit(true).await;
+}

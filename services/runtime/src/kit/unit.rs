@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! let mut uow = self.core.begin().await?;
-//! store::insert_candidacy(uow.txn(), &row).await?;
+//! let opening = store::opening(uow.txn(), year, &counters).await?; // reads, locks
+//! uow.insert(store::candidacy_row(&new)); // written at commit
 //! uow.record(Act { kind: "candidacy", subject: &row.id, actor, action: "submitted", detail: None }).await?;
 //! uow.emit(events::submitted(&row)).await?;
 //! uow.commit().await?;
@@ -13,7 +14,8 @@ use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, QueryTrait, TransactionTrait, Value,
 };
 
 use super::history::{self, Act, PendingAct};
@@ -52,6 +54,8 @@ impl ServiceCore {
             txn: self.db.begin().await?,
             outbox: self.outbox.clone(),
             now: self.clock.now(),
+            rows: Vec::new(),
+            kept_rows: 0,
             acts: Vec::new(),
             events: Vec::new(),
             emitted: false,
@@ -62,21 +66,37 @@ impl ServiceCore {
 /// A transaction with its events and history. Dropped without [`UnitOfWork::commit`], it rolls
 /// back and publishes nothing.
 ///
-/// Acts and events are kept and written together just before the commit, in one round trip (one
-/// per kind of row was a tenth of a submission's time); a query in the unit does not see them. A
-/// unit that gathers many writes them out as it goes, [`FLUSH_AT`] rows at a time, so no
-/// statement outgrows a database's limit on parameters.
+/// Acts and events, and the new rows given to [`UnitOfWork::insert`], are kept and written
+/// together just before the commit, in one round trip (a round trip per row was a third of a
+/// submission's time); a query in the unit does not see them. A unit that gathers many writes
+/// them out as it goes, [`FLUSH_AT`] rows at a time, so no statement outgrows a database's
+/// limit on parameters.
 pub struct UnitOfWork {
     txn: DatabaseTransaction,
     outbox: Outbox,
     now: DateTime<Utc>,
+    /// New rows, one insert per table.
+    rows: Vec<KeptInsert>,
+    kept_rows: usize,
     acts: Vec<PendingAct>,
     events: Vec<PendingRow>,
     emitted: bool,
 }
 
-/// Rows of one kind a unit keeps before writing them (six parameters each).
+/// The new rows of one table a unit keeps: `INSERT INTO t (columns)`, a `(?, …)` per row, and
+/// the rows' values.
+struct KeptInsert {
+    head: String,
+    tuples: Vec<String>,
+    values: Vec<Value>,
+}
+
+/// Acts or events a unit keeps before writing them (six parameters each).
 const FLUSH_AT: usize = 256;
+
+/// New rows a unit keeps before writing them (a few dozen parameters each): with the acts and
+/// events, well under SQLite's 32 766 parameters a statement.
+const ROWS_FLUSH_AT: usize = 64;
 
 impl UnitOfWork {
     pub fn txn(&self) -> &DatabaseTransaction {
@@ -94,8 +114,46 @@ impl UnitOfWork {
         let appended = self.outbox.rows(payloads, &mut self.events);
         self.emitted |= !appended.is_empty();
         if self.events.len() >= FLUSH_AT {
-            let events = std::mem::take(&mut self.events);
-            self.write(Vec::new(), events).await?;
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts a new row at commit, before the acts and events, with them in one round trip.
+    /// For a row nothing later in the unit reads: its constraints are checked when it is
+    /// written, and a violation fails the commit as it would have failed an insert made now.
+    pub async fn insert<A, R>(&mut self, row: R) -> Result<(), DbErr>
+    where
+        A: ActiveModelTrait,
+        R: IntoActiveModel<A>,
+    {
+        // A model's values are all written (its active model would hold them as unchanged).
+        let row = row.into_active_model().reset_all();
+        // Built with `?` placeholders (SQLite's builder); [`stmt`] numbers them for PostgreSQL.
+        let built = <A::Entity as EntityTrait>::insert(row).build(DbBackend::Sqlite);
+        let values = built.values.map(|v| v.0).unwrap_or_default();
+        let Some((head, tuple)) = built.sql.split_once(" VALUES ") else {
+            return Err(DbErr::Custom(format!(
+                "an insert of an unexpected shape: {}",
+                built.sql
+            )));
+        };
+        // Rows of one table go in one insert, in their order: PostgreSQL runs the statements of
+        // a WITH in no set order, and serial ids must follow the order the rows were given in.
+        match self.rows.iter_mut().find(|k| k.head == head) {
+            Some(kept) => {
+                kept.tuples.push(tuple.to_owned());
+                kept.values.extend(values);
+            }
+            None => self.rows.push(KeptInsert {
+                head: head.to_owned(),
+                tuples: vec![tuple.to_owned()],
+                values,
+            }),
+        }
+        self.kept_rows += 1;
+        if self.kept_rows >= ROWS_FLUSH_AT {
+            self.flush().await?;
         }
         Ok(())
     }
@@ -104,42 +162,55 @@ impl UnitOfWork {
     pub async fn record(&mut self, act: Act<'_>) -> Result<(), DbErr> {
         self.acts.push(PendingAct::new(act, self.now));
         if self.acts.len() >= FLUSH_AT {
-            let acts = std::mem::take(&mut self.acts);
-            self.write(acts, Vec::new()).await?;
+            self.flush().await?;
         }
         Ok(())
     }
 
-    /// Writes the acts and events kept, in one round trip.
-    async fn write(&self, acts: Vec<PendingAct>, events: Vec<PendingRow>) -> Result<(), DbErr> {
-        let backend = self.txn.get_database_backend();
-        let (sql, values) = match (history::insert_sql(acts), outbox::insert_sql(events)) {
-            (Some((acts, mut values)), Some((events, more))) => {
-                values.extend(more);
-                // PostgreSQL prepares one statement: the acts' insert goes in a WITH, which runs
-                // whether or not the query reads it. SQLite's driver runs the statements of one
-                // string in turn, binding the `?`s in order.
-                let sql = if backend == DbBackend::Postgres {
-                    format!("WITH acts AS ({acts}) {events}")
-                } else {
-                    format!("{acts}; {events}")
-                };
-                (sql, values)
-            }
-            (Some(one), None) | (None, Some(one)) => one,
-            (None, None) => return Ok(()),
+    /// Writes the rows, acts and events kept, in one round trip.
+    async fn flush(&mut self) -> Result<(), DbErr> {
+        self.kept_rows = 0;
+        let mut parts: Vec<(String, Vec<Value>)> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|k| {
+                (
+                    format!("{} VALUES {}", k.head, k.tuples.join(", ")),
+                    k.values,
+                )
+            })
+            .collect();
+        parts.extend(history::insert_sql(std::mem::take(&mut self.acts)));
+        parts.extend(outbox::insert_sql(std::mem::take(&mut self.events)));
+        let Some((last, _)) = parts.last() else {
+            return Ok(());
         };
+        let backend = self.txn.get_database_backend();
+        // PostgreSQL prepares one statement: every insert but the last goes in a WITH, which
+        // runs whether or not the query reads it. SQLite's driver runs the statements of one
+        // string in turn, binding the `?`s in order.
+        let sql = if backend == DbBackend::Postgres {
+            let withs: Vec<String> = parts[..parts.len() - 1]
+                .iter()
+                .enumerate()
+                .map(|(i, (sql, _))| format!("w{i} AS ({sql})"))
+                .collect();
+            if withs.is_empty() {
+                last.clone()
+            } else {
+                format!("WITH {} {last}", withs.join(", "))
+            }
+        } else {
+            let sqls: Vec<&str> = parts.iter().map(|(sql, _)| sql.as_str()).collect();
+            sqls.join("; ")
+        };
+        let values = parts.into_iter().flat_map(|(_, values)| values).collect();
         self.txn.execute_raw(stmt(backend, &sql, values)).await?;
         Ok(())
     }
 
     /// Writes what is kept, commits, then wakes the relay if events were appended.
     pub async fn commit(mut self) -> Result<(), DbErr> {
-        let (acts, events) = (
-            std::mem::take(&mut self.acts),
-            std::mem::take(&mut self.events),
-        );
-        self.write(acts, events).await?;
+        self.flush().await?;
         self.txn.commit().await?;
         if self.emitted {
             self.outbox.wake();
