@@ -68,21 +68,13 @@ impl Inner {
             store::OpeningCounters::new(req.year, candidate.email.as_str(), &candidate_key);
 
         let mut uow = self.core.begin().await?;
-        let (campaign, opened) = store::campaign_for_opening(uow.txn(), req.year, &counters)
+        // The account's and the staff number's acts of the year are locked from here on.
+        let (campaign, opening) = store::opening(uow.txn(), req.year, &counters, staff_number)
             .await?
             .ok_or_else(|| self.no_campaign(req.year))?;
         let year = campaign.year;
         let reception =
             rules::can_submit(&campaign.facts(), channel, uow.now()).on(campaign_subject(year))?;
-        // The account's and the staff number's acts of the year are locked from here on.
-        let opening = store::opening(
-            uow.txn(),
-            year,
-            candidate.email.as_str(),
-            staff_number,
-            opened,
-        )
-        .await?;
         may_open(&acting, year, candidate.email.as_str(), &opening)?;
         let holds_staff_number = opening.claims.holder().is_none();
         let (effective_at, late) = match reception {
@@ -101,7 +93,8 @@ impl Inner {
             at: uow.now(),
             inadmissible: late.map(|l| (l.explanation(), NAME)),
         };
-        let row = store::insert_candidacy(uow.txn(), new).await?;
+        let row = store::new_candidacy(new)?;
+        uow.insert(row.clone()).await?;
         let detail = format!("channel {}", channel.kind());
         uow.record(act(&row.id, &caller, "submitted", Some(detail)))
             .await?;

@@ -13,7 +13,7 @@ pub mod migration;
 use chrono::{DateTime, Utc};
 use cplds_runtime::{
     academy::Academy,
-    kit::{Listing, next_counter, next_counters, next_counters_sql},
+    kit::{Listing, next_counter, next_counters},
     time::format_paris_local,
 };
 use sea_orm::{
@@ -51,7 +51,11 @@ pub use cplds_runtime::kit::Lock;
 
 /// The campaign's named lock (see [`campaign_locked`]), until the transaction ends.
 async fn hold_campaign<C: ConnectionTrait>(db: &C, year: i32, lock: Lock) -> Result<(), DbErr> {
-    cplds_runtime::kit::hold(db, &format!("campaign/{year}"), lock).await
+    cplds_runtime::kit::hold(db, &campaign_lock(year), lock).await
+}
+
+fn campaign_lock(year: i32) -> String {
+    format!("campaign/{year}")
 }
 
 /// The campaign row, locked until the transaction ends (SQLite serialises writers already).
@@ -192,10 +196,8 @@ pub struct NewCandidacy<'a> {
     pub inadmissible: Option<(String, &'a str)>,
 }
 
-pub async fn insert_candidacy<C: ConnectionTrait>(
-    db: &C,
-    new: NewCandidacy<'_>,
-) -> Result<candidacy::Model, DbErr> {
+/// A new candidacy's row, for the unit of work to insert ([`cplds_runtime::kit::UnitOfWork::insert`]).
+pub fn new_candidacy(new: NewCandidacy<'_>) -> Result<candidacy::Model, DbErr> {
     let c = new.candidate;
     let (status, decided) = match new.inadmissible {
         Some((why, by)) => (CandidacyStatus::Inadmissible, Some((why, by.to_owned()))),
@@ -203,7 +205,7 @@ pub async fn insert_candidacy<C: ConnectionTrait>(
     };
     let decided_at = decided.is_some().then_some(new.at);
     let (decision_text, decided_by) = decided.unzip();
-    candidacy::Model {
+    Ok(candidacy::Model {
         id: new.id,
         year: new.year,
         status,
@@ -245,11 +247,7 @@ pub async fn insert_candidacy<C: ConnectionTrait>(
         on_admitted_list: false,
         created_at: new.at,
         updated_at: new.at,
-    }
-    .into_active_model()
-    .reset_all()
-    .insert(db)
-    .await
+    })
 }
 
 fn encode_explanations(sentences: &[String]) -> Result<String, DbErr> {
@@ -283,25 +281,21 @@ pub struct Opening {
     pub claims: Claims,
 }
 
-/// The live candidacies of an account (`lower(email)`) and of a staff number in a year.
-pub(crate) const OPENING: &str = "SELECT id, staff_number, 1 AS of_account, created_at FROM candidacies \
-     WHERE year = ? AND lower(email) = ? AND status IN (?, ?) \
-     UNION ALL \
-     SELECT id, staff_number, 0 AS of_account, created_at FROM candidacies \
-     WHERE year = ? AND staff_number = ? AND status IN (?, ?) \
-     ORDER BY created_at, id";
-
 /// The counters a new candidacy takes in its year, the account's then the staff number's (the
 /// order every act takes them in): each locks its acts of the year until the transaction ends,
 /// and the account's counts the candidacies it opened (a refused act rolls the count back).
 pub struct OpeningCounters {
+    /// The account (`lower(email)`).
+    account: String,
     names: [String; 2],
 }
 
 impl OpeningCounters {
     pub fn new(year: i32, email: &str, candidate_key: &str) -> Self {
-        let digest = hex::encode(Sha256::digest(account_of(email).as_bytes()));
+        let account = account_of(email);
+        let digest = hex::encode(Sha256::digest(account.as_bytes()));
         Self {
+            account,
             names: [
                 format!("accounts/{year}/{digest}"),
                 format!("claims/{year}/{candidate_key}"),
@@ -310,65 +304,41 @@ impl OpeningCounters {
     }
 }
 
-/// A submission's campaign, its lock shared as [`campaign_locked`] takes it, and the opening
-/// counters taken: the candidacies the account opened in the year before this one. On
-/// PostgreSQL the row is read and the counters taken in one statement after the lock's (a round
-/// trip less on every submission; the row's snapshot is taken with the lock already held, so no
-/// change to the campaign can be missed).
-pub async fn campaign_for_opening<C: ConnectionTrait>(
-    db: &C,
-    year: i32,
-    counters: &OpeningCounters,
-) -> Result<Option<(campaign::Model, i64)>, DbErr> {
-    let [account, claims] = &counters.names;
-    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        let Some(campaign) = campaign_locked(db, year, Lock::Shared).await? else {
-            return Ok(None);
-        };
-        let values = next_counters(db, &[account, claims]).await?;
-        return Ok(Some((campaign, values.first().copied().unwrap_or(1) - 1)));
-    }
-    hold_campaign(db, year, Lock::Shared).await?;
-    // The counters' insert runs whether or not the campaign exists; a refusal rolls it back.
-    let row = db
-        .query_one_raw(cplds_runtime::db::stmt(
-            db.get_database_backend(),
-            &format!(
-                "WITH taken AS ({}) \
-                 SELECT campaigns.*, (SELECT value FROM taken WHERE name = ?) AS opened \
-                 FROM campaigns WHERE year = ?",
-                next_counters_sql(2)
-            ),
-            vec![
-                account.as_str().into(),
-                claims.as_str().into(),
-                account.as_str().into(),
-                year.into(),
-            ],
-        ))
-        .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let opened: i64 = row.try_get("", "opened")?;
-    Ok(Some((
-        campaign::Model::from_query_result(&row, "")?,
-        opened - 1,
-    )))
-}
+/// The campaign of a year and the live candidacies of an account (`lower(email)`) and of a staff
+/// number in it, oldest first: a row each, or one with no candidacy.
+pub(crate) const OPENING: &str = "SELECT campaigns.*, o.id AS opening_id, \
+     o.staff_number AS opening_staff_number, o.of_account AS opening_of_account \
+     FROM campaigns LEFT JOIN ( \
+     SELECT id, staff_number, 1 AS of_account, created_at FROM candidacies \
+     WHERE year = ? AND lower(email) = ? AND status IN (?, ?) \
+     UNION ALL \
+     SELECT id, staff_number, 0 AS of_account, created_at FROM candidacies \
+     WHERE year = ? AND staff_number = ? AND status IN (?, ?)) AS o ON TRUE \
+     WHERE campaigns.year = ? ORDER BY o.created_at, o.id";
 
-/// What a new candidacy meets once its counters are taken ([`campaign_for_opening`]): one
-/// look-up for the live candidacies of the account and of the staff number. The look-up is a
-/// union of two queries each on its own index: SQLite, without statistics, would answer the
-/// `OR` of the two from the (year, status) index, a scan of the year.
+/// A submission's campaign and what the new candidacy meets in its year, in two statements: the
+/// opening counters taken, after the campaign's lock shared as [`campaign_locked`] takes it;
+/// then the campaign row and the live candidacies of the account and of the staff number, read
+/// with both held (a statement's snapshot is taken when it starts: this one sees what the
+/// holders before it committed). `None` without a campaign for `year`; the counters taken then
+/// are rolled back with the refusal.
+///
+/// The look-up is a union of two queries each on its own index: SQLite, without statistics,
+/// would answer the `OR` of the two from the (year, status) index, a scan of the year.
 pub async fn opening<C: ConnectionTrait>(
     db: &C,
     year: i32,
-    account: &str,
+    counters: &OpeningCounters,
     staff_number: &str,
-    opened: i64,
-) -> Result<Opening, DbErr> {
-    let account = account_of(account);
+) -> Result<Option<(campaign::Model, Opening)>, DbErr> {
+    let [account_counter, claims_counter] = &counters.names;
+    let taken = next_counters(
+        db,
+        Some((&campaign_lock(year), Lock::Shared)),
+        &[account_counter, claims_counter],
+    )
+    .await?;
+    let opened = taken.first().copied().unwrap_or(1) - 1;
     let [live_a, live_b] = CandidacyStatus::LIVE.map(|s| sea_orm::Value::from(s.as_str()));
     let rows = db
         .query_all_raw(cplds_runtime::db::stmt(
@@ -376,22 +346,29 @@ pub async fn opening<C: ConnectionTrait>(
             OPENING,
             vec![
                 year.into(),
-                account.clone().into(),
+                counters.account.clone().into(),
                 live_a.clone(),
                 live_b.clone(),
                 year.into(),
                 staff_number.into(),
                 live_a,
                 live_b,
+                year.into(),
             ],
         ))
         .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let campaign = campaign::Model::from_query_result(first, "")?;
     let mut live_of_account = None;
     let mut claims: Vec<String> = Vec::new();
     for r in &rows {
-        let id: String = r.try_get("", "id")?;
-        let number: String = r.try_get("", "staff_number")?;
-        let of_account: i32 = r.try_get("", "of_account")?;
+        let Some(id) = r.try_get::<Option<String>>("", "opening_id")? else {
+            continue;
+        };
+        let number: String = r.try_get("", "opening_staff_number")?;
+        let of_account: i32 = r.try_get("", "opening_of_account")?;
         if of_account == 1 && live_of_account.is_none() {
             live_of_account = Some(id.clone());
         }
@@ -400,11 +377,14 @@ pub async fn opening<C: ConnectionTrait>(
             claims.push(id);
         }
     }
-    Ok(Opening {
-        opened,
-        live_of_account,
-        claims: Claims::new(claims),
-    })
+    Ok(Some((
+        campaign,
+        Opening {
+            opened,
+            live_of_account,
+            claims: Claims::new(claims),
+        },
+    )))
 }
 
 /// Locks the acts on the candidacies giving one staff number in a year (named by its

@@ -45,17 +45,7 @@ pub async fn hold_all<C: ConnectionTrait>(db: &C, locks: &[(&str, Lock)]) -> Res
     if backend != DbBackend::Postgres || locks.is_empty() {
         return Ok(());
     }
-    // Schemas of several services (and académies) may share a database: the name is the schema's.
-    let calls: Vec<String> = locks
-        .iter()
-        .map(|(_, lock)| {
-            let function = match lock {
-                Lock::Shared => "pg_advisory_xact_lock_shared",
-                Lock::Exclusive => "pg_advisory_xact_lock",
-            };
-            format!("{function}(hashtextextended(current_schema() || '/' || ?, 0))")
-        })
-        .collect();
+    let calls: Vec<String> = locks.iter().map(|(_, lock)| lock_call(*lock)).collect();
     db.execute_raw(stmt(
         backend,
         &format!("SELECT {}", calls.join(", ")),
@@ -63,6 +53,16 @@ pub async fn hold_all<C: ConnectionTrait>(db: &C, locks: &[(&str, Lock)]) -> Res
     ))
     .await?;
     Ok(())
+}
+
+/// The call taking a named advisory lock (its name a `?`). Schemas of several services (and
+/// académies) may share a database: the name is the schema's.
+fn lock_call(lock: Lock) -> String {
+    let function = match lock {
+        Lock::Shared => "pg_advisory_xact_lock_shared",
+        Lock::Exclusive => "pg_advisory_xact_lock",
+    };
+    format!("{function}(hashtextextended(current_schema() || '/' || ?, 0))")
 }
 
 /// The next value of the named counter (1 first), in the caller's transaction: numbers of
@@ -82,9 +82,18 @@ pub async fn next_counter<C: ConnectionTrait>(db: &C, name: &str) -> Result<i64,
 
 /// The next value of several named counters (distinct names), in one statement: each row is
 /// taken (and locked until the transaction ends) in the order given, as with [`next_counter`]
-/// called for each in turn. Values come back in the order of `names`.
-pub async fn next_counters<C: ConnectionTrait>(db: &C, names: &[&str]) -> Result<Vec<i64>, DbErr> {
+/// called for each in turn, after the lock `held` if one is named (on PostgreSQL, as [`hold`]
+/// takes it: a round trip less for an act that takes both). Values come back in the order of
+/// `names`.
+pub async fn next_counters<C: ConnectionTrait>(
+    db: &C,
+    held: Option<(&str, Lock)>,
+    names: &[&str],
+) -> Result<Vec<i64>, DbErr> {
     if names.is_empty() {
+        if let Some((name, lock)) = held {
+            hold(db, name, lock).await?;
+        }
         return Ok(Vec::new());
     }
     if names
@@ -94,11 +103,29 @@ pub async fn next_counters<C: ConnectionTrait>(db: &C, names: &[&str]) -> Result
     {
         return Err(DbErr::Custom(format!("counters named twice: {names:?}")));
     }
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(names.len() + 1);
+    let source = match held {
+        // The join yields no row before the lock is taken, so no counter is taken before it.
+        Some((name, lock)) if backend == DbBackend::Postgres => {
+            values.push(name.into());
+            format!(
+                "SELECT v.name, 1 FROM (SELECT {}) AS held, (VALUES {}) AS v (name)",
+                lock_call(lock),
+                vec!["(?)"; names.len()].join(", ")
+            )
+        }
+        _ => format!("VALUES {}", vec!["(?, 1)"; names.len()].join(", ")),
+    };
+    values.extend(names.iter().map(|n| sea_orm::Value::from(*n)));
     let found = db
         .query_all_raw(stmt(
-            db.get_database_backend(),
-            &next_counters_sql(names.len()),
-            names.iter().map(|n| (*n).into()).collect(),
+            backend,
+            &format!(
+                "INSERT INTO counters (name, value) {source} \
+                 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value"
+            ),
+            values,
         ))
         .await?;
     let mut by_name = std::collections::HashMap::with_capacity(found.len());
@@ -117,16 +144,6 @@ pub async fn next_counters<C: ConnectionTrait>(db: &C, names: &[&str]) -> Result
                 .ok_or_else(|| DbErr::Custom(format!("counter {n} was not returned")))
         })
         .collect()
-}
-
-/// The statement of [`next_counters`] for `count` names (`?` each), returning `name, value`: for
-/// a caller that takes counters within a statement of its own (in a `WITH` on PostgreSQL).
-pub fn next_counters_sql(count: usize) -> String {
-    let rows = vec!["(?, 1)"; count].join(", ");
-    format!(
-        "INSERT INTO counters (name, value) VALUES {rows} \
-         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value"
-    )
 }
 
 /// The `counters` table of [`next_counter`]; a service that had its own keeps it (same shape).
