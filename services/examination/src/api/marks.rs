@@ -152,8 +152,8 @@ impl Inner {
         acting: Acting,
     ) -> ServiceResult<pb::MarkSheet> {
         let subject = format!("candidacy/{candidacy_id}/{part}");
-        let uow = self.core.begin().await?;
-        let m = self
+        let mut uow = self.core.begin().await?;
+        let mut m = self
             .load_marking(&uow, &caller, &candidacy_id, part)
             .await?;
         let sheet = m.rows.sheet(&candidacy_id, part);
@@ -164,12 +164,14 @@ impl Inner {
             actor: &m.me.email,
             at: uow.now(),
         };
-        let db = uow.txn();
-        match acting {
+        let change = match acting {
             Acting::Enter(value) => {
                 double_entry::can_enter(&sheet, &m.me.email).on(&subject)?;
-                store::insert_entry(db, &act, &m.board.id, value).await?;
-                store::record_change(db, &act, change("entered", None, value, None)).await?;
+                let entry = store::new_entry(&act, &m.board.id, value);
+                uow.insert(entry.clone()).await?;
+                // The sheet as the commit leaves it: the rows read, and this entry (the latest).
+                m.rows.entries.push(entry);
+                change("entered", None, value, None)
             }
             Acting::Correct(value, reason) => {
                 double_entry::can_correct(&sheet, &m.me.email, value).on(&subject)?;
@@ -184,9 +186,9 @@ impl Inner {
                     })?;
                 let previous = PartResult::from_stored(mine.absent, mine.half_points);
                 // The president settled the former pair; the new pair is settled anew.
-                store::correct_entry(db, &act, mine, value).await?;
-                let c = change("corrected", previous, value, Some(reason));
-                store::record_change(db, &act, c).await?;
+                store::correct_entry(uow.txn(), &act, mine, value).await?;
+                m.rows = SheetRows::of(uow.txn(), std::slice::from_ref(&candidacy_id)).await?;
+                change("corrected", previous, value, Some(reason))
             }
             Acting::Reconcile(value, reason) => {
                 if m.me.role != BoardRole::President {
@@ -196,13 +198,13 @@ impl Inner {
                     )));
                 }
                 double_entry::can_reconcile(&sheet).on(&subject)?;
-                store::reconcile(db, &act, value, &reason).await?;
-                let c = change("reconciled", sheet.reconciled, value, Some(reason));
-                store::record_change(db, &act, c).await?;
+                store::reconcile(uow.txn(), &act, value, &reason).await?;
+                m.rows = SheetRows::of(uow.txn(), std::slice::from_ref(&candidacy_id)).await?;
+                change("reconciled", sheet.reconciled, value, Some(reason))
             }
-        }
-        let rows = SheetRows::of(db, std::slice::from_ref(&candidacy_id)).await?;
-        let out = convert::sheet_pb(&rows, &candidacy_id, &m.board.id, part, Some(&m.me.email));
+        };
+        uow.insert(store::change_row(&act, change)).await?;
+        let out = convert::sheet_pb(&m.rows, &candidacy_id, &m.board.id, part, Some(&m.me.email));
         uow.commit().await?;
         Ok(out)
     }

@@ -308,7 +308,7 @@ impl Inner {
                     value: r.now,
                     reason: Some(decided.text.clone()),
                 };
-                store::record_change(uow.txn(), &act, change).await?;
+                uow.insert(store::change_row(&act, change)).await?;
             }
             store::revise_decision(uow.txn(), d, &after, &a.id, now).await?;
         }

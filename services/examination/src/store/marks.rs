@@ -108,13 +108,8 @@ pub struct MarkAct<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// A member's entry, made for the board they sit on.
-pub async fn insert_entry<C: ConnectionTrait>(
-    db: &C,
-    act: &MarkAct<'_>,
-    board_id: &str,
-    value: PartResult,
-) -> Result<(), DbErr> {
+/// A member's entry, made for the board they sit on: the row a unit of work inserts.
+pub fn new_entry(act: &MarkAct<'_>, board_id: &str, value: PartResult) -> mark_entry::Model {
     mark_entry::Model {
         id: new_id(),
         session_id: act.session_id.to_owned(),
@@ -128,11 +123,6 @@ pub async fn insert_entry<C: ConnectionTrait>(
         updated_at: act.at,
         corrections: 0,
     }
-    .into_active_model()
-    .reset_all()
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 /// An entrant's correction of their entry; the president's reconciliation of the former pair
@@ -199,11 +189,9 @@ pub struct Change<'a> {
     pub reason: Option<String>,
 }
 
-pub async fn record_change<C: ConnectionTrait>(
-    db: &C,
-    act: &MarkAct<'_>,
-    c: Change<'_>,
-) -> Result<(), DbErr> {
+/// The row of an act in a mark's history, for a unit of work to insert (nothing reads it back
+/// in the act).
+pub fn change_row(act: &MarkAct<'_>, c: Change<'_>) -> mark_history::ActiveModel {
     mark_history::ActiveModel {
         session_id: Set(act.session_id.to_owned()),
         candidacy_id: Set(act.candidacy_id.to_owned()),
@@ -218,9 +206,6 @@ pub async fn record_change<C: ConnectionTrait>(
         reason: Set(c.reason),
         ..Default::default()
     }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 /// A page of a candidate's mark history, oldest first, after entry `after`.
