@@ -34,17 +34,12 @@ impl OutboxRelay {
             envelope.sequence = *counter as u64;
             assigned.push((row.id, *counter, envelope.encode_to_vec()));
         }
-        write_sequences(&txn, &assigned).await?;
-        for (stream, (last, changed)) in &counters {
-            if *changed {
-                txn.execute_raw(stmt(
-                    txn.get_database_backend(),
-                    "UPDATE outbox_sequence SET last_sequence = ? WHERE stream = ?",
-                    vec![(*last).into(), stream.clone().into()],
-                ))
-                .await?;
-            }
-        }
+        let moved: Vec<(String, i64)> = counters
+            .into_iter()
+            .filter(|(_, (_, changed))| *changed)
+            .map(|(stream, (last, _))| (stream, last))
+            .collect();
+        write_sequences(&txn, &assigned, &moved).await?;
         txn.commit().await?;
         Ok(rows.len())
     }
@@ -94,14 +89,21 @@ async fn lock_counters<C: ConnectionTrait>(txn: &C) -> Result<HashMap<String, (i
     Ok(counters)
 }
 
-/// Writes (id, sequence, envelope) into the rows: one statement per chunk rather than one per row.
+/// Writes (id, sequence, envelope) into the rows, and the streams' last sequences: one statement
+/// per chunk of rows rather than one per row, the counters' update with the first.
 async fn write_sequences<C: ConnectionTrait>(
     txn: &C,
     assigned: &[(i64, i64, Vec<u8>)],
+    moved: &[(String, i64)],
 ) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
+    let mut counters = (!moved.is_empty()).then(|| counters_update(moved));
     for chunk in assigned.chunks(100) {
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 5);
+        let (mut sql, mut values) = match counters.take() {
+            Some((sql, values)) => (sql, values),
+            None => (String::new(), Vec::new()),
+        };
+        values.reserve(chunk.len() * 5);
         let mut sequence_case = String::from("CASE id");
         let mut envelope_case = String::from("CASE id");
         for (id, sequence, _) in chunk {
@@ -115,17 +117,42 @@ async fn write_sequences<C: ConnectionTrait>(
             values.push(envelope.clone().into());
         }
         values.extend(chunk.iter().map(|(id, _, _)| sea_orm::Value::from(*id)));
-        txn.execute_raw(stmt(
-                backend,
-                &format!(
-                    "UPDATE outbox SET sequence = {sequence_case} END, envelope = {envelope_case} END WHERE id IN ({})",
-                    placeholders(chunk.len())
-                ),
-                values,
-            ))
-            .await?;
+        let rows = format!(
+            "UPDATE outbox SET sequence = {sequence_case} END, envelope = {envelope_case} END WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        // One round trip: in a WITH on PostgreSQL, two statements of one string on SQLite.
+        sql = match (sql.is_empty(), backend) {
+            (true, _) => rows,
+            (false, DbBackend::Postgres) => format!("WITH counters AS ({sql}) {rows}"),
+            (false, _) => format!("{sql}; {rows}"),
+        };
+        txn.execute_raw(stmt(backend, &sql, values)).await?;
     }
     Ok(())
+}
+
+/// The update of the streams' last sequences (`moved` not empty).
+fn counters_update(moved: &[(String, i64)]) -> (String, Vec<sea_orm::Value>) {
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(moved.len() * 3);
+    let mut case = String::from("CASE stream");
+    for (stream, last) in moved {
+        case.push_str(" WHEN ? THEN ?");
+        values.push(stream.clone().into());
+        values.push((*last).into());
+    }
+    values.extend(
+        moved
+            .iter()
+            .map(|(stream, _)| sea_orm::Value::from(stream.clone())),
+    );
+    (
+        format!(
+            "UPDATE outbox_sequence SET last_sequence = {case} END WHERE stream IN ({})",
+            placeholders(moved.len())
+        ),
+        values,
+    )
 }
 
 /// An unassigned row: enough to give it its sequence.
