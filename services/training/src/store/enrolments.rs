@@ -356,6 +356,10 @@ struct Credit<'a> {
 }
 
 async fn insert_credit<C: ConnectionTrait>(db: &C, c: Credit<'_>) -> Result<credit::Model, DbErr> {
+    credit_row(c).insert(db).await
+}
+
+fn credit_row(c: Credit<'_>) -> credit::ActiveModel {
     credit::ActiveModel {
         enrolment_id: Set(c.enrolment_id.to_owned()),
         module_code: Set(c.module_code.clone()),
@@ -367,8 +371,6 @@ async fn insert_credit<C: ConnectionTrait>(db: &C, c: Credit<'_>) -> Result<cred
         recorded_by: Set(c.by.to_owned()),
         ..Default::default()
     }
-    .insert(db)
-    .await
 }
 
 /// Records a trainee's attendance at a session, replacing an earlier record of it, and updates
@@ -388,19 +390,28 @@ pub async fn replace_attendance<C: ConnectionTrait>(
     records
         .credits
         .retain(|c| c.enrolment_id != enrolment_id || c.session_id.as_deref() != Some(session_id));
-    for (code, minutes) in &attendance.modules {
-        let credit = Credit {
-            enrolment_id,
-            module_code: code,
-            minutes: *minutes,
-            session_id: Some(session_id),
-            activity_id: None,
-            day: attendance.day,
-            at,
-            by,
-        };
-        records.credits.push(insert_credit(db, credit).await?);
-    }
+    let rows: Vec<credit::ActiveModel> = attendance
+        .modules
+        .iter()
+        .map(|(code, minutes)| {
+            credit_row(Credit {
+                enrolment_id,
+                module_code: code,
+                minutes: *minutes,
+                session_id: Some(session_id),
+                activity_id: None,
+                day: attendance.day,
+                at,
+                by,
+            })
+        })
+        .collect();
+    // The session's modules in one insert (a round trip each was a sixth of an attendance's).
+    records.credits.extend(
+        credit::Entity::insert_many(rows)
+            .exec_with_returning(db)
+            .await?,
+    );
     // As `records_of` reads them.
     records.credits.sort_by_key(|c| c.id);
     Ok(())
