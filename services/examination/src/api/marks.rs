@@ -9,7 +9,7 @@ use cplds_runtime::{
     kit::{Decided, Paging, UnitOfWork, parse_id},
 };
 
-use super::{Inner, convert, ensure_open, member_of, seat};
+use super::{Inner, convert, ensure_open, member_of, not_admitted, seat};
 use crate::{
     domain::{
         board::BoardRole,
@@ -116,12 +116,13 @@ impl Inner {
         part: ExamPart,
     ) -> ServiceResult<Marking> {
         let subject = format!("candidacy/{candidacy_id}/{part}");
-        let c = self.candidate(uow.txn(), candidacy_id).await?;
-        let a =
-            candidate_rules::assigned(store::assignment(uow.txn(), candidacy_id).await?, Act::Mark)
-                .on(&subject)?;
-        let board = self.board(uow.txn(), &a.board_id).await?;
-        let members = store::members_of(uow.txn(), &board.id).await?;
+        let (c, a) = store::candidate_with_assignment(uow.txn(), candidacy_id)
+            .await?
+            .ok_or_else(|| not_admitted(candidacy_id))?;
+        let a = candidate_rules::assigned(a, Act::Mark).on(&subject)?;
+        let (board, members) = store::board_with_members(uow.txn(), &a.board_id)
+            .await
+            .found("board", &a.board_id)?;
         let me = member_of(caller, &board, &members)?.clone();
         // Shared: marks of other candidates go side by side; this candidate's sheets alone.
         let session = store::session_shared_with_sheets(uow.txn(), &a.session_id, candidacy_id)

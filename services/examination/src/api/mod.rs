@@ -213,6 +213,13 @@ cplds_runtime::grpc_handlers! {
 }
 
 /// A required identifier field, alone in its request.
+/// A candidacy the exam service never received on an admitted list.
+pub(crate) fn not_admitted(id: &str) -> ServiceError {
+    ServiceError::NotFound(format!(
+        "candidacy {id} is not on an admitted list received by the exam service"
+    ))
+}
+
 pub(crate) fn id_field(field: &str, s: &str) -> ServiceResult<String> {
     cplds_runtime::kit::parse_id(s).map_err(|e| ServiceError::invalid(field, e))
 }
@@ -315,11 +322,9 @@ impl Inner {
         db: &C,
         id: &str,
     ) -> ServiceResult<candidate::Model> {
-        store::candidate(db, id).await?.ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "candidacy {id} is not on an admitted list received by the exam service"
-            ))
-        })
+        store::candidate(db, id)
+            .await?
+            .ok_or_else(|| not_admitted(id))
     }
 
     async fn board<C: ConnectionTrait>(&self, db: &C, id: &str) -> ServiceResult<board::Model> {

@@ -7,14 +7,17 @@ use cplds_runtime::{
     people::{Email, PersonName, Uai},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationDef, Set,
+    sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
     as_text,
-    entities::{assignment, board, board_member, board_replacement, convocation, session, slot},
+    entities::{
+        assignment, board, board_member, board_replacement, candidate, convocation, session, slot,
+    },
     from_json, to_json,
 };
 use crate::domain::{
@@ -147,6 +150,37 @@ pub async fn publish_session<C: ConnectionTrait>(
 
 pub async fn board<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<board::Model>, DbErr> {
     board::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// A board and its current members ([`members_of`]), in one round trip (a mark reads both).
+pub async fn board_with_members<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+) -> Result<Option<(board::Model, Vec<board_member::Model>)>, DbErr> {
+    let seats: RelationDef = board::Entity::belongs_to(board_member::Entity)
+        .from(board::Column::Id)
+        .to(board_member::Column::BoardId)
+        .on_condition(|_, member| {
+            Expr::col((member, board_member::Column::LeftAt))
+                .is_null()
+                .into_condition()
+        })
+        .into();
+    let rows = board::Entity::find_by_id(id.to_owned())
+        .join(JoinType::LeftJoin, seats)
+        .select_also(board_member::Entity)
+        .order_by_asc(board_member::Column::Id)
+        .all(db)
+        .await?;
+    let mut rows = rows.into_iter();
+    let Some((board, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let members = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, m)| m))
+        .collect();
+    Ok(Some((board, members)))
 }
 
 pub async fn boards_of_session<C: ConnectionTrait>(
@@ -360,6 +394,22 @@ pub fn seats(rows: &[board_member::Model]) -> Result<Vec<Seat>, DbErr> {
 }
 
 // ---- assignments -------------------------------------------------------------------------
+
+/// A candidate and their assignment to a board, if any, in one round trip (a mark reads both).
+pub async fn candidate_with_assignment<C: ConnectionTrait>(
+    db: &C,
+    candidacy_id: &str,
+) -> Result<Option<(candidate::Model, Option<assignment::Model>)>, DbErr> {
+    let assigned: RelationDef = candidate::Entity::belongs_to(assignment::Entity)
+        .from(candidate::Column::CandidacyId)
+        .to(assignment::Column::CandidacyId)
+        .into();
+    candidate::Entity::find_by_id(candidacy_id.to_owned())
+        .join(JoinType::LeftJoin, assigned)
+        .select_also(assignment::Entity)
+        .one(db)
+        .await
+}
 
 pub async fn assignment<C: ConnectionTrait>(
     db: &C,
