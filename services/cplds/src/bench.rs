@@ -4,7 +4,9 @@
 //! tonic echo call (health check on a server with nothing else), a single-row insert through
 //! sea-orm on the same database, and the floor of the write path: a bare tonic unary handler
 //! running a transaction of two inserts (a row and an outbox row) straight on the driver. The
-//! ratios to that floor say what the service stack costs. Figures are printed, never asserted.
+//! floor runs again right after each write, and the write's ratios are to the mean of the floor
+//! runs just before and after it: they say what the service stack costs, whatever the machine's
+//! speed did meanwhile. Figures are printed, never asserted.
 
 use std::{
     fmt::Write as _,
@@ -52,6 +54,15 @@ pub enum Write {
 
 impl Write {
     pub const ALL: [Write; 3] = [Write::Submit, Write::Mark, Write::Attendance];
+
+    /// The floor's run measured right after this write (its rows' ids are the run's).
+    fn floor_after(self) -> &'static str {
+        match self {
+            Write::Submit => "after-submit",
+            Write::Mark => "after-mark",
+            Write::Attendance => "after-attendance",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -343,15 +354,12 @@ async fn floor_bench(
     let result = drive_health_checks(addr, clients, requests).await;
     server.abort();
     let (wall, lat) = result?;
-    Ok(Stats::of(
-        if shared_row {
-            "floor + one shared row read in the txn (FOR SHARE on PostgreSQL)"
-        } else {
-            "floor: bare tonic handler, txn of row + outbox row (driver)"
-        },
-        wall,
-        lat,
-    ))
+    let name = match (shared_row, run.strip_prefix("after-")) {
+        (true, _) => "floor + one shared row read in the txn (FOR SHARE on PostgreSQL)".to_owned(),
+        (false, Some(write)) => format!("floor again, right after {write}"),
+        (false, None) => "floor: bare tonic handler, txn of row + outbox row (driver)".to_owned(),
+    };
+    Ok(Stats::of(&name, wall, lat))
 }
 
 async fn submit_bench(node: &LocalNode, clients: usize, requests: usize) -> anyhow::Result<Stats> {
@@ -426,8 +434,17 @@ async fn one_backend(
         false,
     )
     .await?;
-    let floor_shared =
-        floor_bench(baseline_db, opts.clients, opts.requests, "shared", true).await?;
+    let floor_shared = floor_bench(
+        baseline_db.clone(),
+        opts.clients,
+        opts.requests,
+        "shared",
+        true,
+    )
+    .await?;
+    // The machine's speed drifts from one phase to the next (by a quarter on a shared host): each
+    // write is compared with the floor measured just before and just after it.
+    let mut floor_before = (floor.throughput(), floor.p99);
     let mut writes = Vec::new();
     for write in &opts.writes {
         // Each write on a node (and databases) of its own; node and clients share the process,
@@ -458,7 +475,14 @@ async fn one_backend(
             }
         };
         consumers.abort();
-        writes.push((stats, crate::memory::peak_mib()));
+        let peak = crate::memory::peak_mib();
+        let after = floor_bench(baseline_db.clone(), c, r, write.floor_after(), false).await?;
+        let around = (
+            (floor_before.0 + after.throughput()) / 2.0,
+            (floor_before.1 + after.p99) / 2,
+        );
+        floor_before = (after.throughput(), after.p99);
+        writes.push((stats, peak, after, around));
     }
 
     let mut out = String::new();
@@ -473,7 +497,8 @@ async fn one_backend(
         "", "req/s", "p50 ms", "p99 ms"
     );
     let baselines = [&echo, &insert, &floor, &floor_shared];
-    for s in baselines.into_iter().chain(writes.iter().map(|(s, _)| s)) {
+    let measured = writes.iter().flat_map(|(s, _, after, _)| [s, after]);
+    for s in baselines.into_iter().chain(measured) {
         let _ = writeln!(
             out,
             "{:<72} {:>10.0} {:>10.2} {:>10.2}",
@@ -483,13 +508,13 @@ async fn one_backend(
             s.p99.as_secs_f64() * 1e3
         );
     }
-    for (s, peak) in &writes {
+    for (s, peak, _, (floor_throughput, floor_p99)) in &writes {
         let name = s.name.split_whitespace().next().unwrap_or_default();
         let _ = writeln!(
             out,
-            "ratios to the floor: {name} throughput = {:.2}× floor (target ≥ 0.7); p99 = {:.2}× floor (target ≤ 1.5); {:.2}× echo, {:.2}× single insert; peak RSS {} MiB",
-            s.throughput() / floor.throughput(),
-            s.p99.as_secs_f64() / floor.p99.as_secs_f64(),
+            "ratios to the floor (mean of the runs just before and after): {name} throughput = {:.2}× floor (target ≥ 0.7); p99 = {:.2}× floor (target ≤ 1.5); {:.2}× echo, {:.2}× single insert; peak RSS {} MiB",
+            s.throughput() / floor_throughput,
+            s.p99.as_secs_f64() / floor_p99.as_secs_f64(),
             s.throughput() / echo.throughput(),
             s.throughput() / insert.throughput(),
             crate::memory::format(*peak)
