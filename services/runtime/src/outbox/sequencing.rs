@@ -99,10 +99,7 @@ async fn write_sequences<C: ConnectionTrait>(
     let backend = txn.get_database_backend();
     let mut counters = (!moved.is_empty()).then(|| counters_update(moved));
     for chunk in assigned.chunks(100) {
-        let (mut sql, mut values) = match counters.take() {
-            Some((sql, values)) => (sql, values),
-            None => (String::new(), Vec::new()),
-        };
+        let (mut sql, mut values) = counters.take().unwrap_or_default();
         values.reserve(chunk.len() * 5);
         let mut sequence_case = String::from("CASE id");
         let mut envelope_case = String::from("CASE id");
