@@ -1,10 +1,17 @@
 //! The campaign and its window: when a candidacy counts as received, and who sets the window.
 
+use std::time::Duration;
+
 use cplds_proto::v1 as pb;
+use cplds_registration::{
+    domain::campaign::Window,
+    store::{self, Lock},
+};
 use cplds_runtime::{
-    testing::{authed, bad_fields, precondition_rule},
+    testing::{authed, bad_fields, precondition_rule, wait_until},
     time::{parse_paris_local, to_timestamp},
 };
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use tonic::Code;
 
 use crate::helpers::*;
@@ -16,6 +23,7 @@ on_both!(
     a_letter_counts_by_its_postmark,
     an_e_mail_counts_by_its_reception,
     the_office_moves_the_window,
+    a_submission_waits_for_a_window_move_and_meets_the_new_window,
     the_window_is_frozen_once_the_list_is_published,
     campaign_fields_are_checked_and_named,
     a_year_has_one_campaign,
@@ -43,6 +51,65 @@ async fn a_candidacy_before_the_opening_is_refused(backend: Backend) {
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(precondition_rule(&err).as_deref(), Some("WINDOW_NOT_OPEN"));
     assert_eq!(t.count().await, 0, "a refused submission changes nothing");
+}
+
+/// A submission that comes while the window is being moved waits for the move, then is judged by
+/// the new window: the campaign's lock is taken in the counters' statement, before the campaign
+/// is read. The move is played here in a transaction held open, as `UpdateCampaign` runs it.
+/// PostgreSQL only: SQLite's one connection runs the two one after the other by construction.
+async fn a_submission_waits_for_a_window_move_and_meets_the_new_window(backend: Backend) {
+    let Some(mut t) = spawn_with_campaign(backend, DURING).await else {
+        return;
+    };
+    let Some(db) = t.store().await else {
+        return;
+    };
+    let txn = db.begin().await.unwrap();
+    let row = store::campaign_locked(&txn, 2025, Lock::Exclusive)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut client = t.client.clone();
+    let token = t.candidate_token(1);
+    let submission = tokio::spawn(async move {
+        let req = pb::SubmitCandidacyRequest {
+            year: 2025,
+            candidate: Some(person(1)),
+            ..Default::default()
+        };
+        client.submit_candidacy(authed(req, &token)).await
+    });
+    // The submission's session waits on the campaign's advisory lock: seen, not slept for.
+    wait_until(
+        Duration::from_secs(10),
+        "the submission waiting on the lock",
+        async || {
+            let waiting = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+            waiting.try_get::<i64>("", "n").unwrap() == 1 && !submission.is_finished()
+        },
+    )
+    .await;
+
+    // The window now opens next week: at DURING, a submission is early.
+    let window = Window {
+        opens_at: parse_paris_local("2025-06-08T00:00").unwrap(),
+        closes_at: parse_paris_local("2025-06-27T17:00").unwrap(),
+    };
+    let at = parse_paris_local(DURING).unwrap();
+    store::move_window(&txn, row, window, at).await.unwrap();
+    txn.commit().await.unwrap();
+
+    let err = submission.await.unwrap().unwrap_err();
+    assert_eq!(precondition_rule(&err).as_deref(), Some("WINDOW_NOT_OPEN"));
+    assert_eq!(t.count().await, 0, "judged by the window it waited for");
 }
 
 async fn the_closing_hour_is_the_academy_s(backend: Backend) {

@@ -143,6 +143,17 @@ impl TestApp {
         self.node.token(&email(n), &[Role::Candidate])
     }
 
+    /// The registration store itself, beside the node (PostgreSQL only): for tests that play a
+    /// concurrent act inside a transaction they hold open.
+    pub async fn store(&self) -> Option<sea_orm::DatabaseConnection> {
+        let pg = self._pg.as_ref()?;
+        let target = cplds_runtime::db::DbTarget::Postgres {
+            url: pg.url.clone(),
+            schema: cplds_runtime::db::schema_name("toulouse", "registration"),
+        };
+        Some(cplds_runtime::db::connect(&target).await.unwrap())
+    }
+
     pub fn set_clock(&self, now: &str) {
         self.node.clock.set(parse_paris_local(now).unwrap());
     }
