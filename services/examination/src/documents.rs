@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Paris;
 use cplds_runtime::{
-    pdf::{Document, Font, PAGE_HEIGHT},
+    pdf::{self, Document, Font, PAGE_HEIGHT},
     time::format_paris_human,
 };
 
@@ -76,21 +76,7 @@ impl Flow {
 
     /// Text wrapped at the column width, line by line (each may start a new page).
     fn paragraph(&mut self, font: Font, size: f32, text: &str) {
-        let mut line = String::new();
-        for word in text.split_whitespace() {
-            let candidate = if line.is_empty() {
-                word.to_owned()
-            } else {
-                format!("{line} {word}")
-            };
-            if font.approx_width(size, &candidate) > WIDTH && !line.is_empty() {
-                self.line(font, size, &line);
-                line = word.to_owned();
-            } else {
-                line = candidate;
-            }
-        }
-        if !line.is_empty() {
+        for line in pdf::wrap(font, size, WIDTH, text) {
             self.line(font, size, &line);
         }
     }

@@ -82,22 +82,7 @@ impl Page {
         size: f32,
         text: &str,
     ) -> f32 {
-        let mut line = String::new();
-        for word in text.split_whitespace() {
-            let candidate = if line.is_empty() {
-                word.to_owned()
-            } else {
-                format!("{line} {word}")
-            };
-            if font.approx_width(size, &candidate) > width && !line.is_empty() {
-                self.text(x, y, font, size, &line);
-                y -= size * 1.35;
-                line = word.to_owned();
-            } else {
-                line = candidate;
-            }
-        }
-        if !line.is_empty() {
+        for line in wrap(font, size, width, text) {
             self.text(x, y, font, size, &line);
             y -= size * 1.35;
         }
@@ -241,6 +226,29 @@ impl Document {
         );
         out
     }
+}
+
+/// `text` cut into lines no wider than `width` points at `size` (a word longer than the width
+/// stands alone on its line).
+pub fn wrap(font: Font, size: f32, width: f32, text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if line.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{line} {word}")
+        };
+        if font.approx_width(size, &candidate) > width && !line.is_empty() {
+            lines.push(std::mem::replace(&mut line, word.to_owned()));
+        } else {
+            line = candidate;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// A PDF literal string in WinAnsi (Latin-1 plus a few typographic signs); other characters
