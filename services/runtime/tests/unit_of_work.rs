@@ -35,11 +35,11 @@ async fn core_with_history(conn: &sea_orm::DatabaseConnection) -> ServiceCore {
         .up(&SchemaManager::new(conn))
         .await
         .unwrap();
-    ServiceCore {
-        db: conn.clone(),
-        outbox: Outbox::new("toulouse", "registration", clock::system()),
-        clock: clock::system(),
-    }
+    ServiceCore::with(
+        conn.clone(),
+        Outbox::new("toulouse", "registration", clock::system()),
+        clock::system(),
+    )
 }
 
 async fn history_and_events_commit_together(postgres: bool) {

@@ -14,6 +14,7 @@
 //! contract twins with [`crate::wire_enums!`], and the policy's
 //! method names are checked against the contracts when the node starts.
 
+mod group;
 pub mod handlers;
 pub mod history;
 pub mod ids;

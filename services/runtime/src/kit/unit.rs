@@ -18,7 +18,10 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryTrait, TransactionTrait, Value,
 };
 
-use super::history::{self, Act, PendingAct};
+use super::{
+    group::{GroupCommit, Seat},
+    history::{self, Act, PendingAct},
+};
 use crate::{
     clock::SharedClock,
     db::stmt,
@@ -33,14 +36,22 @@ pub struct ServiceCore {
     pub db: DatabaseConnection,
     pub outbox: Outbox,
     pub clock: SharedClock,
+    /// On SQLite, the units that overlap commit together (see [`super::group`]).
+    group: Option<GroupCommit>,
 }
 
 impl ServiceCore {
     pub fn new(ctx: &ServiceContext) -> Self {
+        Self::with(ctx.db.clone(), ctx.outbox.clone(), ctx.clock.clone())
+    }
+
+    /// A core on `db` (one per database: its units share one group commit on SQLite).
+    pub fn with(db: DatabaseConnection, outbox: Outbox, clock: SharedClock) -> Self {
         Self {
-            db: ctx.db.clone(),
-            outbox: ctx.outbox.clone(),
-            clock: ctx.clock.clone(),
+            group: GroupCommit::for_database(&db),
+            db,
+            outbox,
+            clock,
         }
     }
 
@@ -50,8 +61,16 @@ impl ServiceCore {
 
     /// Starts a unit of work; `now` is fixed for all it records.
     pub async fn begin(&self) -> Result<UnitOfWork, DbErr> {
+        let (txn, seat) = match &self.group {
+            Some(group) => {
+                let (seat, txn) = group.seat().await?;
+                (txn, Some(seat))
+            }
+            None => (self.db.begin().await?, None),
+        };
         Ok(UnitOfWork {
-            txn: self.db.begin().await?,
+            txn,
+            seat,
             outbox: self.outbox.clone(),
             now: self.clock.now(),
             rows: Vec::new(),
@@ -72,7 +91,10 @@ impl ServiceCore {
 /// them out as it goes, [`FLUSH_AT`] rows at a time, so no statement outgrows a database's
 /// limit on parameters.
 pub struct UnitOfWork {
+    /// The transaction, or on SQLite the unit's savepoint in its group's (dropped before the
+    /// seat, so a unit that fails is rolled back before the next one runs).
     txn: DatabaseTransaction,
+    seat: Option<Seat>,
     outbox: Outbox,
     now: DateTime<Utc>,
     /// New rows, one insert per table.
@@ -211,7 +233,10 @@ impl UnitOfWork {
     /// Writes what is kept, commits, then wakes the relay if events were appended.
     pub async fn commit(mut self) -> Result<(), DbErr> {
         self.flush().await?;
-        self.txn.commit().await?;
+        match self.seat.take() {
+            Some(seat) => seat.finish(self.txn).await?,
+            None => self.txn.commit().await?,
+        }
         if self.emitted {
             self.outbox.wake();
         }
