@@ -143,16 +143,14 @@ impl Inner {
         let detail = Some(format!("session {session_id}: {}", modules.join(", ")));
         let act = act(&id, by, "attendance", detail);
         uow.record(act).await?;
-        uow.commit().await?;
         // What this transaction read and wrote under the enrolment's lock is what is stored.
-        self.render_with(
-            &self.core.db,
-            &row,
-            &f.cohort,
-            &f.programme.programme,
-            &records,
-        )
-        .await
+        // Rendered in the unit: a read after it waits for the connection on SQLite, where the
+        // next group of units holds it.
+        let reply = self
+            .render_with(uow.txn(), &row, &f.cohort, &f.programme.programme, &records)
+            .await?;
+        uow.commit().await?;
+        Ok(reply)
     }
 
     /// Every trainee followed (in training, completed or abandoned) with their progress, the

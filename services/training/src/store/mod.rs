@@ -413,47 +413,53 @@ pub fn balance(sessions: &[session::Model], modules: &[session_module::Model]) -
     b
 }
 
-/// A session's modules (`m`: code, minutes) and trainers (`t`: e-mail), each in its order.
-const PLANNED_PARTS: &str = "SELECT 'm' AS part, module_code AS value, minutes, position \
+/// A session's plan and, on one row each, its modules (`m`: code, minutes) and trainers (`t`:
+/// e-mail), each in its order; one row with no part for a session with neither.
+const PLANNED: &str = "SELECT s.cohort_id, s.kind, s.first_day, s.last_day, p.part, p.value, p.minutes \
+     FROM sessions s LEFT JOIN (\
+     SELECT session_id, 'm' AS part, module_code AS value, minutes, position \
      FROM session_modules WHERE session_id = ? \
-     UNION ALL SELECT 't' AS part, email AS value, 0 AS minutes, position \
-     FROM session_trainers WHERE session_id = ? \
-     ORDER BY part, position";
+     UNION ALL SELECT session_id, 't' AS part, email AS value, 0 AS minutes, position \
+     FROM session_trainers WHERE session_id = ?) AS p ON p.session_id = s.id \
+     WHERE s.id = ? ORDER BY p.part, p.position";
 
-/// A session as it was planned, for the attendance rules.
+/// A session as it was planned, for the attendance rules: one round trip (attendance is
+/// recorded per trainee and call, and each round trip was a tenth of it).
 pub async fn planned_session<C: ConnectionTrait>(
     db: &C,
     id: &str,
 ) -> Result<Option<Planned>, DbErr> {
-    let Some(s) = session::Entity::find_by_id(id.to_owned()).one(db).await? else {
-        return Ok(None);
-    };
-    // Its modules and trainers in one round trip (attendance is recorded per trainee and call).
     let rows = db
         .query_all_raw(cplds_runtime::db::stmt(
             db.get_database_backend(),
-            PLANNED_PARTS,
-            vec![s.id.clone().into(), s.id.clone().into()],
+            PLANNED,
+            vec![id.into(), id.into(), id.into()],
         ))
         .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
     let mut modules = Vec::new();
     let mut trainers = Vec::new();
     for r in &rows {
-        let part: String = r.try_get("", "part")?;
-        if part == "m" {
-            let code: ModuleCode = r.try_get("", "value")?;
-            let minutes: i32 = r.try_get("", "minutes")?;
-            modules.push((code, minutes as u32));
-        } else {
-            trainers.push(r.try_get::<String>("", "value")?);
+        match r.try_get::<Option<String>>("", "part")?.as_deref() {
+            Some("m") => {
+                let code: ModuleCode = r.try_get("", "value")?;
+                let minutes: i32 = r.try_get("", "minutes")?;
+                modules.push((code, minutes as u32));
+            }
+            Some(_) => trainers.push(r.try_get::<String>("", "value")?),
+            None => {}
         }
     }
+    let first_day: String = first.try_get("", "first_day")?;
+    let last_day: String = first.try_get("", "last_day")?;
     Ok(Some(Planned {
         trainers,
-        kind: s.kind,
-        first_day: stored_day(&s.first_day).map_err(unreadable)?,
-        last_day: stored_day(&s.last_day).map_err(unreadable)?,
-        cohort_id: s.cohort_id,
+        kind: first.try_get("", "kind")?,
+        first_day: stored_day(&first_day).map_err(unreadable)?,
+        last_day: stored_day(&last_day).map_err(unreadable)?,
+        cohort_id: first.try_get("", "cohort_id")?,
         modules,
     }))
 }
