@@ -285,6 +285,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_waiter_that_gives_up_closes_the_group_left_open_for_it() {
+        let (db, group) = setup().await;
+        let (seat, txn) = group.seat().await.unwrap();
+        insert(&txn, "kept").await.unwrap();
+        // A unit counted as waiting for the lock, whose request is dropped before it gets it.
+        let waiting = Waiting::new(&group.0);
+        let finishing = tokio::spawn(seat.finish(txn));
+        // The first unit leaves the group open for it and waits for the outcome.
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while group.0.open.try_lock().map_or(true, |open| open.is_none()) {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the group is left open for the waiter");
+        assert!(!finishing.is_finished());
+        drop(waiting);
+        tokio::time::timeout(std::time::Duration::from_secs(10), finishing)
+            .await
+            .expect("the group is committed once its waiter is gone")
+            .unwrap()
+            .unwrap();
+        assert_eq!(values(&db).await, vec!["kept".to_owned()]);
+    }
+
+    #[tokio::test]
     async fn a_unit_dropped_halfway_is_undone_and_its_group_still_closes() {
         let (db, group) = setup().await;
         let (seat, txn) = group.seat().await.unwrap();
