@@ -101,24 +101,16 @@ impl Seat {
     /// by a later member. Returns once the group's COMMIT is done.
     pub(crate) async fn finish(mut self, savepoint: DatabaseTransaction) -> Result<(), DbErr> {
         savepoint.commit().await?;
-        let full = {
-            let open = self.group_slot()?;
-            let Some(group) = open.as_mut() else {
-                return Err(DbErr::Custom("a unit ended outside its group".into()));
-            };
-            group.members += 1;
-            group.members >= MAX_MEMBERS
+        let Some(group) = self.guard.as_deref_mut().and_then(Option::as_mut) else {
+            return Err(outside_group());
         };
-        let mut outcome = match self.group_slot()?.as_ref() {
-            Some(group) => group.outcome.subscribe(),
-            None => return Err(DbErr::Custom("a unit ended outside its group".into())),
-        };
-        if full || self.shared.waiting.load(Ordering::Acquire) == 0 {
-            let group = self.group_slot()?.take();
-            self.guard = None;
-            return match group {
+        group.members += 1;
+        let mut outcome = group.outcome.subscribe();
+        if group.members >= MAX_MEMBERS || self.shared.waiting.load(Ordering::Acquire) == 0 {
+            // Taken out of the lock, which is released before the COMMIT.
+            return match self.guard.take().and_then(|mut open| open.take()) {
                 Some(group) => group.close().await,
-                None => Err(DbErr::Custom("a unit ended outside its group".into())),
+                None => Err(outside_group()),
             };
         }
         // The next unit joins the group; this one waits for whoever commits it.
@@ -134,6 +126,10 @@ impl Seat {
             }
         }
     }
+}
+
+fn outside_group() -> DbErr {
+    DbErr::Custom("a unit ended outside its group".into())
 }
 
 impl Group {
