@@ -75,6 +75,22 @@ async fn the_demo_runs_end_to_end() {
                 && !l.ends_with(" 0")),
         "{metrics}"
     );
+    // The demo's node runs on SQLite, whose writes commit in groups: every COMMIT is counted
+    // with the units it ended (at least one each), and the time they held the write lock.
+    let registration = |name: &str| -> f64 {
+        let prefix = format!("{name}{{service=\"registration\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix)?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} for registration: {metrics}"))
+    };
+    let units = registration("cplds_group_commit_units_sum");
+    let commits = registration("cplds_group_commit_units_count");
+    assert!(commits > 0.0 && units >= commits, "{metrics}");
+    assert!(
+        registration("cplds_group_commit_held_seconds_total") > 0.0,
+        "{metrics}"
+    );
     the_academy_report_is_the_national_one(&demo).await;
     demo.shutdown().await.unwrap();
 }

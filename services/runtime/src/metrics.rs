@@ -85,6 +85,29 @@ struct RefusalLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// Units of work one COMMIT ended (SQLite's group commit): 1 to its cap of 32.
+fn group_units_histogram() -> Histogram {
+    Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+}
+
+/// What a database's group commit measures (SQLite): the units each COMMIT ended, and how long
+/// units held the write lock, whose rate is the lock's utilisation (near 1: writes queue).
+#[derive(Clone)]
+pub(crate) struct GroupMetrics {
+    pub units: Histogram,
+    pub held: Counter<f64, AtomicU64>,
+}
+
+impl Default for GroupMetrics {
+    /// Counted nowhere (a core outside a node).
+    fn default() -> Self {
+        Self {
+            units: group_units_histogram(),
+            held: Counter::default(),
+        }
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms to about 16 s: a verification is a few ms, a session's issuance a few seconds.
     Histogram::new([
@@ -104,6 +127,8 @@ struct Inner {
     outbox_waiting: Family<ServiceLabel, Gauge>,
     outbox_oldest: Family<ServiceLabel, FloatGauge>,
     dead_letters_waiting: Family<QueueLabels, Gauge>,
+    group_commit_units: HistogramFamily<ServiceLabel>,
+    group_commit_held: Family<ServiceLabel, Counter<f64, AtomicU64>>,
 }
 
 /// The metrics of one node. Cheap to clone; [`Default`] gives a registry of its own (tools and
@@ -191,6 +216,20 @@ impl Metrics {
             "Dead letters kept and not yet redriven or discarded",
             dead_letters_waiting.clone(),
         );
+        let group_commit_units: HistogramFamily<ServiceLabel> =
+            Family::new_with_constructor(group_units_histogram);
+        registry.register(
+            "cplds_group_commit_units",
+            "Units of work (writes) that one COMMIT ended, on SQLite where units that overlap commit together",
+            group_commit_units.clone(),
+        );
+        let group_commit_held = Family::<ServiceLabel, Counter<f64, AtomicU64>>::default();
+        registry.register_with_unit(
+            "cplds_group_commit_held",
+            "Time units of work held the database's write lock, on SQLite: its rate is the lock's utilisation",
+            Unit::Seconds,
+            group_commit_held.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry: Mutex::new(registry),
@@ -204,6 +243,8 @@ impl Metrics {
                 outbox_waiting,
                 outbox_oldest,
                 dead_letters_waiting,
+                group_commit_units,
+                group_commit_held,
             }),
         }
     }
@@ -274,6 +315,17 @@ impl Metrics {
             service: service.to_owned(),
             stream: stream_name(stream),
         });
+    }
+
+    /// The group commit measures of `service`'s database.
+    pub(crate) fn group_commit(&self, service: &str) -> GroupMetrics {
+        let label = ServiceLabel {
+            service: service.to_owned(),
+        };
+        GroupMetrics {
+            units: self.inner.group_commit_units.get_or_create_owned(&label),
+            held: self.inner.group_commit_held.get_or_create_owned(&label),
+        }
     }
 
     pub(crate) fn published(&self, service: &str, stream: Stream, rows: usize) {

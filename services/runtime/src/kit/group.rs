@@ -14,13 +14,18 @@
 //! keep their work. A member returns only after the COMMIT, so what it acknowledges is durable,
 //! as before; if the COMMIT fails, every member fails and nothing of the group is written.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
 };
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use crate::metrics::GroupMetrics;
 
 /// Units a group takes at most: a bound on how long the relay and readers wait for the one
 /// connection while units keep coming, and on the work lost if the COMMIT fails.
@@ -36,11 +41,14 @@ struct Shared {
     open: Arc<Mutex<Option<Group>>>,
     /// Units waiting for the lock: a unit that ends leaves the group open only for them.
     waiting: AtomicUsize,
+    /// Members per COMMIT, and the time units held the lock.
+    measures: GroupMetrics,
 }
 
 struct Group {
     txn: DatabaseTransaction,
     members: usize,
+    measures: GroupMetrics,
     /// The COMMIT's outcome, for the members waiting on it (`None` until then).
     outcome: watch::Sender<Option<Result<(), String>>>,
 }
@@ -49,16 +57,19 @@ struct Group {
 pub(crate) struct Seat {
     shared: Arc<Shared>,
     guard: Option<OwnedMutexGuard<Option<Group>>>,
+    since: Instant,
 }
 
 impl GroupCommit {
-    /// Group commit for `db` if it is SQLite; PostgreSQL runs writers side by side instead.
-    pub(crate) fn for_database(db: &DatabaseConnection) -> Option<Self> {
+    /// Group commit for `db` if it is SQLite, measured in `measures`; PostgreSQL runs writers
+    /// side by side instead.
+    pub(crate) fn for_database(db: &DatabaseConnection, measures: GroupMetrics) -> Option<Self> {
         (db.get_database_backend() == DbBackend::Sqlite).then(|| {
             Self(Arc::new(Shared {
                 db: db.clone(),
                 open: Arc::new(Mutex::new(None)),
                 waiting: AtomicUsize::new(0),
+                measures,
             }))
         })
     }
@@ -74,6 +85,7 @@ impl GroupCommit {
         let mut seat = Seat {
             shared: self.0.clone(),
             guard: Some(guard),
+            since: Instant::now(),
         };
         let open = seat.group_slot()?;
         let group = match open.take() {
@@ -81,6 +93,7 @@ impl GroupCommit {
             None => Group {
                 txn: self.0.db.begin().await?,
                 members: 0,
+                measures: self.0.measures.clone(),
                 outcome: watch::channel(None).0,
             },
         };
@@ -97,6 +110,14 @@ impl Seat {
             .ok_or_else(|| DbErr::Custom("a unit's seat was used after it ended".into()))
     }
 
+    /// Gives the lock up, counting the time it was held.
+    fn release(&mut self) -> Option<OwnedMutexGuard<Option<Group>>> {
+        let guard = self.guard.take()?;
+        let held = self.since.elapsed().as_secs_f64();
+        self.shared.measures.held.inc_by(held);
+        Some(guard)
+    }
+
     /// Ends the unit: its savepoint released, then the group committed now (by this unit) or
     /// by a later member. Returns once the group's COMMIT is done.
     pub(crate) async fn finish(mut self, savepoint: DatabaseTransaction) -> Result<(), DbErr> {
@@ -108,13 +129,13 @@ impl Seat {
         let mut outcome = group.outcome.subscribe();
         if group.members >= MAX_MEMBERS || self.shared.waiting.load(Ordering::Acquire) == 0 {
             // Taken out of the lock, which is released before the COMMIT.
-            return match self.guard.take().and_then(|mut open| open.take()) {
+            return match self.release().and_then(|mut open| open.take()) {
                 Some(group) => group.close().await,
                 None => Err(outside_group()),
             };
         }
         // The next unit joins the group; this one waits for whoever commits it.
-        self.guard = None;
+        drop(self.release());
         loop {
             if let Some(result) = outcome.borrow_and_update().clone() {
                 return result.map_err(DbErr::Custom);
@@ -136,6 +157,9 @@ impl Group {
     /// Commits the group and tells its members. The COMMIT runs in a task of its own: a caller
     /// dropped (its client gone) must not drop the transaction halfway.
     async fn close(self) -> Result<(), DbErr> {
+        if self.members > 0 {
+            self.measures.units.observe(self.members as f64);
+        }
         let commit = tokio::spawn(async move {
             let result = self.txn.commit().await.map_err(|e| e.to_string());
             self.outcome.send_replace(Some(result.clone()));
@@ -153,7 +177,7 @@ impl Drop for Seat {
     /// member, and its savepoint is rolled back; the group it leaves open is closed unless a unit
     /// waits to join it.
     fn drop(&mut self) {
-        if self.guard.take().is_some() {
+        if self.release().is_some() {
             close_if_idle(&self.shared);
         }
     }
@@ -221,7 +245,7 @@ mod tests {
         db.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)")
             .await
             .unwrap();
-        let group = GroupCommit::for_database(&db).unwrap();
+        let group = GroupCommit::for_database(&db, GroupMetrics::default()).unwrap();
         (db, group)
     }
 

@@ -27,6 +27,7 @@ use crate::{
     db::stmt,
     events::Payload,
     host::ServiceContext,
+    metrics::GroupMetrics,
     outbox::{self, Outbox, PendingRow},
 };
 
@@ -42,13 +43,33 @@ pub struct ServiceCore {
 
 impl ServiceCore {
     pub fn new(ctx: &ServiceContext) -> Self {
-        Self::with(ctx.db.clone(), ctx.outbox.clone(), ctx.clock.clone())
+        // Only SQLite commits in groups: a PostgreSQL node shows no such series.
+        let measures = match ctx.db.get_database_backend() {
+            DbBackend::Sqlite => ctx.metrics.group_commit(ctx.outbox.source()),
+            _ => GroupMetrics::default(),
+        };
+        Self::build(
+            ctx.db.clone(),
+            ctx.outbox.clone(),
+            ctx.clock.clone(),
+            measures,
+        )
     }
 
-    /// A core on `db` (one per database: its units share one group commit on SQLite).
+    /// A core on `db` (one per database: its units share one group commit on SQLite), outside
+    /// a node: its group sizes are counted nowhere.
     pub fn with(db: DatabaseConnection, outbox: Outbox, clock: SharedClock) -> Self {
+        Self::build(db, outbox, clock, GroupMetrics::default())
+    }
+
+    fn build(
+        db: DatabaseConnection,
+        outbox: Outbox,
+        clock: SharedClock,
+        measures: GroupMetrics,
+    ) -> Self {
         Self {
-            group: GroupCommit::for_database(&db),
+            group: GroupCommit::for_database(&db, measures),
             db,
             outbox,
             clock,
