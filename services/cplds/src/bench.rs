@@ -70,22 +70,43 @@ pub struct Stats {
     pub name: String,
     pub count: usize,
     pub wall: Duration,
+    /// CPU time of the whole process (node and clients) per request, where it can be read.
+    pub cpu_per_request: Option<Duration>,
     pub p50: Duration,
     pub p99: Duration,
+    /// On SQLite, the mean units of work one COMMIT ended during the run (group commit), and
+    /// the share of the run the write lock was held.
+    pub units_per_commit: Option<f64>,
+    pub lock_held: Option<f64>,
 }
 
 impl Stats {
-    pub(crate) fn of(name: &str, wall: Duration, mut latencies: Vec<Duration>) -> Self {
+    pub(crate) fn of(name: &str, run: Elapsed, mut latencies: Vec<Duration>) -> Self {
         latencies.sort_unstable();
         let at =
             |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
         Self {
             name: name.into(),
             count: latencies.len(),
-            wall,
+            wall: run.wall,
+            cpu_per_request: run
+                .cpu
+                .and_then(|c| c.checked_div(u32::try_from(latencies.len()).ok()?)),
             p50: at(0.50),
             p99: at(0.99),
+            units_per_commit: None,
+            lock_held: None,
         }
+    }
+
+    /// With the node's group commits between two readings of [`GroupCommits::read`].
+    pub(crate) fn with_groups(mut self, before: GroupCommits, after: GroupCommits) -> Self {
+        let commits = after.commits - before.commits;
+        if commits > 0.0 {
+            self.units_per_commit = Some((after.units - before.units) / commits);
+            self.lock_held = Some((after.held - before.held) / self.wall.as_secs_f64());
+        }
+        self
     }
 
     pub fn throughput(&self) -> f64 {
@@ -93,17 +114,53 @@ impl Stats {
     }
 }
 
+/// Units of work and COMMITs so far on a node's SQLite databases, read from its metrics as a
+/// scrape would (`cplds_group_commit_units`, all services).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GroupCommits {
+    units: f64,
+    commits: f64,
+    held: f64,
+}
+
+impl GroupCommits {
+    pub(crate) fn read(node: &LocalNode) -> Self {
+        let text = node.node.metrics.encode().unwrap_or_default();
+        let total = |name: &str| -> f64 {
+            text.lines()
+                .filter_map(|l| {
+                    let rest = l.strip_prefix(name)?.strip_prefix('{')?;
+                    rest.rsplit(' ').next()?.parse::<f64>().ok()
+                })
+                .sum()
+        };
+        Self {
+            units: total("cplds_group_commit_units_sum"),
+            commits: total("cplds_group_commit_units_count"),
+            held: total("cplds_group_commit_held_seconds_total"),
+        }
+    }
+}
+
+/// How long a run took, on the clock and on the CPUs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Elapsed {
+    pub wall: Duration,
+    pub cpu: Option<Duration>,
+}
+
 /// Runs `requests` calls of `call(i)` from `clients` concurrent tasks.
 pub(crate) async fn drive<F, Fut>(
     clients: usize,
     requests: usize,
     call: F,
-) -> anyhow::Result<(Duration, Vec<Duration>)>
+) -> anyhow::Result<(Elapsed, Vec<Duration>)>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,
 {
     let call = Arc::new(call);
+    let cpu = crate::memory::cpu_time();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -124,7 +181,11 @@ where
     for t in tasks {
         all.extend(t.await??);
     }
-    Ok((start.elapsed(), all))
+    let wall = start.elapsed();
+    let cpu = cpu
+        .zip(crate::memory::cpu_time())
+        .map(|(a, b)| b.saturating_sub(a));
+    Ok((Elapsed { wall, cpu }, all))
 }
 
 pub(crate) async fn channels(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<Channel>> {
@@ -144,7 +205,7 @@ async fn drive_health_checks(
     addr: std::net::SocketAddr,
     clients: usize,
     requests: usize,
-) -> anyhow::Result<(Duration, Vec<Duration>)> {
+) -> anyhow::Result<(Elapsed, Vec<Duration>)> {
     let chans = Arc::new(channels(addr, clients.min(16)).await?);
     drive(clients, requests, move |i| {
         let mut client =
@@ -370,6 +431,7 @@ async fn submit_bench(node: &LocalNode, clients: usize, requests: usize) -> anyh
     let year = cplds_runtime::time::paris_year(now);
     let day = chrono::Duration::days(1);
     crate::demo::open_campaign(&mut client, &office, year, now - day, now + day).await?;
+    let groups = GroupCommits::read(node);
     let chans = Arc::new(chans);
     let (wall, lat) = drive(clients, requests, move |i| {
         let mut client = RegistrationServiceClient::new(chans[i % chans.len()].clone());
@@ -396,7 +458,8 @@ async fn submit_bench(node: &LocalNode, clients: usize, requests: usize) -> anyh
         "SubmitCandidacy (gRPC + auth + validation + row + 2 outbox events)",
         wall,
         lat,
-    ))
+    )
+    .with_groups(groups, GroupCommits::read(node)))
 }
 
 async fn one_backend(
@@ -493,26 +556,40 @@ async fn one_backend(
     );
     let _ = writeln!(
         out,
-        "{:<72} {:>10} {:>10} {:>10}",
-        "", "req/s", "p50 ms", "p99 ms"
+        "{:<72} {:>10} {:>10} {:>10} {:>12}",
+        "", "req/s", "p50 ms", "p99 ms", "CPU µs/req"
     );
     let baselines = [&echo, &insert, &floor, &floor_shared];
     let measured = writes.iter().flat_map(|(s, _, after, _)| [s, after]);
     for s in baselines.into_iter().chain(measured) {
+        let cpu = s
+            .cpu_per_request
+            .map_or_else(|| "n/a".to_owned(), |c| format!("{}", c.as_micros()));
         let _ = writeln!(
             out,
-            "{:<72} {:>10.0} {:>10.2} {:>10.2}",
+            "{:<72} {:>10.0} {:>10.2} {:>10.2} {:>12}",
             s.name,
             s.throughput(),
             s.p50.as_secs_f64() * 1e3,
-            s.p99.as_secs_f64() * 1e3
+            s.p99.as_secs_f64() * 1e3,
+            cpu
         );
     }
     for (s, peak, _, (floor_throughput, floor_p99)) in &writes {
         let name = s.name.split_whitespace().next().unwrap_or_default();
+        let groups = s
+            .units_per_commit
+            .zip(s.lock_held)
+            .map(|(u, h)| {
+                format!(
+                    "; {u:.1} units per COMMIT, write lock held {:.0}% of the run",
+                    h * 100.0
+                )
+            })
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "ratios to the floor (mean of the runs just before and after): {name} throughput = {:.2}× floor (target ≥ 0.7); p99 = {:.2}× floor (target ≤ 1.5); {:.2}× echo, {:.2}× single insert; peak RSS {} MiB",
+            "ratios to the floor (mean of the runs just before and after): {name} throughput = {:.2}× floor (target ≥ 0.7); p99 = {:.2}× floor (target ≤ 1.5); {:.2}× echo, {:.2}× single insert; peak RSS {} MiB{groups}",
             s.throughput() / floor_throughput,
             s.p99.as_secs_f64() / floor_p99.as_secs_f64(),
             s.throughput() / echo.throughput(),

@@ -22,7 +22,7 @@ use prost::Message as _;
 use tonic::transport::Channel;
 
 use crate::{
-    bench::{Stats, channels, drive},
+    bench::{GroupCommits, Stats, channels, drive},
     sandbox::{LocalNode, LocalNodeSpec, authed},
 };
 
@@ -158,6 +158,7 @@ pub async fn marks(
     // clients in flight at once are on different candidates.
     let entrants = Arc::new(entrants);
     let chans = Arc::new(chans);
+    let groups = GroupCommits::read(&node);
     let (wall, lat) = drive(clients, requests, move |i| {
         let mut client = ExaminationServiceClient::new(chans[i % chans.len()].clone());
         let (id, tokens) = entrants[i % n].clone();
@@ -183,12 +184,14 @@ pub async fn marks(
         }
     })
     .await?;
+    let after = GroupCommits::read(&node);
     node.node.shutdown().await?;
     Ok(Stats::of(
         "EnterMark (gRPC + auth + board, schedule, sheet + history)",
         wall,
         lat,
-    ))
+    )
+    .with_groups(groups, after))
 }
 
 /// Registration's event: `n` candidates on the 2025 admitted list.
@@ -340,6 +343,7 @@ pub async fn attendance(
     let work = Arc::new(work);
     let chans = Arc::new(chans);
     let trainer = team.trainer.clone();
+    let groups = GroupCommits::read(&node);
     let (wall, lat) = drive(clients, requests, move |i| {
         let mut client = TrainingServiceClient::new(chans[i % chans.len()].clone());
         let (enrolment, sessions) = &work[i % trainees];
@@ -361,10 +365,12 @@ pub async fn attendance(
         }
     })
     .await?;
+    let after = GroupCommits::read(&node);
     node.node.shutdown().await?;
     Ok(Stats::of(
         "RecordAttendance (gRPC + auth + ledger rules + rows + history)",
         wall,
         lat,
-    ))
+    )
+    .with_groups(groups, after))
 }

@@ -1,5 +1,5 @@
-//! Resident memory of this process, for the benches' figures (Linux `/proc`; elsewhere the
-//! figures are left out).
+//! Resident memory and CPU time of this process, for the benches' figures (Linux `/proc`;
+//! elsewhere the figures are left out).
 
 /// Restarts the peak measurement, so the next [`peak_mib`] covers only what follows.
 pub fn reset_peak() {
@@ -23,6 +23,18 @@ fn status_kib(field: &str) -> Option<u64> {
         .ok()
 }
 
+/// CPU time this process has used so far, all threads, user and system.
+pub fn cpu_time() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command (which may hold spaces), from the third: utime is the 14th.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // In clock ticks of USER_HZ, which Linux fixes at 100 for user space.
+    Some(std::time::Duration::from_millis((utime + stime) * 10))
+}
+
 /// `"123.4"`, or `"n/a"` where it cannot be read.
 pub fn format(mib: Option<f64>) -> String {
     mib.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1}"))
@@ -41,5 +53,19 @@ mod tests {
         std::hint::black_box(&block);
         let after = super::peak_mib().unwrap();
         assert!(after >= before + 60.0, "{before} → {after}");
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let Some(before) = super::cpu_time() else {
+            return;
+        };
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let used = super::cpu_time().unwrap() - before;
+        assert!(used >= std::time::Duration::from_millis(200), "{used:?}");
     }
 }
