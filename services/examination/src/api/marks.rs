@@ -125,20 +125,22 @@ impl Inner {
             .found("board", &a.board_id)?;
         let me = member_of(caller, &board, &members)?.clone();
         // Shared: marks of other candidates go side by side; this candidate's sheets alone.
-        let session = store::session_shared_with_sheets(uow.txn(), &a.session_id, candidacy_id)
+        let frame = store::marking_frame(uow.txn(), &a.session_id, candidacy_id, part)
             .await
             .found("exam session", &a.session_id)?;
-        ensure_open(&session)?;
+        ensure_open(&frame.session)?;
         candidate_rules::not_withdrawn(c.withdrawn_at.is_some(), Act::Mark).on(&subject)?;
-        let slots = store::slots_of_candidate(uow.txn(), candidacy_id).await?;
-        let slot = slots.iter().find(|x| x.exam_part == part);
-        schedule::ensure_scheduled(slot.is_some()).on(&subject)?;
-        if let Some(x) = slot {
+        schedule::ensure_scheduled(frame.slot.is_some()).on(&subject)?;
+        if let Some(x) = &frame.slot {
             schedule::ensure_begun(x.starts_at, uow.now()).on(&subject)?;
         }
-        let rows = SheetRows::of(uow.txn(), &[candidacy_id.to_owned()]).await?;
+        // The sheet of this épreuve: its entries and its reconciliation (read with the session).
+        let rows = SheetRows {
+            entries: store::entries_of(uow.txn(), &[candidacy_id.to_owned()]).await?,
+            reconciliations: frame.reconciliation.into_iter().collect(),
+        };
         Ok(Marking {
-            session,
+            session: frame.session,
             board,
             me,
             rows,

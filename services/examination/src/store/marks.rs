@@ -7,11 +7,13 @@ use cplds_runtime::{
     kit::{Paging, new_id},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    IdenStatic, IntoActiveModel, Iterable, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationDef, Set,
+    sea_query::{Expr, ExprTrait, IntoCondition},
 };
 
-use super::entities::{mark_entry, mark_history, reconciliation};
+use super::entities::{mark_entry, mark_history, reconciliation, session, slot};
 use crate::domain::{
     double_entry::{Entry, Sheet},
     mark::PartResult,
@@ -44,6 +46,84 @@ pub async fn reconciliations_of<C: ConnectionTrait>(
         .filter(reconciliation::Column::CandidacyId.is_in(candidacy_ids.iter().cloned()))
         .all(db)
         .await
+}
+
+/// What a mark act reads once its locks are held: the session, the candidate's slot for the
+/// épreuve, and the épreuve's reconciliation if the president made one.
+pub struct MarkingFrame {
+    pub session: session::Model,
+    pub slot: Option<slot::Model>,
+    pub reconciliation: Option<reconciliation::Model>,
+}
+
+/// [`MarkingFrame`] in one statement, after the locks of [`super::planning::hold_sheets`] (a
+/// statement takes its snapshot before a lock it would take itself). Slot and
+/// reconciliation are unique by candidate and épreuve: one row at most.
+pub async fn marking_frame<C: ConnectionTrait>(
+    txn: &C,
+    session_id: &str,
+    candidacy_id: &str,
+    part: ExamPart,
+) -> Result<Option<MarkingFrame>, DbErr> {
+    super::planning::hold_sheets(txn, session_id, candidacy_id).await?;
+    let slot_of = sheet_row::<slot::Entity>(
+        (slot::Column::SessionId, slot::Column::CandidacyId),
+        slot::Column::ExamPart,
+        candidacy_id,
+        part,
+    );
+    let reconciled = sheet_row::<reconciliation::Entity>(
+        (
+            reconciliation::Column::SessionId,
+            reconciliation::Column::CandidacyId,
+        ),
+        reconciliation::Column::ExamPart,
+        candidacy_id,
+        part,
+    );
+    let mut query = session::Entity::find_by_id(session_id.to_owned())
+        .join(JoinType::LeftJoin, slot_of)
+        .join(JoinType::LeftJoin, reconciled);
+    for c in slot::Column::iter() {
+        query = query.column_as(Expr::col((slot::Entity, c)), format!("slot_{}", c.as_str()));
+    }
+    for c in reconciliation::Column::iter() {
+        query = query.column_as(
+            Expr::col((reconciliation::Entity, c)),
+            format!("reconciliation_{}", c.as_str()),
+        );
+    }
+    let Some(row) = txn
+        .query_one_raw(query.build(txn.get_database_backend()))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(MarkingFrame {
+        session: session::Model::from_query_result(&row, "")?,
+        slot: slot::Model::from_query_result_optional(&row, "slot_")?,
+        reconciliation: reconciliation::Model::from_query_result_optional(&row, "reconciliation_")?,
+    }))
+}
+
+/// The join from a session to the row of `E` (of that session) of one candidate's épreuve.
+fn sheet_row<E: EntityTrait>(
+    (session_id, candidacy): (E::Column, E::Column),
+    exam_part: E::Column,
+    candidacy_id: &str,
+    part: ExamPart,
+) -> RelationDef {
+    let candidacy_id = candidacy_id.to_owned();
+    session::Entity::belongs_to(E::default())
+        .from(session::Column::Id)
+        .to(session_id)
+        .on_condition(move |_, row| {
+            Expr::col((row.clone(), candidacy))
+                .eq(candidacy_id.clone())
+                .and(Expr::col((row, exam_part)).eq(part.as_str()))
+                .into_condition()
+        })
+        .into()
 }
 
 /// The rows behind the mark sheets of some candidates, both épreuves.

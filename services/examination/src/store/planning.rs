@@ -51,16 +51,17 @@ pub async fn session_locked<C: ConnectionTrait>(
     .await
 }
 
-/// The session, its lock shared until the transaction ends, with one candidate's mark sheets
-/// locked: marks of different candidates are entered side by side, while the acts of
-/// [`session_locked`] wait for them (and they for it); two entrants, a correction and a
-/// reconciliation of one candidate run one at a time, each reading what the previous committed.
-/// Both locks in one round trip, the session's first, as every act takes them.
-pub async fn session_shared_with_sheets<C: ConnectionTrait>(
+/// The locks of a mark act, held until the transaction ends: the session's shared and one
+/// candidate's mark sheets' exclusive. Marks of different candidates are entered side by side,
+/// while the acts of [`session_locked`] wait for them (and they for it); two entrants, a
+/// correction and a reconciliation of one candidate run one at a time, each reading what the
+/// previous committed. Both locks in one round trip, the session's first, as every act takes
+/// them.
+pub(super) async fn hold_sheets<C: ConnectionTrait>(
     txn: &C,
     id: &str,
     candidacy_id: &str,
-) -> Result<Option<session::Model>, DbErr> {
+) -> Result<(), DbErr> {
     use cplds_runtime::kit::Lock;
     cplds_runtime::kit::hold_all(
         txn,
@@ -69,8 +70,7 @@ pub async fn session_shared_with_sheets<C: ConnectionTrait>(
             (&format!("sheets/{candidacy_id}"), Lock::Exclusive),
         ],
     )
-    .await?;
-    session::Entity::find_by_id(id.to_owned()).one(txn).await
+    .await
 }
 
 fn session_lock(id: &str) -> String {
