@@ -1,11 +1,8 @@
 //! The operator's answer to an académie restored from a backup: forget a source's facts from a
 //! sequence on and rebuild the académie's records from what is kept.
 
-use cplds_runtime::db::stmt;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    sea_query::Expr,
-};
+use cplds_runtime::{db::stmt, kit::UnitTxn};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::{
     approval, jury_remarks, received_event, record, sequence_conflict, stream, survey_row, training,
@@ -26,7 +23,7 @@ pub struct Reset {
 /// bounded transactions. What is known to exist of `source` stops before `from` until its
 /// heartbeat says more; the gap then found is replayed from the académie.
 pub async fn reset_source(
-    txn: &DatabaseTransaction,
+    txn: &UnitTxn,
     academy: &str,
     source: &str,
     from: u64,

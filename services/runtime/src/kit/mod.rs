@@ -33,7 +33,7 @@ pub use paging::Paging;
 pub use refusal::{Decided, Found, RuleViolation, Unique, refuse};
 pub use rows::{CountersTable, Lock, hold, hold_all, locked, next_counter, next_counters};
 pub use text_enum::UnknownValue;
-pub use unit::{ServiceCore, UnitOfWork};
+pub use unit::{ServiceCore, UnitOfWork, UnitTxn};
 pub use wire::Wire;
 
 /// What the kit's macros expand to, so services need not name these crates themselves.

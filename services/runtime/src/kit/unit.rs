@@ -10,16 +10,17 @@
 //! uow.commit().await?;
 //! ```
 
-use std::ops::Deref;
+use std::{ops::Deref, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, QueryTrait, TransactionTrait, Value,
+    EntityTrait, ExecResult, IntoActiveModel, QueryResult, QueryTrait, Statement, TransactionTrait,
+    Value,
 };
 
 use super::{
-    group::{GroupCommit, Seat},
+    group::{GroupCommit, GroupTxn, Seat},
     history::{self, Act, PendingAct},
 };
 use crate::{
@@ -85,9 +86,9 @@ impl ServiceCore {
         let (txn, seat) = match &self.group {
             Some(group) => {
                 let (seat, txn) = group.seat().await?;
-                (txn, Some(seat))
+                (UnitTxn(Txn::Group(txn)), Some(seat))
             }
-            None => (self.db.begin().await?, None),
+            None => (UnitTxn(Txn::Own(self.db.begin().await?)), None),
         };
         Ok(UnitOfWork {
             txn,
@@ -112,9 +113,9 @@ impl ServiceCore {
 /// them out as it goes, [`FLUSH_AT`] rows at a time, so no statement outgrows a database's
 /// limit on parameters.
 pub struct UnitOfWork {
-    /// The transaction, or on SQLite the unit's savepoint in its group's (dropped before the
-    /// seat, so a unit that fails is rolled back before the next one runs).
-    txn: DatabaseTransaction,
+    /// The transaction, or on SQLite the group's, where the unit runs in a savepoint (dropped
+    /// before the seat, which has the group undo a unit that fails before the next one runs).
+    txn: UnitTxn,
     seat: Option<Seat>,
     outbox: Outbox,
     now: DateTime<Utc>,
@@ -141,8 +142,55 @@ const FLUSH_AT: usize = 256;
 /// events, well under SQLite's 32 766 parameters a statement.
 const ROWS_FLUSH_AT: usize = 64;
 
+/// Where a unit's statements run: a transaction of its own (PostgreSQL), or its savepoint in its
+/// group's transaction (SQLite).
+pub struct UnitTxn(Txn);
+
+enum Txn {
+    Own(DatabaseTransaction),
+    Group(Arc<GroupTxn>),
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for UnitTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        match &self.0 {
+            Txn::Own(txn) => txn.get_database_backend(),
+            Txn::Group(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match &self.0 {
+            Txn::Own(txn) => txn.execute_raw(stmt).await,
+            Txn::Group(txn) => txn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match &self.0 {
+            Txn::Own(txn) => txn.execute_unprepared(sql).await,
+            Txn::Group(txn) => txn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match &self.0 {
+            Txn::Own(txn) => txn.query_one_raw(stmt).await,
+            Txn::Group(txn) => txn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match &self.0 {
+            Txn::Own(txn) => txn.query_all_raw(stmt).await,
+            Txn::Group(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+}
+
 impl UnitOfWork {
-    pub fn txn(&self) -> &DatabaseTransaction {
+    pub fn txn(&self) -> &UnitTxn {
         &self.txn
     }
 
@@ -212,6 +260,11 @@ impl UnitOfWork {
 
     /// Writes the rows, acts and events kept, in one round trip.
     async fn flush(&mut self) -> Result<(), DbErr> {
+        self.write_kept(false).await
+    }
+
+    /// Writes what is kept; at the unit's `end`, with the statement releasing its savepoint.
+    async fn write_kept(&mut self, end: bool) -> Result<(), DbErr> {
         self.kept_rows = 0;
         let mut parts: Vec<(String, Vec<Value>)> = std::mem::take(&mut self.rows)
             .into_iter()
@@ -224,6 +277,16 @@ impl UnitOfWork {
             .collect();
         parts.extend(history::insert_sql(std::mem::take(&mut self.acts)));
         parts.extend(outbox::insert_sql(std::mem::take(&mut self.events)));
+        let group = match (&self.txn, end) {
+            (UnitTxn(Txn::Group(group)), true) => Some(group.clone()),
+            _ => None,
+        };
+        let release = group
+            .as_ref()
+            .and_then(|g| g.release_after(!parts.is_empty()));
+        if let Some(release) = release {
+            parts.push((release.to_owned(), Vec::new()));
+        }
         let Some((last, _)) = parts.last() else {
             return Ok(());
         };
@@ -248,15 +311,23 @@ impl UnitOfWork {
         };
         let values = parts.into_iter().flat_map(|(_, values)| values).collect();
         self.txn.execute_raw(stmt(backend, &sql, values)).await?;
+        if let (Some(group), Some(_)) = (group, release) {
+            group.released();
+        }
         Ok(())
     }
 
     /// Writes what is kept, commits, then wakes the relay if events were appended.
     pub async fn commit(mut self) -> Result<(), DbErr> {
-        self.flush().await?;
-        match self.seat.take() {
-            Some(seat) => seat.finish(self.txn).await?,
-            None => self.txn.commit().await?,
+        self.write_kept(true).await?;
+        match (self.seat.take(), self.txn.0) {
+            (Some(seat), Txn::Group(txn)) => seat.finish(txn).await?,
+            (None, Txn::Own(txn)) => txn.commit().await?,
+            _ => {
+                return Err(DbErr::Custom(
+                    "a unit's seat and transaction disagree".into(),
+                ));
+            }
         }
         if self.emitted {
             self.outbox.wake();
@@ -264,16 +335,20 @@ impl UnitOfWork {
         Ok(())
     }
 
-    /// Rolls back now (releasing locks at once rather than when the connection is reused).
+    /// Rolls back now (releasing locks at once rather than when the connection is reused); on
+    /// SQLite, the group undoes the unit before the next one runs.
     pub async fn rollback(self) -> Result<(), DbErr> {
-        self.txn.rollback().await
+        match self.txn.0 {
+            Txn::Own(txn) => txn.rollback().await,
+            Txn::Group(_) => Ok(()),
+        }
     }
 }
 
 impl Deref for UnitOfWork {
-    type Target = DatabaseTransaction;
+    type Target = UnitTxn;
 
-    fn deref(&self) -> &DatabaseTransaction {
+    fn deref(&self) -> &UnitTxn {
         &self.txn
     }
 }
