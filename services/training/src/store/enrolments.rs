@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
@@ -604,10 +604,14 @@ async fn file_under<C: ConnectionTrait>(
         }
     }
     .ok_or_else(|| missing(format!("cohort {}", first.cohort_id)))?;
-    // Read again now that the cohort is locked.
-    let enrolment = enrolment(txn, id)
-        .await?
-        .ok_or_else(|| missing("row".into()))?;
+    // Read again now that the cohort is locked. SQLite takes no lock: its one writer, whose
+    // turn this unit holds, is what makes the first read current.
+    let enrolment = match txn.get_database_backend() {
+        DbBackend::Postgres => enrolment(txn, id)
+            .await?
+            .ok_or_else(|| missing("row".into()))?,
+        _ => first,
+    };
     let programme = super::cohort_programme(txn, &cohort.programme_id)
         .await?
         .ok_or_else(|| missing(format!("programme {}", cohort.programme_id)))?;
