@@ -236,3 +236,137 @@ async fn new_rows_commit_with_the_unit_sqlite() {
 async fn new_rows_commit_with_the_unit_postgres() {
     new_rows_commit_with_the_unit(true).await;
 }
+
+/// Counters taken and a read in one call: the read sees the counters as taken, a refused unit
+/// (dropped) takes none, and the read's rows come back whole, apart from the counters' (on
+/// SQLite both go in one round trip and their rows come back in one list).
+async fn counters_then_a_read(postgres: bool) {
+    let Some((conn, _guard)) = open_db(postgres).await else {
+        return;
+    };
+    kit::CountersTable
+        .up(&SchemaManager::new(&conn))
+        .await
+        .unwrap();
+    let core = core_with_history(&conn).await;
+    let backend = conn.get_database_backend();
+    let read = || {
+        cplds_runtime::db::stmt(
+            backend,
+            "SELECT name, value FROM counters WHERE name IN (?, ?, ?) ORDER BY name",
+            vec!["a".into(), "b".into(), "c".into()],
+        )
+    };
+    let held = Some(("campaign/2025", kit::Lock::Shared));
+    for expected in 1..=3_i64 {
+        let uow = core.begin().await.unwrap();
+        let (taken, rows) = kit::next_counters_then(uow.txn(), held, &["b", "a"], read())
+            .await
+            .unwrap();
+        assert_eq!(taken, [expected, expected]);
+        let seen: Vec<(String, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("", "name").unwrap(),
+                    r.try_get("", "value").unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [("a".to_owned(), expected), ("b".to_owned(), expected)]
+        );
+        uow.commit().await.unwrap();
+    }
+    {
+        let refused = core.begin().await.unwrap();
+        kit::next_counters_then(refused.txn(), held, &["a"], read())
+            .await
+            .unwrap();
+    }
+    let uow = core.begin().await.unwrap();
+    let (taken, rows) = kit::next_counters_then(uow.txn(), None, &["a", "c"], read())
+        .await
+        .unwrap();
+    assert_eq!(taken, [4, 1], "the refused unit took nothing");
+    assert_eq!(rows.len(), 3);
+    uow.commit().await.unwrap();
+    assert!(
+        kit::next_counters_then(&conn, None, &["a", "a"], read())
+            .await
+            .is_err(),
+        "a counter named twice is refused"
+    );
+}
+
+#[tokio::test]
+async fn counters_then_a_read_sqlite() {
+    counters_then_a_read(false).await;
+}
+
+#[tokio::test]
+async fn counters_then_a_read_postgres() {
+    counters_then_a_read(true).await;
+}
+
+/// A write kept for the commit (SQLite) or run at once (PostgreSQL) is stored with its unit, ahead
+/// of the unit's kept rows, and not at all when the unit is dropped.
+async fn a_write_at_commit_goes_with_its_unit(postgres: bool) {
+    let Some((conn, _guard)) = open_db(postgres).await else {
+        return;
+    };
+    kit::CountersTable
+        .up(&SchemaManager::new(&conn))
+        .await
+        .unwrap();
+    let core = core_with_history(&conn).await;
+    let backend = conn.get_database_backend();
+    let bump = |name: &str| {
+        cplds_runtime::db::stmt(
+            backend,
+            "UPDATE counters SET value = value + 10 WHERE name = ?",
+            vec![name.into()],
+        )
+    };
+    let value = |name: &'static str| {
+        let conn = conn.clone();
+        async move {
+            count(
+                &conn,
+                &format!("SELECT value FROM counters WHERE name = '{name}'"),
+            )
+            .await
+        }
+    };
+    let uow = core.begin().await.unwrap();
+    kit::next_counters(uow.txn(), None, &["a", "b"])
+        .await
+        .unwrap();
+    uow.commit().await.unwrap();
+    {
+        let mut dropped = core.begin().await.unwrap();
+        dropped.execute_at_commit(bump("a")).await.unwrap();
+        dropped.record(act("c-0", "submitted")).await.unwrap();
+    }
+    let mut uow = core.begin().await.unwrap();
+    uow.execute_at_commit(bump("b")).await.unwrap();
+    uow.record(act("c-1", "submitted")).await.unwrap();
+    uow.commit().await.unwrap();
+    assert_eq!(value("a").await, 1, "the dropped unit wrote nothing");
+    assert_eq!(value("b").await, 11);
+    assert_eq!(
+        history::of(&conn, "candidacy", "c-1").await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_write_at_commit_goes_with_its_unit_sqlite() {
+    a_write_at_commit_goes_with_its_unit(false).await;
+}
+
+#[tokio::test]
+async fn a_write_at_commit_goes_with_its_unit_postgres() {
+    a_write_at_commit_goes_with_its_unit(true).await;
+}

@@ -31,7 +31,10 @@ pub use ids::{new_id, parse_id, parse_optional_id};
 pub use listing::Listing;
 pub use paging::Paging;
 pub use refusal::{Decided, Found, RuleViolation, Unique, refuse};
-pub use rows::{CountersTable, Lock, hold, hold_all, locked, next_counter, next_counters};
+pub use rows::{
+    CountersTable, Lock, hold, hold_all, in_turn, locked, next_counter, next_counters,
+    next_counters_then,
+};
 pub use text_enum::UnknownValue;
 pub use unit::{ServiceCore, UnitOfWork, UnitTxn};
 pub use wire::Wire;

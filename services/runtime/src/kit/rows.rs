@@ -1,7 +1,7 @@
 //! Small store patterns every service needs: row locks that only PostgreSQL takes, and named
 //! counters for document numbers.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QuerySelect};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, QuerySelect, Statement};
 use sea_orm_migration::prelude::*;
 
 use crate::db::{
@@ -90,11 +90,73 @@ pub async fn next_counters<C: ConnectionTrait>(
     held: Option<(&str, Lock)>,
     names: &[&str],
 ) -> Result<Vec<i64>, DbErr> {
-    if names.is_empty() {
+    let Some(take) = take_counters(db.get_database_backend(), held, names)? else {
         if let Some((name, lock)) = held {
             hold(db, name, lock).await?;
         }
         return Ok(Vec::new());
+    };
+    let found = db.query_all_raw(take).await?;
+    counter_values(names, &found)
+}
+
+/// [`next_counters`], then `read`, which sees the counters taken (its rows are returned), in
+/// turn ([`in_turn`]: one round trip on SQLite). On PostgreSQL the read's snapshot is taken once
+/// the counters' locks are held, so it sees what their previous holders committed.
+pub async fn next_counters_then<C: ConnectionTrait>(
+    db: &C,
+    held: Option<(&str, Lock)>,
+    names: &[&str],
+    read: Statement,
+) -> Result<(Vec<i64>, Vec<QueryResult>), DbErr> {
+    let Some(take) = take_counters(db.get_database_backend(), held, names)? else {
+        let values = next_counters(db, held, names).await?;
+        return Ok((values, db.query_all_raw(read).await?));
+    };
+    let mut rows = in_turn(db, take, read).await?;
+    // The upsert returns a row per name, and its rows come before the read's.
+    if rows.len() < names.len() {
+        return Err(DbErr::Custom(format!(
+            "counters {names:?}: {} rows returned",
+            rows.len()
+        )));
+    }
+    let read_rows = rows.split_off(names.len());
+    Ok((counter_values(names, &rows)?, read_rows))
+}
+
+/// Runs `first` then `second`, and returns the rows of both, `first`'s before: two round trips
+/// on PostgreSQL; on SQLite, one string whose statements its driver runs in turn (its one writer
+/// waits on each round trip a unit makes).
+pub async fn in_turn<C: ConnectionTrait>(
+    db: &C,
+    first: Statement,
+    second: Statement,
+) -> Result<Vec<QueryResult>, DbErr> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Sqlite {
+        let mut rows = db.query_all_raw(first).await?;
+        rows.extend(db.query_all_raw(second).await?);
+        return Ok(rows);
+    }
+    let mut values = first.values.map(|v| v.0).unwrap_or_default();
+    values.extend(second.values.map(|v| v.0).unwrap_or_default());
+    db.query_all_raw(Statement::from_sql_and_values(
+        backend,
+        format!("{}; {}", first.sql, second.sql),
+        values,
+    ))
+    .await
+}
+
+/// The upsert taking `names` (after the lock `held`, on PostgreSQL); `None` without names.
+fn take_counters(
+    backend: DbBackend,
+    held: Option<(&str, Lock)>,
+    names: &[&str],
+) -> Result<Option<Statement>, DbErr> {
+    if names.is_empty() {
+        return Ok(None);
     }
     if names
         .iter()
@@ -103,7 +165,6 @@ pub async fn next_counters<C: ConnectionTrait>(
     {
         return Err(DbErr::Custom(format!("counters named twice: {names:?}")));
     }
-    let backend = db.get_database_backend();
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(names.len() + 1);
     let source = match held {
         // The join yields no row before the lock is taken, so no counter is taken before it.
@@ -118,18 +179,20 @@ pub async fn next_counters<C: ConnectionTrait>(
         _ => format!("VALUES {}", vec!["(?, 1)"; names.len()].join(", ")),
     };
     values.extend(names.iter().map(|n| sea_orm::Value::from(*n)));
-    let found = db
-        .query_all_raw(stmt(
-            backend,
-            &format!(
-                "INSERT INTO counters (name, value) {source} \
-                 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value"
-            ),
-            values,
-        ))
-        .await?;
+    Ok(Some(stmt(
+        backend,
+        &format!(
+            "INSERT INTO counters (name, value) {source} \
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING name, value"
+        ),
+        values,
+    )))
+}
+
+/// The values the upsert of `names` returned, in the order of `names`.
+fn counter_values(names: &[&str], found: &[QueryResult]) -> Result<Vec<i64>, DbErr> {
     let mut by_name = std::collections::HashMap::with_capacity(found.len());
-    for r in &found {
+    for r in found {
         by_name.insert(
             r.try_get::<String>("", "name")?,
             r.try_get::<i64>("", "value")?,

@@ -95,6 +95,7 @@ impl ServiceCore {
             seat,
             outbox: self.outbox.clone(),
             now: self.clock.now(),
+            later: Vec::new(),
             rows: Vec::new(),
             kept_rows: 0,
             acts: Vec::new(),
@@ -119,6 +120,8 @@ pub struct UnitOfWork {
     seat: Option<Seat>,
     outbox: Outbox,
     now: DateTime<Utc>,
+    /// Statements kept for the next write (SQLite), before the rows.
+    later: Vec<(String, Vec<Value>)>,
     /// New rows, one insert per table.
     rows: Vec<KeptInsert>,
     kept_rows: usize,
@@ -249,6 +252,21 @@ impl UnitOfWork {
         Ok(())
     }
 
+    /// Runs a write whose outcome nothing in the unit reads (an `UPDATE` of a timestamp, say). On
+    /// SQLite it is kept and sent with the unit's next write of what it keeps, ahead of the rows
+    /// (the one writer's lock is held over each round trip); on PostgreSQL it runs now. So it
+    /// must not touch what the unit's later queries read, nor the rows kept with
+    /// [`Self::insert`], and a failure ends the unit either way.
+    pub async fn execute_at_commit(&mut self, statement: Statement) -> Result<(), DbErr> {
+        if self.txn.get_database_backend() != DbBackend::Sqlite {
+            self.txn.execute_raw(statement).await?;
+            return Ok(());
+        }
+        let values = statement.values.map(|v| v.0).unwrap_or_default();
+        self.later.push((statement.sql, values));
+        Ok(())
+    }
+
     /// Records an act in the audit history, in this transaction.
     pub async fn record(&mut self, act: Act<'_>) -> Result<(), DbErr> {
         self.acts.push(PendingAct::new(act, self.now));
@@ -266,15 +284,13 @@ impl UnitOfWork {
     /// Writes what is kept; at the unit's `end`, with the statement releasing its savepoint.
     async fn write_kept(&mut self, end: bool) -> Result<(), DbErr> {
         self.kept_rows = 0;
-        let mut parts: Vec<(String, Vec<Value>)> = std::mem::take(&mut self.rows)
-            .into_iter()
-            .map(|k| {
-                (
-                    format!("{} VALUES {}", k.head, k.tuples.join(", ")),
-                    k.values,
-                )
-            })
-            .collect();
+        let mut parts: Vec<(String, Vec<Value>)> = std::mem::take(&mut self.later);
+        parts.extend(std::mem::take(&mut self.rows).into_iter().map(|k| {
+            (
+                format!("{} VALUES {}", k.head, k.tuples.join(", ")),
+                k.values,
+            )
+        }));
         parts.extend(history::insert_sql(std::mem::take(&mut self.acts)));
         parts.extend(outbox::insert_sql(std::mem::take(&mut self.events)));
         let group = match (&self.txn, end) {
