@@ -13,7 +13,7 @@ pub mod migration;
 use chrono::{DateTime, Utc};
 use cplds_runtime::{
     academy::Academy,
-    kit::{Listing, next_counter, next_counters},
+    kit::{Listing, next_counter, next_counters_then},
     time::format_paris_local,
 };
 use sea_orm::{
@@ -316,9 +316,9 @@ pub(crate) const OPENING: &str = "SELECT campaigns.*, o.id AS opening_id, \
      WHERE year = ? AND staff_number = ? AND status IN (?, ?)) AS o ON TRUE \
      WHERE campaigns.year = ? ORDER BY o.created_at, o.id";
 
-/// A submission's campaign and what the new candidacy meets in its year, in two statements: the
-/// opening counters taken, after the campaign's lock shared as [`campaign_locked`] takes it;
-/// then the campaign row and the live candidacies of the account and of the staff number, read
+/// A submission's campaign and what the new candidacy meets in its year, in two statements (one
+/// round trip on SQLite): the opening counters taken, after the campaign's lock shared as
+/// [`campaign_locked`] takes it; then the campaign row and the live candidacies of the account and of the staff number, read
 /// with both held (a statement's snapshot is taken when it starts: this one sees what the
 /// holders before it committed). `None` without a campaign for `year`; the counters taken then
 /// are rolled back with the refusal.
@@ -332,31 +332,30 @@ pub async fn opening<C: ConnectionTrait>(
     staff_number: &str,
 ) -> Result<Option<(campaign::Model, Opening)>, DbErr> {
     let [account_counter, claims_counter] = &counters.names;
-    let taken = next_counters(
+    let [live_a, live_b] = CandidacyStatus::LIVE.map(|s| sea_orm::Value::from(s.as_str()));
+    let read = cplds_runtime::db::stmt(
+        db.get_database_backend(),
+        OPENING,
+        vec![
+            year.into(),
+            counters.account.clone().into(),
+            live_a.clone(),
+            live_b.clone(),
+            year.into(),
+            staff_number.into(),
+            live_a,
+            live_b,
+            year.into(),
+        ],
+    );
+    let (taken, rows) = next_counters_then(
         db,
         Some((&campaign_lock(year), Lock::Shared)),
         &[account_counter, claims_counter],
+        read,
     )
     .await?;
     let opened = taken.first().copied().unwrap_or(1) - 1;
-    let [live_a, live_b] = CandidacyStatus::LIVE.map(|s| sea_orm::Value::from(s.as_str()));
-    let rows = db
-        .query_all_raw(cplds_runtime::db::stmt(
-            db.get_database_backend(),
-            OPENING,
-            vec![
-                year.into(),
-                counters.account.clone().into(),
-                live_a.clone(),
-                live_b.clone(),
-                year.into(),
-                staff_number.into(),
-                live_a,
-                live_b,
-                year.into(),
-            ],
-        ))
-        .await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -388,13 +387,16 @@ pub async fn opening<C: ConnectionTrait>(
 }
 
 /// Locks the acts on the candidacies giving one staff number in a year (named by its
-/// pseudonymous key) until the transaction ends.
+/// pseudonymous key) until the transaction ends. SQLite serialises writers already: no
+/// statement there (the counter's value is read by nobody).
 pub async fn lock_claims<C: ConnectionTrait>(
     db: &C,
     year: i32,
     candidate_key: &str,
 ) -> Result<(), DbErr> {
-    next_counter(db, &format!("claims/{year}/{candidate_key}")).await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        next_counter(db, &format!("claims/{year}/{candidate_key}")).await?;
+    }
     Ok(())
 }
 
