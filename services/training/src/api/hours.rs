@@ -9,6 +9,7 @@ use cplds_runtime::{
     error::{ServiceResult, Violations},
     kit::{Decided, parse_id},
 };
+use sea_orm::ConnectionTrait;
 
 use super::{Inner, act, convert, enrolment_subject, id_field, invalid};
 use crate::{
@@ -44,7 +45,7 @@ impl Inner {
         let (id, kind, code, day, minutes, uai, description) =
             v.finish_with((id, kind, code, day, minutes, uai, description))?;
 
-        let uow = self.core.begin().await?;
+        let mut uow = self.core.begin().await?;
         let f = self.ledger_file(uow.txn(), &id).await?;
         let cohort_trainers = store::cohort_trainers(uow.txn(), &f.cohort.id).await?;
         let around = Around {
@@ -91,7 +92,8 @@ impl Inner {
             by,
         };
         store::record_activity(uow.txn(), activity).await?;
-        let row = store::touch(uow.txn(), f.enrolment, now).await?;
+        let (row, touch) = store::touched(f.enrolment, now, uow.txn().get_database_backend());
+        uow.execute_at_commit(touch).await?;
         let act = act(&id, by, "internship_activity", detail);
         self.recorded_in(uow, act, &row, &f.cohort, &f.programme.programme)
             .await
@@ -134,7 +136,8 @@ impl Inner {
             &mut records,
         )
         .await?;
-        let row = store::touch(uow.txn(), f.enrolment, now).await?;
+        let (row, touch) = store::touched(f.enrolment, now, uow.txn().get_database_backend());
+        uow.execute_at_commit(touch).await?;
         let modules: Vec<String> = attended
             .modules
             .iter()

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Set,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -299,13 +300,26 @@ pub async fn complete<C: ConnectionTrait>(
     am.update(db).await
 }
 
-/// Something was recorded for the trainee (hours, an activity).
-pub async fn touch<C: ConnectionTrait>(
-    db: &C,
+/// Something was recorded for the trainee (hours, an activity): the enrolment as it is then,
+/// and the update storing it, for [`cplds_runtime::kit::UnitOfWork::execute_at_commit`] (what
+/// the unit reads after does not depend on it).
+pub fn touched(
     e: enrolment::Model,
     at: DateTime<Utc>,
-) -> Result<enrolment::Model, DbErr> {
-    changed(e, at).update(db).await
+    backend: DbBackend,
+) -> (enrolment::Model, sea_orm::Statement) {
+    let update = cplds_runtime::db::stmt(
+        backend,
+        "UPDATE enrolments SET updated_at = ? WHERE id = ?",
+        vec![at.into(), e.id.clone().into()],
+    );
+    (
+        enrolment::Model {
+            updated_at: at,
+            ..e
+        },
+        update,
+    )
 }
 
 // ---- the hours ledger and the internship -----------------------------------------------------
@@ -382,11 +396,11 @@ pub async fn replace_attendance<C: ConnectionTrait>(
     (at, by): (DateTime<Utc>, &str),
     records: &mut Records,
 ) -> Result<(), DbErr> {
-    credit::Entity::delete_many()
+    let backend = db.get_database_backend();
+    let delete = credit::Entity::delete_many()
         .filter(credit::Column::EnrolmentId.eq(enrolment_id))
         .filter(credit::Column::SessionId.eq(session_id))
-        .exec(db)
-        .await?;
+        .build(backend);
     records
         .credits
         .retain(|c| c.enrolment_id != enrolment_id || c.session_id.as_deref() != Some(session_id));
@@ -406,12 +420,20 @@ pub async fn replace_attendance<C: ConnectionTrait>(
             })
         })
         .collect();
-    // The session's modules in one insert (a round trip each was a sixth of an attendance's).
-    records.credits.extend(
-        credit::Entity::insert_many(rows)
-            .exec_with_returning(db)
-            .await?,
-    );
+    // The earlier record deleted and the session's modules inserted in one round trip on SQLite
+    // (a round trip each was a sixth of an attendance's).
+    if rows.is_empty() {
+        db.execute_raw(delete).await?;
+        return Ok(());
+    }
+    let mut insert = credit::Entity::insert_many(rows).into_query();
+    insert.returning_all();
+    let inserted = cplds_runtime::kit::in_turn(db, delete, backend.build(&insert)).await?;
+    for r in &inserted {
+        records
+            .credits
+            .push(credit::Model::from_query_result(r, "")?);
+    }
     // As `records_of` reads them.
     records.credits.sort_by_key(|c| c.id);
     Ok(())
@@ -585,10 +607,31 @@ async fn file_under<C: ConnectionTrait>(
     id: &str,
     lock: Lock,
 ) -> Result<Option<EnrolmentFile>, DbErr> {
+    let missing = |what: String| DbErr::RecordNotFound(format!("{what} of enrolment {id}"));
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        // No lock to take between the two reads: SQLite's one writer, whose turn this unit
+        // holds, is what makes them current.
+        let Some((enrolment, cohort)) = enrolment::Entity::find_by_id(id.to_owned())
+            .select_also(cohort::Entity)
+            .join(
+                JoinType::LeftJoin,
+                enrolment::Entity::belongs_to(cohort::Entity)
+                    .from(enrolment::Column::CohortId)
+                    .to(cohort::Column::Id)
+                    .into(),
+            )
+            .one(txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let cohort = cohort.ok_or_else(|| missing(format!("cohort {}", enrolment.cohort_id)))?;
+        return file_of(txn, enrolment, cohort).await.map(Some);
+    }
     let Some(first) = enrolment(txn, id).await? else {
         return Ok(None);
     };
-    let missing = |what: String| DbErr::RecordNotFound(format!("{what} of enrolment {id}"));
     let cohort = match lock {
         Lock::Exclusive => cohort_locked(txn, &first.cohort_id).await?,
         Lock::Shared => {
@@ -604,25 +647,35 @@ async fn file_under<C: ConnectionTrait>(
         }
     }
     .ok_or_else(|| missing(format!("cohort {}", first.cohort_id)))?;
-    // Read again now that the cohort is locked. SQLite takes no lock: its one writer, whose
-    // turn this unit holds, is what makes the first read current.
-    let enrolment = match txn.get_database_backend() {
-        DbBackend::Postgres => enrolment(txn, id)
-            .await?
-            .ok_or_else(|| missing("row".into()))?,
-        _ => first,
-    };
+    // Read again now that the cohort is locked.
+    let enrolment = enrolment(txn, id)
+        .await?
+        .ok_or_else(|| missing("row".into()))?;
+    file_of(txn, enrolment, cohort).await.map(Some)
+}
+
+/// The file of an enrolment read with its cohort: the programme and the trainee's records.
+async fn file_of<C: ConnectionTrait>(
+    txn: &C,
+    enrolment: enrolment::Model,
+    cohort: cohort::Model,
+) -> Result<EnrolmentFile, DbErr> {
     let programme = super::cohort_programme(txn, &cohort.programme_id)
         .await?
-        .ok_or_else(|| missing(format!("programme {}", cohort.programme_id)))?;
+        .ok_or_else(|| {
+            DbErr::RecordNotFound(format!(
+                "programme {} of enrolment {}",
+                cohort.programme_id, enrolment.id
+            ))
+        })?;
     let choice = choice_of(&programme.programme, &enrolment)?;
-    Ok(Some(EnrolmentFile {
+    Ok(EnrolmentFile {
         records: records_of(txn, std::slice::from_ref(&enrolment.id)).await?,
         enrolment,
         cohort,
         programme,
         choice,
-    }))
+    })
 }
 
 #[cfg(test)]
