@@ -136,7 +136,7 @@ impl Inner {
         }
         // The sheet of this épreuve: its entries and its reconciliation (read with the session).
         let rows = SheetRows {
-            entries: store::entries_of(uow.txn(), &[candidacy_id.to_owned()]).await?,
+            entries: frame.entries,
             reconciliations: frame.reconciliation.into_iter().collect(),
         };
         Ok(Marking {

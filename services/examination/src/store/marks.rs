@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
     IdenStatic, IntoActiveModel, Iterable, JoinType, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, RelationDef, Set,
-    sea_query::{Expr, ExprTrait, IntoCondition},
+    sea_query::{Expr, ExprTrait, IntoCondition, Order},
 };
 
 use super::entities::{mark_entry, mark_history, reconciliation, session, slot};
@@ -49,16 +49,20 @@ pub async fn reconciliations_of<C: ConnectionTrait>(
 }
 
 /// What a mark act reads once its locks are held: the session, the candidate's slot for the
-/// épreuve, and the épreuve's reconciliation if the president made one.
+/// épreuve, the épreuve's reconciliation if the president made one, and the candidate's entries
+/// (both épreuves, as [`entries_of`] reads them).
 pub struct MarkingFrame {
     pub session: session::Model,
     pub slot: Option<slot::Model>,
     pub reconciliation: Option<reconciliation::Model>,
+    pub entries: Vec<mark_entry::Model>,
 }
 
 /// [`MarkingFrame`] in one statement, after the locks of [`super::planning::hold_sheets`] (a
 /// statement takes its snapshot before a lock it would take itself). Slot and
-/// reconciliation are unique by candidate and épreuve: one row at most.
+/// reconciliation are unique by candidate and épreuve: one row at most, so the statement
+/// returns a row per entry (one with none), each carrying the session, slot and
+/// reconciliation.
 pub async fn marking_frame<C: ConnectionTrait>(
     txn: &C,
     session_id: &str,
@@ -93,16 +97,42 @@ pub async fn marking_frame<C: ConnectionTrait>(
             format!("reconciliation_{}", c.as_str()),
         );
     }
-    let Some(row) = txn
-        .query_one_raw(query.build(txn.get_database_backend()))
-        .await?
-    else {
+    for c in mark_entry::Column::iter() {
+        query = query.column_as(
+            Expr::col((mark_entry::Entity, c)),
+            format!("entry_{}", c.as_str()),
+        );
+    }
+    QueryTrait::query(&mut query)
+        .left_join(
+            mark_entry::Entity,
+            Expr::col((mark_entry::Entity, mark_entry::Column::CandidacyId)).eq(candidacy_id),
+        )
+        .order_by(
+            (mark_entry::Entity, mark_entry::Column::EnteredAt),
+            Order::Asc,
+        )
+        .order_by((mark_entry::Entity, mark_entry::Column::Id), Order::Asc);
+    let rows = txn
+        .query_all_raw(query.build(txn.get_database_backend()))
+        .await?;
+    let Some(first) = rows.first() else {
         return Ok(None);
     };
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in &rows {
+        entries.extend(mark_entry::Model::from_query_result_optional(
+            row, "entry_",
+        )?);
+    }
     Ok(Some(MarkingFrame {
-        session: session::Model::from_query_result(&row, "")?,
-        slot: slot::Model::from_query_result_optional(&row, "slot_")?,
-        reconciliation: reconciliation::Model::from_query_result_optional(&row, "reconciliation_")?,
+        session: session::Model::from_query_result(first, "")?,
+        slot: slot::Model::from_query_result_optional(first, "slot_")?,
+        reconciliation: reconciliation::Model::from_query_result_optional(
+            first,
+            "reconciliation_",
+        )?,
+        entries,
     }))
 }
 
