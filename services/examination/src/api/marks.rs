@@ -116,13 +116,13 @@ impl Inner {
         part: ExamPart,
     ) -> ServiceResult<Marking> {
         let subject = format!("candidacy/{candidacy_id}/{part}");
-        let (c, a) = store::candidate_with_assignment(uow.txn(), candidacy_id)
+        let seating = store::seating(uow.txn(), candidacy_id)
             .await?
             .ok_or_else(|| not_admitted(candidacy_id))?;
-        let a = candidate_rules::assigned(a, Act::Mark).on(&subject)?;
-        let (board, members) = store::board_with_members(uow.txn(), &a.board_id)
-            .await
-            .found("board", &a.board_id)?;
+        let c = seating.candidate;
+        let a = candidate_rules::assigned(seating.assignment, Act::Mark).on(&subject)?;
+        let (board, members) =
+            Ok::<_, sea_orm::DbErr>(seating.board).found("board", &a.board_id)?;
         let me = member_of(caller, &board, &members)?.clone();
         // Shared: marks of other candidates go side by side; this candidate's sheets alone.
         let frame = store::marking_frame(uow.txn(), &a.session_id, candidacy_id, part)

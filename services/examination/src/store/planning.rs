@@ -7,8 +7,9 @@ use cplds_runtime::{
     people::{Email, PersonName, Uai},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationDef, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    IdenStatic, IntoActiveModel, Iterable, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationDef, Set,
     sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use serde::{Deserialize, Serialize};
@@ -150,37 +151,6 @@ pub async fn publish_session<C: ConnectionTrait>(
 
 pub async fn board<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<board::Model>, DbErr> {
     board::Entity::find_by_id(id.to_owned()).one(db).await
-}
-
-/// A board and its current members ([`members_of`]), in one round trip (a mark reads both).
-pub async fn board_with_members<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-) -> Result<Option<(board::Model, Vec<board_member::Model>)>, DbErr> {
-    let seats: RelationDef = board::Entity::belongs_to(board_member::Entity)
-        .from(board::Column::Id)
-        .to(board_member::Column::BoardId)
-        .on_condition(|_, member| {
-            Expr::col((member, board_member::Column::LeftAt))
-                .is_null()
-                .into_condition()
-        })
-        .into();
-    let rows = board::Entity::find_by_id(id.to_owned())
-        .join(JoinType::LeftJoin, seats)
-        .select_also(board_member::Entity)
-        .order_by_asc(board_member::Column::Id)
-        .all(db)
-        .await?;
-    let mut rows = rows.into_iter();
-    let Some((board, first)) = rows.next() else {
-        return Ok(None);
-    };
-    let members = first
-        .into_iter()
-        .chain(rows.filter_map(|(_, m)| m))
-        .collect();
-    Ok(Some((board, members)))
 }
 
 pub async fn boards_of_session<C: ConnectionTrait>(
@@ -395,20 +365,83 @@ pub fn seats(rows: &[board_member::Model]) -> Result<Vec<Seat>, DbErr> {
 
 // ---- assignments -------------------------------------------------------------------------
 
-/// A candidate and their assignment to a board, if any, in one round trip (a mark reads both).
-pub async fn candidate_with_assignment<C: ConnectionTrait>(
+/// Who may mark a candidate: the candidate, their assignment if any, and its board with its
+/// current members ([`members_of`]), oldest seat first.
+pub struct Seating {
+    pub candidate: candidate::Model,
+    pub assignment: Option<assignment::Model>,
+    pub board: Option<(board::Model, Vec<board_member::Model>)>,
+}
+
+/// [`Seating`] in one statement, a row per current member (a mark read candidate and assignment,
+/// then board and members: a round trip each, under SQLite's one writer).
+pub async fn seating<C: ConnectionTrait>(
     db: &C,
     candidacy_id: &str,
-) -> Result<Option<(candidate::Model, Option<assignment::Model>)>, DbErr> {
+) -> Result<Option<Seating>, DbErr> {
     let assigned: RelationDef = candidate::Entity::belongs_to(assignment::Entity)
         .from(candidate::Column::CandidacyId)
         .to(assignment::Column::CandidacyId)
         .into();
-    candidate::Entity::find_by_id(candidacy_id.to_owned())
+    let before: RelationDef = assignment::Entity::belongs_to(board::Entity)
+        .from(assignment::Column::BoardId)
+        .to(board::Column::Id)
+        .into();
+    let seats: RelationDef = board::Entity::belongs_to(board_member::Entity)
+        .from(board::Column::Id)
+        .to(board_member::Column::BoardId)
+        .on_condition(|_, member| {
+            Expr::col((member, board_member::Column::LeftAt))
+                .is_null()
+                .into_condition()
+        })
+        .into();
+    let mut query = candidate::Entity::find_by_id(candidacy_id.to_owned())
         .join(JoinType::LeftJoin, assigned)
-        .select_also(assignment::Entity)
-        .one(db)
-        .await
+        .join(JoinType::LeftJoin, before)
+        .join(JoinType::LeftJoin, seats);
+    for c in assignment::Column::iter() {
+        query = query.column_as(
+            Expr::col((assignment::Entity, c)),
+            format!("assignment_{}", c.as_str()),
+        );
+    }
+    for c in board::Column::iter() {
+        query = query.column_as(
+            Expr::col((board::Entity, c)),
+            format!("board_{}", c.as_str()),
+        );
+    }
+    for c in board_member::Column::iter() {
+        query = query.column_as(
+            Expr::col((board_member::Entity, c)),
+            format!("member_{}", c.as_str()),
+        );
+    }
+    let query = query.order_by_asc(board_member::Column::Id);
+    let rows = db
+        .query_all_raw(query.build(db.get_database_backend()))
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let board = match board::Model::from_query_result_optional(first, "board_")? {
+        None => None,
+        Some(board) => {
+            let mut members = Vec::with_capacity(rows.len());
+            for row in &rows {
+                members.extend(board_member::Model::from_query_result_optional(
+                    row, "member_",
+                )?);
+            }
+            Some((board, members))
+        }
+    };
+    Ok(Some(Seating {
+        candidate: candidate::Model::from_query_result(first, "")?,
+        assignment: assignment::Model::from_query_result_optional(first, "assignment_")?,
+        board,
+    }))
 }
 
 pub async fn assignment<C: ConnectionTrait>(
