@@ -370,3 +370,60 @@ async fn a_write_at_commit_goes_with_its_unit_sqlite() {
 async fn a_write_at_commit_goes_with_its_unit_postgres() {
     a_write_at_commit_goes_with_its_unit(true).await;
 }
+
+/// Reads in turn come back apart, in their order, an empty read as an empty group, each seeing
+/// what the unit wrote before them.
+async fn reads_in_turn_come_back_apart(postgres: bool) {
+    let Some((conn, _guard)) = open_db(postgres).await else {
+        return;
+    };
+    kit::CountersTable
+        .up(&SchemaManager::new(&conn))
+        .await
+        .unwrap();
+    let core = core_with_history(&conn).await;
+    let backend = conn.get_database_backend();
+    let uow = core.begin().await.unwrap();
+    kit::next_counters(uow.txn(), None, &["a", "b", "c"])
+        .await
+        .unwrap();
+    let read =
+        |sql: &str, values: Vec<sea_orm::Value>| cplds_runtime::db::stmt(backend, sql, values);
+    let groups = kit::reads_in_turn(
+        uow.txn(),
+        vec![
+            read(
+                "SELECT name FROM counters WHERE name <> ? ORDER BY name",
+                vec!["b".into()],
+            ),
+            read("SELECT name FROM counters WHERE name = ?", vec!["z".into()]),
+            read(
+                "SELECT value, name FROM counters WHERE name = ?",
+                vec!["b".into()],
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    let names = |rows: &[sea_orm::QueryResult]| -> Vec<String> {
+        rows.iter()
+            .map(|r| r.try_get("", "name").unwrap())
+            .collect()
+    };
+    assert_eq!(groups.len(), 3);
+    assert_eq!(names(&groups[0]), ["a", "c"]);
+    assert!(groups[1].is_empty());
+    assert_eq!(names(&groups[2]), ["b"]);
+    assert_eq!(groups[2][0].try_get::<i64>("", "value").unwrap(), 1);
+    uow.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn reads_in_turn_come_back_apart_sqlite() {
+    reads_in_turn_come_back_apart(false).await;
+}
+
+#[tokio::test]
+async fn reads_in_turn_come_back_apart_postgres() {
+    reads_in_turn_come_back_apart(true).await;
+}

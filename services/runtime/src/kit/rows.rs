@@ -149,6 +149,54 @@ pub async fn in_turn<C: ConnectionTrait>(
     .await
 }
 
+/// The column of the row [`reads_in_turn`] puts after each read's rows on SQLite.
+const READ_END: &str = "cplds_read_end";
+
+/// Several reads run in turn, each one's rows apart: a round trip each on PostgreSQL; on SQLite
+/// one string, where a row of the single column `cplds_read_end` follows each read's rows (no
+/// read returns such a column), so a unit reading what a rule needs holds the one writer for one
+/// round trip instead of one per read.
+pub async fn reads_in_turn<C: ConnectionTrait>(
+    db: &C,
+    reads: Vec<Statement>,
+) -> Result<Vec<Vec<QueryResult>>, DbErr> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Sqlite {
+        let mut all = Vec::with_capacity(reads.len());
+        for read in reads {
+            all.push(db.query_all_raw(read).await?);
+        }
+        return Ok(all);
+    }
+    let expected = reads.len();
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for read in reads {
+        sql.push_str(&read.sql);
+        sql.push_str(&format!("; SELECT 1 AS {READ_END}; "));
+        values.extend(read.values.map(|v| v.0).unwrap_or_default());
+    }
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let mut all = Vec::with_capacity(expected);
+    let mut current = Vec::new();
+    for row in rows {
+        if row.try_get::<i32>("", READ_END).is_ok() {
+            all.push(std::mem::take(&mut current));
+        } else {
+            current.push(row);
+        }
+    }
+    if all.len() != expected || !current.is_empty() {
+        return Err(DbErr::Custom(format!(
+            "{expected} reads in turn returned {} groups of rows",
+            all.len()
+        )));
+    }
+    Ok(all)
+}
+
 /// The upsert taking `names` (after the lock `held`, on PostgreSQL); `None` without names.
 fn take_counters(
     backend: DbBackend,
