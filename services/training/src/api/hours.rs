@@ -113,10 +113,11 @@ impl Inner {
             v.finish_with((session_id, id, given, completed_on))?;
 
         let mut uow = self.core.begin().await?;
-        let f = self.ledger_file(uow.txn(), &id).await?;
-        let session = store::planned_session(uow.txn(), &session_id)
+        let reads = store::attendance_reads(uow.txn(), &id, &session_id, self.academy.code)
             .await
-            .found("session", &session_id)?;
+            .found("enrolment", &id)?;
+        let (f, settings) = (reads.file, reads.settings);
+        let session = Ok::<_, sea_orm::DbErr>(reads.session).found("session", &session_id)?;
         assignment::may_record_attendance(&caller, &session.trainers, &f.enrolment.email)?;
         let p = &f.programme.programme;
         let choice = f.choice.as_ref();
@@ -150,7 +151,14 @@ impl Inner {
         // Rendered in the unit: a read after it waits for the connection on SQLite, where the
         // next group of units holds it.
         let reply = self
-            .render_with(uow.txn(), &row, &f.cohort, &f.programme.programme, &records)
+            .render_settled(
+                uow.txn(),
+                &row,
+                &f.cohort,
+                &f.programme.programme,
+                &records,
+                &settings,
+            )
             .await?;
         uow.commit().await?;
         Ok(reply)

@@ -351,14 +351,28 @@ impl Inner {
         programme: &Programme,
         records: &Records,
     ) -> ServiceResult<pb::TrainingEnrolment> {
+        let settings = self.settings(db).await?;
+        self.render_settled(db, e, cohort, programme, records, &settings)
+            .await
+    }
+
+    /// [`Self::render_with`] with the académie's settings read.
+    async fn render_settled<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        e: &enrolment::Model,
+        cohort: &cohort::Model,
+        programme: &Programme,
+        records: &Records,
+        settings: &Settings,
+    ) -> ServiceResult<pb::TrainingEnrolment> {
         // Only a waiting trainee shows a position.
         let position = if e.status == crate::domain::roster::EnrolmentStatus::Waitlisted {
             store::waiting_position(db, &cohort.id, e.request_number).await?
         } else {
             0
         };
-        let settings = self.settings(db).await?;
-        let view = self.view(cohort, programme, records, &settings);
+        let view = self.view(cohort, programme, records, settings);
         Ok(view.enrolment_pb(e, position as u32)?)
     }
 

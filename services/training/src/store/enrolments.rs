@@ -4,12 +4,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Set,
+    IntoActiveModel, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    QueryTrait, Set, Statement,
     sea_query::{Expr, ExprTrait, Func},
 };
 
-use cplds_runtime::kit::{Listing, Lock};
+use cplds_runtime::kit::{Listing, Lock, reads_in_turn};
 
 use super::{
     ProgrammeRecord, calendar, cohort_lock, cohort_locked,
@@ -339,22 +339,57 @@ pub async fn records_of<C: ConnectionTrait>(
     if enrolment_ids.is_empty() {
         return Ok(Records::default());
     }
+    let reads = records_reads(db.get_database_backend(), enrolment_ids);
+    let mut groups = reads_in_turn(db, reads.to_vec()).await?.into_iter();
+    records_from(groups.next(), groups.next())
+}
+
+/// The two reads of [`records_of`]: credits, then activities.
+pub(super) fn records_reads(backend: DbBackend, enrolment_ids: &[String]) -> [Statement; 2] {
     let ids = || enrolment_ids.iter().cloned();
-    let credits = credit::Entity::find()
-        .filter(credit::Column::EnrolmentId.is_in(ids()))
-        .order_by_asc(credit::Column::Id)
-        .all(db)
-        .await?;
-    let activities = activity::Entity::find()
-        .filter(activity::Column::EnrolmentId.is_in(ids()))
-        .order_by_asc(activity::Column::OnDate)
-        .order_by_asc(activity::Column::Id)
-        .all(db)
-        .await?;
+    [
+        credit::Entity::find()
+            .filter(credit::Column::EnrolmentId.is_in(ids()))
+            .order_by_asc(credit::Column::Id)
+            .build(backend),
+        activity::Entity::find()
+            .filter(activity::Column::EnrolmentId.is_in(ids()))
+            .order_by_asc(activity::Column::OnDate)
+            .order_by_asc(activity::Column::Id)
+            .build(backend),
+    ]
+}
+
+pub(super) fn records_from(
+    credits: Option<Vec<QueryResult>>,
+    activities: Option<Vec<QueryResult>>,
+) -> Result<Records, DbErr> {
+    let (Some(credits), Some(activities)) = (credits, activities) else {
+        return Err(DbErr::Custom("the records' reads came back short".into()));
+    };
     Ok(Records {
-        credits,
-        activities,
+        credits: credits
+            .iter()
+            .map(|r| credit::Model::from_query_result(r, ""))
+            .collect::<Result<_, _>>()?,
+        activities: activities
+            .iter()
+            .map(|r| activity::Model::from_query_result(r, ""))
+            .collect::<Result<_, _>>()?,
     })
+}
+
+/// An enrolment and its cohort, in one statement (SQLite, where no lock comes between them).
+pub(super) fn with_cohort(id: &str) -> sea_orm::SelectTwo<enrolment::Entity, cohort::Entity> {
+    enrolment::Entity::find_by_id(id.to_owned())
+        .select_also(cohort::Entity)
+        .join(
+            JoinType::LeftJoin,
+            enrolment::Entity::belongs_to(cohort::Entity)
+                .from(enrolment::Column::CohortId)
+                .to(cohort::Column::Id)
+                .into(),
+        )
 }
 
 /// Minutes credited to a trainee on a module, from a session or an activity.
@@ -612,18 +647,7 @@ async fn file_under<C: ConnectionTrait>(
     if backend != DbBackend::Postgres {
         // No lock to take between the two reads: SQLite's one writer, whose turn this unit
         // holds, is what makes them current.
-        let Some((enrolment, cohort)) = enrolment::Entity::find_by_id(id.to_owned())
-            .select_also(cohort::Entity)
-            .join(
-                JoinType::LeftJoin,
-                enrolment::Entity::belongs_to(cohort::Entity)
-                    .from(enrolment::Column::CohortId)
-                    .to(cohort::Column::Id)
-                    .into(),
-            )
-            .one(txn)
-            .await?
-        else {
+        let Some((enrolment, cohort)) = with_cohort(id).one(txn).await? else {
             return Ok(None);
         };
         let cohort = cohort.ok_or_else(|| missing(format!("cohort {}", enrolment.cohort_id)))?;
@@ -660,6 +684,17 @@ async fn file_of<C: ConnectionTrait>(
     enrolment: enrolment::Model,
     cohort: cohort::Model,
 ) -> Result<EnrolmentFile, DbErr> {
+    let records = records_of(txn, std::slice::from_ref(&enrolment.id)).await?;
+    file_with(txn, enrolment, cohort, records).await
+}
+
+/// [`file_of`] with the records read.
+pub(super) async fn file_with<C: ConnectionTrait>(
+    txn: &C,
+    enrolment: enrolment::Model,
+    cohort: cohort::Model,
+    records: Records,
+) -> Result<EnrolmentFile, DbErr> {
     let programme = super::cohort_programme(txn, &cohort.programme_id)
         .await?
         .ok_or_else(|| {
@@ -670,7 +705,7 @@ async fn file_of<C: ConnectionTrait>(
         })?;
     let choice = choice_of(&programme.programme, &enrolment)?;
     Ok(EnrolmentFile {
-        records: records_of(txn, std::slice::from_ref(&enrolment.id)).await?,
+        records,
         enrolment,
         cohort,
         programme,

@@ -4,6 +4,7 @@
 //! back comes back as domain values where the rules need them (a programme, a deepening choice,
 //! a ledger); what no longer reads is an error, never a default.
 
+mod attendance;
 mod enrolments;
 pub mod entities;
 pub mod migration;
@@ -16,6 +17,7 @@ use sea_orm::{
 };
 
 pub use self::{
+    attendance::*,
     enrolments::*,
     entities::{
         activity, attestation, cohort, credit, enrolment, external_record, programme,
@@ -429,19 +431,23 @@ pub async fn planned_session<C: ConnectionTrait>(
     db: &C,
     id: &str,
 ) -> Result<Option<Planned>, DbErr> {
-    let rows = db
-        .query_all_raw(cplds_runtime::db::stmt(
-            db.get_database_backend(),
-            PLANNED,
-            vec![id.into(), id.into(), id.into()],
-        ))
-        .await?;
+    planned_of(
+        &db.query_all_raw(planned_read(db.get_database_backend(), id))
+            .await?,
+    )
+}
+
+pub(super) fn planned_read(backend: DbBackend, id: &str) -> sea_orm::Statement {
+    cplds_runtime::db::stmt(backend, PLANNED, vec![id.into(), id.into(), id.into()])
+}
+
+pub(super) fn planned_of(rows: &[sea_orm::QueryResult]) -> Result<Option<Planned>, DbErr> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
     let mut modules = Vec::new();
     let mut trainers = Vec::new();
-    for r in &rows {
+    for r in rows {
         match r.try_get::<Option<String>>("", "part")?.as_deref() {
             Some("m") => {
                 let code: ModuleCode = r.try_get("", "value")?;
@@ -503,7 +509,12 @@ pub async fn settings<C: ConnectionTrait>(
     let row = settings::Entity::find_by_id(academy.to_owned())
         .one(db)
         .await?;
-    let s = match &row {
+    Ok((settings_of(row.as_ref())?, row))
+}
+
+/// The settings a stored row says (the arrêté's without one).
+pub(super) fn settings_of(row: Option<&settings::Model>) -> Result<Settings, DbErr> {
+    Ok(match row {
         None => Settings::default(),
         Some(r) => Settings {
             require_tutor: r.require_tutor,
@@ -524,8 +535,7 @@ pub async fn settings<C: ConnectionTrait>(
                 ),
             },
         },
-    };
-    Ok((s, row))
+    })
 }
 
 pub async fn save_settings<C: ConnectionTrait>(
