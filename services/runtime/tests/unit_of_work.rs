@@ -42,6 +42,15 @@ async fn core_with_history(conn: &sea_orm::DatabaseConnection) -> ServiceCore {
     )
 }
 
+/// [`core_with_history`], with the kit's counters table.
+async fn core_with_counters(conn: &sea_orm::DatabaseConnection) -> ServiceCore {
+    kit::CountersTable
+        .up(&SchemaManager::new(conn))
+        .await
+        .unwrap();
+    core_with_history(conn).await
+}
+
 async fn history_and_events_commit_together(postgres: bool) {
     let Some((conn, _guard)) = open_db(postgres).await else {
         return;
@@ -244,11 +253,7 @@ async fn counters_then_a_read(postgres: bool) {
     let Some((conn, _guard)) = open_db(postgres).await else {
         return;
     };
-    kit::CountersTable
-        .up(&SchemaManager::new(&conn))
-        .await
-        .unwrap();
-    let core = core_with_history(&conn).await;
+    let core = core_with_counters(&conn).await;
     let backend = conn.get_database_backend();
     let read = || {
         cplds_runtime::db::stmt(
@@ -316,11 +321,7 @@ async fn a_write_at_commit_goes_with_its_unit(postgres: bool) {
     let Some((conn, _guard)) = open_db(postgres).await else {
         return;
     };
-    kit::CountersTable
-        .up(&SchemaManager::new(&conn))
-        .await
-        .unwrap();
-    let core = core_with_history(&conn).await;
+    let core = core_with_counters(&conn).await;
     let backend = conn.get_database_backend();
     let bump = |name: &str| {
         cplds_runtime::db::stmt(
@@ -377,11 +378,7 @@ async fn reads_in_turn_come_back_apart(postgres: bool) {
     let Some((conn, _guard)) = open_db(postgres).await else {
         return;
     };
-    kit::CountersTable
-        .up(&SchemaManager::new(&conn))
-        .await
-        .unwrap();
-    let core = core_with_history(&conn).await;
+    let core = core_with_counters(&conn).await;
     let backend = conn.get_database_backend();
     let uow = core.begin().await.unwrap();
     kit::next_counters(uow.txn(), None, &["a", "b", "c"])

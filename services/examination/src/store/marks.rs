@@ -8,12 +8,14 @@ use cplds_runtime::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    IdenStatic, IntoActiveModel, Iterable, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationDef, Set,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, Set,
     sea_query::{Expr, ExprTrait, IntoCondition, Order},
 };
 
-use super::entities::{mark_entry, mark_history, reconciliation, session, slot};
+use super::{
+    also_columns,
+    entities::{mark_entry, mark_history, reconciliation, session, slot},
+};
 use crate::domain::{
     double_entry::{Entry, Sheet},
     mark::PartResult,
@@ -88,21 +90,9 @@ pub async fn marking_frame<C: ConnectionTrait>(
     let mut query = session::Entity::find_by_id(session_id.to_owned())
         .join(JoinType::LeftJoin, slot_of)
         .join(JoinType::LeftJoin, reconciled);
-    for c in slot::Column::iter() {
-        query = query.column_as(Expr::col((slot::Entity, c)), format!("slot_{}", c.as_str()));
-    }
-    for c in reconciliation::Column::iter() {
-        query = query.column_as(
-            Expr::col((reconciliation::Entity, c)),
-            format!("reconciliation_{}", c.as_str()),
-        );
-    }
-    for c in mark_entry::Column::iter() {
-        query = query.column_as(
-            Expr::col((mark_entry::Entity, c)),
-            format!("entry_{}", c.as_str()),
-        );
-    }
+    query = also_columns::<slot::Entity, _>(query, "slot_");
+    query = also_columns::<reconciliation::Entity, _>(query, "reconciliation_");
+    query = also_columns::<mark_entry::Entity, _>(query, "entry_");
     QueryTrait::query(&mut query)
         .left_join(
             mark_entry::Entity,

@@ -12,7 +12,7 @@ mod planning;
 mod remarks;
 mod results;
 
-use sea_orm::DbErr;
+use sea_orm::{DbErr, EntityTrait, IdenStatic, Iterable, QuerySelect, sea_query::Expr};
 use serde::de::DeserializeOwned;
 
 pub use self::{
@@ -30,6 +30,18 @@ pub use self::{
 };
 
 /// A JSON column read back, or an error naming what it holds.
+/// `query` also selecting every column of `E`, each named `{prefix}{column}`, so a joined row reads
+/// back with `E::Model::from_query_result(row, prefix)`.
+fn also_columns<E: EntityTrait, Q: QuerySelect>(mut query: Q, prefix: &str) -> Q {
+    for c in E::Column::iter() {
+        query = query.column_as(
+            Expr::col((E::default(), c)),
+            format!("{prefix}{}", c.as_str()),
+        );
+    }
+    query
+}
+
 fn from_json<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, DbErr> {
     serde_json::from_str(json).map_err(|e| DbErr::Custom(format!("stored {what}: {e}")))
 }

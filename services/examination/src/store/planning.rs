@@ -8,14 +8,13 @@ use cplds_runtime::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    IdenStatic, IntoActiveModel, Iterable, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationDef, Set,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef, Set,
     sea_query::{Expr, ExprTrait, IntoCondition},
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
-    as_text,
+    also_columns, as_text,
     entities::{
         assignment, board, board_member, board_replacement, candidate, convocation, session, slot,
     },
@@ -400,24 +399,9 @@ pub async fn seating<C: ConnectionTrait>(
         .join(JoinType::LeftJoin, assigned)
         .join(JoinType::LeftJoin, before)
         .join(JoinType::LeftJoin, seats);
-    for c in assignment::Column::iter() {
-        query = query.column_as(
-            Expr::col((assignment::Entity, c)),
-            format!("assignment_{}", c.as_str()),
-        );
-    }
-    for c in board::Column::iter() {
-        query = query.column_as(
-            Expr::col((board::Entity, c)),
-            format!("board_{}", c.as_str()),
-        );
-    }
-    for c in board_member::Column::iter() {
-        query = query.column_as(
-            Expr::col((board_member::Entity, c)),
-            format!("member_{}", c.as_str()),
-        );
-    }
+    query = also_columns::<assignment::Entity, _>(query, "assignment_");
+    query = also_columns::<board::Entity, _>(query, "board_");
+    query = also_columns::<board_member::Entity, _>(query, "member_");
     let query = query.order_by_asc(board_member::Column::Id);
     let rows = db
         .query_all_raw(query.build(db.get_database_backend()))

@@ -32,8 +32,8 @@ pub use listing::Listing;
 pub use paging::Paging;
 pub use refusal::{Decided, Found, RuleViolation, Unique, refuse};
 pub use rows::{
-    CountersTable, Lock, hold, hold_all, in_turn, locked, next_counter, next_counters,
-    next_counters_then, reads_in_turn,
+    CountersTable, Lock, hold, hold_all, locked, next_counter, next_counters, next_counters_then,
+    reads_in_turn,
 };
 pub use text_enum::UnknownValue;
 pub use unit::{ServiceCore, UnitOfWork, UnitTxn};

@@ -101,7 +101,7 @@ pub async fn next_counters<C: ConnectionTrait>(
 }
 
 /// [`next_counters`], then `read`, which sees the counters taken (its rows are returned), in
-/// turn ([`in_turn`]: one round trip on SQLite). On PostgreSQL the read's snapshot is taken once
+/// turn ([`reads_in_turn`]: one round trip on SQLite). On PostgreSQL the read's snapshot is taken once
 /// the counters' locks are held, so it sees what their previous holders committed.
 pub async fn next_counters_then<C: ConnectionTrait>(
     db: &C,
@@ -113,47 +113,21 @@ pub async fn next_counters_then<C: ConnectionTrait>(
         let values = next_counters(db, held, names).await?;
         return Ok((values, db.query_all_raw(read).await?));
     };
-    let mut rows = in_turn(db, take, read).await?;
-    // The upsert returns a row per name, and its rows come before the read's.
-    if rows.len() < names.len() {
-        return Err(DbErr::Custom(format!(
-            "counters {names:?}: {} rows returned",
-            rows.len()
-        )));
+    let mut groups = reads_in_turn(db, vec![take, read]).await?.into_iter();
+    match (groups.next(), groups.next()) {
+        (Some(taken), Some(read)) => Ok((counter_values(names, &taken)?, read)),
+        _ => Err(DbErr::Custom(format!(
+            "counters {names:?}: the read came back short"
+        ))),
     }
-    let read_rows = rows.split_off(names.len());
-    Ok((counter_values(names, &rows)?, read_rows))
-}
-
-/// Runs `first` then `second`, and returns the rows of both, `first`'s before: two round trips
-/// on PostgreSQL; on SQLite, one string whose statements its driver runs in turn (its one writer
-/// waits on each round trip a unit makes).
-pub async fn in_turn<C: ConnectionTrait>(
-    db: &C,
-    first: Statement,
-    second: Statement,
-) -> Result<Vec<QueryResult>, DbErr> {
-    let backend = db.get_database_backend();
-    if backend != DbBackend::Sqlite {
-        let mut rows = db.query_all_raw(first).await?;
-        rows.extend(db.query_all_raw(second).await?);
-        return Ok(rows);
-    }
-    let mut values = first.values.map(|v| v.0).unwrap_or_default();
-    values.extend(second.values.map(|v| v.0).unwrap_or_default());
-    db.query_all_raw(Statement::from_sql_and_values(
-        backend,
-        format!("{}; {}", first.sql, second.sql),
-        values,
-    ))
-    .await
 }
 
 /// The column of the row [`reads_in_turn`] puts after each read's rows on SQLite.
 const READ_END: &str = "cplds_read_end";
 
-/// Several reads run in turn, each one's rows apart: a round trip each on PostgreSQL; on SQLite
-/// one string, where a row of the single column `cplds_read_end` follows each read's rows (no
+/// Several statements run in turn, each one's rows apart (none for a write without
+/// `RETURNING`): a round trip each on PostgreSQL, where a statement's snapshot must follow the
+/// locks the one before took; on SQLite one string, where a row of the single column `cplds_read_end` follows each read's rows (no
 /// read returns such a column), so a unit reading what a rule needs holds the one writer for one
 /// round trip instead of one per read.
 pub async fn reads_in_turn<C: ConnectionTrait>(

@@ -463,8 +463,8 @@ pub async fn replace_attendance<C: ConnectionTrait>(
     }
     let mut insert = credit::Entity::insert_many(rows).into_query();
     insert.returning_all();
-    let inserted = cplds_runtime::kit::in_turn(db, delete, backend.build(&insert)).await?;
-    for r in &inserted {
+    let groups = reads_in_turn(db, vec![delete, backend.build(&insert)]).await?;
+    for r in groups.iter().skip(1).flatten() {
         records
             .credits
             .push(credit::Model::from_query_result(r, "")?);
