@@ -228,6 +228,8 @@ pub struct CuttableProxy {
 #[derive(Default)]
 struct ProxyState {
     refusing: std::sync::atomic::AtomicBool,
+    /// For new connections: how many AMQP frames of the server's to pass before going silent.
+    answering_frames: std::sync::Mutex<Option<usize>>,
     cuts: std::sync::atomic::AtomicU64,
     connections: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
 }
@@ -244,9 +246,22 @@ impl CuttableProxy {
                     drop(inbound);
                     continue;
                 }
+                let answering = *st.answering_frames.lock().expect("proxy poisoned");
                 let task = tokio::spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        match answering {
+                            None => {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            }
+                            Some(frames) => {
+                                let (mut from_client, to_client) = inbound.into_split();
+                                let (from_server, mut to_server) = outbound.into_split();
+                                let up = tokio::io::copy(&mut from_client, &mut to_server);
+                                let down = pass_frames(from_server, to_client, frames);
+                                let _ = tokio::join!(up, down);
+                            }
+                        }
                     }
                 });
                 st.connections
@@ -285,9 +300,37 @@ impl CuttableProxy {
             .store(refusing, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// While set, new connections pass only the server's first `frames` AMQP frames and then
+    /// keep the socket open in silence: a broker that completes the handshake and stops
+    /// answering (a hung node, a half-open path).
+    pub fn set_answering_frames(&self, frames: Option<usize>) {
+        *self.state.answering_frames.lock().expect("proxy poisoned") = frames;
+    }
+
     pub fn cuts(&self) -> u64 {
         self.state.cuts.load(std::sync::atomic::Ordering::SeqCst)
     }
+}
+
+/// Copies whole AMQP frames (type, channel, size, payload, end) from the server to the client,
+/// `frames` of them, then reads and drops the rest.
+async fn pass_frames(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frames: usize,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..frames {
+        let mut header = [0_u8; 7];
+        from.read_exact(&mut header).await?;
+        let size = u32::from_be_bytes([header[3], header[4], header[5], header[6]]) as usize;
+        let mut rest = vec![0_u8; size + 1];
+        from.read_exact(&mut rest).await?;
+        to.write_all(&header).await?;
+        to.write_all(&rest).await?;
+    }
+    tokio::io::copy(&mut from, &mut tokio::io::sink()).await?;
+    Ok(())
 }
 
 impl Drop for CuttableProxy {

@@ -13,7 +13,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use common::{Migrator, Recorder, count, open_db, payload, queue_of_both_streams};
 use cplds_runtime::{
     bus::{
-        Binding, EventBus, Message, QueueSpec, SharedBus, Stream, amqp::AmqpBus,
+        Binding, BusError, EventBus, Message, QueueSpec, SharedBus, Stream, amqp::AmqpBus,
         memory::InMemoryBus,
     },
     clock,
@@ -805,4 +805,73 @@ async fn retention_prunes_what_it_may_sqlite() {
 #[tokio::test]
 async fn retention_prunes_what_it_may_postgres() {
     retention_prunes_what_it_may(true).await;
+}
+
+// ---- a broker that stops answering ----
+
+/// A broker that completes the handshake and then says nothing (a hung node, a half-open path)
+/// must not stall the relay's publish, which holds the publishing channel, nor a consumer's
+/// reconnection, forever: both give up after the bus timeout and try again, so the stream moves
+/// on once the broker answers.
+#[tokio::test]
+async fn a_silent_broker_stalls_neither_publish_nor_consumer() {
+    let Some(base) = server_url(AMQP_ENV, "silent broker") else {
+        return;
+    };
+    let vhost = TestVhost::create(&base).unwrap();
+    let authority = base.rsplit_once('@').map_or(base.as_str(), |(_, a)| a);
+    let host_port = authority
+        .trim_start_matches("amqp://")
+        .split('/')
+        .next()
+        .unwrap();
+    let broker = tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = CuttableProxy::start(broker).await.unwrap();
+    let url = with_authority(&vhost.url, proxy.addr);
+    let bus = AmqpBus::connect(
+        &url,
+        "silent-test",
+        QueueType::Quorum,
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let queue = QueueSpec::new("toulouse.silent", vec![Binding::new(Stream::Internal, "#")]);
+    bus.declare(&queue).await.unwrap();
+    let mut sub = bus.subscribe(&queue).await.unwrap();
+    let message = |id: &str| Message {
+        stream: Stream::Internal,
+        routing_key: "toulouse.registration.submitted".into(),
+        message_id: id.into(),
+        event_type: "submitted".into(),
+        body: b"x".to_vec(),
+        headers: Default::default(),
+    };
+
+    // Connection.Start, Connection.Tune and Connection.OpenOk pass; nothing after.
+    proxy.set_answering_frames(Some(3));
+    proxy.cut();
+    let publish = tokio::time::timeout(WAIT, bus.publish(&[message("m1")])).await;
+    eprintln!("PUBLISH {publish:?}");
+    let publish = tokio::time::timeout(WAIT, bus.publish(&[message("m1")])).await;
+    eprintln!("PUBLISH2 {publish:?}");
+    assert!(
+        matches!(publish, Ok(Err(BusError::Unavailable(_)))),
+        "the publish fails as unavailable instead of hanging: {publish:?}"
+    );
+
+    // The broker answers again: the publish goes through and the consumer, which reconnected
+    // into the silence meanwhile, gets the message.
+    proxy.set_answering_frames(None);
+    bus.publish(&[message("m2")]).await.unwrap();
+    let delivery = tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("the consumer recovered from the silent broker")
+        .unwrap();
+    assert_eq!(delivery.message_id, "m2");
+    delivery.ack().await.unwrap();
 }

@@ -92,34 +92,33 @@ impl AmqpBus {
     }
 
     async fn open(&self) -> Result<(Connection, Channel), BusError> {
-        let props = ConnectionProperties::default()
-            .with_connection_name(self.connection_name.clone().into());
-        let conn = self.dial(props).await.map_err(unavailable)?;
-        let channel = conn.create_channel().await.map_err(unavailable)?;
-        declare_exchanges(&channel).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(unavailable)?;
-        Ok((conn, channel))
+        within(
+            self.publish_timeout,
+            "opening a publishing channel",
+            async {
+                let props = ConnectionProperties::default()
+                    .with_connection_name(self.connection_name.clone().into());
+                let conn = self.dial(props).await.map_err(unavailable)?;
+                let channel = conn.create_channel().await.map_err(unavailable)?;
+                declare_exchanges(&channel).await?;
+                channel
+                    .confirm_select(ConfirmSelectOptions::default())
+                    .await
+                    .map_err(unavailable)?;
+                Ok((conn, channel))
+            },
+        )
+        .await
     }
 
-    /// Connects, giving up after the publish timeout: a broker that accepts the TCP connection
-    /// and then says nothing must not stall a relay (or a consumer) forever.
     async fn dial(&self, props: ConnectionProperties) -> lapin::Result<Connection> {
-        let connect = Connection::connect_with_config(
+        Connection::connect_with_config(
             &self.url,
             props,
             self.tls.clone(),
             lapin::runtime::default_runtime()?,
-        );
-        match tokio::time::timeout(self.publish_timeout, connect).await {
-            Ok(result) => result,
-            Err(_) => Err(lapin::Error::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connecting to the broker timed out",
-            ))),
-        }
+        )
+        .await
     }
 
     fn queue_arguments(&self, spec: &QueueSpec) -> FieldTable {
@@ -220,29 +219,52 @@ impl AmqpBus {
         &self,
         spec: &QueueSpec,
     ) -> Result<(Connection, lapin::Consumer), BusError> {
-        let props = ConnectionProperties::default().with_connection_name(
-            format!("{} consumer {}", self.connection_name, spec.name).into(),
-        );
-        let conn = self.dial(props).await.map_err(unavailable)?;
-        let channel = conn.create_channel().await.map_err(unavailable)?;
-        declare_exchanges(&channel).await?;
-        self.declare_on(&channel, spec).await?;
-        channel
-            .basic_qos(spec.prefetch.max(1), BasicQosOptions::default())
-            .await
-            .map_err(unavailable)?;
-        let consumer = channel
-            .basic_consume(
-                spec.name.clone().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok((conn, consumer))
+        within(self.publish_timeout, "opening a consumer", async {
+            let props = ConnectionProperties::default().with_connection_name(
+                format!("{} consumer {}", self.connection_name, spec.name).into(),
+            );
+            let conn = self.dial(props).await.map_err(unavailable)?;
+            let channel = conn.create_channel().await.map_err(unavailable)?;
+            declare_exchanges(&channel).await?;
+            self.declare_on(&channel, spec).await?;
+            channel
+                .basic_qos(spec.prefetch.max(1), BasicQosOptions::default())
+                .await
+                .map_err(unavailable)?;
+            let consumer = channel
+                .basic_consume(
+                    spec.name.clone().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok((conn, consumer))
+        })
+        .await
     }
 }
+
+/// Bounds an exchange with the broker. A broker that accepts the connection and then says
+/// nothing must not stall a relay (which holds the publishing channel meanwhile) or a consumer's
+/// reconnection forever; lapin waits for every reply without a deadline.
+async fn within<T>(
+    limit: Duration,
+    what: &str,
+    exchange: impl std::future::Future<Output = Result<T, BusError>>,
+) -> Result<T, BusError> {
+    tokio::time::timeout(limit, exchange)
+        .await
+        .unwrap_or_else(|_| Err(BusError::Unavailable(format!("{what} timed out"))))
+}
+
+/// Closes without waiting more than a moment for the broker's reply (it may never come).
+async fn close(conn: &Connection, code: u16, reason: &str) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, conn.close(code, reason.into())).await;
+}
+
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 async fn declare_exchanges(channel: &Channel) -> Result<(), BusError> {
     let durable = ExchangeDeclareOptions {
@@ -346,8 +368,13 @@ fn received_from(hops: &[AMQPValue]) -> String {
 impl EventBus for AmqpBus {
     async fn declare(&self, queue: &QueueSpec) -> Result<(), BusError> {
         let (conn, channel) = self.open().await?;
-        let result = self.declare_on(&channel, queue).await;
-        let _ = conn.close(200, "declared".into()).await;
+        let result = within(
+            self.publish_timeout,
+            "declaring a queue",
+            self.declare_on(&channel, queue),
+        )
+        .await;
+        close(&conn, 200, "declared").await;
         result
     }
 
@@ -437,7 +464,7 @@ impl AmqpBus {
             // Unconfirmed messages may or may not have arrived: the caller retries them all on a
             // fresh connection, and consumers drop the duplicates.
             if let Some((conn, _)) = guard.take() {
-                let _ = conn.close(320, "publish failed".into()).await;
+                close(&conn, 320, "publish failed").await;
             }
         }
         outcome
@@ -474,7 +501,7 @@ impl AmqpBus {
                             let item = tokio::select! {
                                 item = consumer.next() => item,
                                 () = stopped.cancelled() => {
-                                    let _ = conn.close(200, "consumer stopped".into()).await;
+                                    close(&conn, 200, "consumer stopped").await;
                                     return;
                                 }
                             };
@@ -496,7 +523,7 @@ impl AmqpBus {
                                         }),
                                     );
                                     if tx.send(delivery).await.is_err() {
-                                        let _ = conn.close(200, "consumer stopped".into()).await;
+                                        close(&conn, 200, "consumer stopped").await;
                                         return;
                                     }
                                 }
