@@ -72,6 +72,9 @@ pub struct Stats {
     pub wall: Duration,
     /// CPU time of the whole process (node and clients) per request, where it can be read.
     pub cpu_per_request: Option<Duration>,
+    /// CPU time of the local PostgreSQL server's processes per request (none on SQLite, or
+    /// where the server runs elsewhere).
+    pub db_cpu_per_request: Option<Duration>,
     pub p50: Duration,
     pub p99: Duration,
     /// On SQLite, the mean units of work one COMMIT ended during the run (group commit), and
@@ -91,6 +94,10 @@ impl Stats {
             wall: run.wall,
             cpu_per_request: run
                 .cpu
+                .and_then(|c| c.checked_div(u32::try_from(latencies.len()).ok()?)),
+            db_cpu_per_request: run
+                .db_cpu
+                .filter(|c| !c.is_zero())
                 .and_then(|c| c.checked_div(u32::try_from(latencies.len()).ok()?)),
             p50: at(0.50),
             p99: at(0.99),
@@ -147,6 +154,8 @@ impl GroupCommits {
 pub(crate) struct Elapsed {
     pub wall: Duration,
     pub cpu: Option<Duration>,
+    /// The local PostgreSQL server's CPU over the run.
+    pub db_cpu: Option<Duration>,
 }
 
 /// Runs `requests` calls of `call(i)` from `clients` concurrent tasks.
@@ -161,6 +170,7 @@ where
 {
     let call = Arc::new(call);
     let cpu = crate::memory::cpu_time();
+    let db_cpu = crate::memory::processes_cpu("postgres");
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -185,7 +195,10 @@ where
     let cpu = cpu
         .zip(crate::memory::cpu_time())
         .map(|(a, b)| b.saturating_sub(a));
-    Ok((Elapsed { wall, cpu }, all))
+    let db_cpu = db_cpu
+        .zip(crate::memory::processes_cpu("postgres"))
+        .map(|(a, b)| b.saturating_sub(a));
+    Ok((Elapsed { wall, cpu, db_cpu }, all))
 }
 
 pub(crate) async fn channels(addr: std::net::SocketAddr, n: usize) -> anyhow::Result<Vec<Channel>> {
@@ -556,23 +569,23 @@ async fn one_backend(
     );
     let _ = writeln!(
         out,
-        "{:<72} {:>10} {:>10} {:>10} {:>12}",
-        "", "req/s", "p50 ms", "p99 ms", "CPU µs/req"
+        "{:<72} {:>10} {:>10} {:>10} {:>12} {:>12}",
+        "", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "PG CPU µs/r"
     );
     let baselines = [&echo, &insert, &floor, &floor_shared];
     let measured = writes.iter().flat_map(|(s, _, after, _)| [s, after]);
     for s in baselines.into_iter().chain(measured) {
-        let cpu = s
-            .cpu_per_request
-            .map_or_else(|| "n/a".to_owned(), |c| format!("{}", c.as_micros()));
+        let micros =
+            |c: Option<Duration>| c.map_or_else(|| "n/a".to_owned(), |c| c.as_micros().to_string());
         let _ = writeln!(
             out,
-            "{:<72} {:>10.0} {:>10.2} {:>10.2} {:>12}",
+            "{:<72} {:>10.0} {:>10.2} {:>10.2} {:>12} {:>12}",
             s.name,
             s.throughput(),
             s.p50.as_secs_f64() * 1e3,
             s.p99.as_secs_f64() * 1e3,
-            cpu
+            micros(s.cpu_per_request),
+            micros(s.db_cpu_per_request.filter(|_| database_url.is_some())),
         );
     }
     for (s, peak, _, (floor_throughput, floor_p99)) in &writes {
