@@ -25,14 +25,8 @@ fn status_kib(field: &str) -> Option<u64> {
 
 /// CPU time this process has used so far, all threads, user and system.
 pub fn cpu_time() -> Option<std::time::Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command (which may hold spaces), from the third: utime is the 14th.
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // In clock ticks of USER_HZ, which Linux fixes at 100 for user space.
-    Some(std::time::Duration::from_millis((utime + stime) * 10))
+    let (_, [utime, stime, _, _]) = times(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    Some(ticks(utime + stime))
 }
 
 /// CPU time used so far by this machine's processes named `name` (e.g. the local PostgreSQL
@@ -40,32 +34,31 @@ pub fn cpu_time() -> Option<std::time::Duration> {
 /// Children reaped by one of them count too (a closed connection's backend is reaped by the
 /// postmaster, into its `cutime`), so the sum does not drop when a pool closes.
 pub fn processes_cpu(name: &str) -> Option<std::time::Duration> {
-    let mut ticks = 0_u64;
-    let mut found = false;
+    let mut sum = None;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if head.split_once('(').map(|(_, comm)| comm) != Some(name) {
-            continue;
+        if let Some((_, all)) = times(&stat).filter(|(comm, _)| *comm == name) {
+            *sum.get_or_insert(0) += all.iter().sum::<u64>();
         }
-        // utime, stime, cutime, cstime: the 14th to the 17th fields.
-        let times: Vec<u64> = rest
-            .split_whitespace()
-            .skip(11)
-            .take(4)
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        if times.len() != 4 {
-            continue;
-        }
-        ticks += times.iter().sum::<u64>();
-        found = true;
     }
-    found.then(|| std::time::Duration::from_millis(ticks * 10))
+    sum.map(ticks)
+}
+
+/// A `/proc/<pid>/stat` line's command and its utime, stime, cutime and cstime (the 14th to the
+/// 17th fields; the command, which may hold spaces, is the 2nd, in parentheses).
+fn times(stat: &str) -> Option<(&str, [u64; 4])> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let (_, comm) = head.split_once('(')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let mut next = || fields.next()?.parse::<u64>().ok();
+    Some((comm, [next()?, next()?, next()?, next()?]))
+}
+
+/// Clock ticks of USER_HZ, which Linux fixes at 100 for user space.
+fn ticks(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n * 10)
 }
 
 /// `"123.4"`, or `"n/a"` where it cannot be read.

@@ -339,24 +339,12 @@ impl Inner {
         programme: &Programme,
     ) -> ServiceResult<pb::TrainingEnrolment> {
         let records = store::records_of(db, std::slice::from_ref(&e.id)).await?;
-        self.render_with(db, e, cohort, programme, &records).await
-    }
-
-    /// [`Self::render_in`] with the enrolment's records at hand.
-    async fn render_with<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        e: &enrolment::Model,
-        cohort: &cohort::Model,
-        programme: &Programme,
-        records: &Records,
-    ) -> ServiceResult<pb::TrainingEnrolment> {
         let settings = self.settings(db).await?;
-        self.render_settled(db, e, cohort, programme, records, &settings)
+        self.render_settled(db, e, cohort, programme, &records, &settings)
             .await
     }
 
-    /// [`Self::render_with`] with the académie's settings read.
+    /// [`Self::render_in`] with the enrolment's records and the académie's settings at hand.
     async fn render_settled<C: ConnectionTrait>(
         &self,
         db: &C,
